@@ -1,0 +1,30 @@
+//! Schema migrations of tenantgraph's store, written with SeaORM's schema builder so that the same
+//! files run on SQLite and PostgreSQL. Depends on nothing of the `tenantgraph` package.
+#![expect(
+    elided_lifetimes_in_paths,
+    reason = "MigrationTrait (async_trait) declares `&SchemaManager` with its lifetime elided"
+)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_tenant;
+mod m20261126_000002_create_subscription;
+mod m20261126_000003_create_user;
+mod m20261126_000004_create_user_license;
+mod m20261126_000005_create_cost_group;
+
+/// Every migration of the store, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_tenant::Migration),
+            Box::new(m20261126_000002_create_subscription::Migration),
+            Box::new(m20261126_000003_create_user::Migration),
+            Box::new(m20261126_000004_create_user_license::Migration),
+            Box::new(m20261126_000005_create_cost_group::Migration),
+        ]
+    }
+}

@@ -1,0 +1,130 @@
+//! The command line: `serve`, `migrate`, `schema`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{LogFormat, Overrides, Settings, SettingsError};
+use crate::metrics::Metrics;
+use crate::server::{self, ServerParts};
+use crate::store::{StatementObserver, Store, StoreError};
+use crate::{demo, graphql, telemetry};
+
+/// tenantgraph: every CSP customer's Microsoft 365 tenant, as a federated GraphQL API.
+#[derive(Debug, Parser)]
+#[command(name = "tenantgraph", version, about)]
+pub struct Cli {
+    /// TOML file with settings (flags and TENANTGRAPH_* variables win over it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the GraphQL API (applies pending migrations first).
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080; env: TENANTGRAPH_BIND].
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<std::net::SocketAddr>,
+        /// Start on SQLite with the deterministic demo data set, ready to query.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations to the store and exit.
+    Migrate,
+    /// Print the federation SDL of the GraphQL schema.
+    Schema,
+}
+
+/// Why a command failed; settings errors exit with status 2, others with 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CliError {
+    /// Process exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Settings(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl Cli {
+    fn settings(&self) -> Result<Settings, SettingsError> {
+        let mut overrides = Overrides {
+            log_format: self.log_format,
+            ..Overrides::default()
+        };
+        if let Command::Serve { bind, demo } = &self.command {
+            overrides.bind = *bind;
+            overrides.demo = *demo;
+        }
+        Settings::load(self.config.as_deref(), &overrides)
+    }
+}
+
+/// Runs the parsed command to completion.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Schema = cli.command {
+        print!("{}", graphql::federation_sdl(&graphql::build()));
+        return Ok(());
+    }
+    let settings = cli.settings()?;
+    telemetry::init(settings.log_format, &settings.log_level);
+    let metrics = Arc::new(Metrics::new().map_err(|e| CliError::Other(e.to_string()))?);
+    let observer: StatementObserver = {
+        let metrics = metrics.clone();
+        Arc::new(move |elapsed, failed| metrics.record_statement(elapsed, failed))
+    };
+    let store_settings = settings.store();
+    let store = Store::connect(&store_settings, Some(observer)).await?;
+    store.migrate().await?;
+    match cli.command {
+        Command::Migrate => {
+            tracing::info!(url = %store_settings.masked_url(), "migrations applied");
+            Ok(())
+        }
+        Command::Serve { .. } => {
+            if settings.demo {
+                let counts = demo::seed(&store).await?;
+                tracing::info!(tenants = counts.tenants, users = counts.users, "demo data loaded");
+            }
+            let running = server::start(
+                settings.bind,
+                ServerParts {
+                    store,
+                    metrics,
+                    graphiql: settings.graphiql,
+                },
+            )
+            .map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", settings.bind)))?;
+            tracing::info!(addr = %running.addr, demo = settings.demo, "serving GraphQL at /graphql");
+            running
+                .server
+                .await
+                .map_err(|e| CliError::Other(format!("server stopped: {e}")))?;
+            tracing::info!("shut down");
+            Ok(())
+        }
+        Command::Schema => Ok(()),
+    }
+}

@@ -1,0 +1,20 @@
+//! The project's own vocabulary: ids, tenants, users, subscriptions, cost groups, paging.
+//! Pure values and rules; must not import SeaORM, async-graphql, actix or reqwest.
+
+pub mod cost_group;
+pub mod error;
+pub mod ids;
+pub mod paging;
+pub mod scope;
+pub mod subscription;
+pub mod tenant;
+pub mod user;
+
+pub use cost_group::CostGroup;
+pub use error::DomainError;
+pub use ids::{CostGroupId, ServicePlanId, SkuId, TenantId, UserId};
+pub use paging::{Cursor, Page, PageRequest};
+pub use scope::TenantScope;
+pub use subscription::{CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription};
+pub use tenant::Tenant;
+pub use user::{AssignedLicense, User, UserFilter, UserSort, UserSortField};

@@ -1,0 +1,151 @@
+//! An Entra user of a tenant, the licenses assigned to them, and how user lists are filtered
+//! and ordered.
+
+use chrono::{DateTime, Utc};
+
+use super::ids::{ServicePlanId, SkuId, TenantId, UserId};
+
+/// Number of on-premises extension attributes (`extensionAttribute1` to `15`).
+pub const EXTENSION_ATTRIBUTES: usize = 15;
+
+/// One user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Graph object id.
+    pub id: UserId,
+    /// The tenant the user belongs to.
+    pub tenant_id: TenantId,
+    /// Display name (Graph requires one; a missing one is stored as the UPN).
+    pub display_name: String,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Surname.
+    pub surname: Option<String>,
+    /// User principal name (sign-in name).
+    pub user_principal_name: String,
+    /// Primary SMTP address.
+    pub mail: Option<String>,
+    /// `Member` or `Guest`.
+    pub user_type: Option<String>,
+    /// Whether sign-in is enabled.
+    pub account_enabled: Option<bool>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// Company name.
+    pub company_name: Option<String>,
+    /// Office location.
+    pub office_location: Option<String>,
+    /// Street address.
+    pub street_address: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// State or province.
+    pub state: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// Country, free text as entered upstream.
+    pub country: Option<String>,
+    /// Preferred language tag, e.g. `en-US`.
+    pub preferred_language: Option<String>,
+    /// ISO 3166 alpha-2 usage location.
+    pub usage_location: Option<String>,
+    /// `onPremisesExtensionAttributes.extensionAttribute1..15`, index 0 is attribute 1.
+    pub extension_attributes: [Option<String>; EXTENSION_ATTRIBUTES],
+    /// The user's manager, when the manager is a user of the same tenant.
+    pub manager_id: Option<UserId>,
+    /// When an import first saw the user.
+    pub first_seen_at: DateTime<Utc>,
+    /// When an import last saw the user.
+    pub last_seen_at: DateTime<Utc>,
+    /// When the user disappeared upstream; `None` while present.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A license of one SKU assigned to one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignedLicense {
+    /// The user.
+    pub user_id: UserId,
+    /// The user's tenant.
+    pub tenant_id: TenantId,
+    /// The SKU.
+    pub sku_id: SkuId,
+    /// Service plans of the SKU switched off for this user.
+    pub disabled_plans: Vec<ServicePlanId>,
+}
+
+/// Which users a list returns. Text matches ignore ASCII case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct UserFilter {
+    /// Part of the display name, UPN or mail.
+    pub search: Option<String>,
+    /// Exact department.
+    pub department: Option<String>,
+    /// Exact user type (`Member`, `Guest`).
+    pub user_type: Option<String>,
+    /// Users holding a license of this SKU.
+    pub sku_id: Option<SkuId>,
+    /// Include users soft-deleted upstream.
+    pub include_deleted: bool,
+}
+
+/// The column a user list is ordered by; ties are broken by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum UserSortField {
+    /// Display name.
+    #[default]
+    DisplayName,
+    /// User principal name.
+    UserPrincipalName,
+}
+
+/// The order of a user list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct UserSort {
+    /// Sort column.
+    pub field: UserSortField,
+    /// Descending instead of ascending.
+    pub descending: bool,
+}
+
+impl UserSort {
+    /// A short tag naming the ordering, carried in cursors so a cursor can't be reused with
+    /// another order.
+    pub fn tag(&self) -> &'static str {
+        match (self.field, self.descending) {
+            (UserSortField::DisplayName, false) => "dn",
+            (UserSortField::DisplayName, true) => "dn-",
+            (UserSortField::UserPrincipalName, false) => "upn",
+            (UserSortField::UserPrincipalName, true) => "upn-",
+        }
+    }
+
+    /// The sort value of `user` under this ordering.
+    pub fn key_of<'a>(&self, user: &'a User) -> &'a str {
+        match self.field {
+            UserSortField::DisplayName => &user.display_name,
+            UserSortField::UserPrincipalName => &user.user_principal_name,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_ordering_has_its_own_cursor_tag() {
+        let tags: std::collections::HashSet<_> = [
+            UserSortField::DisplayName,
+            UserSortField::UserPrincipalName,
+        ]
+        .into_iter()
+        .flat_map(|field| {
+            [false, true].map(|descending| UserSort { field, descending }.tag())
+        })
+        .collect();
+        assert_eq!(tags.len(), 4);
+    }
+}

@@ -1,0 +1,109 @@
+//! The one place GraphQL error codes (`extensions.code`) are chosen.
+
+use std::sync::Arc;
+
+use crate::domain::DomainError;
+use crate::store::StoreError;
+
+/// `extensions.code` of internal errors; the handler adds the request id to them.
+pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+
+/// An error a resolver returns to the client.
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` error into a message without
+/// a code, so the only way into an `async_graphql::Error` is the `From` below, which sets one.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    /// The client sent something invalid; the message names it.
+    BadUserInput(String),
+    /// A named thing does not exist (or is out of the caller's scope).
+    NotFound(String),
+    /// The change collides with existing data.
+    Conflict(String),
+    /// Anything else; the cause is logged, the client sees a generic message.
+    Internal(String),
+}
+
+impl ApiError {
+    /// The message the client sees.
+    pub fn message(&self) -> &str {
+        match self {
+            ApiError::BadUserInput(m) | ApiError::NotFound(m) | ApiError::Conflict(m) => m,
+            ApiError::Internal(_) => "internal error",
+        }
+    }
+
+    /// The DESIGN.md error code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Internal(_) => INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        ApiError::BadUserInput(err.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(detail) => ApiError::Conflict(detail),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<Arc<StoreError>> for ApiError {
+    fn from(err: Arc<StoreError>) -> Self {
+        match &*err {
+            StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(detail) => ApiError::Conflict(detail.clone()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        if let ApiError::Internal(cause) = &err {
+            // Logged once here, inside the request's span (which carries the request id).
+            tracing::error!(cause = %cause, "internal error in resolver");
+        }
+        let code = err.code();
+        let mut error = async_graphql::Error::new(err.message());
+        error.extensions.get_or_insert_with(Default::default).set("code", code);
+        error
+    }
+}
+
+/// Result of a resolver.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause_from_the_client() {
+        let err: async_graphql::Error =
+            ApiError::Internal("password authentication failed for user app".into()).into();
+        assert_eq!(err.message, "internal error");
+        let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("INTERNAL_SERVER_ERROR")));
+    }
+
+    #[test]
+    fn domain_errors_are_bad_user_input_with_their_message() {
+        let err: async_graphql::Error = ApiError::from(DomainError::InvalidPageSize { max: 500, got: 900 }).into();
+        assert_eq!(err.message, "first must be between 0 and 500, got 900");
+        let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("BAD_USER_INPUT")));
+    }
+}

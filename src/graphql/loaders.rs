@@ -1,0 +1,336 @@
+//! DataLoaders, created per request so that no rows are cached across callers. Each relation is
+//! fetched in one SQL statement per request, whatever the page size.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+
+use crate::domain::{
+    AssignedLicense, CostGroup, CostGroupId, Page, ServicePlan, SkuId, Subscription, Tenant,
+    TenantId, TenantScope, User, UserFilter, UserId,
+};
+use crate::metrics::Metrics;
+use crate::store::users::{UserListQuery, UserParent};
+use crate::store::{Store, StoreError, cost_groups, licenses, subscriptions, tenants, users};
+
+/// Errors are shared between every caller waiting on a batch.
+pub type LoadError = Arc<StoreError>;
+
+/// What every loader of one request holds.
+#[derive(Clone)]
+pub struct Source {
+    store: Store,
+    scope: TenantScope,
+    metrics: Arc<Metrics>,
+}
+
+impl Source {
+    fn batch(&self, loader: &'static str, keys: usize) {
+        self.metrics.record_batch(loader, keys);
+    }
+}
+
+fn index_by<K, V>(values: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V>
+where
+    K: std::hash::Hash + Eq,
+{
+    values.into_iter().map(|v| (key(&v), v)).collect()
+}
+
+fn group_by<K, V>(keys: &[K], values: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>>
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    let mut groups: HashMap<K, Vec<V>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+    for value in values {
+        groups.entry(key(&value)).or_default().push(value);
+    }
+    groups
+}
+
+macro_rules! loader {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name(Source);
+    };
+}
+
+loader!(
+    /// Tenants by id, within the request's scope.
+    TenantById
+);
+impl Loader<TenantId> for TenantById {
+    type Value = Tenant;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Tenant>, LoadError> {
+        self.0.batch("tenant_by_id", keys.len());
+        let rows = tenants::find_tenants(&self.0.store, &self.0.scope, keys).await?;
+        Ok(index_by(rows, |t| t.id))
+    }
+}
+
+loader!(
+    /// Users by id, within the request's scope.
+    UserById
+);
+impl Loader<UserId> for UserById {
+    type Value = User;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, LoadError> {
+        self.0.batch("user_by_id", keys.len());
+        let rows = users::find_users(&self.0.store, &self.0.scope, keys).await?;
+        Ok(index_by(rows, |u| u.id))
+    }
+}
+
+loader!(
+    /// Assigned licenses of each user.
+    LicensesOfUser
+);
+impl Loader<UserId> for LicensesOfUser {
+    type Value = Vec<AssignedLicense>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
+        self.0.batch("licenses_of_user", keys.len());
+        let rows = licenses::list_licenses_of_users(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |l| l.user_id))
+    }
+}
+
+loader!(
+    /// Subscribed SKUs by (tenant, SKU), within the request's scope.
+    SubscriptionByKey
+);
+impl Loader<(TenantId, SkuId)> for SubscriptionByKey {
+    type Value = Subscription;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[(TenantId, SkuId)],
+    ) -> Result<HashMap<(TenantId, SkuId), Subscription>, LoadError> {
+        self.0.batch("subscription_by_key", keys.len());
+        let rows = subscriptions::find_subscriptions(&self.0.store, &self.0.scope, keys).await?;
+        Ok(index_by(rows, |s| (s.tenant_id, s.sku_id)))
+    }
+}
+
+loader!(
+    /// Subscribed SKUs of each tenant.
+    SubscriptionsOfTenant
+);
+impl Loader<TenantId> for SubscriptionsOfTenant {
+    type Value = Vec<Subscription>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
+        self.0.batch("subscriptions_of_tenant", keys.len());
+        let rows = subscriptions::list_subscriptions_of_tenants(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |s| s.tenant_id))
+    }
+}
+
+loader!(
+    /// Service plans of each subscribed SKU.
+    PlansOfSubscription
+);
+impl Loader<(TenantId, SkuId)> for PlansOfSubscription {
+    type Value = Vec<ServicePlan>;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[(TenantId, SkuId)],
+    ) -> Result<HashMap<(TenantId, SkuId), Self::Value>, LoadError> {
+        self.0.batch("plans_of_subscription", keys.len());
+        let rows = subscriptions::list_service_plans(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |p| (p.tenant_id, p.sku_id)))
+    }
+}
+
+loader!(
+    /// Cost groups by id, within the request's scope.
+    CostGroupById
+);
+impl Loader<CostGroupId> for CostGroupById {
+    type Value = CostGroup;
+    type Error = LoadError;
+    async fn load(&self, keys: &[CostGroupId]) -> Result<HashMap<CostGroupId, CostGroup>, LoadError> {
+        self.0.batch("cost_group_by_id", keys.len());
+        let rows = cost_groups::find_cost_groups(&self.0.store, &self.0.scope, keys).await?;
+        Ok(index_by(rows, |g| g.id))
+    }
+}
+
+loader!(
+    /// Cost groups of each tenant.
+    CostGroupsOfTenant
+);
+impl Loader<TenantId> for CostGroupsOfTenant {
+    type Value = Vec<CostGroup>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
+        self.0.batch("cost_groups_of_tenant", keys.len());
+        let rows = cost_groups::list_cost_groups_of_tenants(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |g| g.tenant_id))
+    }
+}
+
+loader!(
+    /// Child cost groups of each cost group.
+    ChildrenOfCostGroup
+);
+impl Loader<CostGroupId> for ChildrenOfCostGroup {
+    type Value = Vec<CostGroup>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[CostGroupId]) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
+        self.0.batch("children_of_cost_group", keys.len());
+        let rows = cost_groups::list_children(&self.0.store, keys).await?;
+        let mut groups: HashMap<CostGroupId, Vec<CostGroup>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            if let Some(parent) = row.parent_id {
+                groups.entry(parent).or_default().push(row);
+            }
+        }
+        Ok(groups)
+    }
+}
+
+/// A page of a user list: the list's owner and the page wanted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserPageKey {
+    /// Whose users.
+    pub parent: UserParent,
+    /// Filter, order and page.
+    pub query: Arc<UserListQuery>,
+}
+
+loader!(
+    /// Pages of user lists; keys asking the same page of parents of one kind share a statement.
+    UserPages
+);
+impl Loader<UserPageKey> for UserPages {
+    type Value = Page<User>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserPageKey]) -> Result<HashMap<UserPageKey, Page<User>>, LoadError> {
+        self.0.batch("user_pages", keys.len());
+        let mut groups: HashMap<(u8, Arc<UserListQuery>), Vec<UserParent>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.parent.kind(), key.query.clone()))
+                .or_default()
+                .push(key.parent);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((_, query), parents) in groups {
+            let pages = users::list_user_pages(&self.0.store, &parents, &query).await?;
+            for (parent, page) in pages {
+                out.insert(UserPageKey { parent, query: query.clone() }, page);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The size of a user list: its owner and filter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserCountKey {
+    /// Whose users.
+    pub parent: UserParent,
+    /// Which users.
+    pub filter: Arc<UserFilter>,
+}
+
+loader!(
+    /// Sizes of user lists; keys with the same filter and kind of parent share a statement.
+    UserCounts
+);
+impl Loader<UserCountKey> for UserCounts {
+    type Value = u64;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserCountKey]) -> Result<HashMap<UserCountKey, u64>, LoadError> {
+        self.0.batch("user_counts", keys.len());
+        let mut groups: HashMap<(u8, Arc<UserFilter>), Vec<UserParent>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.parent.kind(), key.filter.clone()))
+                .or_default()
+                .push(key.parent);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((_, filter), parents) in groups {
+            let counts = users::count_user_lists(&self.0.store, &parents, &filter).await?;
+            for (parent, n) in counts {
+                out.insert(UserCountKey { parent, filter: filter.clone() }, n);
+            }
+        }
+        Ok(out)
+    }
+}
+
+type Cached<L> = DataLoader<L, HashMapCache>;
+
+/// Every loader of one request, plus the request's scope and store.
+pub struct Loaders {
+    /// The store, for root fields that page or count directly.
+    pub store: Store,
+    /// Tenants the request may see.
+    pub scope: TenantScope,
+    /// See [`TenantById`].
+    pub tenant: Cached<TenantById>,
+    /// See [`UserById`].
+    pub user: Cached<UserById>,
+    /// See [`LicensesOfUser`].
+    pub licenses: Cached<LicensesOfUser>,
+    /// See [`SubscriptionByKey`].
+    pub subscription: Cached<SubscriptionByKey>,
+    /// See [`SubscriptionsOfTenant`].
+    pub subscriptions: Cached<SubscriptionsOfTenant>,
+    /// See [`PlansOfSubscription`].
+    pub plans: Cached<PlansOfSubscription>,
+    /// See [`CostGroupById`].
+    pub cost_group: Cached<CostGroupById>,
+    /// See [`CostGroupsOfTenant`].
+    pub cost_groups: Cached<CostGroupsOfTenant>,
+    /// See [`ChildrenOfCostGroup`].
+    pub children: Cached<ChildrenOfCostGroup>,
+    /// See [`UserPages`].
+    pub user_pages: Cached<UserPages>,
+    /// See [`UserCounts`].
+    pub user_counts: Cached<UserCounts>,
+}
+
+/// Keys per statement: each key is a bind parameter (or two) of an `IN (…)` list.
+const MAX_BATCH: usize = 500;
+
+fn cached<L: Loader<K>, K>(loader: L) -> Cached<L>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+{
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).max_batch_size(MAX_BATCH)
+}
+
+impl Loaders {
+    /// Fresh loaders for one request that sees `scope`.
+    pub fn new(store: Store, scope: TenantScope, metrics: Arc<Metrics>) -> Loaders {
+        let source = Source {
+            store: store.clone(),
+            scope: scope.clone(),
+            metrics,
+        };
+        Loaders {
+            store,
+            scope,
+            tenant: cached(TenantById(source.clone())),
+            user: cached(UserById(source.clone())),
+            licenses: cached(LicensesOfUser(source.clone())),
+            subscription: cached(SubscriptionByKey(source.clone())),
+            subscriptions: cached(SubscriptionsOfTenant(source.clone())),
+            plans: cached(PlansOfSubscription(source.clone())),
+            cost_group: cached(CostGroupById(source.clone())),
+            cost_groups: cached(CostGroupsOfTenant(source.clone())),
+            children: cached(ChildrenOfCostGroup(source.clone())),
+            user_pages: cached(UserPages(source.clone())),
+            user_counts: cached(UserCounts(source)),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Relay connections of tenants and users, with a lazily counted `totalCount`.
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Object};
+
+use super::{TenantObject, UserObject, loaders};
+use crate::domain::{Page, Tenant, User, UserFilter, UserSort};
+use crate::graphql::error::ApiResult;
+use crate::graphql::loaders::UserCountKey;
+use crate::graphql::pagination;
+use crate::store::tenants;
+use crate::store::users::UserParent;
+
+/// `totalCount` of a user connection, counted only when asked for.
+pub struct UserTotal {
+    parent: UserParent,
+    filter: Arc<UserFilter>,
+}
+
+#[Object]
+impl UserTotal {
+    /// Number of users in the whole list (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        let key = UserCountKey {
+            parent: self.parent,
+            filter: self.filter.clone(),
+        };
+        Ok(loaders(ctx)?.user_counts.load_one(key).await?.unwrap_or(0))
+    }
+}
+
+/// A page of users.
+pub type UserConnection = Connection<String, UserObject, UserTotal>;
+
+/// Builds a user connection from a page.
+pub fn user_connection(
+    page: Page<User>,
+    parent: UserParent,
+    filter: Arc<UserFilter>,
+    sort: UserSort,
+    has_previous_page: bool,
+) -> UserConnection {
+    let mut connection = Connection::with_additional_fields(
+        has_previous_page,
+        page.has_next_page,
+        UserTotal { parent, filter },
+    );
+    connection.edges.extend(page.items.into_iter().map(|user| {
+        let cursor = pagination::encode(sort.tag(), sort.key_of(&user), user.id.uuid());
+        Edge::new(cursor, UserObject(user))
+    }));
+    connection
+}
+
+/// `totalCount` of the tenant list, counted only when asked for.
+pub struct TenantTotal {
+    search: Option<String>,
+}
+
+#[Object]
+impl TenantTotal {
+    /// Number of tenants in the whole list (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        let l = loaders(ctx)?;
+        Ok(tenants::count_tenants(&l.store, &l.scope, self.search.as_deref()).await?)
+    }
+}
+
+/// A page of tenants.
+pub type TenantConnection = Connection<String, TenantObject, TenantTotal>;
+
+/// Builds a tenant connection from a page.
+pub fn tenant_connection(
+    page: Page<Tenant>,
+    search: Option<String>,
+    has_previous_page: bool,
+) -> TenantConnection {
+    let mut connection =
+        Connection::with_additional_fields(has_previous_page, page.has_next_page, TenantTotal { search });
+    connection.edges.extend(page.items.into_iter().map(|tenant| {
+        let cursor = pagination::encode(
+            tenants::TENANT_ORDERING,
+            tenants::cursor_key(&tenant),
+            tenant.id.uuid(),
+        );
+        Edge::new(cursor, TenantObject(tenant))
+    }));
+    connection
+}

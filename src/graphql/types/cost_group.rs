@@ -1,0 +1,73 @@
+//! `CostGroup`: a business unit of a tenant, in a tree.
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+
+use super::{TenantObject, loaders};
+use crate::domain::CostGroup;
+use crate::graphql::error::{ApiError, ApiResult};
+
+/// A business unit that license costs are allocated to.
+pub struct CostGroupObject(pub CostGroup);
+
+#[Object(name = "CostGroup")]
+impl CostGroupObject {
+    /// Cost group id (GUID).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The tenant.
+    async fn tenant_id(&self) -> ID {
+        ID(self.0.tenant_id.to_string())
+    }
+
+    /// Name, unique among siblings.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Optional code, unique in the tenant.
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+
+    /// Free text.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// When the group was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the group last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The parent group; null at the top of the tree.
+    async fn parent(&self, ctx: &Context<'_>) -> ApiResult<Option<CostGroupObject>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?.cost_group.load_one(parent).await?.map(CostGroupObject))
+    }
+
+    /// Direct children, by name.
+    async fn children(&self, ctx: &Context<'_>) -> ApiResult<Vec<CostGroupObject>> {
+        let children = loaders(ctx)?.children.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(children.into_iter().map(CostGroupObject).collect())
+    }
+
+    /// The tenant.
+    async fn tenant(&self, ctx: &Context<'_>) -> ApiResult<TenantObject> {
+        loaders(ctx)?
+            .tenant
+            .load_one(self.0.tenant_id)
+            .await?
+            .map(TenantObject)
+            .ok_or_else(|| ApiError::Internal(format!("tenant of cost group {} missing", self.0.id)))
+    }
+}

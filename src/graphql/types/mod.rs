@@ -1,0 +1,25 @@
+//! GraphQL object types, each a thin wrapper around a domain value that resolves its relations
+//! through the request's DataLoaders.
+
+pub mod connection;
+pub mod cost_group;
+pub mod subscription;
+pub mod tenant;
+pub mod user;
+
+pub use connection::{TenantConnection, UserConnection};
+pub use cost_group::CostGroupObject;
+pub use subscription::{ServicePlanObject, SubscriptionObject};
+pub use tenant::TenantObject;
+pub use user::UserObject;
+
+use async_graphql::Context;
+
+use super::error::ApiError;
+use super::loaders::Loaders;
+
+/// The request's loaders; every request gets them from the HTTP handler.
+pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, ApiError> {
+    ctx.data::<Loaders>()
+        .map_err(|_| ApiError::Internal("request carries no loaders".to_owned()))
+}

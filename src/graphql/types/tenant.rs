@@ -1,0 +1,224 @@
+//! `Tenant`: a customer tenant with its users, SKUs, license totals and cost groups.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::connection::{UserConnection, user_connection};
+use super::{CostGroupObject, SubscriptionObject, loaders};
+use crate::domain::{Consumption, SkuId, Tenant, UserFilter, UserSort, UserSortField};
+use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::loaders::{UserCountKey, UserPageKey};
+use crate::graphql::pagination;
+use crate::store::users::{UserListQuery, UserParent};
+
+/// Which users `Tenant.users` returns. Text matches ignore case.
+#[derive(InputObject, Default)]
+pub struct UserFilterInput {
+    /// Part of the display name, user principal name or mail.
+    pub search: Option<String>,
+    /// Exact department.
+    pub department: Option<String>,
+    /// Exact user type: `Member` or `Guest`.
+    pub user_type: Option<String>,
+    /// Only users holding a license of this SKU (GUID).
+    pub sku_id: Option<ID>,
+    /// Include users deleted upstream (soft-deleted). Default false.
+    #[graphql(default)]
+    pub include_deleted: bool,
+}
+
+impl UserFilterInput {
+    fn into_domain(self) -> ApiResult<UserFilter> {
+        let sku_id = self
+            .sku_id
+            .map(|id| id.parse::<SkuId>())
+            .transpose()
+            .map_err(|e| ApiError::BadUserInput(format!("filter.skuId: {e}")))?;
+        Ok(UserFilter {
+            search: self.search,
+            department: self.department,
+            user_type: self.user_type,
+            sku_id,
+            include_deleted: self.include_deleted,
+        })
+    }
+}
+
+/// Column a user list is sorted by; ties are broken by id.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum UserOrderField {
+    /// Display name.
+    #[default]
+    DisplayName,
+    /// User principal name.
+    UserPrincipalName,
+}
+
+/// Sort direction.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum OrderDirection {
+    /// Ascending.
+    #[default]
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// The order of a user list.
+#[derive(InputObject, Default)]
+pub struct UserOrder {
+    /// Sort column.
+    #[graphql(default)]
+    pub field: UserOrderField,
+    /// Direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+impl UserOrder {
+    fn into_domain(self) -> UserSort {
+        UserSort {
+            field: match self.field {
+                UserOrderField::DisplayName => UserSortField::DisplayName,
+                UserOrderField::UserPrincipalName => UserSortField::UserPrincipalName,
+            },
+            descending: self.direction == OrderDirection::Desc,
+        }
+    }
+}
+
+/// License totals over a tenant's user-assignable SKUs (tenant-level `Company` SKUs excluded).
+#[derive(SimpleObject)]
+pub struct ConsumptionObject {
+    /// Purchased licenses: prepaid enabled plus warning units.
+    pub purchased: i64,
+    /// Assigned licenses.
+    pub assigned: i64,
+    /// Purchased minus assigned, summed per SKU; negative when over-assigned.
+    pub unassigned: i64,
+    /// SKUs with more licenses assigned than purchased.
+    pub over_assigned_skus: i64,
+}
+
+impl From<Consumption> for ConsumptionObject {
+    fn from(c: Consumption) -> Self {
+        ConsumptionObject {
+            purchased: c.purchased,
+            assigned: c.assigned,
+            unassigned: c.unassigned,
+            over_assigned_skus: c.over_assigned_skus,
+        }
+    }
+}
+
+/// Loads one page of a user list and wraps it as a connection.
+pub(crate) async fn user_list(
+    ctx: &Context<'_>,
+    parent: UserParent,
+    filter: UserFilter,
+    sort: UserSort,
+    first: Option<i32>,
+    after: Option<String>,
+) -> ApiResult<UserConnection> {
+    let page = pagination::page_request(sort.tag(), first, after)?;
+    let has_previous = page.after.is_some();
+    let filter = Arc::new(filter);
+    let key = UserPageKey {
+        parent,
+        query: Arc::new(UserListQuery {
+            filter: (*filter).clone(),
+            sort,
+            page,
+        }),
+    };
+    let page = loaders(ctx)?
+        .user_pages
+        .load_one(key)
+        .await?
+        .unwrap_or_else(crate::domain::Page::empty);
+    Ok(user_connection(page, parent, filter, sort, has_previous))
+}
+
+/// A CSP customer's Microsoft 365 tenant.
+pub struct TenantObject(pub Tenant);
+
+#[Object(name = "Tenant")]
+impl TenantObject {
+    /// Entra tenant id (GUID).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Partner Center customer id.
+    async fn customer_id(&self) -> Option<&str> {
+        self.0.customer_id.as_deref()
+    }
+
+    /// Company name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Default domain, e.g. `contoso.onmicrosoft.com`.
+    async fn default_domain(&self) -> Option<&str> {
+        self.0.default_domain.as_deref()
+    }
+
+    /// When the tenant was first stored.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the tenant's row last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// End of the last successful import.
+    async fn last_import_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_import_at
+    }
+
+    /// The tenant's users, a page at a time (`first` defaults to 50, at most 500).
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<UserFilterInput>,
+        order_by: Option<UserOrder>,
+    ) -> ApiResult<UserConnection> {
+        let filter = filter.unwrap_or_default().into_domain()?;
+        let sort = order_by.unwrap_or_default().into_domain();
+        user_list(ctx, UserParent::Tenant(self.0.id), filter, sort, first, after).await
+    }
+
+    /// Number of users present upstream (soft-deleted users not counted).
+    async fn user_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        let key = UserCountKey {
+            parent: UserParent::Tenant(self.0.id),
+            filter: Arc::new(UserFilter::default()),
+        };
+        Ok(loaders(ctx)?.user_counts.load_one(key).await?.unwrap_or(0))
+    }
+
+    /// The tenant's subscribed SKUs, by part number.
+    async fn subscriptions(&self, ctx: &Context<'_>) -> ApiResult<Vec<SubscriptionObject>> {
+        let subs = loaders(ctx)?.subscriptions.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(subs.into_iter().map(SubscriptionObject).collect())
+    }
+
+    /// Purchased, assigned and unassigned licenses over the tenant's user SKUs.
+    async fn consumption(&self, ctx: &Context<'_>) -> ApiResult<ConsumptionObject> {
+        let subs = loaders(ctx)?.subscriptions.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(Consumption::of(&subs).into())
+    }
+
+    /// The tenant's cost groups (all levels), by name.
+    async fn cost_groups(&self, ctx: &Context<'_>) -> ApiResult<Vec<CostGroupObject>> {
+        let groups = loaders(ctx)?.cost_groups.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(groups.into_iter().map(CostGroupObject).collect())
+    }
+}

@@ -1,0 +1,190 @@
+//! Prometheus metrics of the process: GraphQL operations, DataLoader batches, SQL statements,
+//! pool use. Imports nothing of ours, so every layer may record into it.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Distinct operation names kept as labels; later ones are counted as `other` so that clients
+/// can't grow the metric set without bound.
+const MAX_OPERATION_LABELS: usize = 200;
+
+/// The process's metrics; clone the `Arc` around it.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    request_seconds: HistogramVec,
+    batch_size: HistogramVec,
+    statements: IntCounter,
+    statement_errors: IntCounter,
+    statement_seconds: Histogram,
+    pool: IntGaugeVec,
+    operation_names: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// Outcome label of a GraphQL request.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome {
+    /// No errors.
+    Ok,
+    /// Some errors in the response.
+    Errors,
+    /// The request could not be parsed.
+    Rejected,
+}
+
+impl Metrics {
+    /// Registers every metric in a fresh registry.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new_custom(Some("tenantgraph".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new("graphql_requests_total", "GraphQL requests by operation name and outcome"),
+            &["operation", "outcome"],
+        )?;
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new("graphql_request_duration_seconds", "GraphQL request latency")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0]),
+            &["operation"],
+        )?;
+        let batch_size = HistogramVec::new(
+            HistogramOpts::new("dataloader_batch_size", "Keys per DataLoader batch")
+                .buckets(vec![1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0]),
+            &["loader"],
+        )?;
+        let statements = IntCounter::new("db_statements_total", "SQL statements executed")?;
+        let statement_errors =
+            IntCounter::new("db_statement_errors_total", "SQL statements that failed")?;
+        let statement_seconds = Histogram::with_opts(
+            HistogramOpts::new("db_statement_duration_seconds", "SQL statement latency")
+                .buckets(vec![0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Pooled database connections by state"),
+            &["state"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(request_seconds.clone()))?;
+        registry.register(Box::new(batch_size.clone()))?;
+        registry.register(Box::new(statements.clone()))?;
+        registry.register(Box::new(statement_errors.clone()))?;
+        registry.register(Box::new(statement_seconds.clone()))?;
+        registry.register(Box::new(pool.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            request_seconds,
+            batch_size,
+            statements,
+            statement_errors,
+            statement_seconds,
+            pool,
+            operation_names: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn operation_label(&self, name: Option<&str>) -> String {
+        let Some(name) = name else {
+            return "anonymous".to_owned();
+        };
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return "other".to_owned();
+        }
+        let Ok(mut seen) = self.operation_names.lock() else {
+            return "other".to_owned();
+        };
+        if seen.contains(name) || seen.len() < MAX_OPERATION_LABELS {
+            seen.insert(name.to_owned());
+            name.to_owned()
+        } else {
+            "other".to_owned()
+        }
+    }
+
+    /// Records one GraphQL request.
+    pub fn record_request(&self, operation: Option<&str>, outcome: Outcome, elapsed: Duration) {
+        let label = self.operation_label(operation);
+        let outcome = match outcome {
+            Outcome::Ok => "ok",
+            Outcome::Errors => "errors",
+            Outcome::Rejected => "rejected",
+        };
+        self.requests.with_label_values(&[label.as_str(), outcome]).inc();
+        self.request_seconds
+            .with_label_values(&[label.as_str()])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records the number of keys a DataLoader fetched in one batch.
+    pub fn record_batch(&self, loader: &'static str, keys: usize) {
+        self.batch_size.with_label_values(&[loader]).observe(keys as f64);
+    }
+
+    /// Records one executed SQL statement.
+    pub fn record_statement(&self, elapsed: Duration, failed: bool) {
+        self.statements.inc();
+        if failed {
+            self.statement_errors.inc();
+        }
+        self.statement_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// SQL statements executed so far.
+    pub fn statements_total(&self) -> u64 {
+        self.statements.get()
+    }
+
+    /// Sets the pool gauges.
+    pub fn record_pool(&self, open: u32, idle: u32) {
+        self.pool.with_label_values(&["open"]).set(i64::from(open));
+        self.pool.with_label_values(&["idle"]).set(i64::from(idle));
+    }
+
+    /// Renders every metric in Prometheus' text format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding to a Vec only fails on invalid metric names, which `new` rules out.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_labels_are_bounded() {
+        let metrics = Metrics::new().unwrap();
+        for i in 0..(MAX_OPERATION_LABELS + 50) {
+            metrics.record_request(Some(&format!("Op{i}")), Outcome::Ok, Duration::ZERO);
+        }
+        metrics.record_request(Some("bad name!"), Outcome::Ok, Duration::ZERO);
+        let text = metrics.render();
+        assert!(text.contains("operation=\"other\""));
+        assert!(text.contains("operation=\"Op0\""));
+        assert!(!text.contains(&format!("Op{}\"", MAX_OPERATION_LABELS + 10)));
+    }
+
+    #[test]
+    fn statements_are_counted() {
+        let metrics = Metrics::new().unwrap();
+        metrics.record_statement(Duration::from_millis(1), false);
+        metrics.record_statement(Duration::from_millis(1), true);
+        assert_eq!(metrics.statements_total(), 2);
+        assert!(metrics.render().contains("tenantgraph_db_statement_errors_total 1"));
+    }
+}

@@ -1,0 +1,89 @@
+//! Composition root: the actix application with its routes, bound and started.
+
+pub mod graphql_endpoint;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::graphql;
+use crate::http::{graphiql, health, metrics as metrics_route};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use graphql_endpoint::GraphqlState;
+
+/// Largest request body accepted, in bytes.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What the server needs besides its settings.
+pub struct ServerParts {
+    /// The store, opened and migrated.
+    pub store: Store,
+    /// The process's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Serve GraphiQL at `/`.
+    pub graphiql: bool,
+}
+
+/// A server bound to its address and running on the current actix system.
+pub struct RunningServer {
+    /// The address it listens on (the real port when asked for port 0).
+    pub addr: SocketAddr,
+    /// The server; await it to run until shutdown (SIGINT/SIGTERM stop it gracefully).
+    pub server: Server,
+}
+
+/// Binds `bind` and starts serving. The same function serves `tenantgraph serve` and the tests.
+pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(bind)?;
+    let addr = listener.local_addr()?;
+    let graphql_state = web::Data::new(GraphqlState {
+        schema: graphql::build(),
+        store: parts.store.clone(),
+        metrics: parts.metrics.clone(),
+    });
+    let store = web::Data::new(parts.store);
+    let metrics = web::Data::new(parts.metrics);
+    let graphiql_enabled = parts.graphiql;
+    let server = HttpServer::new(move || {
+        let mut app = App::new()
+            .wrap(actix_web::middleware::from_fn(request_id_header))
+            .wrap(TracingLogger::default())
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .app_data(graphql_state.clone())
+            .app_data(store.clone())
+            .app_data(metrics.clone())
+            .route("/graphql", web::post().to(graphql_endpoint::post))
+            .route("/graphql", web::get().to(graphql_endpoint::get))
+            .route("/healthz", web::get().to(health::healthz))
+            .route("/readyz", web::get().to(health::readyz))
+            .route("/metrics", web::get().to(metrics_route::metrics));
+        if graphiql_enabled {
+            app = app.route("/", web::get().to(graphiql::graphiql));
+        }
+        app
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(RunningServer { addr, server })
+}
+
+/// Echoes the request id (the one in every log line of the request) as `x-request-id`.
+async fn request_id_header(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().copied();
+    let mut res = next.call(req).await?;
+    if let Some(id) = id
+        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+    {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}

@@ -1,0 +1,131 @@
+//! Opening the store: pool settings, SQLite pragmas, migrations, write transactions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use super::error::StoreError;
+use crate::config::StoreSettings;
+
+/// Called once per executed SQL statement with its duration and whether it failed.
+pub type StatementObserver = Arc<dyn Fn(Duration, bool) + Send + Sync>;
+
+/// How long an SQLite writer waits for the write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection pool to the store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Opens the pool described by `settings`. On SQLite: WAL journal, a busy timeout, foreign
+    /// keys on. Fails with [`StoreError::Unavailable`] naming the masked URL.
+    #[tracing::instrument(skip_all, fields(url = %settings.masked_url()))]
+    pub async fn connect(
+        settings: &StoreSettings,
+        observer: Option<StatementObserver>,
+    ) -> Result<Store, StoreError> {
+        let mut options = ConnectOptions::new(settings.url.clone());
+        let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
+        // An in-memory SQLite database exists once per connection: keep exactly one, forever.
+        let max = if in_memory { 1 } else { settings.max_connections };
+        options
+            .max_connections(max)
+            .min_connections(if in_memory { 1 } else { 0 })
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_timeout(settings.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true)
+            });
+        if in_memory {
+            options.idle_timeout(None::<Duration>).max_lifetime(None::<Duration>);
+        }
+        let mut db = Database::connect(options).await.map_err(|err| {
+            StoreError::Unavailable(format!(
+                "cannot open {}: {}",
+                settings.masked_url(),
+                first_line(&err.to_string())
+            ))
+        })?;
+        if let Some(observer) = observer {
+            db.set_metric_callback(move |info| observer(info.elapsed, info.failed));
+        }
+        Ok(Store { db })
+    }
+
+    /// The SeaORM connection, for the store's own modules.
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Applies every pending migration.
+    #[tracing::instrument(skip_all)]
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Whether the store answers and has every migration applied.
+    pub async fn is_ready(&self) -> Result<bool, StoreError> {
+        self.db.ping().await?;
+        Ok(Migrator::get_pending_migrations(&self.db).await?.is_empty())
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE), so
+    /// concurrent writers queue on the busy timeout instead of failing mid-transaction.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// Pool use: (connections open, connections idle).
+    pub fn pool_usage(&self) -> (u32, u32) {
+        match self.backend() {
+            DatabaseBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle() as u32)
+            }
+            DatabaseBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle() as u32)
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// Runs one statement that needs no result (used by test support to count or reset).
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        self.db.execute_unprepared(sql).await?;
+        Ok(())
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}

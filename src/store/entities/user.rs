@@ -1,0 +1,55 @@
+//! Table `users`: Entra users of each tenant, soft-deleted when gone upstream.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `users`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub display_name: String,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub user_principal_name: String,
+    pub mail: Option<String>,
+    pub user_type: Option<String>,
+    pub account_enabled: Option<bool>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    pub company_name: Option<String>,
+    pub office_location: Option<String>,
+    pub street_address: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub preferred_language: Option<String>,
+    pub usage_location: Option<String>,
+    pub extension_attribute1: Option<String>,
+    pub extension_attribute2: Option<String>,
+    pub extension_attribute3: Option<String>,
+    pub extension_attribute4: Option<String>,
+    pub extension_attribute5: Option<String>,
+    pub extension_attribute6: Option<String>,
+    pub extension_attribute7: Option<String>,
+    pub extension_attribute8: Option<String>,
+    pub extension_attribute9: Option<String>,
+    pub extension_attribute10: Option<String>,
+    pub extension_attribute11: Option<String>,
+    pub extension_attribute12: Option<String>,
+    pub extension_attribute13: Option<String>,
+    pub extension_attribute14: Option<String>,
+    pub extension_attribute15: Option<String>,
+    pub manager_id: Option<Uuid>,
+    pub first_seen_at: DateTimeUtc,
+    pub last_seen_at: DateTimeUtc,
+    pub deleted_at: Option<DateTimeUtc>,
+}
+
+/// No relations are navigated through SeaORM; finders join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,50 @@
+//! Finders for licenses assigned to users.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::connect::Store;
+use super::entities::user_license::{self, Column, Entity, Model};
+use super::error::StoreError;
+use crate::domain::{AssignedLicense, ServicePlanId, SkuId, TenantId, UserId};
+
+fn to_domain(m: Model) -> Result<AssignedLicense, StoreError> {
+    let disabled: Vec<Uuid> =
+        serde_json::from_value(m.disabled_plans).map_err(|e| StoreError::Corrupt {
+            table: "user_licenses",
+            detail: format!("disabled_plans of user {}: {e}", m.user_id),
+        })?;
+    Ok(AssignedLicense {
+        user_id: UserId(m.user_id),
+        tenant_id: TenantId(m.tenant_id),
+        sku_id: SkuId(m.sku_id),
+        disabled_plans: disabled.into_iter().map(ServicePlanId).collect(),
+    })
+}
+
+pub(crate) fn to_active(l: &AssignedLicense) -> user_license::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    let plans: Vec<Uuid> = l.disabled_plans.iter().map(|p| p.uuid()).collect();
+    user_license::ActiveModel {
+        user_id: Set(l.user_id.uuid()),
+        sku_id: Set(l.sku_id.uuid()),
+        tenant_id: Set(l.tenant_id.uuid()),
+        disabled_plans: Set(serde_json::json!(plans)),
+    }
+}
+
+/// The licenses of each of `users`, ordered by user then SKU.
+pub async fn list_licenses_of_users(
+    store: &Store,
+    users: &[UserId],
+) -> Result<Vec<AssignedLicense>, StoreError> {
+    Entity::find()
+        .filter(Column::UserId.is_in(users.iter().map(|u| u.uuid())))
+        .order_by_asc(Column::UserId)
+        .order_by_asc(Column::SkuId)
+        .all(store.db())
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}

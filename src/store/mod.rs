@@ -1,0 +1,17 @@
+//! Persistence with SeaORM on SQLite or PostgreSQL. The only module with SQL; its functions take
+//! and return domain types. Tenant-owned rows are always looked up with their tenant or a
+//! [`TenantScope`](crate::domain::TenantScope).
+
+pub mod connect;
+pub mod cost_groups;
+pub mod entities;
+pub mod error;
+mod keyset;
+pub mod licenses;
+pub mod snapshot;
+pub mod subscriptions;
+pub mod tenants;
+pub mod users;
+
+pub use connect::{Store, StatementObserver};
+pub use error::StoreError;

@@ -1,0 +1,142 @@
+//! Finders for subscribed SKUs and their service plans.
+
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+
+use super::connect::Store;
+use super::entities::{service_plan, subscription};
+use super::error::StoreError;
+use crate::domain::{PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, TenantId, TenantScope};
+
+fn to_domain(m: subscription::Model) -> Result<Subscription, StoreError> {
+    let subscription_ids: Vec<String> =
+        serde_json::from_value(m.subscription_ids).map_err(|e| StoreError::Corrupt {
+            table: "subscriptions",
+            detail: format!("subscription_ids of SKU {}: {e}", m.sku_id),
+        })?;
+    Ok(Subscription {
+        tenant_id: TenantId(m.tenant_id),
+        sku_id: SkuId(m.sku_id),
+        sku_part_number: m.sku_part_number,
+        capability_status: m.capability_status,
+        applies_to: m.applies_to,
+        prepaid: PrepaidUnits {
+            enabled: m.prepaid_enabled,
+            warning: m.prepaid_warning,
+            suspended: m.prepaid_suspended,
+            locked_out: m.prepaid_locked_out,
+        },
+        consumed_units: m.consumed_units,
+        subscription_ids,
+        updated_at: m.updated_at,
+    })
+}
+
+pub(crate) fn to_active(s: &Subscription) -> subscription::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    subscription::ActiveModel {
+        tenant_id: Set(s.tenant_id.uuid()),
+        sku_id: Set(s.sku_id.uuid()),
+        sku_part_number: Set(s.sku_part_number.clone()),
+        capability_status: Set(s.capability_status.clone()),
+        applies_to: Set(s.applies_to.clone()),
+        prepaid_enabled: Set(s.prepaid.enabled),
+        prepaid_warning: Set(s.prepaid.warning),
+        prepaid_suspended: Set(s.prepaid.suspended),
+        prepaid_locked_out: Set(s.prepaid.locked_out),
+        consumed_units: Set(s.consumed_units),
+        subscription_ids: Set(serde_json::json!(s.subscription_ids)),
+        updated_at: Set(s.updated_at),
+    }
+}
+
+pub(crate) fn plan_to_active(p: &ServicePlan) -> service_plan::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    service_plan::ActiveModel {
+        tenant_id: Set(p.tenant_id.uuid()),
+        sku_id: Set(p.sku_id.uuid()),
+        service_plan_id: Set(p.service_plan_id.uuid()),
+        name: Set(p.name.clone()),
+        provisioning_status: Set(p.provisioning_status.clone()),
+        applies_to: Set(p.applies_to.clone()),
+    }
+}
+
+/// Rows whose (tenant, SKU) pair is one of `keys`. The statement matches the cross product of
+/// the tenants and SKUs, which is small; extra rows are dropped here.
+fn pair_condition(
+    tenant_col: impl ColumnTrait,
+    sku_col: impl ColumnTrait,
+    keys: &[(TenantId, SkuId)],
+) -> Condition {
+    Condition::all()
+        .add(tenant_col.is_in(keys.iter().map(|(t, _)| t.uuid())))
+        .add(sku_col.is_in(keys.iter().map(|(_, s)| s.uuid())))
+}
+
+/// The subscribed SKUs of each of `tenants`, by part number.
+pub async fn list_subscriptions_of_tenants(
+    store: &Store,
+    tenants: &[TenantId],
+) -> Result<Vec<Subscription>, StoreError> {
+    subscription::Entity::find()
+        .filter(subscription::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
+        .order_by_asc(subscription::Column::SkuPartNumber)
+        .order_by_asc(subscription::Column::SkuId)
+        .all(store.db())
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+/// The subscriptions named by `keys` that exist in a tenant of `scope`.
+pub async fn find_subscriptions(
+    store: &Store,
+    scope: &TenantScope,
+    keys: &[(TenantId, SkuId)],
+) -> Result<Vec<Subscription>, StoreError> {
+    let rows = subscription::Entity::find()
+        .filter(pair_condition(
+            subscription::Column::TenantId,
+            subscription::Column::SkuId,
+            keys,
+        ))
+        .all(store.db())
+        .await?;
+    let mut found = Vec::with_capacity(keys.len());
+    for row in rows {
+        let sub = to_domain(row)?;
+        if scope.allows(sub.tenant_id) && keys.contains(&(sub.tenant_id, sub.sku_id)) {
+            found.push(sub);
+        }
+    }
+    Ok(found)
+}
+
+/// The service plans of the subscriptions named by `keys`, by name.
+pub async fn list_service_plans(
+    store: &Store,
+    keys: &[(TenantId, SkuId)],
+) -> Result<Vec<ServicePlan>, StoreError> {
+    let rows = service_plan::Entity::find()
+        .filter(pair_condition(
+            service_plan::Column::TenantId,
+            service_plan::Column::SkuId,
+            keys,
+        ))
+        .order_by_asc(service_plan::Column::Name)
+        .all(store.db())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| ServicePlan {
+            tenant_id: TenantId(m.tenant_id),
+            sku_id: SkuId(m.sku_id),
+            service_plan_id: ServicePlanId(m.service_plan_id),
+            name: m.name,
+            provisioning_status: m.provisioning_status,
+            applies_to: m.applies_to,
+        })
+        .filter(|p| keys.contains(&(p.tenant_id, p.sku_id)))
+        .collect())
+}

@@ -1,0 +1,370 @@
+//! Finders and writes for users: single lookups, paged lists under a tenant, a manager or a
+//! SKU (several parents in one statement), and counts.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{
+    Alias, Asterisk, ColumnRef, Expr, ExprTrait, Func, IntoColumnRef, LikeExpr, Order, Query,
+    OverStatement, SelectStatement, WindowStatement,
+};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait,
+};
+use uuid::Uuid;
+
+use super::connect::Store;
+use super::entities::{user, user_license};
+use super::error::StoreError;
+use super::keyset;
+use crate::domain::{
+    Page, PageRequest, SkuId, TenantId, TenantScope, User, UserFilter, UserId, UserSort,
+    UserSortField,
+};
+
+/// The owner of a user list: a tenant's users, a manager's direct reports, a SKU's assignees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserParent {
+    /// All users of a tenant.
+    Tenant(TenantId),
+    /// Users whose manager is this user.
+    Manager(UserId),
+    /// Users holding a license of this SKU in this tenant.
+    Sku(TenantId, SkuId),
+}
+
+impl UserParent {
+    /// Which kind of parent this is; lists of one kind can share a statement.
+    pub fn kind(&self) -> u8 {
+        match self {
+            UserParent::Tenant(_) => 0,
+            UserParent::Manager(_) => 1,
+            UserParent::Sku(..) => 2,
+        }
+    }
+}
+
+/// What a user list returns and in which order (everything but the parent).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserListQuery {
+    /// Which users.
+    pub filter: UserFilter,
+    /// Which order.
+    pub sort: UserSort,
+    /// Which slice.
+    pub page: PageRequest,
+}
+
+pub(crate) fn to_domain(m: user::Model) -> User {
+    User {
+        id: UserId(m.id),
+        tenant_id: TenantId(m.tenant_id),
+        display_name: m.display_name,
+        given_name: m.given_name,
+        surname: m.surname,
+        user_principal_name: m.user_principal_name,
+        mail: m.mail,
+        user_type: m.user_type,
+        account_enabled: m.account_enabled,
+        job_title: m.job_title,
+        department: m.department,
+        company_name: m.company_name,
+        office_location: m.office_location,
+        street_address: m.street_address,
+        city: m.city,
+        state: m.state,
+        postal_code: m.postal_code,
+        country: m.country,
+        preferred_language: m.preferred_language,
+        usage_location: m.usage_location,
+        extension_attributes: [
+            m.extension_attribute1,
+            m.extension_attribute2,
+            m.extension_attribute3,
+            m.extension_attribute4,
+            m.extension_attribute5,
+            m.extension_attribute6,
+            m.extension_attribute7,
+            m.extension_attribute8,
+            m.extension_attribute9,
+            m.extension_attribute10,
+            m.extension_attribute11,
+            m.extension_attribute12,
+            m.extension_attribute13,
+            m.extension_attribute14,
+            m.extension_attribute15,
+        ],
+        manager_id: m.manager_id.map(UserId),
+        first_seen_at: m.first_seen_at,
+        last_seen_at: m.last_seen_at,
+        deleted_at: m.deleted_at,
+    }
+}
+
+pub(crate) fn to_active(u: &User) -> user::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    user::ActiveModel {
+        id: Set(u.id.uuid()),
+        tenant_id: Set(u.tenant_id.uuid()),
+        display_name: Set(u.display_name.clone()),
+        given_name: Set(u.given_name.clone()),
+        surname: Set(u.surname.clone()),
+        user_principal_name: Set(u.user_principal_name.clone()),
+        mail: Set(u.mail.clone()),
+        user_type: Set(u.user_type.clone()),
+        account_enabled: Set(u.account_enabled),
+        job_title: Set(u.job_title.clone()),
+        department: Set(u.department.clone()),
+        company_name: Set(u.company_name.clone()),
+        office_location: Set(u.office_location.clone()),
+        street_address: Set(u.street_address.clone()),
+        city: Set(u.city.clone()),
+        state: Set(u.state.clone()),
+        postal_code: Set(u.postal_code.clone()),
+        country: Set(u.country.clone()),
+        preferred_language: Set(u.preferred_language.clone()),
+        usage_location: Set(u.usage_location.clone()),
+        extension_attribute1: Set(u.extension_attributes[0].clone()),
+        extension_attribute2: Set(u.extension_attributes[1].clone()),
+        extension_attribute3: Set(u.extension_attributes[2].clone()),
+        extension_attribute4: Set(u.extension_attributes[3].clone()),
+        extension_attribute5: Set(u.extension_attributes[4].clone()),
+        extension_attribute6: Set(u.extension_attributes[5].clone()),
+        extension_attribute7: Set(u.extension_attributes[6].clone()),
+        extension_attribute8: Set(u.extension_attributes[7].clone()),
+        extension_attribute9: Set(u.extension_attributes[8].clone()),
+        extension_attribute10: Set(u.extension_attributes[9].clone()),
+        extension_attribute11: Set(u.extension_attributes[10].clone()),
+        extension_attribute12: Set(u.extension_attributes[11].clone()),
+        extension_attribute13: Set(u.extension_attributes[12].clone()),
+        extension_attribute14: Set(u.extension_attributes[13].clone()),
+        extension_attribute15: Set(u.extension_attributes[14].clone()),
+        manager_id: Set(u.manager_id.map(UserId::uuid)),
+        first_seen_at: Set(u.first_seen_at),
+        last_seen_at: Set(u.last_seen_at),
+        deleted_at: Set(u.deleted_at),
+    }
+}
+
+/// The users among `ids` that exist in a tenant of `scope` (deleted ones included).
+pub async fn find_users(
+    store: &Store,
+    scope: &TenantScope,
+    ids: &[UserId],
+) -> Result<Vec<User>, StoreError> {
+    let mut query = user::Entity::find().filter(user::Column::Id.is_in(ids.iter().map(|id| id.uuid())));
+    if let TenantScope::Only(tenants) = scope {
+        query = query.filter(user::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
+    }
+    let rows = query.all(store.db()).await?;
+    Ok(rows.into_iter().map(to_domain).collect())
+}
+
+fn sort_column(sort: &UserSort) -> user::Column {
+    match sort.field {
+        UserSortField::DisplayName => user::Column::DisplayName,
+        UserSortField::UserPrincipalName => user::Column::UserPrincipalName,
+    }
+}
+
+/// The filter conditions shared by lists and counts.
+fn filtered(filter: &UserFilter) -> Condition {
+    let mut cond = Condition::all();
+    if !filter.include_deleted {
+        cond = cond.add(user::Column::DeletedAt.is_null());
+    }
+    if let Some(department) = &filter.department {
+        cond = cond.add(user::Column::Department.eq(department.clone()));
+    }
+    if let Some(user_type) = &filter.user_type {
+        cond = cond.add(user::Column::UserType.eq(user_type.clone()));
+    }
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = keyset::contains_pattern(search);
+        let like = |column: user::Column| {
+            Expr::expr(Func::lower(Expr::col((user::Entity, column))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        cond = cond.add(
+            Condition::any()
+                .add(like(user::Column::DisplayName))
+                .add(like(user::Column::UserPrincipalName))
+                .add(like(user::Column::Mail)),
+        );
+    }
+    if let Some(sku) = filter.sku_id {
+        let holders = Query::select()
+            .column(user_license::Column::UserId)
+            .from(user_license::Entity)
+            .and_where(Expr::col(user_license::Column::SkuId).eq(sku.uuid()))
+            .to_owned();
+        cond = cond.add(Expr::col((user::Entity, user::Column::Id)).in_subquery(holders));
+    }
+    cond
+}
+
+/// Restricts a select to the parents (all of one kind) and returns the columns that name the
+/// parent of each row, to be selected as `p0`, `p1`.
+fn with_parents(
+    mut select: sea_orm::Select<user::Entity>,
+    parents: &[UserParent],
+) -> (sea_orm::Select<user::Entity>, Vec<ColumnRef>) {
+    match parents.first() {
+        Some(UserParent::Manager(_)) => {
+            let ids = parents.iter().filter_map(|p| match p {
+                UserParent::Manager(id) => Some(id.uuid()),
+                _ => None,
+            });
+            select = select.filter(user::Column::ManagerId.is_in(ids));
+            (select, vec![(user::Entity, user::Column::ManagerId).into_column_ref()])
+        }
+        Some(UserParent::Sku(..)) => {
+            let (tenants, skus): (Vec<Uuid>, Vec<Uuid>) = parents
+                .iter()
+                .filter_map(|p| match p {
+                    UserParent::Sku(t, s) => Some((t.uuid(), s.uuid())),
+                    _ => None,
+                })
+                .unzip();
+            select = select
+                .join_rev(JoinType::InnerJoin, user_license::Relation::User.def())
+                .filter(user_license::Column::SkuId.is_in(skus))
+                .filter(user::Column::TenantId.is_in(tenants));
+            let cols = vec![
+                (user::Entity, user::Column::TenantId).into_column_ref(),
+                (user_license::Entity, user_license::Column::SkuId).into_column_ref(),
+            ];
+            (select, cols)
+        }
+        _ => {
+            let ids = parents.iter().filter_map(|p| match p {
+                UserParent::Tenant(id) => Some(id.uuid()),
+                _ => None,
+            });
+            select = select.filter(user::Column::TenantId.is_in(ids));
+            (select, vec![(user::Entity, user::Column::TenantId).into_column_ref()])
+        }
+    }
+}
+
+const PARTITION_ALIASES: [&str; 2] = ["p0", "p1"];
+
+fn select_partition(
+    mut select: sea_orm::Select<user::Entity>,
+    cols: &[ColumnRef],
+) -> sea_orm::Select<user::Entity> {
+    for (col, alias) in cols.iter().zip(PARTITION_ALIASES) {
+        select = select.column_as(Expr::col(col.clone()), alias);
+    }
+    select
+}
+
+/// Reads the parent of a row from the `p0`, `p1` columns.
+fn parent_from_row(kind: &UserParent, row: &QueryResult) -> Result<UserParent, StoreError> {
+    let p0: Uuid = row.try_get("", "p0")?;
+    Ok(match kind {
+        UserParent::Tenant(_) => UserParent::Tenant(TenantId(p0)),
+        UserParent::Manager(_) => UserParent::Manager(UserId(p0)),
+        UserParent::Sku(..) => UserParent::Sku(TenantId(p0), SkuId(row.try_get("", "p1")?)),
+    })
+}
+
+/// One page of users for each parent (all parents of one kind), in one SQL statement.
+///
+/// One parent is a plain ordered, limited select that an index serves; several parents are
+/// numbered per parent with `ROW_NUMBER()` and cut at the page size.
+pub async fn list_user_pages(
+    store: &Store,
+    parents: &[UserParent],
+    query: &UserListQuery,
+) -> Result<HashMap<UserParent, Page<User>>, StoreError> {
+    let Some(first_parent) = parents.first() else {
+        return Ok(HashMap::new());
+    };
+    debug_assert!(parents.iter().all(|p| p.kind() == first_parent.kind()));
+    let sort = sort_column(&query.sort);
+    let order = if query.sort.descending { Order::Desc } else { Order::Asc };
+    let mut select = user::Entity::find().filter(filtered(&query.filter));
+    if let Some(cursor) = &query.page.after {
+        select = select.filter(keyset::after(
+            (user::Entity, sort),
+            (user::Entity, user::Column::Id),
+            &cursor.key,
+            cursor.id,
+            query.sort.descending,
+        ));
+    }
+    let (select, partition_cols) = with_parents(select, parents);
+    let limit = query.page.fetch_limit();
+
+    let mut pages: HashMap<UserParent, Vec<User>> = HashMap::new();
+    if parents.len() == 1 {
+        let rows = select
+            .order_by(sort, order.clone())
+            .order_by(user::Column::Id, order)
+            .limit(limit)
+            .all(store.db())
+            .await?;
+        pages.insert(*first_parent, rows.into_iter().map(to_domain).collect());
+    } else {
+        let mut window = WindowStatement::new();
+        for col in &partition_cols {
+            window.add_partition_by(Expr::col(col.clone()));
+        }
+        window.order_by((user::Entity, sort), order.clone());
+        window.order_by((user::Entity, user::Column::Id), order);
+        let mut inner: SelectStatement = select_partition(select, &partition_cols).into_query();
+        inner.expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("row_in_parent"));
+        let outer = Query::select()
+            .column(Asterisk)
+            .from_subquery(inner, Alias::new("numbered"))
+            .and_where(Expr::col(Alias::new("row_in_parent")).lte(limit))
+            .order_by(Alias::new("row_in_parent"), Order::Asc)
+            .to_owned();
+        for row in store.db().query_all(&outer).await? {
+            let parent = parent_from_row(first_parent, &row)?;
+            let user = to_domain(user::Model::from_query_result(&row, "")?);
+            pages.entry(parent).or_default().push(user);
+        }
+    }
+    Ok(parents
+        .iter()
+        .map(|parent| {
+            let rows = pages.remove(parent).unwrap_or_default();
+            (*parent, Page::from_overfetched(rows, &query.page))
+        })
+        .collect())
+}
+
+/// For each parent (all of one kind), how many users [`list_user_pages`] would return over all
+/// pages, in one SQL statement.
+pub async fn count_user_lists(
+    store: &Store,
+    parents: &[UserParent],
+    filter: &UserFilter,
+) -> Result<HashMap<UserParent, u64>, StoreError> {
+    let Some(first_parent) = parents.first() else {
+        return Ok(HashMap::new());
+    };
+    let select = user::Entity::find().filter(filtered(filter));
+    let (select, partition_cols) = with_parents(select, parents);
+    let mut select = select_partition(select.select_only(), &partition_cols)
+        .column_as(Expr::col((user::Entity, user::Column::Id)).count(), "n");
+    for col in &partition_cols {
+        select = select.group_by(Expr::col(col.clone()));
+    }
+    let mut counts: HashMap<UserParent, u64> = parents.iter().map(|p| (*p, 0)).collect();
+    let stmt = select.into_query();
+    for row in store.db().query_all(&stmt).await? {
+        let n: i64 = row.try_get("", "n")?;
+        if let Some(slot) = counts.get_mut(&parent_from_row(first_parent, &row)?) {
+            *slot = u64::try_from(n).unwrap_or(0);
+        }
+    }
+    Ok(counts)
+}
+
+/// The cursor key of `user` under `sort`.
+pub fn cursor_key<'a>(user: &'a User, sort: &UserSort) -> &'a str {
+    sort.key_of(user)
+}
