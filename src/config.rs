@@ -136,7 +136,7 @@ impl Settings {
             figment = figment.merge(Toml::file(file));
         }
         figment = figment
-            .merge(Env::prefixed("TENANTGRAPH_").filter(|key| ENV_KEYS.contains(&key.as_str())))
+            .merge(Env::prefixed("TENANTGRAPH_").filter(|key| ENV_KEYS.iter().any(|k| key == *k)))
             .merge(Serialized::defaults(overrides));
         let settings: Settings = figment.extract().map_err(from_figment)?;
         settings.validate()?;

@@ -302,11 +302,29 @@ pub struct Loaders {
 /// Keys per statement: each key is a bind parameter (or two) of an `IN (…)` list.
 const MAX_BATCH: usize = 500;
 
+/// Scheduler turns a batch waits before it runs. async-graphql resolves long lists through
+/// `FuturesUnordered`, which hands control back to the executor every 32 items; on an actix
+/// worker (one thread) each turn lets the request enqueue 32 more keys. 64 turns cover
+/// 2,048 items, so a 500-item page becomes one batch however slow the build is, where a timer
+/// (the default 1 ms delay) would split it whenever resolving took longer than the timer.
+const BATCH_WAIT_TURNS: usize = 64;
+
+fn spawn_batch(batch: futures_util::future::BoxFuture<'static, ()>) {
+    tokio::spawn(async move {
+        for _ in 0..BATCH_WAIT_TURNS {
+            tokio::task::yield_now().await;
+        }
+        batch.await;
+    });
+}
+
 fn cached<L: Loader<K>, K>(loader: L) -> Cached<L>
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
 {
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).max_batch_size(MAX_BATCH)
+    DataLoader::with_cache(loader, spawn_batch, HashMapCache::default())
+        .delay(std::time::Duration::ZERO)
+        .max_batch_size(MAX_BATCH)
 }
 
 impl Loaders {

@@ -62,8 +62,11 @@ mod tests {
 
     #[Object]
     impl Panicky {
-        async fn boom(&self) -> i32 {
-            panic!("resolver bug")
+        async fn boom(&self, fail: Option<bool>) -> i32 {
+            if fail.unwrap_or(true) {
+                panic!("resolver bug");
+            }
+            0
         }
         async fn fine(&self) -> i32 {
             1

@@ -117,6 +117,8 @@ pub async fn replace_tenant(
     for chunk in snapshot.users.chunks(ROWS_PER_INSERT) {
         let written = user::Entity::insert_many(chunk.iter().map(|u| {
             let mut row = users::to_active(u);
+            // Kept on conflict (not among `user_updates`), so it is the first import that saw them.
+            row.first_seen_at = sea_orm::ActiveValue::Set(seen_at);
             row.last_seen_at = sea_orm::ActiveValue::Set(seen_at);
             row.deleted_at = sea_orm::ActiveValue::Set(None);
             row

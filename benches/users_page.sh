@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Load test of the users page query against `serve --demo` (release build, SQLite):
+# requests/s and latency percentiles at 8 and 32 connections with wrk, plus the server's CPU
+# time per request (SQLite runs in-process, so this is server and database together).
+# Usage: bash benches/users_page.sh [seconds per run, default 20]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}
+command -v wrk >/dev/null || { echo "install wrk first: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --locked --bin tenantgraph
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+TENANTGRAPH_DATABASE_URL="sqlite://$work/bench.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn \
+  ./target/release/tenantgraph serve --demo --bind "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+url="http://127.0.0.1:$port/graphql"
+export TENANT_ID=$(curl -s "$url" -H 'content-type: application/json' \
+  -d '{"query":"{ tenants(search: \"Alpenhof\") { edges { node { id } } } }"}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tenants"]["edges"][0]["node"]["id"])')
+# One response must be free of errors before anything is timed.
+check='{"query":"query($id: ID!) { tenant(id: $id) { users(first: 100) { edges { node { manager { id } licenses { subscription { skuPartNumber } } } } } } }","variables":{"id":"'"$TENANT_ID"'"}}'
+curl -s "$url" -H 'content-type: application/json' -d "$check" \
+  | python3 -c 'import json,sys; r=json.load(sys.stdin); assert "errors" not in r, r; print("check: %d users in the page" % len(r["data"]["tenant"]["users"]["edges"]))'
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+wrk -t2 -c8 -d3s -s benches/users_page.lua "$url" >/dev/null   # warm-up
+for conns in 8 32; do
+  before=$(cpu)
+  out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s benches/users_page.lua "$url")
+  after=$(cpu)
+  requests=$(echo "$out" | awk '/requests in/ {print $1}')
+  echo "== $conns connections"
+  echo "$out" | grep -E 'Requests/sec|Latency|50%|75%|90%|99%|requests in|Non-2xx'
+  python3 -c "print('server CPU per request: %.3f ms' % (($after - $before) / $ticks * 1000 / $requests))"
+done
+echo "resident memory after the runs: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"

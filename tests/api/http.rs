@@ -1,0 +1,105 @@
+//! The HTTP surface: request parsing, status codes, health, metrics, GraphiQL, the schema file.
+
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestApp, backends};
+
+#[tokio::test]
+async fn body_that_is_not_json_gets_400_with_a_graphql_shaped_error() {
+    let app = TestApp::empty(Backend::Sqlite).await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{ tenants { name } }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("not valid JSON"));
+}
+
+#[tokio::test]
+async fn request_without_a_query_gets_400() {
+    let app = TestApp::empty(Backend::Sqlite).await;
+    for body in [json!({}), json!({ "query": "  " }), json!([{ "query": "{ __typename }" }])] {
+        let response = app.client.post(app.url("/graphql")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert!(answer["errors"][0]["message"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn get_with_query_parameters_runs_the_query() {
+    let app = TestApp::demo(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(app.url("/graphql?query=%7B%20tenants(first%3A%201)%20%7B%20totalCount%20%7D%20%7D"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["tenants"]["totalCount"], 4);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    for backend in backends() {
+        let app = TestApp::demo(backend).await;
+        let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+        let named = json!({ "operationName": "Dashboard", "query": "query Dashboard { tenants { totalCount } }" });
+        let response = app.client.post(app.url("/graphql")).json(&named).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("tenantgraph_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 1"), "{metrics}");
+        assert!(metrics.contains("tenantgraph_graphql_request_duration_seconds_bucket{operation=\"Dashboard\""));
+        assert!(metrics.contains("tenantgraph_db_pool_connections{state=\"open\"}"));
+        assert!(metrics.contains("tenantgraph_db_statements_total"));
+    }
+}
+
+#[tokio::test]
+async fn metrics_record_dataloader_batch_sizes() {
+    let app = TestApp::demo(Backend::Sqlite).await;
+    app.data("{ tenants { edges { node { subscriptions { skuId } } } } }", json!({})).await;
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tenantgraph_dataloader_batch_size_sum{loader=\"subscriptions_of_tenant\"} 4"), "{metrics}");
+}
+
+#[tokio::test]
+async fn graphiql_is_served_at_the_root() {
+    let app = TestApp::empty(Backend::Sqlite).await;
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert!(page.text().await.unwrap().contains("/graphql"));
+}
+
+#[tokio::test]
+async fn readiness_fails_while_migrations_are_pending() {
+    let app = TestApp::empty(Backend::Sqlite).await;
+    app.store.execute_raw("DELETE FROM seaql_migrations WHERE version LIKE '%cost_group'").await.unwrap();
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["reason"], "migrations pending");
+}
+
+#[test]
+fn schema_graphql_matches_the_generated_sdl() {
+    let generated = tenantgraph::graphql::federation_sdl(&tenantgraph::graphql::build());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "schema.graphql is stale; regenerate it with `cargo run -- schema > schema.graphql`"
+    );
+}

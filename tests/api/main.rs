@@ -1,0 +1,10 @@
+//! Integration tests: the real server (the same `server::start` that `serve` uses) on port 0,
+//! each test on its own database, on SQLite and, when configured, PostgreSQL.
+
+mod cli;
+mod federation;
+mod http;
+mod reads;
+mod snapshot;
+mod statements;
+mod support;

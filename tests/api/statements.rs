@@ -1,0 +1,189 @@
+//! SQL statements per request stay constant in the page size (DataLoaders batch every relation).
+
+use chrono::Utc;
+use serde_json::json;
+use tenantgraph::domain::{
+    AssignedLicense, PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, Tenant, TenantId,
+    User, UserId,
+};
+use tenantgraph::store::snapshot::{TenantSnapshot, replace_tenant};
+use uuid::Uuid;
+
+use crate::support::{TestApp, backends};
+
+/// A tenant of `n` users: 25 managers (reporting to the first), everyone else reporting to one
+/// of them, each user with
+/// one or two of three SKUs, some with a disabled plan.
+pub fn big_tenant(n: usize) -> TenantSnapshot {
+    let now = Utc::now();
+    let tenant_id = TenantId(Uuid::new_v4());
+    let skus: Vec<SkuId> = (0..3).map(|_| SkuId(Uuid::new_v4())).collect();
+    let plan = ServicePlanId(Uuid::new_v4());
+    let users: Vec<User> = (0..n)
+        .map(|i| User {
+            id: UserId(Uuid::new_v4()),
+            tenant_id,
+            display_name: format!("User {i:05}"),
+            given_name: Some("User".into()),
+            surname: Some(format!("{i:05}")),
+            user_principal_name: format!("user{i:05}@big.example"),
+            mail: Some(format!("user{i:05}@big.example")),
+            user_type: Some("Member".into()),
+            account_enabled: Some(true),
+            job_title: None,
+            department: Some(["Sales", "Finance", "IT"][i % 3].into()),
+            company_name: None,
+            office_location: None,
+            street_address: None,
+            city: None,
+            state: None,
+            postal_code: None,
+            country: None,
+            preferred_language: None,
+            usage_location: Some("CH".into()),
+            extension_attributes: Default::default(),
+            manager_id: None,
+            first_seen_at: now,
+            last_seen_at: now,
+            deleted_at: None,
+        })
+        .collect();
+    let manager_ids: Vec<UserId> = users.iter().take(25).map(|u| u.id).collect();
+    let users: Vec<User> = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut u)| {
+            if i >= 25 {
+                u.manager_id = Some(manager_ids[i % 25]);
+            } else if i > 0 {
+                u.manager_id = Some(manager_ids[0]);
+            }
+            u
+        })
+        .collect();
+    let mut licenses = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        licenses.push(AssignedLicense {
+            user_id: u.id,
+            tenant_id,
+            sku_id: skus[i % 2],
+            disabled_plans: if i % 7 == 0 { vec![plan] } else { vec![] },
+        });
+        if i % 4 == 0 {
+            licenses.push(AssignedLicense { user_id: u.id, tenant_id, sku_id: skus[2], disabled_plans: vec![] });
+        }
+    }
+    let subscriptions = skus
+        .iter()
+        .enumerate()
+        .map(|(i, sku)| Subscription {
+            tenant_id,
+            sku_id: *sku,
+            sku_part_number: ["SPE_E3", "SPE_E5", "MCOEV"][i].into(),
+            capability_status: "Enabled".into(),
+            applies_to: "User".into(),
+            prepaid: PrepaidUnits { enabled: n as i64, ..PrepaidUnits::default() },
+            consumed_units: licenses.iter().filter(|l| l.sku_id == *sku).count() as i64,
+            subscription_ids: vec![],
+            updated_at: now,
+        })
+        .collect();
+    let service_plans = skus
+        .iter()
+        .map(|sku| ServicePlan {
+            tenant_id,
+            sku_id: *sku,
+            service_plan_id: plan,
+            name: "EXCHANGE_S_ENTERPRISE".into(),
+            provisioning_status: "Success".into(),
+            applies_to: "User".into(),
+        })
+        .collect();
+    TenantSnapshot {
+        tenant: Tenant {
+            id: tenant_id,
+            customer_id: None,
+            name: "Big Tenant".into(),
+            default_domain: Some("big.example".into()),
+            created_at: now,
+            updated_at: now,
+            last_import_at: None,
+        },
+        subscriptions,
+        service_plans,
+        users,
+        licenses,
+    }
+}
+
+const USERS_PAGE: &str = r#"query($id: ID!, $first: Int) { tenant(id: $id) { name users(first: $first) {
+  totalCount edges { node { displayName department manager { displayName }
+  licenses { disabledServicePlans { name } subscription { skuPartNumber unassigned } } } } } } }"#;
+
+#[tokio::test]
+async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let snapshot = big_tenant(600);
+        replace_tenant(&app.store, &snapshot, Utc::now()).await.unwrap();
+        let id = snapshot.tenant.id.to_string();
+
+        let (small, small_count) = app.counted(USERS_PAGE, json!({ "id": id, "first": 10 })).await;
+        assert!(small.get("errors").is_none(), "{small}");
+        assert_eq!(small["data"]["tenant"]["users"]["edges"].as_array().unwrap().len(), 10);
+        let (large, large_count) = app.counted(USERS_PAGE, json!({ "id": id, "first": 500 })).await;
+        assert!(large.get("errors").is_none(), "{large}");
+        let edges = large["data"]["tenant"]["users"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), 500);
+        assert!(edges.iter().any(|e| !e["node"]["manager"].is_null()));
+        let batches = app.metrics.render();
+        assert_eq!(small_count, large_count, "statements for 10 vs 500 users on {backend:?}: {batches}");
+        // tenant, users page, totalCount, managers, licenses, subscriptions, service plans
+        assert_eq!(large_count, 7, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn nested_user_lists_under_many_parents_share_one_statement() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let snapshot = big_tenant(200);
+        replace_tenant(&app.store, &snapshot, Utc::now()).await.unwrap();
+        let q = r#"query($id: ID!) { tenant(id: $id) { users(first: 25) { edges { node {
+            directReports(first: 3) { totalCount edges { node { displayName } } } } } } } }"#;
+        let (body, count) = app.counted(q, json!({ "id": snapshot.tenant.id.to_string() })).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let edges = body["data"]["tenant"]["users"]["edges"].as_array().unwrap();
+        let managers_with_reports = edges
+            .iter()
+            .filter(|e| e["node"]["directReports"]["totalCount"].as_u64().unwrap() > 0)
+            .count();
+        assert_eq!(managers_with_reports, 25, "the 25 managers sort first");
+        for edge in edges {
+            let reports = &edge["node"]["directReports"];
+            assert!(reports["edges"].as_array().unwrap().len() <= 3);
+        }
+        // tenant, users page, report pages (one windowed statement), report counts
+        assert_eq!(count, 4, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn entities_lookup_is_one_statement_per_type() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let snapshot = big_tenant(50);
+        replace_tenant(&app.store, &snapshot, Utc::now()).await.unwrap();
+        let reps: Vec<_> = snapshot
+            .users
+            .iter()
+            .take(20)
+            .map(|u| json!({ "__typename": "User", "id": u.id.to_string() }))
+            .collect();
+        let q = r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on User { displayName } } }"#;
+        let (body, count) = app.counted(q, json!({ "r": reps })).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(body["data"]["_entities"].as_array().unwrap().len(), 20);
+        assert_eq!(count, 1, "{backend:?}");
+    }
+}
