@@ -106,7 +106,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve { .. } => {
             if settings.demo {
                 let counts = demo::seed(&store).await?;
-                tracing::info!(tenants = counts.tenants, users = counts.users, "demo data loaded");
+                tracing::info!(
+                    tenants = counts.tenants,
+                    users = counts.users,
+                    "demo data loaded"
+                );
             }
             let running = server::start(
                 settings.bind,

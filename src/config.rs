@@ -130,7 +130,10 @@ impl Settings {
             if !file.exists() {
                 return Err(SettingsError::new(
                     "--config",
-                    format!("expected a readable TOML file, {} does not exist", file.display()),
+                    format!(
+                        "expected a readable TOML file, {} does not exist",
+                        file.display()
+                    ),
                 ));
             }
             figment = figment.merge(Toml::file(file));
@@ -145,7 +148,10 @@ impl Settings {
 
     fn validate(&self) -> Result<(), SettingsError> {
         let url = self.store().url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(SettingsError::new(
                 "TENANTGRAPH_DATABASE_URL",
                 format!(

@@ -33,31 +33,173 @@ struct TenantSpec {
 }
 
 const TENANTS: &[TenantSpec] = &[
-    TenantSpec { name: "Alpenhof Demo AG", domain: "alpenhofdemo.onmicrosoft.com", users: 120, skus: &["SPE_E5", "SPE_E3", "MCOEV", "POWER_BI_PRO", "VISIOCLIENT"] },
-    TenantSpec { name: "Contoso Retail GmbH", domain: "contosoretail.onmicrosoft.com", users: 90, skus: &["O365_BUSINESS_PREMIUM", "O365_BUSINESS_ESSENTIALS", "POWER_BI_PRO"] },
-    TenantSpec { name: "Fabrikam Engineering Ltd", domain: "fabrikameng.onmicrosoft.com", users: 70, skus: &["SPE_E3", "PROJECTPROFESSIONAL", "VISIOCLIENT", "MCOEV", "FLOW_FREE", "EMS"] },
-    TenantSpec { name: "Northwind Health SA", domain: "northwindhealth.onmicrosoft.com", users: 40, skus: &["SPE_E3", "SPE_F3", "POWER_BI_PRO", "INTUNE_A_VL"] },
+    TenantSpec {
+        name: "Alpenhof Demo AG",
+        domain: "alpenhofdemo.onmicrosoft.com",
+        users: 120,
+        skus: &["SPE_E5", "SPE_E3", "MCOEV", "POWER_BI_PRO", "VISIOCLIENT"],
+    },
+    TenantSpec {
+        name: "Contoso Retail GmbH",
+        domain: "contosoretail.onmicrosoft.com",
+        users: 90,
+        skus: &[
+            "O365_BUSINESS_PREMIUM",
+            "O365_BUSINESS_ESSENTIALS",
+            "POWER_BI_PRO",
+        ],
+    },
+    TenantSpec {
+        name: "Fabrikam Engineering Ltd",
+        domain: "fabrikameng.onmicrosoft.com",
+        users: 70,
+        skus: &[
+            "SPE_E3",
+            "PROJECTPROFESSIONAL",
+            "VISIOCLIENT",
+            "MCOEV",
+            "FLOW_FREE",
+            "EMS",
+        ],
+    },
+    TenantSpec {
+        name: "Northwind Health SA",
+        domain: "northwindhealth.onmicrosoft.com",
+        users: 40,
+        skus: &["SPE_E3", "SPE_F3", "POWER_BI_PRO", "INTUNE_A_VL"],
+    },
 ];
 
 /// (part number, service plans).
 const CATALOG: &[(&str, &[&str])] = &[
-    ("SPE_E5", &["EXCHANGE_S_ENTERPRISE", "SHAREPOINTENTERPRISE", "MCOSTANDARD", "TEAMS1", "MCOEV", "BI_AZURE_P2"]),
-    ("SPE_E3", &["EXCHANGE_S_ENTERPRISE", "SHAREPOINTENTERPRISE", "MCOSTANDARD", "TEAMS1", "OFFICESUBSCRIPTION"]),
-    ("SPE_F3", &["EXCHANGE_S_DESKLESS", "SHAREPOINTDESKLESS", "TEAMS1"]),
-    ("O365_BUSINESS_PREMIUM", &["EXCHANGE_S_STANDARD", "SHAREPOINTSTANDARD", "TEAMS1", "OFFICESUBSCRIPTION"]),
-    ("O365_BUSINESS_ESSENTIALS", &["EXCHANGE_S_STANDARD", "SHAREPOINTSTANDARD", "TEAMS1"]),
+    (
+        "SPE_E5",
+        &[
+            "EXCHANGE_S_ENTERPRISE",
+            "SHAREPOINTENTERPRISE",
+            "MCOSTANDARD",
+            "TEAMS1",
+            "MCOEV",
+            "BI_AZURE_P2",
+        ],
+    ),
+    (
+        "SPE_E3",
+        &[
+            "EXCHANGE_S_ENTERPRISE",
+            "SHAREPOINTENTERPRISE",
+            "MCOSTANDARD",
+            "TEAMS1",
+            "OFFICESUBSCRIPTION",
+        ],
+    ),
+    (
+        "SPE_F3",
+        &["EXCHANGE_S_DESKLESS", "SHAREPOINTDESKLESS", "TEAMS1"],
+    ),
+    (
+        "O365_BUSINESS_PREMIUM",
+        &[
+            "EXCHANGE_S_STANDARD",
+            "SHAREPOINTSTANDARD",
+            "TEAMS1",
+            "OFFICESUBSCRIPTION",
+        ],
+    ),
+    (
+        "O365_BUSINESS_ESSENTIALS",
+        &["EXCHANGE_S_STANDARD", "SHAREPOINTSTANDARD", "TEAMS1"],
+    ),
     ("MCOEV", &["MCOEV"]),
     ("POWER_BI_PRO", &["BI_AZURE_P2"]),
     ("VISIOCLIENT", &["VISIO_CLIENT_SUBSCRIPTION", "VISIOONLINE"]),
-    ("PROJECTPROFESSIONAL", &["PROJECT_CLIENT_SUBSCRIPTION", "PROJECT_PROFESSIONAL"]),
+    (
+        "PROJECTPROFESSIONAL",
+        &["PROJECT_CLIENT_SUBSCRIPTION", "PROJECT_PROFESSIONAL"],
+    ),
     ("FLOW_FREE", &["FLOW_P2_VIRAL"]),
     ("EMS", &["INTUNE_A", "AAD_PREMIUM"]),
     ("INTUNE_A_VL", &["INTUNE_A_VL"]),
 ];
 
-const DEPARTMENTS: &[&str] = &["Sales", "Marketing", "Engineering", "Finance", "Human Resources", "Operations", "Support", "Legal"];
-const GIVEN: &[&str] = &["Anna", "François", "Zoë", "Jonas", "Lea", "Mateo", "Sofia", "Noah", "Mia", "Élodie", "Lukas", "Aylin", "Björn", "Chiara", "Dmitri", "Emma", "Farid", "Greta", "Hiroshi", "Ingrid", "Jan", "Karin", "Luca", "Marta", "Nils", "Olivia", "Pavel", "Rosa", "Søren", "Tomás", "太郎", "花子"];
-const SURNAMES: &[&str] = &["Müller", "Lefèvre", "Ødegaard", "Schmid", "Keller", "García", "Rossi", "Nowak", "Jensen", "Dubois", "Meier", "Yılmaz", "Novák", "Bianchi", "Ivanova", "Weber", "Haddad", "Lindqvist", "Tanaka", "Berg", "de Vries", "Fischer", "Conti", "Kowalska", "Brandt", "O'Neill", "Horváth", "Silva", "Andersen", "Navarro", "山田", "佐藤"];
+const DEPARTMENTS: &[&str] = &[
+    "Sales",
+    "Marketing",
+    "Engineering",
+    "Finance",
+    "Human Resources",
+    "Operations",
+    "Support",
+    "Legal",
+];
+const GIVEN: &[&str] = &[
+    "Anna",
+    "François",
+    "Zoë",
+    "Jonas",
+    "Lea",
+    "Mateo",
+    "Sofia",
+    "Noah",
+    "Mia",
+    "Élodie",
+    "Lukas",
+    "Aylin",
+    "Björn",
+    "Chiara",
+    "Dmitri",
+    "Emma",
+    "Farid",
+    "Greta",
+    "Hiroshi",
+    "Ingrid",
+    "Jan",
+    "Karin",
+    "Luca",
+    "Marta",
+    "Nils",
+    "Olivia",
+    "Pavel",
+    "Rosa",
+    "Søren",
+    "Tomás",
+    "太郎",
+    "花子",
+];
+const SURNAMES: &[&str] = &[
+    "Müller",
+    "Lefèvre",
+    "Ødegaard",
+    "Schmid",
+    "Keller",
+    "García",
+    "Rossi",
+    "Nowak",
+    "Jensen",
+    "Dubois",
+    "Meier",
+    "Yılmaz",
+    "Novák",
+    "Bianchi",
+    "Ivanova",
+    "Weber",
+    "Haddad",
+    "Lindqvist",
+    "Tanaka",
+    "Berg",
+    "de Vries",
+    "Fischer",
+    "Conti",
+    "Kowalska",
+    "Brandt",
+    "O'Neill",
+    "Horváth",
+    "Silva",
+    "Andersen",
+    "Navarro",
+    "山田",
+    "佐藤",
+];
 const CITIES: &[(&str, &str, &str, &str)] = &[
     ("Zürich", "ZH", "8001", "CH"),
     ("Bern", "BE", "3011", "CH"),
@@ -66,10 +208,20 @@ const CITIES: &[(&str, &str, &str, &str)] = &[
     ("Lyon", "ARA", "69002", "FR"),
     ("Tokyo", "13", "100-0005", "JP"),
 ];
-const TITLES: &[&str] = &["Specialist", "Senior Specialist", "Analyst", "Consultant", "Coordinator", "Engineer", "Manager"];
+const TITLES: &[&str] = &[
+    "Specialist",
+    "Senior Specialist",
+    "Analyst",
+    "Consultant",
+    "Coordinator",
+    "Engineer",
+    "Manager",
+];
 
 fn base_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 5, 6, 0, 0).single().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    Utc.with_ymd_and_hms(2026, 1, 5, 6, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 /// A random-looking but fixed GUID (version 4 bits set) from the generator.
@@ -79,12 +231,19 @@ fn guid(rng: &mut fastrand::Rng) -> Uuid {
 
 /// A GUID derived from a name, the same in every tenant (SKU and plan ids are global).
 fn named_guid(name: &str) -> Uuid {
-    let mut rng = fastrand::Rng::with_seed(name.bytes().fold(SEED, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
+    let mut rng = fastrand::Rng::with_seed(
+        name.bytes()
+            .fold(SEED, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+    );
     guid(&mut rng)
 }
 
 fn plans_of(part: &str) -> &'static [&'static str] {
-    CATALOG.iter().find(|(p, _)| *p == part).map(|(_, plans)| *plans).unwrap_or(&[])
+    CATALOG
+        .iter()
+        .find(|(p, _)| *p == part)
+        .map(|(_, plans)| *plans)
+        .unwrap_or(&[])
 }
 
 fn ascii_slug(text: &str) -> String {
@@ -102,11 +261,19 @@ fn ascii_slug(text: &str) -> String {
             _ => None,
         })
         .collect();
-    if slug.is_empty() { "user".to_owned() } else { slug }
+    if slug.is_empty() {
+        "user".to_owned()
+    } else {
+        slug
+    }
 }
 
 /// Builds the snapshot and cost groups of one demo tenant.
-fn tenant_data(index: usize, spec: &TenantSpec, rng: &mut fastrand::Rng) -> (TenantSnapshot, Vec<CostGroup>) {
+fn tenant_data(
+    index: usize,
+    spec: &TenantSpec,
+    rng: &mut fastrand::Rng,
+) -> (TenantSnapshot, Vec<CostGroup>) {
     let now = base_time();
     let tenant_id = TenantId(guid(rng));
     let tenant = Tenant {
@@ -129,7 +296,11 @@ fn tenant_data(index: usize, spec: &TenantSpec, rng: &mut fastrand::Rng) -> (Ten
         let guest = n > 0 && n % 17 == 0;
         let id = UserId(guid(rng));
         let alias = format!("{}.{}{}", ascii_slug(given), ascii_slug(surname), n);
-        let dept_index = if n == 0 { 5 } else { rng.usize(..DEPARTMENTS.len()) };
+        let dept_index = if n == 0 {
+            5
+        } else {
+            rng.usize(..DEPARTMENTS.len())
+        };
         let (city, state, postal, country) = CITIES[(index + rng.usize(..3)) % CITIES.len()];
         let manager_id = if n == 0 || guest {
             None
@@ -144,7 +315,8 @@ fn tenant_data(index: usize, spec: &TenantSpec, rng: &mut fastrand::Rng) -> (Ten
             extension_attributes[0] = Some(format!("CC-{}", 1000 + dept_index * 10 + index));
             extension_attributes[1] = Some(format!("E{:05}", 10_000 + n));
             if rng.u8(..4) == 0 {
-                extension_attributes[6] = Some(["Remote", "Hybrid", "Office"][rng.usize(..3)].to_owned());
+                extension_attributes[6] =
+                    Some(["Remote", "Hybrid", "Office"][rng.usize(..3)].to_owned());
             }
         }
         let user = if guest {
@@ -202,11 +374,14 @@ fn tenant_data(index: usize, spec: &TenantSpec, rng: &mut fastrand::Rng) -> (Ten
                 state: Some(state.to_owned()),
                 postal_code: Some(postal.to_owned()),
                 country: Some(country.to_owned()),
-                preferred_language: Some(match country {
-                    "FR" => "fr-FR",
-                    "JP" => "ja-JP",
-                    _ => "de-CH",
-                }.to_owned()),
+                preferred_language: Some(
+                    match country {
+                        "FR" => "fr-FR",
+                        "JP" => "ja-JP",
+                        _ => "de-CH",
+                    }
+                    .to_owned(),
+                ),
                 usage_location: Some(country.to_owned()),
                 extension_attributes,
                 manager_id,
@@ -221,8 +396,15 @@ fn tenant_data(index: usize, spec: &TenantSpec, rng: &mut fastrand::Rng) -> (Ten
     // Licenses: members get the tenant's first SKU (or its second, one in four), plus add-ons.
     let mut licenses = Vec::new();
     let mut consumed = vec![0_i64; spec.skus.len()];
-    for user in users.iter().filter(|u| u.user_type.as_deref() == Some("Member")) {
-        let main = if spec.skus.len() > 1 && rng.u8(..4) == 0 { 1 } else { 0 };
+    for user in users
+        .iter()
+        .filter(|u| u.user_type.as_deref() == Some("Member"))
+    {
+        let main = if spec.skus.len() > 1 && rng.u8(..4) == 0 {
+            1
+        } else {
+            0
+        };
         let mut picked = vec![main];
         for (i, _) in spec.skus.iter().enumerate().skip(2) {
             if rng.u8(..5) == 0 {
@@ -363,8 +545,16 @@ mod tests {
     fn consumed_units_equal_the_licenses_assigned() {
         for (snapshot, _) in data() {
             for sub in &snapshot.subscriptions {
-                let assigned = snapshot.licenses.iter().filter(|l| l.sku_id == sub.sku_id).count();
-                assert_eq!(sub.consumed_units, assigned as i64, "{}", sub.sku_part_number);
+                let assigned = snapshot
+                    .licenses
+                    .iter()
+                    .filter(|l| l.sku_id == sub.sku_id)
+                    .count();
+                assert_eq!(
+                    sub.consumed_units, assigned as i64,
+                    "{}",
+                    sub.sku_part_number
+                );
             }
         }
     }
@@ -385,7 +575,15 @@ mod tests {
         let data = data();
         let users: usize = data.iter().map(|(s, _)| s.users.len()).sum();
         assert!((200..=500).contains(&users));
-        assert!(data.iter().flat_map(|(s, _)| &s.users).any(|u| u.user_type.as_deref() == Some("Guest")));
-        assert!(data.iter().flat_map(|(s, _)| &s.subscriptions).any(|s| s.unassigned() < 0));
+        assert!(
+            data.iter()
+                .flat_map(|(s, _)| &s.users)
+                .any(|u| u.user_type.as_deref() == Some("Guest"))
+        );
+        assert!(
+            data.iter()
+                .flat_map(|(s, _)| &s.subscriptions)
+                .any(|s| s.unassigned() < 0)
+        );
     }
 }

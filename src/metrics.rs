@@ -49,28 +49,43 @@ impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new_custom(Some("tenantgraph".into()), None)?;
         let requests = IntCounterVec::new(
-            Opts::new("graphql_requests_total", "GraphQL requests by operation name and outcome"),
+            Opts::new(
+                "graphql_requests_total",
+                "GraphQL requests by operation name and outcome",
+            ),
             &["operation", "outcome"],
         )?;
         let request_seconds = HistogramVec::new(
-            HistogramOpts::new("graphql_request_duration_seconds", "GraphQL request latency")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0]),
+            HistogramOpts::new(
+                "graphql_request_duration_seconds",
+                "GraphQL request latency",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
             &["operation"],
         )?;
         let batch_size = HistogramVec::new(
-            HistogramOpts::new("dataloader_batch_size", "Keys per DataLoader batch")
-                .buckets(vec![1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0]),
+            HistogramOpts::new("dataloader_batch_size", "Keys per DataLoader batch").buckets(vec![
+                1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
+            ]),
             &["loader"],
         )?;
         let statements = IntCounter::new("db_statements_total", "SQL statements executed")?;
         let statement_errors =
             IntCounter::new("db_statement_errors_total", "SQL statements that failed")?;
         let statement_seconds = Histogram::with_opts(
-            HistogramOpts::new("db_statement_duration_seconds", "SQL statement latency")
-                .buckets(vec![0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+            HistogramOpts::new("db_statement_duration_seconds", "SQL statement latency").buckets(
+                vec![
+                    0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
+                ],
+            ),
         )?;
         let pool = IntGaugeVec::new(
-            Opts::new("db_pool_connections", "Pooled database connections by state"),
+            Opts::new(
+                "db_pool_connections",
+                "Pooled database connections by state",
+            ),
             &["state"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -122,7 +137,9 @@ impl Metrics {
             Outcome::Errors => "errors",
             Outcome::Rejected => "rejected",
         };
-        self.requests.with_label_values(&[label.as_str(), outcome]).inc();
+        self.requests
+            .with_label_values(&[label.as_str(), outcome])
+            .inc();
         self.request_seconds
             .with_label_values(&[label.as_str()])
             .observe(elapsed.as_secs_f64());
@@ -130,7 +147,9 @@ impl Metrics {
 
     /// Records the number of keys a DataLoader fetched in one batch.
     pub fn record_batch(&self, loader: &'static str, keys: usize) {
-        self.batch_size.with_label_values(&[loader]).observe(keys as f64);
+        self.batch_size
+            .with_label_values(&[loader])
+            .observe(keys as f64);
     }
 
     /// Records one executed SQL statement.
@@ -185,6 +204,10 @@ mod tests {
         metrics.record_statement(Duration::from_millis(1), false);
         metrics.record_statement(Duration::from_millis(1), true);
         assert_eq!(metrics.statements_total(), 2);
-        assert!(metrics.render().contains("tenantgraph_db_statement_errors_total 1"));
+        assert!(
+            metrics
+                .render()
+                .contains("tenantgraph_db_statement_errors_total 1")
+        );
     }
 }

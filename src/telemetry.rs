@@ -9,7 +9,9 @@ use crate::config::LogFormat;
 /// `info`; it has been checked by `config`.
 pub fn init(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second init (in tests) keeps the first subscriber; that's fine.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

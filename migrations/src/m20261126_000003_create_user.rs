@@ -67,10 +67,27 @@ impl MigrationTrait for Migration {
         // One index per sort order of `Tenant.users` (keyset pagination on value, then id), and
         // one for `User.directReports`.
         let indexes: [(&str, &[Users]); 4] = [
-            ("idx_users_tenant_display_name", &[Users::TenantId, Users::DisplayName, Users::Id]),
-            ("idx_users_tenant_upn", &[Users::TenantId, Users::UserPrincipalName, Users::Id]),
-            ("idx_users_tenant_department", &[Users::TenantId, Users::Department, Users::Id]),
-            ("idx_users_tenant_manager", &[Users::TenantId, Users::ManagerId, Users::DisplayName, Users::Id]),
+            (
+                "idx_users_tenant_display_name",
+                &[Users::TenantId, Users::DisplayName, Users::Id],
+            ),
+            (
+                "idx_users_tenant_upn",
+                &[Users::TenantId, Users::UserPrincipalName, Users::Id],
+            ),
+            (
+                "idx_users_tenant_department",
+                &[Users::TenantId, Users::Department, Users::Id],
+            ),
+            (
+                "idx_users_tenant_manager",
+                &[
+                    Users::TenantId,
+                    Users::ManagerId,
+                    Users::DisplayName,
+                    Users::Id,
+                ],
+            ),
         ];
         for (name, columns) in indexes {
             let mut index = Index::create();

@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn non_guid_is_refused_with_its_kind_named() {
         let err = "not-a-guid".parse::<UserId>().unwrap_err();
-        assert_eq!(err.to_string(), r#"user id must be a GUID, got "not-a-guid""#);
+        assert_eq!(
+            err.to_string(),
+            r#"user id must be a GUID, got "not-a-guid""#
+        );
     }
 
     #[test]

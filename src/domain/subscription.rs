@@ -188,7 +188,11 @@ mod tests {
 
     #[test]
     fn consumption_sums_user_skus_and_counts_over_assigned_ones() {
-        let subs = [sku(10, 0, 4, "User"), sku(5, 0, 8, "User"), sku(1, 0, 0, "Company")];
+        let subs = [
+            sku(10, 0, 4, "User"),
+            sku(5, 0, 8, "User"),
+            sku(1, 0, 0, "Company"),
+        ];
         let c = Consumption::of(&subs);
         assert_eq!(
             c,
@@ -212,7 +216,13 @@ mod tests {
 
     #[test]
     fn unknown_capability_status_is_kept_as_unknown() {
-        assert_eq!(CapabilityStatus::from_graph("Frozen"), CapabilityStatus::Unknown);
-        assert_eq!(CapabilityStatus::from_graph("LockedOut"), CapabilityStatus::LockedOut);
+        assert_eq!(
+            CapabilityStatus::from_graph("Frozen"),
+            CapabilityStatus::Unknown
+        );
+        assert_eq!(
+            CapabilityStatus::from_graph("LockedOut"),
+            CapabilityStatus::LockedOut
+        );
     }
 }

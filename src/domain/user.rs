@@ -137,15 +137,13 @@ mod tests {
 
     #[test]
     fn each_ordering_has_its_own_cursor_tag() {
-        let tags: std::collections::HashSet<_> = [
-            UserSortField::DisplayName,
-            UserSortField::UserPrincipalName,
-        ]
-        .into_iter()
-        .flat_map(|field| {
-            [false, true].map(|descending| UserSort { field, descending }.tag())
-        })
-        .collect();
+        let tags: std::collections::HashSet<_> =
+            [UserSortField::DisplayName, UserSortField::UserPrincipalName]
+                .into_iter()
+                .flat_map(|field| {
+                    [false, true].map(|descending| UserSort { field, descending }.tag())
+                })
+                .collect();
         assert_eq!(tags.len(), 4);
     }
 }

@@ -15,7 +15,11 @@ pub struct EntityQuery;
 #[Object]
 impl EntityQuery {
     #[graphql(entity)]
-    async fn find_tenant_by_id(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<TenantObject>> {
+    async fn find_tenant_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<Option<TenantObject>> {
         let id: TenantId = parse_id("Tenant.id", &id)?;
         Ok(loaders(ctx)?.tenant.load_one(id).await?.map(TenantObject))
     }
@@ -49,8 +53,16 @@ impl EntityQuery {
     }
 
     #[graphql(entity)]
-    async fn find_cost_group_by_id(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<CostGroupObject>> {
+    async fn find_cost_group_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<Option<CostGroupObject>> {
         let id: CostGroupId = parse_id("CostGroup.id", &id)?;
-        Ok(loaders(ctx)?.cost_group.load_one(id).await?.map(CostGroupObject))
+        Ok(loaders(ctx)?
+            .cost_group
+            .load_one(id)
+            .await?
+            .map(CostGroupObject))
     }
 }

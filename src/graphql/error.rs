@@ -78,7 +78,10 @@ impl From<ApiError> for async_graphql::Error {
         }
         let code = err.code();
         let mut error = async_graphql::Error::new(err.message());
-        error.extensions.get_or_insert_with(Default::default).set("code", code);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
         error
     }
 }
@@ -96,12 +99,16 @@ mod tests {
             ApiError::Internal("password authentication failed for user app".into()).into();
         assert_eq!(err.message, "internal error");
         let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
-        assert_eq!(code, Some(async_graphql::Value::from("INTERNAL_SERVER_ERROR")));
+        assert_eq!(
+            code,
+            Some(async_graphql::Value::from("INTERNAL_SERVER_ERROR"))
+        );
     }
 
     #[test]
     fn domain_errors_are_bad_user_input_with_their_message() {
-        let err: async_graphql::Error = ApiError::from(DomainError::InvalidPageSize { max: 500, got: 900 }).into();
+        let err: async_graphql::Error =
+            ApiError::from(DomainError::InvalidPageSize { max: 500, got: 900 }).into();
         assert_eq!(err.message, "first must be between 0 and 500, got 900");
         let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
         assert_eq!(code, Some(async_graphql::Value::from("BAD_USER_INPUT")));

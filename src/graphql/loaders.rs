@@ -153,7 +153,10 @@ loader!(
 impl Loader<CostGroupId> for CostGroupById {
     type Value = CostGroup;
     type Error = LoadError;
-    async fn load(&self, keys: &[CostGroupId]) -> Result<HashMap<CostGroupId, CostGroup>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[CostGroupId],
+    ) -> Result<HashMap<CostGroupId, CostGroup>, LoadError> {
         self.0.batch("cost_group_by_id", keys.len());
         let rows = cost_groups::find_cost_groups(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |g| g.id))
@@ -181,7 +184,10 @@ loader!(
 impl Loader<CostGroupId> for ChildrenOfCostGroup {
     type Value = Vec<CostGroup>;
     type Error = LoadError;
-    async fn load(&self, keys: &[CostGroupId]) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[CostGroupId],
+    ) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
         self.0.batch("children_of_cost_group", keys.len());
         let rows = cost_groups::list_children(&self.0.store, keys).await?;
         let mut groups: HashMap<CostGroupId, Vec<CostGroup>> =
@@ -211,7 +217,10 @@ loader!(
 impl Loader<UserPageKey> for UserPages {
     type Value = Page<User>;
     type Error = LoadError;
-    async fn load(&self, keys: &[UserPageKey]) -> Result<HashMap<UserPageKey, Page<User>>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[UserPageKey],
+    ) -> Result<HashMap<UserPageKey, Page<User>>, LoadError> {
         self.0.batch("user_pages", keys.len());
         let mut groups: HashMap<(u8, Arc<UserListQuery>), Vec<UserParent>> = HashMap::new();
         for key in keys {
@@ -224,7 +233,13 @@ impl Loader<UserPageKey> for UserPages {
         for ((_, query), parents) in groups {
             let pages = users::list_user_pages(&self.0.store, &parents, &query).await?;
             for (parent, page) in pages {
-                out.insert(UserPageKey { parent, query: query.clone() }, page);
+                out.insert(
+                    UserPageKey {
+                        parent,
+                        query: query.clone(),
+                    },
+                    page,
+                );
             }
         }
         Ok(out)
@@ -260,7 +275,13 @@ impl Loader<UserCountKey> for UserCounts {
         for ((_, filter), parents) in groups {
             let counts = users::count_user_lists(&self.0.store, &parents, &filter).await?;
             for (parent, n) in counts {
-                out.insert(UserCountKey { parent, filter: filter.clone() }, n);
+                out.insert(
+                    UserCountKey {
+                        parent,
+                        filter: filter.clone(),
+                    },
+                    n,
+                );
             }
         }
         Ok(out)

@@ -20,7 +20,10 @@ pub use schema::{AppSchema, build, federation_sdl};
 /// Runs one request. A panic inside the request becomes an `INTERNAL_SERVER_ERROR` for that
 /// request only; internal errors get the request id so support can find the log lines.
 pub async fn execute<E: Executor>(executor: &E, request: Request, request_id: &str) -> Response {
-    let mut response = match AssertUnwindSafe(executor.execute(request)).catch_unwind().await {
+    let mut response = match AssertUnwindSafe(executor.execute(request))
+        .catch_unwind()
+        .await
+    {
         Ok(response) => response,
         Err(panic) => {
             let detail = panic
@@ -44,10 +47,8 @@ pub async fn execute<E: Executor>(executor: &E, request: Request, request_id: &s
             .as_ref()
             .and_then(|e| e.get("code"))
             .is_some_and(|code| *code == Value::from(error::INTERNAL_SERVER_ERROR));
-        if is_internal {
-            if let Some(ext) = error.extensions.as_mut() {
-                ext.set("requestId", request_id);
-            }
+        if is_internal && let Some(ext) = error.extensions.as_mut() {
+            ext.set("requestId", request_id);
         }
     }
     response
@@ -78,7 +79,10 @@ mod tests {
         let schema = Schema::new(Panicky, EmptyMutation, EmptySubscription);
         let response = execute(&schema, Request::new("{ boom }"), "req-1").await;
         let json = serde_json::to_value(&response).unwrap();
-        assert_eq!(json["errors"][0]["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+        assert_eq!(
+            json["errors"][0]["extensions"]["code"],
+            "INTERNAL_SERVER_ERROR"
+        );
         assert_eq!(json["errors"][0]["extensions"]["requestId"], "req-1");
         let again = execute(&schema, Request::new("{ fine }"), "req-2").await;
         assert!(again.errors.is_empty());

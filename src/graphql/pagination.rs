@@ -56,14 +56,23 @@ mod tests {
 
     #[test]
     fn garbage_cursor_is_bad_user_input() {
-        assert!(matches!(decode("dn", "not base64!"), Err(ApiError::BadUserInput(_))));
+        assert!(matches!(
+            decode("dn", "not base64!"),
+            Err(ApiError::BadUserInput(_))
+        ));
         let wrong_shape = URL_SAFE_NO_PAD.encode("{\"a\":1}");
-        assert!(matches!(decode("dn", &wrong_shape), Err(ApiError::BadUserInput(_))));
+        assert!(matches!(
+            decode("dn", &wrong_shape),
+            Err(ApiError::BadUserInput(_))
+        ));
     }
 
     #[test]
     fn cursor_of_another_ordering_is_refused() {
         let text = encode("upn", "a@b", Uuid::nil());
-        assert!(matches!(decode("dn", &text), Err(ApiError::BadUserInput(_))));
+        assert!(matches!(
+            decode("dn", &text),
+            Err(ApiError::BadUserInput(_))
+        ));
     }
 }

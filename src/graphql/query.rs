@@ -46,7 +46,12 @@ impl RootQuery {
     }
 
     /// One user of a tenant by Graph object id; null when unknown or of another tenant.
-    async fn user(&self, ctx: &Context<'_>, tenant_id: ID, id: ID) -> ApiResult<Option<UserObject>> {
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        id: ID,
+    ) -> ApiResult<Option<UserObject>> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
         let id: UserId = parse_id("id", &id)?;
         let user = loaders(ctx)?.user.load_one(id).await?;

@@ -1,6 +1,6 @@
 //! Builds the schema once at start and exports its federation SDL.
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SDLExportOptions};
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, SDLExportOptions, Schema};
 
 use super::entities::EntityQuery;
 use super::query::RootQuery;

@@ -25,7 +25,9 @@ pub struct GraphqlState {
 }
 
 fn reject(state: &GraphqlState, message: String) -> HttpResponse {
-    state.metrics.record_request(None, Outcome::Rejected, std::time::Duration::ZERO);
+    state
+        .metrics
+        .record_request(None, Outcome::Rejected, std::time::Duration::ZERO);
     HttpResponse::build(StatusCode::BAD_REQUEST).json(json!({
         "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
     }))
@@ -43,10 +45,15 @@ pub async fn post(
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type.starts_with("application/json") && !content_type.starts_with("application/graphql-response+json") {
+    if !content_type.starts_with("application/json")
+        && !content_type.starts_with("application/graphql-response+json")
+    {
         return reject(
             &state,
-            format!("Content-Type must be application/json, got {:?}", content_type.chars().take(80).collect::<String>()),
+            format!(
+                "Content-Type must be application/json, got {:?}",
+                content_type.chars().take(80).collect::<String>()
+            ),
         );
     }
     let value: serde_json::Value = match serde_json::from_slice(&body) {
@@ -54,11 +61,19 @@ pub async fn post(
         Err(err) => return reject(&state, format!("request body is not valid JSON: {err}")),
     };
     if value.is_array() {
-        return reject(&state, "batched operations are not enabled; send one operation per request".to_owned());
+        return reject(
+            &state,
+            "batched operations are not enabled; send one operation per request".to_owned(),
+        );
     }
     let request: async_graphql::Request = match serde_json::from_value(value) {
         Ok(request) => request,
-        Err(err) => return reject(&state, format!("request body is not a GraphQL request: {err}")),
+        Err(err) => {
+            return reject(
+                &state,
+                format!("request body is not a GraphQL request: {err}"),
+            );
+        }
     };
     run(request, &state, &request_id).await
 }
@@ -71,11 +86,18 @@ pub async fn get(
 ) -> HttpResponse {
     match async_graphql::http::parse_query_string(req.query_string()) {
         Ok(request) => run(request, &state, &request_id).await,
-        Err(err) => reject(&state, format!("query string is not a GraphQL request: {err}")),
+        Err(err) => reject(
+            &state,
+            format!("query string is not a GraphQL request: {err}"),
+        ),
     }
 }
 
-async fn run(request: async_graphql::Request, state: &GraphqlState, request_id: &RequestId) -> HttpResponse {
+async fn run(
+    request: async_graphql::Request,
+    state: &GraphqlState,
+    request_id: &RequestId,
+) -> HttpResponse {
     if request.query.trim().is_empty() {
         return reject(state, "request has no query".to_owned());
     }
@@ -84,8 +106,14 @@ async fn run(request: async_graphql::Request, state: &GraphqlState, request_id: 
     let loaders = Loaders::new(state.store.clone(), TenantScope::All, state.metrics.clone());
     let request = request.data(loaders);
     let response = graphql::execute(&state.schema, request, &request_id.to_string()).await;
-    let outcome = if response.errors.is_empty() { Outcome::Ok } else { Outcome::Errors };
-    state.metrics.record_request(operation.as_deref(), outcome, started.elapsed());
+    let outcome = if response.errors.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Errors
+    };
+    state
+        .metrics
+        .record_request(operation.as_deref(), outcome, started.elapsed());
     match serde_json::to_vec(&response) {
         Ok(body) => HttpResponse::Ok()
             .content_type("application/json")

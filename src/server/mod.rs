@@ -83,7 +83,8 @@ async fn request_id_header(
     if let Some(id) = id
         && let Ok(value) = HeaderValue::from_str(&id.to_string())
     {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
 }

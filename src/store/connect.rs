@@ -36,7 +36,11 @@ impl Store {
         let mut options = ConnectOptions::new(settings.url.clone());
         let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
         // An in-memory SQLite database exists once per connection: keep exactly one, forever.
-        let max = if in_memory { 1 } else { settings.max_connections };
+        let max = if in_memory {
+            1
+        } else {
+            settings.max_connections
+        };
         options
             .max_connections(max)
             .min_connections(if in_memory { 1 } else { 0 })
@@ -50,7 +54,9 @@ impl Store {
                     .foreign_keys(true)
             });
         if in_memory {
-            options.idle_timeout(None::<Duration>).max_lifetime(None::<Duration>);
+            options
+                .idle_timeout(None::<Duration>)
+                .max_lifetime(None::<Duration>);
         }
         let mut db = Database::connect(options).await.map_err(|err| {
             StoreError::Unavailable(format!(

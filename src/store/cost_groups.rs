@@ -58,7 +58,12 @@ pub async fn find_cost_groups(
     if let TenantScope::Only(tenants) = scope {
         query = query.filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
     }
-    Ok(query.all(store.db()).await?.into_iter().map(to_domain).collect())
+    Ok(query
+        .all(store.db())
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect())
 }
 
 /// The children of each of `parents`, by name.

@@ -5,7 +5,13 @@ use uuid::Uuid;
 
 /// Rows strictly after `(key, id)` in the order `(sort_column, id_column)`, ascending or
 /// descending on both.
-pub(crate) fn after<S, I>(sort_column: S, id_column: I, key: &str, id: Uuid, descending: bool) -> SimpleExpr
+pub(crate) fn after<S, I>(
+    sort_column: S,
+    id_column: I,
+    key: &str,
+    id: Uuid,
+    descending: bool,
+) -> SimpleExpr
 where
     S: IntoColumnRef + Clone,
     I: IntoColumnRef,

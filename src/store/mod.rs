@@ -13,5 +13,5 @@ pub mod subscriptions;
 pub mod tenants;
 pub mod users;
 
-pub use connect::{Store, StatementObserver};
+pub use connect::{StatementObserver, Store};
 pub use error::StoreError;

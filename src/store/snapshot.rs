@@ -81,7 +81,12 @@ pub async fn replace_tenant(
         .exec(&txn)
         .await?;
     let subscription_updates: Vec<_> = subscription::Column::iter()
-        .filter(|c| !matches!(c, subscription::Column::TenantId | subscription::Column::SkuId))
+        .filter(|c| {
+            !matches!(
+                c,
+                subscription::Column::TenantId | subscription::Column::SkuId
+            )
+        })
         .collect();
     for chunk in snapshot.subscriptions.chunks(ROWS_PER_INSERT) {
         subscription::Entity::insert_many(chunk.iter().map(subscriptions::to_active))
@@ -108,7 +113,12 @@ pub async fn replace_tenant(
     }
 
     let user_updates: Vec<_> = user::Column::iter()
-        .filter(|c| !matches!(c, user::Column::Id | user::Column::TenantId | user::Column::FirstSeenAt))
+        .filter(|c| {
+            !matches!(
+                c,
+                user::Column::Id | user::Column::TenantId | user::Column::FirstSeenAt
+            )
+        })
         .collect();
     let mut counts = SnapshotCounts {
         subscriptions_written: snapshot.subscriptions.len() as u64,
@@ -141,9 +151,10 @@ pub async fn replace_tenant(
         .await?
         .rows_affected;
     for chunk in snapshot.licenses.chunks(ROWS_PER_INSERT) {
-        counts.licenses_written += user_license::Entity::insert_many(chunk.iter().map(licenses::to_active))
-            .exec_without_returning(&txn)
-            .await?;
+        counts.licenses_written +=
+            user_license::Entity::insert_many(chunk.iter().map(licenses::to_active))
+                .exec_without_returning(&txn)
+                .await?;
     }
     txn.commit().await?;
     Ok(counts)

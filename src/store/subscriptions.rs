@@ -5,7 +5,9 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use super::connect::Store;
 use super::entities::{service_plan, subscription};
 use super::error::StoreError;
-use crate::domain::{PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, TenantId, TenantScope};
+use crate::domain::{
+    PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, TenantId, TenantScope,
+};
 
 fn to_domain(m: subscription::Model) -> Result<Subscription, StoreError> {
     let subscription_ids: Vec<String> =

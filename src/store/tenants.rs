@@ -1,7 +1,9 @@
 //! Finders and writes for tenants.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::connect::Store;
 use super::entities::tenant::{Column, Entity, Model};
@@ -58,9 +60,17 @@ pub async fn list_tenants(
     search: Option<&str>,
     page: &PageRequest,
 ) -> Result<Page<Tenant>, StoreError> {
-    let mut query = Entity::find().filter(scoped(scope)).filter(searched(search));
+    let mut query = Entity::find()
+        .filter(scoped(scope))
+        .filter(searched(search));
     if let Some(cursor) = &page.after {
-        query = query.filter(keyset::after(Column::Name, Column::Id, &cursor.key, cursor.id, false));
+        query = query.filter(keyset::after(
+            Column::Name,
+            Column::Id,
+            &cursor.key,
+            cursor.id,
+            false,
+        ));
     }
     let rows = query
         .order_by_asc(Column::Name)
@@ -68,7 +78,10 @@ pub async fn list_tenants(
         .limit(page.fetch_limit())
         .all(store.db())
         .await?;
-    Ok(Page::from_overfetched(rows.into_iter().map(to_domain).collect(), page))
+    Ok(Page::from_overfetched(
+        rows.into_iter().map(to_domain).collect(),
+        page,
+    ))
 }
 
 /// How many tenants [`list_tenants`] would return over all pages.

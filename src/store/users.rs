@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{
-    Alias, Asterisk, ColumnRef, Expr, ExprTrait, Func, IntoColumnRef, LikeExpr, Order, Query,
-    OverStatement, SelectStatement, WindowStatement,
+    Alias, Asterisk, ColumnRef, Expr, ExprTrait, Func, IntoColumnRef, LikeExpr, Order,
+    OverStatement, Query, SelectStatement, WindowStatement,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter,
@@ -152,7 +152,8 @@ pub async fn find_users(
     scope: &TenantScope,
     ids: &[UserId],
 ) -> Result<Vec<User>, StoreError> {
-    let mut query = user::Entity::find().filter(user::Column::Id.is_in(ids.iter().map(|id| id.uuid())));
+    let mut query =
+        user::Entity::find().filter(user::Column::Id.is_in(ids.iter().map(|id| id.uuid())));
     if let TenantScope::Only(tenants) = scope {
         query = query.filter(user::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
     }
@@ -179,7 +180,12 @@ fn filtered(filter: &UserFilter) -> Condition {
     if let Some(user_type) = &filter.user_type {
         cond = cond.add(user::Column::UserType.eq(user_type.clone()));
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let pattern = keyset::contains_pattern(search);
         let like = |column: user::Column| {
             Expr::expr(Func::lower(Expr::col((user::Entity, column))))
@@ -216,7 +222,10 @@ fn with_parents(
                 _ => None,
             });
             select = select.filter(user::Column::ManagerId.is_in(ids));
-            (select, vec![(user::Entity, user::Column::ManagerId).into_column_ref()])
+            (
+                select,
+                vec![(user::Entity, user::Column::ManagerId).into_column_ref()],
+            )
         }
         Some(UserParent::Sku(..)) => {
             let (tenants, skus): (Vec<Uuid>, Vec<Uuid>) = parents
@@ -242,7 +251,10 @@ fn with_parents(
                 _ => None,
             });
             select = select.filter(user::Column::TenantId.is_in(ids));
-            (select, vec![(user::Entity, user::Column::TenantId).into_column_ref()])
+            (
+                select,
+                vec![(user::Entity, user::Column::TenantId).into_column_ref()],
+            )
         }
     }
 }
@@ -283,7 +295,11 @@ pub async fn list_user_pages(
     };
     debug_assert!(parents.iter().all(|p| p.kind() == first_parent.kind()));
     let sort = sort_column(&query.sort);
-    let order = if query.sort.descending { Order::Desc } else { Order::Asc };
+    let order = if query.sort.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
     let mut select = user::Entity::find().filter(filtered(&query.filter));
     if let Some(cursor) = &query.page.after {
         select = select.filter(keyset::after(
@@ -314,7 +330,11 @@ pub async fn list_user_pages(
         window.order_by((user::Entity, sort), order.clone());
         window.order_by((user::Entity, user::Column::Id), order);
         let mut inner: SelectStatement = select_partition(select, &partition_cols).into_query();
-        inner.expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("row_in_parent"));
+        inner.expr_window_as(
+            Expr::cust("ROW_NUMBER()"),
+            window,
+            Alias::new("row_in_parent"),
+        );
         let outer = Query::select()
             .column(Asterisk)
             .from_subquery(inner, Alias::new("numbered"))

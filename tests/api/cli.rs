@@ -12,7 +12,10 @@ fn tenantgraph() -> Command {
 fn unreachable_database_exits_with_one_line_naming_the_masked_url() {
     let output = tenantgraph()
         .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("TENANTGRAPH_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/tg")
+        .env(
+            "TENANTGRAPH_DATABASE_URL",
+            "postgres://app:hunter2@127.0.0.1:1/tg",
+        )
         .env("TENANTGRAPH_DB_ACQUIRE_TIMEOUT_SECS", "2")
         .env("TENANTGRAPH_LOG_LEVEL", "off")
         .output()
@@ -20,7 +23,10 @@ fn unreachable_database_exits_with_one_line_naming_the_masked_url() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("postgres://app:***@127.0.0.1:1/tg"), "{stderr}");
+    assert!(
+        stderr.contains("postgres://app:***@127.0.0.1:1/tg"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("hunter2"));
 }
 
@@ -34,10 +40,20 @@ fn invalid_setting_names_it_and_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("TENANTGRAPH_DB_MAX_CONNECTIONS"), "{stderr}");
+    assert!(
+        stderr.contains("TENANTGRAPH_DB_MAX_CONNECTIONS"),
+        "{stderr}"
+    );
 
-    let bad_bind = tenantgraph().args(["serve", "--bind", "nowhere"]).output().unwrap();
-    assert_eq!(bad_bind.status.code(), Some(2), "clap refuses a malformed --bind");
+    let bad_bind = tenantgraph()
+        .args(["serve", "--bind", "nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad_bind.status.code(),
+        Some(2),
+        "clap refuses a malformed --bind"
+    );
 }
 
 #[test]

@@ -10,10 +10,16 @@ async fn service_sdl_declares_the_four_entities() {
     let data = app.data("{ _service { sdl } }", json!({})).await;
     let sdl = data["_service"]["sdl"].as_str().unwrap();
     for entity in ["Tenant", "User", "LicenseSubscription", "CostGroup"] {
-        assert!(sdl.contains(&format!("type {entity} @key(fields: \"id\")")), "{entity}");
+        assert!(
+            sdl.contains(&format!("type {entity} @key(fields: \"id\")")),
+            "{entity}"
+        );
     }
     assert!(sdl.contains("https://specs.apollo.dev/federation/v2"));
-    assert!(!sdl.contains("type Subscription "), "no type named Subscription");
+    assert!(
+        !sdl.contains("type Subscription "),
+        "no type named Subscription"
+    );
 }
 
 #[tokio::test]
@@ -48,7 +54,10 @@ async fn malformed_entity_key_is_bad_user_input() {
     let app = TestApp::demo(crate::support::Backend::Sqlite).await;
     let q = r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on LicenseSubscription { id } } }"#;
     let body = app
-        .post(q, json!({ "r": [{ "__typename": "LicenseSubscription", "id": "nope" }] }))
+        .post(
+            q,
+            json!({ "r": [{ "__typename": "LicenseSubscription", "id": "nope" }] }),
+        )
         .await;
     assert_eq!(first_error_code(&body), "BAD_USER_INPUT");
 }

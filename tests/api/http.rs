@@ -18,14 +18,29 @@ async fn body_that_is_not_json_gets_400_with_a_graphql_shaped_error() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("not valid JSON"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
 }
 
 #[tokio::test]
 async fn request_without_a_query_gets_400() {
     let app = TestApp::empty(Backend::Sqlite).await;
-    for body in [json!({}), json!({ "query": "  " }), json!([{ "query": "{ __typename }" }])] {
-        let response = app.client.post(app.url("/graphql")).json(&body).send().await.unwrap();
+    for body in [
+        json!({}),
+        json!({ "query": "  " }),
+        json!([{ "query": "{ __typename }" }]),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400, "{body}");
         let answer: Value = response.json().await.unwrap();
         assert!(answer["errors"][0]["message"].is_string());
@@ -56,11 +71,32 @@ async fn health_readiness_and_metrics_answer() {
         let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
         assert_eq!(ready.status(), 200);
         let named = json!({ "operationName": "Dashboard", "query": "query Dashboard { tenants { totalCount } }" });
-        let response = app.client.post(app.url("/graphql")).json(&named).send().await.unwrap();
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&named)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
-        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains("tenantgraph_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 1"), "{metrics}");
-        assert!(metrics.contains("tenantgraph_graphql_request_duration_seconds_bucket{operation=\"Dashboard\""));
+        let metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(
+                "tenantgraph_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 1"
+            ),
+            "{metrics}"
+        );
+        assert!(metrics.contains(
+            "tenantgraph_graphql_request_duration_seconds_bucket{operation=\"Dashboard\""
+        ));
         assert!(metrics.contains("tenantgraph_db_pool_connections{state=\"open\"}"));
         assert!(metrics.contains("tenantgraph_db_statements_total"));
     }
@@ -69,9 +105,26 @@ async fn health_readiness_and_metrics_answer() {
 #[tokio::test]
 async fn metrics_record_dataloader_batch_sizes() {
     let app = TestApp::demo(Backend::Sqlite).await;
-    app.data("{ tenants { edges { node { subscriptions { skuId } } } } }", json!({})).await;
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("tenantgraph_dataloader_batch_size_sum{loader=\"subscriptions_of_tenant\"} 4"), "{metrics}");
+    app.data(
+        "{ tenants { edges { node { subscriptions { skuId } } } } }",
+        json!({}),
+    )
+    .await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "tenantgraph_dataloader_batch_size_sum{loader=\"subscriptions_of_tenant\"} 4"
+        ),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -86,7 +139,10 @@ async fn graphiql_is_served_at_the_root() {
 #[tokio::test]
 async fn readiness_fails_while_migrations_are_pending() {
     let app = TestApp::empty(Backend::Sqlite).await;
-    app.store.execute_raw("DELETE FROM seaql_migrations WHERE version LIKE '%cost_group'").await.unwrap();
+    app.store
+        .execute_raw("DELETE FROM seaql_migrations WHERE version LIKE '%cost_group'")
+        .await
+        .unwrap();
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     let body: Value = ready.json().await.unwrap();

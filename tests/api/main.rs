@@ -1,5 +1,9 @@
 //! Integration tests: the real server (the same `server::start` that `serve` uses) on port 0,
 //! each test on its own database, on SQLite and, when configured, PostgreSQL.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions fail loudly on setup errors"
+)]
 
 mod cli;
 mod federation;

@@ -24,24 +24,48 @@ async fn users_missing_upstream_are_soft_deleted_and_restored_under_the_same_id(
         let gone = snapshot.users.pop().unwrap();
         snapshot.licenses.retain(|l| l.user_id != gone.id);
         for sub in &mut snapshot.subscriptions {
-            sub.consumed_units = snapshot.licenses.iter().filter(|l| l.sku_id == sub.sku_id).count() as i64;
+            sub.consumed_units = snapshot
+                .licenses
+                .iter()
+                .filter(|l| l.sku_id == sub.sku_id)
+                .count() as i64;
         }
-        let counts = replace_tenant(&app.store, &snapshot, t0 + Duration::hours(1)).await.unwrap();
+        let counts = replace_tenant(&app.store, &snapshot, t0 + Duration::hours(1))
+            .await
+            .unwrap();
         assert_eq!(counts.users_soft_deleted, 1);
         let got = app.data(COUNTS, json!({ "id": id })).await;
         assert_eq!(got["tenant"]["userCount"], 29);
-        assert_eq!(got["tenant"]["all"]["totalCount"], 30, "the deleted user is kept");
-        let q = "query($t: ID!, $id: ID!) { user(tenantId: $t, id: $id) { deletedAt firstSeenAt } }";
-        let deleted = app.data(q, json!({ "t": id, "id": gone.id.to_string() })).await;
+        assert_eq!(
+            got["tenant"]["all"]["totalCount"], 30,
+            "the deleted user is kept"
+        );
+        let q =
+            "query($t: ID!, $id: ID!) { user(tenantId: $t, id: $id) { deletedAt firstSeenAt } }";
+        let deleted = app
+            .data(q, json!({ "t": id, "id": gone.id.to_string() }))
+            .await;
         assert!(deleted["user"]["deletedAt"].is_string());
 
         snapshot.users.push(gone.clone());
-        replace_tenant(&app.store, &snapshot, t0 + Duration::hours(2)).await.unwrap();
-        let back = app.data(q, json!({ "t": id, "id": gone.id.to_string() })).await;
+        replace_tenant(&app.store, &snapshot, t0 + Duration::hours(2))
+            .await
+            .unwrap();
+        let back = app
+            .data(q, json!({ "t": id, "id": gone.id.to_string() }))
+            .await;
         assert!(back["user"]["deletedAt"].is_null(), "restored");
-        let first_seen = chrono::DateTime::parse_from_rfc3339(back["user"]["firstSeenAt"].as_str().unwrap()).unwrap();
-        assert!((first_seen.timestamp() - t0.timestamp()).abs() <= 1, "first seen kept on {backend:?}");
-        assert_eq!(app.data(COUNTS, json!({ "id": id })).await["tenant"]["userCount"], 30);
+        let first_seen =
+            chrono::DateTime::parse_from_rfc3339(back["user"]["firstSeenAt"].as_str().unwrap())
+                .unwrap();
+        assert!(
+            (first_seen.timestamp() - t0.timestamp()).abs() <= 1,
+            "first seen kept on {backend:?}"
+        );
+        assert_eq!(
+            app.data(COUNTS, json!({ "id": id })).await["tenant"]["userCount"],
+            30
+        );
     }
 }
 
@@ -50,7 +74,9 @@ async fn a_failing_snapshot_leaves_the_stored_tenant_exactly_as_it_was() {
     for backend in backends() {
         let app = TestApp::empty(backend).await;
         let snapshot = big_tenant(40);
-        replace_tenant(&app.store, &snapshot, Utc::now()).await.unwrap();
+        replace_tenant(&app.store, &snapshot, Utc::now())
+            .await
+            .unwrap();
         let q = r#"query($id: ID!) { tenant(id: $id) { name userCount subscriptions { skuPartNumber assigned }
             users(first: 500) { edges { node { id displayName licenses { skuId } } } } } }"#;
         let id = snapshot.tenant.id.to_string();
@@ -64,14 +90,18 @@ async fn a_failing_snapshot_leaves_the_stored_tenant_exactly_as_it_was() {
         for u in &mut broken.users {
             u.display_name = format!("Changed {}", u.display_name);
         }
-        broken.licenses.retain(|l| broken.users.iter().any(|u| u.id == l.user_id));
+        broken
+            .licenses
+            .retain(|l| broken.users.iter().any(|u| u.id == l.user_id));
         broken.licenses.push(AssignedLicense {
             user_id: broken.users[0].id,
             tenant_id: broken.tenant.id,
             sku_id: SkuId(Uuid::new_v4()),
             disabled_plans: vec![],
         });
-        let err = replace_tenant(&app.store, &broken, Utc::now()).await.unwrap_err();
+        let err = replace_tenant(&app.store, &broken, Utc::now())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("conflict"), "{err} on {backend:?}");
 
         let after = app.data(q, json!({ "id": id })).await;

@@ -3,8 +3,8 @@
 use chrono::Utc;
 use serde_json::json;
 use tenantgraph::domain::{
-    AssignedLicense, PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, Tenant, TenantId,
-    User, UserId,
+    AssignedLicense, PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, Tenant,
+    TenantId, User, UserId,
 };
 use tenantgraph::store::snapshot::{TenantSnapshot, replace_tenant};
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use crate::support::{TestApp, backends};
 /// A tenant of `n` users: 25 managers (reporting to the first), everyone else reporting to one
 /// of them, each user with
 /// one or two of three SKUs, some with a disabled plan.
-pub fn big_tenant(n: usize) -> TenantSnapshot {
+pub(crate) fn big_tenant(n: usize) -> TenantSnapshot {
     let now = Utc::now();
     let tenant_id = TenantId(Uuid::new_v4());
     let skus: Vec<SkuId> = (0..3).map(|_| SkuId(Uuid::new_v4())).collect();
@@ -70,7 +70,12 @@ pub fn big_tenant(n: usize) -> TenantSnapshot {
             disabled_plans: if i % 7 == 0 { vec![plan] } else { vec![] },
         });
         if i % 4 == 0 {
-            licenses.push(AssignedLicense { user_id: u.id, tenant_id, sku_id: skus[2], disabled_plans: vec![] });
+            licenses.push(AssignedLicense {
+                user_id: u.id,
+                tenant_id,
+                sku_id: skus[2],
+                disabled_plans: vec![],
+            });
         }
     }
     let subscriptions = skus
@@ -82,7 +87,10 @@ pub fn big_tenant(n: usize) -> TenantSnapshot {
             sku_part_number: ["SPE_E3", "SPE_E5", "MCOEV"][i].into(),
             capability_status: "Enabled".into(),
             applies_to: "User".into(),
-            prepaid: PrepaidUnits { enabled: n as i64, ..PrepaidUnits::default() },
+            prepaid: PrepaidUnits {
+                enabled: n as i64,
+                ..PrepaidUnits::default()
+            },
             consumed_units: licenses.iter().filter(|l| l.sku_id == *sku).count() as i64,
             subscription_ids: vec![],
             updated_at: now,
@@ -125,19 +133,36 @@ async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
     for backend in backends() {
         let app = TestApp::empty(backend).await;
         let snapshot = big_tenant(600);
-        replace_tenant(&app.store, &snapshot, Utc::now()).await.unwrap();
+        replace_tenant(&app.store, &snapshot, Utc::now())
+            .await
+            .unwrap();
         let id = snapshot.tenant.id.to_string();
 
-        let (small, small_count) = app.counted(USERS_PAGE, json!({ "id": id, "first": 10 })).await;
+        let (small, small_count) = app
+            .counted(USERS_PAGE, json!({ "id": id, "first": 10 }))
+            .await;
         assert!(small.get("errors").is_none(), "{small}");
-        assert_eq!(small["data"]["tenant"]["users"]["edges"].as_array().unwrap().len(), 10);
-        let (large, large_count) = app.counted(USERS_PAGE, json!({ "id": id, "first": 500 })).await;
+        assert_eq!(
+            small["data"]["tenant"]["users"]["edges"]
+                .as_array()
+                .unwrap()
+                .len(),
+            10
+        );
+        let (large, large_count) = app
+            .counted(USERS_PAGE, json!({ "id": id, "first": 500 }))
+            .await;
         assert!(large.get("errors").is_none(), "{large}");
-        let edges = large["data"]["tenant"]["users"]["edges"].as_array().unwrap();
+        let edges = large["data"]["tenant"]["users"]["edges"]
+            .as_array()
+            .unwrap();
         assert_eq!(edges.len(), 500);
         assert!(edges.iter().any(|e| !e["node"]["manager"].is_null()));
         let batches = app.metrics.render();
-        assert_eq!(small_count, large_count, "statements for 10 vs 500 users on {backend:?}: {batches}");
+        assert_eq!(
+            small_count, large_count,
+            "statements for 10 vs 500 users on {backend:?}: {batches}"
+        );
         // tenant, users page, totalCount, managers, licenses, subscriptions, service plans
         assert_eq!(large_count, 7, "{backend:?}");
     }
@@ -148,10 +173,14 @@ async fn nested_user_lists_under_many_parents_share_one_statement() {
     for backend in backends() {
         let app = TestApp::empty(backend).await;
         let snapshot = big_tenant(200);
-        replace_tenant(&app.store, &snapshot, Utc::now()).await.unwrap();
+        replace_tenant(&app.store, &snapshot, Utc::now())
+            .await
+            .unwrap();
         let q = r#"query($id: ID!) { tenant(id: $id) { users(first: 25) { edges { node {
             directReports(first: 3) { totalCount edges { node { displayName } } } } } } } }"#;
-        let (body, count) = app.counted(q, json!({ "id": snapshot.tenant.id.to_string() })).await;
+        let (body, count) = app
+            .counted(q, json!({ "id": snapshot.tenant.id.to_string() }))
+            .await;
         assert!(body.get("errors").is_none(), "{body}");
         let edges = body["data"]["tenant"]["users"]["edges"].as_array().unwrap();
         let managers_with_reports = edges
@@ -173,7 +202,9 @@ async fn entities_lookup_is_one_statement_per_type() {
     for backend in backends() {
         let app = TestApp::empty(backend).await;
         let snapshot = big_tenant(50);
-        replace_tenant(&app.store, &snapshot, Utc::now()).await.unwrap();
+        replace_tenant(&app.store, &snapshot, Utc::now())
+            .await
+            .unwrap();
         let reps: Vec<_> = snapshot
             .users
             .iter()

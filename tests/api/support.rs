@@ -13,14 +13,14 @@ use tokio::sync::OnceCell;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// The backends every store test runs on: SQLite always, PostgreSQL when configured.
 /// Without the PostgreSQL variable the skip is printed, or fails the run under `CI=true`.
-pub fn backends() -> Vec<Backend> {
+pub(crate) fn backends() -> Vec<Backend> {
     if std::env::var("TENANTGRAPH_TEST_DATABASE_URL").is_ok() {
         vec![Backend::Sqlite, Backend::Postgres]
     } else {
@@ -34,8 +34,8 @@ pub fn backends() -> Vec<Backend> {
 }
 
 /// A database that exists for one test and is removed afterwards.
-pub struct TestDatabase {
-    pub url: String,
+pub(crate) struct TestDatabase {
+    pub(crate) url: String,
     _dir: Option<tempfile::TempDir>,
     drop_pg: Option<(String, String)>,
 }
@@ -45,9 +45,14 @@ impl Drop for TestDatabase {
         if let Some((admin_url, name)) = self.drop_pg.take() {
             // Drop runs outside async code; use a short-lived runtime on its own thread.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async move {
-                    if let Ok(admin) = Store::connect(&StoreSettings::for_url(&admin_url), None).await {
+                    if let Ok(admin) =
+                        Store::connect(&StoreSettings::for_url(&admin_url), None).await
+                    {
                         let _ = admin
                             .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                             .await;
@@ -69,23 +74,32 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 /// Creates an empty database on `backend`.
-pub async fn database(backend: Backend) -> TestDatabase {
+pub(crate) async fn database(backend: Backend) -> TestDatabase {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-            TestDatabase { url, _dir: Some(dir), drop_pg: None }
+            TestDatabase {
+                url,
+                _dir: Some(dir),
+                drop_pg: None,
+            }
         }
         Backend::Postgres => {
             let admin_url = std::env::var("TENANTGRAPH_TEST_DATABASE_URL").unwrap();
-            let admin = Store::connect(&StoreSettings::for_url(&admin_url), None).await.unwrap();
+            let admin = Store::connect(&StoreSettings::for_url(&admin_url), None)
+                .await
+                .unwrap();
             SWEPT
                 .get_or_init(|| async {
                     sweep_old_databases(&admin_url).await;
                 })
                 .await;
             let name = format!("tg_test_{}", uuid::Uuid::new_v4().simple());
-            admin.execute_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
+            admin
+                .execute_raw(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
             admin.close().await.unwrap();
             TestDatabase {
                 url: with_database(&admin_url, &name),
@@ -99,7 +113,9 @@ pub async fn database(backend: Backend) -> TestDatabase {
 /// Drops `tg_test_*` databases left by runs that were killed (older than an hour).
 async fn sweep_old_databases(admin_url: &str) {
     use sea_orm::{ConnectionTrait, Database, Statement};
-    let Ok(db) = Database::connect(admin_url).await else { return };
+    let Ok(db) = Database::connect(admin_url).await else {
+        return;
+    };
     let sql = "SELECT d.datname FROM pg_database d WHERE d.datname LIKE 'tg\\_test\\_%' \
                AND (pg_stat_file('base/' || d.oid || '/PG_VERSION', true)).modification < now() - interval '1 hour'";
     let rows = db
@@ -108,36 +124,44 @@ async fn sweep_old_databases(admin_url: &str) {
         .unwrap_or_default();
     for row in rows {
         if let Ok(name) = row.try_get::<String>("", "datname") {
-            let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            let _ = db
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
         }
     }
     let _ = db.close().await;
 }
 
 /// A running server with its own database.
-pub struct TestApp {
-    pub backend: Backend,
-    pub addr: SocketAddr,
-    pub store: Store,
-    pub metrics: Arc<Metrics>,
-    pub client: reqwest::Client,
+pub(crate) struct TestApp {
+    pub(crate) backend: Backend,
+    pub(crate) addr: SocketAddr,
+    pub(crate) store: Store,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) client: reqwest::Client,
     _db: TestDatabase,
 }
 
 impl TestApp {
     /// Starts a server on an empty, migrated database.
-    pub async fn empty(backend: Backend) -> TestApp {
+    pub(crate) async fn empty(backend: Backend) -> TestApp {
         let db = database(backend).await;
         let metrics = Arc::new(Metrics::new().unwrap());
         let observer: StatementObserver = {
             let metrics = metrics.clone();
             Arc::new(move |elapsed, failed| metrics.record_statement(elapsed, failed))
         };
-        let store = Store::connect(&StoreSettings::for_url(&db.url), Some(observer)).await.unwrap();
+        let store = Store::connect(&StoreSettings::for_url(&db.url), Some(observer))
+            .await
+            .unwrap();
         store.migrate().await.unwrap();
         let running = server::start(
             "127.0.0.1:0".parse().unwrap(),
-            ServerParts { store: store.clone(), metrics: metrics.clone(), graphiql: true },
+            ServerParts {
+                store: store.clone(),
+                metrics: metrics.clone(),
+                graphiql: true,
+            },
         )
         .unwrap();
         tokio::spawn(running.server);
@@ -152,18 +176,18 @@ impl TestApp {
     }
 
     /// Starts a server on the demo data set.
-    pub async fn demo(backend: Backend) -> TestApp {
+    pub(crate) async fn demo(backend: Backend) -> TestApp {
         let app = TestApp::empty(backend).await;
         tenantgraph::demo::seed(&app.store).await.unwrap();
         app
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
 
     /// POSTs a query with variables and returns the whole JSON response.
-    pub async fn post(&self, query: &str, variables: Value) -> Value {
+    pub(crate) async fn post(&self, query: &str, variables: Value) -> Value {
         let response = self
             .client
             .post(self.url("/graphql"))
@@ -176,14 +200,19 @@ impl TestApp {
     }
 
     /// POSTs a query that must succeed and returns its `data`.
-    pub async fn data(&self, query: &str, variables: Value) -> Value {
+    pub(crate) async fn data(&self, query: &str, variables: Value) -> Value {
         let body = self.post(query, variables).await;
-        assert!(body.get("errors").is_none(), "{} on {:?}: {body:#}", query, self.backend);
+        assert!(
+            body.get("errors").is_none(),
+            "{} on {:?}: {body:#}",
+            query,
+            self.backend
+        );
         body["data"].clone()
     }
 
     /// Runs a query and returns its response and the SQL statements it executed.
-    pub async fn counted(&self, query: &str, variables: Value) -> (Value, u64) {
+    pub(crate) async fn counted(&self, query: &str, variables: Value) -> (Value, u64) {
         let before = self.metrics.statements_total();
         let body = self.post(query, variables).await;
         (body, self.metrics.statements_total() - before)
@@ -191,11 +220,16 @@ impl TestApp {
 }
 
 /// `extensions.code` of the first error of a response.
-pub fn first_error_code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("<none>")
+pub(crate) fn first_error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
 }
 
 /// The demo data set, for expected values.
-pub fn demo_data() -> Vec<(tenantgraph::store::snapshot::TenantSnapshot, Vec<tenantgraph::domain::CostGroup>)> {
+pub(crate) fn demo_data() -> Vec<(
+    tenantgraph::store::snapshot::TenantSnapshot,
+    Vec<tenantgraph::domain::CostGroup>,
+)> {
     tenantgraph::demo::data()
 }

@@ -77,15 +77,20 @@ pub fn tenant_connection(
     search: Option<String>,
     has_previous_page: bool,
 ) -> TenantConnection {
-    let mut connection =
-        Connection::with_additional_fields(has_previous_page, page.has_next_page, TenantTotal { search });
-    connection.edges.extend(page.items.into_iter().map(|tenant| {
-        let cursor = pagination::encode(
-            tenants::TENANT_ORDERING,
-            tenants::cursor_key(&tenant),
-            tenant.id.uuid(),
-        );
-        Edge::new(cursor, TenantObject(tenant))
-    }));
+    let mut connection = Connection::with_additional_fields(
+        has_previous_page,
+        page.has_next_page,
+        TenantTotal { search },
+    );
+    connection
+        .edges
+        .extend(page.items.into_iter().map(|tenant| {
+            let cursor = pagination::encode(
+                tenants::TENANT_ORDERING,
+                tenants::cursor_key(&tenant),
+                tenant.id.uuid(),
+            );
+            Edge::new(cursor, TenantObject(tenant))
+        }));
     connection
 }

@@ -52,12 +52,20 @@ impl CostGroupObject {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        Ok(loaders(ctx)?.cost_group.load_one(parent).await?.map(CostGroupObject))
+        Ok(loaders(ctx)?
+            .cost_group
+            .load_one(parent)
+            .await?
+            .map(CostGroupObject))
     }
 
     /// Direct children, by name.
     async fn children(&self, ctx: &Context<'_>) -> ApiResult<Vec<CostGroupObject>> {
-        let children = loaders(ctx)?.children.load_one(self.0.id).await?.unwrap_or_default();
+        let children = loaders(ctx)?
+            .children
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
         Ok(children.into_iter().map(CostGroupObject).collect())
     }
 
@@ -68,6 +76,8 @@ impl CostGroupObject {
             .load_one(self.0.tenant_id)
             .await?
             .map(TenantObject)
-            .ok_or_else(|| ApiError::Internal(format!("tenant of cost group {} missing", self.0.id)))
+            .ok_or_else(|| {
+                ApiError::Internal(format!("tenant of cost group {} missing", self.0.id))
+            })
     }
 }

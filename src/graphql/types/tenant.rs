@@ -192,7 +192,15 @@ impl TenantObject {
     ) -> ApiResult<UserConnection> {
         let filter = filter.unwrap_or_default().into_domain()?;
         let sort = order_by.unwrap_or_default().into_domain();
-        user_list(ctx, UserParent::Tenant(self.0.id), filter, sort, first, after).await
+        user_list(
+            ctx,
+            UserParent::Tenant(self.0.id),
+            filter,
+            sort,
+            first,
+            after,
+        )
+        .await
     }
 
     /// Number of users present upstream (soft-deleted users not counted).
@@ -206,19 +214,31 @@ impl TenantObject {
 
     /// The tenant's subscribed SKUs, by part number.
     async fn subscriptions(&self, ctx: &Context<'_>) -> ApiResult<Vec<SubscriptionObject>> {
-        let subs = loaders(ctx)?.subscriptions.load_one(self.0.id).await?.unwrap_or_default();
+        let subs = loaders(ctx)?
+            .subscriptions
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
         Ok(subs.into_iter().map(SubscriptionObject).collect())
     }
 
     /// Purchased, assigned and unassigned licenses over the tenant's user SKUs.
     async fn consumption(&self, ctx: &Context<'_>) -> ApiResult<ConsumptionObject> {
-        let subs = loaders(ctx)?.subscriptions.load_one(self.0.id).await?.unwrap_or_default();
+        let subs = loaders(ctx)?
+            .subscriptions
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
         Ok(Consumption::of(&subs).into())
     }
 
     /// The tenant's cost groups (all levels), by name.
     async fn cost_groups(&self, ctx: &Context<'_>) -> ApiResult<Vec<CostGroupObject>> {
-        let groups = loaders(ctx)?.cost_groups.load_one(self.0.id).await?.unwrap_or_default();
+        let groups = loaders(ctx)?
+            .cost_groups
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
         Ok(groups.into_iter().map(CostGroupObject).collect())
     }
 }

@@ -253,7 +253,11 @@ impl AssignedLicenseObject {
 
     /// Ids of the SKU's service plans switched off for this user.
     async fn disabled_service_plan_ids(&self) -> Vec<ID> {
-        self.0.disabled_plans.iter().map(|p| ID(p.to_string())).collect()
+        self.0
+            .disabled_plans
+            .iter()
+            .map(|p| ID(p.to_string()))
+            .collect()
     }
 
     /// The SKU's service plans switched off for this user (plans the SKU no longer lists are
