@@ -93,7 +93,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let metrics = Arc::new(Metrics::new().map_err(|e| CliError::Other(e.to_string()))?);
     let observer: StatementObserver = {
         let metrics = metrics.clone();
-        Arc::new(move |elapsed, failed| metrics.record_statement(elapsed, failed))
+        Arc::new(move |s| metrics.record_statement(s.elapsed, s.failed))
     };
     let store_settings = settings.store();
     let store = Store::connect(&store_settings, Some(observer)).await?;
@@ -121,6 +121,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 },
             )
             .map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", settings.bind)))?;
+            stop_on_signal(running.server.handle())
+                .map_err(|e| CliError::Other(format!("cannot install signal handlers: {e}")))?;
             tracing::info!(addr = %running.addr, demo = settings.demo, "serving GraphQL at /graphql");
             running
                 .server
@@ -131,4 +133,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Schema => Ok(()),
     }
+}
+
+/// Stops the server gracefully (in-flight requests finish, up to 10 s) on SIGTERM or SIGINT.
+/// The handlers are registered before this returns.
+fn stop_on_signal(handle: actix_web::dev::ServerHandle) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::info!("shutdown signal received, finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    Ok(())
 }

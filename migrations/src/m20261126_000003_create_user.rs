@@ -64,8 +64,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // One index per sort order of `Tenant.users` (keyset pagination on value, then id), and
-        // one for `User.directReports`.
+        // One index per sort order of `Tenant.users` (keyset pagination on value, then id), one
+        // for the department filter, and one for `User.directReports` (looked up by manager).
         let indexes: [(&str, &[Users]); 4] = [
             (
                 "idx_users_tenant_display_name",
@@ -80,13 +80,8 @@ impl MigrationTrait for Migration {
                 &[Users::TenantId, Users::Department, Users::Id],
             ),
             (
-                "idx_users_tenant_manager",
-                &[
-                    Users::TenantId,
-                    Users::ManagerId,
-                    Users::DisplayName,
-                    Users::Id,
-                ],
+                "idx_users_manager",
+                &[Users::ManagerId, Users::DisplayName, Users::Id],
             ),
         ];
         for (name, columns) in indexes {

@@ -48,14 +48,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // `LicenseSubscription.assignedUsers` and the `skuId` user filter.
+        // `LicenseSubscription.assignedUsers` and the `skuId` user filter (both look up by SKU).
         manager
             .create_index(
                 Index::create()
-                    .name("idx_user_licenses_tenant_sku_user")
+                    .name("idx_user_licenses_sku_tenant_user")
                     .table(UserLicenses::Table)
-                    .col(UserLicenses::TenantId)
                     .col(UserLicenses::SkuId)
+                    .col(UserLicenses::TenantId)
                     .col(UserLicenses::UserId)
                     .to_owned(),
             )

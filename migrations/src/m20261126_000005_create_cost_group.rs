@@ -40,13 +40,23 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // `Tenant.costGroups` and `CostGroup.children`.
+        // `Tenant.costGroups`.
         manager
             .create_index(
                 Index::create()
-                    .name("idx_cost_groups_tenant_parent")
+                    .name("idx_cost_groups_tenant_name")
                     .table(CostGroups::Table)
                     .col(CostGroups::TenantId)
+                    .col(CostGroups::Name)
+                    .to_owned(),
+            )
+            .await?;
+        // `CostGroup.children`.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_cost_groups_parent")
+                    .table(CostGroups::Table)
                     .col(CostGroups::ParentId)
                     .to_owned(),
             )

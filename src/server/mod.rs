@@ -33,7 +33,7 @@ pub struct ServerParts {
 pub struct RunningServer {
     /// The address it listens on (the real port when asked for port 0).
     pub addr: SocketAddr,
-    /// The server; await it to run until shutdown (SIGINT/SIGTERM stop it gracefully).
+    /// The server; await it to run until stopped through its handle.
     pub server: Server,
 }
 
@@ -68,6 +68,9 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
         app
     })
     .listen(listener)?
+    // Signals are handled by the caller (`cli`), which installs its handlers before it reports
+    // that the server is up; actix's own handlers would only arm once the server is polled.
+    .disable_signals()
     .shutdown_timeout(10)
     .run();
     Ok(RunningServer { addr, server })

@@ -13,8 +13,24 @@ use sea_orm::{
 use super::error::StoreError;
 use crate::config::StoreSettings;
 
-/// Called once per executed SQL statement with its duration and whether it failed.
-pub type StatementObserver = Arc<dyn Fn(Duration, bool) + Send + Sync>;
+/// One executed SQL statement, as seen by a [`StatementObserver`].
+pub struct ExecutedStatement<'a> {
+    statement: &'a sea_orm::Statement,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Whether it failed.
+    pub failed: bool,
+}
+
+impl ExecutedStatement<'_> {
+    /// The SQL with its values inlined. Holds user data: for tests and debugging, not for logs.
+    pub fn sql(&self) -> String {
+        self.statement.to_string()
+    }
+}
+
+/// Called once per executed SQL statement.
+pub type StatementObserver = Arc<dyn Fn(&ExecutedStatement<'_>) + Send + Sync>;
 
 /// How long an SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,7 +82,13 @@ impl Store {
             ))
         })?;
         if let Some(observer) = observer {
-            db.set_metric_callback(move |info| observer(info.elapsed, info.failed));
+            db.set_metric_callback(move |info| {
+                observer(&ExecutedStatement {
+                    statement: info.statement,
+                    elapsed: info.elapsed,
+                    failed: info.failed,
+                })
+            });
         }
         Ok(Store { db })
     }
@@ -123,6 +145,20 @@ impl Store {
     pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
         self.db.execute_unprepared(sql).await?;
         Ok(())
+    }
+
+    /// The query plan of a read-only statement: `EXPLAIN QUERY PLAN` lines on SQLite, `EXPLAIN`
+    /// lines on PostgreSQL.
+    pub async fn query_plan(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        let (explain, column) = match self.backend() {
+            DatabaseBackend::Sqlite => ("EXPLAIN QUERY PLAN", "detail"),
+            _ => ("EXPLAIN", "QUERY PLAN"),
+        };
+        let statement = sea_orm::Statement::from_string(self.backend(), format!("{explain} {sql}"));
+        let rows = self.db.query_all_raw(statement).await?;
+        rows.iter()
+            .map(|row| row.try_get::<String>("", column).map_err(StoreError::from))
+            .collect()
     }
 
     /// Closes the pool.

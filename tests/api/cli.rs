@@ -78,3 +78,61 @@ fn schema_command_prints_the_federation_sdl() {
     let sdl = String::from_utf8(output.stdout).unwrap();
     assert!(sdl.contains("type Tenant @key(fields: \"id\")"));
 }
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let mut child = tenantgraph()
+        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .env("TENANTGRAPH_DATABASE_URL", &url)
+        .env("TENANTGRAPH_LOG_LEVEL", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("no log line containing {needle:?}");
+    };
+    let serving: serde_json::Value = serde_json::from_str(&wait_for("serving GraphQL")).unwrap();
+    assert!(
+        serving["addr"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{serving}"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    wait_for("shut down");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}

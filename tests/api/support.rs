@@ -2,7 +2,7 @@
 //! PostgreSQL database when `TENANTGRAPH_TEST_DATABASE_URL` is set), and GraphQL helpers.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use tenantgraph::config::StoreSettings;
@@ -139,6 +139,7 @@ pub(crate) struct TestApp {
     pub(crate) store: Store,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) client: reqwest::Client,
+    statements: Arc<Mutex<Option<Vec<String>>>>,
     _db: TestDatabase,
 }
 
@@ -147,9 +148,16 @@ impl TestApp {
     pub(crate) async fn empty(backend: Backend) -> TestApp {
         let db = database(backend).await;
         let metrics = Arc::new(Metrics::new().unwrap());
+        let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
         let observer: StatementObserver = {
             let metrics = metrics.clone();
-            Arc::new(move |elapsed, failed| metrics.record_statement(elapsed, failed))
+            let statements = statements.clone();
+            Arc::new(move |s| {
+                metrics.record_statement(s.elapsed, s.failed);
+                if let Some(log) = statements.lock().unwrap().as_mut() {
+                    log.push(s.sql());
+                }
+            })
         };
         let store = Store::connect(&StoreSettings::for_url(&db.url), Some(observer))
             .await
@@ -171,6 +179,7 @@ impl TestApp {
             store,
             metrics,
             client: reqwest::Client::new(),
+            statements,
             _db: db,
         }
     }
@@ -209,6 +218,14 @@ impl TestApp {
             self.backend
         );
         body["data"].clone()
+    }
+
+    /// Runs a query and returns its response and the SQL of every statement it executed.
+    pub(crate) async fn traced(&self, query: &str, variables: Value) -> (Value, Vec<String>) {
+        *self.statements.lock().unwrap() = Some(Vec::new());
+        let body = self.post(query, variables).await;
+        let sql = self.statements.lock().unwrap().take().unwrap_or_default();
+        (body, sql)
     }
 
     /// Runs a query and returns its response and the SQL statements it executed.
