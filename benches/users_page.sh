@@ -2,6 +2,8 @@
 # Load test of the users page query against `serve --demo` (release build, SQLite):
 # requests/s and latency percentiles at 8 and 32 connections with wrk, plus the server's CPU
 # time per request (SQLite runs in-process, so this is server and database together).
+# With BENCH_DATABASE_URL=postgres://… the server runs on that (emptied) PostgreSQL database
+# instead, and the CPU time of the PostgreSQL server processes is added to the server's.
 # Usage: bash benches/users_page.sh [seconds per run, default 20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +12,11 @@ command -v wrk >/dev/null || { echo "install wrk first: apt-get install -y wrk" 
 cargo build --release --locked --bin tenantgraph
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-TENANTGRAPH_DATABASE_URL="sqlite://$work/bench.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn \
+db_url=${BENCH_DATABASE_URL:-sqlite://$work/bench.db?mode=rwc}
+if [[ $db_url == postgres* ]]; then
+  psql "$db_url" -qc 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;'
+fi
+TENANTGRAPH_DATABASE_URL="$db_url" TENANTGRAPH_LOG_LEVEL=warn \
   ./target/release/tenantgraph serve --demo --bind "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -24,7 +30,12 @@ check='{"query":"query($id: ID!) { tenant(id: $id) { users(first: 100) { edges {
 curl -s "$url" -H 'content-type: application/json' -d "$check" \
   | python3 -c 'import json,sys; r=json.load(sys.stdin); assert "errors" not in r, r; print("check: %d users in the page" % len(r["data"]["tenant"]["users"]["edges"]))'
 ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# utime + stime of the server, plus every PostgreSQL process when the store is PostgreSQL.
+cpu() {
+  local pids=$pid
+  [[ $db_url == postgres* ]] && pids="$pid $(pgrep -d ' ' -x postgres || true)"
+  for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done | awk '{s += $1} END {print s}'
+}
 wrk -t2 -c8 -d3s -s benches/users_page.lua "$url" >/dev/null   # warm-up
 for conns in 8 32; do
   before=$(cpu)
@@ -33,6 +44,6 @@ for conns in 8 32; do
   requests=$(echo "$out" | awk '/requests in/ {print $1}')
   echo "== $conns connections"
   echo "$out" | grep -E 'Requests/sec|Latency|50%|75%|90%|99%|requests in|Non-2xx'
-  python3 -c "print('server CPU per request: %.3f ms' % (($after - $before) / $ticks * 1000 / $requests))"
+  python3 -c "print('CPU per request (server and database): %.3f ms' % (($after - $before) / $ticks * 1000 / $requests))"
 done
 echo "resident memory after the runs: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"

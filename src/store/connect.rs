@@ -68,6 +68,9 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
+                    // A page of 500 users (plus one) reaches the caller without the worker
+                    // thread stopping for back-pressure halfway.
+                    .row_buffer_size(1024)
             });
         if in_memory {
             options

@@ -383,8 +383,3 @@ pub async fn count_user_lists(
     }
     Ok(counts)
 }
-
-/// The cursor key of `user` under `sort`.
-pub fn cursor_key<'a>(user: &'a User, sort: &UserSort) -> &'a str {
-    sort.key_of(user)
-}

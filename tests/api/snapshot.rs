@@ -108,3 +108,27 @@ async fn a_failing_snapshot_leaves_the_stored_tenant_exactly_as_it_was() {
         assert_eq!(before, after, "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn concurrent_tenant_writes_wait_for_each_other_instead_of_failing() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let snapshots: Vec<_> = (0..6).map(|_| big_tenant(150)).collect();
+        for round in 0..2 {
+            let writes = snapshots
+                .iter()
+                .map(|s| replace_tenant(&app.store, s, Utc::now()));
+            for result in futures_util::future::join_all(writes).await {
+                assert!(result.is_ok(), "round {round} on {backend:?}: {result:?}");
+            }
+        }
+        let got = app.data("{ tenants { totalCount } }", json!({})).await;
+        assert_eq!(got["tenants"]["totalCount"], 6);
+        for s in &snapshots {
+            let counts = app
+                .data(COUNTS, json!({ "id": s.tenant.id.to_string() }))
+                .await;
+            assert_eq!(counts["tenant"]["userCount"], 150);
+        }
+    }
+}

@@ -161,6 +161,12 @@ macro_rules! text_fields {
                     .ok_or_else(|| ApiError::Internal(format!("tenant of user {} missing", self.0.id)))
             }
 
+            /// Object id of the user's manager as imported, also when the manager is not a stored
+            /// user (an organizational contact).
+            async fn manager_id(&self) -> Option<ID> {
+                self.0.manager_id.map(|id| ID(id.to_string()))
+            }
+
             /// The user's manager; null when none is set or the manager is not a user of the tenant.
             async fn manager(&self, ctx: &Context<'_>) -> ApiResult<Option<UserObject>> {
                 let Some(manager) = self.0.manager_id else {
