@@ -35,21 +35,8 @@ impl MigrationTrait for Migration {
                     .col(string_null(Users::Country))
                     .col(string_null(Users::PreferredLanguage))
                     .col(string_null(Users::UsageLocation))
-                    .col(string_null(Users::ExtensionAttribute1))
-                    .col(string_null(Users::ExtensionAttribute2))
-                    .col(string_null(Users::ExtensionAttribute3))
-                    .col(string_null(Users::ExtensionAttribute4))
-                    .col(string_null(Users::ExtensionAttribute5))
-                    .col(string_null(Users::ExtensionAttribute6))
-                    .col(string_null(Users::ExtensionAttribute7))
-                    .col(string_null(Users::ExtensionAttribute8))
-                    .col(string_null(Users::ExtensionAttribute9))
-                    .col(string_null(Users::ExtensionAttribute10))
-                    .col(string_null(Users::ExtensionAttribute11))
-                    .col(string_null(Users::ExtensionAttribute12))
-                    .col(string_null(Users::ExtensionAttribute13))
-                    .col(string_null(Users::ExtensionAttribute14))
-                    .col(string_null(Users::ExtensionAttribute15))
+                    // onPremisesExtensionAttributes: an object of the attributes that are set.
+                    .col(json(Users::ExtensionAttributes))
                     .col(uuid_null(Users::ManagerId))
                     .col(timestamp_with_time_zone(Users::FirstSeenAt))
                     .col(timestamp_with_time_zone(Users::LastSeenAt))
@@ -125,21 +112,7 @@ pub(crate) enum Users {
     Country,
     PreferredLanguage,
     UsageLocation,
-    ExtensionAttribute1,
-    ExtensionAttribute2,
-    ExtensionAttribute3,
-    ExtensionAttribute4,
-    ExtensionAttribute5,
-    ExtensionAttribute6,
-    ExtensionAttribute7,
-    ExtensionAttribute8,
-    ExtensionAttribute9,
-    ExtensionAttribute10,
-    ExtensionAttribute11,
-    ExtensionAttribute12,
-    ExtensionAttribute13,
-    ExtensionAttribute14,
-    ExtensionAttribute15,
+    ExtensionAttributes,
     ManagerId,
     FirstSeenAt,
     LastSeenAt,

@@ -31,20 +31,21 @@ impl Source {
     }
 }
 
-fn index_by<K, V>(values: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V>
+fn index_by<K, V>(values: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Arc<V>>
 where
     K: std::hash::Hash + Eq,
 {
-    values.into_iter().map(|v| (key(&v), v)).collect()
+    values.into_iter().map(|v| (key(&v), Arc::new(v))).collect()
 }
 
-fn group_by<K, V>(keys: &[K], values: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>>
+fn group_by<K, V>(keys: &[K], values: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<Arc<V>>>
 where
     K: std::hash::Hash + Eq + Clone,
 {
-    let mut groups: HashMap<K, Vec<V>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+    let mut groups: HashMap<K, Vec<Arc<V>>> =
+        keys.iter().map(|k| (k.clone(), Vec::new())).collect();
     for value in values {
-        groups.entry(key(&value)).or_default().push(value);
+        groups.entry(key(&value)).or_default().push(Arc::new(value));
     }
     groups
 }
@@ -61,9 +62,9 @@ loader!(
     TenantById
 );
 impl Loader<TenantId> for TenantById {
-    type Value = Tenant;
+    type Value = Arc<Tenant>;
     type Error = LoadError;
-    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Tenant>, LoadError> {
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Arc<Tenant>>, LoadError> {
         self.0.batch("tenant_by_id", keys.len());
         let rows = tenants::find_tenants(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |t| t.id))
@@ -75,9 +76,9 @@ loader!(
     UserById
 );
 impl Loader<UserId> for UserById {
-    type Value = User;
+    type Value = Arc<User>;
     type Error = LoadError;
-    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, LoadError> {
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Arc<User>>, LoadError> {
         self.0.batch("user_by_id", keys.len());
         let rows = users::find_users(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |u| u.id))
@@ -89,7 +90,7 @@ loader!(
     LicensesOfUser
 );
 impl Loader<UserId> for LicensesOfUser {
-    type Value = Vec<AssignedLicense>;
+    type Value = Vec<Arc<AssignedLicense>>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
         self.0.batch("licenses_of_user", keys.len());
@@ -103,12 +104,12 @@ loader!(
     SubscriptionByKey
 );
 impl Loader<(TenantId, SkuId)> for SubscriptionByKey {
-    type Value = Subscription;
+    type Value = Arc<Subscription>;
     type Error = LoadError;
     async fn load(
         &self,
         keys: &[(TenantId, SkuId)],
-    ) -> Result<HashMap<(TenantId, SkuId), Subscription>, LoadError> {
+    ) -> Result<HashMap<(TenantId, SkuId), Arc<Subscription>>, LoadError> {
         self.0.batch("subscription_by_key", keys.len());
         let rows = subscriptions::find_subscriptions(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |s| (s.tenant_id, s.sku_id)))
@@ -120,7 +121,7 @@ loader!(
     SubscriptionsOfTenant
 );
 impl Loader<TenantId> for SubscriptionsOfTenant {
-    type Value = Vec<Subscription>;
+    type Value = Vec<Arc<Subscription>>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
         self.0.batch("subscriptions_of_tenant", keys.len());
@@ -134,7 +135,7 @@ loader!(
     PlansOfSubscription
 );
 impl Loader<(TenantId, SkuId)> for PlansOfSubscription {
-    type Value = Vec<ServicePlan>;
+    type Value = Vec<Arc<ServicePlan>>;
     type Error = LoadError;
     async fn load(
         &self,
@@ -151,12 +152,12 @@ loader!(
     CostGroupById
 );
 impl Loader<CostGroupId> for CostGroupById {
-    type Value = CostGroup;
+    type Value = Arc<CostGroup>;
     type Error = LoadError;
     async fn load(
         &self,
         keys: &[CostGroupId],
-    ) -> Result<HashMap<CostGroupId, CostGroup>, LoadError> {
+    ) -> Result<HashMap<CostGroupId, Arc<CostGroup>>, LoadError> {
         self.0.batch("cost_group_by_id", keys.len());
         let rows = cost_groups::find_cost_groups(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |g| g.id))
@@ -168,7 +169,7 @@ loader!(
     CostGroupsOfTenant
 );
 impl Loader<TenantId> for CostGroupsOfTenant {
-    type Value = Vec<CostGroup>;
+    type Value = Vec<Arc<CostGroup>>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
         self.0.batch("cost_groups_of_tenant", keys.len());
@@ -182,7 +183,7 @@ loader!(
     ChildrenOfCostGroup
 );
 impl Loader<CostGroupId> for ChildrenOfCostGroup {
-    type Value = Vec<CostGroup>;
+    type Value = Vec<Arc<CostGroup>>;
     type Error = LoadError;
     async fn load(
         &self,
@@ -190,11 +191,11 @@ impl Loader<CostGroupId> for ChildrenOfCostGroup {
     ) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
         self.0.batch("children_of_cost_group", keys.len());
         let rows = cost_groups::list_children(&self.0.store, keys).await?;
-        let mut groups: HashMap<CostGroupId, Vec<CostGroup>> =
+        let mut groups: HashMap<CostGroupId, Vec<Arc<CostGroup>>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
             if let Some(parent) = row.parent_id {
-                groups.entry(parent).or_default().push(row);
+                groups.entry(parent).or_default().push(Arc::new(row));
             }
         }
         Ok(groups)
@@ -215,12 +216,12 @@ loader!(
     UserPages
 );
 impl Loader<UserPageKey> for UserPages {
-    type Value = Page<User>;
+    type Value = Page<Arc<User>>;
     type Error = LoadError;
     async fn load(
         &self,
         keys: &[UserPageKey],
-    ) -> Result<HashMap<UserPageKey, Page<User>>, LoadError> {
+    ) -> Result<HashMap<UserPageKey, Page<Arc<User>>>, LoadError> {
         self.0.batch("user_pages", keys.len());
         let mut groups: HashMap<(u8, Arc<UserListQuery>), Vec<UserParent>> = HashMap::new();
         for key in keys {
@@ -233,6 +234,10 @@ impl Loader<UserPageKey> for UserPages {
         for ((_, query), parents) in groups {
             let pages = users::list_user_pages(&self.0.store, &parents, &query).await?;
             for (parent, page) in pages {
+                let page = Page {
+                    items: page.items.into_iter().map(Arc::new).collect(),
+                    has_next_page: page.has_next_page,
+                };
                 out.insert(
                     UserPageKey {
                         parent,

@@ -17,6 +17,7 @@ use super::connect::Store;
 use super::entities::{user, user_license};
 use super::error::StoreError;
 use super::keyset;
+use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{
     Page, PageRequest, SkuId, TenantId, TenantScope, User, UserFilter, UserId, UserSort,
     UserSortField,
@@ -55,8 +56,44 @@ pub struct UserListQuery {
     pub page: PageRequest,
 }
 
-pub(crate) fn to_domain(m: user::Model) -> User {
-    User {
+/// Key of extension attribute `index` (0-based) in the stored object, as Graph names it.
+fn extension_attribute_key(index: usize) -> String {
+    format!("extensionAttribute{}", index + 1)
+}
+
+fn extension_attributes_json(values: &[Option<String>; EXTENSION_ATTRIBUTES]) -> serde_json::Value {
+    let set: serde_json::Map<String, serde_json::Value> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            v.as_ref()
+                .map(|v| (extension_attribute_key(i), v.clone().into()))
+        })
+        .collect();
+    serde_json::Value::Object(set)
+}
+
+fn extension_attributes_of(
+    user: uuid::Uuid,
+    json: &serde_json::Value,
+) -> Result<[Option<String>; EXTENSION_ATTRIBUTES], StoreError> {
+    let object = json.as_object().ok_or_else(|| StoreError::Corrupt {
+        table: "users",
+        detail: format!("extension_attributes of user {user} is not an object"),
+    })?;
+    let mut values: [Option<String>; EXTENSION_ATTRIBUTES] = Default::default();
+    for (i, slot) in values.iter_mut().enumerate() {
+        *slot = object
+            .get(&extension_attribute_key(i))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+    }
+    Ok(values)
+}
+
+pub(crate) fn to_domain(m: user::Model) -> Result<User, StoreError> {
+    let extension_attributes = extension_attributes_of(m.id, &m.extension_attributes)?;
+    Ok(User {
         id: UserId(m.id),
         tenant_id: TenantId(m.tenant_id),
         display_name: m.display_name,
@@ -77,28 +114,12 @@ pub(crate) fn to_domain(m: user::Model) -> User {
         country: m.country,
         preferred_language: m.preferred_language,
         usage_location: m.usage_location,
-        extension_attributes: [
-            m.extension_attribute1,
-            m.extension_attribute2,
-            m.extension_attribute3,
-            m.extension_attribute4,
-            m.extension_attribute5,
-            m.extension_attribute6,
-            m.extension_attribute7,
-            m.extension_attribute8,
-            m.extension_attribute9,
-            m.extension_attribute10,
-            m.extension_attribute11,
-            m.extension_attribute12,
-            m.extension_attribute13,
-            m.extension_attribute14,
-            m.extension_attribute15,
-        ],
+        extension_attributes,
         manager_id: m.manager_id.map(UserId),
         first_seen_at: m.first_seen_at,
         last_seen_at: m.last_seen_at,
         deleted_at: m.deleted_at,
-    }
+    })
 }
 
 pub(crate) fn to_active(u: &User) -> user::ActiveModel {
@@ -124,21 +145,7 @@ pub(crate) fn to_active(u: &User) -> user::ActiveModel {
         country: Set(u.country.clone()),
         preferred_language: Set(u.preferred_language.clone()),
         usage_location: Set(u.usage_location.clone()),
-        extension_attribute1: Set(u.extension_attributes[0].clone()),
-        extension_attribute2: Set(u.extension_attributes[1].clone()),
-        extension_attribute3: Set(u.extension_attributes[2].clone()),
-        extension_attribute4: Set(u.extension_attributes[3].clone()),
-        extension_attribute5: Set(u.extension_attributes[4].clone()),
-        extension_attribute6: Set(u.extension_attributes[5].clone()),
-        extension_attribute7: Set(u.extension_attributes[6].clone()),
-        extension_attribute8: Set(u.extension_attributes[7].clone()),
-        extension_attribute9: Set(u.extension_attributes[8].clone()),
-        extension_attribute10: Set(u.extension_attributes[9].clone()),
-        extension_attribute11: Set(u.extension_attributes[10].clone()),
-        extension_attribute12: Set(u.extension_attributes[11].clone()),
-        extension_attribute13: Set(u.extension_attributes[12].clone()),
-        extension_attribute14: Set(u.extension_attributes[13].clone()),
-        extension_attribute15: Set(u.extension_attributes[14].clone()),
+        extension_attributes: Set(extension_attributes_json(&u.extension_attributes)),
         manager_id: Set(u.manager_id.map(UserId::uuid)),
         first_seen_at: Set(u.first_seen_at),
         last_seen_at: Set(u.last_seen_at),
@@ -158,7 +165,7 @@ pub async fn find_users(
         query = query.filter(user::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
     }
     let rows = query.all(store.db()).await?;
-    Ok(rows.into_iter().map(to_domain).collect())
+    rows.into_iter().map(to_domain).collect()
 }
 
 fn sort_column(sort: &UserSort) -> user::Column {
@@ -321,7 +328,10 @@ pub async fn list_user_pages(
             .limit(limit)
             .all(store.db())
             .await?;
-        pages.insert(*first_parent, rows.into_iter().map(to_domain).collect());
+        pages.insert(
+            *first_parent,
+            rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
+        );
     } else {
         let mut window = WindowStatement::new();
         for col in &partition_cols {
@@ -343,7 +353,7 @@ pub async fn list_user_pages(
             .to_owned();
         for row in store.db().query_all(&outer).await? {
             let parent = parent_from_row(first_parent, &row)?;
-            let user = to_domain(user::Model::from_query_result(&row, "")?);
+            let user = to_domain(user::Model::from_query_result(&row, "")?)?;
             pages.entry(parent).or_default().push(user);
         }
     }

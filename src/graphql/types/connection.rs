@@ -7,6 +7,7 @@ use async_graphql::{Context, Object};
 
 use super::{TenantObject, UserObject, loaders};
 use crate::domain::{Page, Tenant, User, UserFilter, UserSort};
+
 use crate::graphql::error::ApiResult;
 use crate::graphql::loaders::UserCountKey;
 use crate::graphql::pagination;
@@ -36,7 +37,7 @@ pub type UserConnection = Connection<String, UserObject, UserTotal>;
 
 /// Builds a user connection from a page.
 pub fn user_connection(
-    page: Page<User>,
+    page: Page<Arc<User>>,
     parent: UserParent,
     filter: Arc<UserFilter>,
     sort: UserSort,
@@ -90,7 +91,7 @@ pub fn tenant_connection(
                 tenants::cursor_key(&tenant),
                 tenant.id.uuid(),
             );
-            Edge::new(cursor, TenantObject(tenant))
+            Edge::new(cursor, TenantObject(Arc::new(tenant)))
         }));
     connection
 }

@@ -1,5 +1,7 @@
 //! `CostGroup`: a business unit of a tenant, in a tree.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -8,7 +10,7 @@ use crate::domain::CostGroup;
 use crate::graphql::error::{ApiError, ApiResult};
 
 /// A business unit that license costs are allocated to.
-pub struct CostGroupObject(pub CostGroup);
+pub struct CostGroupObject(pub Arc<CostGroup>);
 
 #[Object(name = "CostGroup")]
 impl CostGroupObject {

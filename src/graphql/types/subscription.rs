@@ -1,6 +1,8 @@
 //! `LicenseSubscription` (a tenant's subscribed SKU) and `ServicePlan`. The type is not named
 //! `Subscription`: federation composition would take that for the subscription root.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -42,7 +44,7 @@ impl From<CapabilityStatus> for CapabilityStatusValue {
 }
 
 /// One subscribed SKU of a tenant, with its license counts.
-pub struct SubscriptionObject(pub Subscription);
+pub struct SubscriptionObject(pub Arc<Subscription>);
 
 #[Object(name = "LicenseSubscription")]
 impl SubscriptionObject {
@@ -161,7 +163,7 @@ impl SubscriptionObject {
 }
 
 /// A service plan of a SKU.
-pub struct ServicePlanObject(pub ServicePlan);
+pub struct ServicePlanObject(pub Arc<ServicePlan>);
 
 #[Object(name = "ServicePlan")]
 impl ServicePlanObject {

@@ -142,7 +142,7 @@ pub(crate) async fn user_list(
 }
 
 /// A CSP customer's Microsoft 365 tenant.
-pub struct TenantObject(pub Tenant);
+pub struct TenantObject(pub Arc<Tenant>);
 
 #[Object(name = "Tenant")]
 impl TenantObject {
@@ -229,7 +229,7 @@ impl TenantObject {
             .load_one(self.0.id)
             .await?
             .unwrap_or_default();
-        Ok(Consumption::of(&subs).into())
+        Ok(Consumption::of(subs.iter().map(|s| s.as_ref())).into())
     }
 
     /// The tenant's cost groups (all levels), by name.

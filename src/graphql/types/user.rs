@@ -1,5 +1,7 @@
 //! `User`: an Entra user with their manager, direct reports and licenses.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -12,7 +14,7 @@ use crate::graphql::error::{ApiError, ApiResult};
 use crate::store::users::UserParent;
 
 /// A user of a tenant.
-pub struct UserObject(pub User);
+pub struct UserObject(pub Arc<User>);
 
 /// The 15 on-premises extension attributes of a user.
 pub struct ExtensionAttributesObject([Option<String>; EXTENSION_ATTRIBUTES]);
@@ -236,7 +238,7 @@ text_fields!(
 );
 
 /// A license of one SKU assigned to a user.
-pub struct AssignedLicenseObject(pub AssignedLicense);
+pub struct AssignedLicenseObject(pub Arc<AssignedLicense>);
 
 #[Object(name = "AssignedLicense")]
 impl AssignedLicenseObject {
