@@ -10,37 +10,71 @@ pub mod schema;
 pub mod types;
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
-use async_graphql::{Executor, Request, Response, ServerError, Value};
-use futures_util::FutureExt;
+use async_graphql::futures_util::stream::BoxStream;
+use async_graphql::{Data, Executor, Request, Response, ServerError, Value};
+use futures_util::{FutureExt, StreamExt};
 
 pub use loaders::Loaders;
 pub use schema::{AppSchema, build, federation_sdl};
 
-/// Runs one request. A panic inside the request becomes an `INTERNAL_SERVER_ERROR` for that
-/// request only; internal errors get the request id so support can find the log lines.
-pub async fn execute<E: Executor>(executor: &E, request: Request, request_id: &str) -> Response {
-    let mut response = match AssertUnwindSafe(executor.execute(request))
-        .catch_unwind()
-        .await
-    {
-        Ok(response) => response,
-        Err(panic) => {
-            let detail = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(panic = %detail, "panic while executing a GraphQL request");
-            let mut error = ServerError::new("internal error", None);
-            error.extensions = Some({
-                let mut ext = async_graphql::ErrorExtensionValues::default();
-                ext.set("code", error::INTERNAL_SERVER_ERROR);
-                ext
-            });
-            Response::from_errors(vec![error])
+use crate::domain::TenantScope;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// The schema with what every operation needs: fresh DataLoaders per operation, on HTTP and on
+/// WebSocket alike, and panics turned into errors.
+#[derive(Clone)]
+pub struct ApiExecutor {
+    schema: AppSchema,
+    store: Store,
+    metrics: Arc<Metrics>,
+}
+
+impl ApiExecutor {
+    /// Wraps `schema`; operations read `store` and record into `metrics`.
+    pub fn new(schema: AppSchema, store: Store, metrics: Arc<Metrics>) -> Self {
+        ApiExecutor {
+            schema,
+            store,
+            metrics,
         }
-    };
+    }
+
+    fn with_loaders(&self, request: Request) -> Request {
+        request.data(Loaders::new(
+            self.store.clone(),
+            TenantScope::All,
+            self.metrics.clone(),
+        ))
+    }
+}
+
+impl Executor for ApiExecutor {
+    fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
+        let request = self.with_loaders(request);
+        let schema = self.schema.clone();
+        async move { execute_catching_panics(&schema, request).await }
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let stream =
+            Executor::execute_stream(&self.schema, self.with_loaders(request), session_data);
+        Box::pin(
+            AssertUnwindSafe(stream)
+                .catch_unwind()
+                .map(|item| item.unwrap_or_else(panic_response)),
+        )
+    }
+}
+
+/// Adds the request id to the response's internal errors, so support can find the log lines.
+pub fn tag_internal_errors(response: &mut Response, request_id: &str) {
     for error in &mut response.errors {
         let is_internal = error
             .extensions
@@ -51,7 +85,32 @@ pub async fn execute<E: Executor>(executor: &E, request: Request, request_id: &s
             ext.set("requestId", request_id);
         }
     }
-    response
+}
+
+/// Runs one request; a panic inside it becomes an `INTERNAL_SERVER_ERROR` for that request only.
+async fn execute_catching_panics<E: Executor>(executor: &E, request: Request) -> Response {
+    match AssertUnwindSafe(executor.execute(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(panic) => panic_response(panic),
+    }
+}
+
+/// Logs a caught panic and answers the client with an internal error.
+fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %detail, "panic while executing a GraphQL request");
+    let mut error = ServerError::new("internal error", None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", error::INTERNAL_SERVER_ERROR);
+    error.extensions = Some(ext);
+    Response::from_errors(vec![error])
 }
 
 #[cfg(test)]
@@ -77,14 +136,15 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_resolver_becomes_an_internal_error_and_the_schema_keeps_serving() {
         let schema = Schema::new(Panicky, EmptyMutation, EmptySubscription);
-        let response = execute(&schema, Request::new("{ boom }"), "req-1").await;
+        let mut response = execute_catching_panics(&schema, Request::new("{ boom }")).await;
+        tag_internal_errors(&mut response, "req-1");
         let json = serde_json::to_value(&response).unwrap();
         assert_eq!(
             json["errors"][0]["extensions"]["code"],
             "INTERNAL_SERVER_ERROR"
         );
         assert_eq!(json["errors"][0]["extensions"]["requestId"], "req-1");
-        let again = execute(&schema, Request::new("{ fine }"), "req-2").await;
+        let again = execute_catching_panics(&schema, Request::new("{ fine }")).await;
         assert!(again.errors.is_empty());
     }
 }

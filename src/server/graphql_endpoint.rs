@@ -9,17 +9,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use tracing_actix_web::RequestId;
 
-use crate::domain::TenantScope;
-use crate::graphql::{self, AppSchema, Loaders};
+use async_graphql::Executor;
+use async_graphql_actix_web::GraphQLSubscription;
+
+use crate::graphql::{self, ApiExecutor};
 use crate::metrics::{Metrics, Outcome};
-use crate::store::Store;
 
 /// What the handler needs, shared by every worker.
 pub struct GraphqlState {
-    /// The schema, built once.
-    pub schema: AppSchema,
-    /// The store, for per-request loaders.
-    pub store: Store,
+    /// The schema (built once) with per-operation loaders.
+    pub executor: ApiExecutor,
     /// Metrics to record into.
     pub metrics: Arc<Metrics>,
 }
@@ -103,9 +102,8 @@ async fn run(
     }
     let started = Instant::now();
     let operation = request.operation_name.clone();
-    let loaders = Loaders::new(state.store.clone(), TenantScope::All, state.metrics.clone());
-    let request = request.data(loaders);
-    let response = graphql::execute(&state.schema, request, &request_id.to_string()).await;
+    let mut response = state.executor.execute(request).await;
+    graphql::tag_internal_errors(&mut response, &request_id.to_string());
     let outcome = if response.errors.is_empty() {
         Outcome::Ok
     } else {
@@ -126,4 +124,14 @@ async fn run(
             }))
         }
     }
+}
+
+/// `GET /graphql` with `Upgrade: websocket`: GraphQL over WebSocket (`graphql-transport-ws`, and
+/// the older `graphql-ws`). Each operation gets its own loaders, as on HTTP.
+pub async fn websocket(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<GraphqlState>,
+) -> actix_web::Result<HttpResponse> {
+    GraphQLSubscription::new(state.executor.clone()).start(&req, payload)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{App, HttpMessage, HttpServer, web};
+use actix_web::{App, HttpMessage, HttpServer, guard, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::graphql;
@@ -42,8 +42,11 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     let listener = TcpListener::bind(bind)?;
     let addr = listener.local_addr()?;
     let graphql_state = web::Data::new(GraphqlState {
-        schema: graphql::build(),
-        store: parts.store.clone(),
+        executor: graphql::ApiExecutor::new(
+            graphql::build(),
+            parts.store.clone(),
+            parts.metrics.clone(),
+        ),
         metrics: parts.metrics.clone(),
     });
     let store = web::Data::new(parts.store);
@@ -58,6 +61,12 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .app_data(store.clone())
             .app_data(metrics.clone())
             .route("/graphql", web::post().to(graphql_endpoint::post))
+            .route(
+                "/graphql",
+                web::get()
+                    .guard(guard::Header("upgrade", "websocket"))
+                    .to(graphql_endpoint::websocket),
+            )
             .route("/graphql", web::get().to(graphql_endpoint::get))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))

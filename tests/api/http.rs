@@ -159,3 +159,67 @@ fn schema_graphql_matches_the_generated_sdl() {
         "schema.graphql is stale; regenerate it with `cargo run -- schema > schema.graphql`"
     );
 }
+
+#[tokio::test]
+async fn queries_run_over_websocket_with_graphql_transport_ws() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = TestApp::demo(Backend::Sqlite).await;
+    let mut request = format!("ws://{}/graphql", app.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let ack = read_json(&mut socket).await;
+    assert_eq!(ack["type"], "connection_ack");
+    for id in ["1", "2"] {
+        let subscribe = json!({ "id": id, "type": "subscribe",
+            "payload": { "query": "{ tenants { totalCount edges { node { userCount } } } }" } });
+        socket
+            .send(Message::text(subscribe.to_string()))
+            .await
+            .unwrap();
+        let next = read_json(&mut socket).await;
+        assert_eq!(next["type"], "next", "{next}");
+        assert_eq!(next["id"], id);
+        assert_eq!(next["payload"]["data"]["tenants"]["totalCount"], 4);
+        let complete = read_json(&mut socket).await;
+        assert_eq!(complete["type"], "complete");
+    }
+}
+
+async fn read_json<S>(socket: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match socket.next().await.unwrap().unwrap() {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
