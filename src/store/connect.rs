@@ -113,10 +113,13 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the store answers and has every migration applied.
+    /// Whether the store answers and has every migration applied. Reads only: probes run often
+    /// and may hit a read replica.
     pub async fn is_ready(&self) -> Result<bool, StoreError> {
         self.db.ping().await?;
-        Ok(Migrator::get_pending_migrations(&self.db).await?.is_empty())
+        Ok(Migrator::get_pending_migrations_read_only(&self.db)
+            .await?
+            .is_empty())
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE), so
