@@ -7,7 +7,11 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{UserConnection, user_connection};
 use super::{CostGroupObject, SubscriptionObject, loaders};
-use crate::domain::{Consumption, SkuId, Tenant, UserFilter, UserSort, UserSortField};
+use std::collections::HashSet;
+
+use crate::domain::{
+    Consumption, SkuId, Tenant, TenantId, User, UserFilter, UserId, UserSort, UserSortField,
+};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::loaders::{UserCountKey, UserPageKey};
 use crate::graphql::pagination;
@@ -138,7 +142,53 @@ pub(crate) async fn user_list(
         .load_one(key)
         .await?
         .unwrap_or_else(crate::domain::Page::empty);
+    prime_page_relations(ctx, &page.items).await?;
     Ok(user_connection(page, parent, filter, sort, has_previous))
+}
+
+/// Loads what the selection asks of every user on a page (manager, licenses, their SKUs) with
+/// one `load_many` per relation, so that each user's field then finds its value in the
+/// request's loader cache instead of waiting on a batch of its own. The statements are the
+/// same ones the per-user fields would batch into; only the per-field futures go away.
+async fn prime_page_relations(ctx: &Context<'_>, users: &[Arc<User>]) -> ApiResult<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let look = ctx.look_ahead();
+    let nodes = [look.field("edges").field("node"), look.field("nodes")];
+    let selects = |path: &[&str]| {
+        nodes.iter().any(|node| {
+            let mut selection = node.field(path[0]);
+            for name in &path[1..] {
+                selection = selection.field(name);
+            }
+            selection.exists()
+        })
+    };
+    let l = loaders(ctx)?;
+    let managers = async {
+        if selects(&["manager"]) {
+            let ids: HashSet<UserId> = users.iter().filter_map(|u| u.manager_id).collect();
+            l.user.load_many(ids).await?;
+        }
+        Ok::<_, ApiError>(())
+    };
+    let licenses = async {
+        if selects(&["licenses"]) {
+            let found = l.licenses.load_many(users.iter().map(|u| u.id)).await?;
+            if selects(&["licenses", "subscription"]) {
+                let skus: HashSet<(TenantId, SkuId)> = found
+                    .values()
+                    .flatten()
+                    .map(|license| (license.tenant_id, license.sku_id))
+                    .collect();
+                l.subscription.load_many(skus).await?;
+            }
+        }
+        Ok::<_, ApiError>(())
+    };
+    futures_util::try_join!(managers, licenses)?;
+    Ok(())
 }
 
 /// A CSP customer's Microsoft 365 tenant.
