@@ -154,10 +154,7 @@ impl Settings {
         {
             return Err(SettingsError::new(
                 "TENANTGRAPH_DATABASE_URL",
-                format!(
-                    "expected sqlite:… or postgres://…, got {}",
-                    crate::config::mask_url(&url)
-                ),
+                format!("expected sqlite:… or postgres://…, got {}", mask_url(&url)),
             ));
         }
         if self.db_max_connections == 0 {

@@ -79,15 +79,7 @@ async fn health_readiness_and_metrics_answer() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.get_text("/metrics").await;
         assert!(
             metrics.contains(
                 "tenantgraph_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 1"
@@ -110,15 +102,7 @@ async fn metrics_record_dataloader_batch_sizes() {
         json!({}),
     )
     .await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(
         metrics.contains(
             "tenantgraph_dataloader_batch_size_sum{loader=\"subscriptions_of_tenant\"} 4"

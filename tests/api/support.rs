@@ -195,6 +195,12 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// GETs `path` and returns the body as text.
+    pub(crate) async fn get_text(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// POSTs a query with variables and returns the whole JSON response.
     pub(crate) async fn post(&self, query: &str, variables: Value) -> Value {
         let response = self
