@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// Default store: an SQLite file in the working directory.
@@ -24,7 +25,32 @@ const ENV_KEYS: &[&str] = &[
     "log_format",
     "log_level",
     "graphiql",
+    "login_url",
+    "partner_center_url",
+    "graph_url",
+    "client_id",
+    "client_secret",
+    "client_secret_file",
+    "refresh_token",
+    "refresh_token_file",
+    "partner_tenant_id",
+    "import_tenants",
+    "import_concurrency",
+    "import_schedule",
+    "import_max_attempts",
+    "import_retry_cap_secs",
+    "import_retry_base_ms",
+    "import_large_tenant_users",
+    "import_lease_secs",
+    "import_http_timeout_secs",
 ];
+
+/// Microsoft's public-cloud endpoints, the defaults of the upstream URL settings.
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+/// Partner Center's public-cloud base URL.
+pub const DEFAULT_PARTNER_CENTER_URL: &str = "https://api.partnercenter.microsoft.com";
+/// Microsoft Graph's public-cloud base URL (without the `/v1.0` version segment).
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -58,6 +84,43 @@ pub struct Settings {
     /// Start with the demo data set.
     #[serde(default)]
     pub demo: bool,
+    /// Entra token endpoint base (`{login_url}/{tenant}/oauth2/v2.0/token`).
+    pub login_url: String,
+    /// Partner Center base (`{partner_center_url}/v1/customers`).
+    pub partner_center_url: String,
+    /// Microsoft Graph base (`{graph_url}/v1.0/users`).
+    pub graph_url: String,
+    /// Client id of the importer's multi-tenant app registration.
+    pub client_id: Option<String>,
+    /// The app's client secret (prefer `client_secret_file`).
+    pub client_secret: Option<String>,
+    /// File holding the client secret.
+    pub client_secret_file: Option<String>,
+    /// The service user's refresh token (prefer `refresh_token_file`).
+    pub refresh_token: Option<String>,
+    /// File holding the refresh token.
+    pub refresh_token_file: Option<String>,
+    /// The partner's own tenant id (Partner Center tokens are redeemed there).
+    pub partner_tenant_id: Option<String>,
+    /// Comma-separated tenant ids to import instead of listing Partner Center's customers.
+    pub import_tenants: Option<String>,
+    /// Tenants imported at the same time.
+    pub import_concurrency: usize,
+    /// When `serve` imports every tenant: cron in UTC (5 fields), or `off`.
+    pub import_schedule: String,
+    /// Attempts per upstream request before a 429/5xx/dropped connection fails the tenant.
+    pub import_max_attempts: u32,
+    /// Longest wait between two attempts, in seconds.
+    pub import_retry_cap_secs: u64,
+    /// First wait before a retry without `Retry-After`, in milliseconds (doubles, with jitter).
+    pub import_retry_base_ms: u64,
+    /// Tenants with at least this many stored users are read 999 a page through delta queries
+    /// instead of 100 a page with their managers expanded.
+    pub import_large_tenant_users: u64,
+    /// Seconds a replica's claim on a tenant lasts without being renewed.
+    pub import_lease_secs: u64,
+    /// Timeout of one upstream HTTP request, in seconds.
+    pub import_http_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -71,6 +134,24 @@ impl Default for Settings {
             log_level: "info".to_owned(),
             graphiql: true,
             demo: false,
+            login_url: DEFAULT_LOGIN_URL.to_owned(),
+            partner_center_url: DEFAULT_PARTNER_CENTER_URL.to_owned(),
+            graph_url: DEFAULT_GRAPH_URL.to_owned(),
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            refresh_token: None,
+            refresh_token_file: None,
+            partner_tenant_id: None,
+            import_tenants: None,
+            import_concurrency: 8,
+            import_schedule: "0 2 * * *".to_owned(),
+            import_max_attempts: 6,
+            import_retry_cap_secs: 180,
+            import_retry_base_ms: 3000,
+            import_large_tenant_users: 10_000,
+            import_lease_secs: 120,
+            import_http_timeout_secs: 60,
         }
     }
 }
@@ -85,7 +166,22 @@ impl fmt::Debug for Settings {
             .field("log_level", &self.log_level)
             .field("graphiql", &self.graphiql)
             .field("demo", &self.demo)
-            .finish()
+            .field("login_url", &self.login_url)
+            .field("partner_center_url", &self.partner_center_url)
+            .field("graph_url", &self.graph_url)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("partner_tenant_id", &self.partner_tenant_id)
+            .field("import_concurrency", &self.import_concurrency)
+            .field("import_schedule", &self.import_schedule)
+            .finish_non_exhaustive()
     }
 }
 
@@ -163,6 +259,7 @@ impl Settings {
                 "expected at least 1",
             ));
         }
+        self.importer()?;
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return Err(SettingsError::new(
                 "TENANTGRAPH_LOG_LEVEL",
@@ -185,6 +282,192 @@ impl Settings {
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs),
         }
     }
+
+    /// The importer's part of the settings, with secrets read from their files.
+    pub fn importer(&self) -> Result<ImporterSettings, SettingsError> {
+        let url = |key: &str, value: &str| {
+            url::Url::parse(value)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    SettingsError::new(key, format!("expected an http(s) URL, got {value:?}"))
+                })
+        };
+        let client_secret = secret(
+            "TENANTGRAPH_CLIENT_SECRET",
+            &self.client_secret,
+            &self.client_secret_file,
+        )?;
+        let refresh_token = secret(
+            "TENANTGRAPH_REFRESH_TOKEN",
+            &self.refresh_token,
+            &self.refresh_token_file,
+        )?;
+        let credentials = match (&self.client_id, client_secret, refresh_token) {
+            (None, None, None) => None,
+            (Some(client_id), Some(client_secret), Some(refresh_token)) => Some(Credentials {
+                client_id: client_id.clone(),
+                client_secret,
+                refresh_token,
+            }),
+            (client_id, secret, token) => {
+                let missing: Vec<&str> = [
+                    (client_id.is_none(), "TENANTGRAPH_CLIENT_ID"),
+                    (secret.is_none(), "TENANTGRAPH_CLIENT_SECRET"),
+                    (token.is_none(), "TENANTGRAPH_REFRESH_TOKEN"),
+                ]
+                .into_iter()
+                .filter_map(|(m, name)| m.then_some(name))
+                .collect();
+                return Err(SettingsError::new(
+                    "importer credentials",
+                    format!("set all three or none; missing {}", missing.join(", ")),
+                ));
+            }
+        };
+        let partner_tenant_id = self
+            .partner_tenant_id
+            .as_deref()
+            .map(|v| parse_guid("TENANTGRAPH_PARTNER_TENANT_ID", v))
+            .transpose()?;
+        let tenants = self
+            .import_tenants
+            .as_deref()
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| parse_guid("TENANTGRAPH_IMPORT_TENANTS", v))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let schedule = match self.import_schedule.trim() {
+            "off" | "" => None,
+            cron => {
+                <croner::Cron as std::str::FromStr>::from_str(cron).map_err(|e| {
+                    SettingsError::new(
+                        "TENANTGRAPH_IMPORT_SCHEDULE",
+                        format!("expected a 5-field cron expression in UTC or `off`: {e}"),
+                    )
+                })?;
+                Some(cron.to_owned())
+            }
+        };
+        if self.import_concurrency == 0 {
+            return Err(SettingsError::new(
+                "TENANTGRAPH_IMPORT_CONCURRENCY",
+                "expected at least 1",
+            ));
+        }
+        if self.import_max_attempts == 0 {
+            return Err(SettingsError::new(
+                "TENANTGRAPH_IMPORT_MAX_ATTEMPTS",
+                "expected at least 1",
+            ));
+        }
+        if self.import_lease_secs < 10 {
+            return Err(SettingsError::new(
+                "TENANTGRAPH_IMPORT_LEASE_SECS",
+                "expected at least 10 seconds",
+            ));
+        }
+        Ok(ImporterSettings {
+            login_url: url("TENANTGRAPH_LOGIN_URL", &self.login_url)?,
+            partner_center_url: url("TENANTGRAPH_PARTNER_CENTER_URL", &self.partner_center_url)?,
+            graph_url: url("TENANTGRAPH_GRAPH_URL", &self.graph_url)?,
+            credentials,
+            partner_tenant_id,
+            tenants,
+            concurrency: self.import_concurrency,
+            schedule,
+            max_attempts: self.import_max_attempts,
+            retry_cap: Duration::from_secs(self.import_retry_cap_secs),
+            retry_base: Duration::from_millis(self.import_retry_base_ms),
+            large_tenant_users: self.import_large_tenant_users,
+            lease: Duration::from_secs(self.import_lease_secs),
+            http_timeout: Duration::from_secs(self.import_http_timeout_secs.max(1)),
+        })
+    }
+}
+
+fn parse_guid(key: &str, value: &str) -> Result<uuid::Uuid, SettingsError> {
+    uuid::Uuid::try_parse(value.trim())
+        .map_err(|_| SettingsError::new(key, format!("expected a tenant GUID, got {value:?}")))
+}
+
+/// A secret given directly or as a file (`_FILE`); both at once is refused.
+fn secret(
+    key: &str,
+    value: &Option<String>,
+    file: &Option<String>,
+) -> Result<Option<SecretString>, SettingsError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(SettingsError::new(
+            key,
+            format!("set {key} or {key}_FILE, not both"),
+        )),
+        (Some(value), None) => Ok(Some(SecretString::from(value.trim().to_owned()))),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|text| Some(SecretString::from(text.trim().to_owned())))
+            .map_err(|e| {
+                SettingsError::new(&format!("{key}_FILE"), format!("cannot read {path}: {e}"))
+            }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The app + user credentials the importer redeems (secure application model).
+#[derive(Clone)]
+pub struct Credentials {
+    /// The multi-tenant app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: SecretString,
+    /// The service user's refresh token as configured (a newer rotated one may be stored).
+    pub refresh_token: SecretString,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Everything the importer needs from the settings.
+#[derive(Debug, Clone)]
+pub struct ImporterSettings {
+    /// Entra token endpoint base.
+    pub login_url: url::Url,
+    /// Partner Center base.
+    pub partner_center_url: url::Url,
+    /// Graph base (without `/v1.0`).
+    pub graph_url: url::Url,
+    /// App + user credentials; `None` when not configured (imports are then off).
+    pub credentials: Option<Credentials>,
+    /// The partner's tenant, needed to list Partner Center customers.
+    pub partner_tenant_id: Option<uuid::Uuid>,
+    /// A fixed list of tenants instead of Partner Center's customers.
+    pub tenants: Option<Vec<uuid::Uuid>>,
+    /// Tenants imported at the same time.
+    pub concurrency: usize,
+    /// Cron expression (UTC) of the daily import in `serve`; `None` when off.
+    pub schedule: Option<String>,
+    /// Attempts per upstream request.
+    pub max_attempts: u32,
+    /// Longest wait between attempts.
+    pub retry_cap: Duration,
+    /// First wait between attempts without `Retry-After`.
+    pub retry_base: Duration,
+    /// Stored user count from which a tenant is read through delta pages of 999.
+    pub large_tenant_users: u64,
+    /// How long a claim on a tenant lasts without renewal.
+    pub lease: Duration,
+    /// Timeout of one upstream request.
+    pub http_timeout: Duration,
 }
 
 /// Where and how to connect to the store.

@@ -12,6 +12,8 @@ mod m20261126_000002_create_subscription;
 mod m20261126_000003_create_user;
 mod m20261126_000004_create_user_license;
 mod m20261126_000005_create_cost_group;
+mod m20261127_000006_create_import_run;
+mod m20261127_000007_create_import_state;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_user::Migration),
             Box::new(m20261126_000004_create_user_license::Migration),
             Box::new(m20261126_000005_create_cost_group::Migration),
+            Box::new(m20261127_000006_create_import_run::Migration),
+            Box::new(m20261127_000007_create_import_state::Migration),
         ]
     }
 }

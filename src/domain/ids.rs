@@ -73,6 +73,11 @@ guid_id!(
     CostGroupId,
     "cost group id"
 );
+guid_id!(
+    /// One import run of one tenant.
+    ImportRunId,
+    "import run id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,8 @@
 pub mod cost_group;
 pub mod error;
 pub mod ids;
+pub mod import_run;
+pub mod imported_user;
 pub mod paging;
 pub mod scope;
 pub mod subscription;
@@ -12,9 +14,13 @@ pub mod user;
 
 pub use cost_group::CostGroup;
 pub use error::DomainError;
-pub use ids::{CostGroupId, ServicePlanId, SkuId, TenantId, UserId};
+pub use ids::{CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId};
+pub use import_run::{
+    FailureReason, ImportCounts, ImportMode, ImportRun, ImportTrigger, RunStatus,
+};
+pub use imported_user::{FieldSet, ImportedUser, ImportedUserError, UserChange, UserField};
 pub use paging::{Cursor, Page, PageRequest};
 pub use scope::TenantScope;
 pub use subscription::{CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription};
 pub use tenant::Tenant;
-pub use user::{AssignedLicense, User, UserFilter, UserSort, UserSortField};
+pub use user::{AssignedLicense, EXTENSION_ATTRIBUTES, User, UserFilter, UserSort, UserSortField};

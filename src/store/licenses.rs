@@ -8,7 +8,7 @@ use super::entities::user_license::{self, Column, Entity, Model};
 use super::error::StoreError;
 use crate::domain::{AssignedLicense, ServicePlanId, SkuId, TenantId, UserId};
 
-fn to_domain(m: Model) -> Result<AssignedLicense, StoreError> {
+pub(crate) fn to_domain(m: Model) -> Result<AssignedLicense, StoreError> {
     let disabled: Vec<Uuid> =
         serde_json::from_value(m.disabled_plans).map_err(|e| StoreError::Corrupt {
             table: "user_licenses",

@@ -6,6 +6,8 @@ pub mod connect;
 pub mod cost_groups;
 pub mod entities;
 pub mod error;
+pub mod import_commit;
+pub mod import_runs;
 mod keyset;
 pub mod licenses;
 pub mod snapshot;

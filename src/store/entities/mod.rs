@@ -1,8 +1,11 @@
 //! SeaORM entities, one per table. Only `store` uses them; the rest of the code sees domain types.
 
 pub mod cost_group;
+pub mod import_run;
+pub mod partner_credential;
 pub mod service_plan;
 pub mod subscription;
 pub mod tenant;
+pub mod tenant_import_state;
 pub mod user;
 pub mod user_license;

@@ -1,0 +1,223 @@
+//! HTTP clients of Microsoft's services: the Entra token endpoint, Partner Center and Graph.
+//! Wire types are declared here from shared/reference, never shared with the simulator.
+//! [`Upstream`] sends requests with bounded retries on 429, 5xx and dropped connections.
+
+pub mod graph;
+pub mod partner_center;
+pub mod token;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::HeaderMap;
+
+use super::error::ImportError;
+
+/// Counters of one run's upstream traffic.
+#[derive(Debug, Default)]
+pub struct TrafficStats {
+    /// Pages (responses with data) fetched.
+    pub pages: AtomicI64,
+    /// Requests repeated after a retryable failure.
+    pub retries: AtomicI64,
+}
+
+impl TrafficStats {
+    /// Counts one fetched page.
+    pub fn page(&self) {
+        self.pages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Pages so far.
+    pub fn pages(&self) -> i64 {
+        self.pages.load(Ordering::Relaxed)
+    }
+
+    /// Retries so far.
+    pub fn retries(&self) -> i64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+}
+
+/// How often and how long to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// First backoff delay without `Retry-After` (doubles each time, with jitter).
+    pub base_delay: Duration,
+    /// Longest wait, `Retry-After` included.
+    pub max_delay: Duration,
+}
+
+/// A complete upstream answer (the body read to its end).
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: bytes::Bytes,
+}
+
+/// A failed attempt that may be retried.
+#[derive(Debug)]
+enum Attempt {
+    Throttled {
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    Unavailable {
+        retry_after: Option<Duration>,
+        code: Option<String>,
+        detail: String,
+    },
+}
+
+impl Attempt {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Attempt::Throttled { retry_after, .. } | Attempt::Unavailable { retry_after, .. } => {
+                *retry_after
+            }
+        }
+    }
+}
+
+/// An HTTP client with the importer's retry policy.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl Upstream {
+    /// A client with `timeout` per request.
+    pub fn new(timeout: Duration, retry: RetryPolicy) -> Result<Self, ImportError> {
+        // reqwest's rustls needs a process-wide crypto provider; a second install is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("tenantgraph/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(32)
+            .build()
+            .map_err(|e| ImportError::Unavailable {
+                attempts: 0,
+                code: None,
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(Upstream { http, retry })
+    }
+
+    /// The underlying client, to build requests.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sends the request `build` makes, retrying 429, 500, 502, 503, 504 and transport errors
+    /// (a dropped connection mid-body included) up to the policy's attempts. Any other status
+    /// comes back as an [`Answer`] for the caller to interpret.
+    pub async fn send<F>(&self, build: F, stats: &TrafficStats) -> Result<Answer, ImportError>
+    where
+        F: Fn() -> reqwest::RequestBuilder,
+    {
+        let attempt = || async {
+            let response = build().send().await.map_err(|e| Attempt::Unavailable {
+                retry_after: None,
+                code: None,
+                detail: transport_detail(&e),
+            })?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.map_err(|e| Attempt::Unavailable {
+                retry_after: None,
+                code: Some(status.to_string()),
+                detail: format!("body cut off: {}", transport_detail(&e)),
+            })?;
+            let retry_after = headers
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            match status {
+                429 => Err(Attempt::Throttled {
+                    retry_after,
+                    detail: snippet(&body),
+                }),
+                500 | 502 | 503 | 504 => Err(Attempt::Unavailable {
+                    retry_after,
+                    code: Some(status.to_string()),
+                    detail: format!("HTTP {status}: {}", snippet(&body)),
+                }),
+                _ => Ok(Answer {
+                    status,
+                    headers,
+                    body,
+                }),
+            }
+        };
+        let policy = self.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.base_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
+            .with_jitter();
+        let result = attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .adjust(|err: &Attempt, delay| {
+                // `None` means the attempts are used up; Retry-After never extends them.
+                delay.map(|d| err.retry_after().map_or(d, |r| r.min(policy.max_delay)))
+            })
+            .notify(|err: &Attempt, delay| {
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(?delay, error = ?err, "upstream request retried");
+            })
+            .await;
+        result.map_err(|err| match err {
+            Attempt::Throttled { detail, .. } => ImportError::Throttled {
+                attempts: policy.max_attempts,
+                message: detail,
+            },
+            Attempt::Unavailable { code, detail, .. } => ImportError::Unavailable {
+                attempts: policy.max_attempts,
+                code,
+                message: detail,
+            },
+        })
+    }
+}
+
+/// A transport error without the request URL (which may carry tokens in query strings).
+fn transport_detail(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else if err.is_body() || err.is_decode() {
+        "body read failed"
+    } else {
+        "request failed"
+    };
+    let mut detail = kind.to_owned();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    detail
+}
+
+/// The start of a body, for error messages.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}

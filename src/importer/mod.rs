@@ -1,0 +1,348 @@
+//! The daily import: list the partner's customers in Partner Center (or take a configured
+//! list), then read each customer tenant's SKUs and users from Microsoft Graph and commit them
+//! per tenant. Imports nothing of `graphql` or `server`.
+
+pub mod clients;
+pub mod error;
+pub mod mapping;
+pub mod progress;
+mod run;
+pub mod schedule;
+pub mod spool;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use self::clients::token::{Resource, TokenClient};
+use self::clients::{RetryPolicy, TrafficStats, Upstream, partner_center};
+pub use self::error::ImportError;
+use self::progress::ProgressHub;
+use crate::config::ImporterSettings;
+use crate::domain::{ImportRun, ImportTrigger, Tenant, TenantId};
+use crate::store::import_runs::{self, NewRun, StartRefused};
+use crate::store::{Store, StoreError};
+
+/// Runs imports for this process. Cheap to share (`Arc`).
+pub struct Importer {
+    store: Store,
+    settings: ImporterSettings,
+    upstream: Upstream,
+    tokens: Option<TokenClient>,
+    fingerprint: String,
+    holder: String,
+    progress: ProgressHub,
+}
+
+impl std::fmt::Debug for Importer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Importer")
+            .field("holder", &self.holder)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one `run_all` did.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// Runs that ran here, in the order they ended.
+    pub runs: Vec<ImportRun>,
+    /// Tenants another run or replica was already importing (or had imported in this slot).
+    pub skipped: Vec<TenantId>,
+}
+
+impl RunSummary {
+    /// Whether any tenant failed.
+    pub fn any_failed(&self) -> bool {
+        self.runs
+            .iter()
+            .any(|r| r.status == crate::domain::RunStatus::Failed)
+    }
+}
+
+/// Why `trigger` could not start a run.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    /// No importer credentials are configured.
+    #[error("imports are not configured (TENANTGRAPH_CLIENT_ID, _CLIENT_SECRET, _REFRESH_TOKEN)")]
+    NotConfigured,
+    /// A run of the tenant is in progress.
+    #[error("an import of tenant {tenant_id} is already running")]
+    Busy {
+        /// The tenant.
+        tenant_id: TenantId,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn fingerprint(token: &SecretString) -> String {
+    let digest = Sha256::digest(token.expose_secret().as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".to_owned());
+    let tag = Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &tag[..8])
+}
+
+impl Importer {
+    /// An importer on `store`. Uses the newest stored refresh token when it was rotated from
+    /// the configured one.
+    pub async fn new(store: Store, settings: ImporterSettings) -> Result<Arc<Self>, ImportError> {
+        let retry = RetryPolicy {
+            max_attempts: settings.max_attempts,
+            base_delay: settings.retry_base,
+            max_delay: settings.retry_cap,
+        };
+        let upstream = Upstream::new(settings.http_timeout, retry)?;
+        let (tokens, fingerprint) = match &settings.credentials {
+            None => (None, String::new()),
+            Some(credentials) => {
+                let fingerprint = fingerprint(&credentials.refresh_token);
+                let refresh =
+                    import_runs::find_refresh_token(&store, &credentials.client_id, &fingerprint)
+                        .await?
+                        .map(SecretString::from)
+                        .unwrap_or_else(|| credentials.refresh_token.clone());
+                let client = TokenClient::new(
+                    upstream.clone(),
+                    settings.login_url.clone(),
+                    credentials.client_id.clone(),
+                    credentials.client_secret.clone(),
+                    refresh,
+                );
+                (Some(client), fingerprint)
+            }
+        };
+        Ok(Arc::new(Importer {
+            store,
+            settings,
+            upstream,
+            tokens,
+            fingerprint,
+            holder: holder_name(),
+            progress: ProgressHub::default(),
+        }))
+    }
+
+    /// Whether credentials are configured.
+    pub fn is_configured(&self) -> bool {
+        self.tokens.is_some()
+    }
+
+    /// This process's name in leases and runs.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Live progress of this process's runs.
+    pub fn progress(&self) -> &ProgressHub {
+        &self.progress
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &ImporterSettings {
+        &self.settings
+    }
+
+    fn tokens(&self) -> Result<&TokenClient, ImportError> {
+        self.tokens.as_ref().ok_or_else(|| ImportError::Refused {
+            reason: crate::domain::FailureReason::AppConfiguration,
+            code: "NOT_CONFIGURED".to_owned(),
+            message: "TENANTGRAPH_CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN are not set"
+                .to_owned(),
+        })
+    }
+
+    /// The tenants to import: Partner Center's customers, or the configured list. Creates
+    /// their rows in the store (refreshing Partner Center's names).
+    #[tracing::instrument(skip_all)]
+    pub async fn discover(&self) -> Result<Vec<TenantId>, ImportError> {
+        let now = Utc::now();
+        if let Some(ids) = &self.settings.tenants {
+            let tenants: Vec<Tenant> = ids
+                .iter()
+                .map(|id| Tenant {
+                    id: TenantId(*id),
+                    customer_id: None,
+                    name: id.to_string(),
+                    default_domain: None,
+                    created_at: now,
+                    updated_at: now,
+                    last_import_at: None,
+                })
+                .collect();
+            import_runs::upsert_discovered_tenants(&self.store, &tenants, false).await?;
+            return Ok(tenants.into_iter().map(|t| t.id).collect());
+        }
+        let partner = self
+            .settings
+            .partner_tenant_id
+            .ok_or_else(|| ImportError::Refused {
+                reason: crate::domain::FailureReason::AppConfiguration,
+                code: "NOT_CONFIGURED".to_owned(),
+                message: "set TENANTGRAPH_PARTNER_TENANT_ID to list Partner Center customers, or \
+                      TENANTGRAPH_IMPORT_TENANTS to import a fixed list"
+                    .to_owned(),
+            })?;
+        let stats = TrafficStats::default();
+        let token = self
+            .tokens()?
+            .access_token(partner, Resource::PartnerCenter, &stats)
+            .await?;
+        let customers = partner_center::list_customers(
+            &self.upstream,
+            &self.settings.partner_center_url,
+            &token,
+            Uuid::new_v4(),
+            &stats,
+        )
+        .await?;
+        let tenants: Vec<Tenant> = customers
+            .into_iter()
+            .map(|c| Tenant {
+                id: TenantId(c.tenant_id),
+                customer_id: Some(c.customer_id),
+                name: c.name,
+                default_domain: c.domain,
+                created_at: now,
+                updated_at: now,
+                last_import_at: None,
+            })
+            .collect();
+        import_runs::upsert_discovered_tenants(&self.store, &tenants, true).await?;
+        tracing::info!(customers = tenants.len(), "Partner Center customers listed");
+        Ok(tenants.into_iter().map(|t| t.id).collect())
+    }
+
+    /// Imports every tenant (or only `only`), `concurrency` at a time; one tenant's failure
+    /// never stops the others. `slot` makes a scheduled slot import each tenant once across
+    /// replicas. Fails only when the tenants can't be listed.
+    pub async fn run_all(
+        self: &Arc<Self>,
+        trigger: ImportTrigger,
+        slot: Option<DateTime<Utc>>,
+        only: Option<TenantId>,
+    ) -> Result<RunSummary, ImportError> {
+        let interrupted = import_runs::interrupt_abandoned_runs(&self.store).await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                runs = interrupted,
+                "runs of a stopped process marked INTERRUPTED"
+            );
+        }
+        let mut tenants = self.discover().await?;
+        if let Some(only) = only {
+            if !tenants.contains(&only) {
+                return Err(ImportError::Refused {
+                    reason: crate::domain::FailureReason::TenantNotFound,
+                    code: "NOT_A_CUSTOMER".to_owned(),
+                    message: format!("tenant {only} is not among the customers to import"),
+                });
+            }
+            tenants = vec![only];
+        }
+        let gate = Arc::new(Semaphore::new(self.settings.concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        for tenant_id in tenants {
+            let importer = self.clone();
+            let gate = gate.clone();
+            tasks.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                match importer.claim(tenant_id, trigger, slot).await {
+                    Ok(Ok(run)) => Ok(run::execute(importer.clone(), run).await),
+                    Ok(Err(_)) => Err(tenant_id),
+                    Err(err) => {
+                        tracing::error!(%tenant_id, error = %err, "could not start the run");
+                        Err(tenant_id)
+                    }
+                }
+            });
+        }
+        let mut summary = RunSummary::default();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(run)) => summary.runs.push(run),
+                Ok(Err(tenant_id)) => summary.skipped.push(tenant_id),
+                Err(err) => tracing::error!(error = %err, "an import task ended abnormally"),
+            }
+        }
+        self.keep_rotated_refresh_token().await;
+        Ok(summary)
+    }
+
+    /// Starts a run of one tenant in the background and returns it (`RUNNING`).
+    pub async fn trigger(
+        self: &Arc<Self>,
+        tenant_id: TenantId,
+        trigger: ImportTrigger,
+    ) -> Result<ImportRun, TriggerError> {
+        if !self.is_configured() {
+            return Err(TriggerError::NotConfigured);
+        }
+        match self.claim(tenant_id, trigger, None).await? {
+            Ok(run) => {
+                let importer = self.clone();
+                let started = run.clone();
+                tokio::spawn(async move {
+                    run::execute(importer.clone(), run).await;
+                    importer.keep_rotated_refresh_token().await;
+                });
+                Ok(started)
+            }
+            Err(_) => Err(TriggerError::Busy { tenant_id }),
+        }
+    }
+
+    async fn claim(
+        &self,
+        tenant_id: TenantId,
+        trigger: ImportTrigger,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<Result<ImportRun, StartRefused>, StoreError> {
+        let lease = chrono::Duration::from_std(self.settings.lease)
+            .unwrap_or_else(|_| chrono::Duration::seconds(120));
+        let claimed = import_runs::start_run(
+            &self.store,
+            &NewRun {
+                tenant_id,
+                trigger,
+                scheduled_for: slot,
+                holder: self.holder.clone(),
+                lease,
+            },
+        )
+        .await?;
+        if let Err(refused) = &claimed {
+            tracing::info!(%tenant_id, ?refused, "tenant skipped: claimed elsewhere");
+        }
+        Ok(claimed)
+    }
+
+    async fn keep_rotated_refresh_token(&self) {
+        let (Some(tokens), Some(credentials)) = (&self.tokens, &self.settings.credentials) else {
+            return;
+        };
+        if let Some(newest) = tokens.take_rotated_refresh_token()
+            && let Err(err) = import_runs::save_refresh_token(
+                &self.store,
+                &credentials.client_id,
+                &self.fingerprint,
+                newest.expose_secret(),
+            )
+            .await
+        {
+            tracing::error!(error = %err, "could not keep the rotated refresh token");
+        }
+    }
+}

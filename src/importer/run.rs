@@ -1,0 +1,316 @@
+//! One tenant's run: token, SKUs, users into the spool, then one commit. A failure anywhere
+//! before the commit's end leaves the tenant's stored data as it was.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::Importer;
+use super::clients::TrafficStats;
+use super::clients::graph::{self, GraphClient};
+use super::error::ImportError;
+use super::mapping::{self, Semantics};
+use super::progress::{Phase, Progress};
+use super::spool::Spool;
+use crate::domain::{
+    ImportCounts, ImportMode, ImportRun, RunStatus, ServicePlan, Subscription, UserChange,
+};
+use crate::store::import_commit::{self, ImportCommit};
+use crate::store::import_runs::{self, RunEnd};
+
+/// What the fetch phase produced.
+struct Fetched {
+    mode: ImportMode,
+    subscriptions: Vec<Subscription>,
+    service_plans: Vec<ServicePlan>,
+    spool: Spool,
+    delta_link: Option<String>,
+}
+
+/// Runs a claimed run to its end and records the outcome. Never panics into the caller.
+#[tracing::instrument(skip_all, fields(tenant_id = %run.tenant_id, run_id = %run.id))]
+pub(crate) async fn execute(importer: Arc<Importer>, run: ImportRun) -> ImportRun {
+    let stats = Arc::new(TrafficStats::default());
+    let heartbeat = {
+        let importer = importer.clone();
+        let (tenant_id, run_id) = (run.tenant_id, run.id);
+        let every = importer.settings.lease / 3;
+        let lease = chrono::Duration::from_std(importer.settings.lease)
+            .unwrap_or_else(|_| chrono::Duration::seconds(120));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match import_runs::renew_lease(&importer.store, tenant_id, run_id, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(%tenant_id, %run_id, "import lease lost");
+                        break;
+                    }
+                    Err(err) => tracing::warn!(%tenant_id, error = %err, "lease renewal failed"),
+                }
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let outcome = fetch_and_commit(&importer, &run, &stats).await;
+    heartbeat.abort();
+    let (status, reason) = match &outcome {
+        Ok(_) => (RunStatus::Succeeded, None),
+        Err((_, err)) => (RunStatus::Failed, Some(err.reason())),
+    };
+    match &outcome {
+        Ok(counts) => tracing::info!(
+            tenant_id = %run.tenant_id,
+            added = counts.users_added,
+            updated = counts.users_updated,
+            removed = counts.users_removed,
+            restored = counts.users_restored,
+            pages = counts.pages,
+            retries = counts.retries,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "import committed"
+        ),
+        Err((mode, err)) => {
+            tracing::warn!(
+                tenant_id = %run.tenant_id,
+                reason = err.reason().code(),
+                code = err.upstream_code().as_deref().unwrap_or(""),
+                error = %err,
+                "import failed"
+            );
+            let end = RunEnd {
+                status: RunStatus::Failed,
+                mode: *mode,
+                reason: Some(err.reason()),
+                upstream_code: err.upstream_code(),
+                upstream_message: Some(err.upstream_message()),
+                counts: ImportCounts {
+                    pages: stats.pages(),
+                    retries: stats.retries(),
+                    ..ImportCounts::default()
+                },
+            };
+            if let Err(store_err) = import_runs::finish_run(&importer.store, &run, &end).await {
+                tracing::error!(error = %store_err, "could not record the failed run");
+            }
+        }
+    }
+    importer.progress.publish(Progress {
+        run_id: run.id,
+        tenant_id: run.tenant_id,
+        phase: Phase::Finished,
+        pages: stats.pages(),
+        users: 0,
+        status,
+        reason,
+    });
+    match import_runs::find_run(&importer.store, run.id).await {
+        Ok(Some(ended)) => ended,
+        _ => ImportRun {
+            status,
+            reason,
+            ..run
+        },
+    }
+}
+
+async fn fetch_and_commit(
+    importer: &Importer,
+    run: &ImportRun,
+    stats: &TrafficStats,
+) -> Result<ImportCounts, (Option<ImportMode>, ImportError)> {
+    let fetched = fetch(importer, run, stats).await.map_err(|e| (None, e))?;
+    let mode = Some(fetched.mode);
+    report(
+        importer,
+        run,
+        stats,
+        Phase::Committing,
+        fetched.spool.len() as i64,
+    );
+    let mut reader = fetched
+        .spool
+        .finish()
+        .map_err(|e| (mode, ImportError::Spool(e.to_string())))?;
+    let commit = ImportCommit {
+        run,
+        mode: fetched.mode,
+        subscriptions: &fetched.subscriptions,
+        service_plans: &fetched.service_plans,
+        delta_link: fetched.delta_link.as_deref(),
+        seen_at: Utc::now(),
+        fetched: ImportCounts {
+            pages: stats.pages(),
+            retries: stats.retries(),
+            ..ImportCounts::default()
+        },
+    };
+    import_commit::commit_import(&importer.store, &commit, &mut reader)
+        .await
+        .map_err(|e| (mode, e.into()))
+}
+
+fn report(importer: &Importer, run: &ImportRun, stats: &TrafficStats, phase: Phase, users: i64) {
+    importer.progress.publish(Progress {
+        run_id: run.id,
+        tenant_id: run.tenant_id,
+        phase,
+        pages: stats.pages(),
+        users,
+        status: RunStatus::Running,
+        reason: None,
+    });
+}
+
+async fn fetch(
+    importer: &Importer,
+    run: &ImportRun,
+    stats: &TrafficStats,
+) -> Result<Fetched, ImportError> {
+    let tokens = importer.tokens()?;
+    let graph = GraphClient::new(
+        &importer.upstream,
+        &importer.settings.graph_url,
+        tokens,
+        run.tenant_id.uuid(),
+        stats,
+    );
+    report(importer, run, stats, Phase::Starting, 0);
+    let (subscriptions, service_plans) = fetch_skus(&graph, run).await?;
+    let basis = import_runs::import_basis(&importer.store, run.tenant_id).await?;
+
+    if let Some(link) = basis.delta_link {
+        let mut spool = Spool::new().map_err(|e| ImportError::Spool(e.to_string()))?;
+        let url = graph.link(&link)?;
+        match read_users(
+            importer,
+            run,
+            stats,
+            &graph,
+            url,
+            Semantics::Changes,
+            &mut spool,
+        )
+        .await
+        {
+            Ok(delta_link) => {
+                return Ok(Fetched {
+                    mode: ImportMode::Delta,
+                    subscriptions,
+                    service_plans,
+                    spool,
+                    delta_link,
+                });
+            }
+            Err(ImportError::DeltaExpired { code }) => {
+                tracing::info!(tenant_id = %run.tenant_id, code = %code, "delta link rejected, importing in full");
+            }
+            Err(other) => return Err(other),
+        }
+    }
+
+    let mut spool = Spool::new().map_err(|e| ImportError::Spool(e.to_string()))?;
+    let delta_link = if basis.present_users >= importer.settings.large_tenant_users {
+        // Large tenants: 999 users a page through an initial delta round, whose
+        // `manager@delta` carries the managers (reference §4.3), and which ends in a delta link.
+        let url = graph.delta_url()?;
+        read_users(
+            importer,
+            run,
+            stats,
+            &graph,
+            url,
+            Semantics::InitialDelta,
+            &mut spool,
+        )
+        .await?
+    } else {
+        // Take the delta link first, so that changes made while listing are replayed next run.
+        let latest = graph::parse_users_page(&graph.get(&graph.latest_delta_url()?, false).await?)?;
+        let url = graph.users_url()?;
+        read_users(
+            importer,
+            run,
+            stats,
+            &graph,
+            url,
+            Semantics::Listing,
+            &mut spool,
+        )
+        .await?;
+        latest.delta_link
+    };
+    Ok(Fetched {
+        mode: ImportMode::Full,
+        subscriptions,
+        service_plans,
+        spool,
+        delta_link,
+    })
+}
+
+async fn fetch_skus(
+    graph: &GraphClient<'_>,
+    run: &ImportRun,
+) -> Result<(Vec<Subscription>, Vec<ServicePlan>), ImportError> {
+    let now = Utc::now();
+    let mut url = graph.url("subscribedSkus")?;
+    let mut subscriptions = Vec::new();
+    let mut plans = Vec::new();
+    loop {
+        let page = graph::parse_skus_page(&graph.get(&url, false).await?)?;
+        for sku in page.value {
+            let (subscription, sku_plans) = mapping::subscription(run.tenant_id, sku, now)?;
+            if subscriptions
+                .iter()
+                .any(|s: &Subscription| s.sku_id == subscription.sku_id)
+            {
+                return Err(ImportError::Malformed {
+                    message: format!("subscribedSkus lists SKU {} twice", subscription.sku_id),
+                });
+            }
+            subscriptions.push(subscription);
+            plans.extend(sku_plans);
+        }
+        match page.next_link {
+            Some(next) => url = graph.link(&next)?,
+            None => return Ok((subscriptions, plans)),
+        }
+    }
+}
+
+/// Follows a user listing or delta round from `url` to its end, spooling every record.
+/// Returns the delta link the last page carried, if any.
+async fn read_users(
+    importer: &Importer,
+    run: &ImportRun,
+    stats: &TrafficStats,
+    graph: &GraphClient<'_>,
+    mut url: url::Url,
+    semantics: Semantics,
+    spool: &mut Spool,
+) -> Result<Option<String>, ImportError> {
+    let delta = semantics != Semantics::Listing;
+    let mut users = 0i64;
+    loop {
+        let body = graph.get(&url, delta).await?;
+        let page = graph::parse_users_page(&body)?;
+        drop(body);
+        for user in page.value {
+            let change = mapping::user_change(user, semantics)?;
+            // An initial round may report users already gone; they are simply not present.
+            if semantics == Semantics::InitialDelta && matches!(change, UserChange::Removed(_)) {
+                continue;
+            }
+            spool
+                .push(change)
+                .map_err(|e| ImportError::Spool(e.to_string()))?;
+            users += 1;
+        }
+        report(importer, run, stats, Phase::Users, users);
+        match (page.next_link, page.delta_link) {
+            (Some(next), _) => url = graph.link(&next)?,
+            (None, delta_link) => return Ok(delta_link),
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! Import runs, each tenant's import lease and delta link, and the newest refresh token.
+//! A lease row per tenant makes one replica at a time import a tenant; a scheduled slot's run
+//! row is unique per tenant, so a slot imports each tenant once whichever replica gets there.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::connect::Store;
+use super::entities::{import_run, partner_credential, tenant, tenant_import_state, user};
+use super::error::StoreError;
+use crate::domain::{
+    FailureReason, ImportCounts, ImportMode, ImportRun, ImportRunId, ImportTrigger, RunStatus,
+    Tenant, TenantId,
+};
+
+/// A run to start.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// What started it.
+    pub trigger: ImportTrigger,
+    /// The schedule slot, for scheduled runs (unique per tenant).
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// This process's name.
+    pub holder: String,
+    /// How long the claim lasts without renewal.
+    pub lease: chrono::Duration,
+}
+
+/// Why a run could not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartRefused {
+    /// Another run of the tenant holds the lease.
+    Busy {
+        /// That run.
+        run_id: Option<ImportRunId>,
+    },
+    /// The scheduled slot already has a run of this tenant.
+    SlotTaken,
+}
+
+pub(crate) fn to_domain(m: import_run::Model) -> Result<ImportRun, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        table: "import_runs",
+        detail,
+    };
+    Ok(ImportRun {
+        id: ImportRunId(m.id),
+        tenant_id: TenantId(m.tenant_id),
+        trigger: m.trigger.parse().map_err(corrupt)?,
+        mode: m
+            .mode
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(corrupt)?,
+        status: m.status.parse().map_err(corrupt)?,
+        reason: m
+            .reason
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(corrupt)?,
+        upstream_code: m.upstream_code,
+        upstream_message: m.upstream_message,
+        scheduled_for: m.scheduled_for,
+        holder: m.holder,
+        started_at: m.started_at,
+        finished_at: m.finished_at,
+        counts: ImportCounts {
+            users_added: m.users_added,
+            users_updated: m.users_updated,
+            users_removed: m.users_removed,
+            users_restored: m.users_restored,
+            licenses: m.licenses,
+            skus: m.skus,
+            pages: m.pages,
+            retries: m.retries,
+        },
+    })
+}
+
+/// Creates tenant rows for tenants found upstream, or refreshes their Partner Center name,
+/// domain and customer id. `refresh_profile = false` only creates missing rows.
+pub async fn upsert_discovered_tenants(
+    store: &Store,
+    tenants: &[Tenant],
+    refresh_profile: bool,
+) -> Result<(), StoreError> {
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    let txn = store.begin_write().await?;
+    for chunk in tenants.chunks(200) {
+        let mut on_conflict = OnConflict::column(tenant::Column::Id);
+        if refresh_profile {
+            on_conflict.update_columns([
+                tenant::Column::CustomerId,
+                tenant::Column::Name,
+                tenant::Column::DefaultDomain,
+                tenant::Column::UpdatedAt,
+            ]);
+        } else {
+            on_conflict.do_nothing();
+        }
+        tenant::Entity::insert_many(chunk.iter().map(super::tenants::to_active))
+            .on_conflict(on_conflict)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Claims `new.tenant_id` for a new run and records the run as `RUNNING`, in one transaction.
+pub async fn start_run(
+    store: &Store,
+    new: &NewRun,
+) -> Result<Result<ImportRun, StartRefused>, StoreError> {
+    let now = Utc::now();
+    let run_id = Uuid::new_v4();
+    let tenant_id = new.tenant_id.uuid();
+    let txn = store.begin_write().await?;
+    tenant_import_state::Entity::insert(tenant_import_state::ActiveModel {
+        tenant_id: Set(tenant_id),
+        delta_link: Set(None),
+        delta_link_at: Set(None),
+        lease_holder: Set(None),
+        lease_run_id: Set(None),
+        lease_expires_at: Set(None),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(tenant_import_state::Column::TenantId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    if let Some(slot) = new.scheduled_for {
+        let taken = import_run::Entity::find()
+            .filter(import_run::Column::TenantId.eq(tenant_id))
+            .filter(import_run::Column::ScheduledFor.eq(slot))
+            .count(&txn)
+            .await?;
+        if taken > 0 {
+            return Ok(Err(StartRefused::SlotTaken));
+        }
+    }
+    // The WHERE is re-checked under the row lock, so of two replicas only one gets the lease.
+    let claimed = tenant_import_state::Entity::update_many()
+        .col_expr(
+            tenant_import_state::Column::LeaseHolder,
+            Expr::value(new.holder.clone()),
+        )
+        .col_expr(tenant_import_state::Column::LeaseRunId, Expr::value(run_id))
+        .col_expr(
+            tenant_import_state::Column::LeaseExpiresAt,
+            Expr::value(now + new.lease),
+        )
+        .col_expr(tenant_import_state::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant_import_state::Column::TenantId.eq(tenant_id))
+        .filter(
+            Condition::any()
+                .add(tenant_import_state::Column::LeaseExpiresAt.is_null())
+                .add(tenant_import_state::Column::LeaseExpiresAt.lt(now)),
+        )
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if claimed == 0 {
+        let holder = tenant_import_state::Entity::find_by_id(tenant_id)
+            .one(&txn)
+            .await?
+            .and_then(|s| s.lease_run_id);
+        return Ok(Err(StartRefused::Busy {
+            run_id: holder.map(ImportRunId),
+        }));
+    }
+    let row = import_run::ActiveModel {
+        id: Set(run_id),
+        tenant_id: Set(tenant_id),
+        trigger: Set(new.trigger.as_str().to_owned()),
+        mode: Set(None),
+        status: Set(RunStatus::Running.as_str().to_owned()),
+        reason: Set(None),
+        upstream_code: Set(None),
+        upstream_message: Set(None),
+        remediation: Set(None),
+        scheduled_for: Set(new.scheduled_for),
+        holder: Set(new.holder.clone()),
+        started_at: Set(now),
+        finished_at: Set(None),
+        duration_ms: Set(None),
+        users_added: Set(0),
+        users_updated: Set(0),
+        users_removed: Set(0),
+        users_restored: Set(0),
+        licenses: Set(0),
+        skus: Set(0),
+        pages: Set(0),
+        retries: Set(0),
+    };
+    match import_run::Entity::insert(row)
+        .exec_without_returning(&txn)
+        .await
+    {
+        Ok(_) => {}
+        // Another replica inserted the same slot between our check and our insert.
+        Err(err) => {
+            return match StoreError::from(err) {
+                StoreError::Conflict(_) => Ok(Err(StartRefused::SlotTaken)),
+                other => Err(other),
+            };
+        }
+    }
+    txn.commit().await?;
+    let run = import_run::Entity::find_by_id(run_id)
+        .one(store.db())
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("import run {run_id}")))?;
+    Ok(Ok(to_domain(run)?))
+}
+
+/// Extends the lease of `run_id`; `false` when the run no longer holds it.
+pub async fn renew_lease(
+    store: &Store,
+    tenant_id: TenantId,
+    run_id: ImportRunId,
+    lease: chrono::Duration,
+) -> Result<bool, StoreError> {
+    let now = Utc::now();
+    let renewed = tenant_import_state::Entity::update_many()
+        .col_expr(
+            tenant_import_state::Column::LeaseExpiresAt,
+            Expr::value(now + lease),
+        )
+        .filter(tenant_import_state::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(tenant_import_state::Column::LeaseRunId.eq(run_id.uuid()))
+        .exec(store.db())
+        .await?
+        .rows_affected;
+    Ok(renewed == 1)
+}
+
+/// Releases the lease of `run_id` (no-op when another run holds it).
+pub(crate) async fn release_lease<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    run_id: ImportRunId,
+) -> Result<(), StoreError> {
+    tenant_import_state::Entity::update_many()
+        .col_expr(
+            tenant_import_state::Column::LeaseHolder,
+            Expr::value(None::<String>),
+        )
+        .col_expr(
+            tenant_import_state::Column::LeaseRunId,
+            Expr::value(None::<Uuid>),
+        )
+        .col_expr(
+            tenant_import_state::Column::LeaseExpiresAt,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .filter(tenant_import_state::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(tenant_import_state::Column::LeaseRunId.eq(run_id.uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// How a run ended, for [`finish_run`].
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    /// `Succeeded` or `Failed`.
+    pub status: RunStatus,
+    /// How users were read, if it got that far.
+    pub mode: Option<ImportMode>,
+    /// Why it failed.
+    pub reason: Option<FailureReason>,
+    /// Upstream error code.
+    pub upstream_code: Option<String>,
+    /// Upstream error message (no secrets).
+    pub upstream_message: Option<String>,
+    /// Counts.
+    pub counts: ImportCounts,
+}
+
+/// Records the end of a run and releases its lease. Runs on `db`, so a commit can include it.
+pub(crate) async fn finish_run_on<C: ConnectionTrait>(
+    db: &C,
+    run: &ImportRun,
+    end: &RunEnd,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let c = &end.counts;
+    import_run::Entity::update_many()
+        .col_expr(import_run::Column::Status, Expr::value(end.status.as_str()))
+        .col_expr(
+            import_run::Column::Mode,
+            Expr::value(end.mode.map(|m| m.as_str().to_owned())),
+        )
+        .col_expr(
+            import_run::Column::Reason,
+            Expr::value(end.reason.map(|r| r.code().to_owned())),
+        )
+        .col_expr(
+            import_run::Column::UpstreamCode,
+            Expr::value(end.upstream_code.clone()),
+        )
+        .col_expr(
+            import_run::Column::UpstreamMessage,
+            Expr::value(end.upstream_message.clone()),
+        )
+        .col_expr(
+            import_run::Column::Remediation,
+            Expr::value(end.reason.map(|r| r.remediation().to_owned())),
+        )
+        .col_expr(import_run::Column::FinishedAt, Expr::value(now))
+        .col_expr(
+            import_run::Column::DurationMs,
+            Expr::value((now - run.started_at).num_milliseconds()),
+        )
+        .col_expr(import_run::Column::UsersAdded, Expr::value(c.users_added))
+        .col_expr(
+            import_run::Column::UsersUpdated,
+            Expr::value(c.users_updated),
+        )
+        .col_expr(
+            import_run::Column::UsersRemoved,
+            Expr::value(c.users_removed),
+        )
+        .col_expr(
+            import_run::Column::UsersRestored,
+            Expr::value(c.users_restored),
+        )
+        .col_expr(import_run::Column::Licenses, Expr::value(c.licenses))
+        .col_expr(import_run::Column::Skus, Expr::value(c.skus))
+        .col_expr(import_run::Column::Pages, Expr::value(c.pages))
+        .col_expr(import_run::Column::Retries, Expr::value(c.retries))
+        .filter(import_run::Column::Id.eq(run.id.uuid()))
+        .exec(db)
+        .await?;
+    release_lease(db, run.tenant_id, run.id).await
+}
+
+/// Records the end of a run that changed no tenant data (a failure) and releases its lease.
+pub async fn finish_run(store: &Store, run: &ImportRun, end: &RunEnd) -> Result<(), StoreError> {
+    let txn = store.begin_write().await?;
+    finish_run_on(&txn, run, end).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Marks `RUNNING` runs whose process is gone (their lease expired or was taken over) as
+/// `FAILED` with `INTERRUPTED`. Returns how many.
+pub async fn interrupt_abandoned_runs(store: &Store) -> Result<u64, StoreError> {
+    let now = Utc::now();
+    let running = import_run::Entity::find()
+        .filter(import_run::Column::Status.eq(RunStatus::Running.as_str()))
+        .all(store.db())
+        .await?;
+    let mut interrupted = 0;
+    for run in running {
+        let state = tenant_import_state::Entity::find_by_id(run.tenant_id)
+            .one(store.db())
+            .await?;
+        let alive = state.is_some_and(|s| {
+            s.lease_run_id == Some(run.id) && s.lease_expires_at.is_some_and(|t| t >= now)
+        });
+        if alive {
+            continue;
+        }
+        let run = to_domain(run)?;
+        finish_run(
+            store,
+            &run,
+            &RunEnd {
+                status: RunStatus::Failed,
+                mode: run.mode,
+                reason: Some(FailureReason::Interrupted),
+                upstream_code: None,
+                upstream_message: Some(format!(
+                    "the process {} stopped before the run finished",
+                    run.holder
+                )),
+                counts: run.counts,
+            },
+        )
+        .await?;
+        interrupted += 1;
+    }
+    Ok(interrupted)
+}
+
+/// Updates the running counters of a run (pages, retries) for progress readers.
+pub async fn record_progress(
+    store: &Store,
+    run_id: ImportRunId,
+    mode: Option<ImportMode>,
+    counts: &ImportCounts,
+) -> Result<(), StoreError> {
+    import_run::Entity::update_many()
+        .col_expr(
+            import_run::Column::Mode,
+            Expr::value(mode.map(|m| m.as_str().to_owned())),
+        )
+        .col_expr(import_run::Column::Pages, Expr::value(counts.pages))
+        .col_expr(import_run::Column::Retries, Expr::value(counts.retries))
+        .filter(import_run::Column::Id.eq(run_id.uuid()))
+        .filter(import_run::Column::Status.eq(RunStatus::Running.as_str()))
+        .exec(store.db())
+        .await?;
+    Ok(())
+}
+
+/// One run by id.
+pub async fn find_run(store: &Store, id: ImportRunId) -> Result<Option<ImportRun>, StoreError> {
+    import_run::Entity::find_by_id(id.uuid())
+        .one(store.db())
+        .await?
+        .map(to_domain)
+        .transpose()
+}
+
+/// Runs of `tenant_id`, newest first, after the run `after` (exclusive), at most `limit`.
+pub async fn list_runs(
+    store: &Store,
+    tenant_id: TenantId,
+    after: Option<(DateTime<Utc>, ImportRunId)>,
+    limit: u64,
+) -> Result<Vec<ImportRun>, StoreError> {
+    let mut query = import_run::Entity::find()
+        .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
+        .order_by_desc(import_run::Column::StartedAt)
+        .order_by_desc(import_run::Column::Id)
+        .limit(limit);
+    if let Some((started, id)) = after {
+        query = query.filter(
+            Condition::any()
+                .add(import_run::Column::StartedAt.lt(started))
+                .add(
+                    Condition::all()
+                        .add(import_run::Column::StartedAt.eq(started))
+                        .add(import_run::Column::Id.lt(id.uuid())),
+                ),
+        );
+    }
+    query
+        .all(store.db())
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+/// The newest run and the newest successful run of each tenant of `tenant_ids`.
+pub async fn latest_runs_of_tenants(
+    store: &Store,
+    tenant_ids: &[TenantId],
+) -> Result<Vec<(TenantId, Option<ImportRun>, Option<ImportRun>)>, StoreError> {
+    let mut out = Vec::with_capacity(tenant_ids.len());
+    // One indexed lookup per tenant and kind; import status is read for few tenants at a time.
+    for &tenant_id in tenant_ids {
+        let latest = import_run::Entity::find()
+            .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
+            .order_by_desc(import_run::Column::StartedAt)
+            .order_by_desc(import_run::Column::Id)
+            .one(store.db())
+            .await?
+            .map(to_domain)
+            .transpose()?;
+        let succeeded = match &latest {
+            Some(run) if run.status == RunStatus::Succeeded => Some(run.clone()),
+            _ => import_run::Entity::find()
+                .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
+                .filter(import_run::Column::Status.eq(RunStatus::Succeeded.as_str()))
+                .order_by_desc(import_run::Column::StartedAt)
+                .order_by_desc(import_run::Column::Id)
+                .one(store.db())
+                .await?
+                .map(to_domain)
+                .transpose()?,
+        };
+        out.push((tenant_id, latest, succeeded));
+    }
+    Ok(out)
+}
+
+/// What a tenant's next run starts from: its saved delta link and its stored user count.
+#[derive(Debug, Clone, Default)]
+pub struct ImportBasis {
+    /// The delta link saved by the last successful run.
+    pub delta_link: Option<String>,
+    /// Users present (not soft-deleted).
+    pub present_users: u64,
+}
+
+/// The basis of the next run of `tenant_id`.
+pub async fn import_basis(store: &Store, tenant_id: TenantId) -> Result<ImportBasis, StoreError> {
+    let delta_link = tenant_import_state::Entity::find_by_id(tenant_id.uuid())
+        .one(store.db())
+        .await?
+        .and_then(|s| s.delta_link);
+    let present_users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(user::Column::DeletedAt.is_null())
+        .count(store.db())
+        .await?;
+    Ok(ImportBasis {
+        delta_link,
+        present_users,
+    })
+}
+
+/// The stored refresh token for `client_id`, if it was rotated from the configured token whose
+/// fingerprint is `configured_fingerprint` (a new configured token wins over older rotations).
+pub async fn find_refresh_token(
+    store: &Store,
+    client_id: &str,
+    configured_fingerprint: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(partner_credential::Entity::find_by_id(client_id.to_owned())
+        .one(store.db())
+        .await?
+        .filter(|c| c.configured_fingerprint == configured_fingerprint)
+        .map(|c| c.refresh_token))
+}
+
+/// Keeps the newest rotated refresh token for the next run.
+pub async fn save_refresh_token(
+    store: &Store,
+    client_id: &str,
+    configured_fingerprint: &str,
+    refresh_token: &str,
+) -> Result<(), StoreError> {
+    let txn = store.db().begin().await?;
+    partner_credential::Entity::insert(partner_credential::ActiveModel {
+        client_id: Set(client_id.to_owned()),
+        refresh_token: Set(refresh_token.to_owned()),
+        configured_fingerprint: Set(configured_fingerprint.to_owned()),
+        rotated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(partner_credential::Column::ClientId)
+            .update_columns([
+                partner_credential::Column::RefreshToken,
+                partner_credential::Column::ConfiguredFingerprint,
+                partner_credential::Column::RotatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Saves (or clears) the delta link of a tenant; part of a run's commit.
+pub(crate) async fn save_delta_link<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    delta_link: Option<&str>,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    tenant_import_state::Entity::update_many()
+        .col_expr(
+            tenant_import_state::Column::DeltaLink,
+            Expr::value(delta_link.map(str::to_owned)),
+        )
+        .col_expr(
+            tenant_import_state::Column::DeltaLinkAt,
+            Expr::value(delta_link.map(|_| now)),
+        )
+        .col_expr(tenant_import_state::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant_import_state::Column::TenantId.eq(tenant_id.uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
