@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `schema`.
+//! The command line: `serve`, `migrate`, `import`, `schema`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -6,10 +6,13 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::config::{LogFormat, Overrides, Settings, SettingsError};
+use crate::domain::{Cursor, ImportTrigger, PageRequest, TenantId, TenantScope};
+use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::server::{self, ServerParts};
 use crate::store::{StatementObserver, Store, StoreError};
-use crate::{demo, graphql, telemetry};
+use crate::{demo, graphql, import_report, store, telemetry};
+use std::collections::HashMap;
 
 /// tenantgraph: every CSP customer's Microsoft 365 tenant, as a federated GraphQL API.
 #[derive(Debug, Parser)]
@@ -40,6 +43,13 @@ pub enum Command {
     },
     /// Apply pending migrations to the store and exit.
     Migrate,
+    /// Import every customer tenant once (or one), show progress, print a summary; exits
+    /// non-zero when any tenant failed.
+    Import {
+        /// Import only this tenant (Entra tenant id).
+        #[arg(long, value_name = "ID")]
+        tenant: Option<String>,
+    },
     /// Print the federation SDL of the GraphQL schema.
     Schema,
 }
@@ -131,7 +141,96 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             tracing::info!("shut down");
             Ok(())
         }
+        Command::Import { tenant } => import(store, &settings, tenant.as_deref()).await,
         Command::Schema => Ok(()),
+    }
+}
+
+async fn import(store: Store, settings: &Settings, tenant: Option<&str>) -> Result<(), CliError> {
+    let only = tenant
+        .map(|t| t.parse::<TenantId>())
+        .transpose()
+        .map_err(|e| CliError::Other(format!("--tenant: {e}")))?;
+    let importer = Importer::new(store.clone(), settings.importer()?)
+        .await
+        .map_err(|e| CliError::Other(format!("cannot start the importer: {e}")))?;
+    if !importer.is_configured() {
+        return Err(CliError::Settings(SettingsError::missing(
+            "importer credentials",
+            "set TENANTGRAPH_CLIENT_ID, TENANTGRAPH_CLIENT_SECRET and TENANTGRAPH_REFRESH_TOKEN",
+        )));
+    }
+    let names = tenant_names(&store).await?;
+    let display = tokio::spawn(import_report::follow(
+        importer.progress().subscribe_all(),
+        names,
+    ));
+    let result = importer.run_all(ImportTrigger::Cli, None, only).await;
+    // Let the last reports draw before the table.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    display.abort();
+    let summary = result.map_err(|e| {
+        CliError::Other(format!(
+            "cannot list the tenants to import: {} ({}); {}",
+            e,
+            e.reason().code(),
+            e.reason().remediation()
+        ))
+    })?;
+    let names = tenant_names(&store).await?;
+    println!("{}", import_report::summary_table(&summary.runs, &names));
+    for run in summary.runs.iter().filter(|r| r.reason.is_some()) {
+        let name = names.get(&run.tenant_id).cloned().unwrap_or_default();
+        println!(
+            "{name} ({}): {} {}: {}\n  what to do: {}",
+            run.tenant_id,
+            run.reason.map(|r| r.code()).unwrap_or_default(),
+            run.upstream_code.as_deref().unwrap_or(""),
+            run.upstream_message.as_deref().unwrap_or(""),
+            run.remediation().unwrap_or_default()
+        );
+    }
+    if !summary.skipped.is_empty() {
+        println!(
+            "{} tenant(s) skipped: another run was importing them",
+            summary.skipped.len()
+        );
+    }
+    let failed = summary.runs.iter().filter(|r| r.reason.is_some()).count();
+    if failed > 0 {
+        return Err(CliError::Other(format!(
+            "{failed} of {} tenant imports failed",
+            summary.runs.len()
+        )));
+    }
+    Ok(())
+}
+
+async fn tenant_names(store: &Store) -> Result<HashMap<TenantId, String>, CliError> {
+    let mut names = HashMap::new();
+    let mut after = None;
+    loop {
+        let page = store::tenants::list_tenants(
+            store,
+            &TenantScope::All,
+            None,
+            &PageRequest::new(Some(500), after.clone())
+                .map_err(|e| CliError::Other(e.to_string()))?,
+        )
+        .await?;
+        for tenant in &page.items {
+            names.insert(tenant.id, tenant.name.clone());
+        }
+        match page.items.last() {
+            Some(last) if page.has_next_page => {
+                after = Some(Cursor {
+                    ordering: store::tenants::TENANT_ORDERING.to_owned(),
+                    key: last.name.clone(),
+                    id: last.id.uuid(),
+                })
+            }
+            _ => return Ok(names),
+        }
     }
 }
 

@@ -209,6 +209,11 @@ pub struct SettingsError {
 }
 
 impl SettingsError {
+    /// A setting that is missing or unusable for what was asked.
+    pub fn missing(key: &str, message: impl Into<String>) -> Self {
+        SettingsError::new(key, message)
+    }
+
     fn new(key: &str, message: impl Into<String>) -> Self {
         SettingsError {
             key: key.to_owned(),

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod import_report;
 pub mod importer;
 pub mod metrics;
 pub mod server;
