@@ -11,7 +11,7 @@ use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::server::{self, ServerParts};
 use crate::store::{StatementObserver, Store, StoreError};
-use crate::{demo, graphql, import_report, store, telemetry};
+use crate::{demo, graphql, import_report, importer, store, telemetry};
 use std::collections::HashMap;
 
 /// tenantgraph: every CSP customer's Microsoft 365 tenant, as a federated GraphQL API.
@@ -122,6 +122,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     "demo data loaded"
                 );
             }
+            let importer = Importer::new(store.clone(), settings.importer()?)
+                .await
+                .map_err(|e| CliError::Other(format!("cannot start the importer: {e}")))?;
+            let _schedule = match (&importer.settings().schedule, importer.is_configured()) {
+                (Some(cron), true) => Some(tokio::spawn(importer::schedule::run(
+                    importer.clone(),
+                    cron.clone(),
+                ))),
+                (Some(_), false) => {
+                    tracing::warn!(
+                        "scheduled imports are off: TENANTGRAPH_CLIENT_ID, _CLIENT_SECRET and \
+                         _REFRESH_TOKEN are not set"
+                    );
+                    None
+                }
+                (None, _) => None,
+            };
             let running = server::start(
                 settings.bind,
                 ServerParts {
