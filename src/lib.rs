@@ -12,5 +12,6 @@ pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod server;
+pub mod simulator;
 pub mod store;
 pub mod telemetry;
