@@ -969,3 +969,214 @@ pub fn user_at(
     let ctx = world.day_ctx(tenant_index, day);
     world.user(&ctx, user_index).map(|(user, _)| user)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use super::*;
+
+    fn ids(tenant: &SimTenant) -> HashSet<Uuid> {
+        tenant.users.iter().map(|u| u.id).collect()
+    }
+
+    #[test]
+    fn same_seed_gives_identical_data_and_another_seed_does_not() {
+        let a = World::new(7, 3, 120);
+        let b = World::new(7, 3, 120);
+        for day in [0, 1, 5] {
+            assert_eq!(a.tenant(1, day), b.tenant(1, day));
+        }
+        let c = World::new(8, 3, 120);
+        assert_ne!(a.tenants[0].id, c.tenants[0].id);
+        assert_ne!(a.tenant(0, 0).users[5], c.tenant(0, 0).users[5]);
+    }
+
+    #[test]
+    fn user_at_agrees_with_the_tenant_listing() {
+        let world = World::new(3, 2, 80);
+        let tenant = world.tenant(1, 4);
+        let listed: Vec<SimUser> = (0..world.universe(4))
+            .filter_map(|i| user_at(3, 80, 1, i, 4))
+            .collect();
+        assert_eq!(listed, tenant.users);
+    }
+
+    #[test]
+    fn managers_form_a_tree_of_current_members_several_levels_deep() {
+        let world = World::new(1, 2, 400);
+        for day in [0, 3] {
+            let tenant = world.tenant(0, day);
+            let by_id: HashMap<Uuid, &SimUser> = tenant.users.iter().map(|u| (u.id, u)).collect();
+            let roots = tenant
+                .users
+                .iter()
+                .filter(|u| u.manager_id.is_none())
+                .count();
+            assert!(roots >= 1);
+            let mut deepest = 0;
+            for user in &tenant.users {
+                let mut depth = 0;
+                let mut current = user;
+                while let Some(manager) = current.manager_id {
+                    let next = by_id.get(&manager).expect("manager is a current user");
+                    assert_eq!(next.user_type.as_deref(), Some("Member"));
+                    current = next;
+                    depth += 1;
+                    assert!(depth < 100, "cycle in the manager chain");
+                }
+                deepest = deepest.max(depth);
+                if user.user_type.as_deref() == Some("Guest") {
+                    assert!(user.manager_id.is_none());
+                }
+            }
+            assert!(deepest >= 3, "deepest chain {deepest}");
+        }
+    }
+
+    #[test]
+    fn users_look_like_a_real_directory() {
+        let tenant = World::new(1, 3, 500).tenant(0, 0);
+        let guests: Vec<_> = tenant
+            .users
+            .iter()
+            .filter(|u| u.user_type.as_deref() == Some("Guest"))
+            .collect();
+        assert!((25..=80).contains(&guests.len()), "{} guests", guests.len());
+        for guest in &guests {
+            assert!(guest.user_principal_name.contains("#EXT#@"));
+            assert!(guest.licenses.is_empty());
+            assert!(guest.usage_location.is_none());
+        }
+        assert!(
+            tenant
+                .users
+                .iter()
+                .all(|u| u.user_principal_name.is_ascii())
+        );
+        let upns: HashSet<_> = tenant
+            .users
+            .iter()
+            .map(|u| &u.user_principal_name)
+            .collect();
+        assert_eq!(upns.len(), tenant.users.len());
+        assert!(
+            tenant
+                .users
+                .iter()
+                .any(|u| u.account_enabled == Some(false))
+        );
+        assert!(tenant.users.iter().any(|u| u.licenses.len() > 1));
+        assert!(
+            tenant
+                .users
+                .iter()
+                .any(|u| u.licenses.iter().any(|l| !l.disabled_plans.is_empty()))
+        );
+        assert!(
+            tenant
+                .users
+                .iter()
+                .any(|u| u.extension_attributes[0].is_some())
+        );
+        assert!(tenant.users.iter().any(|u| u.department.is_none()));
+        let names: String = tenant
+            .users
+            .iter()
+            .filter_map(|u| u.display_name.clone())
+            .collect();
+        for needle in ["ü", "é", "Ø", "山田", "Γ", "'"] {
+            assert!(names.contains(needle), "no {needle} in names");
+        }
+    }
+
+    #[test]
+    fn each_day_brings_hires_leavers_a_returner_and_a_manager_change() {
+        let world = World::new(5, 2, 1000);
+        for day in 1..=4 {
+            let before = world.tenant(0, day - 1);
+            let now = world.tenant(0, day);
+            let after = world.tenant(0, day + 1);
+            let (b, n, a) = (ids(&before), ids(&now), ids(&after));
+            assert!(n.difference(&b).count() >= 10, "hires on day {day}");
+            let left: Vec<_> = b.difference(&n).collect();
+            assert!(!left.is_empty(), "leavers on day {day}");
+            assert!(
+                left.iter().any(|id| a.contains(id)),
+                "a leaver returns on day {}",
+                day + 1
+            );
+            let old: HashMap<Uuid, &SimUser> = before.users.iter().map(|u| (u.id, u)).collect();
+            let changed = now
+                .users
+                .iter()
+                .filter(|u| old.get(&u.id).is_some_and(|o| *o != *u))
+                .count();
+            assert!(
+                (5..=60).contains(&changed),
+                "{changed} changed on day {day}"
+            );
+            assert!(
+                now.users
+                    .iter()
+                    .any(|u| old.get(&u.id).is_some_and(|o| o.manager_id != u.manager_id)),
+                "a manager change on day {day}"
+            );
+        }
+    }
+
+    #[test]
+    fn consumed_units_count_the_current_assignments() {
+        let world = World::new(2, 3, 300);
+        let tenant = world.tenant(1, 2);
+        for sku in &tenant.skus {
+            let holders = tenant
+                .users
+                .iter()
+                .filter(|u| u.licenses.iter().any(|l| l.sku_id == sku.sku_id))
+                .count() as i64;
+            assert_eq!(sku.consumed_units, holders, "{}", sku.sku_part_number);
+        }
+        let by_part: HashMap<&str, &SimSku> = tenant
+            .skus
+            .iter()
+            .map(|s| (s.sku_part_number.as_str(), s))
+            .collect();
+        assert_eq!(by_part["SPE_E5"].capability_status, "Warning");
+        assert_eq!(by_part["SPE_E5"].enabled, 0);
+        assert!(by_part["SPE_E5"].warning > 0);
+        assert_eq!(by_part["MCOEV"].subscription_ids.len(), 2);
+        assert!(by_part["MCOEV"].suspended > 0);
+        assert_eq!(by_part["FLOW_FREE"].enabled, 10_000);
+        assert_eq!(by_part["RMSBASIC"].applies_to, "Company");
+        assert_eq!(by_part["RMSBASIC"].consumed_units, 0);
+        let over = by_part["EXCHANGESTANDARD"];
+        assert!(over.consumed_units > over.enabled + over.warning);
+        assert!(
+            !world
+                .tenant(0, 0)
+                .skus
+                .iter()
+                .any(|s| s.sku_part_number == "EXCHANGESTANDARD")
+        );
+    }
+
+    #[test]
+    fn tenants_have_unicode_names_and_ascii_domains() {
+        let world = World::new(1, 12, 0);
+        let names: Vec<&str> = world.tenants.iter().map(|t| t.name.as_str()).collect();
+        assert!(names.contains(&"さくらテスト株式会社"));
+        assert!(names.contains(&"Alpenhof Demo AG 2"));
+        let domains: HashSet<String> = world
+            .tenants
+            .iter()
+            .map(TenantSpec::default_domain)
+            .collect();
+        assert_eq!(domains.len(), 12);
+        assert!(
+            domains
+                .iter()
+                .all(|d| d.is_ascii() && d.ends_with(".onmicrosoft.com"))
+        );
+    }
+}
