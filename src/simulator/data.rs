@@ -453,11 +453,13 @@ pub(crate) struct UserState {
 }
 
 /// Facts about one (tenant, day) computed once per request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct DayCtx {
     pub(crate) tenant: usize,
     pub(crate) day: u32,
     bounce: Option<u32>,
+    /// The sure manager change of each day `1..=day` (index `day - 1`).
+    manager_changes: Vec<Option<u32>>,
 }
 
 impl World {
@@ -598,6 +600,7 @@ impl World {
             tenant,
             day,
             bounce: self.bounce(tenant, day),
+            manager_changes: (1..=day).map(|d| self.manager_change(tenant, d)).collect(),
         }
     }
 
@@ -628,7 +631,9 @@ impl World {
                 state.dept_shift += 1 + shift % (DEPARTMENTS.len() as u64 - 1);
             } else if (110..180).contains(&r) {
                 state.license_epoch = day;
-            } else if (180..220).contains(&r) || self.manager_change(tenant, day) == Some(index) {
+            } else if (180..220).contains(&r)
+                || ctx.manager_changes.get(day as usize - 1) == Some(&Some(index))
+            {
                 // Each change moves the parent by 1..span-1 places, so it really changes
                 // whenever there is more than one candidate.
                 let (_, span) = Self::parent_range(index);
@@ -659,7 +664,7 @@ impl World {
     }
 
     /// The current manager: the nearest present member up the tree.
-    fn manager(&self, ctx: &DayCtx, index: u32, state: &UserState) -> Option<u32> {
+    pub(crate) fn manager(&self, ctx: &DayCtx, index: u32, state: &UserState) -> Option<u32> {
         if self.is_guest(ctx.tenant, index) {
             return None;
         }
@@ -733,13 +738,23 @@ impl World {
     /// The user with `index` on `ctx.day`, or `None` when absent; also the manager's index.
     pub(crate) fn user(&self, ctx: &DayCtx, index: u32) -> Option<(SimUser, Option<u32>)> {
         let state = self.state(ctx, index);
-        if !state.present {
-            return None;
-        }
-        let manager = self.manager(ctx, index, &state);
-        let mut user = self.attributes(ctx.tenant, index, &state);
+        state.present.then(|| {
+            let manager = self.manager(ctx, index, &state);
+            (self.user_with(ctx, index, &state, manager), manager)
+        })
+    }
+
+    /// The user for an already computed state and manager index.
+    pub(crate) fn user_with(
+        &self,
+        ctx: &DayCtx,
+        index: u32,
+        state: &UserState,
+        manager: Option<u32>,
+    ) -> SimUser {
+        let mut user = self.attributes(ctx.tenant, index, state);
         user.manager_id = manager.map(|m| self.user_id(ctx.tenant, m));
-        Some((user, manager))
+        user
     }
 
     fn attributes(&self, tenant: usize, index: u32, state: &UserState) -> SimUser {

@@ -13,6 +13,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::SimUser;
+use super::data::{DayCtx, UserState, World};
 use super::faults::{Fault, PageFault, Transient};
 use super::wire::{self, DEFAULT_FIELDS, Field, Mode, PageToken};
 use super::{AccessGrant, Resource, Shared, lock};
@@ -714,7 +716,14 @@ async fn users(state: Data, req: HttpRequest) -> HttpResponse {
     let mut index = position;
     let mut served = 0;
     while index < end && served < page_size {
-        if let Some((user, manager)) = world.user(&dctx, index) {
+        let user_state = world.state(&dctx, index);
+        if user_state.present {
+            // The manager walk costs a few state replays; only pay for it when expanded.
+            let manager = match manager_fields {
+                Some(_) => world.manager(&dctx, index, &user_state),
+                None => None,
+            };
+            let user = world.user_with(&dctx, index, &user_state, manager);
             if served > 0 {
                 body.push(b',');
             }
@@ -938,63 +947,87 @@ async fn users_delta(state: Data, req: HttpRequest) -> HttpResponse {
 
 /// One delta entry for a user index, or `None` when there is nothing to report.
 fn delta_entry(
-    world: &super::data::World,
-    to_ctx: &super::data::DayCtx,
-    from_ctx: Option<&super::data::DayCtx>,
+    world: &World,
+    to_ctx: &DayCtx,
+    from_ctx: Option<&DayCtx>,
     index: u32,
     fields: &[Field],
     with_manager: bool,
 ) -> Option<Vec<u8>> {
-    let now = world.user(to_ctx, index);
-    let before = match from_ctx {
-        None => None,
-        Some(from_ctx) => {
-            // Cheap test first: an unchanged event history means unchanged attributes.
-            let same_state = world.state(from_ctx, index) == world.state(to_ctx, index);
-            let before = world.user(from_ctx, index);
-            match (&before, &now) {
-                (None, None) => return None,
-                (Some((b, _)), Some((n, _))) => {
-                    let manager_changed = with_manager && b.manager_id != n.manager_id;
-                    if (same_state || !wire::differs(b, n, fields)) && !manager_changed {
-                        return None;
-                    }
-                }
-                _ => {}
-            }
-            before
+    let now = world.state(to_ctx, index);
+    let before = from_ctx.map(|ctx| (ctx, world.state(ctx, index)));
+    let manager_of = |ctx: &DayCtx, state: &UserState| {
+        if with_manager {
+            world.manager(ctx, index, state)
+        } else {
+            None
         }
     };
     let mut out = Vec::with_capacity(900);
-    match now {
-        None => {
-            let (user, _) = before?;
+    match (before, now.present) {
+        // Initial round: everyone present.
+        (None, true) => {
+            let manager = manager_of(to_ctx, &now);
+            let user = world.user_with(to_ctx, index, &now, manager);
+            write_delta_user(&mut out, &user, fields, with_manager, false);
+        }
+        (None, false) => return None,
+        (Some((_, then)), false) => {
+            if !then.present {
+                return None;
+            }
             out.extend_from_slice(b"{\"id\":");
-            wire::write_str(&mut out, &user.id.to_string());
+            wire::write_str(&mut out, &world.user_id(to_ctx.tenant, index).to_string());
             out.extend_from_slice(b",\"@removed\":{\"reason\":\"changed\"}}");
         }
-        Some((user, _)) => {
-            out.push(b'{');
-            let mut first = true;
-            wire::write_user_members(&mut out, &mut first, &user, fields, Mode::Delta);
-            if with_manager {
-                let had_manager = before.as_ref().is_some_and(|(b, _)| b.manager_id.is_some());
-                match user.manager_id {
-                    Some(m) => {
-                        out.extend_from_slice(
-                            b",\"manager@delta\":[{\"@odata.type\":\"#microsoft.graph.user\",\"id\":",
-                        );
-                        wire::write_str(&mut out, &m.to_string());
-                        out.extend_from_slice(b"}]");
-                    }
-                    None if had_manager => out.extend_from_slice(b",\"manager@delta\":[]"),
-                    None => {}
+        (Some((from_ctx, then)), true) => {
+            let manager = manager_of(to_ctx, &now);
+            let user = world.user_with(to_ctx, index, &now, manager);
+            let mut had_manager = false;
+            if then.present {
+                let old_manager = manager_of(from_ctx, &then);
+                // An unchanged event history means unchanged attributes; only the manager
+                // (who may have left) can still differ.
+                if then == now && old_manager == manager {
+                    return None;
                 }
+                let old = world.user_with(from_ctx, index, &then, old_manager);
+                if old_manager == manager && !wire::differs(&old, &user, fields) {
+                    return None;
+                }
+                had_manager = old_manager.is_some();
             }
-            out.push(b'}');
+            write_delta_user(&mut out, &user, fields, with_manager, had_manager);
         }
     }
     Some(out)
+}
+
+/// A changed or new user in a delta page; `manager@delta` is `[]` when the manager went away.
+fn write_delta_user(
+    out: &mut Vec<u8>,
+    user: &SimUser,
+    fields: &[Field],
+    with_manager: bool,
+    had_manager: bool,
+) {
+    out.push(b'{');
+    let mut first = true;
+    wire::write_user_members(out, &mut first, user, fields, Mode::Delta);
+    if with_manager {
+        match user.manager_id {
+            Some(m) => {
+                out.extend_from_slice(
+                    b",\"manager@delta\":[{\"@odata.type\":\"#microsoft.graph.user\",\"id\":",
+                );
+                wire::write_str(out, &m.to_string());
+                out.extend_from_slice(b"}]");
+            }
+            None if had_manager => out.extend_from_slice(b",\"manager@delta\":[]"),
+            None => {}
+        }
+    }
+    out.push(b'}');
 }
 
 // ---------------------------------------------------------------------------------------------
