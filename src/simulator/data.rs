@@ -49,6 +49,7 @@ const TAG_LICENSE: u64 = 10;
 const TAG_DEPT: u64 = 11;
 const TAG_SUBSCRIPTION: u64 = 12;
 const TAG_COMMERCE: u64 = 13;
+const TAG_ORPHAN: u64 = 14;
 
 /// Company names, with the ASCII slug of their `onmicrosoft.com` domain.
 const TENANT_NAMES: &[(&str, &str)] = &[
@@ -669,11 +670,23 @@ impl World {
             return None;
         }
         let mut candidate = self.parent(ctx.tenant, index, state.manager_shift)?;
+        let mut direct = true;
         loop {
             let cstate = self.state(ctx, candidate);
-            if cstate.present && !self.is_guest(ctx.tenant, candidate) {
+            let guest = self.is_guest(ctx.tenant, candidate);
+            if cstate.present && !guest {
                 return Some(candidate);
             }
+            // Half of a leaver's direct reports are left without a manager for the time
+            // being; the others (and everyone under a guest) report one level higher.
+            if direct
+                && !guest
+                && hash(&[self.seed, TAG_ORPHAN, ctx.tenant as u64, u64::from(index)])
+                    .is_multiple_of(2)
+            {
+                return None;
+            }
+            direct = false;
             candidate = self.parent(ctx.tenant, candidate, cstate.manager_shift)?;
         }
     }
@@ -1108,6 +1121,7 @@ mod tests {
     #[test]
     fn each_day_brings_hires_leavers_a_returner_and_a_manager_change() {
         let world = World::new(5, 2, 1000);
+        let mut orphaned = 0;
         for day in 1..=4 {
             let before = world.tenant(0, day - 1);
             let now = world.tenant(0, day);
@@ -1137,7 +1151,19 @@ mod tests {
                     .any(|u| old.get(&u.id).is_some_and(|o| o.manager_id != u.manager_id)),
                 "a manager change on day {day}"
             );
+            for user in &now.users {
+                if let Some(old) = old.get(&user.id)
+                    && old.manager_id.is_some_and(|m| !n.contains(&m))
+                {
+                    assert_ne!(user.manager_id, old.manager_id, "a leaver manages no one");
+                    orphaned += usize::from(user.manager_id.is_none());
+                }
+            }
         }
+        assert!(
+            orphaned > 0,
+            "some reports of leavers are left without a manager"
+        );
     }
 
     #[test]

@@ -1236,3 +1236,45 @@ async fn subscriptions(state: Data, req: HttpRequest, path: web::Path<String>) -
     });
     ctx.json(body.to_string().into_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_whose_manager_left_gets_an_empty_manager_delta() {
+        let world = World::new(5, 1, 1000);
+        let fields = wire::parse_select("displayName,manager").unwrap();
+        let entries: Vec<String> = (1..=4)
+            .flat_map(|day| {
+                let from = world.day_ctx(0, day - 1);
+                let to = world.day_ctx(0, day);
+                (0..world.universe(day))
+                    .filter_map(|i| delta_entry(&world, &to, Some(&from), i, &fields, true))
+                    .map(|e| String::from_utf8(e).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(entries.iter().any(|e| e.contains("\"manager@delta\":[]")));
+        for entry in &entries {
+            let value: Value = serde_json::from_str(entry).unwrap();
+            let keys = value.as_object().unwrap().len();
+            assert!(keys >= 2, "{entry}");
+        }
+    }
+
+    #[test]
+    fn unselected_changes_do_not_bring_a_user_back() {
+        let world = World::new(5, 1, 1000);
+        let ids_only = wire::parse_select("id").unwrap();
+        let from = world.day_ctx(0, 0);
+        let to = world.day_ctx(0, 1);
+        let reported = (0..world.universe(1))
+            .filter_map(|i| delta_entry(&world, &to, Some(&from), i, &ids_only, false))
+            .count();
+        let hires_and_leavers = (0..world.universe(1))
+            .filter(|&i| world.state(&from, i).present != world.state(&to, i).present)
+            .count();
+        assert_eq!(reported, hires_and_leavers);
+    }
+}

@@ -765,3 +765,32 @@ async fn the_same_seed_serves_the_same_data() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn expired_access_tokens_and_foreign_delta_links_are_refused() {
+    let sim = sim(SimulatorConfig {
+        access_token_lifetime: std::time::Duration::ZERO,
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let [a, b] = [sim.tenant_ids()[0], sim.tenant_ids()[1]];
+    let expired = graph_token(&sim, a).await;
+    let (status, body) = get_json(&format!("{}/v1.0/users", sim.base_url()), &expired).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (401, "InvalidAuthenticationToken".into())
+    );
+    sim.stop().await;
+
+    let sim = super::start(SimulatorConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let token_a = graph_token(&sim, a).await;
+    let token_b = graph_token(&sim, b).await;
+    let latest = format!("{}/v1.0/users/delta?$deltatoken=latest", sim.base_url());
+    let (_, body) = get_json(&latest, &token_b).await;
+    let link_b = body["@odata.deltaLink"].as_str().unwrap();
+    assert_eq!(get_json(link_b, &token_a).await.0, 400);
+    assert_eq!(get_json(link_b, &token_b).await.0, 200);
+    sim.stop().await;
+}
