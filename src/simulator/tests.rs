@@ -289,6 +289,10 @@ async fn users_pages_honour_select_expand_and_top_and_list_everyone_once() {
         snapshot.users.len().div_ceil(100),
         "expand caps pages at 100"
     );
+    assert_eq!(sim.stats().pages_for(tenant), pages as u64);
+    assert_eq!(sim.stats().tenant(tenant).users_pages, pages as u64);
+    sim.reset_stats();
+    assert_eq!(sim.stats(), SimStats::default());
     let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
     let unique: HashSet<&str> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len(), "every user exactly once");
@@ -792,5 +796,24 @@ async fn expired_access_tokens_and_foreign_delta_links_are_refused() {
     let link_b = body["@odata.deltaLink"].as_str().unwrap();
     assert_eq!(get_json(link_b, &token_a).await.0, 400);
     assert_eq!(get_json(link_b, &token_b).await.0, 200);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn latency_faults_delay_only_the_selected_tenant() {
+    let sim = sim(SimulatorConfig::default()).await;
+    let [slow, fast] = [sim.tenant_ids()[0], sim.tenant_ids()[1]];
+    let slow_token = graph_token(&sim, slow).await;
+    let fast_token = graph_token(&sim, fast).await;
+    sim.set_faults(vec![(
+        TenantSelector::Id(slow),
+        Fault::Latency(std::time::Duration::from_millis(150)),
+    )]);
+    let url = format!("{}/v1.0/subscribedSkus", sim.base_url());
+    let started = std::time::Instant::now();
+    assert_eq!(get_json(&url, &slow_token).await.0, 200);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+    assert_eq!(get_json(&url, &fast_token).await.0, 200);
+    assert_eq!(sim.stats().tenant(fast).sku_requests, 1);
     sim.stop().await;
 }
