@@ -4,6 +4,23 @@
 //!
 //! Used by `tenantgraph simulate`, `serve --demo` and the importer's tests. It imports no other
 //! module of the crate and shares no serde types with the importer's clients.
+//!
+//! ```text
+//! let sim = simulator::start(SimulatorConfig::default(), "127.0.0.1:0".parse()?).await?;
+//! // login, Partner Center and Graph base URL are all sim.base_url()
+//! sim.set_day(1);                       // hires, leavers, moves, license and manager changes
+//! sim.set_faults(vec![(TenantSelector::Index(0), Fault::Throttle { count: 2, retry_after_secs: 0 })]);
+//! let expected = sim.snapshot(sim.tenant_ids()[0]);  // what Graph serves today
+//! sim.stop().await;
+//! ```
+//!
+//! Data: users are never stored. A user is a pure function of (seed, tenant index, user index,
+//! day) ([`user_at`]); each day replays per-user events (about 1 % hires, 0.4 % leavers, 0.7 %
+//! department moves, 0.7 % license changes, 0.4 % manager changes, plus one user away for the
+//! day and one sure manager change). Only per-(tenant, day) license counts are cached.
+//!
+//! Paging tokens (`$skiptoken`, `$deltatoken`, `MS-ContinuationToken`) are base64url text with a
+//! check value keyed by the seed: they pin tenant, day and position, and any edit gives a 400.
 
 mod data;
 mod faults;
