@@ -569,7 +569,8 @@ fn serve_page(state: &Shared, ctx: &Ctx, tenant: Uuid, page: u32, body: Vec<u8>)
 // Graph /users
 // ---------------------------------------------------------------------------------------------
 
-/// Parsed `$expand`: `None` without; `Some(fields)` for the manager's selected properties.
+/// Parses `$expand=manager[($select=...)]` into the manager's properties (the default set
+/// without a nested `$select`); the error is the message for a 400.
 fn parse_expand(value: &str) -> Result<Vec<Field>, String> {
     let value = value.trim();
     let (name, inner) = match value.split_once('(') {
