@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `import`, `schema`.
+//! The command line: `serve`, `migrate`, `import`, `schema`, `simulate`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::server::{self, ServerParts};
 use crate::store::{StatementObserver, Store, StoreError};
-use crate::{demo, graphql, import_report, importer, store, telemetry};
+use crate::{demo, graphql, import_report, importer, simulator, store, telemetry};
 use std::collections::HashMap;
 
 /// tenantgraph: every CSP customer's Microsoft 365 tenant, as a federated GraphQL API.
@@ -52,6 +52,46 @@ pub enum Command {
     },
     /// Print the federation SDL of the GraphQL schema.
     Schema,
+    /// Run the Microsoft stand-in (Entra token endpoint, Partner Center, Graph) until stopped.
+    Simulate(SimulateArgs),
+}
+
+/// Flags of `tenantgraph simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9400")]
+    pub bind: std::net::SocketAddr,
+    /// Number of customer tenants.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub tenants: usize,
+    /// Users of each tenant on day 0.
+    #[arg(long, value_name = "M", default_value_t = 50)]
+    pub users_per_tenant: usize,
+    /// Seed of the generated data.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Starting day (the data changes from day to day).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub day: u32,
+    /// Latency added to every response, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Inject a failure: `<SELECTOR>=<KIND>[:ARGS]`, SELECTOR `*`, a 0-based index or a GUID.
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<simulator::FaultSpec>,
+    /// Client id the token endpoint accepts [default: tenantgraph-sim-client].
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Client secret the token endpoint accepts [default: sim-client-secret].
+    #[arg(long)]
+    pub client_secret: Option<String>,
+    /// Initial refresh token the token endpoint accepts [default: sim-initial-refresh-token].
+    #[arg(long)]
+    pub refresh_token: Option<String>,
+    /// The partner tenant id (Partner Center tokens are redeemed there).
+    #[arg(long, value_name = "GUID")]
+    pub partner_tenant_id: Option<uuid::Uuid>,
 }
 
 /// Why a command failed; settings errors exit with status 2, others with 1.
@@ -97,6 +137,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Schema = cli.command {
         print!("{}", graphql::federation_sdl(&graphql::build()));
         return Ok(());
+    }
+    if let Command::Simulate(args) = cli.command {
+        return simulate(args, cli.log_format.unwrap_or_default()).await;
     }
     let settings = cli.settings()?;
     telemetry::init(settings.log_format, &settings.log_level);
@@ -159,7 +202,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Import { tenant } => import(store, &settings, tenant.as_deref()).await,
-        Command::Schema => Ok(()),
+        Command::Schema | Command::Simulate(_) => Ok(()),
     }
 }
 
@@ -249,6 +292,54 @@ async fn tenant_names(store: &Store) -> Result<HashMap<TenantId, String>, CliErr
             _ => return Ok(names),
         }
     }
+}
+
+/// Runs the simulator until SIGINT/SIGTERM; needs no settings file and no database.
+async fn simulate(args: SimulateArgs, log_format: LogFormat) -> Result<(), CliError> {
+    telemetry::init(log_format, "info");
+    let defaults = simulator::SimulatorConfig::default();
+    let config = simulator::SimulatorConfig {
+        tenants: args.tenants,
+        users_per_tenant: args.users_per_tenant,
+        seed: args.seed,
+        day: args.day,
+        partner_tenant_id: args.partner_tenant_id.unwrap_or(defaults.partner_tenant_id),
+        client_id: args.client_id.unwrap_or(defaults.client_id),
+        client_secret: args.client_secret.unwrap_or(defaults.client_secret),
+        refresh_token: args.refresh_token.unwrap_or(defaults.refresh_token),
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        faults: args.faults.into_iter().map(Into::into).collect(),
+        ..defaults
+    };
+    let running = simulator::start(config, args.bind)
+        .await
+        .map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", args.bind)))?;
+    let base = running.base_url();
+    tracing::info!(
+        base_url = %base,
+        tenants = args.tenants,
+        users_per_tenant = args.users_per_tenant,
+        TENANTGRAPH_PARTNER_TENANT_ID = %running.config().partner_tenant_id,
+        TENANTGRAPH_CLIENT_ID = %running.config().client_id,
+        TENANTGRAPH_LOGIN_URL = %base,
+        TENANTGRAPH_PARTNER_CENTER_URL = %base,
+        TENANTGRAPH_GRAPH_URL = %base,
+        "simulator listening; point tenantgraph at it with these settings"
+    );
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())
+            .map_err(|e| CliError::Other(format!("cannot install signal handlers: {e}")))?;
+        let mut interrupt = signal(SignalKind::interrupt())
+            .map_err(|e| CliError::Other(format!("cannot install signal handlers: {e}")))?;
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    }
+    tracing::info!("shutdown signal received, stopping the simulator");
+    running.stop().await;
+    Ok(())
 }
 
 /// Stops the server gracefully (in-flight requests finish, up to 10 s) on SIGTERM or SIGINT.

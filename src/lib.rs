@@ -14,5 +14,6 @@ pub mod import_report;
 pub mod importer;
 pub mod metrics;
 pub mod server;
+pub mod simulator;
 pub mod store;
 pub mod telemetry;

@@ -10,6 +10,7 @@ mod federation;
 mod http;
 mod indexes;
 mod reads;
+mod simulator;
 mod snapshot;
 mod statements;
 mod support;

@@ -1,0 +1,504 @@
+//! Injected failures: which tenant, what kind, how many times; and the `--fault` spec parser.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+/// Which tenants a fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantSelector {
+    /// Every customer tenant and the partner tenant.
+    All,
+    /// The customer tenant at this 0-based position in Partner Center order.
+    Index(usize),
+    /// The tenant with this id (a customer or the partner tenant).
+    Id(Uuid),
+}
+
+/// A failure the simulator injects for the selected tenants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The next `count` Partner Center/Graph requests answer 429 with `Retry-After`.
+    Throttle {
+        /// How many requests are throttled.
+        count: u32,
+        /// The `Retry-After` value in seconds.
+        retry_after_secs: u32,
+    },
+    /// The next `count` requests answer 503 `serviceNotAvailable`.
+    Unavailable {
+        /// How many requests fail.
+        count: u32,
+    },
+    /// The next `count` requests answer 504.
+    GatewayTimeout {
+        /// How many requests fail.
+        count: u32,
+    },
+    /// Extra latency for the tenant's token and API requests.
+    Latency(Duration),
+    /// Token requests fail with AADSTS53003 (Conditional Access) and policy ids in `claims`.
+    ConditionalAccess,
+    /// Token requests fail with AADSTS50076 (`interaction_required`).
+    MfaRequired,
+    /// Token requests fail with AADSTS700082 (refresh token unused too long).
+    RefreshTokenExpired,
+    /// Token requests fail with AADSTS65001 (`consent_required`).
+    ConsentMissing,
+    /// Token requests fail with AADSTS90002 (tenant not found).
+    TenantNotFound,
+    /// Graph answers 403 `Authorization_RequestDenied` on users, delta and subscribedSkus.
+    NoDelegatedAccess,
+    /// The `page`-th (1-based) users or delta page answers 200 with a truncated JSON body.
+    MalformedPage {
+        /// The 1-based page number.
+        page: u32,
+    },
+    /// The `page`-th users or delta page drops the connection mid-body `count` times.
+    DropConnection {
+        /// The 1-based page number.
+        page: u32,
+        /// How many times the connection is dropped before the page is served.
+        count: u32,
+    },
+    /// Following a `$deltatoken` link answers 400 `syncStateNotFound`.
+    DeltaTokenExpired,
+}
+
+/// One `--fault` command-line value: `<SELECTOR>=<KIND>[:ARGS]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultSpec {
+    /// The tenants it applies to.
+    pub selector: TenantSelector,
+    /// What happens.
+    pub fault: Fault,
+}
+
+/// Why a `--fault` value could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultSpecError {
+    /// No `=` between selector and kind.
+    #[error("fault spec must look like <SELECTOR>=<KIND>[:ARGS], got {0:?}")]
+    Shape(String),
+    /// The selector is neither `*`, an index nor a GUID.
+    #[error("fault selector must be `*`, a 0-based tenant index or a tenant GUID, got {0:?}")]
+    Selector(String),
+    /// Unknown fault kind.
+    #[error(
+        "unknown fault kind {0:?}; expected one of throttle, unavailable, gateway-timeout, \
+         latency, conditional-access, mfa-required, refresh-token-expired, consent-missing, \
+         tenant-not-found, no-delegated-access, malformed-page, drop-connection, \
+         delta-token-expired"
+    )]
+    Kind(String),
+    /// A numeric argument is missing or not a number.
+    #[error("fault {kind} needs {what} as a whole number, got {got:?}")]
+    Number {
+        /// The fault kind.
+        kind: String,
+        /// Which argument.
+        what: &'static str,
+        /// What was given.
+        got: String,
+    },
+    /// More arguments than the kind takes.
+    #[error("fault {kind} takes at most {max} argument(s), got {got:?}")]
+    TooManyArgs {
+        /// The fault kind.
+        kind: String,
+        /// Most arguments allowed.
+        max: usize,
+        /// The arguments given.
+        got: String,
+    },
+}
+
+impl FromStr for TenantSelector {
+    type Err = FaultSpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "*" {
+            Ok(TenantSelector::All)
+        } else if let Ok(index) = s.parse::<usize>() {
+            Ok(TenantSelector::Index(index))
+        } else if let Ok(id) = Uuid::parse_str(s) {
+            Ok(TenantSelector::Id(id))
+        } else {
+            Err(FaultSpecError::Selector(s.to_owned()))
+        }
+    }
+}
+
+impl FromStr for FaultSpec {
+    type Err = FaultSpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (selector, kind) = s
+            .split_once('=')
+            .ok_or_else(|| FaultSpecError::Shape(s.to_owned()))?;
+        let selector = selector.parse()?;
+        let mut parts = kind.trim().split(':');
+        let name = parts.next().unwrap_or_default().to_owned();
+        let args: Vec<&str> = parts.collect();
+        let number = |position: usize, what: &'static str, default: Option<u32>| match (
+            args.get(position),
+            default,
+        ) {
+            (None, Some(value)) => Ok(value),
+            (got, _) => got
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .ok_or_else(|| FaultSpecError::Number {
+                    kind: name.clone(),
+                    what,
+                    got: got.copied().unwrap_or_default().to_owned(),
+                }),
+        };
+        let at_most = |max: usize| {
+            if args.len() > max {
+                Err(FaultSpecError::TooManyArgs {
+                    kind: name.clone(),
+                    max,
+                    got: args.join(":"),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        let fault = match name.as_str() {
+            "throttle" => {
+                at_most(2)?;
+                Fault::Throttle {
+                    count: number(0, "COUNT", None)?,
+                    retry_after_secs: number(1, "RETRY_AFTER_SECS", Some(1))?,
+                }
+            }
+            "unavailable" => {
+                at_most(1)?;
+                Fault::Unavailable {
+                    count: number(0, "COUNT", None)?,
+                }
+            }
+            "gateway-timeout" => {
+                at_most(1)?;
+                Fault::GatewayTimeout {
+                    count: number(0, "COUNT", None)?,
+                }
+            }
+            "latency" => {
+                at_most(1)?;
+                Fault::Latency(Duration::from_millis(u64::from(number(0, "MS", None)?)))
+            }
+            "malformed-page" => {
+                at_most(1)?;
+                Fault::MalformedPage {
+                    page: number(0, "PAGE", None)?,
+                }
+            }
+            "drop-connection" => {
+                at_most(2)?;
+                Fault::DropConnection {
+                    page: number(0, "PAGE", None)?,
+                    count: number(1, "COUNT", Some(1))?,
+                }
+            }
+            simple => {
+                let fault = match simple {
+                    "conditional-access" => Fault::ConditionalAccess,
+                    "mfa-required" => Fault::MfaRequired,
+                    "refresh-token-expired" => Fault::RefreshTokenExpired,
+                    "consent-missing" => Fault::ConsentMissing,
+                    "tenant-not-found" => Fault::TenantNotFound,
+                    "no-delegated-access" => Fault::NoDelegatedAccess,
+                    "delta-token-expired" => Fault::DeltaTokenExpired,
+                    other => return Err(FaultSpecError::Kind(other.to_owned())),
+                };
+                at_most(0)?;
+                fault
+            }
+        };
+        Ok(FaultSpec { selector, fault })
+    }
+}
+
+impl From<FaultSpec> for (TenantSelector, Fault) {
+    fn from(spec: FaultSpec) -> Self {
+        (spec.selector, spec.fault)
+    }
+}
+
+/// The faults in force plus how often each counted fault fired per tenant.
+#[derive(Debug, Default)]
+pub(crate) struct FaultTable {
+    faults: Vec<(TenantSelector, Fault)>,
+    /// (fault position, tenant) → times fired.
+    fired: HashMap<(usize, Uuid), u32>,
+}
+
+/// A counted failure to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transient {
+    Throttle { retry_after_secs: u32 },
+    Unavailable,
+    GatewayTimeout,
+}
+
+impl FaultTable {
+    pub(crate) fn new(faults: Vec<(TenantSelector, Fault)>) -> FaultTable {
+        FaultTable {
+            faults,
+            fired: HashMap::new(),
+        }
+    }
+
+    fn matching<'a>(
+        &'a self,
+        tenant: Uuid,
+        customers: &'a [Uuid],
+    ) -> impl Iterator<Item = (usize, &'a Fault)> + 'a {
+        self.faults
+            .iter()
+            .enumerate()
+            .filter(move |(_, (selector, _))| match selector {
+                TenantSelector::All => true,
+                TenantSelector::Index(i) => customers.get(*i) == Some(&tenant),
+                TenantSelector::Id(id) => *id == tenant,
+            })
+            .map(|(position, (_, fault))| (position, fault))
+    }
+
+    /// Whether an uncounted fault matching `wanted` applies to the tenant.
+    pub(crate) fn has(
+        &self,
+        tenant: Uuid,
+        customers: &[Uuid],
+        wanted: impl Fn(&Fault) -> bool,
+    ) -> bool {
+        self.matching(tenant, customers)
+            .any(|(_, fault)| wanted(fault))
+    }
+
+    /// The first token-endpoint fault for the tenant.
+    pub(crate) fn token_fault(&self, tenant: Uuid, customers: &[Uuid]) -> Option<Fault> {
+        self.matching(tenant, customers)
+            .map(|(_, fault)| fault)
+            .find(|fault| {
+                matches!(
+                    fault,
+                    Fault::ConditionalAccess
+                        | Fault::MfaRequired
+                        | Fault::RefreshTokenExpired
+                        | Fault::ConsentMissing
+                        | Fault::TenantNotFound
+                )
+            })
+            .cloned()
+    }
+
+    /// Sum of the extra latencies for the tenant.
+    pub(crate) fn latency(&self, tenant: Uuid, customers: &[Uuid]) -> Duration {
+        self.matching(tenant, customers)
+            .filter_map(|(_, fault)| match fault {
+                Fault::Latency(d) => Some(*d),
+                _ => None,
+            })
+            .sum()
+    }
+
+    /// Consumes one use of the first counted 429/503/504 fault that has uses left.
+    pub(crate) fn take_transient(&mut self, tenant: Uuid, customers: &[Uuid]) -> Option<Transient> {
+        let found = self
+            .matching(tenant, customers)
+            .find_map(|(position, fault)| {
+                let (count, transient) = match fault {
+                    Fault::Throttle {
+                        count,
+                        retry_after_secs,
+                    } => (
+                        *count,
+                        Transient::Throttle {
+                            retry_after_secs: *retry_after_secs,
+                        },
+                    ),
+                    Fault::Unavailable { count } => (*count, Transient::Unavailable),
+                    Fault::GatewayTimeout { count } => (*count, Transient::GatewayTimeout),
+                    _ => return None,
+                };
+                let fired = self.fired.get(&(position, tenant)).copied().unwrap_or(0);
+                (fired < count).then_some((position, transient))
+            });
+        let (position, transient) = found?;
+        *self.fired.entry((position, tenant)).or_insert(0) += 1;
+        Some(transient)
+    }
+
+    /// What to do with the `page`-th page of a listing: serve it broken, drop it, or serve it.
+    pub(crate) fn take_page_fault(
+        &mut self,
+        tenant: Uuid,
+        customers: &[Uuid],
+        page: u32,
+    ) -> Option<PageFault> {
+        let found = self
+            .matching(tenant, customers)
+            .find_map(|(position, fault)| match fault {
+                Fault::MalformedPage { page: p } if *p == page => {
+                    Some((position, PageFault::Malformed, None))
+                }
+                Fault::DropConnection { page: p, count } if *p == page => {
+                    let fired = self.fired.get(&(position, tenant)).copied().unwrap_or(0);
+                    (fired < *count).then_some((position, PageFault::Drop, Some(())))
+                }
+                _ => None,
+            });
+        let (position, fault, counted) = found?;
+        if counted.is_some() {
+            *self.fired.entry((position, tenant)).or_insert(0) += 1;
+        }
+        Some(fault)
+    }
+}
+
+/// How a users or delta page is spoiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PageFault {
+    Malformed,
+    Drop,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_fault_kind_parses() {
+        let cases = [
+            (
+                "*=throttle:3",
+                TenantSelector::All,
+                Fault::Throttle {
+                    count: 3,
+                    retry_after_secs: 1,
+                },
+            ),
+            (
+                "0=throttle:2:7",
+                TenantSelector::Index(0),
+                Fault::Throttle {
+                    count: 2,
+                    retry_after_secs: 7,
+                },
+            ),
+            (
+                "1=unavailable:4",
+                TenantSelector::Index(1),
+                Fault::Unavailable { count: 4 },
+            ),
+            (
+                "*=gateway-timeout:1",
+                TenantSelector::All,
+                Fault::GatewayTimeout { count: 1 },
+            ),
+            (
+                "*=latency:250",
+                TenantSelector::All,
+                Fault::Latency(Duration::from_millis(250)),
+            ),
+            (
+                "2=conditional-access",
+                TenantSelector::Index(2),
+                Fault::ConditionalAccess,
+            ),
+            (
+                "2=mfa-required",
+                TenantSelector::Index(2),
+                Fault::MfaRequired,
+            ),
+            (
+                "*=refresh-token-expired",
+                TenantSelector::All,
+                Fault::RefreshTokenExpired,
+            ),
+            (
+                "0=consent-missing",
+                TenantSelector::Index(0),
+                Fault::ConsentMissing,
+            ),
+            (
+                "0=tenant-not-found",
+                TenantSelector::Index(0),
+                Fault::TenantNotFound,
+            ),
+            (
+                "0=no-delegated-access",
+                TenantSelector::Index(0),
+                Fault::NoDelegatedAccess,
+            ),
+            (
+                "0=malformed-page:2",
+                TenantSelector::Index(0),
+                Fault::MalformedPage { page: 2 },
+            ),
+            (
+                "0=drop-connection:1",
+                TenantSelector::Index(0),
+                Fault::DropConnection { page: 1, count: 1 },
+            ),
+            (
+                "0=drop-connection:3:2",
+                TenantSelector::Index(0),
+                Fault::DropConnection { page: 3, count: 2 },
+            ),
+            (
+                "0=delta-token-expired",
+                TenantSelector::Index(0),
+                Fault::DeltaTokenExpired,
+            ),
+        ];
+        for (text, selector, fault) in cases {
+            assert_eq!(
+                text.parse::<FaultSpec>(),
+                Ok(FaultSpec { selector, fault }),
+                "{text}"
+            );
+        }
+        let id = "285f489e-dcff-4d56-9faf-41b5bb7c2dd0";
+        let spec: FaultSpec = format!("{id}=mfa-required").parse().unwrap();
+        assert_eq!(
+            spec.selector,
+            TenantSelector::Id(Uuid::parse_str(id).unwrap())
+        );
+    }
+
+    #[test]
+    fn bad_fault_specs_name_what_was_wrong() {
+        let message = |text: &str| text.parse::<FaultSpec>().unwrap_err().to_string();
+        assert!(message("throttle:3").contains("<SELECTOR>=<KIND>"));
+        assert!(message("x=throttle:3").contains("selector"));
+        assert!(message("*=explode").contains("\"explode\""));
+        assert!(message("*=throttle").contains("COUNT"));
+        assert!(message("*=throttle:many").contains("\"many\""));
+        assert!(message("*=latency:1:2").contains("at most 1"));
+        assert!(message("*=mfa-required:1").contains("at most 0"));
+    }
+
+    #[test]
+    fn counted_faults_fire_per_tenant_then_stop() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        let customers = [a, b];
+        let mut table =
+            FaultTable::new(vec![(TenantSelector::All, Fault::Unavailable { count: 1 })]);
+        assert_eq!(
+            table.take_transient(a, &customers),
+            Some(Transient::Unavailable)
+        );
+        assert_eq!(table.take_transient(a, &customers), None);
+        assert_eq!(
+            table.take_transient(b, &customers),
+            Some(Transient::Unavailable)
+        );
+    }
+}
