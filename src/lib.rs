@@ -17,3 +17,9 @@ pub mod server;
 pub mod simulator;
 pub mod store;
 pub mod telemetry;
+
+/// Installs the process-wide TLS crypto provider (ring) that HTTP clients need; a second call
+/// does nothing. Call before building a `reqwest::Client`.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

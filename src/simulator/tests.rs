@@ -39,7 +39,7 @@ async fn redeem(
         ("refresh_token", refresh_token),
         ("scope", scope),
     ]);
-    let response = reqwest::Client::new()
+    let response = client()
         .post(format!("{}/{tenant}/oauth2/v2.0/token", sim.base_url()))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
@@ -57,7 +57,7 @@ async fn graph_token(sim: &RunningSimulator, tenant: Uuid) -> String {
 }
 
 async fn get(url: &str, token: &str) -> (u16, reqwest::header::HeaderMap, String) {
-    let response = reqwest::Client::new()
+    let response = client()
         .get(url)
         .bearer_auth(token)
         .header("client-request-id", "c0ffee00-0000-4000-8000-000000000001")
@@ -121,7 +121,7 @@ async fn token_errors_carry_their_aadsts_codes() {
     let tenant = sim.tenant_ids()[0];
     let partner = sim.config().partner_tenant_id;
 
-    let response = reqwest::Client::new()
+    let response = client()
         .post(format!("{}/{tenant}/oauth2/v2.0/token", sim.base_url()))
         .body(form(&[
             ("grant_type", "refresh_token"),
@@ -627,12 +627,7 @@ async fn malformed_and_dropped_pages_fail_the_client_then_recover() {
         "{}/v1.0/users?$select=id,displayName&$top=10",
         sim.base_url()
     );
-    let response = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert!(response.bytes().await.is_err(), "the body is cut off");
 
@@ -662,7 +657,7 @@ async fn partner_center_pages_with_the_continuation_header() {
     let partner = sim.config().partner_tenant_id;
     let (_, pc) = redeem(&sim, partner, "sim-initial-refresh-token", PC_SCOPE).await;
     let token = pc["access_token"].as_str().unwrap();
-    let client = reqwest::Client::new();
+    let client = client();
     let first = client
         .get(format!("{}/v1/customers?size=2", sim.base_url()))
         .bearer_auth(token)
@@ -816,4 +811,9 @@ async fn latency_faults_delay_only_the_selected_tenant() {
     assert_eq!(get_json(&url, &fast_token).await.0, 200);
     assert_eq!(sim.stats().tenant(fast).sku_requests, 1);
     sim.stop().await;
+}
+
+fn client() -> reqwest::Client {
+    crate::install_tls_provider();
+    reqwest::Client::new()
 }

@@ -39,6 +39,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    settings: StoreSettings,
 }
 
 impl Store {
@@ -93,7 +94,16 @@ impl Store {
                 })
             });
         }
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            settings: settings.clone(),
+        })
+    }
+
+    /// The database URL this store was opened with (may hold a password: don't log it; see
+    /// [`StoreSettings::masked_url`]).
+    pub fn url(&self) -> &str {
+        &self.settings.url
     }
 
     /// The SeaORM connection, for the store's own modules.

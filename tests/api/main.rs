@@ -8,6 +8,7 @@
 mod cli;
 mod federation;
 mod http;
+mod importer;
 mod indexes;
 mod reads;
 mod simulator;

@@ -63,7 +63,7 @@ async fn simulate_needs_no_database_logs_its_urls_and_stops_on_sigterm() {
     let body = "grant_type=refresh_token&client_id=tenantgraph-sim-client\
         &client_secret=hush-hush-secret&refresh_token=sim-initial-refresh-token\
         &scope=https%3A%2F%2Fapi.partnercenter.microsoft.com%2Fuser_impersonation";
-    let response = reqwest::Client::new()
+    let response = crate::support::client()
         .post(format!("{base}/{partner}/oauth2/v2.0/token"))
         .body(body)
         .send()

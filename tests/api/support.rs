@@ -178,7 +178,7 @@ impl TestApp {
             addr: running.addr,
             store,
             metrics,
-            client: reqwest::Client::new(),
+            client: client(),
             statements,
             _db: db,
         }
@@ -240,6 +240,12 @@ impl TestApp {
         let body = self.post(query, variables).await;
         (body, self.metrics.statements_total() - before)
     }
+}
+
+/// An HTTP client for tests (installs the TLS provider reqwest needs first).
+pub(crate) fn client() -> reqwest::Client {
+    tenantgraph::install_tls_provider();
+    reqwest::Client::new()
 }
 
 /// `extensions.code` of the first error of a response.

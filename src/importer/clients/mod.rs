@@ -96,8 +96,7 @@ pub struct Upstream {
 impl Upstream {
     /// A client with `timeout` per request.
     pub fn new(timeout: Duration, retry: RetryPolicy) -> Result<Self, ImportError> {
-        // reqwest's rustls needs a process-wide crypto provider; a second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
