@@ -11,7 +11,7 @@ use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::server::{self, ServerParts};
 use crate::store::{StatementObserver, Store, StoreError};
-use crate::{demo, graphql, import_report, importer, simulator, store, telemetry};
+use crate::{graphql, import_report, importer, simulator, store, telemetry};
 use std::collections::HashMap;
 
 /// tenantgraph: every CSP customer's Microsoft 365 tenant, as a federated GraphQL API.
@@ -157,17 +157,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Serve { .. } => {
-            if settings.demo {
-                let counts = demo::seed(&store).await?;
-                tracing::info!(
-                    tenants = counts.tenants,
-                    users = counts.users,
-                    "demo data loaded"
-                );
-            }
-            let importer = Importer::new(store.clone(), settings.importer()?)
+            // `--demo` imports from the built-in simulator, through the real importer path.
+            let (importer_settings, _simulator) = if settings.demo {
+                let (demo_settings, sim) = demo_upstream(&settings).await?;
+                (demo_settings.importer()?, Some(sim))
+            } else {
+                (settings.importer()?, None)
+            };
+            let importer = Importer::new(store.clone(), importer_settings)
                 .await
                 .map_err(|e| CliError::Other(format!("cannot start the importer: {e}")))?;
+            if settings.demo {
+                let summary = importer
+                    .run_all(ImportTrigger::Cli, None, None)
+                    .await
+                    .map_err(|e| CliError::Other(format!("demo import failed: {e}")))?;
+                tracing::info!(
+                    tenants = summary.runs.len(),
+                    failed = summary.runs.iter().filter(|r| r.reason.is_some()).count(),
+                    "demo tenants imported from the built-in simulator"
+                );
+            }
             let _schedule = match (&importer.settings().schedule, importer.is_configured()) {
                 (Some(cron), true) => Some(tokio::spawn(importer::schedule::run(
                     importer.clone(),
@@ -293,6 +303,43 @@ async fn tenant_names(store: &Store) -> Result<HashMap<TenantId, String>, CliErr
         }
     }
 }
+
+/// Starts the simulator for `serve --demo` on a free loopback port and returns settings that
+/// point the importer at it.
+async fn demo_upstream(
+    settings: &Settings,
+) -> Result<(Settings, simulator::RunningSimulator), CliError> {
+    let config = simulator::SimulatorConfig {
+        tenants: DEMO_TENANTS,
+        users_per_tenant: DEMO_USERS_PER_TENANT,
+        ..simulator::SimulatorConfig::default()
+    };
+    let sim = simulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| CliError::Other(format!("cannot start the demo simulator: {e}")))?;
+    let config = sim.config();
+    let base = sim.base_url();
+    let demo = Settings {
+        login_url: base.clone(),
+        partner_center_url: base.clone(),
+        graph_url: base,
+        client_id: Some(config.client_id.clone()),
+        client_secret: Some(config.client_secret.clone()),
+        client_secret_file: None,
+        refresh_token: Some(config.refresh_token.clone()),
+        refresh_token_file: None,
+        partner_tenant_id: Some(config.partner_tenant_id.to_string()),
+        import_tenants: None,
+        ..settings.clone()
+    };
+    tracing::info!(url = %sim.base_url(), "demo: built-in Microsoft simulator started");
+    Ok((demo, sim))
+}
+
+/// Tenants and users per tenant of the `serve --demo` simulator.
+const DEMO_TENANTS: usize = 4;
+/// Users per tenant of the `serve --demo` simulator (the first page of 100 is full).
+const DEMO_USERS_PER_TENANT: usize = 150;
 
 /// Runs the simulator until SIGINT/SIGTERM; needs no settings file and no database.
 async fn simulate(args: SimulateArgs, log_format: LogFormat) -> Result<(), CliError> {

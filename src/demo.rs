@@ -1,6 +1,7 @@
-//! The demo data set behind `serve --demo`: four tenants, a few hundred users with departments,
+//! A deterministic sample data set written straight to the store, for tests: four tenants, a few hundred users with departments,
 //! managers, extension attributes and licenses, SKUs whose consumed counts match the licenses
 //! actually assigned, and a cost-group tree. Deterministic: the same ids and values every run.
+//! (`serve --demo` imports from the built-in simulator instead, through the real importer.)
 
 use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;

@@ -14,6 +14,7 @@ mod m20261126_000004_create_user_license;
 mod m20261126_000005_create_cost_group;
 mod m20261127_000006_create_import_run;
 mod m20261127_000007_create_import_state;
+mod m20261127_000008_index_user_licenses_by_tenant;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_cost_group::Migration),
             Box::new(m20261127_000006_create_import_run::Migration),
             Box::new(m20261127_000007_create_import_state::Migration),
+            Box::new(m20261127_000008_index_user_licenses_by_tenant::Migration),
         ]
     }
 }
