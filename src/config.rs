@@ -565,6 +565,56 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_hides_importer_secrets() {
+        let settings = Settings {
+            client_id: Some("app".into()),
+            client_secret: Some("client-s3cret".into()),
+            refresh_token: Some("refresh-s3cret".into()),
+            ..Settings::default()
+        };
+        let importer = settings.importer().unwrap();
+        for text in [format!("{settings:?}"), format!("{importer:?}")] {
+            assert!(!text.contains("s3cret"), "{text}");
+            assert!(text.contains("[redacted]"), "{text}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_and_half_configured_credentials_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let settings = Settings {
+            client_id: Some("app".into()),
+            client_secret: Some("secret".into()),
+            refresh_token_file: Some(file.display().to_string()),
+            ..Settings::default()
+        };
+        let credentials = settings.importer().unwrap().credentials.unwrap();
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&credentials.refresh_token),
+            "from-file"
+        );
+        let half = Settings {
+            client_id: Some("app".into()),
+            ..Settings::default()
+        };
+        let err = half.importer().unwrap_err().to_string();
+        assert!(err.contains("TENANTGRAPH_CLIENT_SECRET"), "{err}");
+        assert!(err.contains("TENANTGRAPH_REFRESH_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_import_schedule_is_named() {
+        let settings = Settings {
+            import_schedule: "every day".into(),
+            ..Settings::default()
+        };
+        let err = settings.importer().unwrap_err().to_string();
+        assert!(err.contains("TENANTGRAPH_IMPORT_SCHEDULE"), "{err}");
+    }
+
+    #[test]
     fn demo_without_a_url_uses_the_demo_file() {
         let settings = Settings {
             demo: true,
