@@ -119,8 +119,16 @@ async fn fetch_and_commit(
     run: &ImportRun,
     stats: &TrafficStats,
 ) -> Result<ImportCounts, (Option<ImportMode>, ImportError)> {
+    let fetch_started = std::time::Instant::now();
     let fetched = fetch(importer, run, stats).await.map_err(|e| (None, e))?;
     let mode = Some(fetched.mode);
+    tracing::info!(
+        tenant_id = %run.tenant_id,
+        records = fetched.spool.len(),
+        pages = stats.pages(),
+        fetch_ms = fetch_started.elapsed().as_millis() as u64,
+        "import fetched, committing"
+    );
     report(
         importer,
         run,
