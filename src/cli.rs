@@ -128,6 +128,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     store,
                     metrics,
                     graphiql: settings.graphiql,
+                    importer: None,
                 },
             )
             .map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", settings.bind)))?;

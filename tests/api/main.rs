@@ -8,6 +8,7 @@
 mod cli;
 mod federation;
 mod http;
+mod imports;
 mod indexes;
 mod reads;
 mod snapshot;
