@@ -11,8 +11,8 @@ use crate::domain::{
     TenantId, TenantScope, User, UserFilter, UserId,
 };
 use crate::metrics::Metrics;
-use crate::store::users::{UserListQuery, UserParent};
 use crate::store::import_queries::{self, TenantRuns};
+use crate::store::users::{UserListQuery, UserParent};
 use crate::store::{Store, StoreError, cost_groups, licenses, subscriptions, tenants, users};
 
 /// Errors are shared between every caller waiting on a batch.

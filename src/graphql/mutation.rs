@@ -32,9 +32,8 @@ impl MutationRoot {
         if loaders(ctx)?.tenant.load_one(tenant_id).await?.is_none() {
             return Err(ApiError::NotFound(format!("tenant {tenant_id} not found")));
         }
-        let importer = importer(ctx).ok_or_else(|| {
-            ApiError::from(crate::importer::TriggerError::NotConfigured)
-        })?;
+        let importer = importer(ctx)
+            .ok_or_else(|| ApiError::from(crate::importer::TriggerError::NotConfigured))?;
         let run = importer
             .trigger(tenant_id, ImportTrigger::Manual)
             .await

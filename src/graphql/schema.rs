@@ -28,11 +28,15 @@ pub const MAX_DEPTH: usize = 12;
 /// Builds the schema with federation enabled. Per-request data (loaders, the importer) is
 /// added by [`ApiExecutor`](super::ApiExecutor).
 pub fn build() -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), Subscription::default())
-        .enable_federation()
-        .limit_depth(MAX_DEPTH)
-        .limit_recursive_depth(32)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .enable_federation()
+    .limit_depth(MAX_DEPTH)
+    .limit_recursive_depth(32)
+    .finish()
 }
 
 /// The federation SDL, as `tenantgraph schema` prints it and `schema.graphql` holds it.

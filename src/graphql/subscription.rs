@@ -8,7 +8,7 @@ use async_graphql::{Context, ID, Subscription};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::sync::watch;
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiError;
 use super::mutation::importer;
 use super::types::import_run::{parse_run_id, progress_of_stored};
 use super::types::{ImportProgressObject, loaders};
@@ -36,7 +36,7 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         run_id: ID,
-    ) -> ApiResult<BoxStream<'static, ProgressItem>> {
+    ) -> Result<BoxStream<'static, ProgressItem>, ApiError> {
         let run_id = parse_run_id("runId", &run_id)?;
         let follower = Follower {
             store: loaders(ctx)?.store.clone(),
@@ -139,7 +139,9 @@ impl Follower {
                                 ));
                                 return Some((Err(err.into()), Follow::Done));
                             }
-                            Err(err) => return Some((Err(ApiError::from(err).into()), Follow::Done)),
+                            Err(err) => {
+                                return Some((Err(ApiError::from(err).into()), Follow::Done));
+                            }
                         };
                         let progress = progress_of_stored(&run);
                         if run.status != RunStatus::Running {

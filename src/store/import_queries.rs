@@ -3,8 +3,12 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, WindowStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Order, OverStatement, Query, WindowStatement,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
+};
 
 use super::connect::Store;
 use super::entities::import_run;
@@ -42,7 +46,10 @@ pub async fn latest_runs_of_tenants(
         for col in partition {
             window.add_partition_by(Expr::col((import_run::Entity, *col)));
         }
-        window.order_by((import_run::Entity, import_run::Column::StartedAt), Order::Desc);
+        window.order_by(
+            (import_run::Entity, import_run::Column::StartedAt),
+            Order::Desc,
+        );
         window.order_by((import_run::Entity, import_run::Column::Id), Order::Desc);
         window
     };
@@ -63,11 +70,11 @@ pub async fn latest_runs_of_tenants(
         .column(Asterisk)
         .from_subquery(inner, Alias::new("numbered"))
         .cond_where(
-            Expr::col(Alias::new("newest_of_tenant")).eq(1).or(Expr::col(
-                Alias::new("newest_of_status"),
-            )
-            .eq(1)
-            .and(Expr::col(Alias::new("status")).eq(RunStatus::Succeeded.as_str()))),
+            Expr::col(Alias::new("newest_of_tenant"))
+                .eq(1)
+                .or(Expr::col(Alias::new("newest_of_status"))
+                    .eq(1)
+                    .and(Expr::col(Alias::new("status")).eq(RunStatus::Succeeded.as_str()))),
         )
         .to_owned();
     for row in store.db().query_all(&outer).await? {

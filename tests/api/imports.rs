@@ -240,7 +240,10 @@ async fn trigger_import_without_configured_imports_is_a_conflict() {
         let body = app.post(TRIGGER, json!({ "id": ids[0].to_string() })).await;
         assert_eq!(first_error_code(&body), "CONFLICT", "{backend:?}: {body}");
         let message = body["errors"][0]["message"].as_str().unwrap();
-        assert!(message.starts_with("imports are not configured"), "{message}");
+        assert!(
+            message.starts_with("imports are not configured"),
+            "{message}"
+        );
     }
 }
 
@@ -283,7 +286,9 @@ async fn triggered_import_runs_and_its_progress_reports_the_failure_over_websock
         .await
         .unwrap();
 
-        let data = app.data(TRIGGER, json!({ "id": tenant_id.to_string() })).await;
+        let data = app
+            .data(TRIGGER, json!({ "id": tenant_id.to_string() }))
+            .await;
         let started = &data["triggerImport"];
         assert_eq!(started["status"], "RUNNING", "{backend:?}");
         assert_eq!(started["trigger"], "MANUAL");

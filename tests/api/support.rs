@@ -156,6 +156,8 @@ impl TestApp {
     }
 
     async fn start(backend: Backend, importer: Option<Settings>) -> TestApp {
+        // reqwest is built without a default TLS crypto provider; the test client needs one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let db = database(backend).await;
         let metrics = Arc::new(Metrics::new().unwrap());
         let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();

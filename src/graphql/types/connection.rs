@@ -111,7 +111,10 @@ pub fn import_run_cursor_key(run: &ImportRun) -> String {
 pub type ImportRunConnection = Connection<String, ImportRunObject>;
 
 /// Builds an import run connection from a page.
-pub fn import_run_connection(page: Page<ImportRun>, has_previous_page: bool) -> ImportRunConnection {
+pub fn import_run_connection(
+    page: Page<ImportRun>,
+    has_previous_page: bool,
+) -> ImportRunConnection {
     let mut connection = Connection::new(has_previous_page, page.has_next_page);
     connection.edges.extend(page.items.into_iter().map(|run| {
         let cursor = pagination::encode(
