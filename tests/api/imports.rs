@@ -90,6 +90,36 @@ fn unreachable_upstream(tenant_id: TenantId) -> Settings {
     }
 }
 
+/// Opens a graphql-transport-ws connection to `app` and subscribes to `query` (id `s`).
+async fn subscribe(
+    app: &TestApp,
+    query: &str,
+    variables: Value,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let mut request = format!("ws://{}/graphql", app.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({ "type": "connection_init" });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(read_json(&mut socket).await["type"], "connection_ack");
+    let subscribe = json!({ "id": "s", "type": "subscribe",
+        "payload": { "query": query, "variables": variables } });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    socket
+}
+
 const STATUS: &str = r#"query($id: ID!) { tenant(id: $id) { importStatus {
   status reason remediation lastSuccessAt
   lastRun { id status reason upstreamCode remediation usersAdded pages durationMs tenant { id } }
@@ -261,12 +291,11 @@ async fn trigger_import_while_a_run_holds_the_lease_is_a_conflict() {
     }
 }
 
+const PROGRESS: &str = r#"subscription($id: ID!) { importProgress(runId: $id) {
+  runId tenantId phase pages users status reason run { status finishedAt } } }"#;
+
 #[tokio::test]
 async fn triggered_import_runs_and_its_progress_reports_the_failure_over_websocket() {
-    use futures_util::SinkExt;
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
     for backend in backends() {
         let tenant_id = TenantId(Uuid::new_v4());
         let app = TestApp::with_importer(backend, unreachable_upstream(tenant_id)).await;
@@ -295,28 +324,7 @@ async fn triggered_import_runs_and_its_progress_reports_the_failure_over_websock
         assert_eq!(started["tenantId"], tenant_id.to_string());
         let run_id = started["id"].as_str().unwrap().to_owned();
 
-        let mut request = format!("ws://{}/graphql", app.addr)
-            .into_client_request()
-            .unwrap();
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().unwrap(),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        socket
-            .send(Message::text(
-                json!({ "type": "connection_init" }).to_string(),
-            ))
-            .await
-            .unwrap();
-        assert_eq!(read_json(&mut socket).await["type"], "connection_ack");
-        let subscribe = json!({ "id": "p", "type": "subscribe", "payload": {
-            "query": "subscription($id: ID!) { importProgress(runId: $id) { runId tenantId phase pages users status reason run { status finishedAt } } }",
-            "variables": { "id": run_id } } });
-        socket
-            .send(Message::text(subscribe.to_string()))
-            .await
-            .unwrap();
+        let mut socket = subscribe(&app, PROGRESS, json!({ "id": run_id })).await;
 
         let mut reports = Vec::new();
         let deadline = std::time::Duration::from_secs(60);
@@ -349,30 +357,7 @@ async fn import_progress_of_an_unknown_run_is_not_found() {
     let app = TestApp::empty(crate::support::Backend::Sqlite).await;
     let q = r#"subscription($id: ID!) { importProgress(runId: $id) { phase } }"#;
     // Over HTTP a subscription is refused before it runs; the resolver is reached over WebSocket.
-    use futures_util::SinkExt;
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    socket
-        .send(Message::text(
-            json!({ "type": "connection_init" }).to_string(),
-        ))
-        .await
-        .unwrap();
-    assert_eq!(read_json(&mut socket).await["type"], "connection_ack");
-    let subscribe = json!({ "id": "u", "type": "subscribe", "payload": {
-        "query": q, "variables": { "id": Uuid::new_v4().to_string() } } });
-    socket
-        .send(Message::text(subscribe.to_string()))
-        .await
-        .unwrap();
+    let mut socket = subscribe(&app, q, json!({ "id": Uuid::new_v4().to_string() })).await;
     let message = read_json(&mut socket).await;
     let code = match message["type"].as_str() {
         Some("next") => message["payload"]["errors"][0]["extensions"]["code"].clone(),
@@ -408,5 +393,49 @@ async fn import_status_of_a_tenants_page_costs_the_same_statements_for_3_and_40_
         assert_eq!(counts[0], counts[1], "{backend:?}");
         // the tenants page, the import status of every tenant on it
         assert_eq!(counts[1], 2, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn import_progress_of_a_run_of_another_replica_follows_the_store_until_it_ends() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let ids = tenants(&app.store, 1).await;
+        let elsewhere = start(&app.store, ids[0]).await;
+
+        let mut socket = subscribe(
+            &app,
+            "subscription($id: ID!) { importProgress(runId: $id) { phase status reason } }",
+            json!({ "id": elsewhere.id.to_string() }),
+        )
+        .await;
+        let first = read_json(&mut socket).await;
+        assert_eq!(first["type"], "next", "{backend:?}: {first}");
+        assert_eq!(
+            first["payload"]["data"]["importProgress"]["status"],
+            "RUNNING"
+        );
+
+        let end = RunEnd {
+            status: RunStatus::Failed,
+            mode: None,
+            reason: Some(FailureReason::Throttled),
+            upstream_code: Some("429".to_owned()),
+            upstream_message: None,
+            counts: ImportCounts::default(),
+        };
+        import_runs::finish_run(&app.store, &elsewhere, &end)
+            .await
+            .unwrap();
+        let deadline = std::time::Duration::from_secs(30);
+        let last = tokio::time::timeout(deadline, read_json(&mut socket))
+            .await
+            .expect("the store is polled every second");
+        let progress = &last["payload"]["data"]["importProgress"];
+        assert_eq!(progress["phase"], "FINISHED", "{backend:?}: {last}");
+        assert_eq!(progress["status"], "FAILED");
+        assert_eq!(progress["reason"], "THROTTLED");
+        let complete = read_json(&mut socket).await;
+        assert_eq!(complete["type"], "complete");
     }
 }

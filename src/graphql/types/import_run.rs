@@ -152,6 +152,7 @@ impl From<Phase> for ImportPhase {
 /// One import of one tenant: what started it, how it ended and what it wrote.
 pub struct ImportRunObject(pub Arc<domain::ImportRun>);
 
+/// One import of one tenant: what started it, how it ended and what it wrote.
 #[Object(name = "ImportRun")]
 impl ImportRunObject {
     /// Run id (GUID).
@@ -273,6 +274,7 @@ impl ImportRunObject {
 /// How a tenant's imports stand: its last run and its last successful run.
 pub struct ImportStatusObject(pub Arc<TenantRuns>);
 
+/// How a tenant's imports stand: its last run and its last successful run.
 #[Object(name = "ImportStatus")]
 impl ImportStatusObject {
     /// The newest run, whatever its status; null when the tenant was never imported.
@@ -319,6 +321,7 @@ impl ImportStatusObject {
 /// One progress report of an import run.
 pub struct ImportProgressObject(pub Progress);
 
+/// One progress report of an import run.
 #[Object(name = "ImportProgress")]
 impl ImportProgressObject {
     /// The run.
