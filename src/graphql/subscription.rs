@@ -162,3 +162,48 @@ impl Follower {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StoreSettings;
+    use crate::domain::TenantId;
+    use uuid::Uuid;
+
+    fn report(run_id: ImportRunId, phase: Phase, status: RunStatus) -> Progress {
+        Progress {
+            run_id,
+            tenant_id: TenantId(Uuid::from_u128(1)),
+            phase,
+            pages: 0,
+            users: 0,
+            status,
+            reason: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_live_run_reports_each_change_and_ends_after_finished() {
+        let store = Store::connect(&StoreSettings::for_url("sqlite::memory:"), None)
+            .await
+            .unwrap();
+        let run_id = ImportRunId(Uuid::from_u128(2));
+        let (sender, live) = watch::channel(report(run_id, Phase::Starting, RunStatus::Running));
+        let follower = Follower {
+            store,
+            importer: None,
+            run_id,
+        };
+        let mut reports = follower.stream(Follow::Live { live, seen: false });
+        let phase = |item: Option<ProgressItem>| item.map(|r| r.map(|p| p.0.phase).unwrap());
+
+        assert_eq!(phase(reports.next().await), Some(Phase::Starting));
+        sender.send_replace(report(run_id, Phase::Users, RunStatus::Running));
+        assert_eq!(phase(reports.next().await), Some(Phase::Users));
+        // The hub sends the final report and drops the run at once.
+        sender.send_replace(report(run_id, Phase::Finished, RunStatus::Succeeded));
+        drop(sender);
+        assert_eq!(phase(reports.next().await), Some(Phase::Finished));
+        assert_eq!(phase(reports.next().await), None);
+    }
+}
