@@ -198,6 +198,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     store,
                     metrics,
                     graphiql: settings.graphiql,
+                    importer: importer.is_configured().then(|| importer.clone()),
                 },
             )
             .map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", settings.bind)))?;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::domain::DomainError;
+use crate::importer::TriggerError;
 use crate::store::StoreError;
 
 /// `extensions.code` of internal errors; the handler adds the request id to them.
@@ -70,6 +71,18 @@ impl From<Arc<StoreError>> for ApiError {
     }
 }
 
+impl From<TriggerError> for ApiError {
+    fn from(err: TriggerError) -> Self {
+        match err {
+            // Starting an import is refused by the state of this deployment, not by the
+            // request: of DESIGN's codes, CONFLICT says that best.
+            TriggerError::NotConfigured => ApiError::Conflict(err.to_string()),
+            TriggerError::Busy { .. } => ApiError::Conflict(err.to_string()),
+            TriggerError::Store(store) => ApiError::from(store),
+        }
+    }
+}
+
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
         if let ApiError::Internal(cause) = &err {
@@ -103,6 +116,17 @@ mod tests {
             code,
             Some(async_graphql::Value::from("INTERNAL_SERVER_ERROR"))
         );
+    }
+
+    #[test]
+    fn a_busy_tenant_is_a_conflict_naming_the_tenant() {
+        let tenant_id = crate::domain::TenantId(uuid::Uuid::from_u128(7));
+        let err = ApiError::from(TriggerError::Busy { tenant_id });
+        assert_eq!(err.code(), "CONFLICT");
+        assert!(err.message().contains(&tenant_id.to_string()), "{err:?}");
+        let err = ApiError::from(TriggerError::NotConfigured);
+        assert_eq!(err.code(), "CONFLICT");
+        assert!(err.message().starts_with("imports are not configured"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::domain::{
     TenantId, TenantScope, User, UserFilter, UserId,
 };
 use crate::metrics::Metrics;
+use crate::store::import_queries::{self, TenantRuns};
 use crate::store::users::{UserListQuery, UserParent};
 use crate::store::{Store, StoreError, cost_groups, licenses, subscriptions, tenants, users};
 
@@ -202,6 +203,20 @@ impl Loader<CostGroupId> for ChildrenOfCostGroup {
     }
 }
 
+loader!(
+    /// The newest run and newest successful run of each tenant.
+    ImportStatusOfTenant
+);
+impl Loader<TenantId> for ImportStatusOfTenant {
+    type Value = Arc<TenantRuns>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
+        self.0.batch("import_status_of_tenant", keys.len());
+        let runs = import_queries::latest_runs_of_tenants(&self.0.store, keys).await?;
+        Ok(runs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
 /// A page of a user list: the list's owner and the page wanted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserPageKey {
@@ -323,6 +338,8 @@ pub struct Loaders {
     pub user_pages: Cached<UserPages>,
     /// See [`UserCounts`].
     pub user_counts: Cached<UserCounts>,
+    /// See [`ImportStatusOfTenant`].
+    pub import_status: Cached<ImportStatusOfTenant>,
 }
 
 /// Keys per statement: each key is a bind parameter (or two) of an `IN (…)` list.
@@ -374,7 +391,8 @@ impl Loaders {
             cost_groups: cached(CostGroupsOfTenant(source.clone())),
             children: cached(ChildrenOfCostGroup(source.clone())),
             user_pages: cached(UserPages(source.clone())),
-            user_counts: cached(UserCounts(source)),
+            user_counts: cached(UserCounts(source.clone())),
+            import_status: cached(ImportStatusOfTenant(source)),
         }
     }
 }

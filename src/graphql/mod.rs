@@ -4,9 +4,11 @@
 pub mod entities;
 pub mod error;
 pub mod loaders;
+pub mod mutation;
 pub mod pagination;
 pub mod query;
 pub mod schema;
+pub mod subscription;
 pub mod types;
 
 use std::panic::AssertUnwindSafe;
@@ -17,37 +19,48 @@ use async_graphql::{Data, Executor, Request, Response, ServerError, Value};
 use futures_util::{FutureExt, StreamExt};
 
 pub use loaders::Loaders;
+pub use mutation::ImporterHandle;
 pub use schema::{AppSchema, build, federation_sdl};
 
 use crate::domain::TenantScope;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// The schema with what every operation needs: fresh DataLoaders per operation, on HTTP and on
-/// WebSocket alike, and panics turned into errors.
+/// The schema with what every operation needs: fresh DataLoaders per operation and the
+/// importer, on HTTP and on WebSocket alike, and panics turned into errors.
 #[derive(Clone)]
 pub struct ApiExecutor {
     schema: AppSchema,
     store: Store,
     metrics: Arc<Metrics>,
+    importer: ImporterHandle,
 }
 
 impl ApiExecutor {
-    /// Wraps `schema`; operations read `store` and record into `metrics`.
-    pub fn new(schema: AppSchema, store: Store, metrics: Arc<Metrics>) -> Self {
+    /// Wraps `schema`; operations read `store`, record into `metrics` and start imports with
+    /// `importer` (`None` when imports are not configured).
+    pub fn new(
+        schema: AppSchema,
+        store: Store,
+        metrics: Arc<Metrics>,
+        importer: ImporterHandle,
+    ) -> Self {
         ApiExecutor {
             schema,
             store,
             metrics,
+            importer,
         }
     }
 
     fn with_loaders(&self, request: Request) -> Request {
-        request.data(Loaders::new(
-            self.store.clone(),
-            TenantScope::All,
-            self.metrics.clone(),
-        ))
+        request
+            .data(Loaders::new(
+                self.store.clone(),
+                TenantScope::All,
+                self.metrics.clone(),
+            ))
+            .data(self.importer.clone())
     }
 }
 

@@ -1,13 +1,18 @@
-//! Root query fields: tenants, one tenant, one user.
+//! Root query fields: tenants, one tenant, one user, a tenant's import runs, one run.
+
+use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
 
 use super::error::{ApiError, ApiResult};
 use super::pagination;
-use super::types::connection::tenant_connection;
-use super::types::{TenantConnection, TenantObject, UserObject, loaders};
-use crate::domain::{TenantId, UserId};
-use crate::store::tenants;
+use super::types::connection::{IMPORT_RUN_ORDERING, import_run_connection, tenant_connection};
+use super::types::{
+    ImportRunConnection, ImportRunObject, TenantConnection, TenantObject, UserObject, loaders,
+};
+use crate::domain::{ImportRunId, Page, TenantId, UserId};
+use crate::store::{import_runs, tenants};
 
 /// Parses a GUID argument, naming the argument when it is malformed.
 pub(crate) fn parse_id<T>(argument: &str, id: &ID) -> ApiResult<T>
@@ -56,5 +61,66 @@ impl RootQuery {
         let id: UserId = parse_id("id", &id)?;
         let user = loaders(ctx)?.user.load_one(id).await?;
         Ok(user.filter(|u| u.tenant_id == tenant_id).map(UserObject))
+    }
+}
+
+/// Root fields for reading import runs.
+#[derive(Default)]
+pub struct ImportQuery;
+
+#[Object]
+impl ImportQuery {
+    /// A tenant's import runs, newest first, a page at a time (`first` defaults to 50, at most
+    /// 500). Empty when the tenant is unknown.
+    async fn import_runs(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<ImportRunConnection> {
+        let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
+        let page = pagination::page_request(IMPORT_RUN_ORDERING, first, after)?;
+        let has_previous = page.after.is_some();
+        let l = loaders(ctx)?;
+        if l.tenant.load_one(tenant_id).await?.is_none() {
+            return Ok(import_run_connection(Page::empty(), has_previous));
+        }
+        let after = match &page.after {
+            None => None,
+            Some(cursor) => {
+                let started = DateTime::parse_from_rfc3339(&cursor.key)
+                    .map_err(|_| {
+                        ApiError::BadUserInput(
+                            "after is not a cursor issued by this API".to_owned(),
+                        )
+                    })?
+                    .with_timezone(&Utc);
+                Some((started, ImportRunId(cursor.id)))
+            }
+        };
+        let runs = import_runs::list_runs(&l.store, tenant_id, after, page.fetch_limit())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(import_run_connection(
+            Page::from_overfetched(runs, &page),
+            has_previous,
+        ))
+    }
+
+    /// One import run by id; null when unknown or of a tenant out of the caller's scope.
+    async fn import_run(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<ImportRunObject>> {
+        let id: ImportRunId = parse_id("id", &id)?;
+        let l = loaders(ctx)?;
+        let Some(run) = import_runs::find_run(&l.store, id)
+            .await
+            .map_err(ApiError::from)?
+        else {
+            return Ok(None);
+        };
+        if l.tenant.load_one(run.tenant_id).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(ImportRunObject(Arc::new(run))))
     }
 }

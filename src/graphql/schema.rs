@@ -1,28 +1,42 @@
 //! Builds the schema once at start and exports its federation SDL.
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, SDLExportOptions, Schema};
+use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 
 use super::entities::EntityQuery;
-use super::query::RootQuery;
+use super::mutation::MutationRoot;
+use super::query::{ImportQuery, RootQuery};
+use super::subscription::SubscriptionRoot;
 
 /// The query root: reading fields plus federation entity lookups.
 #[derive(MergedObject, Default)]
-pub struct Query(RootQuery, EntityQuery);
+pub struct Query(RootQuery, ImportQuery, EntityQuery);
+
+/// The mutation root; each area adds its object here.
+#[derive(MergedObject, Default)]
+pub struct Mutation(MutationRoot);
+
+/// The subscription root; each area adds its object here.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(SubscriptionRoot);
 
 /// tenantgraph's GraphQL schema.
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Depth limit of an operation (fields nested inside fields).
 pub const MAX_DEPTH: usize = 12;
 
-/// Builds the schema with federation enabled. Per-request data (loaders) is added by the
-/// HTTP handler.
+/// Builds the schema with federation enabled. Per-request data (loaders, the importer) is
+/// added by [`ApiExecutor`](super::ApiExecutor).
 pub fn build() -> AppSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(MAX_DEPTH)
-        .limit_recursive_depth(32)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .enable_federation()
+    .limit_depth(MAX_DEPTH)
+    .limit_recursive_depth(32)
+    .finish()
 }
 
 /// The federation SDL, as `tenantgraph schema` prints it and `schema.graphql` holds it.

@@ -12,6 +12,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::graphql;
 use crate::http::{graphiql, health, metrics as metrics_route};
+use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use graphql_endpoint::GraphqlState;
@@ -27,6 +28,9 @@ pub struct ServerParts {
     pub metrics: Arc<Metrics>,
     /// Serve GraphiQL at `/`.
     pub graphiql: bool,
+    /// The importer behind `triggerImport` and `importProgress`; `None` when imports are not
+    /// configured.
+    pub importer: Option<Arc<Importer>>,
 }
 
 /// A server bound to its address and running on the current actix system.
@@ -46,6 +50,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             graphql::build(),
             parts.store.clone(),
             parts.metrics.clone(),
+            parts.importer,
         ),
         metrics: parts.metrics.clone(),
     });

@@ -7,6 +7,7 @@ pub mod cost_groups;
 pub mod entities;
 pub mod error;
 pub mod import_commit;
+pub mod import_queries;
 pub mod import_runs;
 mod keyset;
 pub mod licenses;

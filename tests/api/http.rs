@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Backend, TestApp, backends};
+use crate::support::{Backend, TestApp, backends, read_json};
 
 #[tokio::test]
 async fn body_that_is_not_json_gets_400_with_a_graphql_shaped_error() {
@@ -185,25 +185,5 @@ async fn queries_run_over_websocket_with_graphql_transport_ws() {
         assert_eq!(next["payload"]["data"]["tenants"]["totalCount"], 4);
         let complete = read_json(&mut socket).await;
         assert_eq!(complete["type"], "complete");
-    }
-}
-
-async fn read_json<S>(socket: &mut S) -> Value
-where
-    S: futures_util::Stream<
-            Item = Result<
-                tokio_tungstenite::tungstenite::Message,
-                tokio_tungstenite::tungstenite::Error,
-            >,
-        > + Unpin,
-{
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        match socket.next().await.unwrap().unwrap() {
-            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected {other:?}"),
-        }
     }
 }

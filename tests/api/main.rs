@@ -9,6 +9,7 @@ mod cli;
 mod federation;
 mod http;
 mod importer;
+mod imports;
 mod indexes;
 mod reads;
 mod simulator;

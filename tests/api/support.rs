@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use tenantgraph::config::StoreSettings;
+use tenantgraph::config::{Settings, StoreSettings};
+use tenantgraph::importer::Importer;
 use tenantgraph::metrics::Metrics;
 use tenantgraph::server::{self, ServerParts};
 use tenantgraph::store::{StatementObserver, Store};
@@ -146,6 +147,17 @@ pub(crate) struct TestApp {
 impl TestApp {
     /// Starts a server on an empty, migrated database.
     pub(crate) async fn empty(backend: Backend) -> TestApp {
+        TestApp::start(backend, None).await
+    }
+
+    /// Starts a server on an empty, migrated database, with an importer built from `settings`.
+    pub(crate) async fn with_importer(backend: Backend, settings: Settings) -> TestApp {
+        TestApp::start(backend, Some(settings)).await
+    }
+
+    async fn start(backend: Backend, importer: Option<Settings>) -> TestApp {
+        // reqwest is built without a default TLS crypto provider; the test client needs one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let db = database(backend).await;
         let metrics = Arc::new(Metrics::new().unwrap());
         let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
@@ -163,12 +175,21 @@ impl TestApp {
             .await
             .unwrap();
         store.migrate().await.unwrap();
+        let importer = match importer {
+            None => None,
+            Some(settings) => Some(
+                Importer::new(store.clone(), settings.importer().unwrap())
+                    .await
+                    .unwrap(),
+            ),
+        };
         let running = server::start(
             "127.0.0.1:0".parse().unwrap(),
             ServerParts {
                 store: store.clone(),
                 metrics: metrics.clone(),
                 graphiql: true,
+                importer,
             },
         )
         .unwrap();
@@ -261,4 +282,25 @@ pub(crate) fn demo_data() -> Vec<(
     Vec<tenantgraph::domain::CostGroup>,
 )> {
     tenantgraph::demo::data()
+}
+
+/// The next text message of a WebSocket as JSON, skipping pings and pongs.
+pub(crate) async fn read_json<S>(socket: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match socket.next().await.unwrap().unwrap() {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }

@@ -1,12 +1,13 @@
-//! Relay connections of tenants and users, with a lazily counted `totalCount`.
+//! Relay connections of tenants and users, with a lazily counted `totalCount`, and of import
+//! runs.
 
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object};
 
-use super::{TenantObject, UserObject, loaders};
-use crate::domain::{Page, Tenant, User, UserFilter, UserSort};
+use super::{ImportRunObject, TenantObject, UserObject, loaders};
+use crate::domain::{ImportRun, Page, Tenant, User, UserFilter, UserSort};
 
 use crate::graphql::error::ApiResult;
 use crate::graphql::loaders::UserCountKey;
@@ -93,5 +94,35 @@ pub fn tenant_connection(
             );
             Edge::new(cursor, TenantObject(Arc::new(tenant)))
         }));
+    connection
+}
+
+/// Ordering tag of import run cursors: start time, newest first.
+pub const IMPORT_RUN_ORDERING: &str = "started";
+
+/// The cursor key of a run: its start time in RFC 3339 with every stored digit, so that the
+/// key read back is the exact stored instant.
+pub fn import_run_cursor_key(run: &ImportRun) -> String {
+    run.started_at
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// A page of import runs.
+pub type ImportRunConnection = Connection<String, ImportRunObject>;
+
+/// Builds an import run connection from a page.
+pub fn import_run_connection(
+    page: Page<ImportRun>,
+    has_previous_page: bool,
+) -> ImportRunConnection {
+    let mut connection = Connection::new(has_previous_page, page.has_next_page);
+    connection.edges.extend(page.items.into_iter().map(|run| {
+        let cursor = pagination::encode(
+            IMPORT_RUN_ORDERING,
+            &import_run_cursor_key(&run),
+            run.id.uuid(),
+        );
+        Edge::new(cursor, ImportRunObject(Arc::new(run)))
+    }));
     connection
 }

@@ -3,12 +3,14 @@
 
 pub mod connection;
 pub mod cost_group;
+pub mod import_run;
 pub mod subscription;
 pub mod tenant;
 pub mod user;
 
-pub use connection::{TenantConnection, UserConnection};
+pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
+pub use import_run::{ImportProgressObject, ImportRunObject, ImportStatusObject};
 pub use subscription::{ServicePlanObject, SubscriptionObject};
 pub use tenant::TenantObject;
 pub use user::UserObject;

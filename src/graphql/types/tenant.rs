@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::connection::{UserConnection, user_connection};
-use super::{CostGroupObject, SubscriptionObject, loaders};
+use super::{CostGroupObject, ImportStatusObject, SubscriptionObject, loaders};
 use std::collections::HashSet;
 
 use crate::domain::{
@@ -290,5 +290,16 @@ impl TenantObject {
             .await?
             .unwrap_or_default();
         Ok(groups.into_iter().map(CostGroupObject).collect())
+    }
+
+    /// How the tenant's imports stand: last run, its failure reason and remediation, and the
+    /// last successful run.
+    async fn import_status(&self, ctx: &Context<'_>) -> ApiResult<ImportStatusObject> {
+        let runs = loaders(ctx)?
+            .import_status
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(ImportStatusObject(runs))
     }
 }
