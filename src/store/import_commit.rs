@@ -22,10 +22,13 @@ use crate::domain::{
     Subscription, TenantId, User, UserChange, UserId, imported_user,
 };
 
-/// Rows per multi-row INSERT (users have 26 columns; keeps under every bind-parameter limit).
-const ROWS_PER_INSERT: usize = 500;
-/// Changes read from the spool per round of statements.
-pub const CHANGES_PER_CHUNK: usize = 1000;
+/// Rows per multi-row INSERT (users have 25 columns: 25,000 parameters, under SQLite's 32,766
+/// and PostgreSQL's 65,535).
+const ROWS_PER_INSERT: usize = 1000;
+/// Changes read from the spool per round of statements. New users of a chunk are inserted in id
+/// order, so bigger chunks write b-tree pages with better locality (1,000: 4.6 s, 5,000: 3.5 s for
+/// 100,000 new users on SQLite) at about 1.5 KB of memory per user in the chunk.
+pub const CHANGES_PER_CHUNK: usize = 5000;
 
 /// Supplies a run's user records in order, a chunk at a time.
 pub trait ChangeSource: Send {
@@ -91,6 +94,14 @@ pub async fn commit_import(
     let txn = store.begin_write().await?;
 
     write_subscriptions(&txn, tenant_id, commit.subscriptions).await?;
+    // A tenant with no present users (a first import) has nobody to soft-delete or mark seen.
+    let had_users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(user::Column::DeletedAt.is_null())
+        .limit(1)
+        .one(&txn)
+        .await?
+        .is_some();
 
     let mut seen: HashSet<Uuid> = HashSet::new();
     let mut counted: HashSet<Uuid> = HashSet::new();
@@ -111,17 +122,19 @@ pub async fn commit_import(
         .await?;
     }
 
-    if commit.mode == ImportMode::Full {
+    if had_users && commit.mode == ImportMode::Full {
         counts.users_removed += soft_delete_missing(&txn, tenant_id, seen_at, &seen).await?;
     }
-    // Users no record named are still there upstream: the run saw them too.
-    user::Entity::update_many()
-        .col_expr(user::Column::LastSeenAt, Expr::value(seen_at))
-        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::LastSeenAt.lt(seen_at))
-        .exec(&txn)
-        .await?;
+    if had_users {
+        // Users no record named are still there upstream: the run saw them too.
+        user::Entity::update_many()
+            .col_expr(user::Column::LastSeenAt, Expr::value(seen_at))
+            .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+            .filter(user::Column::DeletedAt.is_null())
+            .filter(user::Column::LastSeenAt.lt(seen_at))
+            .exec(&txn)
+            .await?;
+    }
 
     let orphaned = user_license::Entity::find()
         .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
@@ -238,11 +251,17 @@ async fn apply_chunk(
         stored.insert(model.id, users::to_domain(model)?);
     }
     let mut stored_licenses: HashMap<Uuid, Vec<AssignedLicense>> = HashMap::new();
-    for model in user_license::Entity::find()
-        .filter(user_license::Column::UserId.is_in(ids.iter().copied()))
-        .all(txn)
-        .await?
-    {
+    // Users never seen before have no licenses to read (a first import skips this).
+    let known: Vec<Uuid> = stored.keys().copied().collect();
+    let stored_rows = if known.is_empty() {
+        Vec::new()
+    } else {
+        user_license::Entity::find()
+            .filter(user_license::Column::UserId.is_in(known))
+            .all(txn)
+            .await?
+    };
+    for model in stored_rows {
         let license = licenses::to_domain(model)?;
         stored_licenses
             .entry(license.user_id.uuid())
@@ -327,10 +346,19 @@ async fn apply_chunk(
             Some(old) => old.deleted_at.is_some() || imported_user::differs(old, u),
         })
         .collect();
+    let (existing, mut new): (Vec<&User>, Vec<&User>) = changed_users
+        .into_iter()
+        .partition(|u| stored.contains_key(&u.id.uuid()));
+    // In key order, consecutive rows land on the same b-tree pages.
+    new.sort_unstable_by_key(|u| u.id);
+    // New users are plain inserts; only rows that exist pay for the upsert's conflict handling.
+    for rows in new.chunks(ROWS_PER_INSERT) {
+        insert_new_users(txn, rows).await?;
+    }
     let updates: Vec<_> = user::Column::iter()
         .filter(|c| !matches!(c, user::Column::Id | user::Column::TenantId))
         .collect();
-    for rows in changed_users.chunks(ROWS_PER_INSERT) {
+    for rows in existing.chunks(ROWS_PER_INSERT) {
         user::Entity::insert_many(rows.iter().map(|u| users::to_active(u)))
             .on_conflict(
                 OnConflict::column(user::Column::Id)
@@ -348,21 +376,26 @@ async fn apply_chunk(
         .map(|(id, _)| *id)
         .chain(removed.iter().copied())
         .collect();
-    for ids in relicensed.chunks(ROWS_PER_INSERT) {
+    // Only users that had licenses have rows to delete.
+    let to_clear: Vec<Uuid> = relicensed
+        .iter()
+        .copied()
+        .filter(|id| stored_licenses.contains_key(id))
+        .collect();
+    for ids in to_clear.chunks(ROWS_PER_INSERT) {
         user_license::Entity::delete_many()
             .filter(user_license::Column::UserId.is_in(ids.iter().copied()))
             .exec(txn)
             .await?;
     }
-    let inserts: Vec<&AssignedLicense> = relicensed
+    let mut inserts: Vec<&AssignedLicense> = relicensed
         .iter()
         .filter_map(|id| new_licenses.get(id))
         .flatten()
         .collect();
+    inserts.sort_unstable_by_key(|l| (l.user_id, l.sku_id));
     for rows in inserts.chunks(ROWS_PER_INSERT) {
-        user_license::Entity::insert_many(rows.iter().map(|l| licenses::to_active(l)))
-            .exec_without_returning(txn)
-            .await?;
+        insert_licenses(txn, rows).await?;
     }
     let gone: Vec<Uuid> = removed
         .into_iter()
@@ -375,6 +408,136 @@ async fn apply_chunk(
             .exec(txn)
             .await?;
     }
+    Ok(())
+}
+
+/// Multi-row INSERT text for `rows` rows of `columns` columns, with the backend's placeholders.
+fn insert_sql(
+    backend: sea_orm::DatabaseBackend,
+    table: &str,
+    columns: &[&str],
+    rows: usize,
+) -> String {
+    let mut sql = String::with_capacity(64 + rows * columns.len() * 6);
+    sql.push_str("INSERT INTO ");
+    sql.push_str(table);
+    sql.push_str(" (");
+    sql.push_str(&columns.join(", "));
+    sql.push_str(") VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                sea_orm::DatabaseBackend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(r * columns.len() + c + 1).to_string());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts license rows with one multi-row statement (see [`insert_new_users`]).
+async fn insert_licenses(
+    txn: &DatabaseTransaction,
+    rows: &[&AssignedLicense],
+) -> Result<(), CommitError> {
+    use sea_orm::{ConnectionTrait, Statement, Value};
+    const COLUMNS: [&str; 4] = ["user_id", "sku_id", "tenant_id", "disabled_plans"];
+    let backend = txn.get_database_backend();
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * COLUMNS.len());
+    for l in rows {
+        let plans: Vec<Uuid> = l.disabled_plans.iter().map(|p| p.uuid()).collect();
+        values.extend([
+            Value::from(l.user_id.uuid()),
+            Value::from(l.sku_id.uuid()),
+            Value::from(l.tenant_id.uuid()),
+            Value::from(serde_json::json!(plans)),
+        ]);
+    }
+    let sql = insert_sql(backend, "user_licenses", &COLUMNS, rows.len());
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// The columns of `users` in the order [`insert_new_users`] binds them.
+const USER_COLUMNS: [&str; 25] = [
+    "id",
+    "tenant_id",
+    "display_name",
+    "given_name",
+    "surname",
+    "user_principal_name",
+    "mail",
+    "user_type",
+    "account_enabled",
+    "job_title",
+    "department",
+    "company_name",
+    "office_location",
+    "street_address",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "preferred_language",
+    "usage_location",
+    "extension_attributes",
+    "manager_id",
+    "first_seen_at",
+    "last_seen_at",
+    "deleted_at",
+];
+
+/// Inserts users that don't exist yet with one multi-row statement, binding values directly:
+/// building SeaORM active models and query trees for every value cost more than SQLite's own
+/// work on a first import (benches/import.sh).
+async fn insert_new_users(txn: &DatabaseTransaction, rows: &[&User]) -> Result<(), CommitError> {
+    use sea_orm::{ConnectionTrait, Statement, Value};
+    let backend = txn.get_database_backend();
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * USER_COLUMNS.len());
+    for u in rows {
+        values.extend([
+            Value::from(u.id.uuid()),
+            Value::from(u.tenant_id.uuid()),
+            Value::from(u.display_name.clone()),
+            Value::from(u.given_name.clone()),
+            Value::from(u.surname.clone()),
+            Value::from(u.user_principal_name.clone()),
+            Value::from(u.mail.clone()),
+            Value::from(u.user_type.clone()),
+            Value::from(u.account_enabled),
+            Value::from(u.job_title.clone()),
+            Value::from(u.department.clone()),
+            Value::from(u.company_name.clone()),
+            Value::from(u.office_location.clone()),
+            Value::from(u.street_address.clone()),
+            Value::from(u.city.clone()),
+            Value::from(u.state.clone()),
+            Value::from(u.postal_code.clone()),
+            Value::from(u.country.clone()),
+            Value::from(u.preferred_language.clone()),
+            Value::from(u.usage_location.clone()),
+            Value::from(users::extension_attributes_json(&u.extension_attributes)),
+            Value::from(u.manager_id.map(UserId::uuid)),
+            Value::from(u.first_seen_at),
+            Value::from(u.last_seen_at),
+            Value::from(u.deleted_at),
+        ]);
+    }
+    let sql = insert_sql(backend, "users", &USER_COLUMNS, rows.len());
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
     Ok(())
 }
 

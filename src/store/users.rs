@@ -61,7 +61,9 @@ fn extension_attribute_key(index: usize) -> String {
     format!("extensionAttribute{}", index + 1)
 }
 
-fn extension_attributes_json(values: &[Option<String>; EXTENSION_ATTRIBUTES]) -> serde_json::Value {
+pub(crate) fn extension_attributes_json(
+    values: &[Option<String>; EXTENSION_ATTRIBUTES],
+) -> serde_json::Value {
     let set: serde_json::Map<String, serde_json::Value> = values
         .iter()
         .enumerate()
