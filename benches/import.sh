@@ -59,7 +59,7 @@ if [[ $what == memory || $what == all ]]; then
   start_sim 1 200000
   for i in $(seq 1 "$runs"); do
     rm -f "$work"/bench.db*
-    /usr/bin/time -f '%M %e' -o "$work/time.txt" "$bin" import >/dev/null
+    /usr/bin/time -f "%M %e" -o "$work/time.txt" "$bin" import >/dev/null 2>&1
     read -r kb secs <"$work/time.txt"
     echo "memory run $i: peak RSS $((kb / 1024)) MB, $secs s for 200000 users"
   done
