@@ -136,3 +136,71 @@ fn sigterm_stops_the_server_gracefully() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_prints_a_summary_with_what_to_do_and_exits_1_when_a_tenant_failed() {
+    use tenantgraph::simulator::{self, Fault, SimulatorConfig, TenantSelector};
+    let sim = simulator::start(
+        SimulatorConfig {
+            tenants: 3,
+            users_per_tenant: 30,
+            ..SimulatorConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    sim.set_faults(vec![(TenantSelector::Index(1), Fault::ConsentMissing)]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = sim.config().clone();
+    let base = sim.base_url();
+    let db = format!("sqlite://{}/import.db?mode=rwc", dir.path().display());
+    let run = move |extra: &[&str]| {
+        let mut cmd = tenantgraph();
+        cmd.arg("import")
+            .args(extra)
+            .env("TENANTGRAPH_DATABASE_URL", &db)
+            .env("TENANTGRAPH_LOGIN_URL", &base)
+            .env("TENANTGRAPH_PARTNER_CENTER_URL", &base)
+            .env("TENANTGRAPH_GRAPH_URL", &base)
+            .env("TENANTGRAPH_CLIENT_ID", &config.client_id)
+            .env("TENANTGRAPH_CLIENT_SECRET", &config.client_secret)
+            .env("TENANTGRAPH_REFRESH_TOKEN", &config.refresh_token)
+            .env(
+                "TENANTGRAPH_PARTNER_TENANT_ID",
+                config.partner_tenant_id.to_string(),
+            )
+            .env("TENANTGRAPH_LOG_LEVEL", "warn");
+        cmd.output().unwrap()
+    };
+    let output = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&[])
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("SUCCEEDED"), "{stdout}");
+    assert!(stdout.contains("CONSENT_MISSING"), "{stdout}");
+    assert!(stdout.contains("AADSTS65001"), "{stdout}");
+    assert!(
+        stdout.contains("what to do: The importer app is not consented"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 of 3 tenant imports failed"), "{stderr}");
+    // Plain progress lines when stderr is not a terminal.
+    assert!(stderr.contains("SUCCEEDED ("), "{stderr}");
+    assert!(!stdout.contains(&sim.config().client_secret));
+
+    // One healthy tenant alone: exit 0, and the run is a delta run now.
+    let healthy = sim.tenant_ids()[0].to_string();
+    let output = tokio::task::spawn_blocking(move || run(&["--tenant", &healthy]))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("DELTA"), "{stdout}");
+    sim.stop().await;
+}
