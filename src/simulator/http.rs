@@ -893,7 +893,19 @@ async fn users_delta(state: Data, req: HttpRequest) -> HttpResponse {
     body.extend_from_slice(b",\"value\":[");
     let mut index = position;
     let mut served = 0;
-    let page_size = state.config.delta_page_size.max(1);
+    // Graph chooses delta page sizes itself; here `Prefer: odata.maxpagesize=N` (1 to 999) sets
+    // the page size, so a client's large-page strategy can be exercised.
+    let preferred = req
+        .headers()
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .filter_map(|p| p.trim().strip_prefix("odata.maxpagesize="))
+                .find_map(|n| n.trim().parse::<usize>().ok())
+        })
+        .map(|n| n.clamp(1, 999));
+    let page_size = preferred.unwrap_or(state.config.delta_page_size).max(1);
     while index < end && served < page_size {
         let entry = delta_entry(
             world,

@@ -399,27 +399,6 @@ pub async fn interrupt_abandoned_runs(store: &Store) -> Result<u64, StoreError> 
     Ok(interrupted)
 }
 
-/// Updates the running counters of a run (pages, retries) for progress readers.
-pub async fn record_progress(
-    store: &Store,
-    run_id: ImportRunId,
-    mode: Option<ImportMode>,
-    counts: &ImportCounts,
-) -> Result<(), StoreError> {
-    import_run::Entity::update_many()
-        .col_expr(
-            import_run::Column::Mode,
-            Expr::value(mode.map(|m| m.as_str().to_owned())),
-        )
-        .col_expr(import_run::Column::Pages, Expr::value(counts.pages))
-        .col_expr(import_run::Column::Retries, Expr::value(counts.retries))
-        .filter(import_run::Column::Id.eq(run_id.uuid()))
-        .filter(import_run::Column::Status.eq(RunStatus::Running.as_str()))
-        .exec(store.db())
-        .await?;
-    Ok(())
-}
-
 /// One run by id.
 pub async fn find_run(store: &Store, id: ImportRunId) -> Result<Option<ImportRun>, StoreError> {
     import_run::Entity::find_by_id(id.uuid())
@@ -458,39 +437,6 @@ pub async fn list_runs(
         .into_iter()
         .map(to_domain)
         .collect()
-}
-
-/// The newest run and the newest successful run of each tenant of `tenant_ids`.
-pub async fn latest_runs_of_tenants(
-    store: &Store,
-    tenant_ids: &[TenantId],
-) -> Result<Vec<(TenantId, Option<ImportRun>, Option<ImportRun>)>, StoreError> {
-    let mut out = Vec::with_capacity(tenant_ids.len());
-    // One indexed lookup per tenant and kind; import status is read for few tenants at a time.
-    for &tenant_id in tenant_ids {
-        let latest = import_run::Entity::find()
-            .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
-            .order_by_desc(import_run::Column::StartedAt)
-            .order_by_desc(import_run::Column::Id)
-            .one(store.db())
-            .await?
-            .map(to_domain)
-            .transpose()?;
-        let succeeded = match &latest {
-            Some(run) if run.status == RunStatus::Succeeded => Some(run.clone()),
-            _ => import_run::Entity::find()
-                .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
-                .filter(import_run::Column::Status.eq(RunStatus::Succeeded.as_str()))
-                .order_by_desc(import_run::Column::StartedAt)
-                .order_by_desc(import_run::Column::Id)
-                .one(store.db())
-                .await?
-                .map(to_domain)
-                .transpose()?,
-        };
-        out.push((tenant_id, latest, succeeded));
-    }
-    Ok(out)
 }
 
 /// What a tenant's next run starts from: its saved delta link and its stored user count.

@@ -728,3 +728,33 @@ async fn no_secret_or_token_appears_in_the_logs() {
     );
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_large_tenant_is_read_through_a_delta_round_with_managers_from_manager_delta() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 1200).await;
+        let tenant = sim.tenant_ids()[0];
+        let settings = Settings {
+            import_large_tenant_users: 1000,
+            ..settings_for(&sim)
+        };
+        let importer = Importer::new(app.store.clone(), settings.importer().unwrap())
+            .await
+            .unwrap();
+        // The first import can't know the size: it lists 100 users a page with managers.
+        import_all(&importer).await;
+        assert_eq!(sim.stats().tenant(tenant).users_pages, 12);
+        // Once the delta link has expired, the next full import knows the tenant is large.
+        sim.set_day(9);
+        sim.reset_stats();
+        let run = import_all(&importer).await.remove(0);
+        assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+        assert_eq!(run.mode, Some(ImportMode::Full));
+        let stats = sim.stats().tenant(tenant);
+        assert_eq!(stats.users_pages, 0, "no /users listing");
+        assert!(stats.delta_pages >= 2, "a delta round: {stats:?}");
+        assert_matches_simulator(&app.store, &sim, tenant).await;
+        sim.stop().await;
+    }
+}

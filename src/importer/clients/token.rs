@@ -11,7 +11,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{TrafficStats, Upstream, snippet};
-use crate::domain::FailureReason;
 use crate::importer::error::{ImportError, TokenFailure, classify_token_error};
 
 /// Renew an access token when less than this is left (reference §1.4).
@@ -288,14 +287,6 @@ fn policy_ids(claims: &str) -> Option<Vec<String>> {
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect::<Vec<_>>();
     (!ids.is_empty()).then_some(ids)
-}
-
-/// Maps a token failure to the reason for a whole run (partner-tenant redemption).
-pub fn is_partner_wide(reason: FailureReason) -> bool {
-    matches!(
-        reason,
-        FailureReason::RefreshTokenExpired | FailureReason::AppConfiguration
-    )
 }
 
 #[cfg(test)]
