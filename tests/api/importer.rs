@@ -642,35 +642,9 @@ async fn the_rotated_refresh_token_is_kept_for_the_next_run() {
     }
 }
 
-/// Collects log lines written while a test runs.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_token_appears_in_the_logs() {
-    let logs = CapturedLogs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer({
-            let logs = logs.clone();
-            move || logs.clone()
-        })
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    // A current-thread test: every task the importer spawns logs through this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let app = TestApp::empty(crate::support::Backend::Sqlite).await;
+    // The real binary at trace level, so its whole log output (ours and the libraries') is read.
     let sim = simulator::start(
         SimulatorConfig {
             tenants: 3,
@@ -692,24 +666,52 @@ async fn no_secret_or_token_appears_in_the_logs() {
             },
         ),
     ]);
-    let importer = importer_for(&app.store, &sim).await;
-    let runs = import_all(&importer).await;
-    assert_eq!(
-        runs.iter()
-            .filter(|r| r.status == RunStatus::Succeeded)
-            .count(),
-        2
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/logs.db?mode=rwc", dir.path().display());
+    let config = sim.config().clone();
+    let base = sim.base_url();
+    let output = tokio::task::spawn_blocking({
+        let db = db.clone();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_tenantgraph"))
+                .args(["--log-format", "json", "import"])
+                .env("TENANTGRAPH_DATABASE_URL", &db)
+                .env("TENANTGRAPH_LOGIN_URL", &base)
+                .env("TENANTGRAPH_PARTNER_CENTER_URL", &base)
+                .env("TENANTGRAPH_GRAPH_URL", &base)
+                .env("TENANTGRAPH_CLIENT_ID", &config.client_id)
+                .env("TENANTGRAPH_CLIENT_SECRET", &config.client_secret)
+                .env("TENANTGRAPH_REFRESH_TOKEN", &config.refresh_token)
+                .env(
+                    "TENANTGRAPH_PARTNER_TENANT_ID",
+                    config.partner_tenant_id.to_string(),
+                )
+                .env("TENANTGRAPH_IMPORT_RETRY_BASE_MS", "1")
+                .env("TENANTGRAPH_LOG_LEVEL", "trace")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
-    let kept = tenantgraph::store::entities::partner_credential::Entity::find()
-        .all(&store_db(&app.store).await)
-        .await
-        .unwrap();
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(output.status.code(), Some(1), "one tenant failed");
     assert!(text.contains("import committed"), "logs were captured");
     assert!(
         text.contains("token request refused"),
         "the failure was logged"
     );
+    let store = Store::connect(&StoreSettings::for_url(&db), None)
+        .await
+        .unwrap();
+    let kept = tenantgraph::store::entities::partner_credential::Entity::find()
+        .all(&store_db(&store).await)
+        .await
+        .unwrap();
     let secrets = [
         sim.config().client_secret.as_str(),
         sim.config().refresh_token.as_str(),
