@@ -109,7 +109,7 @@ pub fn evaluate(input: &AllocationInput<'_>) -> Vec<UserAllocation> {
             });
             continue;
         }
-        let facts = UserFacts::new(user, &skus[i], reach.get(i).map_or(&[], Vec::as_slice));
+        let facts = UserFacts::new(user, &skus[i], reach.get(i).map_or(&[][..], Vec::as_slice));
         let winner = rules
             .iter()
             .find(|r| r.conditions().iter().all(|c| c.holds(&facts)));

@@ -492,7 +492,7 @@ impl CompiledRule {
     pub(crate) fn managers(&self) -> impl Iterator<Item = UserId> + '_ {
         self.conditions.iter().flat_map(|c| match &c.test {
             Test::ReportsTo { managers, .. } => managers.as_slice(),
-            _ => &[],
+            _ => &[][..],
         })
         .copied()
     }
