@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn overrides_of_deleted_or_unknown_users_are_reported_stale_and_deleted_users_are_not_allocated()
-    {
+     {
         let mut gone = with_dept(1, "Sales");
         gone.deleted_at = Some(DateTime::<Utc>::UNIX_EPOCH);
         let mut gone_too = with_dept(2, "Sales");
@@ -473,7 +473,14 @@ mod tests {
         ];
         assert_eq!(
             sources(&run(&users, &[], &rules, &[])),
-            vec![rule_id(1), rule_id(1), rule_id(1), rule_id(1), rule_id(1), rule_id(2)]
+            vec![
+                rule_id(1),
+                rule_id(1),
+                rule_id(1),
+                rule_id(1),
+                rule_id(1),
+                rule_id(2)
+            ]
         );
     }
 
@@ -644,12 +651,7 @@ mod tests {
     }
 
     /// A deliberately plain re-statement of the rules, for comparison.
-    fn naive_holds(
-        c: &Condition,
-        u: &User,
-        users: &[User],
-        licenses: &[AssignedLicense],
-    ) -> bool {
+    fn naive_holds(c: &Condition, u: &User, users: &[User], licenses: &[AssignedLicense]) -> bool {
         match c.attribute {
             Attribute::HasLicenseOfSku => {
                 let has = c.values.iter().any(|v| {
@@ -794,9 +796,26 @@ mod tests {
     #[ignore = "timing; run in release"]
     fn evaluate_is_fast_for_100_000_users_and_50_rules() {
         const DEPARTMENTS: [&str; 20] = [
-            "Sales", "IT", "Finance", "HR", "Legal", "Ops", "R&D", "Support", "Marketing", "Admin",
-            "Sales EMEA", "Sales APAC", "IT Ops", "Procurement", "Facilities", "Security", "QA",
-            "Design", "Data", "Training",
+            "Sales",
+            "IT",
+            "Finance",
+            "HR",
+            "Legal",
+            "Ops",
+            "R&D",
+            "Support",
+            "Marketing",
+            "Admin",
+            "Sales EMEA",
+            "Sales APAC",
+            "IT Ops",
+            "Procurement",
+            "Facilities",
+            "Security",
+            "QA",
+            "Design",
+            "Data",
+            "Training",
         ];
         let users: Vec<User> = (0..100_000u128)
             .map(|n| {
@@ -823,18 +842,26 @@ mod tests {
         let rules: Vec<AllocationRule> = (0..50u128)
             .map(|i| {
                 let conditions = match i % 5 {
-                    0 => vec![
-                        cond(Attribute::ExtensionAttribute(5), Operator::Equals, &[&format!("cc-{}", i * 7)]),
-                    ],
+                    0 => vec![cond(
+                        Attribute::ExtensionAttribute(5),
+                        Operator::Equals,
+                        &[&format!("cc-{}", i * 7)],
+                    )],
                     1 => vec![
                         cond(Attribute::Department, Operator::StartsWith, &["nothing"]),
                         cond(Attribute::Country, Operator::In, &["germany", "france"]),
                     ],
-                    2 => vec![cond(Attribute::City, Operator::Matches, &[&format!("^city {}$", i + 100)])],
+                    2 => vec![cond(
+                        Attribute::City,
+                        Operator::Matches,
+                        &[&format!("^city {}$", i + 100)],
+                    )],
                     3 => vec![reports_to(1000 + i)],
-                    _ => vec![
-                        cond(Attribute::HasLicenseOfSku, Operator::Equals, &[&SkuId(guid(0xF0)).to_string()]),
-                    ],
+                    _ => vec![cond(
+                        Attribute::HasLicenseOfSku,
+                        Operator::Equals,
+                        &[&SkuId(guid(0xF0)).to_string()],
+                    )],
                 };
                 rule(i, i as i32, i % 10, conditions)
             })
@@ -843,7 +870,10 @@ mod tests {
         let out = run(&users, &licenses, &rules, &[]);
         let elapsed = started.elapsed();
         assert_eq!(out.len(), users.len());
-        let placed = out.iter().filter(|a| a.source != AllocationSource::Unallocated).count();
+        let placed = out
+            .iter()
+            .filter(|a| a.source != AllocationSource::Unallocated)
+            .count();
         println!("evaluate: 100000 users x 50 rules in {elapsed:?} ({placed} placed by a rule)");
     }
 }

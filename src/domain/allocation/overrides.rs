@@ -196,7 +196,11 @@ mod tests {
                 "shares[1].costGroupId 00000000-0000-0000-0000-000000000001 appears twice",
             ),
             (
-                vec![share(1, dec!(33.33)), share(2, dec!(33.33)), share(3, dec!(33.33))],
+                vec![
+                    share(1, dec!(33.33)),
+                    share(2, dec!(33.33)),
+                    share(3, dec!(33.33)),
+                ],
                 "shares must sum to exactly 100, got 99.99",
             ),
             (
@@ -206,7 +210,10 @@ mod tests {
         ];
         for (shares, expected) in cases {
             let err = Override::new(user, shares).unwrap_err().to_string();
-            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
         }
     }
 

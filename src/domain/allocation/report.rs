@@ -124,7 +124,13 @@ impl CostReport {
         self.groups
             .iter()
             .find(|g| g.group_id == group_id)
-            .map(|g| if include_descendants { &g.subtree } else { &g.own })
+            .map(|g| {
+                if include_descendants {
+                    &g.subtree
+                } else {
+                    &g.own
+                }
+            })
     }
 }
 
@@ -246,9 +252,7 @@ pub fn cost_report(
     let sku_minor = split_minor(&sku_totals, scale, exact.keys().copied())?;
     let mut lines: Vec<CostLine> = vec![CostLine::default(); buckets];
     let mut assigned = CostLine::default();
-    for (((&sku_id, costs), total_minor), total) in
-        exact.iter().zip(&sku_minor).zip(&sku_totals)
-    {
+    for (((&sku_id, costs), total_minor), total) in exact.iter().zip(&sku_minor).zip(&sku_totals) {
         let minor = distribute(*total_minor, &scaled(costs, scale, sku_id)?);
         let unit_price = unit_prices.get(&sku_id).copied();
         let row = &cells[&sku_id];
@@ -505,7 +509,13 @@ mod tests {
         .unwrap()
     }
 
-    fn subscription(sku_n: u128, enabled: i64, warning: i64, consumed: i64, applies_to: &str) -> Subscription {
+    fn subscription(
+        sku_n: u128,
+        enabled: i64,
+        warning: i64,
+        consumed: i64,
+        applies_to: &str,
+    ) -> Subscription {
         Subscription {
             tenant_id: tenant(),
             sku_id: sku(sku_n),
@@ -610,8 +620,15 @@ mod tests {
             subscription(3, 5, 0, 0, "Company"),
         ];
         let prices = [price(1, dec!(12.5), "CHF"), price(2, dec!(3), "CHF")];
-        let report =
-            cost_report(&allocations, &licenses, &subscriptions, &prices, &groups, day()).unwrap();
+        let report = cost_report(
+            &allocations,
+            &licenses,
+            &subscriptions,
+            &prices,
+            &groups,
+            day(),
+        )
+        .unwrap();
         let g = report.cost_of(gid(1), false).unwrap();
         assert_eq!((g.users, g.cost, g.cost_minor), (1, dec!(12.5), 1250));
         // User 2 is unallocated; user 3 holds a license but has no allocation at all.
@@ -671,7 +688,10 @@ mod tests {
             day(),
         )
         .unwrap_err();
-        assert!(err.to_string().starts_with("prices in force must share one currency"));
+        assert!(
+            err.to_string()
+                .starts_with("prices in force must share one currency")
+        );
     }
 
     #[test]
@@ -692,8 +712,7 @@ mod tests {
     fn stale_allocations_are_not_costed() {
         let mut stale = allocation(1, &[(1, dec!(100))]);
         stale.stale = true;
-        let report =
-            cost_report(&[stale], &[], &[], &[], &[group(1, None)], day()).unwrap();
+        let report = cost_report(&[stale], &[], &[], &[], &[group(1, None)], day()).unwrap();
         assert_eq!(report.groups[0].own.users, 0);
     }
 
@@ -701,7 +720,12 @@ mod tests {
     fn descendants_roll_up_and_split_users_count_once() {
         // 1 ─┬─ 2 ── 4
         //    └─ 3
-        let groups = [group(1, None), group(2, Some(1)), group(3, Some(1)), group(4, Some(2))];
+        let groups = [
+            group(1, None),
+            group(2, Some(1)),
+            group(3, Some(1)),
+            group(4, Some(2)),
+        ];
         let allocations = [
             allocation(1, &[(2, dec!(50)), (3, dec!(50))]),
             allocation(2, &[(4, dec!(100))]),
@@ -749,7 +773,15 @@ mod tests {
         &[dec!(33.33), dec!(33.33), dec!(33.34)],
         &[dec!(0.01), dec!(99.99)],
         &[dec!(12.5), dec!(37.25), dec!(50.25)],
-        &[dec!(14.29), dec!(14.29), dec!(14.29), dec!(14.29), dec!(14.28), dec!(14.28), dec!(14.28)],
+        &[
+            dec!(14.29),
+            dec!(14.29),
+            dec!(14.29),
+            dec!(14.29),
+            dec!(14.28),
+            dec!(14.28),
+            dec!(14.28),
+        ],
     ];
 
     #[derive(Debug, Clone)]
@@ -767,76 +799,100 @@ mod tests {
         let user_specs = prop::collection::vec((0usize..4, prop::bool::weighted(0.05)), 1..40);
         let license_specs = prop::collection::vec((0usize..40, 0u128..5), 0..80);
         let rule_specs = prop::collection::vec((0usize..4, 0u128..7, -2i32..3), 0..5);
-        let override_specs = prop::collection::vec((0usize..40, 0usize..SPLITS.len(), 0u128..7), 0..12);
-        let price_specs = prop::collection::vec(
-            prop::option::of((0i64..100_000_000, 0u32..=6)),
-            5,
-        );
+        let override_specs =
+            prop::collection::vec((0usize..40, 0usize..SPLITS.len(), 0u128..7), 0..12);
+        let price_specs = prop::collection::vec(prop::option::of((0i64..100_000_000, 0u32..=6)), 5);
         let currency = prop::sample::select(vec!["EUR", "JPY", "BHD", "CHF"]);
-        (user_specs, license_specs, rule_specs, override_specs, price_specs, currency).prop_map(
-            |(user_specs, license_specs, rule_specs, override_specs, price_specs, currency)| {
-                let depts = ["Sales", "IT", "HR", "Ops"];
-                let users: Vec<User> = user_specs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &(d, deleted))| {
-                        let mut u = user(i as u128);
-                        u.department = Some(depts[d].to_string());
-                        if deleted {
-                            u.deleted_at = Some(DateTime::<Utc>::UNIX_EPOCH);
-                        }
-                        u
-                    })
-                    .collect();
-                let licenses = license_specs
-                    .iter()
-                    .filter(|(u, _)| users.get(*u).is_some_and(|u| u.deleted_at.is_none()))
-                    .map(|&(u, s)| license(u as u128, s))
-                    .collect();
-                let rules = rule_specs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &(d, target, priority))| AllocationRule {
-                        id: AllocationRuleId(guid(0x5000 + i as u128)),
-                        tenant_id: tenant(),
-                        target: gid(target),
-                        priority,
-                        enabled: true,
-                        conditions: vec![Condition {
-                            attribute: Attribute::Department,
-                            operator: Operator::Equals,
-                            values: vec![depts[d].to_lowercase()],
-                            case_sensitive: false,
-                        }],
-                    })
-                    .collect();
-                let overrides = override_specs
-                    .iter()
-                    .map(|&(u, split, first_group)| {
-                        let shares = SPLITS[split]
-                            .iter()
-                            .enumerate()
-                            .map(|(k, p)| Share {
-                                cost_group: gid((first_group + k as u128) % 7),
-                                percent: *p,
-                            })
-                            .collect();
-                        Override::new(UserId(guid(u as u128)), shares).unwrap()
-                    })
-                    .collect();
-                let prices = price_specs
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(s, p)| {
-                        p.map(|(mantissa, scale)| price(s as u128, Decimal::new(mantissa, scale), currency))
-                    })
-                    .collect();
-                let subscriptions = (0..5)
-                    .map(|s| subscription(s, 10 + s as i64, 1, 3, if s == 4 { "Company" } else { "User" }))
-                    .collect();
-                Case { users, licenses, rules, overrides, prices, subscriptions, currency }
-            },
+        (
+            user_specs,
+            license_specs,
+            rule_specs,
+            override_specs,
+            price_specs,
+            currency,
         )
+            .prop_map(
+                |(user_specs, license_specs, rule_specs, override_specs, price_specs, currency)| {
+                    let depts = ["Sales", "IT", "HR", "Ops"];
+                    let users: Vec<User> = user_specs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &(d, deleted))| {
+                            let mut u = user(i as u128);
+                            u.department = Some(depts[d].to_string());
+                            if deleted {
+                                u.deleted_at = Some(DateTime::<Utc>::UNIX_EPOCH);
+                            }
+                            u
+                        })
+                        .collect();
+                    let licenses = license_specs
+                        .iter()
+                        .filter(|(u, _)| users.get(*u).is_some_and(|u| u.deleted_at.is_none()))
+                        .map(|&(u, s)| license(u as u128, s))
+                        .collect();
+                    let rules = rule_specs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &(d, target, priority))| AllocationRule {
+                            id: AllocationRuleId(guid(0x5000 + i as u128)),
+                            tenant_id: tenant(),
+                            target: gid(target),
+                            priority,
+                            enabled: true,
+                            conditions: vec![Condition {
+                                attribute: Attribute::Department,
+                                operator: Operator::Equals,
+                                values: vec![depts[d].to_lowercase()],
+                                case_sensitive: false,
+                            }],
+                        })
+                        .collect();
+                    let overrides = override_specs
+                        .iter()
+                        .map(|&(u, split, first_group)| {
+                            let shares = SPLITS[split]
+                                .iter()
+                                .enumerate()
+                                .map(|(k, p)| Share {
+                                    cost_group: gid((first_group + k as u128) % 7),
+                                    percent: *p,
+                                })
+                                .collect();
+                            Override::new(UserId(guid(u as u128)), shares).unwrap()
+                        })
+                        .collect();
+                    let prices = price_specs
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(s, p)| {
+                            p.map(|(mantissa, scale)| {
+                                price(s as u128, Decimal::new(mantissa, scale), currency)
+                            })
+                        })
+                        .collect();
+                    let subscriptions = (0..5)
+                        .map(|s| {
+                            subscription(
+                                s,
+                                10 + s as i64,
+                                1,
+                                3,
+                                if s == 4 { "Company" } else { "User" },
+                            )
+                        })
+                        .collect();
+                    Case {
+                        users,
+                        licenses,
+                        rules,
+                        overrides,
+                        prices,
+                        subscriptions,
+                        currency,
+                    }
+                },
+            )
     }
 
     fn tree() -> Vec<CostGroup> {

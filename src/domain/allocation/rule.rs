@@ -361,11 +361,7 @@ impl Condition {
                 let slot = text.slot().unwrap_or_default();
                 let fold = !self.case_sensitive;
                 let value = |v: &String| {
-                    if fold {
-                        v.to_lowercase()
-                    } else {
-                        v.clone()
-                    }
+                    if fold { v.to_lowercase() } else { v.clone() }
                 };
                 let first = self.values.first().map(value).unwrap_or_default();
                 let op = match self.operator {
@@ -490,11 +486,13 @@ impl CompiledRule {
 
     /// Managers named by `reportsTo` conditions of this rule.
     pub(crate) fn managers(&self) -> impl Iterator<Item = UserId> + '_ {
-        self.conditions.iter().flat_map(|c| match &c.test {
-            Test::ReportsTo { managers, .. } => managers.as_slice(),
-            _ => &[][..],
-        })
-        .copied()
+        self.conditions
+            .iter()
+            .flat_map(|c| match &c.test {
+                Test::ReportsTo { managers, .. } => managers.as_slice(),
+                _ => &[][..],
+            })
+            .copied()
     }
 }
 
@@ -663,7 +661,10 @@ mod tests {
     fn an_empty_string_value_counts_as_empty() {
         let mut u = user(1);
         u.city = Some(String::new());
-        assert!(holds_for(&cond(Attribute::City, Operator::IsEmpty, &[]), &u));
+        assert!(holds_for(
+            &cond(Attribute::City, Operator::IsEmpty, &[]),
+            &u
+        ));
     }
 
     #[test]
@@ -831,7 +832,11 @@ mod tests {
                 "MATCHES pattern must be at most 512 characters, got 513",
             ),
             (
-                cond(Attribute::City, Operator::Matches, &["\\w{200}\\w{200}\\w{100}"]),
+                cond(
+                    Attribute::City,
+                    Operator::Matches,
+                    &["\\w{200}\\w{200}\\w{100}"],
+                ),
                 "is not a valid regex",
             ),
             (
@@ -861,7 +866,10 @@ mod tests {
         ];
         for (c, expected) in cases {
             let err = c.validate().unwrap_err().to_string();
-            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
         }
     }
 
