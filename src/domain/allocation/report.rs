@@ -148,12 +148,10 @@ pub enum ReportError {
         /// The group.
         cost_group: CostGroupId,
     },
-    /// Amounts beyond what the report can hold exactly.
-    #[error("cost of SKU {sku_id} is too large to report exactly")]
-    Overflow {
-        /// The SKU whose cost overflowed.
-        sku_id: SkuId,
-    },
+    /// Amounts beyond what the report can hold exactly (far beyond any real tenant: unit prices
+    /// are capped at `MAX_UNIT_PRICE`).
+    #[error("license costs are too large to report exactly")]
+    Overflow,
 }
 
 /// The cost report of one tenant on `as_of`.
@@ -242,18 +240,18 @@ pub fn cost_report(
         let unit = unit_prices.get(&sku_id).copied().unwrap_or_default();
         let costs = row
             .iter()
-            .map(|l| l.checked_mul(unit).ok_or(ReportError::Overflow { sku_id }))
+            .map(|l| l.checked_mul(unit).ok_or(ReportError::Overflow))
             .collect::<Result<Vec<_>, _>>()?;
         exact.insert(sku_id, costs);
     }
 
     // Step 1: the rounded grand total over the SKUs; step 2: each SKU's total over the buckets.
     let sku_totals: Vec<Decimal> = exact.values().map(|row| row.iter().sum()).collect();
-    let sku_minor = split_minor(&sku_totals, scale, exact.keys().copied())?;
+    let sku_minor = split_minor(&sku_totals, scale)?;
     let mut lines: Vec<CostLine> = vec![CostLine::default(); buckets];
     let mut assigned = CostLine::default();
     for (((&sku_id, costs), total_minor), total) in exact.iter().zip(&sku_minor).zip(&sku_totals) {
-        let minor = distribute(*total_minor, &scaled(costs, scale, sku_id)?);
+        let minor = distribute(*total_minor, &scaled(costs, scale)?);
         let unit_price = unit_prices.get(&sku_id).copied();
         let row = &cells[&sku_id];
         for (bucket, line) in lines.iter_mut().enumerate() {
@@ -361,7 +359,7 @@ fn unassigned_line(
         let unit_price = unit_prices.get(&sku_id).copied();
         let cost = Decimal::from(count)
             .checked_mul(unit_price.unwrap_or_default())
-            .ok_or(ReportError::Overflow { sku_id })?;
+            .ok_or(ReportError::Overflow)?;
         costs.push(cost);
         line.skus.push(SkuCost {
             sku_id,
@@ -372,7 +370,7 @@ fn unassigned_line(
         });
         line.cost += cost;
     }
-    let minor = split_minor(&costs, scale, counts.keys().copied())?;
+    let minor = split_minor(&costs, scale)?;
     for (sku, m) in line.skus.iter_mut().zip(minor) {
         sku.cost_minor = m;
         line.cost_minor += m;
@@ -381,22 +379,12 @@ fn unassigned_line(
 }
 
 /// Rounds the sum of `amounts` to minor units (half away from zero) and splits it over them by
-/// largest remainder. `skus` name the amounts for the overflow error.
-fn split_minor(
-    amounts: &[Decimal],
-    scale: Decimal,
-    skus: impl Iterator<Item = SkuId>,
-) -> Result<Vec<i64>, ReportError> {
-    let mut scaled_amounts = Vec::with_capacity(amounts.len());
+/// largest remainder.
+fn split_minor(amounts: &[Decimal], scale: Decimal) -> Result<Vec<i64>, ReportError> {
+    let scaled_amounts = scaled(amounts, scale)?;
     let mut total = Decimal::ZERO;
-    for (amount, sku_id) in amounts.iter().zip(skus) {
-        let s = amount
-            .checked_mul(scale)
-            .ok_or(ReportError::Overflow { sku_id })?;
-        total = total
-            .checked_add(s)
-            .ok_or(ReportError::Overflow { sku_id })?;
-        scaled_amounts.push(s);
+    for s in &scaled_amounts {
+        total = total.checked_add(*s).ok_or(ReportError::Overflow)?;
     }
     let target = total
         .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
@@ -404,16 +392,15 @@ fn split_minor(
     match (target, amounts.is_empty()) {
         (_, true) => Ok(Vec::new()),
         (Some(target), false) => Ok(distribute(target, &scaled_amounts)),
-        (None, false) => Err(ReportError::Overflow {
-            sku_id: SkuId(uuid::Uuid::nil()),
-        }),
+        (None, false) => Err(ReportError::Overflow),
     }
 }
 
-fn scaled(amounts: &[Decimal], scale: Decimal, sku_id: SkuId) -> Result<Vec<Decimal>, ReportError> {
+/// `amounts` counted in minor units (times `scale`, 10 to the currency's minor units).
+fn scaled(amounts: &[Decimal], scale: Decimal) -> Result<Vec<Decimal>, ReportError> {
     amounts
         .iter()
-        .map(|a| a.checked_mul(scale).ok_or(ReportError::Overflow { sku_id }))
+        .map(|a| a.checked_mul(scale).ok_or(ReportError::Overflow))
         .collect()
 }
 
