@@ -78,6 +78,11 @@ guid_id!(
     ImportRunId,
     "import run id"
 );
+guid_id!(
+    /// An allocation rule of a tenant.
+    AllocationRuleId,
+    "allocation rule id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The project's own vocabulary: ids, tenants, users, subscriptions, cost groups, paging.
 //! Pure values and rules; must not import SeaORM, async-graphql, actix or reqwest.
 
+pub mod allocation;
 pub mod cost_group;
 pub mod error;
 pub mod ids;
@@ -14,7 +15,7 @@ pub mod user;
 
 pub use cost_group::CostGroup;
 pub use error::DomainError;
-pub use ids::{CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId};
+pub use ids::{AllocationRuleId, CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId};
 pub use import_run::{
     FailureReason, ImportCounts, ImportMode, ImportRun, ImportTrigger, RunStatus,
 };

@@ -1,0 +1,901 @@
+//! The allocation engine: users, their licenses, rules and overrides in, one allocation per user
+//! out, with the reason. Pure and synchronous; must not import SeaORM, async-graphql, actix,
+//! reqwest or tokio.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::domain::ids::{AllocationRuleId, CostGroupId, SkuId, UserId};
+use crate::domain::user::{AssignedLicense, User};
+
+use super::overrides::{Override, Share};
+use super::rule::{CompiledRule, UserFacts};
+
+/// Everything one tenant's evaluation reads.
+#[derive(Debug, Clone, Copy)]
+pub struct AllocationInput<'a> {
+    /// The tenant's users, present and soft-deleted.
+    pub users: &'a [User],
+    /// Their assigned licenses (for `hasLicenseOfSku`).
+    pub licenses: &'a [AssignedLicense],
+    /// The tenant's rules, compiled, in any order; disabled ones are skipped.
+    pub rules: &'a [CompiledRule],
+    /// The tenant's overrides; of two for one user the first counts.
+    pub overrides: &'a [Override],
+    /// The cost groups that exist. Rules targeting, and overrides naming, any other group are
+    /// ignored (the store does not let that happen; the engine stays safe if it does).
+    pub cost_groups: &'a [CostGroupId],
+}
+
+/// Why a user is where they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AllocationSource {
+    /// Set by hand; overrides win over rules.
+    Override,
+    /// The first enabled rule, by priority then id, whose conditions all hold.
+    Rule(AllocationRuleId),
+    /// No override and no matching rule.
+    Unallocated,
+}
+
+/// Where one user's license cost goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAllocation {
+    /// The user.
+    pub user_id: UserId,
+    /// The cost groups and percentages, summing to exactly 100; empty when unallocated.
+    pub shares: Vec<Share>,
+    /// Why.
+    pub source: AllocationSource,
+    /// An override kept for a user deleted upstream (or unknown): reported, not costed.
+    pub stale: bool,
+}
+
+/// Allocates every present user of the input, in input order, then reports each override of a
+/// deleted or unknown user as a `stale` allocation (in override order). Deleted users get no
+/// allocation otherwise: they hold no licenses.
+///
+/// An override wins; otherwise the first enabled rule by `(priority, id)` whose conditions all
+/// hold places the user 100 % in its target; otherwise the user is unallocated.
+pub fn evaluate(input: &AllocationInput<'_>) -> Vec<UserAllocation> {
+    let groups: HashSet<CostGroupId> = input.cost_groups.iter().copied().collect();
+
+    let mut rules: Vec<&CompiledRule> = input
+        .rules
+        .iter()
+        .filter(|r| r.rule().enabled && groups.contains(&r.rule().target))
+        .collect();
+    rules.sort_by_key(|r| (r.rule().priority, r.rule().id));
+
+    let mut overrides: HashMap<UserId, &Override> = HashMap::with_capacity(input.overrides.len());
+    for o in input.overrides {
+        if o.shares().iter().all(|s| groups.contains(&s.cost_group)) {
+            overrides.entry(o.user_id()).or_insert(o);
+        }
+    }
+
+    let index: HashMap<UserId, usize> = input
+        .users
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, u)| (u.id, i))
+        .collect();
+
+    let mut skus: Vec<Vec<SkuId>> = vec![Vec::new(); input.users.len()];
+    for license in input.licenses {
+        if let Some(&i) = index.get(&license.user_id) {
+            skus[i].push(license.sku_id);
+        }
+    }
+
+    let named: HashSet<UserId> = rules.iter().flat_map(|r| r.managers()).collect();
+    let reach = managers_reached(input.users, &index, &named);
+
+    let mut out = Vec::with_capacity(input.users.len());
+    for (i, user) in input.users.iter().enumerate() {
+        let own = overrides.get(&user.id);
+        if user.deleted_at.is_some() {
+            if let Some(o) = own {
+                out.push(stale(o));
+            }
+            continue;
+        }
+        if let Some(o) = own {
+            out.push(UserAllocation {
+                user_id: user.id,
+                shares: o.shares().to_vec(),
+                source: AllocationSource::Override,
+                stale: false,
+            });
+            continue;
+        }
+        let facts = UserFacts::new(user, &skus[i], reach.get(i).map_or(&[][..], Vec::as_slice));
+        let winner = rules
+            .iter()
+            .find(|r| r.conditions().iter().all(|c| c.holds(&facts)));
+        out.push(match winner {
+            Some(r) => UserAllocation {
+                user_id: user.id,
+                shares: vec![Share::whole(r.rule().target)],
+                source: AllocationSource::Rule(r.rule().id),
+                stale: false,
+            },
+            None => UserAllocation {
+                user_id: user.id,
+                shares: Vec::new(),
+                source: AllocationSource::Unallocated,
+                stale: false,
+            },
+        });
+    }
+
+    let mut reported: HashSet<UserId> = HashSet::new();
+    for o in input.overrides {
+        if !index.contains_key(&o.user_id()) && reported.insert(o.user_id()) {
+            out.push(stale(o));
+        }
+    }
+    out
+}
+
+fn stale(o: &Override) -> UserAllocation {
+    UserAllocation {
+        user_id: o.user_id(),
+        shares: o.shares().to_vec(),
+        source: AllocationSource::Override,
+        stale: true,
+    }
+}
+
+/// For each user (by index), the rule-named managers they report to directly or through any
+/// chain of managers. Each user is visited once: a chain is followed until a user already done,
+/// the top, or a cycle; everyone on a cycle reaches every named user on it. Empty when no rule
+/// names a manager.
+fn managers_reached(
+    users: &[User],
+    index: &HashMap<UserId, usize>,
+    named: &HashSet<UserId>,
+) -> Vec<Vec<UserId>> {
+    if named.is_empty() {
+        return Vec::new();
+    }
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum State {
+        New,
+        OnPath(usize),
+        Done,
+    }
+    let manager_of = |i: usize| users[i].manager_id.and_then(|m| index.get(&m).copied());
+    let mut state = vec![State::New; users.len()];
+    let mut reach: Vec<Vec<UserId>> = vec![Vec::new(); users.len()];
+    let mut path: Vec<usize> = Vec::new();
+
+    for start in 0..users.len() {
+        if state[start] != State::New {
+            continue;
+        }
+        path.clear();
+        let mut cur = Some(start);
+        while let Some(i) = cur {
+            match state[i] {
+                State::Done => break,
+                State::OnPath(pos) => {
+                    // path[pos..] is a cycle: each member's managers are exactly its members.
+                    let mut on_cycle: Vec<UserId> = path[pos..]
+                        .iter()
+                        .map(|&j| users[j].id)
+                        .filter(|id| named.contains(id))
+                        .collect();
+                    on_cycle.sort();
+                    on_cycle.dedup();
+                    for &j in &path[pos..] {
+                        reach[j] = on_cycle.clone();
+                        state[j] = State::Done;
+                    }
+                    path.truncate(pos);
+                    break;
+                }
+                State::New => {
+                    state[i] = State::OnPath(path.len());
+                    path.push(i);
+                    cur = manager_of(i);
+                }
+            }
+        }
+        // Unwind: each user reaches its manager (when named) and whatever the manager reaches.
+        while let Some(j) = path.pop() {
+            let mut r = manager_of(j).map(|m| reach[m].clone()).unwrap_or_default();
+            if let Some(m) = users[j].manager_id
+                && named.contains(&m)
+                && !r.contains(&m)
+            {
+                r.push(m);
+            }
+            reach[j] = r;
+            state[j] = State::Done;
+        }
+    }
+    reach
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::allocation::rule::{AllocationRule, Attribute, Condition, Operator};
+    use crate::domain::allocation::test_support::{guid, tenant, user};
+    use chrono::{DateTime, Utc};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    fn group(n: u128) -> CostGroupId {
+        CostGroupId(guid(0x6000 + n))
+    }
+
+    fn rule(id: u128, priority: i32, target: u128, conditions: Vec<Condition>) -> AllocationRule {
+        AllocationRule {
+            id: AllocationRuleId(guid(0x5000 + id)),
+            tenant_id: tenant(),
+            target: group(target),
+            priority,
+            enabled: true,
+            conditions,
+        }
+    }
+
+    fn cond(attribute: Attribute, operator: Operator, values: &[&str]) -> Condition {
+        Condition::new(
+            attribute,
+            operator,
+            values.iter().map(|v| v.to_string()).collect(),
+        )
+        .unwrap()
+    }
+
+    fn dept(value: &str) -> Condition {
+        cond(Attribute::Department, Operator::Equals, &[value])
+    }
+
+    fn run(
+        users: &[User],
+        licenses: &[AssignedLicense],
+        rules: &[AllocationRule],
+        overrides: &[Override],
+    ) -> Vec<UserAllocation> {
+        let compiled: Vec<CompiledRule> = rules.iter().map(|r| r.compile().unwrap()).collect();
+        let groups: Vec<CostGroupId> = (0..10).map(group).collect();
+        evaluate(&AllocationInput {
+            users,
+            licenses,
+            rules: &compiled,
+            overrides,
+            cost_groups: &groups,
+        })
+    }
+
+    fn sources(allocations: &[UserAllocation]) -> Vec<AllocationSource> {
+        allocations.iter().map(|a| a.source).collect()
+    }
+
+    fn rule_id(id: u128) -> AllocationSource {
+        AllocationSource::Rule(AllocationRuleId(guid(0x5000 + id)))
+    }
+
+    fn with_dept(n: u128, department: &str) -> User {
+        let mut u = user(n);
+        u.department = Some(department.into());
+        u
+    }
+
+    #[test]
+    fn the_first_matching_rule_by_priority_wins() {
+        let users = [with_dept(1, "Sales"), with_dept(2, "IT"), user(3)];
+        let rules = [
+            rule(1, 20, 1, vec![dept("sales")]),
+            rule(2, 10, 2, vec![dept("SALES")]),
+            rule(3, 30, 3, vec![dept("it")]),
+        ];
+        let out = run(&users, &[], &rules, &[]);
+        assert_eq!(
+            sources(&out),
+            vec![rule_id(2), rule_id(3), AllocationSource::Unallocated]
+        );
+        assert_eq!(out[0].shares, vec![Share::whole(group(2))]);
+        assert!(out[2].shares.is_empty());
+    }
+
+    #[test]
+    fn equal_priorities_are_ordered_by_rule_id() {
+        let users = [with_dept(1, "Sales")];
+        let rules = [
+            rule(9, 5, 1, vec![dept("sales")]),
+            rule(4, 5, 2, vec![dept("sales")]),
+        ];
+        assert_eq!(sources(&run(&users, &[], &rules, &[])), vec![rule_id(4)]);
+    }
+
+    #[test]
+    fn disabled_rules_never_match() {
+        let users = [with_dept(1, "Sales")];
+        let mut first = rule(1, 1, 1, vec![dept("sales")]);
+        first.enabled = false;
+        let rules = [first, rule(2, 2, 2, vec![dept("sales")])];
+        assert_eq!(sources(&run(&users, &[], &rules, &[])), vec![rule_id(2)]);
+    }
+
+    #[test]
+    fn every_condition_of_a_rule_must_hold() {
+        let mut u = with_dept(1, "Sales");
+        u.country = Some("Germany".into());
+        let users = [u, with_dept(2, "Sales")];
+        let both = vec![
+            dept("sales"),
+            cond(Attribute::Country, Operator::Equals, &["germany"]),
+        ];
+        let rules = [rule(1, 1, 1, both)];
+        assert_eq!(
+            sources(&run(&users, &[], &rules, &[])),
+            vec![rule_id(1), AllocationSource::Unallocated]
+        );
+    }
+
+    #[test]
+    fn rules_targeting_unknown_groups_are_skipped() {
+        let users = [with_dept(1, "Sales")];
+        let rules = [
+            rule(1, 1, 99, vec![dept("sales")]),
+            rule(2, 2, 2, vec![dept("sales")]),
+        ];
+        assert_eq!(sources(&run(&users, &[], &rules, &[])), vec![rule_id(2)]);
+    }
+
+    #[test]
+    fn overrides_beat_rules() {
+        let users = [with_dept(1, "Sales")];
+        let rules = [rule(1, 1, 1, vec![dept("sales")])];
+        let split = Override::new(
+            UserId(guid(1)),
+            vec![
+                Share {
+                    cost_group: group(3),
+                    percent: dec!(60),
+                },
+                Share {
+                    cost_group: group(4),
+                    percent: dec!(40),
+                },
+            ],
+        )
+        .unwrap();
+        let out = run(&users, &[], &rules, std::slice::from_ref(&split));
+        assert_eq!(sources(&out), vec![AllocationSource::Override]);
+        assert_eq!(out[0].shares, split.shares());
+        assert!(!out[0].stale);
+    }
+
+    #[test]
+    fn overrides_of_deleted_or_unknown_users_are_reported_stale_and_deleted_users_are_not_allocated()
+     {
+        let mut gone = with_dept(1, "Sales");
+        gone.deleted_at = Some(DateTime::<Utc>::UNIX_EPOCH);
+        let mut gone_too = with_dept(2, "Sales");
+        gone_too.deleted_at = Some(DateTime::<Utc>::UNIX_EPOCH);
+        let users = [gone, gone_too, with_dept(3, "Sales")];
+        let rules = [rule(1, 1, 1, vec![dept("sales")])];
+        let overrides = [
+            Override::pin(UserId(guid(1)), group(2)),
+            Override::pin(UserId(guid(77)), group(2)),
+        ];
+        let out = run(&users, &[], &rules, &overrides);
+        let summary: Vec<(UserId, AllocationSource, bool)> =
+            out.iter().map(|a| (a.user_id, a.source, a.stale)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                (UserId(guid(1)), AllocationSource::Override, true),
+                (UserId(guid(3)), rule_id(1), false),
+                (UserId(guid(77)), AllocationSource::Override, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn has_license_of_sku_reads_the_users_licenses() {
+        let e5 = SkuId(guid(0xE5));
+        let licenses = [AssignedLicense {
+            user_id: UserId(guid(2)),
+            tenant_id: tenant(),
+            sku_id: e5,
+            disabled_plans: vec![],
+        }];
+        let users = [user(1), user(2)];
+        let text = e5.to_string();
+        let rules = [rule(
+            1,
+            1,
+            1,
+            vec![cond(Attribute::HasLicenseOfSku, Operator::Equals, &[&text])],
+        )];
+        assert_eq!(
+            sources(&run(&users, &licenses, &rules, &[])),
+            vec![AllocationSource::Unallocated, rule_id(1)]
+        );
+    }
+
+    fn managed(n: u128, manager: Option<u128>) -> User {
+        let mut u = user(n);
+        u.manager_id = manager.map(|m| UserId(guid(m)));
+        u
+    }
+
+    fn reports_to(n: u128) -> Condition {
+        let text = UserId(guid(n)).to_string();
+        cond(Attribute::ReportsTo, Operator::Equals, &[&text])
+    }
+
+    #[test]
+    fn reports_to_follows_a_chain_of_managers() {
+        // 1 is the CEO; 2 reports to 1; 3 to 2; 4 to 3; 5 has no manager.
+        let users = [
+            managed(4, Some(3)),
+            managed(1, None),
+            managed(3, Some(2)),
+            managed(2, Some(1)),
+            managed(5, None),
+        ];
+        let rules = [rule(1, 1, 1, vec![reports_to(2)])];
+        assert_eq!(
+            sources(&run(&users, &[], &rules, &[])),
+            vec![
+                rule_id(1),
+                AllocationSource::Unallocated,
+                rule_id(1),
+                AllocationSource::Unallocated,
+                AllocationSource::Unallocated,
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_to_terminates_on_a_manager_cycle() {
+        // 1 -> 2 -> 3 -> 1 is a cycle; 4 hangs off it; 5 reports to 4.
+        let users = [
+            managed(1, Some(2)),
+            managed(2, Some(3)),
+            managed(3, Some(1)),
+            managed(4, Some(3)),
+            managed(5, Some(4)),
+            managed(6, Some(6)),
+        ];
+        let rules = [
+            rule(1, 1, 1, vec![reports_to(1)]),
+            rule(2, 2, 2, vec![reports_to(6)]),
+        ];
+        assert_eq!(
+            sources(&run(&users, &[], &rules, &[])),
+            vec![
+                rule_id(1),
+                rule_id(1),
+                rule_id(1),
+                rule_id(1),
+                rule_id(1),
+                rule_id(2)
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_to_a_manager_outside_the_input_counts_directly() {
+        let users = [managed(1, Some(50)), managed(2, Some(1))];
+        let rules = [rule(1, 1, 1, vec![reports_to(50)])];
+        assert_eq!(
+            sources(&run(&users, &[], &rules, &[])),
+            vec![rule_id(1), rule_id(1)]
+        );
+    }
+
+    // ---- properties -------------------------------------------------------------------------
+
+    const DEPTS: &[&str] = &["Sales", "sales", "IT", "Straße", "STRASSE", "Ünits", ""];
+
+    fn arb_user(n: u128) -> impl Strategy<Value = User> {
+        (
+            prop::option::of(prop::sample::select(DEPTS)),
+            prop::option::of(prop::sample::select(DEPTS)),
+            prop::option::of(0u128..14),
+            prop::bool::weighted(0.1),
+            prop::sample::select(&["contoso.com", "Fabrikam.COM", "x"][..]),
+        )
+            .prop_map(move |(d, c, manager, deleted, domain)| {
+                let mut u = user(n);
+                u.department = d.map(str::to_string);
+                u.city = c.map(str::to_string);
+                u.manager_id = manager.map(|m| UserId(guid(m)));
+                u.user_principal_name = format!("u{n}@{domain}");
+                if deleted {
+                    u.deleted_at = Some(DateTime::<Utc>::UNIX_EPOCH);
+                }
+                u
+            })
+    }
+
+    fn arb_condition() -> impl Strategy<Value = Condition> {
+        let text_attr = prop::sample::select(vec![
+            Attribute::Department,
+            Attribute::City,
+            Attribute::UpnDomain,
+        ]);
+        let word = prop::sample::select(vec!["sales", "IT", "straße", "ünits", "com", "s"]);
+        let text = (
+            text_attr,
+            prop::sample::select(vec![
+                Operator::Equals,
+                Operator::NotEquals,
+                Operator::Contains,
+                Operator::StartsWith,
+                Operator::EndsWith,
+                Operator::In,
+                Operator::Matches,
+                Operator::IsEmpty,
+            ]),
+            word.clone(),
+            word,
+            any::<bool>(),
+        )
+            .prop_map(|(attribute, operator, a, b, case_sensitive)| {
+                let values = match operator {
+                    Operator::IsEmpty => vec![],
+                    Operator::In => vec![a.to_string(), b.to_string()],
+                    Operator::Matches => vec![format!("^{a}")],
+                    _ => vec![a.to_string()],
+                };
+                Condition {
+                    attribute,
+                    operator,
+                    values,
+                    case_sensitive,
+                }
+            });
+        let guidish = (
+            prop::sample::select(vec![Attribute::HasLicenseOfSku, Attribute::ReportsTo]),
+            prop::sample::select(vec![Operator::Equals, Operator::NotEquals, Operator::In]),
+            0u128..14,
+            0u128..14,
+        )
+            .prop_map(|(attribute, operator, a, b)| {
+                let one = |n: u128| guid(n).hyphenated().to_string();
+                let values = if operator == Operator::In {
+                    vec![one(a), one(b)]
+                } else {
+                    vec![one(a)]
+                };
+                Condition {
+                    attribute,
+                    operator,
+                    values,
+                    case_sensitive: false,
+                }
+            });
+        prop_oneof![3 => text, 1 => guidish]
+    }
+
+    fn arb_rules() -> impl Strategy<Value = Vec<AllocationRule>> {
+        prop::collection::vec(
+            (
+                0u128..8,
+                -3i32..3,
+                0u128..4,
+                prop::bool::weighted(0.8),
+                prop::collection::vec(arb_condition(), 1..3),
+            ),
+            0..8,
+        )
+        .prop_map(|specs| {
+            specs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (id, priority, target, enabled, conditions))| {
+                    let mut r = rule(id * 100 + i as u128, priority, target, conditions);
+                    r.enabled = enabled;
+                    r
+                })
+                .collect()
+        })
+    }
+
+    fn arb_override() -> impl Strategy<Value = Override> {
+        (0u128..14, prop::collection::vec(1u32..100, 1..4)).prop_map(|(user, weights)| {
+            let total: u32 = weights.iter().sum();
+            let mut shares: Vec<Share> = weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| Share {
+                    cost_group: group(i as u128),
+                    percent: (Decimal::from(*w * 10_000) / Decimal::from(total)).trunc()
+                        / Decimal::ONE_HUNDRED,
+                })
+                .collect();
+            let sum: Decimal = shares.iter().map(|s| s.percent).sum();
+            shares[0].percent += Decimal::ONE_HUNDRED - sum;
+            shares.retain(|s| s.percent > Decimal::ZERO);
+            Override::new(UserId(guid(user)), shares).unwrap()
+        })
+    }
+
+    fn arb_case() -> impl Strategy<
+        Value = (
+            Vec<User>,
+            Vec<AssignedLicense>,
+            Vec<AllocationRule>,
+            Vec<Override>,
+        ),
+    > {
+        let users = (0u128..12).map(arb_user).collect::<Vec<_>>();
+        let licenses = prop::collection::vec((0u128..12, 0u128..12), 0..20).prop_map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(u, s)| AssignedLicense {
+                    user_id: UserId(guid(u)),
+                    tenant_id: tenant(),
+                    sku_id: SkuId(guid(s)),
+                    disabled_plans: vec![],
+                })
+                .collect::<Vec<_>>()
+        });
+        (
+            users,
+            licenses,
+            arb_rules(),
+            prop::collection::vec(arb_override(), 0..4),
+        )
+    }
+
+    /// A deliberately plain re-statement of the rules, for comparison.
+    fn naive_holds(c: &Condition, u: &User, users: &[User], licenses: &[AssignedLicense]) -> bool {
+        match c.attribute {
+            Attribute::HasLicenseOfSku => {
+                let has = c.values.iter().any(|v| {
+                    licenses
+                        .iter()
+                        .any(|l| l.user_id == u.id && l.sku_id.to_string() == *v)
+                });
+                has != (c.operator == Operator::NotEquals)
+            }
+            Attribute::ReportsTo => {
+                let mut chain = Vec::new();
+                let mut cur = u.manager_id;
+                while let Some(m) = cur {
+                    if chain.contains(&m) {
+                        break;
+                    }
+                    chain.push(m);
+                    cur = users.iter().find(|x| x.id == m).and_then(|x| x.manager_id);
+                }
+                let reports = c
+                    .values
+                    .iter()
+                    .any(|v| chain.iter().any(|m| m.to_string() == *v));
+                reports != (c.operator == Operator::NotEquals)
+            }
+            attribute => {
+                let raw = match attribute {
+                    Attribute::Department => u.department.clone(),
+                    Attribute::City => u.city.clone(),
+                    Attribute::UpnDomain => u
+                        .user_principal_name
+                        .split('@')
+                        .next_back()
+                        .filter(|_| u.user_principal_name.contains('@'))
+                        .map(str::to_string),
+                    _ => unreachable!("only generated attributes"),
+                }
+                .unwrap_or_default();
+                let norm = |s: &str| {
+                    if c.case_sensitive {
+                        s.to_string()
+                    } else {
+                        s.to_lowercase()
+                    }
+                };
+                let value = norm(&raw);
+                let first = c.values.first().map(|v| norm(v)).unwrap_or_default();
+                match c.operator {
+                    Operator::Equals => value == first,
+                    Operator::NotEquals => value != first,
+                    Operator::Contains => value.contains(&first),
+                    Operator::StartsWith => value.starts_with(&first),
+                    Operator::EndsWith => value.ends_with(&first),
+                    Operator::In => c.values.iter().any(|v| norm(v) == value),
+                    Operator::Matches => regex::RegexBuilder::new(&c.values[0])
+                        .case_insensitive(!c.case_sensitive)
+                        .build()
+                        .unwrap()
+                        .is_match(&raw),
+                    Operator::IsEmpty => raw.is_empty(),
+                }
+            }
+        }
+    }
+
+    fn naive_source(
+        u: &User,
+        users: &[User],
+        licenses: &[AssignedLicense],
+        rules: &[AllocationRule],
+        overrides: &[Override],
+    ) -> AllocationSource {
+        if overrides.iter().any(|o| o.user_id() == u.id) {
+            return AllocationSource::Override;
+        }
+        let mut ordered: Vec<&AllocationRule> = rules.iter().filter(|r| r.enabled).collect();
+        ordered.sort_by(|a, b| a.priority.cmp(&b.priority).then(a.id.cmp(&b.id)));
+        for r in ordered {
+            if r.conditions
+                .iter()
+                .all(|c| naive_holds(c, u, users, licenses))
+            {
+                return AllocationSource::Rule(r.id);
+            }
+        }
+        AllocationSource::Unallocated
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn shares_of_every_allocated_user_sum_to_exactly_100(
+            (users, licenses, rules, overrides) in arb_case()
+        ) {
+            for a in run(&users, &licenses, &rules, &overrides) {
+                let sum: Decimal = a.shares.iter().map(|s| s.percent).sum();
+                match a.source {
+                    AllocationSource::Unallocated => prop_assert!(a.shares.is_empty()),
+                    _ => prop_assert_eq!(sum, Decimal::ONE_HUNDRED),
+                }
+            }
+        }
+
+        #[test]
+        fn the_first_matching_enabled_rule_wins_as_in_a_naive_reference(
+            (users, licenses, rules, overrides) in arb_case()
+        ) {
+            let out = run(&users, &licenses, &rules, &overrides);
+            let present: Vec<&User> = users.iter().filter(|u| u.deleted_at.is_none()).collect();
+            let allocated: Vec<&UserAllocation> = out.iter().filter(|a| !a.stale).collect();
+            prop_assert_eq!(allocated.len(), present.len());
+            for (u, a) in present.iter().zip(allocated) {
+                prop_assert_eq!(a.user_id, u.id);
+                prop_assert_eq!(a.source, naive_source(u, &users, &licenses, &rules, &overrides));
+            }
+        }
+
+        #[test]
+        fn overrides_always_win(
+            (users, licenses, rules, overrides) in arb_case()
+        ) {
+            let out = run(&users, &licenses, &rules, &overrides);
+            for o in &overrides {
+                let first = overrides.iter().find(|x| x.user_id() == o.user_id());
+                let a = out.iter().find(|a| a.user_id == o.user_id()).unwrap();
+                prop_assert_eq!(a.source, AllocationSource::Override);
+                prop_assert_eq!(&a.shares[..], first.unwrap().shares());
+                let deleted = users
+                    .iter()
+                    .find(|u| u.id == o.user_id())
+                    .is_none_or(|u| u.deleted_at.is_some());
+                prop_assert_eq!(a.stale, deleted);
+            }
+        }
+    }
+
+    // ---- speed ------------------------------------------------------------------------------
+
+    /// Run with `cargo test --release --lib evaluate_is_fast -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing; run in release"]
+    fn evaluate_is_fast_for_100_000_users_and_50_or_500_rules() {
+        const DEPARTMENTS: [&str; 20] = [
+            "Sales",
+            "IT",
+            "Finance",
+            "HR",
+            "Legal",
+            "Ops",
+            "R&D",
+            "Support",
+            "Marketing",
+            "Admin",
+            "Sales EMEA",
+            "Sales APAC",
+            "IT Ops",
+            "Procurement",
+            "Facilities",
+            "Security",
+            "QA",
+            "Design",
+            "Data",
+            "Training",
+        ];
+        let users: Vec<User> = (0..100_000u128)
+            .map(|n| {
+                let mut u = user(n + 1);
+                u.department = Some(DEPARTMENTS[(n % 20) as usize].to_string());
+                u.country = Some(["Germany", "France", "Schweiz"][(n % 3) as usize].to_string());
+                u.city = Some(format!("City {}", n % 97));
+                u.extension_attributes[4] = Some(format!("CC-{}", n % 500));
+                u.manager_id = (n > 0).then(|| UserId(guid(n / 10 + 1)));
+                u
+            })
+            .collect();
+        let licenses: Vec<AssignedLicense> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| AssignedLicense {
+                user_id: u.id,
+                tenant_id: tenant(),
+                sku_id: SkuId(guid(0xE0 + (i % 4) as u128)),
+                disabled_plans: vec![],
+            })
+            .collect();
+        // 50 rules; most fail for most users, so each user is checked against many of them.
+        for count in [50u128, 500] {
+            time_rules(&users, &licenses, count);
+        }
+    }
+
+    fn time_rules(users: &[User], licenses: &[AssignedLicense], count: u128) {
+        let rules: Vec<AllocationRule> = (0..count)
+            .map(|i| {
+                let conditions = match i % 5 {
+                    0 => vec![cond(
+                        Attribute::ExtensionAttribute(5),
+                        Operator::Equals,
+                        &[&format!("cc-{}", i * 7)],
+                    )],
+                    1 => vec![
+                        cond(Attribute::Department, Operator::StartsWith, &["nothing"]),
+                        cond(Attribute::Country, Operator::In, &["germany", "france"]),
+                    ],
+                    2 => vec![cond(
+                        Attribute::City,
+                        Operator::Matches,
+                        &[&format!("^city {}$", i + 100)],
+                    )],
+                    3 => vec![reports_to(1000 + i)],
+                    _ => vec![cond(
+                        Attribute::HasLicenseOfSku,
+                        Operator::Equals,
+                        &[&SkuId(guid(0xF0)).to_string()],
+                    )],
+                };
+                rule(i, i as i32, i % 10, conditions)
+            })
+            .collect();
+        let compiled: Vec<CompiledRule> = rules.iter().map(|r| r.compile().unwrap()).collect();
+        let groups: Vec<CostGroupId> = (0..10).map(group).collect();
+        let input = AllocationInput {
+            users,
+            licenses,
+            rules: &compiled,
+            overrides: &[],
+            cost_groups: &groups,
+        };
+        let mut best = std::time::Duration::MAX;
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            out = evaluate(&input);
+            best = best.min(started.elapsed());
+        }
+        assert_eq!(out.len(), users.len());
+        let placed = out
+            .iter()
+            .filter(|a| a.source != AllocationSource::Unallocated)
+            .count();
+        println!(
+            "evaluate: {} users x {count} rules, best of 3: {best:?} ({placed} placed by a rule)",
+            users.len()
+        );
+    }
+}

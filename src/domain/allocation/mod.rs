@@ -1,0 +1,23 @@
+//! Cost allocation: rules and overrides that place users in cost groups, prices, the engine that
+//! evaluates them and the reconciled cost report. Pure: std and small pure crates only; must not
+//! import SeaORM, async-graphql, actix, reqwest or tokio.
+
+pub mod engine;
+pub mod overrides;
+pub mod price;
+pub mod report;
+pub mod rule;
+
+#[cfg(test)]
+mod test_support;
+
+pub use engine::{AllocationInput, AllocationSource, UserAllocation, evaluate};
+pub use overrides::{MAX_PERCENT_DECIMALS, Override, OverrideError, Share};
+pub use price::{
+    Currency, MAX_PRICE_DECIMALS, MAX_UNIT_PRICE, Price, PriceError, price_on, prices_in_force,
+};
+pub use report::{CostLine, CostReport, GroupCost, ReportError, SkuCost, cost_report};
+pub use rule::{
+    AllocationRule, Attribute, CompiledRule, Condition, MAX_PATTERN_LEN, MAX_REGEX_SIZE,
+    MAX_VALUES, Operator, RuleError,
+};

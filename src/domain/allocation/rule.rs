@@ -1,0 +1,933 @@
+//! Allocation rules: conditions on user attributes, their validation, and the compiled form the
+//! engine evaluates (regexes built and values case-folded once, not per user).
+//! Pure; must not import SeaORM, async-graphql, actix or reqwest.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use regex::{Regex, RegexBuilder};
+use thiserror::Error;
+
+use crate::domain::error::clip;
+use crate::domain::ids::{AllocationRuleId, CostGroupId, SkuId, TenantId, UserId};
+use crate::domain::user::{EXTENSION_ATTRIBUTES, User};
+
+/// Longest `MATCHES` pattern accepted, in characters.
+pub const MAX_PATTERN_LEN: usize = 512;
+
+/// Size limit of a compiled `MATCHES` regex, in bytes (`RegexBuilder::size_limit`).
+pub const MAX_REGEX_SIZE: usize = 256 * 1024;
+
+/// Most values one condition may carry (for `IN`).
+pub const MAX_VALUES: usize = 1000;
+
+/// The user attribute a condition reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Attribute {
+    /// `department`.
+    Department,
+    /// `companyName`.
+    CompanyName,
+    /// `jobTitle`.
+    JobTitle,
+    /// `officeLocation`.
+    OfficeLocation,
+    /// `city`.
+    City,
+    /// `state`.
+    State,
+    /// `country`.
+    Country,
+    /// `postalCode`.
+    PostalCode,
+    /// `usageLocation`.
+    UsageLocation,
+    /// `preferredLanguage`.
+    PreferredLanguage,
+    /// `userType` (`Member`, `Guest`).
+    UserType,
+    /// The part of `userPrincipalName` after its last `@`; missing when there is no `@`.
+    UpnDomain,
+    /// `mail`.
+    Mail,
+    /// `extensionAttribute1` to `extensionAttribute15`; the number is 1-based.
+    ExtensionAttribute(u8),
+    /// Whether the user holds a license of the SKU whose GUID is the value.
+    HasLicenseOfSku,
+    /// Whether the user whose GUID is the value is the user's manager, directly or through any
+    /// chain of managers. In a manager cycle everyone on the cycle reports to everyone on it.
+    ReportsTo,
+}
+
+/// Number of text attribute slots: the twelve named text attributes, mail and the fifteen
+/// extension attributes.
+pub(crate) const TEXT_SLOTS: usize = 13 + EXTENSION_ATTRIBUTES;
+
+impl Attribute {
+    /// Index of a text attribute in the per-user cache; `None` for SKU and manager attributes.
+    fn slot(self) -> Option<usize> {
+        let slot = match self {
+            Attribute::Department => 0,
+            Attribute::CompanyName => 1,
+            Attribute::JobTitle => 2,
+            Attribute::OfficeLocation => 3,
+            Attribute::City => 4,
+            Attribute::State => 5,
+            Attribute::Country => 6,
+            Attribute::PostalCode => 7,
+            Attribute::UsageLocation => 8,
+            Attribute::PreferredLanguage => 9,
+            Attribute::UserType => 10,
+            Attribute::UpnDomain => 11,
+            Attribute::Mail => 12,
+            Attribute::ExtensionAttribute(n) => 12 + usize::from(n),
+            Attribute::HasLicenseOfSku | Attribute::ReportsTo => return None,
+        };
+        Some(slot)
+    }
+}
+
+/// The raw value of text slot `slot` of `user`; `None` when missing.
+pub(crate) fn slot_value(user: &User, slot: usize) -> Option<&str> {
+    match slot {
+        0 => user.department.as_deref(),
+        1 => user.company_name.as_deref(),
+        2 => user.job_title.as_deref(),
+        3 => user.office_location.as_deref(),
+        4 => user.city.as_deref(),
+        5 => user.state.as_deref(),
+        6 => user.country.as_deref(),
+        7 => user.postal_code.as_deref(),
+        8 => user.usage_location.as_deref(),
+        9 => user.preferred_language.as_deref(),
+        10 => user.user_type.as_deref(),
+        11 => user
+            .user_principal_name
+            .rsplit_once('@')
+            .map(|(_, domain)| domain),
+        12 => user.mail.as_deref(),
+        n if (13..TEXT_SLOTS).contains(&n) => user.extension_attributes[n - 13].as_deref(),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Attribute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Attribute::Department => "department",
+            Attribute::CompanyName => "companyName",
+            Attribute::JobTitle => "jobTitle",
+            Attribute::OfficeLocation => "officeLocation",
+            Attribute::City => "city",
+            Attribute::State => "state",
+            Attribute::Country => "country",
+            Attribute::PostalCode => "postalCode",
+            Attribute::UsageLocation => "usageLocation",
+            Attribute::PreferredLanguage => "preferredLanguage",
+            Attribute::UserType => "userType",
+            Attribute::UpnDomain => "upnDomain",
+            Attribute::Mail => "mail",
+            Attribute::ExtensionAttribute(n) => return write!(f, "extensionAttribute{n}"),
+            Attribute::HasLicenseOfSku => "hasLicenseOfSku",
+            Attribute::ReportsTo => "reportsTo",
+        };
+        f.write_str(name)
+    }
+}
+
+/// How a condition compares the attribute with its values.
+///
+/// A missing attribute reads as the empty string: `IS_EMPTY` holds, `EQUALS` a (non-empty) value
+/// fails, `NOT_EQUALS` holds, `CONTAINS`/`STARTS_WITH`/`ENDS_WITH`/`IN` fail, and `MATCHES` tests
+/// the pattern against `""`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operator {
+    /// The whole value equals the one given value.
+    Equals,
+    /// The whole value differs from the one given value.
+    NotEquals,
+    /// The value contains the one given value.
+    Contains,
+    /// The value starts with the one given value.
+    StartsWith,
+    /// The value ends with the one given value.
+    EndsWith,
+    /// The value equals any of one or more given values.
+    In,
+    /// The one given regex matches somewhere in the value (anchor it with `^…$` for a whole match).
+    Matches,
+    /// The value is missing or empty; takes no values.
+    IsEmpty,
+}
+
+impl fmt::Display for Operator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operator::Equals => "EQUALS",
+            Operator::NotEquals => "NOT_EQUALS",
+            Operator::Contains => "CONTAINS",
+            Operator::StartsWith => "STARTS_WITH",
+            Operator::EndsWith => "ENDS_WITH",
+            Operator::In => "IN",
+            Operator::Matches => "MATCHES",
+            Operator::IsEmpty => "IS_EMPTY",
+        })
+    }
+}
+
+/// A rule or condition that cannot be used, naming what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RuleError {
+    /// A rule without conditions.
+    #[error("conditions must not be empty: a rule needs at least one condition")]
+    NoConditions,
+    /// The operator takes another number of values.
+    #[error("{operator} takes {expected}, got {got} values")]
+    WrongValueCount {
+        /// The operator.
+        operator: Operator,
+        /// What it takes, e.g. "exactly one value".
+        expected: &'static str,
+        /// How many were given.
+        got: usize,
+    },
+    /// More values than [`MAX_VALUES`].
+    #[error("values must hold at most {max} entries, got {got}")]
+    TooManyValues {
+        /// The limit.
+        max: usize,
+        /// How many were given.
+        got: usize,
+    },
+    /// An empty string among the values (use `IS_EMPTY` to test for a missing value).
+    #[error("values[{index}] must not be empty; use IS_EMPTY to test for a missing value")]
+    EmptyValue {
+        /// Position of the empty value.
+        index: usize,
+    },
+    /// A `MATCHES` pattern longer than [`MAX_PATTERN_LEN`].
+    #[error("MATCHES pattern must be at most {max} characters, got {got}")]
+    PatternTooLong {
+        /// The limit.
+        max: usize,
+        /// The pattern's length in characters.
+        got: usize,
+    },
+    /// A `MATCHES` pattern that does not compile or compiles too large.
+    #[error("MATCHES pattern {pattern:?} is not a valid regex: {reason}")]
+    InvalidPattern {
+        /// The pattern, shortened.
+        pattern: String,
+        /// The regex crate's explanation.
+        reason: String,
+    },
+    /// An extension attribute number outside 1..=15.
+    #[error("extensionAttribute must be numbered 1 to 15, got {got}")]
+    ExtensionAttributeOutOfRange {
+        /// The number given.
+        got: u8,
+    },
+    /// A SKU or user value that is not a GUID.
+    #[error("{attribute} takes GUID values, got {value:?}")]
+    NotAGuid {
+        /// The attribute.
+        attribute: Attribute,
+        /// The rejected value, shortened.
+        value: String,
+    },
+    /// An operator that makes no sense for the attribute.
+    #[error("{operator} cannot be used with {attribute}; use EQUALS, NOT_EQUALS or IN")]
+    OperatorNotAllowed {
+        /// The attribute.
+        attribute: Attribute,
+        /// The operator.
+        operator: Operator,
+    },
+    /// A problem in one condition of a rule.
+    #[error("conditions[{index}]: {source}")]
+    InCondition {
+        /// Position of the condition in the rule.
+        index: usize,
+        /// What is wrong with it.
+        #[source]
+        source: Box<RuleError>,
+    },
+}
+
+/// One test on a user attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// The attribute read.
+    pub attribute: Attribute,
+    /// The comparison.
+    pub operator: Operator,
+    /// The values compared with: none for `IS_EMPTY`, one or more for `IN`, exactly one otherwise.
+    pub values: Vec<String>,
+    /// Compare case-sensitively; `false` (the default) folds case with Unicode lowercasing.
+    pub case_sensitive: bool,
+}
+
+impl Condition {
+    /// A case-insensitive condition, validated.
+    ///
+    /// # Errors
+    /// [`RuleError`] naming the problem, as [`Condition::validate`].
+    pub fn new(
+        attribute: Attribute,
+        operator: Operator,
+        values: Vec<String>,
+    ) -> Result<Self, RuleError> {
+        let condition = Condition {
+            attribute,
+            operator,
+            values,
+            case_sensitive: false,
+        };
+        condition.validate()?;
+        Ok(condition)
+    }
+
+    /// Checks the condition can be evaluated.
+    ///
+    /// # Errors
+    /// The first problem found: a wrong number of values for the operator, an empty value, an
+    /// extension attribute outside 1..=15, an operator other than `EQUALS`, `NOT_EQUALS` or `IN`
+    /// on `hasLicenseOfSku`/`reportsTo`, a value there that is not a GUID, or a `MATCHES` regex
+    /// that is too long, does not compile or exceeds [`MAX_REGEX_SIZE`].
+    pub fn validate(&self) -> Result<(), RuleError> {
+        self.compile().map(|_| ())
+    }
+
+    fn check_shape(&self) -> Result<(), RuleError> {
+        if let Attribute::ExtensionAttribute(n) = self.attribute
+            && !(1..=EXTENSION_ATTRIBUTES).contains(&usize::from(n))
+        {
+            return Err(RuleError::ExtensionAttributeOutOfRange { got: n });
+        }
+        if matches!(
+            self.attribute,
+            Attribute::HasLicenseOfSku | Attribute::ReportsTo
+        ) && !matches!(
+            self.operator,
+            Operator::Equals | Operator::NotEquals | Operator::In
+        ) {
+            return Err(RuleError::OperatorNotAllowed {
+                attribute: self.attribute,
+                operator: self.operator,
+            });
+        }
+        let got = self.values.len();
+        let expected = match self.operator {
+            Operator::IsEmpty if got != 0 => Some("no values"),
+            Operator::In if got == 0 => Some("one or more values"),
+            Operator::IsEmpty | Operator::In => None,
+            _ if got != 1 => Some("exactly one value"),
+            _ => None,
+        };
+        if let Some(expected) = expected {
+            return Err(RuleError::WrongValueCount {
+                operator: self.operator,
+                expected,
+                got,
+            });
+        }
+        if got > MAX_VALUES {
+            return Err(RuleError::TooManyValues {
+                max: MAX_VALUES,
+                got,
+            });
+        }
+        if let Some(index) = self.values.iter().position(|v| v.is_empty()) {
+            return Err(RuleError::EmptyValue { index });
+        }
+        Ok(())
+    }
+
+    /// The validated, ready-to-evaluate form of this condition.
+    pub(crate) fn compile(&self) -> Result<CompiledCondition, RuleError> {
+        self.check_shape()?;
+        let negate = self.operator == Operator::NotEquals;
+        let test = match self.attribute {
+            Attribute::HasLicenseOfSku => Test::Sku {
+                negate,
+                skus: self.parse_guids::<SkuId>()?,
+            },
+            Attribute::ReportsTo => Test::ReportsTo {
+                negate,
+                managers: self.parse_guids::<UserId>()?,
+            },
+            text => {
+                // check_shape vouched that every other attribute is a text slot.
+                let slot = text.slot().unwrap_or_default();
+                let fold = !self.case_sensitive;
+                let value = |v: &String| {
+                    if fold { v.to_lowercase() } else { v.clone() }
+                };
+                let first = self.values.first().map(value).unwrap_or_default();
+                let op = match self.operator {
+                    Operator::Equals => TextOp::Equals(first),
+                    Operator::NotEquals => TextOp::NotEquals(first),
+                    Operator::Contains => TextOp::Contains(first),
+                    Operator::StartsWith => TextOp::StartsWith(first),
+                    Operator::EndsWith => TextOp::EndsWith(first),
+                    Operator::In => TextOp::In(self.values.iter().map(value).collect()),
+                    Operator::Matches => TextOp::Matches(self.build_regex()?),
+                    Operator::IsEmpty => TextOp::IsEmpty,
+                };
+                // Regexes fold case themselves; they read the raw value.
+                let fold = fold && !matches!(op, TextOp::Matches(_) | TextOp::IsEmpty);
+                Test::Text { slot, fold, op }
+            }
+        };
+        Ok(CompiledCondition { test })
+    }
+
+    fn parse_guids<T: std::str::FromStr>(&self) -> Result<Vec<T>, RuleError> {
+        self.values
+            .iter()
+            .map(|v| {
+                v.trim().parse::<T>().map_err(|_| RuleError::NotAGuid {
+                    attribute: self.attribute,
+                    value: clip(v),
+                })
+            })
+            .collect()
+    }
+
+    fn build_regex(&self) -> Result<Regex, RuleError> {
+        let pattern = self.values.first().map(String::as_str).unwrap_or_default();
+        let len = pattern.chars().count();
+        if len > MAX_PATTERN_LEN {
+            return Err(RuleError::PatternTooLong {
+                max: MAX_PATTERN_LEN,
+                got: len,
+            });
+        }
+        RegexBuilder::new(pattern)
+            .case_insensitive(!self.case_sensitive)
+            .size_limit(MAX_REGEX_SIZE)
+            .dfa_size_limit(MAX_REGEX_SIZE)
+            .build()
+            .map_err(|e| RuleError::InvalidPattern {
+                pattern: clip(pattern),
+                reason: e.to_string(),
+            })
+    }
+}
+
+/// "Users matching all these conditions go to that cost group"; one of a tenant's ordered rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocationRule {
+    /// The rule.
+    pub id: AllocationRuleId,
+    /// The tenant it belongs to.
+    pub tenant_id: TenantId,
+    /// The cost group matching users go to, 100 %.
+    pub target: CostGroupId,
+    /// Lower runs first; ties are broken by id.
+    pub priority: i32,
+    /// Disabled rules are kept but never match.
+    pub enabled: bool,
+    /// All must hold; at least one.
+    pub conditions: Vec<Condition>,
+}
+
+impl AllocationRule {
+    /// Checks the rule has conditions and that each is valid.
+    ///
+    /// # Errors
+    /// [`RuleError::NoConditions`], or [`RuleError::InCondition`] naming the first bad condition.
+    pub fn validate(&self) -> Result<(), RuleError> {
+        self.compile().map(|_| ())
+    }
+
+    /// Validates the rule and builds its evaluable form (regexes compiled, values folded).
+    ///
+    /// # Errors
+    /// As [`AllocationRule::validate`].
+    pub fn compile(&self) -> Result<CompiledRule, RuleError> {
+        if self.conditions.is_empty() {
+            return Err(RuleError::NoConditions);
+        }
+        let conditions = self
+            .conditions
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                c.compile().map_err(|e| RuleError::InCondition {
+                    index,
+                    source: Box::new(e),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(CompiledRule {
+            rule: self.clone(),
+            conditions,
+        })
+    }
+}
+
+/// A validated rule with its conditions ready to evaluate; built by [`AllocationRule::compile`].
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    rule: AllocationRule,
+    conditions: Vec<CompiledCondition>,
+}
+
+impl CompiledRule {
+    /// The rule as written.
+    pub fn rule(&self) -> &AllocationRule {
+        &self.rule
+    }
+
+    pub(crate) fn conditions(&self) -> &[CompiledCondition] {
+        &self.conditions
+    }
+
+    /// Managers named by `reportsTo` conditions of this rule.
+    pub(crate) fn managers(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.conditions
+            .iter()
+            .flat_map(|c| match &c.test {
+                Test::ReportsTo { managers, .. } => managers.as_slice(),
+                _ => &[][..],
+            })
+            .copied()
+    }
+}
+
+/// A condition ready to evaluate.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledCondition {
+    test: Test,
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    Text { slot: usize, fold: bool, op: TextOp },
+    Sku { negate: bool, skus: Vec<SkuId> },
+    ReportsTo { negate: bool, managers: Vec<UserId> },
+}
+
+#[derive(Debug, Clone)]
+enum TextOp {
+    Equals(String),
+    NotEquals(String),
+    Contains(String),
+    StartsWith(String),
+    EndsWith(String),
+    In(Vec<String>),
+    Matches(Regex),
+    IsEmpty,
+}
+
+/// What a condition needs to know about one user; text values are read and case-folded at most
+/// once per user, whatever the number of conditions reading them.
+pub(crate) struct UserFacts<'u> {
+    user: &'u User,
+    folded: [std::cell::OnceCell<Cow<'u, str>>; TEXT_SLOTS],
+    /// SKUs the user holds a license of.
+    skus: &'u [SkuId],
+    /// Managers named by some rule that the user reports to, directly or not.
+    managers: &'u [UserId],
+}
+
+impl<'u> UserFacts<'u> {
+    /// Facts about `user`, holding `skus` and reporting to `managers` (the rule-named ones).
+    pub(crate) fn new(user: &'u User, skus: &'u [SkuId], managers: &'u [UserId]) -> Self {
+        UserFacts {
+            user,
+            folded: std::array::from_fn(|_| std::cell::OnceCell::new()),
+            skus,
+            managers,
+        }
+    }
+
+    fn raw(&self, slot: usize) -> &'u str {
+        slot_value(self.user, slot).unwrap_or_default()
+    }
+
+    fn folded(&self, slot: usize) -> &str {
+        self.folded[slot].get_or_init(|| {
+            let raw = self.raw(slot);
+            if raw.bytes().any(|b| !b.is_ascii() || b.is_ascii_uppercase()) {
+                Cow::Owned(raw.to_lowercase())
+            } else {
+                Cow::Borrowed(raw)
+            }
+        })
+    }
+}
+
+impl CompiledCondition {
+    /// Whether the condition holds for the user.
+    pub(crate) fn holds(&self, facts: &UserFacts<'_>) -> bool {
+        match &self.test {
+            Test::Sku { negate, skus } => skus.iter().any(|s| facts.skus.contains(s)) != *negate,
+            Test::ReportsTo { negate, managers } => {
+                managers.iter().any(|m| facts.managers.contains(m)) != *negate
+            }
+            Test::Text { slot, fold, op } => {
+                let value = if *fold {
+                    facts.folded(*slot)
+                } else {
+                    facts.raw(*slot)
+                };
+                match op {
+                    TextOp::Equals(v) => value == v,
+                    TextOp::NotEquals(v) => value != v,
+                    TextOp::Contains(v) => value.contains(v.as_str()),
+                    TextOp::StartsWith(v) => value.starts_with(v.as_str()),
+                    TextOp::EndsWith(v) => value.ends_with(v.as_str()),
+                    TextOp::In(vs) => vs.iter().any(|v| v == value),
+                    TextOp::Matches(re) => re.is_match(value),
+                    TextOp::IsEmpty => value.is_empty(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::allocation::test_support::{guid, user};
+
+    fn cond(attribute: Attribute, operator: Operator, values: &[&str]) -> Condition {
+        Condition {
+            attribute,
+            operator,
+            values: values.iter().map(|v| v.to_string()).collect(),
+            case_sensitive: false,
+        }
+    }
+
+    fn holds_for(c: &Condition, u: &User) -> bool {
+        holds_with(c, u, &[], &[])
+    }
+
+    fn holds_with(c: &Condition, u: &User, skus: &[SkuId], managers: &[UserId]) -> bool {
+        let compiled = c.compile().unwrap();
+        compiled.holds(&UserFacts::new(u, skus, managers))
+    }
+
+    #[test]
+    fn every_operator_on_department_behaves_as_documented() {
+        let mut u = user(1);
+        u.department = Some("Sales EMEA".into());
+        let cases: &[(Operator, &[&str], bool)] = &[
+            (Operator::Equals, &["sales emea"], true),
+            (Operator::Equals, &["Sales"], false),
+            (Operator::NotEquals, &["SALES EMEA"], false),
+            (Operator::NotEquals, &["Marketing"], true),
+            (Operator::Contains, &["es em"], true),
+            (Operator::Contains, &["apac"], false),
+            (Operator::StartsWith, &["SALES"], true),
+            (Operator::StartsWith, &["emea"], false),
+            (Operator::EndsWith, &["Emea"], true),
+            (Operator::EndsWith, &["sales"], false),
+            (Operator::In, &["Marketing", "sales emea"], true),
+            (Operator::In, &["Marketing", "Sales"], false),
+            (Operator::Matches, &["^sales\\s+(emea|apac)$"], true),
+            (Operator::Matches, &["^emea"], false),
+            (Operator::IsEmpty, &[], false),
+        ];
+        for (operator, values, expected) in cases {
+            let c = cond(Attribute::Department, *operator, values);
+            assert_eq!(holds_for(&c, &u), *expected, "{operator} {values:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_attribute_reads_as_empty() {
+        let u = user(1);
+        let cases: &[(Operator, &[&str], bool)] = &[
+            (Operator::IsEmpty, &[], true),
+            (Operator::Equals, &["x"], false),
+            (Operator::NotEquals, &["x"], true),
+            (Operator::Contains, &["x"], false),
+            (Operator::StartsWith, &["x"], false),
+            (Operator::EndsWith, &["x"], false),
+            (Operator::In, &["x", "y"], false),
+            (Operator::Matches, &["^$"], true),
+        ];
+        for (operator, values, expected) in cases {
+            let c = cond(Attribute::City, *operator, values);
+            assert_eq!(holds_for(&c, &u), *expected, "{operator} {values:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_string_value_counts_as_empty() {
+        let mut u = user(1);
+        u.city = Some(String::new());
+        assert!(holds_for(
+            &cond(Attribute::City, Operator::IsEmpty, &[]),
+            &u
+        ));
+    }
+
+    #[test]
+    fn each_text_attribute_reads_its_own_field() {
+        let mut u = user(1);
+        u.department = Some("d".into());
+        u.company_name = Some("co".into());
+        u.job_title = Some("jt".into());
+        u.office_location = Some("ol".into());
+        u.city = Some("ci".into());
+        u.state = Some("st".into());
+        u.country = Some("cn".into());
+        u.postal_code = Some("pc".into());
+        u.usage_location = Some("ul".into());
+        u.preferred_language = Some("pl".into());
+        u.user_type = Some("ut".into());
+        u.user_principal_name = "someone@Contoso.COM".into();
+        u.mail = Some("ma".into());
+        for n in 0..15 {
+            u.extension_attributes[n] = Some(format!("ext{}", n + 1));
+        }
+        let mut cases = vec![
+            (Attribute::Department, "d".to_string()),
+            (Attribute::CompanyName, "co".into()),
+            (Attribute::JobTitle, "jt".into()),
+            (Attribute::OfficeLocation, "ol".into()),
+            (Attribute::City, "ci".into()),
+            (Attribute::State, "st".into()),
+            (Attribute::Country, "cn".into()),
+            (Attribute::PostalCode, "pc".into()),
+            (Attribute::UsageLocation, "ul".into()),
+            (Attribute::PreferredLanguage, "pl".into()),
+            (Attribute::UserType, "ut".into()),
+            (Attribute::UpnDomain, "contoso.com".into()),
+            (Attribute::Mail, "ma".into()),
+        ];
+        for n in 1..=15u8 {
+            cases.push((Attribute::ExtensionAttribute(n), format!("EXT{n}")));
+        }
+        for (attribute, value) in &cases {
+            let c = cond(*attribute, Operator::Equals, &[value]);
+            assert!(holds_for(&c, &u), "{attribute} = {value}");
+            // No other attribute holds the same value.
+            let others = cases.iter().filter(|(a, _)| a != attribute);
+            for (other, _) in others {
+                let c = cond(*other, Operator::Equals, &[value]);
+                assert!(!holds_for(&c, &u), "{other} should not be {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn upn_domain_is_the_part_after_the_last_at_sign() {
+        let mut u = user(1);
+        u.user_principal_name = "john#EXT#@fabrikam@contoso.onmicrosoft.com".into();
+        let c = cond(
+            Attribute::UpnDomain,
+            Operator::Equals,
+            &["contoso.onmicrosoft.com"],
+        );
+        assert!(holds_for(&c, &u));
+        u.user_principal_name = "no-at-sign".into();
+        assert!(holds_for(
+            &cond(Attribute::UpnDomain, Operator::IsEmpty, &[]),
+            &u
+        ));
+    }
+
+    #[test]
+    fn case_insensitive_matching_folds_unicode() {
+        let mut u = user(1);
+        u.city = Some("ZÜRICH".into());
+        u.department = Some("ΟΔΥΣΣΕΥΣ".into());
+        assert!(holds_for(
+            &cond(Attribute::City, Operator::Equals, &["zürich"]),
+            &u
+        ));
+        assert!(holds_for(
+            &cond(Attribute::Department, Operator::StartsWith, &["οδυσ"]),
+            &u
+        ));
+        assert!(holds_for(
+            &cond(Attribute::City, Operator::Matches, &["^zü"]),
+            &u
+        ));
+    }
+
+    #[test]
+    fn case_sensitive_conditions_compare_exactly() {
+        let mut u = user(1);
+        u.city = Some("Zürich".into());
+        let mut c = cond(Attribute::City, Operator::Equals, &["zürich"]);
+        c.case_sensitive = true;
+        assert!(!holds_for(&c, &u));
+        c.values = vec!["Zürich".into()];
+        assert!(holds_for(&c, &u));
+        let mut re = cond(Attribute::City, Operator::Matches, &["^zü"]);
+        re.case_sensitive = true;
+        assert!(!holds_for(&re, &u));
+    }
+
+    #[test]
+    fn has_license_of_sku_checks_the_users_skus() {
+        let u = user(1);
+        let e3 = SkuId(guid(100));
+        let e5 = SkuId(guid(101));
+        let e3_text = e3.to_string();
+        let e5_text = e5.to_string();
+        let has = cond(Attribute::HasLicenseOfSku, Operator::Equals, &[&e3_text]);
+        let lacks = cond(Attribute::HasLicenseOfSku, Operator::NotEquals, &[&e3_text]);
+        let any = cond(
+            Attribute::HasLicenseOfSku,
+            Operator::In,
+            &[&e5_text, &e3_text],
+        );
+        assert!(holds_with(&has, &u, &[e3], &[]));
+        assert!(!holds_with(&lacks, &u, &[e3], &[]));
+        assert!(holds_with(&any, &u, &[e3], &[]));
+        assert!(!holds_with(&has, &u, &[e5], &[]));
+        assert!(holds_with(&lacks, &u, &[], &[]));
+    }
+
+    #[test]
+    fn reports_to_checks_the_precomputed_managers() {
+        let u = user(1);
+        let boss = UserId(guid(7));
+        let boss_text = boss.to_string();
+        let c = cond(Attribute::ReportsTo, Operator::Equals, &[&boss_text]);
+        assert!(holds_with(&c, &u, &[], &[boss]));
+        assert!(!holds_with(&c, &u, &[], &[]));
+        let not = cond(Attribute::ReportsTo, Operator::NotEquals, &[&boss_text]);
+        assert!(holds_with(&not, &u, &[], &[]));
+    }
+
+    #[test]
+    fn validation_errors_name_the_problem() {
+        let long = "a".repeat(MAX_PATTERN_LEN + 1);
+        let cases: Vec<(Condition, &str)> = vec![
+            (
+                cond(Attribute::City, Operator::Equals, &[]),
+                "EQUALS takes exactly one value, got 0 values",
+            ),
+            (
+                cond(Attribute::City, Operator::Contains, &["a", "b"]),
+                "CONTAINS takes exactly one value, got 2 values",
+            ),
+            (
+                cond(Attribute::City, Operator::In, &[]),
+                "IN takes one or more values, got 0 values",
+            ),
+            (
+                cond(Attribute::City, Operator::IsEmpty, &["x"]),
+                "IS_EMPTY takes no values, got 1 values",
+            ),
+            (
+                cond(Attribute::City, Operator::In, &["a", ""]),
+                "values[1] must not be empty",
+            ),
+            (
+                cond(Attribute::City, Operator::Matches, &["(unclosed"]),
+                "MATCHES pattern \"(unclosed\" is not a valid regex",
+            ),
+            (
+                cond(Attribute::City, Operator::Matches, &[&long]),
+                "MATCHES pattern must be at most 512 characters, got 513",
+            ),
+            (
+                cond(
+                    Attribute::City,
+                    Operator::Matches,
+                    &["\\w{200}\\w{200}\\w{100}"],
+                ),
+                "is not a valid regex",
+            ),
+            (
+                cond(Attribute::ExtensionAttribute(0), Operator::IsEmpty, &[]),
+                "extensionAttribute must be numbered 1 to 15, got 0",
+            ),
+            (
+                cond(Attribute::ExtensionAttribute(16), Operator::IsEmpty, &[]),
+                "extensionAttribute must be numbered 1 to 15, got 16",
+            ),
+            (
+                cond(Attribute::HasLicenseOfSku, Operator::Equals, &["E3"]),
+                "hasLicenseOfSku takes GUID values, got \"E3\"",
+            ),
+            (
+                cond(Attribute::ReportsTo, Operator::In, &["not-a-guid"]),
+                "reportsTo takes GUID values, got \"not-a-guid\"",
+            ),
+            (
+                cond(Attribute::ReportsTo, Operator::Contains, &["x"]),
+                "CONTAINS cannot be used with reportsTo",
+            ),
+            (
+                cond(Attribute::HasLicenseOfSku, Operator::IsEmpty, &[]),
+                "IS_EMPTY cannot be used with hasLicenseOfSku",
+            ),
+        ];
+        for (c, expected) in cases {
+            let err = c.validate().unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn too_many_values_are_refused() {
+        let values: Vec<String> = (0..=MAX_VALUES).map(|i| i.to_string()).collect();
+        let c = Condition {
+            attribute: Attribute::City,
+            operator: Operator::In,
+            values,
+            case_sensitive: false,
+        };
+        assert_eq!(
+            c.validate(),
+            Err(RuleError::TooManyValues {
+                max: MAX_VALUES,
+                got: MAX_VALUES + 1
+            })
+        );
+    }
+
+    #[test]
+    fn a_rule_without_conditions_is_refused() {
+        let rule = AllocationRule {
+            id: AllocationRuleId(guid(1)),
+            tenant_id: TenantId(guid(2)),
+            target: CostGroupId(guid(3)),
+            priority: 0,
+            enabled: true,
+            conditions: vec![],
+        };
+        assert_eq!(rule.validate(), Err(RuleError::NoConditions));
+    }
+
+    #[test]
+    fn a_rule_error_names_the_bad_condition() {
+        let rule = AllocationRule {
+            id: AllocationRuleId(guid(1)),
+            tenant_id: TenantId(guid(2)),
+            target: CostGroupId(guid(3)),
+            priority: 0,
+            enabled: true,
+            conditions: vec![
+                cond(Attribute::City, Operator::IsEmpty, &[]),
+                cond(Attribute::City, Operator::Matches, &["["]),
+            ],
+        };
+        let err = rule.validate().unwrap_err().to_string();
+        assert!(err.starts_with("conditions[1]: MATCHES pattern"), "{err}");
+    }
+
+    #[test]
+    fn guid_values_are_accepted_in_any_case() {
+        let c = Condition::new(
+            Attribute::HasLicenseOfSku,
+            Operator::Equals,
+            vec!["05E9A617-0261-4CEE-BB44-138D3EF5D965".into()],
+        );
+        assert!(c.is_ok());
+    }
+}
