@@ -172,7 +172,8 @@ pub fn check_tree(groups: &[CostGroup]) -> Result<(), CostGroupError> {
     }
     let mut names = HashSet::new();
     let mut codes = HashSet::new();
-    for group in groups {
+    // Backwards, so that of two clashing groups the one earlier in the slice is named.
+    for group in groups.iter().rev() {
         if !names.insert((group.parent_id, group.name.to_lowercase())) {
             return Err(CostGroupError::DuplicateSiblingName {
                 name: group.name.clone(),
@@ -293,10 +294,10 @@ mod tests {
             group(1, None, "A", None),
             group(3, Some(1), "Ops", None),
         ];
-        assert!(matches!(
+        assert_eq!(
             check_tree(&clash),
-            Err(CostGroupError::DuplicateSiblingName { .. })
-        ));
+            Err(CostGroupError::DuplicateSiblingName { name: "OPS".into() })
+        );
     }
 
     #[test]

@@ -226,9 +226,12 @@ pub async fn update_cost_group(
         .iter()
         .position(|g| g.id == id)
         .ok_or_else(|| StoreError::NotFound(format!("cost group {id}")))?;
+    if let Some(parent) = changes.parent_id {
+        // Checked before the group leaves the list: a move under itself is a cycle, not unknown.
+        check_parent(&groups, parent)?;
+    }
     let mut group = groups.remove(index);
     if let Some(parent) = changes.parent_id {
-        check_parent(&groups, parent)?;
         group.parent_id = parent;
     }
     if let Some(name) = changes.name {
