@@ -308,3 +308,19 @@ async fn unknown_ids_and_parents_of_other_tenants_are_not_found() {
         assert_eq!(tree(&app, &tenant).await, before);
     }
 }
+
+#[tokio::test]
+async fn concurrent_creates_of_one_sibling_name_let_exactly_one_through() {
+    for backend in backends() {
+        let app = TestApp::demo(backend).await;
+        let (tenant, _) = tenants();
+        let input = json!({ "input": { "tenantId": tenant, "name": "Zeta Race" } });
+        let bodies =
+            futures_util::future::join_all((0..4).map(|_| app.post(CREATE, input.clone()))).await;
+        let created = bodies.iter().filter(|b| b.get("errors").is_none()).count();
+        assert_eq!(created, 1, "{bodies:#?}");
+        for body in bodies.iter().filter(|b| b.get("errors").is_some()) {
+            assert_eq!(first_error_code(body), "CONFLICT", "{body:#}");
+        }
+    }
+}
