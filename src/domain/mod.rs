@@ -13,7 +13,7 @@ pub mod subscription;
 pub mod tenant;
 pub mod user;
 
-pub use cost_group::CostGroup;
+pub use cost_group::{CostGroup, CostGroupError};
 pub use error::DomainError;
 pub use ids::{AllocationRuleId, CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId};
 pub use import_run::{

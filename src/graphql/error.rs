@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::DomainError;
+use crate::domain::{CostGroupError, DomainError};
 use crate::importer::TriggerError;
 use crate::store::StoreError;
 
@@ -51,11 +51,28 @@ impl From<DomainError> for ApiError {
     }
 }
 
+impl From<CostGroupError> for ApiError {
+    fn from(err: CostGroupError) -> Self {
+        match err {
+            CostGroupError::InvalidName { .. }
+            | CostGroupError::InvalidCode { .. }
+            | CostGroupError::InvalidDescription { .. } => ApiError::BadUserInput(err.to_string()),
+            CostGroupError::DuplicateSiblingName { .. }
+            | CostGroupError::DuplicateCode { .. }
+            | CostGroupError::Cycle { .. }
+            | CostGroupError::TooDeep { .. }
+            | CostGroupError::HasChildren { .. }
+            | CostGroupError::ReassignToSelf { .. } => ApiError::Conflict(err.to_string()),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Conflict(detail) => ApiError::Conflict(detail),
+            StoreError::CostGroup(rule) => ApiError::from(rule),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -66,6 +83,7 @@ impl From<Arc<StoreError>> for ApiError {
         match &*err {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Conflict(detail) => ApiError::Conflict(detail.clone()),
+            StoreError::CostGroup(rule) => ApiError::from(rule.clone()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -127,6 +145,15 @@ mod tests {
         let err = ApiError::from(TriggerError::NotConfigured);
         assert_eq!(err.code(), "CONFLICT");
         assert!(err.message().starts_with("imports are not configured"));
+    }
+
+    #[test]
+    fn cost_group_value_errors_are_bad_user_input_and_clashes_conflicts() {
+        let err = ApiError::from(CostGroupError::InvalidName { got: 0 });
+        assert_eq!(err.code(), "BAD_USER_INPUT");
+        assert_eq!(err.message(), "name must be 1 to 100 characters, got 0");
+        let err = ApiError::from(StoreError::from(CostGroupError::Cycle { name: "A".into() }));
+        assert_eq!(err.code(), "CONFLICT");
     }
 
     #[test]

@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use super::error::{ApiError, ApiResult};
 use super::query::parse_id;
-use super::types::{ImportRunObject, loaders};
-use crate::domain::{ImportTrigger, TenantId};
+use super::types::{CostGroupObject, ImportRunObject, loaders};
+use crate::domain::cost_group::{parse_code, parse_description, parse_name};
+use crate::domain::{CostGroupId, ImportTrigger, TenantId};
 use crate::importer::Importer;
+use crate::store::cost_groups::{self, CostGroupChanges, NewCostGroup};
 
 /// The importer of this process, when imports are configured; request data of every operation.
 pub type ImporterHandle = Option<Arc<Importer>>;
@@ -39,5 +41,124 @@ impl MutationRoot {
             .await
             .map_err(ApiError::from)?;
         Ok(ImportRunObject(Arc::new(run)))
+    }
+}
+
+/// A new cost group.
+#[derive(InputObject)]
+pub struct CreateCostGroupInput {
+    /// The tenant (GUID).
+    pub tenant_id: ID,
+    /// Name, 1 to 100 characters after trimming, unique among siblings (ignoring case).
+    pub name: String,
+    /// Optional code, 1 to 32 characters of `[A-Za-z0-9_.-]`, unique in the tenant.
+    pub code: Option<String>,
+    /// Optional free text, at most 1000 characters.
+    pub description: Option<String>,
+    /// The parent group, of the same tenant; omitted for a root.
+    pub parent_id: Option<ID>,
+}
+
+/// Changes to a cost group; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateCostGroupInput {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new code; null removes it.
+    pub code: MaybeUndefined<String>,
+    /// A new description; null removes it.
+    pub description: MaybeUndefined<String>,
+    /// Moves the group under this group of the same tenant.
+    pub parent_id: Option<ID>,
+    /// Moves the group to the top of the tree; not together with `parentId`.
+    pub move_to_root: Option<bool>,
+}
+
+/// Mutations of cost groups.
+#[derive(Default)]
+pub struct CostGroupMutation;
+
+#[Object]
+impl CostGroupMutation {
+    /// Creates a cost group. `NOT_FOUND` when the tenant or parent is unknown (or the parent is of
+    /// another tenant), `BAD_USER_INPUT` for invalid values, `CONFLICT` for a sibling name or code
+    /// already taken, or a tree deeper than 8.
+    async fn create_cost_group(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCostGroupInput,
+    ) -> ApiResult<CostGroupObject> {
+        let new = NewCostGroup {
+            tenant_id: parse_id("input.tenantId", &input.tenant_id)?,
+            parent_id: input
+                .parent_id
+                .map(|p| parse_id::<CostGroupId>("input.parentId", &p))
+                .transpose()?,
+            name: parse_name(&input.name)?,
+            code: input.code.as_deref().map(parse_code).transpose()?,
+            description: match input.description.as_deref() {
+                Some(d) => parse_description(d)?,
+                None => None,
+            },
+        };
+        let l = loaders(ctx)?;
+        let group = cost_groups::create_cost_group(&l.store, &l.scope, new).await?;
+        Ok(CostGroupObject(Arc::new(group)))
+    }
+
+    /// Renames, re-codes, re-describes or moves a cost group. Errors as for `createCostGroup`,
+    /// plus `CONFLICT` for a move under the group itself or one of its descendants.
+    async fn update_cost_group(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateCostGroupInput,
+    ) -> ApiResult<CostGroupObject> {
+        let id: CostGroupId = parse_id("id", &id)?;
+        let parent_id = match (input.parent_id, input.move_to_root.unwrap_or(false)) {
+            (Some(_), true) => {
+                return Err(ApiError::BadUserInput(
+                    "input.parentId and input.moveToRoot can't be used together".to_owned(),
+                ));
+            }
+            (Some(p), false) => Some(Some(parse_id::<CostGroupId>("input.parentId", &p)?)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        let changes = CostGroupChanges {
+            name: input.name.as_deref().map(parse_name).transpose()?,
+            code: match input.code {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(c) => Some(Some(parse_code(&c)?)),
+            },
+            description: match input.description {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(d) => Some(parse_description(&d)?),
+            },
+            parent_id,
+        };
+        let l = loaders(ctx)?;
+        let group = cost_groups::update_cost_group(&l.store, &l.scope, id, changes).await?;
+        Ok(CostGroupObject(Arc::new(group)))
+    }
+
+    /// Deletes a cost group and returns its id. `CONFLICT` while it has children, unless
+    /// `reassignTo` names another group of the same tenant to move them to (`NOT_FOUND` when
+    /// that group is unknown or of another tenant).
+    async fn delete_cost_group(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reassign_to: Option<ID>,
+    ) -> ApiResult<ID> {
+        let id: CostGroupId = parse_id("id", &id)?;
+        let reassign_to = reassign_to
+            .map(|r| parse_id::<CostGroupId>("reassignTo", &r))
+            .transpose()?;
+        let l = loaders(ctx)?;
+        let deleted = cost_groups::delete_cost_group(&l.store, &l.scope, id, reassign_to).await?;
+        Ok(ID(deleted.to_string()))
     }
 }

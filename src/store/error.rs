@@ -18,6 +18,9 @@ pub enum StoreError {
     /// Any other database error.
     #[error("database error: {0}")]
     Db(DbErr),
+    /// A write that would break the rules of cost groups (a clash, cycle or depth).
+    #[error(transparent)]
+    CostGroup(#[from] crate::domain::CostGroupError),
     /// A stored value that the domain can't read (written by hand or by a newer version).
     #[error("corrupt row in {table}: {detail}")]
     Corrupt {

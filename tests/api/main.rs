@@ -6,6 +6,7 @@
 )]
 
 mod cli;
+mod cost_groups;
 mod federation;
 mod http;
 mod importer;
