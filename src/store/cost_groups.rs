@@ -190,7 +190,7 @@ pub async fn create_cost_group(
     lock_tenant(&txn, store.backend(), scope, new.tenant_id).await?;
     let mut groups = list_in_txn(&txn, new.tenant_id).await?;
     check_parent(&groups, new.parent_id)?;
-    let now = Utc::now();
+    let now = stored_now();
     let group = CostGroup {
         id: CostGroupId(Uuid::new_v4()),
         tenant_id: new.tenant_id,
@@ -243,7 +243,7 @@ pub async fn update_cost_group(
     if let Some(description) = changes.description {
         group.description = description;
     }
-    group.updated_at = Utc::now();
+    group.updated_at = stored_now();
     groups.insert(0, group.clone());
     check_tree(&groups)?;
     to_active(&group).update(&txn).await?;
@@ -303,7 +303,7 @@ pub async fn delete_cost_group(
         check_tree(&groups)?;
         Entity::update_many()
             .col_expr(Column::ParentId, Expr::value(Some(target.uuid())))
-            .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(Column::UpdatedAt, Expr::value(stored_now()))
             .filter(Column::TenantId.eq(tenant_id.uuid()))
             .filter(Column::ParentId.eq(id.uuid()))
             .exec(&txn)
@@ -316,4 +316,11 @@ pub async fn delete_cost_group(
         .await?;
     txn.commit().await?;
     Ok(id)
+}
+
+/// The current time at the precision both backends store (PostgreSQL keeps microseconds), so a
+/// mutation returns exactly what a later read shows.
+fn stored_now() -> chrono::DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
 }
