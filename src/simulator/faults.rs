@@ -37,6 +37,12 @@ pub enum Fault {
         /// How many requests fail.
         count: u32,
     },
+    /// The next `count` requests answer 401 `InvalidAuthenticationToken`, as when an access
+    /// token was revoked before its expiry.
+    RevokedToken {
+        /// How many requests fail.
+        count: u32,
+    },
     /// Extra latency for the tenant's token and API requests.
     Latency(Duration),
     /// Token requests fail with AADSTS53003 (Conditional Access) and policy ids in `claims`.
@@ -87,7 +93,7 @@ pub enum FaultSpecError {
     Selector(String),
     /// Unknown fault kind.
     #[error(
-        "unknown fault kind {0:?}; expected one of throttle, unavailable, gateway-timeout, \
+        "unknown fault kind {0:?}; expected one of throttle, unavailable, gateway-timeout, revoked-token, \
          latency, conditional-access, mfa-required, refresh-token-expired, consent-missing, \
          tenant-not-found, no-delegated-access, malformed-page, drop-connection, \
          delta-token-expired"
@@ -187,6 +193,12 @@ impl FromStr for FaultSpec {
                     count: number(0, "COUNT", None)?,
                 }
             }
+            "revoked-token" => {
+                at_most(1)?;
+                Fault::RevokedToken {
+                    count: number(0, "COUNT", None)?,
+                }
+            }
             "latency" => {
                 at_most(1)?;
                 Fault::Latency(Duration::from_millis(u64::from(number(0, "MS", None)?)))
@@ -243,6 +255,7 @@ pub(crate) enum Transient {
     Throttle { retry_after_secs: u32 },
     Unavailable,
     GatewayTimeout,
+    Unauthorized,
 }
 
 impl FaultTable {
@@ -324,6 +337,7 @@ impl FaultTable {
                     ),
                     Fault::Unavailable { count } => (*count, Transient::Unavailable),
                     Fault::GatewayTimeout { count } => (*count, Transient::GatewayTimeout),
+                    Fault::RevokedToken { count } => (*count, Transient::Unauthorized),
                     _ => return None,
                 };
                 let fired = self.fired.get(&(position, tenant)).copied().unwrap_or(0);

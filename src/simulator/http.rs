@@ -454,6 +454,11 @@ impl Ctx {
                 "GatewayTimeout",
                 "The gateway did not receive a response in time.",
             ),
+            Transient::Unauthorized => self.error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Access token has expired or is not yet valid.",
+            ),
         }
     }
 

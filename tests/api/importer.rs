@@ -760,3 +760,36 @@ async fn a_large_tenant_is_read_through_a_delta_round_with_managers_from_manager
         sim.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_revoked_access_token_is_renewed_once_and_the_import_goes_on() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(2, 50).await;
+        let tenants = sim.tenant_ids();
+        // Tenant 0: one 401 (renewed, then served). Tenant 1: two in a row (a fresh token is
+        // refused too, so the tenant fails instead of renewing forever).
+        sim.set_faults(vec![
+            (TenantSelector::Index(0), Fault::RevokedToken { count: 1 }),
+            (TenantSelector::Index(1), Fault::RevokedToken { count: 2 }),
+        ]);
+        let importer = importer_for(&app.store, &sim).await;
+        let runs = import_all(&importer).await;
+        let renewed = run_of(&runs, tenants[0]);
+        assert_eq!(renewed.status, RunStatus::Succeeded, "{renewed:?}");
+        assert_eq!(
+            sim.stats().tenant(tenants[0]).tokens_issued,
+            2,
+            "one renewal"
+        );
+        assert_matches_simulator(&app.store, &sim, tenants[0]).await;
+        let refused = run_of(&runs, tenants[1]);
+        assert_eq!(refused.status, RunStatus::Failed, "{refused:?}");
+        assert_eq!(
+            refused.upstream_code.as_deref(),
+            Some("InvalidAuthenticationToken")
+        );
+        assert_eq!(sim.stats().tenant(tenants[1]).tokens_issued, 2);
+        sim.stop().await;
+    }
+}
