@@ -638,18 +638,32 @@ fn next_link(req: &HttpRequest, path: &str, token: &str) -> String {
     format!("{}{path}?{}", base_url(req), parts.join("&"))
 }
 
+/// The common start of every Graph route: authenticate and apply faults, refuse a tenant
+/// without delegated access, and find the token's tenant; or the response to send instead.
+async fn graph_tenant(
+    state: &Shared,
+    req: &HttpRequest,
+    ctx: &Ctx,
+) -> Result<(Uuid, usize), HttpResponse> {
+    let tenant = admit(state, req, ctx).await?;
+    if let Some(response) = denied(state, ctx, tenant) {
+        return Err(response);
+    }
+    match state.world.tenant_index(tenant) {
+        Some(index) => Ok((tenant, index)),
+        None => Err(bad_request(
+            ctx,
+            "The token's tenant has no directory here.",
+        )),
+    }
+}
+
 /// `GET /v1.0/users` (reference §4).
 async fn users(state: Data, req: HttpRequest) -> HttpResponse {
     let ctx = Ctx::new(&req, Api::Graph);
-    let tenant = match admit(&state, &req, &ctx).await {
-        Ok(t) => t,
+    let (tenant, tenant_index) = match graph_tenant(&state, &req, &ctx).await {
+        Ok(found) => found,
         Err(response) => return response,
-    };
-    if let Some(response) = denied(&state, &ctx, tenant) {
-        return response;
-    }
-    let Some(tenant_index) = state.world.tenant_index(tenant) else {
-        return bad_request(&ctx, "The token's tenant has no directory here.");
     };
     let pairs = query_pairs(&req);
     let fields = match option(&pairs, "select") {
@@ -785,15 +799,9 @@ fn sync_state_not_found(ctx: &Ctx) -> HttpResponse {
 /// `GET /v1.0/users/delta` (reference §5).
 async fn users_delta(state: Data, req: HttpRequest) -> HttpResponse {
     let ctx = Ctx::new(&req, Api::Graph);
-    let tenant = match admit(&state, &req, &ctx).await {
-        Ok(t) => t,
+    let (tenant, tenant_index) = match graph_tenant(&state, &req, &ctx).await {
+        Ok(found) => found,
         Err(response) => return response,
-    };
-    if let Some(response) = denied(&state, &ctx, tenant) {
-        return response;
-    }
-    let Some(tenant_index) = state.world.tenant_index(tenant) else {
-        return bad_request(&ctx, "The token's tenant has no directory here.");
     };
     let pairs = query_pairs(&req);
     if option(&pairs, "expand").is_some() {
@@ -1055,15 +1063,9 @@ fn write_delta_user(
 /// `GET /v1.0/subscribedSkus` (reference §6).
 async fn subscribed_skus(state: Data, req: HttpRequest) -> HttpResponse {
     let ctx = Ctx::new(&req, Api::Graph);
-    let tenant = match admit(&state, &req, &ctx).await {
-        Ok(t) => t,
+    let (tenant, tenant_index) = match graph_tenant(&state, &req, &ctx).await {
+        Ok(found) => found,
         Err(response) => return response,
-    };
-    if let Some(response) = denied(&state, &ctx, tenant) {
-        return response;
-    }
-    let Some(tenant_index) = state.world.tenant_index(tenant) else {
-        return bad_request(&ctx, "The token's tenant has no directory here.");
     };
     let spec = &state.world.tenants[tenant_index];
     let value: Vec<Value> = state

@@ -93,7 +93,7 @@ pub async fn commit_import(
     };
     let txn = store.begin_write().await?;
 
-    write_subscriptions(&txn, tenant_id, commit.subscriptions).await?;
+    subscriptions::upsert_subscriptions(&txn, commit.subscriptions).await?;
     // A tenant with no present users (a first import) has nobody to soft-delete or mark seen.
     let had_users = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id.uuid()))
@@ -189,33 +189,6 @@ pub async fn commit_import(
     .await?;
     txn.commit().await?;
     Ok(counts)
-}
-
-async fn write_subscriptions(
-    txn: &DatabaseTransaction,
-    tenant_id: TenantId,
-    subs: &[Subscription],
-) -> Result<(), CommitError> {
-    debug_assert!(subs.iter().all(|s| s.tenant_id == tenant_id));
-    let updates: Vec<_> = subscription::Column::iter()
-        .filter(|c| {
-            !matches!(
-                c,
-                subscription::Column::TenantId | subscription::Column::SkuId
-            )
-        })
-        .collect();
-    for chunk in subs.chunks(ROWS_PER_INSERT) {
-        subscription::Entity::insert_many(chunk.iter().map(subscriptions::to_active))
-            .on_conflict(
-                OnConflict::columns([subscription::Column::TenantId, subscription::Column::SkuId])
-                    .update_columns(updates.clone())
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
 }
 
 #[expect(clippy::too_many_arguments, reason = "one chunk's whole working state")]

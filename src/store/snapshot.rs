@@ -80,24 +80,7 @@ pub async fn replace_tenant(
         .filter(service_plan::Column::TenantId.eq(tenant_id))
         .exec(&txn)
         .await?;
-    let subscription_updates: Vec<_> = subscription::Column::iter()
-        .filter(|c| {
-            !matches!(
-                c,
-                subscription::Column::TenantId | subscription::Column::SkuId
-            )
-        })
-        .collect();
-    for chunk in snapshot.subscriptions.chunks(ROWS_PER_INSERT) {
-        subscription::Entity::insert_many(chunk.iter().map(subscriptions::to_active))
-            .on_conflict(
-                OnConflict::columns([subscription::Column::TenantId, subscription::Column::SkuId])
-                    .update_columns(subscription_updates.clone())
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    subscriptions::upsert_subscriptions(&txn, &snapshot.subscriptions).await?;
     subscription::Entity::delete_many()
         .filter(subscription::Column::TenantId.eq(tenant_id))
         .filter(

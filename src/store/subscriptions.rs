@@ -91,6 +91,37 @@ pub async fn list_subscriptions_of_tenants(
         .collect()
 }
 
+/// Inserts `subs` or updates them where (tenant, SKU) exists, keeping the rows (and what
+/// refers to them). Part of a caller's write transaction.
+pub(crate) async fn upsert_subscriptions<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    subs: &[Subscription],
+) -> Result<(), StoreError> {
+    use sea_orm::Iterable;
+    use sea_orm::sea_query::OnConflict;
+    // 11 columns a row: 300 rows stay under every backend's bind-parameter limit.
+    const ROWS: usize = 300;
+    let updates: Vec<_> = subscription::Column::iter()
+        .filter(|c| {
+            !matches!(
+                c,
+                subscription::Column::TenantId | subscription::Column::SkuId
+            )
+        })
+        .collect();
+    for chunk in subs.chunks(ROWS) {
+        subscription::Entity::insert_many(chunk.iter().map(to_active))
+            .on_conflict(
+                OnConflict::columns([subscription::Column::TenantId, subscription::Column::SkuId])
+                    .update_columns(updates.clone())
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The subscriptions named by `keys` that exist in a tenant of `scope`.
 pub async fn find_subscriptions(
     store: &Store,
