@@ -15,6 +15,7 @@ mod m20261126_000005_create_cost_group;
 mod m20261127_000006_create_import_run;
 mod m20261127_000007_create_import_state;
 mod m20261127_000008_index_user_licenses_by_tenant;
+mod m20261127_000009_create_allocation;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_create_import_run::Migration),
             Box::new(m20261127_000007_create_import_state::Migration),
             Box::new(m20261127_000008_index_user_licenses_by_tenant::Migration),
+            Box::new(m20261127_000009_create_allocation::Migration),
         ]
     }
 }

@@ -83,7 +83,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum CostGroups {
+pub(crate) enum CostGroups {
     Table,
     Id,
     TenantId,

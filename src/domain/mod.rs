@@ -2,6 +2,7 @@
 //! Pure values and rules; must not import SeaORM, async-graphql, actix or reqwest.
 
 pub mod allocation;
+pub mod audit;
 pub mod cost_group;
 pub mod error;
 pub mod ids;

@@ -20,6 +20,12 @@ pub(crate) fn importer(ctx: &Context<'_>) -> Option<Arc<Importer>> {
     ctx.data_opt::<ImporterHandle>().cloned().flatten()
 }
 
+/// Who the audit log records for the request's changes: the authenticated principal, or
+/// `anonymous` while authentication is off (the only mode until authentication lands).
+pub(crate) fn actor(_ctx: &Context<'_>) -> String {
+    crate::domain::audit::ANONYMOUS.to_owned()
+}
+
 /// Mutations of imports.
 #[derive(Default)]
 pub struct MutationRoot;

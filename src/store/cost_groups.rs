@@ -121,7 +121,7 @@ pub struct CostGroupChanges {
 /// Fails with `NotFound` unless `tenant_id` exists and is in `scope`. On PostgreSQL the
 /// tenant row is locked for the rest of the transaction, so writers to one tenant's cost groups
 /// take turns (SQLite's write transactions already do).
-async fn lock_tenant(
+pub(crate) async fn lock_tenant(
     txn: &DatabaseTransaction,
     backend: DatabaseBackend,
     scope: &TenantScope,
@@ -152,7 +152,7 @@ async fn list_in_txn(
 }
 
 /// The tenant of cost group `id`, when the group exists in a tenant of `scope`.
-async fn tenant_of(
+pub(crate) async fn tenant_of(
     txn: &DatabaseTransaction,
     scope: &TenantScope,
     id: CostGroupId,
@@ -320,7 +320,7 @@ pub async fn delete_cost_group(
 
 /// The current time at the precision both backends store (PostgreSQL keeps microseconds), so a
 /// mutation returns exactly what a later read shows.
-fn stored_now() -> chrono::DateTime<Utc> {
+pub(crate) fn stored_now() -> chrono::DateTime<Utc> {
     use chrono::SubsecRound;
     Utc::now().trunc_subsecs(6)
 }

@@ -2,15 +2,20 @@
 //! and return domain types. Tenant-owned rows are always looked up with their tenant or a
 //! [`TenantScope`](crate::domain::TenantScope).
 
+pub mod allocation_rules;
+pub mod audit;
 pub mod connect;
 pub mod cost_groups;
 pub mod entities;
 pub mod error;
+pub mod evaluation;
 pub mod import_commit;
 pub mod import_queries;
 pub mod import_runs;
 mod keyset;
 pub mod licenses;
+pub mod overrides;
+pub mod prices;
 pub mod snapshot;
 pub mod subscriptions;
 pub mod tenants;

@@ -139,6 +139,7 @@ pub async fn replace_tenant(
                 .exec_without_returning(&txn)
                 .await?;
     }
+    super::evaluation::reevaluate(&txn, snapshot.tenant.id).await?;
     txn.commit().await?;
     Ok(counts)
 }

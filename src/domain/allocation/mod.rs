@@ -16,7 +16,10 @@ pub use overrides::{MAX_PERCENT_DECIMALS, Override, OverrideError, Share};
 pub use price::{
     Currency, MAX_PRICE_DECIMALS, MAX_UNIT_PRICE, Price, PriceError, price_on, prices_in_force,
 };
-pub use report::{CostLine, CostReport, GroupCost, ReportError, SkuCost, cost_report};
+pub use report::{
+    CostLine, CostReport, GroupCost, ReportError, SkuCost, Tally, cost_report, report_from_tally,
+    tally,
+};
 pub use rule::{
     AllocationRule, Attribute, CompiledRule, Condition, MAX_PATTERN_LEN, MAX_REGEX_SIZE,
     MAX_VALUES, Operator, RuleError,

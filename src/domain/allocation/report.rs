@@ -31,6 +31,7 @@ use crate::domain::subscription::Subscription;
 use crate::domain::user::AssignedLicense;
 
 use super::engine::{AllocationSource, UserAllocation};
+use super::overrides::Share;
 use super::price::{Currency, Price, PriceError, prices_in_force};
 
 /// Licenses and cost of one SKU in one line of the report.
@@ -141,10 +142,8 @@ pub enum ReportError {
     #[error(transparent)]
     Price(#[from] PriceError),
     /// An allocation names a group missing from the tree.
-    #[error("user {user_id} is allocated to cost group {cost_group}, which is not in the report")]
+    #[error("licenses are allocated to cost group {cost_group}, which is not in the report")]
     UnknownCostGroup {
-        /// The user.
-        user_id: UserId,
         /// The group.
         cost_group: CostGroupId,
     },
@@ -154,22 +153,99 @@ pub enum ReportError {
     Overflow,
 }
 
-/// The cost report of one tenant on `as_of`.
-///
-/// `allocations` come from [`super::evaluate`]; stale ones are ignored. Each license of `licenses`
-/// (the assigned licenses of present users) goes to its user's cost groups by their shares, or to
-/// `Unallocated` when the user has no allocation. `Unassigned` lists, per user-assignable SKU of
-/// `subscriptions`, purchased (prepaid enabled + warning) minus assigned when positive; `Company`
-/// SKUs are left out. SKUs without a price in force are listed with a cost of 0. `groups` is the
-/// tenant's tree (by `parent_id`); a parent missing from it or a cycle ends a roll-up.
+/// What a cost report needs of an evaluation: licenses per cost group and SKU and users per cost
+/// group. It does not depend on prices or dates, so it is stored with the evaluation and a report
+/// is built from it without reading every user.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tally {
+    /// Licenses per (cost group, SKU); `None` is `Unallocated`. Fractional for split users.
+    pub cells: BTreeMap<(Option<CostGroupId>, SkuId), Decimal>,
+    /// Users with a share in each cost group (a user split over two groups counts in both).
+    pub group_users: BTreeMap<CostGroupId, u64>,
+    /// Users with no allocation, or with licenses and no allocation.
+    pub unallocated_users: u64,
+    /// Users placed in at least one cost group, each counted once.
+    pub placed_users: u64,
+    /// The cost groups of each user placed in more than one, so that a subtree counts them once.
+    pub splits: Vec<Vec<CostGroupId>>,
+}
+
+/// Tallies `allocations` (from [`super::evaluate`]; stale ones are ignored) and `licenses` (the
+/// assigned licenses of present users): each license goes to its user's cost groups by their
+/// shares, or to `Unallocated` when the user has no allocation.
+pub fn tally(allocations: &[UserAllocation], licenses: &[AssignedLicense]) -> Tally {
+    let mut out = Tally::default();
+    let mut placed: HashMap<UserId, &[Share]> = HashMap::new();
+    let mut unallocated_users: HashSet<UserId> = HashSet::new();
+    for a in allocations.iter().filter(|a| !a.stale) {
+        if a.source == AllocationSource::Unallocated || a.shares.is_empty() {
+            unallocated_users.insert(a.user_id);
+            continue;
+        }
+        for share in &a.shares {
+            *out.group_users.entry(share.cost_group).or_default() += 1;
+        }
+        if a.shares.len() > 1 {
+            out.splits
+                .push(a.shares.iter().map(|s| s.cost_group).collect());
+        }
+        placed.insert(a.user_id, &a.shares);
+    }
+    for license in licenses {
+        match placed.get(&license.user_id) {
+            Some(shares) => {
+                for share in *shares {
+                    *out.cells
+                        .entry((Some(share.cost_group), license.sku_id))
+                        .or_default() += share.fraction();
+                }
+            }
+            None => {
+                unallocated_users.insert(license.user_id);
+                *out.cells.entry((None, license.sku_id)).or_default() += Decimal::ONE;
+            }
+        }
+    }
+    out.unallocated_users = unallocated_users.len() as u64;
+    out.placed_users = placed.len() as u64;
+    out
+}
+
+/// The cost report of one tenant on `as_of`, from `allocations` and `licenses` as in [`tally`];
+/// see [`report_from_tally`] for the rest.
 ///
 /// # Errors
-/// [`ReportError::Price`] when the prices in force for the SKUs in the report are in more than
-/// one currency; [`ReportError::UnknownCostGroup`] when an allocation names a group not in
-/// `groups`; [`ReportError::Overflow`] for amounts beyond `Decimal`'s range.
+/// As [`report_from_tally`].
 pub fn cost_report(
     allocations: &[UserAllocation],
     licenses: &[AssignedLicense],
+    subscriptions: &[Subscription],
+    prices: &[Price],
+    groups: &[CostGroup],
+    as_of: NaiveDate,
+) -> Result<CostReport, ReportError> {
+    report_from_tally(
+        &tally(allocations, licenses),
+        subscriptions,
+        prices,
+        groups,
+        as_of,
+    )
+}
+
+/// The cost report of one tenant on `as_of`, from a [`Tally`] of its evaluation.
+///
+/// `Unassigned` lists, per user-assignable SKU of `subscriptions`, purchased (prepaid enabled +
+/// warning) minus assigned when positive; `Company` SKUs are left out. SKUs without a price in
+/// force are listed with a cost of 0. `groups` is the tenant's tree (by `parent_id`); a parent
+/// missing from it or a cycle ends a roll-up.
+///
+/// # Errors
+/// [`ReportError::Price`] when the prices in force for the SKUs in the report are in more than
+/// one currency; [`ReportError::UnknownCostGroup`] when the tally names a group not in
+/// `groups`; [`ReportError::Overflow`] for amounts beyond `Decimal`'s range.
+pub fn report_from_tally(
+    tally: &Tally,
     subscriptions: &[Subscription],
     prices: &[Price],
     groups: &[CostGroup],
@@ -179,50 +255,28 @@ pub fn cost_report(
         groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
     let unallocated = groups.len();
     let buckets = groups.len() + 1;
+    let bucket = |group: Option<CostGroupId>| match group {
+        None => Ok(unallocated),
+        Some(g) => bucket_of
+            .get(&g)
+            .copied()
+            .ok_or(ReportError::UnknownCostGroup { cost_group: g }),
+    };
 
-    // Who goes where, and how many users each bucket holds.
-    let mut placed: HashMap<UserId, Vec<(usize, Decimal)>> = HashMap::new();
     let mut users = vec![0u64; buckets];
-    let mut unallocated_users: HashSet<UserId> = HashSet::new();
-    for a in allocations.iter().filter(|a| !a.stale) {
-        if a.source == AllocationSource::Unallocated || a.shares.is_empty() {
-            unallocated_users.insert(a.user_id);
-            continue;
-        }
-        let mut parts = Vec::with_capacity(a.shares.len());
-        for share in &a.shares {
-            let &bucket =
-                bucket_of
-                    .get(&share.cost_group)
-                    .ok_or(ReportError::UnknownCostGroup {
-                        user_id: a.user_id,
-                        cost_group: share.cost_group,
-                    })?;
-            users[bucket] += 1;
-            parts.push((bucket, share.fraction()));
-        }
-        placed.insert(a.user_id, parts);
+    for (&g, &count) in &tally.group_users {
+        users[bucket(Some(g))?] = count;
     }
+    users[unallocated] = tally.unallocated_users;
 
     // Licenses per SKU and bucket.
     let mut cells: BTreeMap<SkuId, Vec<Decimal>> = BTreeMap::new();
-    for license in licenses {
+    for (&(group, sku_id), &licenses) in &tally.cells {
         let row = cells
-            .entry(license.sku_id)
+            .entry(sku_id)
             .or_insert_with(|| vec![Decimal::ZERO; buckets]);
-        match placed.get(&license.user_id) {
-            Some(parts) => {
-                for &(bucket, fraction) in parts {
-                    row[bucket] += fraction;
-                }
-            }
-            None => {
-                unallocated_users.insert(license.user_id);
-                row[unallocated] += Decimal::ONE;
-            }
-        }
+        row[bucket(group)?] += licenses;
     }
-    users[unallocated] = unallocated_users.len() as u64;
 
     let unassigned_counts: BTreeMap<SkuId, i64> = subscriptions
         .iter()
@@ -281,7 +335,7 @@ pub fn cost_report(
     for (line, count) in lines.iter_mut().zip(&users) {
         line.users = *count;
     }
-    assigned.users = placed.len() as u64 + users[unallocated];
+    assigned.users = tally.placed_users + users[unallocated];
 
     let unassigned = unassigned_line(&unassigned_counts, &unit_prices, scale)?;
 
@@ -293,17 +347,21 @@ pub fn cost_report(
     for (i, chain) in ancestors.iter().enumerate() {
         for &a in chain {
             subtree[a].add(&lines[i]);
+            subtree[a].users += lines[i].users;
         }
     }
-    for parts in placed.values() {
-        let mut seen: Vec<usize> = parts
-            .iter()
-            .flat_map(|&(bucket, _)| ancestors[bucket].iter().copied())
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for a in seen {
-            subtree[a].users += 1;
+    // That summed users per group; a split user must count once per subtree, not once per
+    // group of it that the subtree holds.
+    for split in &tally.splits {
+        let mut seen: Vec<usize> = Vec::new();
+        for &g in split {
+            for &a in &ancestors[bucket(Some(g))?] {
+                if seen.contains(&a) {
+                    subtree[a].users -= 1;
+                } else {
+                    seen.push(a);
+                }
+            }
         }
     }
 

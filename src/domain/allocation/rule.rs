@@ -135,6 +135,59 @@ impl fmt::Display for Attribute {
     }
 }
 
+impl Attribute {
+    /// Every text and relation attribute except the extension attributes, by their names.
+    const NAMED: [Attribute; 15] = [
+        Attribute::Department,
+        Attribute::CompanyName,
+        Attribute::JobTitle,
+        Attribute::OfficeLocation,
+        Attribute::City,
+        Attribute::State,
+        Attribute::Country,
+        Attribute::PostalCode,
+        Attribute::UsageLocation,
+        Attribute::PreferredLanguage,
+        Attribute::UserType,
+        Attribute::UpnDomain,
+        Attribute::Mail,
+        Attribute::HasLicenseOfSku,
+        Attribute::ReportsTo,
+    ];
+
+    /// The attribute of a name as [`Attribute`]'s `Display` writes it (`department`,
+    /// `extensionAttribute7`, `reportsTo`); `None` for any other name.
+    pub fn from_name(name: &str) -> Option<Attribute> {
+        if let Some(n) = name.strip_prefix("extensionAttribute") {
+            return n
+                .parse::<u8>()
+                .ok()
+                .filter(|v| (1..=15).contains(v) && v.to_string() == n)
+                .map(Attribute::ExtensionAttribute);
+        }
+        Attribute::NAMED.into_iter().find(|a| a.to_string() == name)
+    }
+}
+
+impl Operator {
+    /// Every operator.
+    pub const ALL: [Operator; 8] = [
+        Operator::Equals,
+        Operator::NotEquals,
+        Operator::Contains,
+        Operator::StartsWith,
+        Operator::EndsWith,
+        Operator::In,
+        Operator::Matches,
+        Operator::IsEmpty,
+    ];
+
+    /// The operator of a name as its `Display` writes it (`EQUALS`); `None` for any other.
+    pub fn from_name(name: &str) -> Option<Operator> {
+        Operator::ALL.into_iter().find(|o| o.to_string() == name)
+    }
+}
+
 /// How a condition compares the attribute with its values.
 ///
 /// A missing attribute reads as the empty string: `IS_EMPTY` holds, `EQUALS` a (non-empty) value
@@ -929,5 +982,28 @@ mod tests {
             vec!["05E9A617-0261-4CEE-BB44-138D3EF5D965".into()],
         );
         assert!(c.is_ok());
+    }
+
+    #[test]
+    fn attribute_and_operator_names_read_back_as_written() {
+        let attributes = Attribute::NAMED
+            .into_iter()
+            .chain((1..=15).map(Attribute::ExtensionAttribute));
+        for a in attributes {
+            assert_eq!(Attribute::from_name(&a.to_string()), Some(a));
+        }
+        for bad in [
+            "extensionAttribute0",
+            "extensionAttribute16",
+            "extensionAttribute07",
+            "Department",
+            "",
+        ] {
+            assert_eq!(Attribute::from_name(bad), None, "{bad}");
+        }
+        for o in Operator::ALL {
+            assert_eq!(Operator::from_name(&o.to_string()), Some(o));
+        }
+        assert_eq!(Operator::from_name("equals"), None);
     }
 }

@@ -1,11 +1,18 @@
 //! SeaORM entities, one per table. Only `store` uses them; the rest of the code sees domain types.
 
+pub mod allocation_evaluation;
+pub mod allocation_override;
+pub mod allocation_override_share;
+pub mod allocation_rule;
+pub mod audit_log;
 pub mod cost_group;
 pub mod import_run;
+pub mod license_price;
 pub mod partner_credential;
 pub mod service_plan;
 pub mod subscription;
 pub mod tenant;
 pub mod tenant_import_state;
 pub mod user;
+pub mod user_allocation;
 pub mod user_license;

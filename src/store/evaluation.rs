@@ -1,0 +1,400 @@
+//! The stored evaluation of each tenant's allocation: one `user_allocations` row per user and
+//! cost group placed in, and the tally cost reports are built from. Rewritten, inside the
+//! writer's transaction, after every import and allocation change.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::connect::Store;
+use super::entities::{allocation_evaluation, cost_group, user, user_allocation, user_license};
+use super::error::StoreError;
+use super::{allocation_rules, licenses, overrides, users};
+use crate::domain::allocation::report::{Tally, tally};
+use crate::domain::allocation::{
+    AllocationInput, AllocationSource, CompiledRule, Share, UserAllocation, evaluate,
+};
+use crate::domain::{AllocationRuleId, CostGroupId, SkuId, TenantId, UserId};
+
+/// Rows of one statement when writing allocations (6 values each, far below SQLite's limit).
+const CHUNK: usize = 1000;
+
+/// What one evaluation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvaluationSummary {
+    /// Present users evaluated.
+    pub users: usize,
+    /// Users whose allocation changed (their rows were rewritten).
+    pub users_changed: usize,
+}
+
+/// The tally as stored in `allocation_evaluations.tally`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredTally {
+    cells: Vec<StoredCell>,
+    group_users: Vec<(Uuid, u64)>,
+    unallocated_users: u64,
+    placed_users: u64,
+    splits: Vec<Vec<Uuid>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredCell {
+    cost_group: Option<Uuid>,
+    sku: Uuid,
+    licenses: String,
+}
+
+fn tally_json(t: &Tally) -> serde_json::Value {
+    let stored = StoredTally {
+        cells: t
+            .cells
+            .iter()
+            .map(|(&(group, sku), licenses)| StoredCell {
+                cost_group: group.map(CostGroupId::uuid),
+                sku: sku.uuid(),
+                licenses: licenses.to_string(),
+            })
+            .collect(),
+        group_users: t.group_users.iter().map(|(g, n)| (g.uuid(), *n)).collect(),
+        unallocated_users: t.unallocated_users,
+        placed_users: t.placed_users,
+        splits: t
+            .splits
+            .iter()
+            .map(|s| s.iter().map(|g| g.uuid()).collect())
+            .collect(),
+    };
+    serde_json::json!(stored)
+}
+
+fn tally_of_json(tenant_id: Uuid, value: serde_json::Value) -> Result<Tally, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        table: "allocation_evaluations",
+        detail: format!("tally of tenant {tenant_id}: {detail}"),
+    };
+    let stored: StoredTally = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+    let mut cells = BTreeMap::new();
+    for c in stored.cells {
+        let licenses = Decimal::from_str(&c.licenses).map_err(|e| corrupt(e.to_string()))?;
+        cells.insert((c.cost_group.map(CostGroupId), SkuId(c.sku)), licenses);
+    }
+    Ok(Tally {
+        cells,
+        group_users: stored
+            .group_users
+            .into_iter()
+            .map(|(g, n)| (CostGroupId(g), n))
+            .collect(),
+        unallocated_users: stored.unallocated_users,
+        placed_users: stored.placed_users,
+        splits: stored
+            .splits
+            .into_iter()
+            .map(|s| s.into_iter().map(CostGroupId).collect())
+            .collect(),
+    })
+}
+
+/// One stored row of an allocation: (cost group, percent, source, rule).
+type Row = (Uuid, String, &'static str, Option<Uuid>);
+
+fn rows_of(a: &UserAllocation) -> Vec<Row> {
+    let (source, rule) = match a.source {
+        AllocationSource::Override => ("OVERRIDE", None),
+        AllocationSource::Rule(r) => ("RULE", Some(r.uuid())),
+        AllocationSource::Unallocated => return Vec::new(),
+    };
+    let mut rows: Vec<Row> = a
+        .shares
+        .iter()
+        .map(|s| {
+            (
+                s.cost_group.uuid(),
+                s.percent.normalize().to_string(),
+                source,
+                rule,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Evaluates `tenant_id` inside `txn` (a write transaction) and stores the result: the rows of
+/// users whose allocation changed are rewritten, and the tally replaced.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+pub(crate) async fn reevaluate(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+) -> Result<EvaluationSummary, StoreError> {
+    let users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+        .order_by_asc(user::Column::Id)
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(users::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    let present: HashSet<UserId> = users
+        .iter()
+        .filter(|u| u.deleted_at.is_none())
+        .map(|u| u.id)
+        .collect();
+    let licenses = user_license::Entity::find()
+        .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(licenses::to_domain)
+        .filter(|l| l.as_ref().map_or(true, |l| present.contains(&l.user_id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rules = allocation_rules::list_rules_of_tenant_on(txn, tenant_id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            r.compile().map_err(|e| StoreError::Corrupt {
+                table: "allocation_rules",
+                detail: format!("rule {}: {e}", r.id),
+            })
+        })
+        .collect::<Result<Vec<CompiledRule>, _>>()?;
+    let overrides = overrides::list_overrides_of_tenant_on(txn, tenant_id).await?;
+    let groups: Vec<CostGroupId> = cost_group::Entity::find()
+        .select_only()
+        .column(cost_group::Column::Id)
+        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(CostGroupId)
+        .collect();
+
+    let allocations = evaluate(&AllocationInput {
+        users: &users,
+        licenses: &licenses,
+        rules: &rules,
+        overrides: &overrides,
+        cost_groups: &groups,
+    });
+    let summary = write_allocations(txn, tenant_id, &allocations).await?;
+
+    let now = super::cost_groups::stored_now();
+    allocation_evaluation::Entity::insert(allocation_evaluation::ActiveModel {
+        tenant_id: sea_orm::ActiveValue::Set(tenant_id.uuid()),
+        evaluated_at: sea_orm::ActiveValue::Set(now),
+        tally: sea_orm::ActiveValue::Set(tally_json(&tally(&allocations, &licenses))),
+    })
+    .on_conflict(
+        OnConflict::column(allocation_evaluation::Column::TenantId)
+            .update_columns([
+                allocation_evaluation::Column::EvaluatedAt,
+                allocation_evaluation::Column::Tally,
+            ])
+            .to_owned(),
+    )
+    .exec(txn)
+    .await?;
+    Ok(EvaluationSummary {
+        users: present.len(),
+        ..summary
+    })
+}
+
+/// Rewrites the rows of the users whose allocation differs from what is stored.
+async fn write_allocations(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    allocations: &[UserAllocation],
+) -> Result<EvaluationSummary, StoreError> {
+    let mut stored: HashMap<Uuid, Vec<Row>> = HashMap::new();
+    let rows = user_allocation::Entity::find()
+        .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()))
+        .all(txn)
+        .await?;
+    for r in rows {
+        let source = if r.source == "OVERRIDE" {
+            "OVERRIDE"
+        } else {
+            "RULE"
+        };
+        stored
+            .entry(r.user_id)
+            .or_default()
+            .push((r.cost_group_id, r.percent, source, r.rule_id));
+    }
+    for rows in stored.values_mut() {
+        rows.sort();
+    }
+
+    let mut changed: Vec<Uuid> = Vec::new();
+    let mut inserts: Vec<user_allocation::ActiveModel> = Vec::new();
+    let mut seen: HashSet<Uuid> = HashSet::with_capacity(allocations.len());
+    for a in allocations.iter().filter(|a| !a.stale) {
+        let user = a.user_id.uuid();
+        seen.insert(user);
+        let rows = rows_of(a);
+        let before = stored.get(&user).map_or(&[][..], Vec::as_slice);
+        if before == rows.as_slice() {
+            continue;
+        }
+        if !before.is_empty() {
+            changed.push(user);
+        }
+        inserts.extend(rows.into_iter().map(|(group, percent, source, rule)| {
+            use sea_orm::ActiveValue::Set;
+            user_allocation::ActiveModel {
+                user_id: Set(user),
+                cost_group_id: Set(group),
+                tenant_id: Set(tenant_id.uuid()),
+                percent: Set(percent),
+                source: Set(source.to_owned()),
+                rule_id: Set(rule),
+            }
+        }));
+    }
+    // Users evaluated no longer (deleted upstream) or now unallocated lose their rows.
+    changed.extend(stored.keys().filter(|u| !seen.contains(u)).copied());
+    let users_changed = changed.len()
+        + inserts
+            .iter()
+            .filter(|m| !stored.contains_key(m.user_id.as_ref()))
+            .map(|m| *m.user_id.as_ref())
+            .collect::<HashSet<_>>()
+            .len();
+
+    for ids in changed.chunks(CHUNK) {
+        user_allocation::Entity::delete_many()
+            .filter(user_allocation::Column::UserId.is_in(ids.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
+    let mut inserts = inserts.into_iter().peekable();
+    while inserts.peek().is_some() {
+        let chunk: Vec<_> = inserts.by_ref().take(CHUNK).collect();
+        user_allocation::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(EvaluationSummary {
+        users: 0,
+        users_changed,
+    })
+}
+
+/// Evaluates `tenant_id` in a write transaction of its own (for data written without one, such
+/// as a snapshot, and for tenants never evaluated).
+pub async fn evaluate_tenant(
+    store: &Store,
+    tenant_id: TenantId,
+) -> Result<EvaluationSummary, StoreError> {
+    let txn = store.begin_write().await?;
+    let summary = reevaluate(&txn, tenant_id).await?;
+    txn.commit().await?;
+    Ok(summary)
+}
+
+/// The stored tally of `tenant_id` and when it was evaluated; evaluates the tenant first when it
+/// never was.
+pub async fn get_tally(
+    store: &Store,
+    tenant_id: TenantId,
+) -> Result<(DateTime<Utc>, Tally), StoreError> {
+    for _ in 0..2 {
+        if let Some(row) = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
+            .one(store.db())
+            .await?
+        {
+            return Ok((row.evaluated_at, tally_of_json(row.tenant_id, row.tally)?));
+        }
+        evaluate_tenant(store, tenant_id).await?;
+    }
+    Err(StoreError::NotFound(format!(
+        "evaluation of tenant {tenant_id}"
+    )))
+}
+
+/// The stored allocation of each of `users` that is placed somewhere or has an override, in the
+/// order of `users`. A user with an override and no stored rows (deleted upstream) gets the
+/// override, marked stale. Users absent from the answer are unallocated.
+pub async fn list_allocations_of_users(
+    store: &Store,
+    users: &[UserId],
+) -> Result<Vec<UserAllocation>, StoreError> {
+    let rows = user_allocation::Entity::find()
+        .filter(user_allocation::Column::UserId.is_in(users.iter().map(|u| u.uuid())))
+        .all(store.db())
+        .await?;
+    let mut by_user: HashMap<Uuid, UserAllocation> = HashMap::new();
+    for r in rows {
+        let percent = Decimal::from_str(&r.percent).map_err(|e| StoreError::Corrupt {
+            table: "user_allocations",
+            detail: format!("percent of user {}: {e}", r.user_id),
+        })?;
+        let source = match (r.source.as_str(), r.rule_id) {
+            ("RULE", Some(rule)) => AllocationSource::Rule(AllocationRuleId(rule)),
+            _ => AllocationSource::Override,
+        };
+        let entry = by_user.entry(r.user_id).or_insert_with(|| UserAllocation {
+            user_id: UserId(r.user_id),
+            shares: Vec::new(),
+            source,
+            stale: false,
+        });
+        entry.shares.push(Share {
+            cost_group: CostGroupId(r.cost_group_id),
+            percent,
+        });
+    }
+    let unplaced: Vec<UserId> = users
+        .iter()
+        .filter(|u| !by_user.contains_key(&u.uuid()))
+        .copied()
+        .collect();
+    if !unplaced.is_empty() {
+        for o in overrides::list_overrides_of_users_on(store.db(), &unplaced).await? {
+            by_user.insert(
+                o.user_id().uuid(),
+                UserAllocation {
+                    user_id: o.user_id(),
+                    shares: o.shares().to_vec(),
+                    source: AllocationSource::Override,
+                    stale: true,
+                },
+            );
+        }
+    }
+    let mut out = Vec::with_capacity(by_user.len());
+    for u in users {
+        if let Some(mut a) = by_user.remove(&u.uuid()) {
+            a.shares.sort_by_key(|s| std::cmp::Reverse(s.percent));
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether any user of `tenant_id` is placed in `group` by the stored evaluation.
+pub(crate) async fn has_members_on(
+    conn: &impl ConnectionTrait,
+    group: CostGroupId,
+) -> Result<bool, StoreError> {
+    Ok(user_allocation::Entity::find()
+        .filter(user_allocation::Column::CostGroupId.eq(group.uuid()))
+        .limit(1)
+        .one(conn)
+        .await?
+        .is_some())
+}
