@@ -5,15 +5,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use chrono::NaiveDate;
 
+use crate::domain::allocation::report_from_tally;
 use crate::domain::{
     AssignedLicense, CostGroup, CostGroupId, Page, ServicePlan, SkuId, Subscription, Tenant,
     TenantId, TenantScope, User, UserFilter, UserId,
 };
+use crate::graphql::types::DatedReport;
 use crate::metrics::Metrics;
 use crate::store::import_queries::{self, TenantRuns};
 use crate::store::users::{UserListQuery, UserParent};
-use crate::store::{Store, StoreError, cost_groups, licenses, subscriptions, tenants, users};
+use crate::store::{
+    Store, StoreError, cost_groups, evaluation, licenses, subscriptions, tenants, users,
+};
 
 /// Errors are shared between every caller waiting on a batch.
 pub type LoadError = Arc<StoreError>;
@@ -308,6 +313,40 @@ impl Loader<UserCountKey> for UserCounts {
     }
 }
 
+loader!(
+    /// Cost reports by (tenant, date), within the request's scope; the inputs of every tenant
+    /// asked for are read in one batch.
+    CostReportOfTenant
+);
+impl Loader<(TenantId, NaiveDate)> for CostReportOfTenant {
+    type Value = Arc<DatedReport>;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[(TenantId, NaiveDate)],
+    ) -> Result<HashMap<(TenantId, NaiveDate), Self::Value>, LoadError> {
+        self.0.batch("cost_report_of_tenant", keys.len());
+        let tenants: Vec<TenantId> = keys.iter().map(|(t, _)| *t).collect();
+        let inputs = evaluation::list_report_inputs(&self.0.store, &self.0.scope, &tenants).await?;
+        let mut out = HashMap::with_capacity(keys.len());
+        for &(tenant, as_of) in keys {
+            let Some(i) = inputs.get(&tenant) else {
+                continue;
+            };
+            let report = report_from_tally(&i.tally, &i.subscriptions, &i.prices, &i.groups, as_of)
+                .map_err(|e| Arc::new(StoreError::Report(e)))?;
+            out.insert(
+                (tenant, as_of),
+                Arc::new(DatedReport {
+                    report,
+                    evaluated_at: i.evaluated_at,
+                }),
+            );
+        }
+        Ok(out)
+    }
+}
+
 type Cached<L> = DataLoader<L, HashMapCache>;
 
 /// Every loader of one request, plus the request's scope and store.
@@ -340,6 +379,8 @@ pub struct Loaders {
     pub user_counts: Cached<UserCounts>,
     /// See [`ImportStatusOfTenant`].
     pub import_status: Cached<ImportStatusOfTenant>,
+    /// See [`CostReportOfTenant`].
+    pub cost_report: Cached<CostReportOfTenant>,
 }
 
 /// Keys per statement: each key is a bind parameter (or two) of an `IN (…)` list.
@@ -392,7 +433,8 @@ impl Loaders {
             children: cached(ChildrenOfCostGroup(source.clone())),
             user_pages: cached(UserPages(source.clone())),
             user_counts: cached(UserCounts(source.clone())),
-            import_status: cached(ImportStatusOfTenant(source)),
+            import_status: cached(ImportStatusOfTenant(source.clone())),
+            cost_report: cached(CostReportOfTenant(source)),
         }
     }
 }

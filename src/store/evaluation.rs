@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -306,26 +305,6 @@ pub async fn evaluate_tenant(
     Ok(summary)
 }
 
-/// The stored tally of `tenant_id` and when it was evaluated; evaluates the tenant first when it
-/// never was.
-pub async fn get_tally(
-    store: &Store,
-    tenant_id: TenantId,
-) -> Result<(DateTime<Utc>, Tally), StoreError> {
-    for _ in 0..2 {
-        if let Some(row) = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
-            .one(store.db())
-            .await?
-        {
-            return Ok((row.evaluated_at, tally_of_json(row.tenant_id, row.tally)?));
-        }
-        evaluate_tenant(store, tenant_id).await?;
-    }
-    Err(StoreError::NotFound(format!(
-        "evaluation of tenant {tenant_id}"
-    )))
-}
-
 /// The stored allocation of each of `users` that is placed somewhere or has an override, in the
 /// order of `users`. A user with an override and no stored rows (deleted upstream) gets the
 /// override, marked stale. Users absent from the answer are unallocated.
@@ -386,15 +365,87 @@ pub async fn list_allocations_of_users(
     Ok(out)
 }
 
-/// Whether any user of `tenant_id` is placed in `group` by the stored evaluation.
-pub(crate) async fn has_members_on(
-    conn: &impl ConnectionTrait,
-    group: CostGroupId,
-) -> Result<bool, StoreError> {
-    Ok(user_allocation::Entity::find()
-        .filter(user_allocation::Column::CostGroupId.eq(group.uuid()))
-        .limit(1)
-        .one(conn)
-        .await?
-        .is_some())
+/// Everything a tenant's cost report is built from, apart from the date.
+#[derive(Debug, Clone)]
+pub struct ReportInputs {
+    /// When the tally was evaluated.
+    pub evaluated_at: DateTime<Utc>,
+    /// Licenses and users per cost group.
+    pub tally: Tally,
+    /// The tenant's subscribed SKUs (for `Unassigned`).
+    pub subscriptions: Vec<crate::domain::Subscription>,
+    /// The tenant's whole price history.
+    pub prices: Vec<crate::domain::allocation::Price>,
+    /// The tenant's cost groups.
+    pub groups: Vec<crate::domain::CostGroup>,
+}
+
+/// The report inputs of each of `tenants` in `scope` (others are left out), in four statements
+/// whatever the number of tenants; tenants never evaluated are evaluated first.
+pub async fn list_report_inputs(
+    store: &Store,
+    scope: &crate::domain::TenantScope,
+    tenants: &[TenantId],
+) -> Result<HashMap<TenantId, ReportInputs>, StoreError> {
+    let tenants: Vec<TenantId> = tenants
+        .iter()
+        .copied()
+        .filter(|t| scope.allows(*t))
+        .collect();
+    let mut evaluations = allocation_evaluation::Entity::find()
+        .filter(allocation_evaluation::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
+        .all(store.db())
+        .await?;
+    let found: HashSet<Uuid> = evaluations.iter().map(|e| e.tenant_id).collect();
+    let missing: Vec<TenantId> = tenants
+        .iter()
+        .filter(|t| !found.contains(&t.uuid()))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        // Only tenants that exist: a foreign key keeps evaluations to known tenants.
+        let known = super::tenants::find_tenants(store, scope, &missing).await?;
+        for t in &known {
+            evaluate_tenant(store, t.id).await?;
+        }
+        evaluations.extend(
+            allocation_evaluation::Entity::find()
+                .filter(
+                    allocation_evaluation::Column::TenantId
+                        .is_in(known.iter().map(|t| t.id.uuid())),
+                )
+                .all(store.db())
+                .await?,
+        );
+    }
+    let mut out: HashMap<TenantId, ReportInputs> = HashMap::with_capacity(evaluations.len());
+    for e in evaluations {
+        out.insert(
+            TenantId(e.tenant_id),
+            ReportInputs {
+                evaluated_at: e.evaluated_at,
+                tally: tally_of_json(e.tenant_id, e.tally)?,
+                subscriptions: Vec::new(),
+                prices: Vec::new(),
+                groups: Vec::new(),
+            },
+        );
+    }
+    let present: Vec<TenantId> = out.keys().copied().collect();
+    for s in super::subscriptions::list_subscriptions_of_tenants(store, &present).await? {
+        if let Some(i) = out.get_mut(&s.tenant_id) {
+            i.subscriptions.push(s);
+        }
+    }
+    for (t, p) in super::prices::list_prices_of_tenants_on(store.db(), &present).await? {
+        if let Some(i) = out.get_mut(&t) {
+            i.prices.push(p);
+        }
+    }
+    for g in super::cost_groups::list_cost_groups_of_tenants(store, &present).await? {
+        if let Some(i) = out.get_mut(&g.tenant_id) {
+            i.groups.push(g);
+        }
+    }
+    Ok(out)
 }

@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod cost_group;
+pub mod cost_report;
 pub mod import_run;
 pub mod subscription;
 pub mod tenant;
@@ -10,6 +11,7 @@ pub mod user;
 
 pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
+pub use cost_report::{CostLineObject, CostReportObject, DatedReport};
 pub use import_run::{ImportProgressObject, ImportRunObject, ImportStatusObject};
 pub use subscription::{ServicePlanObject, SubscriptionObject};
 pub use tenant::TenantObject;
