@@ -1,6 +1,7 @@
 //! GraphQL object types, each a thin wrapper around a domain value that resolves its relations
 //! through the request's DataLoaders.
 
+pub mod audit;
 pub mod connection;
 pub mod cost_group;
 pub mod cost_report;
