@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -159,27 +160,9 @@ pub(crate) async fn reevaluate(
         .map(licenses::to_domain)
         .filter(|l| l.as_ref().map_or(true, |l| present.contains(&l.user_id)))
         .collect::<Result<Vec<_>, _>>()?;
-    let rules = allocation_rules::list_rules_of_tenant_on(txn, tenant_id)
-        .await?
-        .into_iter()
-        .map(|r| {
-            r.compile().map_err(|e| StoreError::Corrupt {
-                table: "allocation_rules",
-                detail: format!("rule {}: {e}", r.id),
-            })
-        })
-        .collect::<Result<Vec<CompiledRule>, _>>()?;
+    let rules = compiled_rules(txn, tenant_id).await?;
     let overrides = overrides::list_overrides_of_tenant_on(txn, tenant_id).await?;
-    let groups: Vec<CostGroupId> = cost_group::Entity::find()
-        .select_only()
-        .column(cost_group::Column::Id)
-        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
-        .into_tuple::<Uuid>()
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(CostGroupId)
-        .collect();
+    let groups = group_ids(txn, tenant_id).await?;
 
     let allocations = evaluate(&AllocationInput {
         users: &users,
@@ -188,13 +171,25 @@ pub(crate) async fn reevaluate(
         overrides: &overrides,
         cost_groups: &groups,
     });
-    let summary = write_allocations(txn, tenant_id, &allocations).await?;
+    let summary = write_allocations(txn, tenant_id, &allocations, None).await?;
 
-    let now = super::cost_groups::stored_now();
+    save_tally(txn, tenant_id, &tally(&allocations, &licenses)).await?;
+    Ok(EvaluationSummary {
+        users: present.len(),
+        ..summary
+    })
+}
+
+/// Replaces the stored tally of `tenant_id`, stamped now.
+async fn save_tally(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    tally: &Tally,
+) -> Result<(), StoreError> {
     allocation_evaluation::Entity::insert(allocation_evaluation::ActiveModel {
         tenant_id: sea_orm::ActiveValue::Set(tenant_id.uuid()),
-        evaluated_at: sea_orm::ActiveValue::Set(now),
-        tally: sea_orm::ActiveValue::Set(tally_json(&tally(&allocations, &licenses))),
+        evaluated_at: sea_orm::ActiveValue::Set(super::cost_groups::stored_now()),
+        tally: sea_orm::ActiveValue::Set(tally_json(tally)),
     })
     .on_conflict(
         OnConflict::column(allocation_evaluation::Column::TenantId)
@@ -206,23 +201,134 @@ pub(crate) async fn reevaluate(
     )
     .exec(txn)
     .await?;
+    Ok(())
+}
+
+/// Re-evaluates only `users` of `tenant_id` inside `txn`, after a change that can move no one
+/// else (an override set or cleared): their rows are rewritten and the stored tally adjusted by
+/// the difference, without reading the other users. Falls back to [`reevaluate`] when the
+/// tenant has no stored tally or a rule follows manager chains (`reportsTo`).
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, users = users.len()))]
+pub(crate) async fn reevaluate_users(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    users: &[UserId],
+) -> Result<EvaluationSummary, StoreError> {
+    let rules = compiled_rules(txn, tenant_id).await?;
+    let stored = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
+        .one(txn)
+        .await?;
+    let Some(stored) = stored.filter(|_| rules.iter().all(|r| r.managers().next().is_none()))
+    else {
+        return reevaluate(txn, tenant_id).await;
+    };
+    let mut totals = tally_of_json(stored.tenant_id, stored.tally)?;
+    let found = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(user::Column::Id.is_in(users.iter().map(|u| u.uuid())))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(users::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    let present: Vec<UserId> = found
+        .iter()
+        .filter(|u| u.deleted_at.is_none())
+        .map(|u| u.id)
+        .collect();
+    let own_licenses = user_license::Entity::find()
+        .filter(user_license::Column::UserId.is_in(present.iter().map(|u| u.uuid())))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(licenses::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // As counted before: the stored rows, or unallocated.
+    let mut before: HashMap<UserId, UserAllocation> = stored_allocations(txn, &present)
+        .await?
+        .into_iter()
+        .map(|a| (a.user_id, a))
+        .collect();
+    let before: Vec<UserAllocation> = present
+        .iter()
+        .map(|u| {
+            before.remove(u).unwrap_or(UserAllocation {
+                user_id: *u,
+                shares: Vec::new(),
+                source: AllocationSource::Unallocated,
+                stale: false,
+            })
+        })
+        .collect();
+    let overrides = overrides::list_overrides_of_users_on(txn, users).await?;
+    let groups = group_ids(txn, tenant_id).await?;
+    let after = evaluate(&AllocationInput {
+        users: &found,
+        licenses: &own_licenses,
+        rules: &rules,
+        overrides: &overrides,
+        cost_groups: &groups,
+    });
+    let summary = write_allocations(txn, tenant_id, &after, Some(users)).await?;
+    totals.subtract(&tally(&before, &own_licenses));
+    totals.add(&tally(&after, &own_licenses));
+    save_tally(txn, tenant_id, &totals).await?;
     Ok(EvaluationSummary {
         users: present.len(),
         ..summary
     })
 }
 
+/// The tenant's rules, compiled.
+async fn compiled_rules(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+) -> Result<Vec<CompiledRule>, StoreError> {
+    allocation_rules::list_rules_of_tenant_on(txn, tenant_id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            r.compile().map_err(|e| StoreError::Corrupt {
+                table: "allocation_rules",
+                detail: format!("rule {}: {e}", r.id),
+            })
+        })
+        .collect()
+}
+
+/// The ids of the tenant's cost groups.
+async fn group_ids(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+) -> Result<Vec<CostGroupId>, StoreError> {
+    Ok(cost_group::Entity::find()
+        .select_only()
+        .column(cost_group::Column::Id)
+        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(CostGroupId)
+        .collect())
+}
+
 /// Rewrites the rows of the users whose allocation differs from what is stored.
+/// `only`: the users evaluated, when not the whole tenant.
 async fn write_allocations(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     allocations: &[UserAllocation],
+    only: Option<&[UserId]>,
 ) -> Result<EvaluationSummary, StoreError> {
     let mut stored: HashMap<Uuid, Vec<Row>> = HashMap::new();
-    let rows = user_allocation::Entity::find()
-        .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()))
-        .all(txn)
-        .await?;
+    let mut query = user_allocation::Entity::find()
+        .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()));
+    if let Some(users) = only {
+        query = query.filter(user_allocation::Column::UserId.is_in(users.iter().map(|u| u.uuid())));
+    }
+    let rows = query.all(txn).await?;
     for r in rows {
         let source = if r.source == "OVERRIDE" {
             "OVERRIDE"
@@ -305,16 +411,14 @@ pub async fn evaluate_tenant(
     Ok(summary)
 }
 
-/// The stored allocation of each of `users` that is placed somewhere or has an override, in the
-/// order of `users`. A user with an override and no stored rows (deleted upstream) gets the
-/// override, marked stale. Users absent from the answer are unallocated.
-pub async fn list_allocations_of_users(
-    store: &Store,
+/// The allocations the stored rows give `users` (users without rows are left out), on `conn`.
+async fn stored_allocations(
+    conn: &impl ConnectionTrait,
     users: &[UserId],
 ) -> Result<Vec<UserAllocation>, StoreError> {
     let rows = user_allocation::Entity::find()
         .filter(user_allocation::Column::UserId.is_in(users.iter().map(|u| u.uuid())))
-        .all(store.db())
+        .all(conn)
         .await?;
     let mut by_user: HashMap<Uuid, UserAllocation> = HashMap::new();
     for r in rows {
@@ -337,6 +441,21 @@ pub async fn list_allocations_of_users(
             percent,
         });
     }
+    Ok(by_user.into_values().collect())
+}
+
+/// The stored allocation of each of `users` that is placed somewhere or has an override, in the
+/// order of `users`. A user with an override and no stored rows (deleted upstream) gets the
+/// override, marked stale. Users absent from the answer are unallocated.
+pub async fn list_allocations_of_users(
+    store: &Store,
+    users: &[UserId],
+) -> Result<Vec<UserAllocation>, StoreError> {
+    let mut by_user: HashMap<Uuid, UserAllocation> = stored_allocations(store.db(), users)
+        .await?
+        .into_iter()
+        .map(|a| (a.user_id.uuid(), a))
+        .collect();
     let unplaced: Vec<UserId> = users
         .iter()
         .filter(|u| !by_user.contains_key(&u.uuid()))
