@@ -420,6 +420,13 @@ async fn stored_allocations(
         .filter(user_allocation::Column::UserId.is_in(users.iter().map(|u| u.uuid())))
         .all(conn)
         .await?;
+    allocations_of_rows(rows)
+}
+
+/// Groups stored rows into one allocation per user.
+fn allocations_of_rows(
+    rows: Vec<user_allocation::Model>,
+) -> Result<Vec<UserAllocation>, StoreError> {
     let mut by_user: HashMap<Uuid, UserAllocation> = HashMap::new();
     for r in rows {
         let percent = Decimal::from_str(&r.percent).map_err(|e| StoreError::Corrupt {
@@ -567,4 +574,97 @@ pub async fn list_report_inputs(
         }
     }
     Ok(out)
+}
+
+/// What a proposed rule list would do to a tenant, computed without writing anything.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The report inputs with the proposed rules' tally in place of the stored one.
+    pub inputs: ReportInputs,
+    /// Users whose cost groups or shares would change: (stored, proposed), by user id.
+    pub changes: Vec<(UserAllocation, UserAllocation)>,
+}
+
+/// Evaluates `tenant_id` with `rules` in place of its stored rules (overrides, users, licenses
+/// and cost groups as stored) inside a read transaction; `None` for a tenant unknown or out of
+/// `scope`. A rule targeting a group that is not the tenant's is ignored by the engine; callers
+/// check targets first.
+pub async fn preview_allocation(
+    store: &Store,
+    scope: &crate::domain::TenantScope,
+    tenant_id: TenantId,
+    rules: &[CompiledRule],
+) -> Result<Option<Preview>, StoreError> {
+    use sea_orm::TransactionTrait;
+    let Some(mut inputs) = list_report_inputs(store, scope, &[tenant_id])
+        .await?
+        .remove(&tenant_id)
+    else {
+        return Ok(None);
+    };
+    let txn = store.db().begin().await?;
+    let users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(user::Column::DeletedAt.is_null())
+        .order_by_asc(user::Column::Id)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(users::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    let licenses = user_license::Entity::find()
+        .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(licenses::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    let present: HashSet<UserId> = users.iter().map(|u| u.id).collect();
+    let licenses: Vec<_> = licenses
+        .into_iter()
+        .filter(|l| present.contains(&l.user_id))
+        .collect();
+    let overrides = overrides::list_overrides_of_tenant_on(&txn, tenant_id).await?;
+    let groups: Vec<CostGroupId> = inputs.groups.iter().map(|g| g.id).collect();
+    let proposed = evaluate(&AllocationInput {
+        users: &users,
+        licenses: &licenses,
+        rules,
+        overrides: &overrides,
+        cost_groups: &groups,
+    });
+    let rows = user_allocation::Entity::find()
+        .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()))
+        .all(&txn)
+        .await?;
+    let mut stored: HashMap<UserId, UserAllocation> = allocations_of_rows(rows)?
+        .into_iter()
+        .map(|a| (a.user_id, a))
+        .collect();
+    txn.commit().await?;
+    let placement = |a: &UserAllocation| {
+        let mut shares: Vec<(CostGroupId, Decimal)> = a
+            .shares
+            .iter()
+            .map(|s| (s.cost_group, s.percent.normalize()))
+            .collect();
+        shares.sort();
+        shares
+    };
+    let mut changes = Vec::new();
+    for after in proposed.iter().filter(|a| !a.stale) {
+        let before = stored.remove(&after.user_id).unwrap_or(UserAllocation {
+            user_id: after.user_id,
+            shares: Vec::new(),
+            source: AllocationSource::Unallocated,
+            stale: false,
+        });
+        if placement(&before) != placement(after) {
+            changes.push((before, after.clone()));
+        }
+    }
+    changes.sort_by_key(|(b, _)| b.user_id);
+    inputs.tally = tally(&proposed, &licenses);
+    inputs.evaluated_at = Utc::now();
+    Ok(Some(Preview { inputs, changes }))
 }
