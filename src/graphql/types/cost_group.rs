@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
-use super::{TenantObject, loaders};
+use super::{AllocationRuleObject, TenantObject, loaders};
 use crate::domain::CostGroup;
 use crate::graphql::error::{ApiError, ApiResult};
 
@@ -69,6 +69,16 @@ impl CostGroupObject {
             .await?
             .unwrap_or_default();
         Ok(children.into_iter().map(CostGroupObject).collect())
+    }
+
+    /// The allocation rules placing users in this group, in priority order.
+    async fn rules(&self, ctx: &Context<'_>) -> ApiResult<Vec<AllocationRuleObject>> {
+        let rules = loaders(ctx)?
+            .rules_of_cost_group
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(rules.into_iter().map(AllocationRuleObject).collect())
     }
 
     /// The tenant.

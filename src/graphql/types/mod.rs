@@ -1,6 +1,7 @@
 //! GraphQL object types, each a thin wrapper around a domain value that resolves its relations
 //! through the request's DataLoaders.
 
+pub mod allocation_rule;
 pub mod connection;
 pub mod cost_group;
 pub mod import_run;
@@ -8,6 +9,7 @@ pub mod subscription;
 pub mod tenant;
 pub mod user;
 
+pub use allocation_rule::{AllocationRuleObject, UserAllocationObject};
 pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
 pub use import_run::{ImportProgressObject, ImportRunObject, ImportStatusObject};

@@ -6,7 +6,9 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::connection::{UserConnection, user_connection};
-use super::{CostGroupObject, ImportStatusObject, SubscriptionObject, loaders};
+use super::{
+    AllocationRuleObject, CostGroupObject, ImportStatusObject, SubscriptionObject, loaders,
+};
 use std::collections::HashSet;
 
 use crate::domain::{
@@ -146,9 +148,9 @@ pub(crate) async fn user_list(
     Ok(user_connection(page, parent, filter, sort, has_previous))
 }
 
-/// Loads what the selection asks of every user on a page (manager, licenses, their SKUs) with
-/// one `load_many` per relation, so that each user's field then finds its value in the
-/// request's loader cache instead of waiting on a batch of its own. The statements are the
+/// Loads what the selection asks of every user on a page (manager, licenses, their SKUs,
+/// allocation) with one `load_many` per relation, so that each user's field then finds its value
+/// in the request's loader cache instead of waiting on a batch of its own. The statements are the
 /// same ones the per-user fields would batch into; only the per-field futures go away.
 async fn prime_page_relations(ctx: &Context<'_>, users: &[Arc<User>]) -> ApiResult<()> {
     if users.is_empty() {
@@ -187,7 +189,13 @@ async fn prime_page_relations(ctx: &Context<'_>, users: &[Arc<User>]) -> ApiResu
         }
         Ok::<_, ApiError>(())
     };
-    futures_util::try_join!(managers, licenses)?;
+    let allocations = async {
+        if selects(&["allocation"]) {
+            l.allocation.load_many(users.iter().map(|u| u.id)).await?;
+        }
+        Ok::<_, ApiError>(())
+    };
+    futures_util::try_join!(managers, licenses, allocations)?;
     Ok(())
 }
 
@@ -290,6 +298,17 @@ impl TenantObject {
             .await?
             .unwrap_or_default();
         Ok(groups.into_iter().map(CostGroupObject).collect())
+    }
+
+    /// The tenant's allocation rules in priority order: the first enabled rule whose conditions
+    /// all hold places a user.
+    async fn allocation_rules(&self, ctx: &Context<'_>) -> ApiResult<Vec<AllocationRuleObject>> {
+        let rules = loaders(ctx)?
+            .rules_of_tenant
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(rules.into_iter().map(AllocationRuleObject).collect())
     }
 
     /// How the tenant's imports stand: last run, its failure reason and remediation, and the
