@@ -184,9 +184,9 @@ async fn a_created_rule_places_matching_users_and_reads_back() {
         );
         let id = rule["id"].as_str().unwrap();
 
-        let state = state(&app, &d.tenant).await;
-        assert_eq!(state["allocationRules"][0]["id"], id);
-        let group_rules = state["costGroups"]
+        let placed = state(&app, &d.tenant).await;
+        assert_eq!(placed["allocationRules"][0]["id"], id);
+        let group_rules = placed["costGroups"]
             .as_array()
             .unwrap()
             .iter()
@@ -195,14 +195,33 @@ async fn a_created_rule_places_matching_users_and_reads_back() {
         assert_eq!(group_rules["rules"], json!([{ "id": id }]));
         let in_sales = d.users_where(|u| u.department.as_deref() == Some("Sales"));
         assert!(!in_sales.is_empty());
-        assert_placed(&state, &in_sales, id, &sales);
+        assert_placed(&placed, &in_sales, id, &sales);
         assert_unallocated(
-            &state,
+            &placed,
             &d.users_where(|u| u.department.as_deref() != Some("Sales")),
         );
 
+        // Omitted values, caseSensitive and enabled take their defaults; the rule goes last.
+        let input = json!({ "tenantId": d.tenant, "costGroupId": d.groups[0].id.to_string(),
+            "conditions": [{ "attribute": "JOB_TITLE", "operator": "IS_EMPTY" }] });
+        let untitled =
+            app.data(&create_query(), json!({ "input": input })).await["createAllocationRule"]
+                .clone();
+        assert_eq!(untitled["priority"], 1);
+        assert_eq!(untitled["enabled"], true);
+        assert_eq!(untitled["conditions"][0]["values"], json!([]));
+        assert_eq!(untitled["conditions"][0]["caseSensitive"], false);
+        let guests = d.users_where(|u| u.job_title.is_none());
+        assert!(!guests.is_empty());
+        assert_placed(
+            &state(&app, &d.tenant).await,
+            &guests,
+            untitled["id"].as_str().unwrap(),
+            &d.groups[0].id.to_string(),
+        );
+
         let log = audit(&app, &d.tenant).await;
-        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log.len(), 2, "{log:?}");
         assert_eq!(log[0].0, "createAllocationRule");
         assert_eq!(log[0].1, id);
         assert_eq!(log[0].2, Value::Null);
