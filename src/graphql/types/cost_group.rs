@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::cost_report::{CostLineObject, LinePick, report_of};
-use super::{TenantObject, loaders};
+use super::{AllocationRuleObject, TenantObject, loaders};
 use crate::domain::CostGroup;
 use crate::graphql::error::{ApiError, ApiResult};
 
@@ -95,6 +95,16 @@ impl CostGroupObject {
             .await?
             .unwrap_or_default();
         Ok(children.into_iter().map(CostGroupObject).collect())
+    }
+
+    /// The allocation rules placing users in this group, in priority order.
+    async fn rules(&self, ctx: &Context<'_>) -> ApiResult<Vec<AllocationRuleObject>> {
+        let rules = loaders(ctx)?
+            .rules_of_cost_group
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(rules.into_iter().map(AllocationRuleObject).collect())
     }
 
     /// The tenant.

@@ -2,6 +2,7 @@
 //! through the request's DataLoaders.
 
 pub mod audit;
+pub mod allocation_rule;
 pub mod connection;
 pub mod cost_group;
 pub mod cost_report;
@@ -10,6 +11,7 @@ pub mod subscription;
 pub mod tenant;
 pub mod user;
 
+pub use allocation_rule::{AllocationRuleObject, UserAllocationObject};
 pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
 pub use cost_report::{CostLineObject, CostReportObject, DatedReport};
