@@ -7,10 +7,17 @@ use super::mutation::{AllocationRuleMutation, CostGroupMutation, MutationRoot};
 use super::query::{ImportQuery, RootQuery};
 use super::subscription::SubscriptionRoot;
 use super::types::audit::AuditQuery;
+use super::types::preview::PreviewQuery;
 
 /// The query root: reading fields plus federation entity lookups.
 #[derive(MergedObject, Default)]
-pub struct Query(RootQuery, ImportQuery, AuditQuery, EntityQuery);
+pub struct Query(
+    RootQuery,
+    ImportQuery,
+    AuditQuery,
+    PreviewQuery,
+    EntityQuery,
+);
 
 /// The mutation root; each area adds its object here.
 #[derive(MergedObject, Default)]

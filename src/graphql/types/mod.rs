@@ -1,12 +1,13 @@
 //! GraphQL object types, each a thin wrapper around a domain value that resolves its relations
 //! through the request's DataLoaders.
 
-pub mod audit;
 pub mod allocation_rule;
+pub mod audit;
 pub mod connection;
 pub mod cost_group;
 pub mod cost_report;
 pub mod import_run;
+pub mod preview;
 pub mod subscription;
 pub mod tenant;
 pub mod user;
