@@ -114,7 +114,7 @@ pub async fn cost_report_csv(
 ) -> HttpResponse {
     let tenant = match parse_tenant(&path) {
         Ok(t) => t,
-        Err(res) => return res,
+        Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
     };
     let as_of = match params.as_of.as_deref().map(str::parse::<NaiveDate>) {
         None => Utc::now().date_naive(),
@@ -369,7 +369,7 @@ impl UserStream {
 pub async fn users_csv(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
     let tenant = match parse_tenant(&path) {
         Ok(t) => t,
-        Err(res) => return res,
+        Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
     };
     let store = store.get_ref().clone();
     let inputs = match evaluation::list_report_inputs(&store, &scope(), &[tenant]).await {
