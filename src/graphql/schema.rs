@@ -3,7 +3,7 @@
 use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 
 use super::entities::EntityQuery;
-use super::mutation::{CostGroupMutation, MutationRoot};
+use super::mutation::{AllocationMutation, CostGroupMutation, MutationRoot};
 use super::query::{ImportQuery, RootQuery};
 use super::subscription::SubscriptionRoot;
 
@@ -13,7 +13,7 @@ pub struct Query(RootQuery, ImportQuery, EntityQuery);
 
 /// The mutation root; each area adds its object here.
 #[derive(MergedObject, Default)]
-pub struct Mutation(MutationRoot, CostGroupMutation);
+pub struct Mutation(MutationRoot, CostGroupMutation, AllocationMutation);
 
 /// The subscription root; each area adds its object here.
 #[derive(MergedSubscription, Default)]

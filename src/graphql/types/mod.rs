@@ -1,16 +1,21 @@
 //! GraphQL object types, each a thin wrapper around a domain value that resolves its relations
 //! through the request's DataLoaders.
 
+pub mod allocation;
 pub mod connection;
 pub mod cost_group;
+pub mod date;
 pub mod import_run;
+pub mod price;
 pub mod subscription;
 pub mod tenant;
 pub mod user;
 
 pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
+pub use date::Date;
 pub use import_run::{ImportProgressObject, ImportRunObject, ImportStatusObject};
+pub use price::LicensePriceObject;
 pub use subscription::{ServicePlanObject, SubscriptionObject};
 pub use tenant::TenantObject;
 pub use user::UserObject;
