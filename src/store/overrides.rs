@@ -93,6 +93,38 @@ fn audit_json(o: &Override) -> serde_json::Value {
     serde_json::json!({ "shares": shares })
 }
 
+/// Who changed which user's override, and how.
+struct OverrideChange {
+    tenant_id: TenantId,
+    actor: String,
+    action: &'static str,
+    user_id: UserId,
+}
+
+/// Records an override change in the audit log and re-evaluates the tenant, inside `txn`.
+async fn record_and_reevaluate(
+    txn: &DatabaseTransaction,
+    change: OverrideChange,
+    before: Option<&Override>,
+    after: Option<&Override>,
+) -> Result<(), StoreError> {
+    audit::record(
+        txn,
+        AuditChange {
+            tenant_id: change.tenant_id,
+            actor: change.actor,
+            action: change.action.to_owned(),
+            subject_type: "override".to_owned(),
+            subject_id: change.user_id.to_string(),
+            before: before.map(audit_json),
+            after: after.map(audit_json),
+        },
+    )
+    .await?;
+    reevaluate(txn, change.tenant_id).await?;
+    Ok(())
+}
+
 /// Fails with `NotFound` unless `user_id` is a user of `tenant_id` (and, with `present_only`,
 /// not deleted upstream), inside `txn`.
 async fn check_user(
@@ -206,20 +238,13 @@ pub async fn set_override(
     .exec_without_returning(&txn)
     .await?;
 
-    audit::record(
-        &txn,
-        AuditChange {
-            tenant_id,
-            actor,
-            action: "setUserAllocation".to_owned(),
-            subject_type: "override".to_owned(),
-            subject_id: user_id.to_string(),
-            before: before.first().map(audit_json),
-            after: Some(audit_json(&new)),
-        },
-    )
-    .await?;
-    reevaluate(&txn, tenant_id).await?;
+    let change = OverrideChange {
+        tenant_id,
+        actor,
+        action: "setUserAllocation",
+        user_id,
+    };
+    record_and_reevaluate(&txn, change, before.first(), Some(&new)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -247,20 +272,13 @@ pub async fn clear_override(
         return Ok(false);
     };
     delete_override(&txn, user_id).await?;
-    audit::record(
-        &txn,
-        AuditChange {
-            tenant_id,
-            actor,
-            action: "clearUserAllocation".to_owned(),
-            subject_type: "override".to_owned(),
-            subject_id: user_id.to_string(),
-            before: Some(audit_json(&before)),
-            after: None,
-        },
-    )
-    .await?;
-    reevaluate(&txn, tenant_id).await?;
+    let change = OverrideChange {
+        tenant_id,
+        actor,
+        action: "clearUserAllocation",
+        user_id,
+    };
+    record_and_reevaluate(&txn, change, Some(&before), None).await?;
     txn.commit().await?;
     Ok(true)
 }

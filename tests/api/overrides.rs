@@ -65,6 +65,36 @@ async fn members(app: &TestApp, tenant: &str) -> Vec<(String, String, String, St
     out
 }
 
+/// Pins `user` of `tenant` to `group`; the mutation must succeed.
+async fn pin(app: &TestApp, tenant: &str, user: &str, group: &str) {
+    let vars = json!({ "t": tenant, "u": user, "shares": [share(group, "100")] });
+    app.data(SET, vars).await;
+}
+
+/// Re-imports the demo tenant without `user`, which is soft-deleted.
+async fn delete_upstream(app: &TestApp, d: &Demo, user: &str) -> UserId {
+    let user: UserId = user.parse().unwrap();
+    let mut snapshot = d.snapshot.clone();
+    snapshot.users.retain(|u| u.id != user);
+    snapshot.licenses.retain(|l| l.user_id != user);
+    replace_tenant(&app.store, &snapshot, Utc::now())
+        .await
+        .unwrap();
+    user
+}
+
+/// Users of `tenant` placed in a group by an override.
+async fn overridden(app: &TestApp, tenant: &str) -> Vec<String> {
+    let mut users: Vec<String> = members(app, tenant)
+        .await
+        .into_iter()
+        .filter(|m| m.3 == "OVERRIDE")
+        .map(|m| m.1)
+        .collect();
+    users.sort();
+    users
+}
+
 fn ids(list: &Value) -> Vec<&str> {
     list["edges"]
         .as_array()
@@ -74,13 +104,13 @@ fn ids(list: &Value) -> Vec<&str> {
         .collect()
 }
 
-async fn audit_entries(app: &TestApp, tenant: &str) -> Vec<audit_entry::Entry> {
+async fn audit_entries(app: &TestApp, tenant: &str) -> Vec<Entry> {
     let tenant: TenantId = tenant.parse().unwrap();
     audit::list_audit_entries(&app.store, &TenantScope::All, tenant, None, 100)
         .await
         .unwrap()
         .into_iter()
-        .map(|e| audit_entry::Entry {
+        .map(|e| Entry {
             action: e.change.action,
             subject_id: e.change.subject_id,
             before: e.change.before,
@@ -89,15 +119,13 @@ async fn audit_entries(app: &TestApp, tenant: &str) -> Vec<audit_entry::Entry> {
         .collect()
 }
 
-mod audit_entry {
-    /// The parts of an audit entry these tests compare.
-    #[derive(Debug, PartialEq)]
-    pub(crate) struct Entry {
-        pub(crate) action: String,
-        pub(crate) subject_id: String,
-        pub(crate) before: Option<serde_json::Value>,
-        pub(crate) after: Option<serde_json::Value>,
-    }
+/// The parts of an audit entry these tests compare.
+#[derive(Debug, PartialEq)]
+struct Entry {
+    action: String,
+    subject_id: String,
+    before: Option<Value>,
+    after: Option<Value>,
 }
 
 #[tokio::test]
@@ -311,28 +339,16 @@ async fn overrides_survive_re_imports_and_are_kept_for_users_deleted_upstream() 
         let (kept, gone) = (&d.users[5], &d.users[6]);
         let group = &d.groups[0];
         for user in [kept, gone] {
-            app.data(
-                SET,
-                json!({ "t": d.tenant, "u": user, "shares": [share(group, "100")] }),
-            )
-            .await;
+            pin(&app, &d.tenant, user, group).await;
         }
 
         // A re-import without `gone`: it is soft-deleted, its override kept but no member.
-        let mut snapshot = d.snapshot.clone();
-        let gone_id: UserId = gone.parse().unwrap();
-        snapshot.users.retain(|u| u.id != gone_id);
-        snapshot.licenses.retain(|l| l.user_id != gone_id);
-        replace_tenant(&app.store, &snapshot, Utc::now())
-            .await
-            .unwrap();
-        let now: Vec<String> = members(&app, &d.tenant)
-            .await
-            .into_iter()
-            .filter(|m| m.3 == "OVERRIDE")
-            .map(|m| m.1)
-            .collect();
-        assert_eq!(now, [kept.clone()], "{backend:?}");
+        let gone_id = delete_upstream(&app, &d, gone).await;
+        assert_eq!(
+            overridden(&app, &d.tenant).await,
+            std::slice::from_ref(kept),
+            "{backend:?}"
+        );
         let stored = evaluation::list_allocations_of_users(&app.store, &[gone_id])
             .await
             .unwrap();
@@ -353,16 +369,9 @@ async fn overrides_survive_re_imports_and_are_kept_for_users_deleted_upstream() 
         replace_tenant(&app.store, &d.snapshot, Utc::now())
             .await
             .unwrap();
-        let mut now: Vec<String> = members(&app, &d.tenant)
-            .await
-            .into_iter()
-            .filter(|m| m.3 == "OVERRIDE")
-            .map(|m| m.1)
-            .collect();
-        now.sort();
         let mut expected = vec![kept.clone(), gone.clone()];
         expected.sort();
-        assert_eq!(now, expected, "{backend:?}");
+        assert_eq!(overridden(&app, &d.tenant).await, expected, "{backend:?}");
     }
 }
 
@@ -372,18 +381,8 @@ async fn the_override_of_a_deleted_user_can_be_cleared() {
         let app = TestApp::demo(backend).await;
         let d = demo(0);
         let gone = &d.users[7];
-        app.data(
-            SET,
-            json!({ "t": d.tenant, "u": gone, "shares": [share(&d.groups[0], "100")] }),
-        )
-        .await;
-        let gone_id: UserId = gone.parse().unwrap();
-        let mut snapshot = d.snapshot.clone();
-        snapshot.users.retain(|u| u.id != gone_id);
-        snapshot.licenses.retain(|l| l.user_id != gone_id);
-        replace_tenant(&app.store, &snapshot, Utc::now())
-            .await
-            .unwrap();
+        pin(&app, &d.tenant, gone, &d.groups[0]).await;
+        let gone_id = delete_upstream(&app, &d, gone).await;
         app.data(CLEAR, json!({ "t": d.tenant, "u": gone })).await;
         let stored = evaluation::list_allocations_of_users(&app.store, &[gone_id])
             .await
@@ -398,12 +397,7 @@ async fn members_of_every_group_take_one_statement_for_pages_and_one_for_counts(
         let app = TestApp::demo(backend).await;
         let d = demo(0);
         for (i, user) in d.users.iter().take(12).enumerate() {
-            let group = &d.groups[i % 3];
-            app.data(
-                SET,
-                json!({ "t": d.tenant, "u": user, "shares": [share(group, "100")] }),
-            )
-            .await;
+            pin(&app, &d.tenant, user, &d.groups[i % 3]).await;
         }
         let q = r#"query($t: ID!) { tenant(id: $t) { costGroups {
             members(first: 2) { totalCount pageInfo { hasNextPage endCursor }
