@@ -92,15 +92,19 @@ pub enum CostGroupError {
         /// Its depth (a root is 1).
         depth: usize,
     },
-    /// A group still has children and no group to move them to was named.
+    /// A group still has children, members or rules and no group to move them to was named.
     #[error(
-        "cost group {name:?} has {children} child group(s); delete or move them first, or name a group to reassign them to"
+        "cost group {name:?} is in use ({children} child group(s), {members} member(s), {rules} allocation rule(s)); move or remove them first, or name a group to reassign them to with reassignTo"
     )]
-    HasChildren {
+    InUse {
         /// The group to delete.
         name: String,
         /// How many children it has.
         children: usize,
+        /// Users placed in it by the stored evaluation or by an override.
+        members: usize,
+        /// Rules targeting it.
+        rules: usize,
     },
     /// A group can't take over its own children when it is deleted.
     #[error("cost group {name:?} can't be reassigned to itself")]

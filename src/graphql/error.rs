@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::domain::allocation::ReportError;
 use crate::domain::allocation::{OverrideError, PriceError};
 use crate::domain::{CostGroupError, DomainError};
 use crate::importer::TriggerError;
@@ -73,7 +74,7 @@ impl From<CostGroupError> for ApiError {
             | CostGroupError::DuplicateCode { .. }
             | CostGroupError::Cycle { .. }
             | CostGroupError::TooDeep { .. }
-            | CostGroupError::HasChildren { .. }
+            | CostGroupError::InUse { .. }
             | CostGroupError::ReassignToSelf { .. } => ApiError::Conflict(err.to_string()),
         }
     }
@@ -104,6 +105,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Conflict(detail) => ApiError::Conflict(detail),
             StoreError::CostGroup(rule) => ApiError::from(rule),
+            StoreError::Report(e @ ReportError::Price(_)) => ApiError::Conflict(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -115,6 +117,7 @@ impl From<Arc<StoreError>> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Conflict(detail) => ApiError::Conflict(detail.clone()),
             StoreError::CostGroup(rule) => ApiError::from(rule.clone()),
+            StoreError::Report(e @ ReportError::Price(_)) => ApiError::Conflict(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

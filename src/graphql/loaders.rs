@@ -5,17 +5,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use chrono::NaiveDate;
 
+use crate::domain::allocation::report_from_tally;
 use crate::domain::{
     AssignedLicense, CostGroup, CostGroupId, Page, PageRequest, ServicePlan, SkuId, Subscription,
     Tenant, TenantId, TenantScope, User, UserFilter, UserId,
 };
+use crate::graphql::types::DatedReport;
 use crate::metrics::Metrics;
 use crate::store::import_queries::{self, TenantRuns};
 use crate::store::members::{self, CostGroupMember};
 use crate::store::prices::{self, PriceEntry};
 use crate::store::users::{UserListQuery, UserParent};
-use crate::store::{Store, StoreError, cost_groups, licenses, subscriptions, tenants, users};
+use crate::store::{
+    Store, StoreError, cost_groups, evaluation, licenses, subscriptions, tenants, users,
+};
 
 /// Errors are shared between every caller waiting on a batch.
 pub type LoadError = Arc<StoreError>;
@@ -311,6 +316,40 @@ impl Loader<UserCountKey> for UserCounts {
 }
 
 loader!(
+    /// Cost reports by (tenant, date), within the request's scope; the inputs of every tenant
+    /// asked for are read in one batch.
+    CostReportOfTenant
+);
+impl Loader<(TenantId, NaiveDate)> for CostReportOfTenant {
+    type Value = Arc<DatedReport>;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[(TenantId, NaiveDate)],
+    ) -> Result<HashMap<(TenantId, NaiveDate), Self::Value>, LoadError> {
+        self.0.batch("cost_report_of_tenant", keys.len());
+        let tenants: Vec<TenantId> = keys.iter().map(|(t, _)| *t).collect();
+        let inputs = evaluation::list_report_inputs(&self.0.store, &self.0.scope, &tenants).await?;
+        let mut out = HashMap::with_capacity(keys.len());
+        for &(tenant, as_of) in keys {
+            let Some(i) = inputs.get(&tenant) else {
+                continue;
+            };
+            let report = report_from_tally(&i.tally, &i.subscriptions, &i.prices, &i.groups, as_of)
+                .map_err(|e| Arc::new(StoreError::Report(e)))?;
+            out.insert(
+                (tenant, as_of),
+                Arc::new(DatedReport {
+                    report,
+                    evaluated_at: i.evaluated_at,
+                }),
+            );
+        }
+        Ok(out)
+    }
+}
+
+loader!(
     /// Every price of each tenant, the whole history, by SKU then date.
     PricesOfTenant
 );
@@ -420,6 +459,8 @@ pub struct Loaders {
     pub member_pages: Cached<MemberPages>,
     /// See [`MemberCounts`].
     pub member_counts: Cached<MemberCounts>,
+    /// See [`CostReportOfTenant`].
+    pub cost_report: Cached<CostReportOfTenant>,
 }
 
 /// Keys per statement: each key is a bind parameter (or two) of an `IN (…)` list.
@@ -475,7 +516,8 @@ impl Loaders {
             import_status: cached(ImportStatusOfTenant(source.clone())),
             prices: cached(PricesOfTenant(source.clone())),
             member_pages: cached(MemberPages(source.clone())),
-            member_counts: cached(MemberCounts(source)),
+            member_counts: cached(MemberCounts(source.clone())),
+            cost_report: cached(CostReportOfTenant(source)),
         }
     }
 }

@@ -112,7 +112,7 @@ impl CostGroupMutation {
             },
         };
         let l = loaders(ctx)?;
-        let group = cost_groups::create_cost_group(&l.store, &l.scope, new).await?;
+        let group = cost_groups::create_cost_group(&l.store, &l.scope, &actor(ctx), new).await?;
         Ok(CostGroupObject(Arc::new(group)))
     }
 
@@ -150,13 +150,15 @@ impl CostGroupMutation {
             parent_id,
         };
         let l = loaders(ctx)?;
-        let group = cost_groups::update_cost_group(&l.store, &l.scope, id, changes).await?;
+        let group =
+            cost_groups::update_cost_group(&l.store, &l.scope, &actor(ctx), id, changes).await?;
         Ok(CostGroupObject(Arc::new(group)))
     }
 
-    /// Deletes a cost group and returns its id. `CONFLICT` while it has children, unless
-    /// `reassignTo` names another group of the same tenant to move them to (`NOT_FOUND` when
-    /// that group is unknown or of another tenant).
+    /// Deletes a cost group and returns its id. `CONFLICT` while children, members or allocation
+    /// rules point at it, unless `reassignTo` names another group of the same tenant to move them
+    /// to (`NOT_FOUND` when that group is unknown or of another tenant); overrides' shares of
+    /// the group then go to that group.
     async fn delete_cost_group(
         &self,
         ctx: &Context<'_>,
@@ -168,7 +170,9 @@ impl CostGroupMutation {
             .map(|r| parse_id::<CostGroupId>("reassignTo", &r))
             .transpose()?;
         let l = loaders(ctx)?;
-        let deleted = cost_groups::delete_cost_group(&l.store, &l.scope, id, reassign_to).await?;
+        let deleted =
+            cost_groups::delete_cost_group(&l.store, &l.scope, &actor(ctx), id, reassign_to)
+                .await?;
         Ok(ID(deleted.to_string()))
     }
 }

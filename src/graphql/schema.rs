@@ -6,10 +6,11 @@ use super::entities::EntityQuery;
 use super::mutation::{AllocationMutation, CostGroupMutation, MutationRoot};
 use super::query::{ImportQuery, RootQuery};
 use super::subscription::SubscriptionRoot;
+use super::types::audit::AuditQuery;
 
 /// The query root: reading fields plus federation entity lookups.
 #[derive(MergedObject, Default)]
-pub struct Query(RootQuery, ImportQuery, EntityQuery);
+pub struct Query(RootQuery, ImportQuery, AuditQuery, EntityQuery);
 
 /// The mutation root; each area adds its object here.
 #[derive(MergedObject, Default)]

@@ -11,7 +11,7 @@ use actix_web::{App, HttpMessage, HttpServer, guard, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::graphql;
-use crate::http::{graphiql, health, metrics as metrics_route};
+use crate::http::{export, graphiql, health, metrics as metrics_route};
 use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -75,7 +75,15 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .route("/graphql", web::get().to(graphql_endpoint::get))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
-            .route("/metrics", web::get().to(metrics_route::metrics));
+            .route("/metrics", web::get().to(metrics_route::metrics))
+            .route(
+                "/export/tenants/{tenant_id}/cost-report.csv",
+                web::get().to(export::cost_report_csv),
+            )
+            .route(
+                "/export/tenants/{tenant_id}/users.csv",
+                web::get().to(export::users_csv),
+            );
         if graphiql_enabled {
             app = app.route("/", web::get().to(graphiql::graphiql));
         }

@@ -1,18 +1,24 @@
 //! Finders and writes for cost groups. Writes check the tree rules of
 //! [`crate::domain::cost_group`] inside their transaction.
 
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
 use chrono::Utc;
+use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::connect::Store;
 use super::entities::cost_group::{self, Column, Entity, Model};
-use super::entities::tenant;
+use super::entities::{allocation_override_share, allocation_rule, tenant, user_allocation};
 use super::error::StoreError;
+use super::{audit, evaluation};
+use crate::domain::audit::AuditChange;
 use crate::domain::cost_group::{CostGroupError, check_tree};
 use crate::domain::{CostGroup, CostGroupId, TenantId, TenantScope};
 
@@ -184,6 +190,7 @@ fn check_parent(groups: &[CostGroup], parent: Option<CostGroupId>) -> Result<(),
 pub async fn create_cost_group(
     store: &Store,
     scope: &TenantScope,
+    actor: &str,
     new: NewCostGroup,
 ) -> Result<CostGroup, StoreError> {
     let txn = store.begin_write().await?;
@@ -204,6 +211,16 @@ pub async fn create_cost_group(
     groups.insert(0, group.clone());
     check_tree(&groups)?;
     to_active(&group).insert(&txn).await?;
+    record_change(
+        &txn,
+        actor,
+        "createCostGroup",
+        &group,
+        None,
+        Some(&group),
+        None,
+    )
+    .await?;
     txn.commit().await?;
     Ok(group)
 }
@@ -215,6 +232,7 @@ pub async fn create_cost_group(
 pub async fn update_cost_group(
     store: &Store,
     scope: &TenantScope,
+    actor: &str,
     id: CostGroupId,
     changes: CostGroupChanges,
 ) -> Result<CostGroup, StoreError> {
@@ -231,6 +249,7 @@ pub async fn update_cost_group(
         check_parent(&groups, parent)?;
     }
     let mut group = groups.remove(index);
+    let before = group.clone();
     if let Some(parent) = changes.parent_id {
         group.parent_id = parent;
     }
@@ -247,21 +266,33 @@ pub async fn update_cost_group(
     groups.insert(0, group.clone());
     check_tree(&groups)?;
     to_active(&group).update(&txn).await?;
+    record_change(
+        &txn,
+        actor,
+        "updateCostGroup",
+        &group,
+        Some(&before),
+        Some(&group),
+        None,
+    )
+    .await?;
     txn.commit().await?;
     Ok(group)
 }
 
 /// Deletes a cost group in one write transaction and returns its id.
 ///
-/// While children point at the group, the delete is refused (`CostGroup(HasChildren)`) unless
-/// `reassign_to` names another group of the same tenant: then the children move under that group
-/// (the tree rules are checked after the move) and the group is deleted. Once cost group members
-/// and allocation rules exist, they are reassigned to `reassign_to` in the same way and in the
-/// same transaction. `NotFound` when the group or `reassign_to` is unknown or of another tenant.
+/// While children, members (users the stored evaluation or an override places there) or
+/// allocation rules point at the group, the delete is refused (`CostGroup(InUse)`) unless
+/// `reassign_to` names another group of the same tenant: then children move under that group
+/// (the tree rules are checked after the move), rules target it, and override shares go to it
+/// (added to a share the user already has there), and the tenant is re-evaluated.
+/// `NotFound` when the group or `reassign_to` is unknown or of another tenant.
 #[tracing::instrument(skip_all, fields(cost_group_id = %id))]
 pub async fn delete_cost_group(
     store: &Store,
     scope: &TenantScope,
+    actor: &str,
     id: CostGroupId,
     reassign_to: Option<CostGroupId>,
 ) -> Result<CostGroupId, StoreError> {
@@ -285,14 +316,36 @@ pub async fn delete_cost_group(
         )));
     }
     let children = groups.iter().filter(|g| g.parent_id == Some(id)).count();
-    if children > 0 {
-        let Some(target) = reassign_to else {
-            return Err(CostGroupError::HasChildren {
+    let members = members_of(&txn, id).await?;
+    let rules = allocation_rule::Entity::find()
+        .filter(allocation_rule::Column::CostGroupId.eq(id.uuid()))
+        .count(&txn)
+        .await? as usize;
+    let Some(target) = reassign_to else {
+        if children + members + rules > 0 {
+            return Err(CostGroupError::InUse {
                 name: group.name,
                 children,
+                members,
+                rules,
             }
             .into());
-        };
+        }
+        delete_row(&txn, tenant_id, id).await?;
+        record_change(
+            &txn,
+            actor,
+            "deleteCostGroup",
+            &group,
+            Some(&group),
+            None,
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        return Ok(id);
+    };
+    if children > 0 {
         for g in &mut groups {
             if g.parent_id == Some(id) {
                 g.parent_id = Some(target);
@@ -309,13 +362,179 @@ pub async fn delete_cost_group(
             .exec(&txn)
             .await?;
     }
+    allocation_rule::Entity::update_many()
+        .col_expr(
+            allocation_rule::Column::CostGroupId,
+            Expr::value(target.uuid()),
+        )
+        .col_expr(
+            allocation_rule::Column::UpdatedAt,
+            Expr::value(stored_now()),
+        )
+        .filter(allocation_rule::Column::CostGroupId.eq(id.uuid()))
+        .exec(&txn)
+        .await?;
+    let overrides = reassign_override_shares(&txn, id, target).await?;
+    user_allocation::Entity::delete_many()
+        .filter(user_allocation::Column::CostGroupId.eq(id.uuid()))
+        .exec(&txn)
+        .await?;
+    delete_row(&txn, tenant_id, id).await?;
+    let moved = serde_json::json!({
+        "reassignTo": target.to_string(),
+        "children": children,
+        "members": members,
+        "rules": rules,
+        "overrides": overrides,
+    });
+    record_change(
+        &txn,
+        actor,
+        "deleteCostGroup",
+        &group,
+        Some(&group),
+        None,
+        Some(moved),
+    )
+    .await?;
+    evaluation::reevaluate(&txn, tenant_id).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+async fn delete_row(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    id: CostGroupId,
+) -> Result<(), StoreError> {
     Entity::delete_many()
         .filter(Column::TenantId.eq(tenant_id.uuid()))
         .filter(Column::Id.eq(id.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    txn.commit().await?;
-    Ok(id)
+    Ok(())
+}
+
+/// Users placed in `id` by the stored evaluation or by an override (of a user deleted upstream,
+/// too), each once.
+async fn members_of(txn: &DatabaseTransaction, id: CostGroupId) -> Result<usize, StoreError> {
+    let mut users: HashSet<Uuid> = user_allocation::Entity::find()
+        .select_only()
+        .column(user_allocation::Column::UserId)
+        .filter(user_allocation::Column::CostGroupId.eq(id.uuid()))
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    users.extend(
+        allocation_override_share::Entity::find()
+            .select_only()
+            .column(allocation_override_share::Column::UserId)
+            .filter(allocation_override_share::Column::CostGroupId.eq(id.uuid()))
+            .into_tuple::<Uuid>()
+            .all(txn)
+            .await?,
+    );
+    Ok(users.len())
+}
+
+/// Moves every override share of `from` to `to`, adding it to the user's share of `to` when
+/// there is one (the user's shares still sum to 100). Returns the overrides changed.
+async fn reassign_override_shares(
+    txn: &DatabaseTransaction,
+    from: CostGroupId,
+    to: CostGroupId,
+) -> Result<usize, StoreError> {
+    use allocation_override_share::{Column as Share, Entity as Shares};
+    let moving = Shares::find()
+        .filter(Share::CostGroupId.eq(from.uuid()))
+        .all(txn)
+        .await?;
+    if moving.is_empty() {
+        return Ok(0);
+    }
+    let users: Vec<Uuid> = moving.iter().map(|s| s.user_id).collect();
+    let existing: HashMap<Uuid, allocation_override_share::Model> = Shares::find()
+        .filter(Share::CostGroupId.eq(to.uuid()))
+        .filter(Share::UserId.is_in(users.iter().copied()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|s| (s.user_id, s))
+        .collect();
+    Shares::delete_many()
+        .filter(Share::CostGroupId.eq(from.uuid()))
+        .exec(txn)
+        .await?;
+    for share in &moving {
+        let percent = parse_percent(&share.percent)?;
+        match existing.get(&share.user_id) {
+            Some(kept) => {
+                let sum = parse_percent(&kept.percent)? + percent;
+                Shares::update_many()
+                    .col_expr(Share::Percent, Expr::value(sum.normalize().to_string()))
+                    .filter(Share::UserId.eq(share.user_id))
+                    .filter(Share::CostGroupId.eq(to.uuid()))
+                    .exec(txn)
+                    .await?;
+            }
+            None => {
+                let mut moved: allocation_override_share::ActiveModel = share.clone().into();
+                moved.cost_group_id = sea_orm::ActiveValue::Set(to.uuid());
+                Shares::insert(moved).exec_without_returning(txn).await?;
+            }
+        }
+    }
+    Ok(moving.len())
+}
+
+fn parse_percent(text: &str) -> Result<Decimal, StoreError> {
+    Decimal::from_str(text).map_err(|e| StoreError::Corrupt {
+        table: "allocation_override_shares",
+        detail: format!("percent {text:?}: {e}"),
+    })
+}
+
+/// The audit values of a cost group.
+fn audit_json(g: &CostGroup) -> serde_json::Value {
+    serde_json::json!({
+        "name": g.name,
+        "code": g.code,
+        "description": g.description,
+        "parentId": g.parent_id.map(|p| p.to_string()),
+    })
+}
+
+/// Records a change to `group` in the audit log, inside `txn`.
+async fn record_change(
+    txn: &DatabaseTransaction,
+    actor: &str,
+    action: &str,
+    group: &CostGroup,
+    before: Option<&CostGroup>,
+    after: Option<&CostGroup>,
+    extra: Option<serde_json::Value>,
+) -> Result<(), StoreError> {
+    let mut before = before.map(audit_json);
+    if let (Some(serde_json::Value::Object(b)), Some(serde_json::Value::Object(e))) =
+        (before.as_mut(), extra)
+    {
+        b.insert("reassigned".to_owned(), serde_json::Value::Object(e));
+    }
+    audit::record(
+        txn,
+        AuditChange {
+            tenant_id: group.tenant_id,
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            subject_type: "costGroup".to_owned(),
+            subject_id: group.id.to_string(),
+            before,
+            after: after.map(audit_json),
+        },
+    )
+    .await
 }
 
 /// The current time at the precision both backends store (PostgreSQL keeps microseconds), so a

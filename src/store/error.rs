@@ -21,6 +21,9 @@ pub enum StoreError {
     /// A write that would break the rules of cost groups (a clash, cycle or depth).
     #[error(transparent)]
     CostGroup(#[from] crate::domain::CostGroupError),
+    /// The stored data can't be reported on (prices in several currencies).
+    #[error(transparent)]
+    Report(crate::domain::allocation::ReportError),
     /// A stored value that the domain can't read (written by hand or by a newer version).
     #[error("corrupt row in {table}: {detail}")]
     Corrupt {

@@ -160,27 +160,9 @@ pub(crate) async fn reevaluate(
         .map(licenses::to_domain)
         .filter(|l| l.as_ref().map_or(true, |l| present.contains(&l.user_id)))
         .collect::<Result<Vec<_>, _>>()?;
-    let rules = allocation_rules::list_rules_of_tenant_on(txn, tenant_id)
-        .await?
-        .into_iter()
-        .map(|r| {
-            r.compile().map_err(|e| StoreError::Corrupt {
-                table: "allocation_rules",
-                detail: format!("rule {}: {e}", r.id),
-            })
-        })
-        .collect::<Result<Vec<CompiledRule>, _>>()?;
+    let rules = compiled_rules(txn, tenant_id).await?;
     let overrides = overrides::list_overrides_of_tenant_on(txn, tenant_id).await?;
-    let groups: Vec<CostGroupId> = cost_group::Entity::find()
-        .select_only()
-        .column(cost_group::Column::Id)
-        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
-        .into_tuple::<Uuid>()
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(CostGroupId)
-        .collect();
+    let groups = group_ids(txn, tenant_id).await?;
 
     let allocations = evaluate(&AllocationInput {
         users: &users,
@@ -189,13 +171,25 @@ pub(crate) async fn reevaluate(
         overrides: &overrides,
         cost_groups: &groups,
     });
-    let summary = write_allocations(txn, tenant_id, &allocations).await?;
+    let summary = write_allocations(txn, tenant_id, &allocations, None).await?;
 
-    let now = super::cost_groups::stored_now();
+    save_tally(txn, tenant_id, &tally(&allocations, &licenses)).await?;
+    Ok(EvaluationSummary {
+        users: present.len(),
+        ..summary
+    })
+}
+
+/// Replaces the stored tally of `tenant_id`, stamped now.
+async fn save_tally(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    tally: &Tally,
+) -> Result<(), StoreError> {
     allocation_evaluation::Entity::insert(allocation_evaluation::ActiveModel {
         tenant_id: sea_orm::ActiveValue::Set(tenant_id.uuid()),
-        evaluated_at: sea_orm::ActiveValue::Set(now),
-        tally: sea_orm::ActiveValue::Set(tally_json(&tally(&allocations, &licenses))),
+        evaluated_at: sea_orm::ActiveValue::Set(super::cost_groups::stored_now()),
+        tally: sea_orm::ActiveValue::Set(tally_json(tally)),
     })
     .on_conflict(
         OnConflict::column(allocation_evaluation::Column::TenantId)
@@ -207,23 +201,134 @@ pub(crate) async fn reevaluate(
     )
     .exec(txn)
     .await?;
+    Ok(())
+}
+
+/// Re-evaluates only `users` of `tenant_id` inside `txn`, after a change that can move no one
+/// else (an override set or cleared): their rows are rewritten and the stored tally adjusted by
+/// the difference, without reading the other users. Falls back to [`reevaluate`] when the
+/// tenant has no stored tally or a rule follows manager chains (`reportsTo`).
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, users = users.len()))]
+pub(crate) async fn reevaluate_users(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    users: &[UserId],
+) -> Result<EvaluationSummary, StoreError> {
+    let rules = compiled_rules(txn, tenant_id).await?;
+    let stored = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
+        .one(txn)
+        .await?;
+    let Some(stored) = stored.filter(|_| rules.iter().all(|r| r.managers().next().is_none()))
+    else {
+        return reevaluate(txn, tenant_id).await;
+    };
+    let mut totals = tally_of_json(stored.tenant_id, stored.tally)?;
+    let found = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(user::Column::Id.is_in(users.iter().map(|u| u.uuid())))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(users::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    let present: Vec<UserId> = found
+        .iter()
+        .filter(|u| u.deleted_at.is_none())
+        .map(|u| u.id)
+        .collect();
+    let own_licenses = user_license::Entity::find()
+        .filter(user_license::Column::UserId.is_in(present.iter().map(|u| u.uuid())))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(licenses::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // As counted before: the stored rows, or unallocated.
+    let mut before: HashMap<UserId, UserAllocation> = stored_allocations(txn, &present)
+        .await?
+        .into_iter()
+        .map(|a| (a.user_id, a))
+        .collect();
+    let before: Vec<UserAllocation> = present
+        .iter()
+        .map(|u| {
+            before.remove(u).unwrap_or(UserAllocation {
+                user_id: *u,
+                shares: Vec::new(),
+                source: AllocationSource::Unallocated,
+                stale: false,
+            })
+        })
+        .collect();
+    let overrides = overrides::list_overrides_of_users_on(txn, users).await?;
+    let groups = group_ids(txn, tenant_id).await?;
+    let after = evaluate(&AllocationInput {
+        users: &found,
+        licenses: &own_licenses,
+        rules: &rules,
+        overrides: &overrides,
+        cost_groups: &groups,
+    });
+    let summary = write_allocations(txn, tenant_id, &after, Some(users)).await?;
+    totals.subtract(&tally(&before, &own_licenses));
+    totals.add(&tally(&after, &own_licenses));
+    save_tally(txn, tenant_id, &totals).await?;
     Ok(EvaluationSummary {
         users: present.len(),
         ..summary
     })
 }
 
+/// The tenant's rules, compiled.
+async fn compiled_rules(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+) -> Result<Vec<CompiledRule>, StoreError> {
+    allocation_rules::list_rules_of_tenant_on(txn, tenant_id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            r.compile().map_err(|e| StoreError::Corrupt {
+                table: "allocation_rules",
+                detail: format!("rule {}: {e}", r.id),
+            })
+        })
+        .collect()
+}
+
+/// The ids of the tenant's cost groups.
+async fn group_ids(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+) -> Result<Vec<CostGroupId>, StoreError> {
+    Ok(cost_group::Entity::find()
+        .select_only()
+        .column(cost_group::Column::Id)
+        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(CostGroupId)
+        .collect())
+}
+
 /// Rewrites the rows of the users whose allocation differs from what is stored.
+/// `only`: the users evaluated, when not the whole tenant.
 async fn write_allocations(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     allocations: &[UserAllocation],
+    only: Option<&[UserId]>,
 ) -> Result<EvaluationSummary, StoreError> {
     let mut stored: HashMap<Uuid, Vec<Row>> = HashMap::new();
-    let rows = user_allocation::Entity::find()
-        .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()))
-        .all(txn)
-        .await?;
+    let mut query = user_allocation::Entity::find()
+        .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()));
+    if let Some(users) = only {
+        query = query.filter(user_allocation::Column::UserId.is_in(users.iter().map(|u| u.uuid())));
+    }
+    let rows = query.all(txn).await?;
     for r in rows {
         let source = if r.source == "OVERRIDE" {
             "OVERRIDE"
@@ -306,37 +411,22 @@ pub async fn evaluate_tenant(
     Ok(summary)
 }
 
-/// The stored tally of `tenant_id` and when it was evaluated; evaluates the tenant first when it
-/// never was.
-pub async fn get_tally(
-    store: &Store,
-    tenant_id: TenantId,
-) -> Result<(DateTime<Utc>, Tally), StoreError> {
-    for _ in 0..2 {
-        if let Some(row) = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
-            .one(store.db())
-            .await?
-        {
-            return Ok((row.evaluated_at, tally_of_json(row.tenant_id, row.tally)?));
-        }
-        evaluate_tenant(store, tenant_id).await?;
-    }
-    Err(StoreError::NotFound(format!(
-        "evaluation of tenant {tenant_id}"
-    )))
-}
-
-/// The stored allocation of each of `users` that is placed somewhere or has an override, in the
-/// order of `users`. A user with an override and no stored rows (deleted upstream) gets the
-/// override, marked stale. Users absent from the answer are unallocated.
-pub async fn list_allocations_of_users(
-    store: &Store,
+/// The allocations the stored rows give `users` (users without rows are left out), on `conn`.
+async fn stored_allocations(
+    conn: &impl ConnectionTrait,
     users: &[UserId],
 ) -> Result<Vec<UserAllocation>, StoreError> {
     let rows = user_allocation::Entity::find()
         .filter(user_allocation::Column::UserId.is_in(users.iter().map(|u| u.uuid())))
-        .all(store.db())
+        .all(conn)
         .await?;
+    allocations_of_rows(rows)
+}
+
+/// Groups stored rows into one allocation per user.
+fn allocations_of_rows(
+    rows: Vec<user_allocation::Model>,
+) -> Result<Vec<UserAllocation>, StoreError> {
     let mut by_user: HashMap<Uuid, UserAllocation> = HashMap::new();
     for r in rows {
         let percent = Decimal::from_str(&r.percent).map_err(|e| StoreError::Corrupt {
@@ -358,6 +448,21 @@ pub async fn list_allocations_of_users(
             percent,
         });
     }
+    Ok(by_user.into_values().collect())
+}
+
+/// The stored allocation of each of `users` that is placed somewhere or has an override, in the
+/// order of `users`. A user with an override and no stored rows (deleted upstream) gets the
+/// override, marked stale. Users absent from the answer are unallocated.
+pub async fn list_allocations_of_users(
+    store: &Store,
+    users: &[UserId],
+) -> Result<Vec<UserAllocation>, StoreError> {
+    let mut by_user: HashMap<Uuid, UserAllocation> = stored_allocations(store.db(), users)
+        .await?
+        .into_iter()
+        .map(|a| (a.user_id.uuid(), a))
+        .collect();
     let unplaced: Vec<UserId> = users
         .iter()
         .filter(|u| !by_user.contains_key(&u.uuid()))
@@ -386,15 +491,180 @@ pub async fn list_allocations_of_users(
     Ok(out)
 }
 
-/// Whether any user of `tenant_id` is placed in `group` by the stored evaluation.
-pub(crate) async fn has_members_on(
-    conn: &impl ConnectionTrait,
-    group: CostGroupId,
-) -> Result<bool, StoreError> {
-    Ok(user_allocation::Entity::find()
-        .filter(user_allocation::Column::CostGroupId.eq(group.uuid()))
-        .limit(1)
-        .one(conn)
+/// Everything a tenant's cost report is built from, apart from the date.
+#[derive(Debug, Clone)]
+pub struct ReportInputs {
+    /// When the tally was evaluated.
+    pub evaluated_at: DateTime<Utc>,
+    /// Licenses and users per cost group.
+    pub tally: Tally,
+    /// The tenant's subscribed SKUs (for `Unassigned`).
+    pub subscriptions: Vec<crate::domain::Subscription>,
+    /// The tenant's whole price history.
+    pub prices: Vec<crate::domain::allocation::Price>,
+    /// The tenant's cost groups.
+    pub groups: Vec<crate::domain::CostGroup>,
+}
+
+/// The report inputs of each of `tenants` in `scope` (others are left out), in four statements
+/// whatever the number of tenants; tenants never evaluated are evaluated first.
+pub async fn list_report_inputs(
+    store: &Store,
+    scope: &crate::domain::TenantScope,
+    tenants: &[TenantId],
+) -> Result<HashMap<TenantId, ReportInputs>, StoreError> {
+    let tenants: Vec<TenantId> = tenants
+        .iter()
+        .copied()
+        .filter(|t| scope.allows(*t))
+        .collect();
+    let mut evaluations = allocation_evaluation::Entity::find()
+        .filter(allocation_evaluation::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
+        .all(store.db())
+        .await?;
+    let found: HashSet<Uuid> = evaluations.iter().map(|e| e.tenant_id).collect();
+    let missing: Vec<TenantId> = tenants
+        .iter()
+        .filter(|t| !found.contains(&t.uuid()))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        // Only tenants that exist: a foreign key keeps evaluations to known tenants.
+        let known = super::tenants::find_tenants(store, scope, &missing).await?;
+        for t in &known {
+            evaluate_tenant(store, t.id).await?;
+        }
+        evaluations.extend(
+            allocation_evaluation::Entity::find()
+                .filter(
+                    allocation_evaluation::Column::TenantId
+                        .is_in(known.iter().map(|t| t.id.uuid())),
+                )
+                .all(store.db())
+                .await?,
+        );
+    }
+    let mut out: HashMap<TenantId, ReportInputs> = HashMap::with_capacity(evaluations.len());
+    for e in evaluations {
+        out.insert(
+            TenantId(e.tenant_id),
+            ReportInputs {
+                evaluated_at: e.evaluated_at,
+                tally: tally_of_json(e.tenant_id, e.tally)?,
+                subscriptions: Vec::new(),
+                prices: Vec::new(),
+                groups: Vec::new(),
+            },
+        );
+    }
+    let present: Vec<TenantId> = out.keys().copied().collect();
+    for s in super::subscriptions::list_subscriptions_of_tenants(store, &present).await? {
+        if let Some(i) = out.get_mut(&s.tenant_id) {
+            i.subscriptions.push(s);
+        }
+    }
+    for (t, p) in super::prices::list_prices_of_tenants_on(store.db(), &present).await? {
+        if let Some(i) = out.get_mut(&t) {
+            i.prices.push(p);
+        }
+    }
+    for g in super::cost_groups::list_cost_groups_of_tenants(store, &present).await? {
+        if let Some(i) = out.get_mut(&g.tenant_id) {
+            i.groups.push(g);
+        }
+    }
+    Ok(out)
+}
+
+/// What a proposed rule list would do to a tenant, computed without writing anything.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The report inputs with the proposed rules' tally in place of the stored one.
+    pub inputs: ReportInputs,
+    /// Users whose cost groups or shares would change: (stored, proposed), by user id.
+    pub changes: Vec<(UserAllocation, UserAllocation)>,
+}
+
+/// Evaluates `tenant_id` with `rules` in place of its stored rules (overrides, users, licenses
+/// and cost groups as stored) inside a read transaction; `None` for a tenant unknown or out of
+/// `scope`. A rule targeting a group that is not the tenant's is ignored by the engine; callers
+/// check targets first.
+pub async fn preview_allocation(
+    store: &Store,
+    scope: &crate::domain::TenantScope,
+    tenant_id: TenantId,
+    rules: &[CompiledRule],
+) -> Result<Option<Preview>, StoreError> {
+    use sea_orm::TransactionTrait;
+    let Some(mut inputs) = list_report_inputs(store, scope, &[tenant_id])
         .await?
-        .is_some())
+        .remove(&tenant_id)
+    else {
+        return Ok(None);
+    };
+    let txn = store.db().begin().await?;
+    let users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(user::Column::DeletedAt.is_null())
+        .order_by_asc(user::Column::Id)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(users::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    let licenses = user_license::Entity::find()
+        .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(licenses::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    let present: HashSet<UserId> = users.iter().map(|u| u.id).collect();
+    let licenses: Vec<_> = licenses
+        .into_iter()
+        .filter(|l| present.contains(&l.user_id))
+        .collect();
+    let overrides = overrides::list_overrides_of_tenant_on(&txn, tenant_id).await?;
+    let groups: Vec<CostGroupId> = inputs.groups.iter().map(|g| g.id).collect();
+    let proposed = evaluate(&AllocationInput {
+        users: &users,
+        licenses: &licenses,
+        rules,
+        overrides: &overrides,
+        cost_groups: &groups,
+    });
+    let rows = user_allocation::Entity::find()
+        .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()))
+        .all(&txn)
+        .await?;
+    let mut stored: HashMap<UserId, UserAllocation> = allocations_of_rows(rows)?
+        .into_iter()
+        .map(|a| (a.user_id, a))
+        .collect();
+    txn.commit().await?;
+    let placement = |a: &UserAllocation| {
+        let mut shares: Vec<(CostGroupId, Decimal)> = a
+            .shares
+            .iter()
+            .map(|s| (s.cost_group, s.percent.normalize()))
+            .collect();
+        shares.sort();
+        shares
+    };
+    let mut changes = Vec::new();
+    for after in proposed.iter().filter(|a| !a.stale) {
+        let before = stored.remove(&after.user_id).unwrap_or(UserAllocation {
+            user_id: after.user_id,
+            shares: Vec::new(),
+            source: AllocationSource::Unallocated,
+            stale: false,
+        });
+        if placement(&before) != placement(after) {
+            changes.push((before, after.clone()));
+        }
+    }
+    changes.sort_by_key(|(b, _)| b.user_id);
+    inputs.tally = tally(&proposed, &licenses);
+    inputs.evaluated_at = Utc::now();
+    Ok(Some(Preview { inputs, changes }))
 }

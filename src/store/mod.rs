@@ -9,6 +9,7 @@ pub mod cost_groups;
 pub mod entities;
 pub mod error;
 pub mod evaluation;
+pub mod exports;
 pub mod import_commit;
 pub mod import_queries;
 pub mod import_runs;

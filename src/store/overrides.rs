@@ -19,7 +19,7 @@ use super::cost_groups::{lock_tenant, stored_now};
 use super::entities::allocation_override_share::{ActiveModel, Column, Entity, Model};
 use super::entities::{allocation_override, cost_group, user};
 use super::error::StoreError;
-use super::evaluation::reevaluate;
+use super::evaluation::reevaluate_users;
 use crate::domain::allocation::{Override, Share};
 use crate::domain::audit::AuditChange;
 use crate::domain::{CostGroupId, TenantId, TenantScope, UserId};
@@ -101,7 +101,7 @@ struct OverrideChange {
     user_id: UserId,
 }
 
-/// Records an override change in the audit log and re-evaluates the tenant, inside `txn`.
+/// Records an override change in the audit log and re-evaluates its user, inside `txn`.
 async fn record_and_reevaluate(
     txn: &DatabaseTransaction,
     change: OverrideChange,
@@ -121,7 +121,8 @@ async fn record_and_reevaluate(
         },
     )
     .await?;
-    reevaluate(txn, change.tenant_id).await?;
+    // An override moves only its own user.
+    reevaluate_users(txn, change.tenant_id, &[change.user_id]).await?;
     Ok(())
 }
 
@@ -193,7 +194,7 @@ async fn delete_override(txn: &DatabaseTransaction, user_id: UserId) -> Result<(
 
 /// Sets the override of a present user of `tenant_id`, replacing any earlier one, in one write
 /// transaction that also records the change in the audit log as `actor` and re-evaluates the
-/// tenant. `NotFound` when the tenant is unknown or out of `scope`, the user is not a present
+/// user. `NotFound` when the tenant is unknown or out of `scope`, the user is not a present
 /// user of the tenant, or a share's cost group is not a group of the tenant.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, user_id = %new.user_id()))]
 pub async fn set_override(
@@ -250,7 +251,7 @@ pub async fn set_override(
 }
 
 /// Removes the override of a user of `tenant_id` (present or deleted upstream) in one write
-/// transaction that records the change as `actor` and re-evaluates the tenant. Returns whether
+/// transaction that records the change as `actor` and re-evaluates the user. Returns whether
 /// there was one; removing none writes nothing, not even an audit entry. `NotFound` when the
 /// tenant is unknown or out of `scope`, or the user is not a user of the tenant.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, user_id = %user_id))]

@@ -793,3 +793,128 @@ async fn a_revoked_access_token_is_renewed_once_and_the_import_goes_on() {
         sim.stop().await;
     }
 }
+
+#[tokio::test]
+async fn each_import_re_evaluates_the_allocation_and_keeps_overrides_of_leavers() {
+    const ALLOCATIONS: &str = r#"query($t: ID!) { tenant(id: $t) {
+        users(first: 500, filter: {includeDeleted: true}) { edges { node { id deletedAt
+            allocation { source stale shares { costGroup { name } percent } } } } }
+        costReport { assigned { licenses } } } }"#;
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 300).await;
+        let tenant = sim.tenant_ids()[0];
+        let importer = importer_for(&app.store, &sim).await;
+        import_all(&importer).await;
+        let t = tenant.to_string();
+
+        // A group and a rule for every department of day 0.
+        let mut departments: Vec<String> = sim
+            .snapshot(tenant)
+            .unwrap()
+            .users
+            .iter()
+            .filter_map(|u| u.department.clone())
+            .collect();
+        departments.sort();
+        departments.dedup();
+        for d in &departments {
+            let g = app
+                .data(
+                    r#"mutation($t: ID!, $n: String!) { createCostGroup(input: {tenantId: $t, name: $n}) { id } }"#,
+                    json!({ "t": t, "n": d }),
+                )
+                .await["createCostGroup"]["id"]
+                .clone();
+            app.data(
+                r#"mutation($t: ID!, $g: ID!, $d: String!) { createAllocationRule(input: {tenantId: $t,
+                    costGroupId: $g, conditions: [{attribute: DEPARTMENT, operator: EQUALS, values: [$d]}]}) { id } }"#,
+                json!({ "t": t, "g": g, "d": d }),
+            )
+            .await;
+        }
+        // Pin every user who leaves on day 1 to the first department's group.
+        let day0 = sim.snapshot(tenant).unwrap().users;
+        sim.set_day(1);
+        let day1: Vec<Uuid> = sim
+            .snapshot(tenant)
+            .unwrap()
+            .users
+            .iter()
+            .map(|u| u.id)
+            .collect();
+        sim.set_day(0);
+        let leavers: Vec<Uuid> = day0
+            .iter()
+            .map(|u| u.id)
+            .filter(|id| !day1.contains(id))
+            .collect();
+        assert!(!leavers.is_empty(), "the simulator has leavers on day 1");
+        let first_group = app
+            .data(
+                r#"query($t: ID!) { tenant(id: $t) { costGroups { id name } } }"#,
+                json!({ "t": t }),
+            )
+            .await["tenant"]["costGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == departments[0].as_str())
+            .unwrap()["id"]
+            .clone();
+        for leaver in &leavers {
+            app.data(
+                r#"mutation($t: ID!, $u: ID!, $g: ID!) { setUserAllocation(tenantId: $t, userId: $u,
+                    shares: [{costGroupId: $g, percent: "100"}]) { id } }"#,
+                json!({ "t": t, "u": leaver.to_string(), "g": first_group }),
+            )
+            .await;
+        }
+
+        for day in 1..=3 {
+            sim.set_day(day);
+            let runs = import_all(&importer).await;
+            assert_eq!(run_of(&runs, tenant).status, RunStatus::Succeeded);
+            let snapshot = sim.snapshot(tenant).unwrap();
+            let data = app.data(ALLOCATIONS, json!({ "t": t })).await;
+            for edge in data["tenant"]["users"]["edges"].as_array().unwrap() {
+                let node = &edge["node"];
+                let id: Uuid = node["id"].as_str().unwrap().parse().unwrap();
+                let allocation = &node["allocation"];
+                if leavers.contains(&id) {
+                    // Kept through every import; stale while the user is gone.
+                    assert_eq!(allocation["source"], "OVERRIDE", "day {day}");
+                    assert_eq!(
+                        allocation["stale"],
+                        node["deletedAt"].is_string(),
+                        "day {day}"
+                    );
+                    continue;
+                }
+                if node["deletedAt"].is_string() {
+                    assert_eq!(allocation["source"], "UNALLOCATED");
+                    continue;
+                }
+                let user = snapshot.users.iter().find(|u| u.id == id).unwrap();
+                match user
+                    .department
+                    .as_deref()
+                    .filter(|d| departments.iter().any(|x| x == d))
+                {
+                    Some(d) => {
+                        assert_eq!(allocation["source"], "RULE", "day {day}: {user:?}");
+                        assert_eq!(allocation["shares"][0]["costGroup"]["name"], d);
+                    }
+                    None => assert_eq!(allocation["source"], "UNALLOCATED", "day {day}: {user:?}"),
+                }
+            }
+            let licenses = data["tenant"]["costReport"]["assigned"]["licenses"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap();
+            assert_eq!(licenses as usize, snapshot.licenses.len(), "day {day}");
+        }
+        sim.stop().await;
+    }
+}

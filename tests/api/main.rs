@@ -7,6 +7,7 @@
 
 mod cli;
 mod cost_groups;
+mod cost_reports;
 mod federation;
 mod http;
 mod importer;

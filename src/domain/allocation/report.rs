@@ -170,6 +170,51 @@ pub struct Tally {
     pub splits: Vec<Vec<CostGroupId>>,
 }
 
+impl Tally {
+    /// Adds `other` (a tally of other users) to this one.
+    pub fn add(&mut self, other: &Tally) {
+        for (&key, &licenses) in &other.cells {
+            *self.cells.entry(key).or_default() += licenses;
+        }
+        for (&g, &n) in &other.group_users {
+            *self.group_users.entry(g).or_default() += n;
+        }
+        self.unallocated_users += other.unallocated_users;
+        self.placed_users += other.placed_users;
+        self.splits.extend(other.splits.iter().cloned());
+    }
+
+    /// Takes `other` (a tally of some of this tally's users, as they were counted) out of this
+    /// one; entries that drop to zero are removed, so `t.add(o); t.subtract(o)` gives `t` back.
+    pub fn subtract(&mut self, other: &Tally) {
+        for (key, &licenses) in &other.cells {
+            if let Some(v) = self.cells.get_mut(key) {
+                *v -= licenses;
+                if v.is_zero() {
+                    self.cells.remove(key);
+                }
+            }
+        }
+        for (g, &n) in &other.group_users {
+            if let Some(v) = self.group_users.get_mut(g) {
+                *v = v.saturating_sub(n);
+                if *v == 0 {
+                    self.group_users.remove(g);
+                }
+            }
+        }
+        self.unallocated_users = self
+            .unallocated_users
+            .saturating_sub(other.unallocated_users);
+        self.placed_users = self.placed_users.saturating_sub(other.placed_users);
+        for split in &other.splits {
+            if let Some(i) = self.splits.iter().position(|s| s == split) {
+                self.splits.swap_remove(i);
+            }
+        }
+    }
+}
+
 /// Tallies `allocations` (from [`super::evaluate`]; stale ones are ignored) and `licenses` (the
 /// assigned licenses of present users): each license goes to its user's cost groups by their
 /// shares, or to `Unallocated` when the user has no allocation.
@@ -186,8 +231,9 @@ pub fn tally(allocations: &[UserAllocation], licenses: &[AssignedLicense]) -> Ta
             *out.group_users.entry(share.cost_group).or_default() += 1;
         }
         if a.shares.len() > 1 {
-            out.splits
-                .push(a.shares.iter().map(|s| s.cost_group).collect());
+            let mut split: Vec<CostGroupId> = a.shares.iter().map(|s| s.cost_group).collect();
+            split.sort_unstable();
+            out.splits.push(split);
         }
         placed.insert(a.user_id, &a.shares);
     }
@@ -1032,5 +1078,47 @@ mod tests {
 
     fn price_on_test(prices: &[Price], s: SkuId) -> Option<Decimal> {
         super::super::price::price_on(prices, s, day()).map(Price::monthly_unit_price)
+    }
+
+    #[test]
+    fn a_tally_changed_user_by_user_equals_a_tally_of_everyone() {
+        let licenses: Vec<AssignedLicense> = (1..=6)
+            .flat_map(|u| (1..=u % 3 + 1).map(move |k| license(u, k)))
+            .collect();
+        let before = [
+            allocation(1, &[(1, dec!(100))]),
+            allocation(2, &[(1, dec!(50)), (2, dec!(50))]),
+            allocation(3, &[]),
+            allocation(4, &[(2, dec!(100))]),
+            allocation(5, &[(3, dec!(33.33)), (1, dec!(66.67))]),
+            allocation(6, &[]),
+        ];
+        let mut changed = before.clone();
+        changed[1] = allocation(2, &[(3, dec!(100))]);
+        changed[2] = allocation(3, &[(2, dec!(10)), (1, dec!(90))]);
+        changed[4] = allocation(5, &[]);
+        let mut incremental = tally(&before, &licenses);
+        let users = [UserId(guid(2)), UserId(guid(3)), UserId(guid(5))];
+        let of = |a: &[UserAllocation]| -> (Vec<UserAllocation>, Vec<AssignedLicense>) {
+            (
+                a.iter()
+                    .filter(|x| users.contains(&x.user_id))
+                    .cloned()
+                    .collect(),
+                licenses
+                    .iter()
+                    .filter(|l| users.contains(&l.user_id))
+                    .cloned()
+                    .collect(),
+            )
+        };
+        let (old, own) = of(&before);
+        incremental.subtract(&tally(&old, &own));
+        let (new, own) = of(&changed);
+        incremental.add(&tally(&new, &own));
+        let mut full = tally(&changed, &licenses);
+        incremental.splits.sort();
+        full.splits.sort();
+        assert_eq!(incremental, full);
     }
 }

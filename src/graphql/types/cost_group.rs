@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::allocation::{CostGroupMemberConnection, member_list};
+use super::cost_report::{CostLineObject, LinePick, report_of};
 use super::{TenantObject, loaders};
 use crate::domain::CostGroup;
 use crate::graphql::error::{ApiError, ApiResult};
@@ -48,6 +49,31 @@ impl CostGroupObject {
     /// When the group last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+
+    /// Users, licenses per SKU and monthly cost on `asOf` (default: today, UTC) of the users
+    /// placed in this group, or in it and its descendants, in the tenant's currency.
+    async fn cost(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<NaiveDate>,
+        #[graphql(default)] include_descendants: bool,
+    ) -> ApiResult<CostLineObject> {
+        let dated = report_of(ctx, self.0.tenant_id, as_of).await?;
+        let index = dated
+            .report
+            .groups
+            .iter()
+            .position(|g| g.group_id == self.0.id)
+            .ok_or_else(|| ApiError::NotFound(format!("cost group {}", self.0.id)))?;
+        Ok(CostLineObject {
+            tenant_id: self.0.tenant_id,
+            dated,
+            pick: LinePick::Group {
+                index,
+                subtree: include_descendants,
+            },
+        })
     }
 
     /// The parent group; null at the top of the tree.

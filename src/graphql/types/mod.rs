@@ -2,8 +2,10 @@
 //! through the request's DataLoaders.
 
 pub mod allocation;
+pub mod audit;
 pub mod connection;
 pub mod cost_group;
+pub mod cost_report;
 pub mod date;
 pub mod import_run;
 pub mod price;
@@ -13,6 +15,7 @@ pub mod user;
 
 pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
+pub use cost_report::{CostLineObject, CostReportObject, DatedReport};
 pub use date::Date;
 pub use import_run::{ImportProgressObject, ImportRunObject, ImportStatusObject};
 pub use price::LicensePriceObject;

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::connection::{UserConnection, user_connection};
+use super::cost_report::{CostReportObject, report_of};
 use super::{CostGroupObject, ImportStatusObject, LicensePriceObject, SubscriptionObject, loaders};
 use std::collections::HashSet;
 
@@ -324,6 +325,19 @@ impl TenantObject {
             .filter(|p| sku_id.is_none_or(|sku| p.price.sku_id() == sku))
             .map(LicensePriceObject)
             .collect())
+    }
+
+    /// The monthly license cost on `asOf` (default: today, UTC) per cost group, plus
+    /// `unallocated` and `unassigned`, from the stored allocation.
+    async fn cost_report(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<NaiveDate>,
+    ) -> ApiResult<CostReportObject> {
+        Ok(CostReportObject {
+            tenant_id: self.0.id,
+            dated: report_of(ctx, self.0.id, as_of).await?,
+        })
     }
 
     /// How the tenant's imports stand: last run, its failure reason and remediation, and the
