@@ -17,7 +17,8 @@ pub struct AuditChange {
     pub actor: String,
     /// The mutation, e.g. `setUserAllocation`.
     pub action: String,
-    /// What kind of thing changed: `costGroup`, `allocationRule`, `override`, `licensePrice`.
+    /// What kind of thing changed: `costGroup`, `allocationRule`, `allocationRules` (the order of
+    /// a tenant's rules; the subject id is the tenant's), `override`, `licensePrice`.
     pub subject_type: String,
     /// Its id (for a price, `skuId@effectiveFrom`).
     pub subject_id: String,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::domain::allocation::ReportError;
-use crate::domain::allocation::{OverrideError, PriceError};
+use crate::domain::allocation::{OverrideError, PriceError, RuleError};
 use crate::domain::{CostGroupError, DomainError};
 use crate::importer::TriggerError;
 use crate::store::StoreError;
@@ -99,6 +99,54 @@ impl From<PriceError> for ApiError {
     }
 }
 
+impl From<RuleError> for ApiError {
+    fn from(err: RuleError) -> Self {
+        ApiError::rule_input("", &err)
+    }
+}
+
+impl ApiError {
+    /// `BAD_USER_INPUT` for a rule given as input field `prefix` (`input`, `rules[2]`), naming the
+    /// field at fault: `input.conditions[1].values: MATCHES pattern "(" is not a valid regex: …`.
+    pub(crate) fn rule_input(prefix: &str, err: &RuleError) -> ApiError {
+        let (field, detail) = rule_field(err);
+        let path = match (prefix, field.as_str()) {
+            ("", field) => field.to_owned(),
+            (prefix, "") => prefix.to_owned(),
+            (prefix, field) => format!("{prefix}.{field}"),
+        };
+        ApiError::BadUserInput(format!("{path}: {detail}"))
+    }
+}
+
+/// The field of a rule that `err` is about (`conditions[1].values`) and what is wrong with it.
+fn rule_field(err: &RuleError) -> (String, String) {
+    match err {
+        RuleError::InCondition { index, source } => {
+            let (field, detail) = rule_field(source);
+            (format!("conditions[{index}].{field}"), detail)
+        }
+        RuleError::NoConditions => (
+            "conditions".to_owned(),
+            "must not be empty: a rule needs at least one condition".to_owned(),
+        ),
+        RuleError::TooManyValues { max, got } => (
+            "values".to_owned(),
+            format!("must hold at most {max} entries, got {got}"),
+        ),
+        RuleError::EmptyValue { index } => (
+            format!("values[{index}]"),
+            "must not be empty; use IS_EMPTY to test for a missing value".to_owned(),
+        ),
+        RuleError::WrongValueCount { .. }
+        | RuleError::PatternTooLong { .. }
+        | RuleError::InvalidPattern { .. }
+        | RuleError::NotAGuid { .. } => ("values".to_owned(), err.to_string()),
+        RuleError::OperatorNotAllowed { .. } => ("operator".to_owned(), err.to_string()),
+        RuleError::ExtensionAttributeOutOfRange { .. } => ("attribute".to_owned(), err.to_string()),
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -106,6 +154,8 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(detail) => ApiError::Conflict(detail),
             StoreError::CostGroup(rule) => ApiError::from(rule),
             StoreError::Report(e @ ReportError::Price(_)) => ApiError::Conflict(e.to_string()),
+            StoreError::Rule(rule) => ApiError::from(rule),
+            StoreError::RuleOrder(order) => ApiError::BadUserInput(order.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -118,6 +168,8 @@ impl From<Arc<StoreError>> for ApiError {
             StoreError::Conflict(detail) => ApiError::Conflict(detail.clone()),
             StoreError::CostGroup(rule) => ApiError::from(rule.clone()),
             StoreError::Report(e @ ReportError::Price(_)) => ApiError::Conflict(e.to_string()),
+            StoreError::Rule(rule) => ApiError::from(rule.clone()),
+            StoreError::RuleOrder(order) => ApiError::BadUserInput(order.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -205,6 +257,44 @@ mod tests {
         assert_eq!(
             err.message(),
             "input.monthlyUnitPrice must be 0 or more, got -1"
+        );
+    }
+
+    #[test]
+    fn rule_errors_name_the_field_at_fault() {
+        use crate::domain::allocation::{Attribute, Condition, Operator, validate_conditions};
+        let err = validate_conditions(&[]).unwrap_err();
+        let api = ApiError::rule_input("input", &err);
+        assert_eq!(api.code(), "BAD_USER_INPUT");
+        assert_eq!(
+            api.message(),
+            "input.conditions: must not be empty: a rule needs at least one condition"
+        );
+        let conditions = [
+            Condition::new(Attribute::City, Operator::IsEmpty, vec![]).unwrap(),
+            Condition {
+                attribute: Attribute::City,
+                operator: Operator::Matches,
+                values: vec!["(".into()],
+                case_sensitive: false,
+            },
+        ];
+        let err = validate_conditions(&conditions).unwrap_err();
+        let message = ApiError::rule_input("rules[2]", &err).message().to_owned();
+        assert!(
+            message.starts_with(r#"rules[2].conditions[1].values: MATCHES pattern "(" is not"#),
+            "{message}"
+        );
+        let empty = [Condition {
+            attribute: Attribute::City,
+            operator: Operator::In,
+            values: vec!["Bern".into(), String::new()],
+            case_sensitive: false,
+        }];
+        let err = ApiError::from(validate_conditions(&empty).unwrap_err());
+        assert_eq!(
+            err.message(),
+            "conditions[0].values[1]: must not be empty; use IS_EMPTY to test for a missing value"
         );
     }
 

@@ -8,9 +8,10 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 
 use crate::domain::allocation::report_from_tally;
+use crate::domain::allocation::{AllocationRuleEntry, UserAllocation};
 use crate::domain::{
-    AssignedLicense, CostGroup, CostGroupId, Page, PageRequest, ServicePlan, SkuId, Subscription,
-    Tenant, TenantId, TenantScope, User, UserFilter, UserId,
+    AllocationRuleId, AssignedLicense, CostGroup, CostGroupId, Page, PageRequest, ServicePlan,
+    SkuId, Subscription, Tenant, TenantId, TenantScope, User, UserFilter, UserId,
 };
 use crate::graphql::types::DatedReport;
 use crate::metrics::Metrics;
@@ -19,7 +20,8 @@ use crate::store::members::{self, CostGroupMember};
 use crate::store::prices::{self, PriceEntry};
 use crate::store::users::{UserListQuery, UserParent};
 use crate::store::{
-    Store, StoreError, cost_groups, evaluation, licenses, subscriptions, tenants, users,
+    Store, StoreError, allocation_rules, cost_groups, evaluation, licenses, subscriptions, tenants,
+    users,
 };
 
 /// Errors are shared between every caller waiting on a batch.
@@ -207,6 +209,75 @@ impl Loader<CostGroupId> for ChildrenOfCostGroup {
             }
         }
         Ok(groups)
+    }
+}
+
+loader!(
+    /// Allocation rules by id, within the request's scope.
+    RuleById
+);
+impl Loader<AllocationRuleId> for RuleById {
+    type Value = Arc<AllocationRuleEntry>;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[AllocationRuleId],
+    ) -> Result<HashMap<AllocationRuleId, Self::Value>, LoadError> {
+        self.0.batch("rule_by_id", keys.len());
+        let rows = allocation_rules::find_rules(&self.0.store, &self.0.scope, keys).await?;
+        Ok(index_by(rows, |r| r.rule.id))
+    }
+}
+
+loader!(
+    /// Allocation rules of each tenant, in priority order.
+    RulesOfTenant
+);
+impl Loader<TenantId> for RulesOfTenant {
+    type Value = Vec<Arc<AllocationRuleEntry>>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
+        self.0.batch("rules_of_tenant", keys.len());
+        let rows = allocation_rules::list_rules_of_tenants(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |r| r.rule.tenant_id))
+    }
+}
+
+loader!(
+    /// Allocation rules targeting each cost group, in priority order.
+    RulesOfCostGroup
+);
+impl Loader<CostGroupId> for RulesOfCostGroup {
+    type Value = Vec<Arc<AllocationRuleEntry>>;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[CostGroupId],
+    ) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
+        self.0.batch("rules_of_cost_group", keys.len());
+        let rows = allocation_rules::list_rules_of_cost_groups(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |r| r.rule.target))
+    }
+}
+
+loader!(
+    /// The stored allocation of each user; `UNALLOCATED` for a user the evaluation places nowhere
+    /// (answered too, so the request's cache holds it and a second load asks nothing).
+    AllocationOfUser
+);
+impl Loader<UserId> for AllocationOfUser {
+    type Value = Arc<UserAllocation>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
+        self.0.batch("allocation_of_user", keys.len());
+        let rows = evaluation::list_allocations_of_users(&self.0.store, keys).await?;
+        let mut found = index_by(rows, |a| a.user_id);
+        for &key in keys {
+            found
+                .entry(key)
+                .or_insert_with(|| Arc::new(UserAllocation::unallocated(key)));
+        }
+        Ok(found)
     }
 }
 
@@ -461,6 +532,14 @@ pub struct Loaders {
     pub member_counts: Cached<MemberCounts>,
     /// See [`CostReportOfTenant`].
     pub cost_report: Cached<CostReportOfTenant>,
+    /// See [`RuleById`].
+    pub rule: Cached<RuleById>,
+    /// See [`RulesOfTenant`].
+    pub rules_of_tenant: Cached<RulesOfTenant>,
+    /// See [`RulesOfCostGroup`].
+    pub rules_of_cost_group: Cached<RulesOfCostGroup>,
+    /// See [`AllocationOfUser`].
+    pub allocation: Cached<AllocationOfUser>,
 }
 
 /// Keys per statement: each key is a bind parameter (or two) of an `IN (…)` list.
@@ -517,7 +596,11 @@ impl Loaders {
             prices: cached(PricesOfTenant(source.clone())),
             member_pages: cached(MemberPages(source.clone())),
             member_counts: cached(MemberCounts(source.clone())),
-            cost_report: cached(CostReportOfTenant(source)),
+            cost_report: cached(CostReportOfTenant(source.clone())),
+            rule: cached(RuleById(source.clone())),
+            rules_of_tenant: cached(RulesOfTenant(source.clone())),
+            rules_of_cost_group: cached(RulesOfCostGroup(source.clone())),
+            allocation: cached(AllocationOfUser(source)),
         }
     }
 }

@@ -10,10 +10,15 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use super::error::{ApiError, ApiResult};
 use super::query::parse_id;
-use super::types::{CostGroupObject, ImportRunObject, loaders};
+use super::types::allocation_rule::{
+    AllocationRuleInput, CreateAllocationRuleInput, UpdateAllocationRuleInput, parse_conditions,
+    parse_rule_input,
+};
+use super::types::{AllocationRuleObject, CostGroupObject, ImportRunObject, loaders};
 use crate::domain::cost_group::{parse_code, parse_description, parse_name};
-use crate::domain::{CostGroupId, ImportTrigger, TenantId};
+use crate::domain::{AllocationRuleId, CostGroupId, ImportTrigger, TenantId};
 use crate::importer::Importer;
+use crate::store::allocation_rules::{self, AllocationRuleChanges};
 use crate::store::cost_groups::{self, CostGroupChanges, NewCostGroup};
 
 /// The importer of this process, when imports are configured; request data of every operation.
@@ -174,5 +179,96 @@ impl CostGroupMutation {
             cost_groups::delete_cost_group(&l.store, &l.scope, &actor(ctx), id, reassign_to)
                 .await?;
         Ok(ID(deleted.to_string()))
+    }
+}
+
+/// Mutations of allocation rules. Each re-evaluates the tenant's allocation and writes one audit
+/// log entry in the same transaction; a refused one writes nothing.
+#[derive(Default)]
+pub struct AllocationRuleMutation;
+
+#[Object]
+impl AllocationRuleMutation {
+    /// Creates a rule after the tenant's other rules. `BAD_USER_INPUT` naming the field at fault
+    /// (`input.conditions[1].values: …`), `NOT_FOUND` when the tenant or cost group is unknown
+    /// (a cost group of another tenant is unknown too).
+    async fn create_allocation_rule(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAllocationRuleInput,
+    ) -> ApiResult<AllocationRuleObject> {
+        let tenant: TenantId = parse_id("input.tenantId", &input.tenant_id)?;
+        let rule = parse_rule_input(
+            "input",
+            tenant,
+            AllocationRuleInput {
+                cost_group_id: input.cost_group_id,
+                conditions: input.conditions,
+                enabled: input.enabled,
+            },
+        )?;
+        let l = loaders(ctx)?;
+        let entry = allocation_rules::create_rule(&l.store, &l.scope, &actor(ctx), rule).await?;
+        Ok(AllocationRuleObject(Arc::new(entry)))
+    }
+
+    /// Changes a rule's cost group, conditions or enabled flag. Errors as for
+    /// `createAllocationRule`; `NOT_FOUND` when the rule is unknown.
+    async fn update_allocation_rule(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateAllocationRuleInput,
+    ) -> ApiResult<AllocationRuleObject> {
+        let id: AllocationRuleId = parse_id("id", &id)?;
+        let changes = AllocationRuleChanges {
+            target: input
+                .cost_group_id
+                .map(|g| parse_id::<CostGroupId>("input.costGroupId", &g))
+                .transpose()?,
+            conditions: input
+                .conditions
+                .map(|c| parse_conditions("input", c))
+                .transpose()?,
+            enabled: input.enabled,
+        };
+        let l = loaders(ctx)?;
+        let entry =
+            allocation_rules::update_rule(&l.store, &l.scope, &actor(ctx), id, changes).await?;
+        Ok(AllocationRuleObject(Arc::new(entry)))
+    }
+
+    /// Deletes a rule and returns its id. `NOT_FOUND` when the rule is unknown.
+    async fn delete_allocation_rule(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+        let id: AllocationRuleId = parse_id("id", &id)?;
+        let l = loaders(ctx)?;
+        let deleted = allocation_rules::delete_rule(&l.store, &l.scope, &actor(ctx), id).await?;
+        Ok(ID(deleted.to_string()))
+    }
+
+    /// Orders the tenant's rules as `ruleIds` lists them (first = highest priority) and returns
+    /// them in that order. `ruleIds` must list each of the tenant's rules exactly once, else
+    /// `BAD_USER_INPUT` naming the ids missing, unknown or duplicated; `NOT_FOUND` when the
+    /// tenant is unknown.
+    async fn reorder_allocation_rules(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        rule_ids: Vec<ID>,
+    ) -> ApiResult<Vec<AllocationRuleObject>> {
+        let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
+        let order = rule_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| parse_id::<AllocationRuleId>(&format!("ruleIds[{i}]"), id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let l = loaders(ctx)?;
+        let rules =
+            allocation_rules::reorder_rules(&l.store, &l.scope, &actor(ctx), tenant_id, &order)
+                .await?;
+        Ok(rules
+            .into_iter()
+            .map(|r| AllocationRuleObject(Arc::new(r)))
+            .collect())
     }
 }

@@ -3,18 +3,32 @@
 use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 
 use super::entities::EntityQuery;
-use super::mutation::{AllocationMutation, CostGroupMutation, MutationRoot};
+use super::mutation::{
+    AllocationMutation, AllocationRuleMutation, CostGroupMutation, MutationRoot,
+};
 use super::query::{ImportQuery, RootQuery};
 use super::subscription::SubscriptionRoot;
 use super::types::audit::AuditQuery;
+use super::types::preview::PreviewQuery;
 
 /// The query root: reading fields plus federation entity lookups.
 #[derive(MergedObject, Default)]
-pub struct Query(RootQuery, ImportQuery, AuditQuery, EntityQuery);
+pub struct Query(
+    RootQuery,
+    ImportQuery,
+    AuditQuery,
+    PreviewQuery,
+    EntityQuery,
+);
 
 /// The mutation root; each area adds its object here.
 #[derive(MergedObject, Default)]
-pub struct Mutation(MutationRoot, CostGroupMutation, AllocationMutation);
+pub struct Mutation(
+    MutationRoot,
+    CostGroupMutation,
+    AllocationRuleMutation,
+    AllocationMutation,
+);
 
 /// The subscription root; each area adds its object here.
 #[derive(MergedSubscription, Default)]

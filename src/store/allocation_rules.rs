@@ -1,13 +1,25 @@
-//! Allocation rules: their stored form (conditions as JSON) and finders. Writes live beside
-//! their GraphQL mutations' needs further down this module.
+//! Allocation rules: their stored form (conditions as JSON), finders, and the writes behind the
+//! rule mutations. Every write checks its input, then in one transaction locks the tenant,
+//! writes, records the change in the audit log and re-evaluates the tenant's allocation.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 
 use super::connect::Store;
+use super::cost_groups::{lock_tenant, stored_now};
 use super::entities::allocation_rule::{self, Column, Entity, Model};
+use super::entities::cost_group;
 use super::error::StoreError;
-use crate::domain::allocation::{AllocationRule, Attribute, Condition, Operator};
+use super::{audit, evaluation};
+use crate::domain::allocation::{
+    AllocationRule, AllocationRuleEntry, Attribute, Condition, Operator, check_rule_order,
+    validate_conditions,
+};
+use crate::domain::audit::AuditChange;
 use crate::domain::{AllocationRuleId, CostGroupId, TenantId, TenantScope};
 
 /// One condition as stored in `allocation_rules.conditions`.
@@ -34,7 +46,7 @@ pub(crate) fn conditions_json(conditions: &[Condition]) -> serde_json::Value {
     serde_json::json!(stored)
 }
 
-pub(crate) fn to_domain(m: Model) -> Result<AllocationRule, StoreError> {
+fn to_entry(m: Model) -> Result<AllocationRuleEntry, StoreError> {
     let corrupt = |detail: String| StoreError::Corrupt {
         table: "allocation_rules",
         detail: format!("conditions of rule {}: {detail}", m.id),
@@ -54,14 +66,22 @@ pub(crate) fn to_domain(m: Model) -> Result<AllocationRule, StoreError> {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(AllocationRule {
-        id: AllocationRuleId(m.id),
-        tenant_id: TenantId(m.tenant_id),
-        target: CostGroupId(m.cost_group_id),
-        priority: m.priority,
-        enabled: m.enabled,
-        conditions,
+    Ok(AllocationRuleEntry {
+        rule: AllocationRule {
+            id: AllocationRuleId(m.id),
+            tenant_id: TenantId(m.tenant_id),
+            target: CostGroupId(m.cost_group_id),
+            priority: m.priority,
+            enabled: m.enabled,
+            conditions,
+        },
+        created_at: m.created_at,
+        updated_at: m.updated_at,
     })
+}
+
+fn to_entries(rows: Vec<Model>) -> Result<Vec<AllocationRuleEntry>, StoreError> {
+    rows.into_iter().map(to_entry).collect()
 }
 
 /// Every rule of one tenant in priority order, on `conn` (the store or a transaction).
@@ -69,48 +89,53 @@ pub(crate) async fn list_rules_of_tenant_on(
     conn: &impl ConnectionTrait,
     tenant_id: TenantId,
 ) -> Result<Vec<AllocationRule>, StoreError> {
-    Entity::find()
+    Ok(list_entries_of_tenant_on(conn, tenant_id)
+        .await?
+        .into_iter()
+        .map(|e| e.rule)
+        .collect())
+}
+
+async fn list_entries_of_tenant_on(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+) -> Result<Vec<AllocationRuleEntry>, StoreError> {
+    let rows = Entity::find()
         .filter(Column::TenantId.eq(tenant_id.uuid()))
         .order_by_asc(Column::Priority)
         .order_by_asc(Column::Id)
         .all(conn)
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect()
+        .await?;
+    to_entries(rows)
 }
 
 /// Every rule of each of `tenants`, by tenant, then priority order.
 pub async fn list_rules_of_tenants(
     store: &Store,
     tenants: &[TenantId],
-) -> Result<Vec<AllocationRule>, StoreError> {
-    Entity::find()
+) -> Result<Vec<AllocationRuleEntry>, StoreError> {
+    let rows = Entity::find()
         .filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
         .order_by_asc(Column::TenantId)
         .order_by_asc(Column::Priority)
         .order_by_asc(Column::Id)
         .all(store.db())
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect()
+        .await?;
+    to_entries(rows)
 }
 
 /// The rules targeting each of `groups`, in priority order.
 pub async fn list_rules_of_cost_groups(
     store: &Store,
     groups: &[CostGroupId],
-) -> Result<Vec<AllocationRule>, StoreError> {
-    Entity::find()
+) -> Result<Vec<AllocationRuleEntry>, StoreError> {
+    let rows = Entity::find()
         .filter(Column::CostGroupId.is_in(groups.iter().map(|g| g.uuid())))
         .order_by_asc(Column::Priority)
         .order_by_asc(Column::Id)
         .all(store.db())
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect()
+        .await?;
+    to_entries(rows)
 }
 
 /// The rules among `ids` that exist in a tenant of `scope`.
@@ -118,25 +143,23 @@ pub async fn find_rules(
     store: &Store,
     scope: &TenantScope,
     ids: &[AllocationRuleId],
-) -> Result<Vec<AllocationRule>, StoreError> {
+) -> Result<Vec<AllocationRuleEntry>, StoreError> {
+    to_entries(scoped(scope, ids).all(store.db()).await?)
+}
+
+/// Rows of `ids` in a tenant of `scope`.
+fn scoped(scope: &TenantScope, ids: &[AllocationRuleId]) -> sea_orm::Select<Entity> {
     let mut query = Entity::find().filter(Column::Id.is_in(ids.iter().map(|id| id.uuid())));
     if let TenantScope::Only(tenants) = scope {
         query = query.filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
     }
     query
-        .all(store.db())
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect()
 }
 
 /// The stored form of a rule, for inserts and updates.
-pub(crate) fn to_active(
-    rule: &AllocationRule,
-    now: chrono::DateTime<chrono::Utc>,
-) -> allocation_rule::ActiveModel {
+fn to_active(entry: &AllocationRuleEntry) -> allocation_rule::ActiveModel {
     use sea_orm::ActiveValue::Set;
+    let rule = &entry.rule;
     allocation_rule::ActiveModel {
         id: Set(rule.id.uuid()),
         tenant_id: Set(rule.tenant_id.uuid()),
@@ -144,7 +167,261 @@ pub(crate) fn to_active(
         priority: Set(rule.priority),
         enabled: Set(rule.enabled),
         conditions: Set(conditions_json(&rule.conditions)),
-        created_at: Set(now),
-        updated_at: Set(now),
+        created_at: Set(entry.created_at),
+        updated_at: Set(entry.updated_at),
     }
+}
+
+/// A rule as the audit log records it.
+fn audit_json(rule: &AllocationRule) -> serde_json::Value {
+    serde_json::json!({
+        "id": rule.id.to_string(),
+        "costGroupId": rule.target.to_string(),
+        "priority": rule.priority,
+        "enabled": rule.enabled,
+        "conditions": conditions_json(&rule.conditions),
+    })
+}
+
+/// The rule `id` inside `txn`, when it exists in a tenant of `scope`.
+async fn get_rule_on(
+    txn: &DatabaseTransaction,
+    scope: &TenantScope,
+    id: AllocationRuleId,
+) -> Result<AllocationRuleEntry, StoreError> {
+    let row = scoped(scope, &[id])
+        .one(txn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("allocation rule {id}")))?;
+    to_entry(row)
+}
+
+/// Reads rule `id` and locks its tenant: the rule as it stands once no other writer can change
+/// it. `NotFound` when the rule is unknown or out of `scope`.
+async fn lock_rule(
+    store: &Store,
+    txn: &DatabaseTransaction,
+    scope: &TenantScope,
+    id: AllocationRuleId,
+) -> Result<AllocationRuleEntry, StoreError> {
+    let tenant_id = get_rule_on(txn, scope, id).await?.rule.tenant_id;
+    lock_tenant(txn, store.backend(), scope, tenant_id).await?;
+    // Read again under the lock: another writer may have changed it in between.
+    get_rule_on(txn, scope, id).await
+}
+
+/// Fails with `NotFound` unless `group` is a cost group of `tenant_id`; a group of another tenant
+/// reads as unknown.
+async fn check_target(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    group: CostGroupId,
+) -> Result<(), StoreError> {
+    cost_group::Entity::find_by_id(group.uuid())
+        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
+        .one(txn)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| StoreError::NotFound(format!("input.costGroupId: cost group {group}")))
+}
+
+/// Records `change`, re-evaluates the tenant and commits `txn`.
+async fn commit_change(txn: DatabaseTransaction, change: AuditChange) -> Result<(), StoreError> {
+    let tenant_id = change.tenant_id;
+    audit::record(&txn, change).await?;
+    evaluation::reevaluate(&txn, tenant_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The audit record of a change to `rule`, with its values before and after.
+fn rule_change(
+    actor: &str,
+    action: &str,
+    rule: &AllocationRule,
+    before: Option<&AllocationRule>,
+    after: Option<&AllocationRule>,
+) -> AuditChange {
+    AuditChange {
+        tenant_id: rule.tenant_id,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject_type: "allocationRule".to_owned(),
+        subject_id: rule.id.to_string(),
+        before: before.map(audit_json),
+        after: after.map(audit_json),
+    }
+}
+
+/// Creates `rule` as the last of its tenant's rules (its `priority` is replaced by one more than
+/// the highest) and re-evaluates the tenant, in one write transaction. `Rule` when the rule is
+/// invalid; `NotFound` when the tenant is unknown or out of `scope`, or the target is not a cost
+/// group of the tenant.
+#[tracing::instrument(skip_all, fields(tenant_id = %rule.tenant_id))]
+pub async fn create_rule(
+    store: &Store,
+    scope: &TenantScope,
+    actor: &str,
+    mut rule: AllocationRule,
+) -> Result<AllocationRuleEntry, StoreError> {
+    rule.validate()?;
+    let txn = store.begin_write().await?;
+    lock_tenant(&txn, store.backend(), scope, rule.tenant_id).await?;
+    check_target(&txn, rule.tenant_id, rule.target).await?;
+    let last: Option<i32> = Entity::find()
+        .select_only()
+        .expr(Column::Priority.max())
+        .filter(Column::TenantId.eq(rule.tenant_id.uuid()))
+        .into_tuple::<Option<i32>>()
+        .one(&txn)
+        .await?
+        .flatten();
+    rule.priority = last.map_or(0, |p| p.saturating_add(1));
+    let now = stored_now();
+    let entry = AllocationRuleEntry {
+        rule,
+        created_at: now,
+        updated_at: now,
+    };
+    to_active(&entry).insert(&txn).await?;
+    let change = rule_change(
+        actor,
+        "createAllocationRule",
+        &entry.rule,
+        None,
+        Some(&entry.rule),
+    );
+    commit_change(txn, change).await?;
+    Ok(entry)
+}
+
+/// Changes to a rule; `None` leaves a value as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AllocationRuleChanges {
+    /// A new target, a cost group of the rule's tenant.
+    pub target: Option<CostGroupId>,
+    /// New conditions, replacing all of them.
+    pub conditions: Option<Vec<Condition>>,
+    /// Enables or disables the rule.
+    pub enabled: Option<bool>,
+}
+
+/// Changes rule `id` and re-evaluates its tenant, in one write transaction. `Rule` when the new
+/// conditions are invalid; `NotFound` when the rule is unknown or out of `scope`, or the new
+/// target is not a cost group of the rule's tenant.
+#[tracing::instrument(skip_all, fields(rule_id = %id))]
+pub async fn update_rule(
+    store: &Store,
+    scope: &TenantScope,
+    actor: &str,
+    id: AllocationRuleId,
+    changes: AllocationRuleChanges,
+) -> Result<AllocationRuleEntry, StoreError> {
+    if let Some(conditions) = &changes.conditions {
+        validate_conditions(conditions)?;
+    }
+    let txn = store.begin_write().await?;
+    let before = lock_rule(store, &txn, scope, id).await?;
+    let mut after = before.clone();
+    if let Some(target) = changes.target {
+        check_target(&txn, before.rule.tenant_id, target).await?;
+        after.rule.target = target;
+    }
+    if let Some(conditions) = changes.conditions {
+        after.rule.conditions = conditions;
+    }
+    if let Some(enabled) = changes.enabled {
+        after.rule.enabled = enabled;
+    }
+    after.updated_at = stored_now();
+    to_active(&after).update(&txn).await?;
+    let change = rule_change(
+        actor,
+        "updateAllocationRule",
+        &after.rule,
+        Some(&before.rule),
+        Some(&after.rule),
+    );
+    commit_change(txn, change).await?;
+    Ok(after)
+}
+
+/// Deletes rule `id` and re-evaluates its tenant, in one write transaction; returns the id.
+/// `NotFound` when the rule is unknown or out of `scope`.
+#[tracing::instrument(skip_all, fields(rule_id = %id))]
+pub async fn delete_rule(
+    store: &Store,
+    scope: &TenantScope,
+    actor: &str,
+    id: AllocationRuleId,
+) -> Result<AllocationRuleId, StoreError> {
+    let txn = store.begin_write().await?;
+    let before = lock_rule(store, &txn, scope, id).await?;
+    Entity::delete_many()
+        .filter(Column::TenantId.eq(before.rule.tenant_id.uuid()))
+        .filter(Column::Id.eq(id.uuid()))
+        .exec(&txn)
+        .await?;
+    let change = rule_change(
+        actor,
+        "deleteAllocationRule",
+        &before.rule,
+        Some(&before.rule),
+        None,
+    );
+    commit_change(txn, change).await?;
+    Ok(id)
+}
+
+/// Gives the rules of `tenant_id` the priorities 0, 1, … in the order of `order`, which must list
+/// each of them once, and re-evaluates the tenant, in one write transaction. Returns the rules in
+/// their new order. `RuleOrder` naming missing, unknown and duplicated ids; `NotFound` when the
+/// tenant is unknown or out of `scope`.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+pub async fn reorder_rules(
+    store: &Store,
+    scope: &TenantScope,
+    actor: &str,
+    tenant_id: TenantId,
+    order: &[AllocationRuleId],
+) -> Result<Vec<AllocationRuleEntry>, StoreError> {
+    let txn = store.begin_write().await?;
+    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
+    let before = list_entries_of_tenant_on(&txn, tenant_id).await?;
+    let ids: Vec<AllocationRuleId> = before.iter().map(|e| e.rule.id).collect();
+    check_rule_order(&ids, order)?;
+    let now = stored_now();
+    let mut after = Vec::with_capacity(order.len());
+    for (priority, id) in (0..).zip(order) {
+        // check_rule_order vouched that every id of `order` is one of `before`.
+        let Some(mut entry) = before.iter().find(|e| e.rule.id == *id).cloned() else {
+            continue;
+        };
+        if entry.rule.priority != priority {
+            entry.rule.priority = priority;
+            entry.updated_at = now;
+            Entity::update_many()
+                .col_expr(Column::Priority, Expr::value(priority))
+                .col_expr(Column::UpdatedAt, Expr::value(now))
+                .filter(Column::TenantId.eq(tenant_id.uuid()))
+                .filter(Column::Id.eq(id.uuid()))
+                .exec(&txn)
+                .await?;
+        }
+        after.push(entry);
+    }
+    let list = |entries: &[AllocationRuleEntry]| {
+        serde_json::Value::Array(entries.iter().map(|e| audit_json(&e.rule)).collect())
+    };
+    let change = AuditChange {
+        tenant_id,
+        actor: actor.to_owned(),
+        action: "reorderAllocationRules".to_owned(),
+        subject_type: "allocationRules".to_owned(),
+        subject_id: tenant_id.to_string(),
+        before: Some(list(&before)),
+        after: Some(list(&after)),
+    };
+    commit_change(txn, change).await?;
+    Ok(after)
 }

@@ -24,6 +24,12 @@ pub enum StoreError {
     /// The stored data can't be reported on (prices in several currencies).
     #[error(transparent)]
     Report(crate::domain::allocation::ReportError),
+    /// A rule that can't be evaluated (the GraphQL layer checks first; this keeps the store safe).
+    #[error(transparent)]
+    Rule(#[from] crate::domain::allocation::RuleError),
+    /// A new rule order that does not list each of the tenant's rules once.
+    #[error(transparent)]
+    RuleOrder(#[from] crate::domain::allocation::RuleOrderError),
     /// A stored value that the domain can't read (written by hand or by a newer version).
     #[error("corrupt row in {table}: {detail}")]
     Corrupt {

@@ -518,3 +518,99 @@ async fn deleting_a_group_in_use_is_refused_unless_its_members_and_rules_are_rea
         assert_eq!(after["unallocated"]["cost"], before["unallocated"]["cost"]);
     }
 }
+
+const PREVIEW: &str = r#"query($t: ID!, $rules: [AllocationRuleInput!]!) {
+    previewAllocation(tenantId: $t, rules: $rules) { changedUsers
+        changes(first: 500) { user { id department } before { source shares { costGroup { id } } }
+            after { source shares { costGroup { id } percent } } afterRuleIndex }
+        report { costGroups { costGroup { id } own { users } } unallocated { users } assigned { cost } } } }"#;
+
+#[tokio::test]
+async fn a_preview_lists_who_would_move_and_writes_nothing() {
+    for backend in backends() {
+        let app = TestApp::demo(backend).await;
+        let (t, sales, inside, split) = allocated(&app).await;
+        let before = report(&app, &t.id, None).await;
+        let rules_before = app
+            .data(
+                r#"query($t: ID!) { tenant(id: $t) { allocationRules { id priority } } }"#,
+                json!({ "t": t.id }),
+            )
+            .await;
+        let audit_before = app.data(AUDIT, json!({ "t": t.id, "first": 500 })).await;
+
+        // Proposed: everyone with a department goes to Inside (the split user stays split).
+        let rules = json!([{ "costGroupId": inside,
+            "conditions": [{ "attribute": "DEPARTMENT", "operator": "IS_EMPTY" }], "enabled": false },
+            { "costGroupId": inside,
+            "conditions": [{ "attribute": "DEPARTMENT", "operator": "MATCHES", "values": [".+"] }] }]);
+        let data = app
+            .data(PREVIEW, json!({ "t": t.id, "rules": rules }))
+            .await;
+        let p = &data["previewAllocation"];
+        let with_department: Vec<&String> = t
+            .users
+            .iter()
+            .filter(|u| u.1.as_deref().is_some_and(|d| !d.is_empty()) && u.0 != split)
+            .map(|u| &u.0)
+            .collect();
+        let changes = p["changes"].as_array().unwrap();
+        // Everyone with a department not already in Inside moves there.
+        assert_eq!(p["changedUsers"].as_u64().unwrap() as usize, changes.len());
+        assert_eq!(changes.len(), with_department.len());
+        for c in changes {
+            assert!(with_department.contains(&&c["user"]["id"].as_str().unwrap().to_owned()));
+            assert_eq!(c["after"]["source"], "RULE");
+            assert_eq!(c["afterRuleIndex"], 1);
+            assert_eq!(c["after"]["shares"][0]["costGroup"]["id"], inside.as_str());
+        }
+        let inside_users = p["report"]["costGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["costGroup"]["id"] == inside.as_str())
+            .unwrap()["own"]["users"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(inside_users as usize, with_department.len() + 1);
+        assert_eq!(p["report"]["assigned"]["cost"], before["assigned"]["cost"]);
+
+        // Nothing was written.
+        assert_eq!(report(&app, &t.id, None).await, before);
+        let rules_after = app
+            .data(
+                r#"query($t: ID!) { tenant(id: $t) { allocationRules { id priority } } }"#,
+                json!({ "t": t.id }),
+            )
+            .await;
+        assert_eq!(rules_after, rules_before);
+        assert_eq!(
+            app.data(AUDIT, json!({ "t": t.id, "first": 500 })).await,
+            audit_before
+        );
+
+        // Bad input names the rule and field; a group of another tenant is not found.
+        let bad = json!([{ "costGroupId": sales, "conditions": [{ "attribute": "DEPARTMENT",
+            "operator": "MATCHES", "values": ["("] }] }]);
+        let body = app.post(PREVIEW, json!({ "t": t.id, "rules": bad })).await;
+        assert_eq!(first_error_code(&body), "BAD_USER_INPUT");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with("rules[0].conditions[0]"), "{message}");
+        let other = app
+            .data(
+                r#"{ tenants(first: 2) { edges { node { id } } } }"#,
+                json!({}),
+            )
+            .await["tenants"]["edges"][1]["node"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let foreign = group(&app, &other, "Elsewhere", None).await;
+        let rules = json!([{ "costGroupId": foreign,
+            "conditions": [{ "attribute": "DEPARTMENT", "operator": "IS_EMPTY" }] }]);
+        let body = app
+            .post(PREVIEW, json!({ "t": t.id, "rules": rules }))
+            .await;
+        assert_eq!(first_error_code(&body), "NOT_FOUND");
+    }
+}

@@ -913,7 +913,8 @@ async fn each_import_re_evaluates_the_allocation_and_keeps_overrides_of_leavers(
                 .unwrap()
                 .parse::<f64>()
                 .unwrap();
-            assert_eq!(licenses as usize, snapshot.licenses.len(), "day {day}");
+            let expected: usize = snapshot.users.iter().map(|u| u.licenses.len()).sum();
+            assert_eq!(licenses as usize, expected, "day {day}");
         }
         sim.stop().await;
     }

@@ -5,6 +5,7 @@
     reason = "test helpers outside #[test] functions fail loudly on setup errors"
 )]
 
+mod allocation_rules;
 mod cli;
 mod cost_groups;
 mod cost_reports;

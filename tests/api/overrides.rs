@@ -453,3 +453,56 @@ async fn members_of_every_group_take_one_statement_for_pages_and_one_for_counts(
         assert_eq!(all, expected, "pages in user id order on {backend:?}");
     }
 }
+
+#[tokio::test]
+async fn an_override_wins_over_a_matching_rule_until_cleared() {
+    for backend in backends() {
+        let app = TestApp::demo(backend).await;
+        let d = demo(0);
+        let user = d
+            .snapshot
+            .users
+            .iter()
+            .find(|u| u.department.is_some())
+            .unwrap();
+        let (id, department) = (user.id.to_string(), user.department.clone().unwrap());
+        let (a, b) = (&d.groups[0], &d.groups[1]);
+        let rule = r#"mutation($input: CreateAllocationRuleInput!) {
+            createAllocationRule(input: $input) { id } }"#;
+        let condition = json!({ "attribute": "DEPARTMENT", "operator": "EQUALS",
+            "values": [department] });
+        let input = json!({ "tenantId": d.tenant, "costGroupId": b, "conditions": [condition] });
+        app.data(rule, json!({ "input": input })).await;
+        let placed = |members: Vec<(String, String, String, String)>| -> Vec<(String, String)> {
+            members
+                .into_iter()
+                .filter(|m| m.1 == id)
+                .map(|m| (m.0, m.3))
+                .collect()
+        };
+        let by_rule = vec![(b.clone(), "RULE".to_owned())];
+        assert_eq!(
+            placed(members(&app, &d.tenant).await),
+            by_rule,
+            "{backend:?}"
+        );
+
+        pin(&app, &d.tenant, &id, a).await;
+        assert_eq!(
+            placed(members(&app, &d.tenant).await),
+            [(a.clone(), "OVERRIDE".to_owned())],
+            "{backend:?}"
+        );
+        let q =
+            r#"query($t: ID!, $u: ID!) { user(tenantId: $t, id: $u) { allocation { source } } }"#;
+        let got = app.data(q, json!({ "t": d.tenant, "u": id })).await;
+        assert_eq!(got["user"]["allocation"]["source"], "OVERRIDE");
+
+        app.data(CLEAR, json!({ "t": d.tenant, "u": id })).await;
+        assert_eq!(
+            placed(members(&app, &d.tenant).await),
+            by_rule,
+            "{backend:?}"
+        );
+    }
+}

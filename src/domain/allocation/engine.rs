@@ -50,6 +50,18 @@ pub struct UserAllocation {
     pub stale: bool,
 }
 
+impl UserAllocation {
+    /// A user placed nowhere: no override and no matching rule.
+    pub fn unallocated(user_id: UserId) -> Self {
+        UserAllocation {
+            user_id,
+            shares: Vec::new(),
+            source: AllocationSource::Unallocated,
+            stale: false,
+        }
+    }
+}
+
 /// Allocates every present user of the input, in input order, then reports each override of a
 /// deleted or unknown user as a `stale` allocation (in override order). Deleted users get no
 /// allocation otherwise: they hold no licenses.
@@ -120,12 +132,7 @@ pub fn evaluate(input: &AllocationInput<'_>) -> Vec<UserAllocation> {
                 source: AllocationSource::Rule(r.rule().id),
                 stale: false,
             },
-            None => UserAllocation {
-                user_id: user.id,
-                shares: Vec::new(),
-                source: AllocationSource::Unallocated,
-                stale: false,
-            },
+            None => UserAllocation::unallocated(user.id),
         });
     }
 

@@ -21,6 +21,7 @@ pub use report::{
     tally,
 };
 pub use rule::{
-    AllocationRule, Attribute, CompiledRule, Condition, MAX_PATTERN_LEN, MAX_REGEX_SIZE,
-    MAX_VALUES, Operator, RuleError,
+    AllocationRule, AllocationRuleEntry, Attribute, CompiledRule, Condition, MAX_PATTERN_LEN,
+    MAX_REGEX_SIZE, MAX_VALUES, Operator, RuleError, RuleOrderError, check_rule_order,
+    validate_conditions,
 };

@@ -3,7 +3,10 @@
 //! Pure; must not import SeaORM, async-graphql, actix or reqwest.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
+
+use chrono::{DateTime, Utc};
 
 use regex::{Regex, RegexBuilder};
 use thiserror::Error;
@@ -499,24 +502,113 @@ impl AllocationRule {
     /// # Errors
     /// As [`AllocationRule::validate`].
     pub fn compile(&self) -> Result<CompiledRule, RuleError> {
-        if self.conditions.is_empty() {
-            return Err(RuleError::NoConditions);
-        }
-        let conditions = self
-            .conditions
-            .iter()
-            .enumerate()
-            .map(|(index, c)| {
-                c.compile().map_err(|e| RuleError::InCondition {
-                    index,
-                    source: Box::new(e),
-                })
-            })
-            .collect::<Result<_, _>>()?;
         Ok(CompiledRule {
             rule: self.clone(),
-            conditions,
+            conditions: compile_conditions(&self.conditions)?,
         })
+    }
+}
+
+/// Checks that `conditions` could be a rule's: at least one, each valid.
+///
+/// # Errors
+/// As [`AllocationRule::validate`].
+pub fn validate_conditions(conditions: &[Condition]) -> Result<(), RuleError> {
+    compile_conditions(conditions).map(|_| ())
+}
+
+fn compile_conditions(conditions: &[Condition]) -> Result<Vec<CompiledCondition>, RuleError> {
+    if conditions.is_empty() {
+        return Err(RuleError::NoConditions);
+    }
+    conditions
+        .iter()
+        .enumerate()
+        .map(|(index, c)| {
+            c.compile().map_err(|e| RuleError::InCondition {
+                index,
+                source: Box::new(e),
+            })
+        })
+        .collect()
+}
+
+/// A rule as stored, with when it was created and last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocationRuleEntry {
+    /// The rule.
+    pub rule: AllocationRule,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed (its priority included).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new order of a tenant's rules that does not list each of them exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("ruleIds must list each rule of the tenant exactly once; {}", self.details())]
+pub struct RuleOrderError {
+    /// Rules of the tenant left out.
+    pub missing: Vec<AllocationRuleId>,
+    /// Ids that are not rules of the tenant.
+    pub unknown: Vec<AllocationRuleId>,
+    /// Ids listed more than once.
+    pub duplicated: Vec<AllocationRuleId>,
+}
+
+impl RuleOrderError {
+    /// `missing: …; unknown: …; duplicated: …`, leaving out empty lists.
+    fn details(&self) -> String {
+        [
+            ("missing", &self.missing),
+            ("unknown", &self.unknown),
+            ("duplicated", &self.duplicated),
+        ]
+        .into_iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .map(|(label, ids)| {
+            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            format!("{label}: {}", ids.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
+}
+
+/// Checks that `order` lists each of `rules` (a tenant's rules) exactly once.
+///
+/// # Errors
+/// [`RuleOrderError`] naming the rules missing, the ids unknown and the ids listed twice, each in
+/// the order first met.
+pub fn check_rule_order(
+    rules: &[AllocationRuleId],
+    order: &[AllocationRuleId],
+) -> Result<(), RuleOrderError> {
+    let known: HashSet<AllocationRuleId> = rules.iter().copied().collect();
+    let mut seen = HashSet::with_capacity(order.len());
+    let mut err = RuleOrderError {
+        missing: Vec::new(),
+        unknown: Vec::new(),
+        duplicated: Vec::new(),
+    };
+    for &id in order {
+        if !seen.insert(id) {
+            if !err.duplicated.contains(&id) {
+                err.duplicated.push(id);
+            }
+        } else if !known.contains(&id) {
+            err.unknown.push(id);
+        }
+    }
+    err.missing = rules
+        .iter()
+        .filter(|r| !seen.contains(r))
+        .copied()
+        .collect();
+    if err.missing.is_empty() && err.unknown.is_empty() && err.duplicated.is_empty() {
+        Ok(())
+    } else {
+        Err(err)
     }
 }
 
@@ -972,6 +1064,39 @@ mod tests {
         };
         let err = rule.validate().unwrap_err().to_string();
         assert!(err.starts_with("conditions[1]: MATCHES pattern"), "{err}");
+    }
+
+    #[test]
+    fn a_new_order_must_list_each_rule_once() {
+        let [a, b, c, x] = [1, 2, 3, 9].map(|n| AllocationRuleId(guid(n)));
+        assert_eq!(check_rule_order(&[a, b, c], &[c, a, b]), Ok(()));
+        assert_eq!(check_rule_order(&[], &[]), Ok(()));
+        let err = check_rule_order(&[a, b, c], &[b, x, b, b]).unwrap_err();
+        assert_eq!(
+            err,
+            RuleOrderError {
+                missing: vec![a, c],
+                unknown: vec![x],
+                duplicated: vec![b],
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "ruleIds must list each rule of the tenant exactly once; \
+                 missing: {a}, {c}; unknown: {x}; duplicated: {b}"
+            )
+        );
+    }
+
+    #[test]
+    fn conditions_alone_validate_as_a_rule_would() {
+        assert_eq!(validate_conditions(&[]), Err(RuleError::NoConditions));
+        let bad = [cond(Attribute::City, Operator::In, &[])];
+        assert!(matches!(
+            validate_conditions(&bad),
+            Err(RuleError::InCondition { index: 0, .. })
+        ));
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! Allocation types: `AllocationSource` and `CostGroupMember`, a user placed in a cost group.
+//! `CostGroupMember`: a user placed in a cost group, and the connection of a group's members.
 
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, Object};
+use async_graphql::{Context, Object};
 use rust_decimal::Decimal;
 
+use super::allocation_rule::AllocationSourceValue;
 use super::{UserObject, loaders};
 use crate::domain::allocation;
 use crate::domain::{CostGroupId, Page};
@@ -14,18 +15,7 @@ use crate::graphql::loaders::MemberPageKey;
 use crate::graphql::pagination;
 use crate::store::members::CostGroupMember;
 
-/// Why a user is placed where they are.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum AllocationSource {
-    /// Set by hand (`setUserAllocation`); wins over rules.
-    Override,
-    /// The first matching allocation rule.
-    Rule,
-    /// No override and no matching rule.
-    Unallocated,
-}
-
-impl From<allocation::AllocationSource> for AllocationSource {
+impl From<allocation::AllocationSource> for AllocationSourceValue {
     fn from(source: allocation::AllocationSource) -> Self {
         match source {
             allocation::AllocationSource::Override => Self::Override,
@@ -51,7 +41,7 @@ impl CostGroupMemberObject {
     }
 
     /// Why the user is in this group.
-    async fn source(&self) -> AllocationSource {
+    async fn source(&self) -> AllocationSourceValue {
         self.0.source.into()
     }
 }

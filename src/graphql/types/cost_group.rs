@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::allocation::{CostGroupMemberConnection, member_list};
 use super::cost_report::{CostLineObject, LinePick, report_of};
-use super::{TenantObject, loaders};
+use super::{AllocationRuleObject, TenantObject, loaders};
 use crate::domain::CostGroup;
 use crate::graphql::error::{ApiError, ApiResult};
 
@@ -107,6 +107,16 @@ impl CostGroupObject {
         after: Option<String>,
     ) -> ApiResult<CostGroupMemberConnection> {
         member_list(ctx, self.0.id, first, after).await
+    }
+
+    /// The allocation rules placing users in this group, in priority order.
+    async fn rules(&self, ctx: &Context<'_>) -> ApiResult<Vec<AllocationRuleObject>> {
+        let rules = loaders(ctx)?
+            .rules_of_cost_group
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(rules.into_iter().map(AllocationRuleObject).collect())
     }
 
     /// The tenant.

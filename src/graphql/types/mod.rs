@@ -2,17 +2,20 @@
 //! through the request's DataLoaders.
 
 pub mod allocation;
+pub mod allocation_rule;
 pub mod audit;
 pub mod connection;
 pub mod cost_group;
 pub mod cost_report;
 pub mod date;
 pub mod import_run;
+pub mod preview;
 pub mod price;
 pub mod subscription;
 pub mod tenant;
 pub mod user;
 
+pub use allocation_rule::{AllocationRuleObject, UserAllocationObject};
 pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
 pub use cost_report::{CostLineObject, CostReportObject, DatedReport};

@@ -7,7 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::connection::{UserConnection, user_connection};
 use super::cost_report::{CostReportObject, report_of};
-use super::{CostGroupObject, ImportStatusObject, LicensePriceObject, SubscriptionObject, loaders};
+use super::{
+    AllocationRuleObject, CostGroupObject, ImportStatusObject, LicensePriceObject,
+    SubscriptionObject, loaders,
+};
 use std::collections::HashSet;
 
 use crate::domain::{
@@ -159,9 +162,9 @@ pub(crate) async fn user_list(
     Ok(user_connection(page, parent, filter, sort, has_previous))
 }
 
-/// Loads what the selection asks of every user on a page (manager, licenses, their SKUs) with
-/// one `load_many` per relation, so that each user's field then finds its value in the
-/// request's loader cache instead of waiting on a batch of its own. The statements are the
+/// Loads what the selection asks of every user on a page (manager, licenses, their SKUs,
+/// allocation) with one `load_many` per relation, so that each user's field then finds its value
+/// in the request's loader cache instead of waiting on a batch of its own. The statements are the
 /// same ones the per-user fields would batch into; only the per-field futures go away.
 async fn prime_page_relations(ctx: &Context<'_>, users: &[Arc<User>]) -> ApiResult<()> {
     if users.is_empty() {
@@ -200,7 +203,13 @@ async fn prime_page_relations(ctx: &Context<'_>, users: &[Arc<User>]) -> ApiResu
         }
         Ok::<_, ApiError>(())
     };
-    futures_util::try_join!(managers, licenses)?;
+    let allocations = async {
+        if selects(&["allocation"]) {
+            l.allocation.load_many(users.iter().map(|u| u.id)).await?;
+        }
+        Ok::<_, ApiError>(())
+    };
+    futures_util::try_join!(managers, licenses, allocations)?;
     Ok(())
 }
 
@@ -338,6 +347,17 @@ impl TenantObject {
             tenant_id: self.0.id,
             dated: report_of(ctx, self.0.id, as_of).await?,
         })
+    }
+
+    /// The tenant's allocation rules in priority order: the first enabled rule whose conditions
+    /// all hold places a user.
+    async fn allocation_rules(&self, ctx: &Context<'_>) -> ApiResult<Vec<AllocationRuleObject>> {
+        let rules = loaders(ctx)?
+            .rules_of_tenant
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(rules.into_iter().map(AllocationRuleObject).collect())
     }
 
     /// How the tenant's imports stand: last run, its failure reason and remediation, and the

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::subscription::ServicePlanObject;
 use super::tenant::user_list;
-use super::{SubscriptionObject, TenantObject, UserConnection, loaders};
+use super::{SubscriptionObject, TenantObject, UserAllocationObject, UserConnection, loaders};
+use crate::domain::allocation::UserAllocation;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{AssignedLicense, User, UserFilter, UserSort};
 use crate::graphql::error::{ApiError, ApiResult};
@@ -193,6 +194,15 @@ macro_rules! text_fields {
                     after,
                 )
                 .await
+            }
+
+            /// Where the user's license cost goes and why, as last evaluated (after every import
+            /// and allocation change).
+            async fn allocation(&self, ctx: &Context<'_>) -> ApiResult<UserAllocationObject> {
+                let found = loaders(ctx)?.allocation.load_one(self.0.id).await?;
+                Ok(UserAllocationObject(found.unwrap_or_else(|| {
+                    Arc::new(UserAllocation::unallocated(self.0.id))
+                })))
             }
 
             /// Licenses assigned to the user, by SKU id.

@@ -1,0 +1,476 @@
+//! `AllocationRule`, its conditions and inputs, and `UserAllocation`: where a user's license cost
+//! goes and why.
+
+use std::sync::Arc;
+
+use async_graphql::resolver_utils::EnumType;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::{CostGroupObject, loaders};
+use crate::domain::allocation::{
+    AllocationRule, AllocationRuleEntry, AllocationSource, Attribute, Condition, Operator, Share,
+    UserAllocation, validate_conditions,
+};
+use crate::domain::{AllocationRuleId, CostGroupId, TenantId};
+use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::query::parse_id;
+
+/// The user attribute a condition reads.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AllocationAttribute {
+    /// `department`.
+    Department,
+    /// `companyName`.
+    CompanyName,
+    /// `jobTitle`.
+    JobTitle,
+    /// `officeLocation`.
+    OfficeLocation,
+    /// `city`.
+    City,
+    /// `state`.
+    State,
+    /// `country`.
+    Country,
+    /// `postalCode`.
+    PostalCode,
+    /// `usageLocation`.
+    UsageLocation,
+    /// `preferredLanguage`.
+    PreferredLanguage,
+    /// `userType` (`Member`, `Guest`).
+    UserType,
+    /// The part of `userPrincipalName` after its last `@`.
+    UpnDomain,
+    /// `mail`.
+    Mail,
+    /// `extensionAttribute1`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_1")]
+    ExtensionAttribute1,
+    /// `extensionAttribute2`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_2")]
+    ExtensionAttribute2,
+    /// `extensionAttribute3`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_3")]
+    ExtensionAttribute3,
+    /// `extensionAttribute4`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_4")]
+    ExtensionAttribute4,
+    /// `extensionAttribute5`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_5")]
+    ExtensionAttribute5,
+    /// `extensionAttribute6`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_6")]
+    ExtensionAttribute6,
+    /// `extensionAttribute7`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_7")]
+    ExtensionAttribute7,
+    /// `extensionAttribute8`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_8")]
+    ExtensionAttribute8,
+    /// `extensionAttribute9`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_9")]
+    ExtensionAttribute9,
+    /// `extensionAttribute10`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_10")]
+    ExtensionAttribute10,
+    /// `extensionAttribute11`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_11")]
+    ExtensionAttribute11,
+    /// `extensionAttribute12`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_12")]
+    ExtensionAttribute12,
+    /// `extensionAttribute13`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_13")]
+    ExtensionAttribute13,
+    /// `extensionAttribute14`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_14")]
+    ExtensionAttribute14,
+    /// `extensionAttribute15`.
+    #[graphql(name = "EXTENSION_ATTRIBUTE_15")]
+    ExtensionAttribute15,
+    /// Whether the user holds a license of the SKU whose GUID is the value (`EQUALS`,
+    /// `NOT_EQUALS`, `IN` only).
+    HasLicenseOfSku,
+    /// Whether the user whose GUID is the value is the user's manager, directly or through a
+    /// chain of managers (`EQUALS`, `NOT_EQUALS`, `IN` only).
+    ReportsTo,
+}
+
+impl AllocationAttribute {
+    fn to_domain(self) -> Attribute {
+        use AllocationAttribute as A;
+        match self {
+            A::Department => Attribute::Department,
+            A::CompanyName => Attribute::CompanyName,
+            A::JobTitle => Attribute::JobTitle,
+            A::OfficeLocation => Attribute::OfficeLocation,
+            A::City => Attribute::City,
+            A::State => Attribute::State,
+            A::Country => Attribute::Country,
+            A::PostalCode => Attribute::PostalCode,
+            A::UsageLocation => Attribute::UsageLocation,
+            A::PreferredLanguage => Attribute::PreferredLanguage,
+            A::UserType => Attribute::UserType,
+            A::UpnDomain => Attribute::UpnDomain,
+            A::Mail => Attribute::Mail,
+            A::ExtensionAttribute1 => Attribute::ExtensionAttribute(1),
+            A::ExtensionAttribute2 => Attribute::ExtensionAttribute(2),
+            A::ExtensionAttribute3 => Attribute::ExtensionAttribute(3),
+            A::ExtensionAttribute4 => Attribute::ExtensionAttribute(4),
+            A::ExtensionAttribute5 => Attribute::ExtensionAttribute(5),
+            A::ExtensionAttribute6 => Attribute::ExtensionAttribute(6),
+            A::ExtensionAttribute7 => Attribute::ExtensionAttribute(7),
+            A::ExtensionAttribute8 => Attribute::ExtensionAttribute(8),
+            A::ExtensionAttribute9 => Attribute::ExtensionAttribute(9),
+            A::ExtensionAttribute10 => Attribute::ExtensionAttribute(10),
+            A::ExtensionAttribute11 => Attribute::ExtensionAttribute(11),
+            A::ExtensionAttribute12 => Attribute::ExtensionAttribute(12),
+            A::ExtensionAttribute13 => Attribute::ExtensionAttribute(13),
+            A::ExtensionAttribute14 => Attribute::ExtensionAttribute(14),
+            A::ExtensionAttribute15 => Attribute::ExtensionAttribute(15),
+            A::HasLicenseOfSku => Attribute::HasLicenseOfSku,
+            A::ReportsTo => Attribute::ReportsTo,
+        }
+    }
+}
+
+/// How a condition compares the attribute with its values. A missing attribute reads as the
+/// empty string.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ConditionOperator {
+    /// The whole value equals the one value given.
+    Equals,
+    /// The whole value differs from the one value given.
+    NotEquals,
+    /// The value contains the one value given.
+    Contains,
+    /// The value starts with the one value given.
+    StartsWith,
+    /// The value ends with the one value given.
+    EndsWith,
+    /// The value equals any of one or more values given.
+    In,
+    /// The one regex given matches somewhere in the value (anchor it with `^…$`).
+    Matches,
+    /// The value is missing or empty; takes no values.
+    IsEmpty,
+}
+
+impl ConditionOperator {
+    fn to_domain(self) -> Operator {
+        use ConditionOperator as O;
+        match self {
+            O::Equals => Operator::Equals,
+            O::NotEquals => Operator::NotEquals,
+            O::Contains => Operator::Contains,
+            O::StartsWith => Operator::StartsWith,
+            O::EndsWith => Operator::EndsWith,
+            O::In => Operator::In,
+            O::Matches => Operator::Matches,
+            O::IsEmpty => Operator::IsEmpty,
+        }
+    }
+}
+
+/// The GraphQL value of a domain value, found through `to_domain` so each mapping is written
+/// once; `Internal` for a domain value no GraphQL value stands for (a stored rule the domain
+/// never validated).
+fn from_domain<E: EnumType, D: PartialEq + std::fmt::Display>(
+    value: &D,
+    to_domain: impl Fn(E) -> D,
+) -> ApiResult<E> {
+    E::items()
+        .iter()
+        .map(|item| item.value)
+        .find(|item| to_domain(*item) == *value)
+        .ok_or_else(|| ApiError::Internal(format!("no GraphQL value for {value}")))
+}
+
+/// Where a user's allocation comes from.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "AllocationSource")]
+pub enum AllocationSourceValue {
+    /// Set by hand; overrides win over rules.
+    Override,
+    /// The first enabled rule, by priority, whose conditions all hold.
+    Rule,
+    /// No override and no matching rule.
+    Unallocated,
+}
+
+/// One test on a user attribute.
+#[derive(SimpleObject)]
+#[graphql(name = "AllocationCondition")]
+pub struct AllocationConditionObject {
+    /// The attribute read.
+    pub attribute: AllocationAttribute,
+    /// The comparison.
+    pub operator: ConditionOperator,
+    /// The values compared with: none for `IS_EMPTY`, one or more for `IN`, exactly one
+    /// otherwise.
+    pub values: Vec<String>,
+    /// Whether the comparison is case-sensitive.
+    pub case_sensitive: bool,
+}
+
+impl AllocationConditionObject {
+    fn of(c: &Condition) -> ApiResult<Self> {
+        Ok(AllocationConditionObject {
+            attribute: from_domain(&c.attribute, AllocationAttribute::to_domain)?,
+            operator: from_domain(&c.operator, ConditionOperator::to_domain)?,
+            values: c.values.clone(),
+            case_sensitive: c.case_sensitive,
+        })
+    }
+}
+
+/// "Users matching all these conditions go to that cost group": one of a tenant's ordered rules.
+pub struct AllocationRuleObject(pub Arc<AllocationRuleEntry>);
+
+#[Object(name = "AllocationRule")]
+impl AllocationRuleObject {
+    /// Rule id (GUID).
+    async fn id(&self) -> ID {
+        ID(self.0.rule.id.to_string())
+    }
+
+    /// The tenant.
+    async fn tenant_id(&self) -> ID {
+        ID(self.0.rule.tenant_id.to_string())
+    }
+
+    /// The cost group matching users go to, 100 %.
+    async fn cost_group(&self, ctx: &Context<'_>) -> ApiResult<CostGroupObject> {
+        cost_group(ctx, self.0.rule.target).await
+    }
+
+    /// Lower runs first; the first enabled rule whose conditions all hold wins.
+    async fn priority(&self) -> i32 {
+        self.0.rule.priority
+    }
+
+    /// Disabled rules are kept but never match.
+    async fn enabled(&self) -> bool {
+        self.0.rule.enabled
+    }
+
+    /// All must hold; at least one.
+    async fn conditions(&self) -> ApiResult<Vec<AllocationConditionObject>> {
+        self.0
+            .rule
+            .conditions
+            .iter()
+            .map(AllocationConditionObject::of)
+            .collect()
+    }
+
+    /// When the rule was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the rule last changed, its priority included.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Cost group `id` through the request's loader; `Internal` when it is missing (rules and
+/// allocations only name existing groups).
+async fn cost_group(ctx: &Context<'_>, id: CostGroupId) -> ApiResult<CostGroupObject> {
+    loaders(ctx)?
+        .cost_group
+        .load_one(id)
+        .await?
+        .map(CostGroupObject)
+        .ok_or_else(|| ApiError::Internal(format!("cost group {id} missing")))
+}
+
+/// The part of a user's license cost that goes to one cost group.
+pub struct AllocationShareObject(Share);
+
+#[Object(name = "AllocationShare")]
+impl AllocationShareObject {
+    /// The cost group.
+    async fn cost_group(&self, ctx: &Context<'_>) -> ApiResult<CostGroupObject> {
+        cost_group(ctx, self.0.cost_group).await
+    }
+
+    /// Percent of the user's cost, greater than 0 and at most 100.
+    async fn percent(&self) -> Decimal {
+        self.0.percent
+    }
+}
+
+/// Where one user's license cost goes, and why.
+pub struct UserAllocationObject(pub Arc<UserAllocation>);
+
+#[Object(name = "UserAllocation")]
+impl UserAllocationObject {
+    /// Why the user is where they are.
+    async fn source(&self) -> AllocationSourceValue {
+        self.0.source.into()
+    }
+
+    /// The winning rule when the source is `RULE`; null otherwise.
+    async fn rule(&self, ctx: &Context<'_>) -> ApiResult<Option<AllocationRuleObject>> {
+        let AllocationSource::Rule(id) = self.0.source else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?
+            .rule
+            .load_one(id)
+            .await?
+            .map(AllocationRuleObject))
+    }
+
+    /// The cost groups and percentages, largest first, summing to 100; empty when unallocated.
+    async fn shares(&self) -> Vec<AllocationShareObject> {
+        self.0
+            .shares
+            .iter()
+            .cloned()
+            .map(AllocationShareObject)
+            .collect()
+    }
+
+    /// An override kept for a user deleted upstream: reported, not costed.
+    async fn stale(&self) -> bool {
+        self.0.stale
+    }
+}
+
+/// One condition of a rule.
+#[derive(InputObject)]
+pub struct AllocationConditionInput {
+    /// The attribute read.
+    pub attribute: AllocationAttribute,
+    /// The comparison.
+    pub operator: ConditionOperator,
+    /// None for `IS_EMPTY`, one or more for `IN`, exactly one otherwise; no empty strings. Null
+    /// counts as none.
+    #[graphql(default_with = "Some(Vec::new())")]
+    pub values: Option<Vec<String>>,
+    /// Compare case-sensitively; by default (or null) case is folded.
+    #[graphql(default_with = "Some(false)")]
+    pub case_sensitive: Option<bool>,
+}
+
+impl AllocationConditionInput {
+    fn into_domain(self) -> Condition {
+        Condition {
+            attribute: self.attribute.to_domain(),
+            operator: self.operator.to_domain(),
+            values: self.values.unwrap_or_default(),
+            case_sensitive: self.case_sensitive.unwrap_or(false),
+        }
+    }
+}
+
+/// A rule of a tenant, not yet stored (e.g. for a preview).
+#[derive(InputObject)]
+pub struct AllocationRuleInput {
+    /// The cost group matching users go to, of the same tenant.
+    pub cost_group_id: ID,
+    /// All must hold; at least one.
+    pub conditions: Vec<AllocationConditionInput>,
+    /// Disabled rules never match; null counts as the default.
+    #[graphql(default_with = "Some(true)")]
+    pub enabled: Option<bool>,
+}
+
+/// A new rule, placed after the tenant's other rules.
+#[derive(InputObject)]
+pub struct CreateAllocationRuleInput {
+    /// The tenant (GUID).
+    pub tenant_id: ID,
+    /// The cost group matching users go to, of the same tenant.
+    pub cost_group_id: ID,
+    /// All must hold; at least one.
+    pub conditions: Vec<AllocationConditionInput>,
+    /// Disabled rules are kept but never match; null counts as the default.
+    #[graphql(default_with = "Some(true)")]
+    pub enabled: Option<bool>,
+}
+
+/// Changes to a rule; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateAllocationRuleInput {
+    /// A new target, a cost group of the rule's tenant.
+    pub cost_group_id: Option<ID>,
+    /// New conditions, replacing all of them; at least one.
+    pub conditions: Option<Vec<AllocationConditionInput>>,
+    /// Enables or disables the rule.
+    pub enabled: Option<bool>,
+}
+
+/// Checked conditions of input field `{prefix}.conditions`; `BAD_USER_INPUT` naming the field
+/// at fault otherwise.
+pub(crate) fn parse_conditions(
+    prefix: &str,
+    inputs: Vec<AllocationConditionInput>,
+) -> ApiResult<Vec<Condition>> {
+    let conditions: Vec<Condition> = inputs
+        .into_iter()
+        .map(AllocationConditionInput::into_domain)
+        .collect();
+    validate_conditions(&conditions).map_err(|e| ApiError::rule_input(prefix, &e))?;
+    Ok(conditions)
+}
+
+/// A checked rule of `tenant` from input field `prefix` (`input`, `rules[2]`), with a new id and
+/// priority 0 (callers ordering several rules set it). `BAD_USER_INPUT` naming the field at
+/// fault; whether the cost group belongs to the tenant is for the store to check.
+pub(crate) fn parse_rule_input(
+    prefix: &str,
+    tenant: TenantId,
+    input: AllocationRuleInput,
+) -> ApiResult<AllocationRule> {
+    let target: CostGroupId = parse_id(&format!("{prefix}.costGroupId"), &input.cost_group_id)?;
+    Ok(AllocationRule {
+        id: AllocationRuleId(Uuid::new_v4()),
+        tenant_id: tenant,
+        target,
+        priority: 0,
+        enabled: input.enabled.unwrap_or(true),
+        conditions: parse_conditions(prefix, input.conditions)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_attribute_and_operator_maps_both_ways() {
+        for item in AllocationAttribute::items() {
+            let domain = item.value.to_domain();
+            assert_eq!(
+                from_domain(&domain, AllocationAttribute::to_domain).ok(),
+                Some(item.value)
+            );
+        }
+        for item in ConditionOperator::items() {
+            let domain = item.value.to_domain();
+            assert_eq!(item.name, domain.to_string());
+        }
+        let names: Vec<&str> = AllocationAttribute::items()
+            .iter()
+            .map(|i| i.name)
+            .collect();
+        assert!(names.contains(&"EXTENSION_ATTRIBUTE_15"), "{names:?}");
+        assert!(names.contains(&"UPN_DOMAIN"), "{names:?}");
+        assert!(names.contains(&"HAS_LICENSE_OF_SKU"), "{names:?}");
+        assert!(
+            from_domain(
+                &Attribute::ExtensionAttribute(16),
+                AllocationAttribute::to_domain
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! `Query.previewAllocation`: what a proposed rule list would do, computed without writing.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object};
+
+use super::allocation_rule::{AllocationRuleInput, UserAllocationObject, parse_rule_input};
+use super::cost_report::{CostReportObject, DatedReport};
+use super::{UserObject, loaders};
+use crate::domain::allocation::{
+    AllocationSource, CompiledRule, UserAllocation, report_from_tally,
+};
+use crate::domain::{AllocationRuleId, TenantId};
+use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::query::parse_id;
+use crate::store::StoreError;
+use crate::store::evaluation::{self, Preview};
+
+/// Most users `changes` lists at once.
+const MAX_CHANGES: i32 = 500;
+
+/// The result of evaluating a proposed rule list against a tenant's current data.
+pub struct AllocationPreviewObject {
+    tenant_id: TenantId,
+    preview: Preview,
+    report: Arc<DatedReport>,
+    /// Ids given to the proposed rules, in their order.
+    rule_ids: Vec<AllocationRuleId>,
+}
+
+#[Object(name = "AllocationPreview")]
+impl AllocationPreviewObject {
+    /// The cost report the proposed rules would give (prices in force on `asOf`).
+    async fn report(&self) -> CostReportObject {
+        CostReportObject {
+            tenant_id: self.tenant_id,
+            dated: self.report.clone(),
+        }
+    }
+
+    /// How many users' cost groups or shares would change.
+    async fn changed_users(&self) -> usize {
+        self.preview.changes.len()
+    }
+
+    /// The users whose cost groups or shares would change, by user id: the first `first`
+    /// (default 100, at most 500).
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100)] first: i32,
+    ) -> ApiResult<Vec<AllocationChangeObject>> {
+        if !(0..=MAX_CHANGES).contains(&first) {
+            return Err(ApiError::BadUserInput(format!(
+                "first must be between 0 and {MAX_CHANGES}, got {first}"
+            )));
+        }
+        let changes = &self.preview.changes[..self.preview.changes.len().min(first as usize)];
+        let ids: Vec<_> = changes.iter().map(|(b, _)| b.user_id).collect();
+        let users = loaders(ctx)?.user.load_many(ids).await?;
+        Ok(changes
+            .iter()
+            .filter_map(|(before, after)| {
+                users.get(&before.user_id).map(|u| AllocationChangeObject {
+                    user: UserObject(u.clone()),
+                    before: Arc::new(before.clone()),
+                    after: Arc::new(after.clone()),
+                    rule_index: match after.source {
+                        AllocationSource::Rule(id) => self.rule_ids.iter().position(|r| *r == id),
+                        _ => None,
+                    },
+                })
+            })
+            .collect())
+    }
+}
+
+/// One user who would move.
+pub struct AllocationChangeObject {
+    user: UserObject,
+    before: Arc<UserAllocation>,
+    after: Arc<UserAllocation>,
+    rule_index: Option<usize>,
+}
+
+#[Object(name = "AllocationChange")]
+impl AllocationChangeObject {
+    /// The user.
+    async fn user(&self) -> &UserObject {
+        &self.user
+    }
+
+    /// The stored allocation.
+    async fn before(&self) -> UserAllocationObject {
+        UserAllocationObject(self.before.clone())
+    }
+
+    /// The allocation under the proposed rules (its `rule` is null: proposed rules are not
+    /// stored; see `afterRuleIndex`).
+    async fn after(&self) -> UserAllocationObject {
+        UserAllocationObject(self.after.clone())
+    }
+
+    /// Position in the proposed list of the rule that would place the user; null when an
+    /// override places them or they would be unallocated.
+    async fn after_rule_index(&self) -> Option<usize> {
+        self.rule_index
+    }
+}
+
+/// Root field of the allocation preview.
+#[derive(Default)]
+pub struct PreviewQuery;
+
+#[Object]
+impl PreviewQuery {
+    /// Evaluates `rules` (the whole proposed list, first match wins in this order) against the
+    /// tenant's current users, licenses, overrides, cost groups and prices on `asOf` (default:
+    /// today, UTC) and returns the report and the users who would move. Nothing is written.
+    /// `NOT_FOUND` for an unknown tenant or a cost group not of the tenant; `BAD_USER_INPUT`
+    /// naming the rule and field at fault.
+    async fn preview_allocation(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        rules: Vec<AllocationRuleInput>,
+        as_of: Option<chrono::NaiveDate>,
+    ) -> ApiResult<AllocationPreviewObject> {
+        let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
+        let mut proposed = Vec::with_capacity(rules.len());
+        for (i, input) in rules.into_iter().enumerate() {
+            let mut rule = parse_rule_input(&format!("rules[{i}]"), tenant_id, input)?;
+            rule.priority = i32::try_from(i).unwrap_or(i32::MAX);
+            proposed.push(rule);
+        }
+        let l = loaders(ctx)?;
+        let not_found = || ApiError::NotFound(format!("tenant {tenant_id} not found"));
+        let groups = l.cost_groups.load_one(tenant_id).await?.unwrap_or_default();
+        if l.tenant.load_one(tenant_id).await?.is_none() {
+            return Err(not_found());
+        }
+        for (i, rule) in proposed.iter().enumerate() {
+            if !groups.iter().any(|g| g.id == rule.target) {
+                return Err(ApiError::NotFound(format!(
+                    "rules[{i}].costGroupId: cost group {} not found",
+                    rule.target
+                )));
+            }
+        }
+        let compiled: Vec<CompiledRule> = proposed
+            .iter()
+            .map(|r| r.compile().map_err(StoreError::from))
+            .collect::<Result<_, _>>()?;
+        let preview = evaluation::preview_allocation(&l.store, &l.scope, tenant_id, &compiled)
+            .await?
+            .ok_or_else(not_found)?;
+        let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let i = &preview.inputs;
+        let report = report_from_tally(&i.tally, &i.subscriptions, &i.prices, &i.groups, as_of)
+            .map_err(StoreError::Report)?;
+        Ok(AllocationPreviewObject {
+            tenant_id,
+            report: Arc::new(DatedReport {
+                report,
+                evaluated_at: i.evaluated_at,
+            }),
+            rule_ids: proposed.iter().map(|r| r.id).collect(),
+            preview,
+        })
+    }
+}
