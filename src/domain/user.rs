@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::ids::{ServicePlanId, SkuId, TenantId, UserId};
+use super::ids::{CostGroupId, ServicePlanId, SkuId, TenantId, UserId};
 
 /// Number of on-premises extension attributes (`extensionAttribute1` to `15`).
 pub const EXTENSION_ATTRIBUTES: usize = 15;
@@ -87,6 +87,10 @@ pub struct UserFilter {
     pub user_type: Option<String>,
     /// Users holding a license of this SKU.
     pub sku_id: Option<SkuId>,
+    /// Users the stored evaluation places (wholly or partly) in this cost group.
+    pub cost_group_id: Option<CostGroupId>,
+    /// `Some(true)`: users placed in no cost group; `Some(false)`: users placed in at least one.
+    pub unallocated: Option<bool>,
     /// Include users soft-deleted upstream.
     pub include_deleted: bool,
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::domain::allocation::ReportError;
-use crate::domain::allocation::RuleError;
+use crate::domain::allocation::{OverrideError, PriceError, RuleError};
 use crate::domain::{CostGroupError, DomainError};
 use crate::importer::TriggerError;
 use crate::store::StoreError;
@@ -36,6 +36,17 @@ impl ApiError {
         }
     }
 
+    /// The same error with its message put under an input path: `within("input")` turns
+    /// `currency must be …` into `input.currency must be …`. Internal errors are unchanged.
+    pub fn within(self, path: &str) -> Self {
+        match self {
+            ApiError::BadUserInput(m) => ApiError::BadUserInput(format!("{path}.{m}")),
+            ApiError::NotFound(m) => ApiError::NotFound(format!("{path}.{m}")),
+            ApiError::Conflict(m) => ApiError::Conflict(format!("{path}.{m}")),
+            internal @ ApiError::Internal(_) => internal,
+        }
+    }
+
     /// The DESIGN.md error code of this error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -65,6 +76,25 @@ impl From<CostGroupError> for ApiError {
             | CostGroupError::TooDeep { .. }
             | CostGroupError::InUse { .. }
             | CostGroupError::ReassignToSelf { .. } => ApiError::Conflict(err.to_string()),
+        }
+    }
+}
+
+impl From<OverrideError> for ApiError {
+    fn from(err: OverrideError) -> Self {
+        ApiError::BadUserInput(err.to_string())
+    }
+}
+
+impl From<PriceError> for ApiError {
+    fn from(err: PriceError) -> Self {
+        match err {
+            PriceError::UnknownCurrency { .. }
+            | PriceError::Negative { .. }
+            | PriceError::TooHigh { .. }
+            | PriceError::TooPrecise { .. } => ApiError::BadUserInput(err.to_string()),
+            // Stored prices that don't fit together: the request is fine, the data is not.
+            PriceError::MixedCurrencies { .. } => ApiError::Conflict(err.to_string()),
         }
     }
 }
@@ -210,6 +240,24 @@ mod tests {
         assert_eq!(err.message(), "name must be 1 to 100 characters, got 0");
         let err = ApiError::from(StoreError::from(CostGroupError::Cycle { name: "A".into() }));
         assert_eq!(err.code(), "CONFLICT");
+    }
+
+    #[test]
+    fn override_and_price_errors_are_bad_user_input_naming_the_field() {
+        let err = ApiError::from(OverrideError::SumNot100 {
+            sum: rust_decimal::Decimal::new(9999, 2),
+        });
+        assert_eq!(err.code(), "BAD_USER_INPUT");
+        assert_eq!(err.message(), "shares must sum to exactly 100, got 99.99");
+        let err = ApiError::from(PriceError::Negative {
+            price: rust_decimal::Decimal::NEGATIVE_ONE,
+        })
+        .within("input");
+        assert_eq!(err.code(), "BAD_USER_INPUT");
+        assert_eq!(
+            err.message(),
+            "input.monthlyUnitPrice must be 0 or more, got -1"
+        );
     }
 
     #[test]

@@ -10,12 +10,14 @@ use chrono::NaiveDate;
 use crate::domain::allocation::report_from_tally;
 use crate::domain::allocation::{AllocationRuleEntry, UserAllocation};
 use crate::domain::{
-    AllocationRuleId, AssignedLicense, CostGroup, CostGroupId, Page, ServicePlan, SkuId,
-    Subscription, Tenant, TenantId, TenantScope, User, UserFilter, UserId,
+    AllocationRuleId, AssignedLicense, CostGroup, CostGroupId, Page, PageRequest, ServicePlan,
+    SkuId, Subscription, Tenant, TenantId, TenantScope, User, UserFilter, UserId,
 };
 use crate::graphql::types::DatedReport;
 use crate::metrics::Metrics;
 use crate::store::import_queries::{self, TenantRuns};
+use crate::store::members::{self, CostGroupMember};
+use crate::store::prices::{self, PriceEntry};
 use crate::store::users::{UserListQuery, UserParent};
 use crate::store::{
     Store, StoreError, allocation_rules, cost_groups, evaluation, licenses, subscriptions, tenants,
@@ -418,6 +420,78 @@ impl Loader<(TenantId, NaiveDate)> for CostReportOfTenant {
     }
 }
 
+loader!(
+    /// Every price of each tenant, the whole history, by SKU then date.
+    PricesOfTenant
+);
+impl Loader<TenantId> for PricesOfTenant {
+    type Value = Vec<Arc<PriceEntry>>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
+        self.0.batch("prices_of_tenant", keys.len());
+        let rows = prices::list_price_entries_of_tenants(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |p| p.tenant_id))
+    }
+}
+
+/// A page of a cost group's members.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MemberPageKey {
+    /// The cost group.
+    pub group: CostGroupId,
+    /// Which slice, by user id.
+    pub page: Arc<PageRequest>,
+}
+
+loader!(
+    /// Pages of cost group members; keys asking the same page share a statement.
+    MemberPages
+);
+impl Loader<MemberPageKey> for MemberPages {
+    type Value = Page<Arc<CostGroupMember>>;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[MemberPageKey],
+    ) -> Result<HashMap<MemberPageKey, Self::Value>, LoadError> {
+        self.0.batch("member_pages", keys.len());
+        let mut groups: HashMap<Arc<PageRequest>, Vec<CostGroupId>> = HashMap::new();
+        for key in keys {
+            groups.entry(key.page.clone()).or_default().push(key.group);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for (page, ids) in groups {
+            for (group, found) in members::list_member_pages(&self.0.store, &ids, &page).await? {
+                let found = Page {
+                    items: found.items.into_iter().map(Arc::new).collect(),
+                    has_next_page: found.has_next_page,
+                };
+                out.insert(
+                    MemberPageKey {
+                        group,
+                        page: page.clone(),
+                    },
+                    found,
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+loader!(
+    /// Number of members of each cost group.
+    MemberCounts
+);
+impl Loader<CostGroupId> for MemberCounts {
+    type Value = u64;
+    type Error = LoadError;
+    async fn load(&self, keys: &[CostGroupId]) -> Result<HashMap<CostGroupId, u64>, LoadError> {
+        self.0.batch("member_counts", keys.len());
+        Ok(members::count_members(&self.0.store, keys).await?)
+    }
+}
+
 type Cached<L> = DataLoader<L, HashMapCache>;
 
 /// Every loader of one request, plus the request's scope and store.
@@ -450,6 +524,12 @@ pub struct Loaders {
     pub user_counts: Cached<UserCounts>,
     /// See [`ImportStatusOfTenant`].
     pub import_status: Cached<ImportStatusOfTenant>,
+    /// See [`PricesOfTenant`].
+    pub prices: Cached<PricesOfTenant>,
+    /// See [`MemberPages`].
+    pub member_pages: Cached<MemberPages>,
+    /// See [`MemberCounts`].
+    pub member_counts: Cached<MemberCounts>,
     /// See [`CostReportOfTenant`].
     pub cost_report: Cached<CostReportOfTenant>,
     /// See [`RuleById`].
@@ -513,6 +593,9 @@ impl Loaders {
             user_pages: cached(UserPages(source.clone())),
             user_counts: cached(UserCounts(source.clone())),
             import_status: cached(ImportStatusOfTenant(source.clone())),
+            prices: cached(PricesOfTenant(source.clone())),
+            member_pages: cached(MemberPages(source.clone())),
+            member_counts: cached(MemberCounts(source.clone())),
             cost_report: cached(CostReportOfTenant(source.clone())),
             rule: cached(RuleById(source.clone())),
             rules_of_tenant: cached(RulesOfTenant(source.clone())),

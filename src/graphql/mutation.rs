@@ -1,5 +1,9 @@
 //! Root mutation fields. Each area has its own object, merged into the schema's `Mutation`.
 
+mod allocation;
+
+pub use allocation::{AllocationMutation, AllocationShareInput, SetLicensePriceInput};
+
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};

@@ -3,7 +3,9 @@
 use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 
 use super::entities::EntityQuery;
-use super::mutation::{AllocationRuleMutation, CostGroupMutation, MutationRoot};
+use super::mutation::{
+    AllocationMutation, AllocationRuleMutation, CostGroupMutation, MutationRoot,
+};
 use super::query::{ImportQuery, RootQuery};
 use super::subscription::SubscriptionRoot;
 use super::types::audit::AuditQuery;
@@ -21,7 +23,12 @@ pub struct Query(
 
 /// The mutation root; each area adds its object here.
 #[derive(MergedObject, Default)]
-pub struct Mutation(MutationRoot, CostGroupMutation, AllocationRuleMutation);
+pub struct Mutation(
+    MutationRoot,
+    CostGroupMutation,
+    AllocationRuleMutation,
+    AllocationMutation,
+);
 
 /// The subscription root; each area adds its object here.
 #[derive(MergedSubscription, Default)]

@@ -15,6 +15,7 @@ pub mod import_queries;
 pub mod import_runs;
 mod keyset;
 pub mod licenses;
+pub mod members;
 pub mod overrides;
 pub mod prices;
 pub mod snapshot;

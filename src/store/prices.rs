@@ -1,14 +1,35 @@
-//! License prices: each tenant's monthly unit price per SKU, with its history.
+//! License prices: each tenant's monthly unit price per SKU, with its history. One price per
+//! tenant, SKU and `effective_from` day; setting it again replaces that day's entry.
 
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
 
-use super::entities::license_price::{Column, Entity, Model};
+use super::audit;
+use super::connect::Store;
+use super::cost_groups::{lock_tenant, stored_now};
+use super::entities::license_price::{self, Column, Entity, Model};
+use super::entities::subscription;
 use super::error::StoreError;
 use crate::domain::allocation::{Currency, Price};
-use crate::domain::{SkuId, TenantId};
+use crate::domain::audit::AuditChange;
+use crate::domain::{SkuId, TenantId, TenantScope};
+
+/// A stored price of one tenant, with when it was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceEntry {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The price.
+    pub price: Price,
+    /// When this entry was set (replacing an entry of the same SKU and day sets it anew).
+    pub created_at: DateTime<Utc>,
+}
 
 pub(crate) fn to_domain(m: Model) -> Result<Price, StoreError> {
     let corrupt = |detail: String| StoreError::Corrupt {
@@ -21,11 +42,19 @@ pub(crate) fn to_domain(m: Model) -> Result<Price, StoreError> {
         .map_err(|e| corrupt(e.to_string()))
 }
 
+fn to_entry(m: Model) -> Result<PriceEntry, StoreError> {
+    Ok(PriceEntry {
+        tenant_id: TenantId(m.tenant_id),
+        created_at: m.created_at,
+        price: to_domain(m)?,
+    })
+}
+
 /// Every price of each of `tenants`, the whole history, by tenant, SKU and date, on `conn`.
-pub(crate) async fn list_prices_of_tenants_on(
+async fn list_entries_on(
     conn: &impl ConnectionTrait,
     tenants: &[TenantId],
-) -> Result<Vec<(TenantId, Price)>, StoreError> {
+) -> Result<Vec<PriceEntry>, StoreError> {
     Entity::find()
         .filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
         .order_by_asc(Column::TenantId)
@@ -34,6 +63,111 @@ pub(crate) async fn list_prices_of_tenants_on(
         .all(conn)
         .await?
         .into_iter()
-        .map(|m| Ok((TenantId(m.tenant_id), to_domain(m)?)))
+        .map(to_entry)
         .collect()
+}
+
+/// Every price of each of `tenants`, the whole history, by tenant, SKU and date, on `conn`.
+pub(crate) async fn list_prices_of_tenants_on(
+    conn: &impl ConnectionTrait,
+    tenants: &[TenantId],
+) -> Result<Vec<(TenantId, Price)>, StoreError> {
+    Ok(list_entries_on(conn, tenants)
+        .await?
+        .into_iter()
+        .map(|e| (e.tenant_id, e.price))
+        .collect())
+}
+
+/// Every price of each of `tenants`, with when each was set, by tenant, SKU and date.
+pub async fn list_price_entries_of_tenants(
+    store: &Store,
+    tenants: &[TenantId],
+) -> Result<Vec<PriceEntry>, StoreError> {
+    list_entries_on(store.db(), tenants).await
+}
+
+/// The audit log's view of a price.
+fn audit_json(m: &Model) -> serde_json::Value {
+    serde_json::json!({
+        "skuId": m.sku_id.to_string(),
+        "effectiveFrom": m.effective_from.to_string(),
+        "monthlyUnitPrice": m.monthly_unit_price,
+        "currency": m.currency,
+    })
+}
+
+/// Sets the price of a SKU of `tenant_id` from `price.effective_from()` on, replacing the entry
+/// of that SKU and day if there is one (other days are kept as history), in one write
+/// transaction that records the change as `actor`. `NotFound` when the tenant is unknown or out
+/// of `scope`, or has no subscription of the SKU; `Conflict` when the currency differs from the
+/// tenant's other prices (a cost report is in one currency per tenant).
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, sku_id = %price.sku_id()))]
+pub async fn set_price(
+    store: &Store,
+    scope: &TenantScope,
+    tenant_id: TenantId,
+    actor: String,
+    price: Price,
+) -> Result<PriceEntry, StoreError> {
+    use sea_orm::ActiveValue::Set;
+    let sku = price.sku_id();
+    let day = price.effective_from();
+    let txn = store.begin_write().await?;
+    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
+    if subscription::Entity::find()
+        .filter(subscription::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(subscription::Column::SkuId.eq(sku.uuid()))
+        .one(&txn)
+        .await?
+        .is_none()
+    {
+        return Err(StoreError::NotFound(format!(
+            "input.skuId: a subscription of SKU {sku} in tenant {tenant_id}"
+        )));
+    }
+    let stored = Entity::find()
+        .filter(Column::TenantId.eq(tenant_id.uuid()))
+        .all(&txn)
+        .await?;
+    let (same, others): (Vec<Model>, Vec<Model>) = stored
+        .into_iter()
+        .partition(|m| m.sku_id == sku.uuid() && m.effective_from == day);
+    let currency = price.currency().code();
+    if let Some(other) = others.iter().find(|m| m.currency != currency) {
+        return Err(StoreError::Conflict(format!(
+            "input.currency must be {}, the currency of the tenant's other prices (a cost report \
+             is in one currency per tenant), got {currency}",
+            other.currency
+        )));
+    }
+    let before = same.into_iter().next();
+    let row = license_price::ActiveModel {
+        id: Set(before.as_ref().map_or_else(Uuid::new_v4, |m| m.id)),
+        tenant_id: Set(tenant_id.uuid()),
+        sku_id: Set(sku.uuid()),
+        effective_from: Set(day),
+        monthly_unit_price: Set(price.monthly_unit_price().normalize().to_string()),
+        currency: Set(currency.to_owned()),
+        created_at: Set(stored_now()),
+    };
+    let after = match before {
+        Some(_) => row.update(&txn).await?,
+        None => row.insert(&txn).await?,
+    };
+    audit::record(
+        &txn,
+        AuditChange {
+            tenant_id,
+            actor,
+            action: "setLicensePrice".to_owned(),
+            subject_type: "licensePrice".to_owned(),
+            subject_id: format!("{sku}@{day}"),
+            before: before.as_ref().map(audit_json),
+            after: Some(audit_json(&after)),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    to_entry(after)
 }

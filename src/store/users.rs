@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::connect::Store;
-use super::entities::{user, user_license};
+use super::entities::{user, user_allocation, user_license};
 use super::error::StoreError;
 use super::keyset;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
@@ -214,6 +214,28 @@ fn filtered(filter: &UserFilter) -> Condition {
             .and_where(Expr::col(user_license::Column::SkuId).eq(sku.uuid()))
             .to_owned();
         cond = cond.add(Expr::col((user::Entity, user::Column::Id)).in_subquery(holders));
+    }
+    if let Some(group) = filter.cost_group_id {
+        // Served by `idx_user_allocations_group_user`.
+        let members = Query::select()
+            .column(user_allocation::Column::UserId)
+            .from(user_allocation::Entity)
+            .and_where(Expr::col(user_allocation::Column::CostGroupId).eq(group.uuid()))
+            .to_owned();
+        cond = cond.add(Expr::col((user::Entity, user::Column::Id)).in_subquery(members));
+    }
+    if let Some(unallocated) = filter.unallocated {
+        // Correlated on the primary key's first column (user_id, cost_group_id).
+        let placed = Query::select()
+            .expr(Expr::val(1))
+            .from(user_allocation::Entity)
+            .and_where(
+                Expr::col((user_allocation::Entity, user_allocation::Column::UserId))
+                    .equals((user::Entity, user::Column::Id)),
+            )
+            .to_owned();
+        let exists = Expr::exists(placed);
+        cond = cond.add(if unallocated { exists.not() } else { exists });
     }
     cond
 }

@@ -21,11 +21,19 @@ const MIX: &[&str] = &[
         guests: users(first: 10, filter: { userType: "Guest", includeDeleted: true }) { totalCount } } }"#,
     r#"query($u: ID!, $t: ID!) { user(tenantId: $t, id: $u) { displayName tenant { name } } }"#,
     r#"{ tenants(first: 10, search: "big") { totalCount edges { node { subscriptions { skuId } } } } }"#,
+    r#"query($dt: ID!, $g: ID!) { tenant(id: $dt) {
+        inGroup: users(first: 10, filter: { costGroupId: $g }) { totalCount edges { node { id } } }
+        unallocated: users(first: 10, filter: { unallocated: true }) { totalCount edges { node { id } } }
+        licensePrices { monthlyUnitPrice } subscriptions { price { currency } }
+        costGroups { members(first: 5) { totalCount edges { node { user { id } percent } } }
+          single: children { members(first: 2) { totalCount } } } } }"#,
 ];
 
 fn full_scans(plan: &[String]) -> Vec<String> {
-    const TABLES: [&str; 6] = [
+    const TABLES: [&str; 8] = [
         "users",
+        "user_allocations",
+        "license_prices",
         "user_licenses",
         "subscriptions",
         "service_plans",
@@ -57,7 +65,10 @@ async fn every_statement_of_the_query_mix_uses_an_index() {
             .await
             .unwrap();
     }
+    let (demo, groups) = &demo_data()[0];
     let vars = json!({
+        "dt": demo.tenant.id.to_string(),
+        "g": groups[0].id.to_string(),
         "t": snapshot.tenant.id.to_string(),
         "u": snapshot.users[40].id.to_string(),
         "sku": snapshot.subscriptions[0].sku_id.to_string(),

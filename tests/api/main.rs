@@ -14,6 +14,8 @@ mod http;
 mod importer;
 mod imports;
 mod indexes;
+mod overrides;
+mod prices;
 mod reads;
 mod simulator;
 mod snapshot;

@@ -313,11 +313,7 @@ pub struct UserAllocationObject(pub Arc<UserAllocation>);
 impl UserAllocationObject {
     /// Why the user is where they are.
     async fn source(&self) -> AllocationSourceValue {
-        match self.0.source {
-            AllocationSource::Override => AllocationSourceValue::Override,
-            AllocationSource::Rule(_) => AllocationSourceValue::Rule,
-            AllocationSource::Unallocated => AllocationSourceValue::Unallocated,
-        }
+        self.0.source.into()
     }
 
     /// The winning rule when the source is `RULE`; null otherwise.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::allocation::{CostGroupMemberConnection, member_list};
 use super::cost_report::{CostLineObject, LinePick, report_of};
 use super::{AllocationRuleObject, TenantObject, loaders};
 use crate::domain::CostGroup;
@@ -95,6 +96,17 @@ impl CostGroupObject {
             .await?
             .unwrap_or_default();
         Ok(children.into_iter().map(CostGroupObject).collect())
+    }
+
+    /// Present users placed (wholly or partly) in this group by an override or a rule, by user
+    /// id, a page at a time (`first` defaults to 50, at most 500).
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<CostGroupMemberConnection> {
+        member_list(ctx, self.0.id, first, after).await
     }
 
     /// The allocation rules placing users in this group, in priority order.

@@ -1,13 +1,16 @@
 //! GraphQL object types, each a thin wrapper around a domain value that resolves its relations
 //! through the request's DataLoaders.
 
+pub mod allocation;
 pub mod allocation_rule;
 pub mod audit;
 pub mod connection;
 pub mod cost_group;
 pub mod cost_report;
+pub mod date;
 pub mod import_run;
 pub mod preview;
+pub mod price;
 pub mod subscription;
 pub mod tenant;
 pub mod user;
@@ -16,7 +19,9 @@ pub use allocation_rule::{AllocationRuleObject, UserAllocationObject};
 pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
 pub use cost_report::{CostLineObject, CostReportObject, DatedReport};
+pub use date::Date;
 pub use import_run::{ImportProgressObject, ImportRunObject, ImportStatusObject};
+pub use price::LicensePriceObject;
 pub use subscription::{ServicePlanObject, SubscriptionObject};
 pub use tenant::TenantObject;
 pub use user::UserObject;

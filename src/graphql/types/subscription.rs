@@ -7,7 +7,8 @@ use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::tenant::user_list;
-use super::{UserConnection, loaders};
+use super::{Date, LicensePriceObject, UserConnection, loaders};
+use crate::domain::allocation::price_on;
 use crate::domain::{CapabilityStatus, ServicePlan, Subscription, UserFilter, UserSort};
 use crate::graphql::error::ApiResult;
 use crate::store::users::UserParent;
@@ -141,6 +142,29 @@ impl SubscriptionObject {
             .await?
             .unwrap_or_default();
         Ok(plans.into_iter().map(ServicePlanObject).collect())
+    }
+
+    /// The price in force on `asOf` (default: today, UTC): the latest set with `effectiveFrom`
+    /// on or before that day. Null when the SKU has no price yet.
+    async fn price(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<Date>,
+    ) -> ApiResult<Option<LicensePriceObject>> {
+        let day = as_of.map_or_else(|| Utc::now().date_naive(), |d| d.0);
+        let entries = loaders(ctx)?
+            .prices
+            .load_one(self.0.tenant_id)
+            .await?
+            .unwrap_or_default();
+        let prices: Vec<_> = entries.iter().map(|e| e.price.clone()).collect();
+        let Some(in_force) = price_on(&prices, self.0.sku_id, day) else {
+            return Ok(None);
+        };
+        Ok(entries
+            .into_iter()
+            .find(|e| &e.price == in_force)
+            .map(LicensePriceObject))
     }
 
     /// Users holding a license of this SKU, a page at a time (deleted users left out).

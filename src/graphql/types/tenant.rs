@@ -8,16 +8,19 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::connection::{UserConnection, user_connection};
 use super::cost_report::{CostReportObject, report_of};
 use super::{
-    AllocationRuleObject, CostGroupObject, ImportStatusObject, SubscriptionObject, loaders,
+    AllocationRuleObject, CostGroupObject, ImportStatusObject, LicensePriceObject,
+    SubscriptionObject, loaders,
 };
 use std::collections::HashSet;
 
 use crate::domain::{
-    Consumption, SkuId, Tenant, TenantId, User, UserFilter, UserId, UserSort, UserSortField,
+    Consumption, CostGroupId, SkuId, Tenant, TenantId, User, UserFilter, UserId, UserSort,
+    UserSortField,
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::loaders::{UserCountKey, UserPageKey};
 use crate::graphql::pagination;
+use crate::graphql::query::parse_id;
 use crate::store::users::{UserListQuery, UserParent};
 
 /// Which users `Tenant.users` returns. Text matches ignore case.
@@ -31,6 +34,10 @@ pub struct UserFilterInput {
     pub user_type: Option<String>,
     /// Only users holding a license of this SKU (GUID).
     pub sku_id: Option<ID>,
+    /// Only users placed (wholly or partly) in this cost group (GUID) by an override or a rule.
+    pub cost_group_id: Option<ID>,
+    /// `true`: only users placed in no cost group; `false`: only users placed in one or more.
+    pub unallocated: Option<bool>,
     /// Include users deleted upstream (soft-deleted). Default false.
     #[graphql(default)]
     pub include_deleted: bool,
@@ -43,11 +50,17 @@ impl UserFilterInput {
             .map(|id| id.parse::<SkuId>())
             .transpose()
             .map_err(|e| ApiError::BadUserInput(format!("filter.skuId: {e}")))?;
+        let cost_group_id = self
+            .cost_group_id
+            .map(|id| parse_id::<CostGroupId>("filter.costGroupId", &id))
+            .transpose()?;
         Ok(UserFilter {
             search: self.search,
             department: self.department,
             user_type: self.user_type,
             sku_id,
+            cost_group_id,
+            unallocated: self.unallocated,
             include_deleted: self.include_deleted,
         })
     }
@@ -299,6 +312,28 @@ impl TenantObject {
             .await?
             .unwrap_or_default();
         Ok(groups.into_iter().map(CostGroupObject).collect())
+    }
+
+    /// The tenant's license prices, the whole history, by SKU then `effectiveFrom`; only those
+    /// of `skuId` when given.
+    async fn license_prices(
+        &self,
+        ctx: &Context<'_>,
+        sku_id: Option<ID>,
+    ) -> ApiResult<Vec<LicensePriceObject>> {
+        let sku_id = sku_id
+            .map(|id| parse_id::<SkuId>("skuId", &id))
+            .transpose()?;
+        let prices = loaders(ctx)?
+            .prices
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(prices
+            .into_iter()
+            .filter(|p| sku_id.is_none_or(|sku| p.price.sku_id() == sku))
+            .map(LicensePriceObject)
+            .collect())
     }
 
     /// The monthly license cost on `asOf` (default: today, UTC) per cost group, plus

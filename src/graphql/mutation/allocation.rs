@@ -1,0 +1,134 @@
+//! Mutations of overrides (`setUserAllocation`, `clearUserAllocation`) and license prices
+//! (`setLicensePrice`). Values are checked here before any transaction starts; the store checks
+//! what needs the database (the user, the cost groups, the SKU, the tenant's currency).
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object};
+use rust_decimal::Decimal;
+
+use super::actor;
+use crate::domain::allocation::{Currency, Override, Price, Share};
+use crate::domain::{CostGroupId, SkuId, TenantId, UserId};
+use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::query::parse_id;
+use crate::graphql::types::{Date, LicensePriceObject, UserObject, loaders};
+use crate::store::{overrides, prices};
+
+/// A part of a user's license cost going to one cost group.
+#[derive(InputObject)]
+pub struct AllocationShareInput {
+    /// The cost group, of the user's tenant (GUID).
+    pub cost_group_id: ID,
+    /// Percentage: above 0, at most 2 decimal places; a user's shares sum to exactly 100.
+    pub percent: Decimal,
+}
+
+/// A monthly unit price of a SKU for a tenant, from a date on.
+#[derive(InputObject)]
+pub struct SetLicensePriceInput {
+    /// The tenant (GUID).
+    pub tenant_id: ID,
+    /// A SKU the tenant subscribes to (GUID).
+    pub sku_id: ID,
+    /// What one license costs per month: 0 or more, at most 1000000000, at most 6 decimal
+    /// places.
+    pub monthly_unit_price: Decimal,
+    /// ISO 4217 code, e.g. `CHF`; the same as the tenant's other prices.
+    pub currency: String,
+    /// First day the price applies; setting a price for the same SKU and day replaces it.
+    pub effective_from: Date,
+}
+
+/// The user as the response returns it, read after the change.
+async fn user_after(l: &Loaders, user_id: UserId) -> ApiResult<UserObject> {
+    l.user
+        .load_one(user_id)
+        .await?
+        .map(UserObject)
+        .ok_or_else(|| ApiError::Internal(format!("user {user_id} missing after its change")))
+}
+
+/// Mutations of overrides and license prices.
+#[derive(Default)]
+pub struct AllocationMutation;
+
+#[Object]
+impl AllocationMutation {
+    /// Pins a user to one cost group (one share of 100) or splits them across several, replacing
+    /// any earlier override; an override wins over every rule and survives re-imports.
+    /// `BAD_USER_INPUT` when the shares are empty, not above 0, have more than 2 decimal places,
+    /// name a group twice or don't sum to exactly 100; `NOT_FOUND` when the user is not a
+    /// present user of the tenant or a cost group is not one of the tenant's.
+    async fn set_user_allocation(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        user_id: ID,
+        shares: Vec<AllocationShareInput>,
+    ) -> ApiResult<UserObject> {
+        let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
+        let user_id: UserId = parse_id("userId", &user_id)?;
+        let shares = shares
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Ok(Share {
+                    cost_group: parse_id::<CostGroupId>(
+                        &format!("shares[{i}].costGroupId"),
+                        &s.cost_group_id,
+                    )?,
+                    percent: s.percent,
+                })
+            })
+            .collect::<ApiResult<Vec<Share>>>()?;
+        let new = Override::new(user_id, shares)?;
+        let l = loaders(ctx)?;
+        overrides::set_override(&l.store, &l.scope, tenant_id, actor(ctx), new).await?;
+        user_after(l, user_id).await
+    }
+
+    /// Removes a user's override (also of a user deleted upstream), so rules place them again.
+    /// Idempotent: a user without an override is returned unchanged and nothing is recorded.
+    /// `NOT_FOUND` when the user is not a user of the tenant.
+    async fn clear_user_allocation(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        user_id: ID,
+    ) -> ApiResult<UserObject> {
+        let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
+        let user_id: UserId = parse_id("userId", &user_id)?;
+        let l = loaders(ctx)?;
+        overrides::clear_override(&l.store, &l.scope, tenant_id, actor(ctx), user_id).await?;
+        user_after(l, user_id).await
+    }
+
+    /// Sets the monthly unit price of a SKU from `effectiveFrom` on; earlier and later prices
+    /// are kept as history. `BAD_USER_INPUT` for a negative, too precise or too high price or an
+    /// unknown currency; `NOT_FOUND` when the tenant has no subscription of the SKU; `CONFLICT`
+    /// when the currency differs from the tenant's other prices (a cost report is in one
+    /// currency per tenant).
+    async fn set_license_price(
+        &self,
+        ctx: &Context<'_>,
+        input: SetLicensePriceInput,
+    ) -> ApiResult<LicensePriceObject> {
+        let tenant_id: TenantId = parse_id("input.tenantId", &input.tenant_id)?;
+        let sku_id: SkuId = parse_id("input.skuId", &input.sku_id)?;
+        let price = Currency::parse(&input.currency)
+            .and_then(|currency| {
+                Price::new(
+                    sku_id,
+                    input.monthly_unit_price,
+                    currency,
+                    input.effective_from.0,
+                )
+            })
+            .map_err(|e| ApiError::from(e).within("input"))?;
+        let l = loaders(ctx)?;
+        let entry = prices::set_price(&l.store, &l.scope, tenant_id, actor(ctx), price).await?;
+        Ok(LicensePriceObject(Arc::new(entry)))
+    }
+}
