@@ -86,9 +86,16 @@ impl Executor for ApiExecutor {
     }
 }
 
-/// Adds the request id to the response's internal errors, so support can find the log lines.
+/// Adds the request id to the response's internal errors, so support can find the log lines,
+/// and gives errors async-graphql raised without a code (a document that does not parse or
+/// validate, a variable of the wrong type, a scalar such as `Decimal` or `Date` that does not
+/// parse) the code `BAD_USER_INPUT`: they are all the request's fault.
 pub fn tag_internal_errors(response: &mut Response, request_id: &str) {
     for error in &mut response.errors {
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "BAD_USER_INPUT");
+        }
         let is_internal = error
             .extensions
             .as_ref()

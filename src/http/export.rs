@@ -40,13 +40,10 @@ fn internal(cause: &dyn std::fmt::Display) -> HttpResponse {
     )
 }
 
-fn parse_tenant(raw: &str) -> Result<TenantId, HttpResponse> {
-    raw.parse::<TenantId>().map_err(|e| {
-        text(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            format!("tenantId: {e}"),
-        )
-    })
+/// The tenant of the path, or the message of a 400.
+fn parse_tenant(raw: &str) -> Result<TenantId, String> {
+    raw.parse::<TenantId>()
+        .map_err(|e| format!("tenantId: {e}"))
 }
 
 fn not_found(tenant: TenantId) -> HttpResponse {

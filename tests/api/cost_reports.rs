@@ -193,9 +193,9 @@ async fn cost_group_cost_matches_its_report_line() {
             .find(|g| g["costGroup"]["id"] == sales.as_str())
             .unwrap()
             .clone();
-        let q = r#"query($g: ID!, $t: ID!) { tenant(id: $t) { costGroups { id
+        let q = r#"query($t: ID!) { tenant(id: $t) { costGroups { id
             own: cost { users cost currency } all: cost(includeDescendants: true) { users cost } } } }"#;
-        let data = app.data(q, json!({ "g": sales, "t": t.id })).await;
+        let data = app.data(q, json!({ "t": t.id })).await;
         let g = data["tenant"]["costGroups"]
             .as_array()
             .unwrap()
@@ -494,18 +494,53 @@ async fn deleting_a_group_in_use_is_refused_unless_its_members_and_rules_are_rea
         assert!(message.contains("1 allocation rule(s)"), "{message}");
         let before = report(&app, &t.id, None).await;
 
-        // Sales into Inside: the rule now targets Inside and the split user is wholly there.
-        app.data(delete, json!({ "id": sales, "to": inside })).await;
-        let q = r#"query($t: ID!, $u: ID!) { tenant(id: $t) { allocationRules { costGroup { id } } }
+        // Sales into Marketing: Inside moves under Marketing, the rule targets Marketing and the
+        // split user's Sales share goes there.
+        let marketing = group(&app, &t.id, "Marketing", None).await;
+        app.data(delete, json!({ "id": sales, "to": marketing }))
+            .await;
+        let q = r#"query($t: ID!, $u: ID!) { tenant(id: $t) { allocationRules { costGroup { id } }
+            costGroups { id parent { id } } }
             user(tenantId: $t, id: $u) { allocation { source shares { costGroup { id } percent } } } }"#;
         let data = app.data(q, json!({ "t": t.id, "u": split })).await;
         assert_eq!(
             data["tenant"]["allocationRules"][0]["costGroup"]["id"],
-            inside.as_str()
+            marketing.as_str()
         );
+        let moved = data["tenant"]["costGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == inside.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(moved["parent"]["id"], marketing.as_str());
+        let shares: Vec<(String, Decimal)> = data["user"]["allocation"]["shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["costGroup"]["id"].as_str().unwrap().to_owned(),
+                    dec(&s["percent"]),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shares,
+            [
+                (inside.clone(), Decimal::from_str("66.67").unwrap()),
+                (marketing.clone(), Decimal::from_str("33.33").unwrap())
+            ]
+        );
+
+        // A second delete merges a share into one the user already has: Inside into Marketing.
+        app.data(delete, json!({ "id": inside, "to": marketing }))
+            .await;
+        let data = app.data(q, json!({ "t": t.id, "u": split })).await;
         let shares = data["user"]["allocation"]["shares"].as_array().unwrap();
         assert_eq!(shares.len(), 1);
-        assert_eq!(shares[0]["costGroup"]["id"], inside.as_str());
+        assert_eq!(shares[0]["costGroup"]["id"], marketing.as_str());
         assert_eq!(dec(&shares[0]["percent"]), Decimal::ONE_HUNDRED);
 
         let after = report(&app, &t.id, None).await;

@@ -223,7 +223,7 @@ async fn a_non_numeric_decimal_or_date_is_refused_naming_the_argument() {
         let app = TestApp::demo(backend).await;
         let (tenant, sku, _, _) = demo();
         // async-graphql parses scalars before any resolver runs: the message names the scalar
-        // and the input type (not the field), and carries no `extensions.code`.
+        // and the input type (not the field); the server adds `BAD_USER_INPUT`.
         for (vars, scalar) in [
             (price(&tenant, &sku, "abc", "CHF", "2026-01-01"), "Decimal"),
             (price(&tenant, &sku, "10", "CHF", "2026-13-01"), "Date"),
@@ -235,6 +235,7 @@ async fn a_non_numeric_decimal_or_date_is_refused_naming_the_argument() {
                 "{body:#}"
             );
             assert!(got.contains("SetLicensePriceInput"), "{body:#}");
+            assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{body:#}");
             assert!(body["data"].is_null(), "{body:#}");
         }
         // Inline in the document, the same.
@@ -246,6 +247,7 @@ async fn a_non_numeric_decimal_or_date_is_refused_naming_the_argument() {
         let got = body["errors"][0]["message"].as_str().unwrap_or_default();
         assert!(got.contains("Failed to parse \"Decimal\""), "{body:#}");
         assert!(got.contains("SetLicensePriceInput"), "{body:#}");
+        assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{body:#}");
         let data = app.data(HISTORY, json!({ "t": tenant })).await;
         assert_eq!(data["tenant"]["licensePrices"], json!([]), "{backend:?}");
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::allocation::{CostGroupMemberConnection, member_list};
 use super::cost_report::{CostLineObject, LinePick, report_of};
@@ -56,10 +56,10 @@ impl CostGroupObject {
     async fn cost(
         &self,
         ctx: &Context<'_>,
-        as_of: Option<NaiveDate>,
+        as_of: Option<super::Date>,
         #[graphql(default)] include_descendants: bool,
     ) -> ApiResult<CostLineObject> {
-        let dated = report_of(ctx, self.0.tenant_id, as_of).await?;
+        let dated = report_of(ctx, self.0.tenant_id, as_of.map(|d| d.0)).await?;
         let index = dated
             .report
             .groups

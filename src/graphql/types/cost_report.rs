@@ -43,8 +43,8 @@ pub struct CostReportObject {
 #[Object(name = "CostReport")]
 impl CostReportObject {
     /// The date whose prices were used.
-    async fn as_of(&self) -> NaiveDate {
-        self.dated.report.as_of
+    async fn as_of(&self) -> super::Date {
+        super::Date(self.dated.report.as_of)
     }
 
     /// ISO 4217 code of the tenant's prices; null when no SKU has a price.

@@ -124,7 +124,7 @@ impl PreviewQuery {
         ctx: &Context<'_>,
         tenant_id: ID,
         rules: Vec<AllocationRuleInput>,
-        as_of: Option<chrono::NaiveDate>,
+        as_of: Option<super::Date>,
     ) -> ApiResult<AllocationPreviewObject> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
         let mut proposed = Vec::with_capacity(rules.len());
@@ -154,7 +154,7 @@ impl PreviewQuery {
         let preview = evaluation::preview_allocation(&l.store, &l.scope, tenant_id, &compiled)
             .await?
             .ok_or_else(not_found)?;
-        let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let as_of = as_of.map_or_else(|| chrono::Utc::now().date_naive(), |d| d.0);
         let i = &preview.inputs;
         let report = report_from_tally(&i.tally, &i.subscriptions, &i.prices, &i.groups, as_of)
             .map_err(StoreError::Report)?;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::connection::{UserConnection, user_connection};
 use super::cost_report::{CostReportObject, report_of};
@@ -341,11 +341,11 @@ impl TenantObject {
     async fn cost_report(
         &self,
         ctx: &Context<'_>,
-        as_of: Option<NaiveDate>,
+        as_of: Option<super::Date>,
     ) -> ApiResult<CostReportObject> {
         Ok(CostReportObject {
             tenant_id: self.0.id,
-            dated: report_of(ctx, self.0.id, as_of).await?,
+            dated: report_of(ctx, self.0.id, as_of.map(|d| d.0)).await?,
         })
     }
 
