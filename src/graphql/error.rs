@@ -10,6 +10,10 @@ use crate::store::StoreError;
 /// `extensions.code` of internal errors; the handler adds the request id to them.
 pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 
+/// `extensions.code` of an operation refused by a limit (depth, complexity, size, timeout, …)
+/// before or while it runs.
+pub const OPERATION_LIMIT_EXCEEDED: &str = "OPERATION_LIMIT_EXCEEDED";
+
 /// An error a resolver returns to the client.
 ///
 /// Deliberately not `Display`: async-graphql converts any `Display` error into a message without
@@ -22,6 +26,10 @@ pub enum ApiError {
     NotFound(String),
     /// The change collides with existing data.
     Conflict(String),
+    /// The caller may not do this (e.g. introspection while it is disabled).
+    Forbidden(String),
+    /// The operation exceeds a limit; the message names the limit, the value and the maximum.
+    OperationLimit(String),
     /// Anything else; the cause is logged, the client sees a generic message.
     Internal(String),
 }
@@ -30,7 +38,11 @@ impl ApiError {
     /// The message the client sees.
     pub fn message(&self) -> &str {
         match self {
-            ApiError::BadUserInput(m) | ApiError::NotFound(m) | ApiError::Conflict(m) => m,
+            ApiError::BadUserInput(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::Forbidden(m)
+            | ApiError::OperationLimit(m) => m,
             ApiError::Internal(_) => "internal error",
         }
     }
@@ -41,6 +53,8 @@ impl ApiError {
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::OperationLimit(_) => OPERATION_LIMIT_EXCEEDED,
             ApiError::Internal(_) => INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,6 +131,16 @@ impl From<ApiError> for async_graphql::Error {
             .get_or_insert_with(Default::default)
             .set("code", code);
         error
+    }
+}
+
+impl ApiError {
+    /// The error as a request-level GraphQL error (no path), for refusals before execution.
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        let error = async_graphql::Error::from(self);
+        let mut server_error = async_graphql::ServerError::new(error.message, None);
+        server_error.extensions = error.extensions;
+        server_error
     }
 }
 

@@ -13,6 +13,7 @@ mod http;
 mod importer;
 mod imports;
 mod indexes;
+mod limits;
 mod reads;
 mod simulator;
 mod snapshot;
