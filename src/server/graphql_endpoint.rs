@@ -164,15 +164,7 @@ pub async fn post(
             );
         }
     };
-    if request.query.trim().is_empty() {
-        return reject(&state, "request has no query".to_owned());
-    }
-    match execute(request, &state, &request_id, false).await {
-        Ok(response) => respond(&response, &request_id),
-        Err(TransportRefusal::MutationOverGet) => {
-            reject(&state, "mutations are only accepted over POST".to_owned())
-        }
-    }
+    answer(request, &state, &request_id, false).await
 }
 
 /// A JSON array of operations: run one after the other when batching is on and the batch is
@@ -248,11 +240,21 @@ pub async fn get(
             );
         }
     };
+    answer(request, &state, &request_id, true).await
+}
+
+/// Runs one operation and answers it; with `read_only` (GET) a mutation gets 405.
+async fn answer(
+    request: async_graphql::Request,
+    state: &GraphqlState,
+    request_id: &RequestId,
+    read_only: bool,
+) -> HttpResponse {
     if request.query.trim().is_empty() {
-        return reject(&state, "request has no query".to_owned());
+        return reject(state, "request has no query".to_owned());
     }
-    match execute(request, &state, &request_id, true).await {
-        Ok(response) => respond(&response, &request_id),
+    match execute(request, state, request_id, read_only).await {
+        Ok(response) => respond(&response, request_id),
         Err(TransportRefusal::MutationOverGet) => {
             state
                 .metrics
