@@ -199,6 +199,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     metrics,
                     graphiql: settings.graphiql,
                     importer: importer.is_configured().then(|| importer.clone()),
+                    api: settings.api(),
                 },
             )
             .map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", settings.bind)))?;

@@ -43,6 +43,23 @@ const ENV_KEYS: &[&str] = &[
     "import_large_tenant_users",
     "import_lease_secs",
     "import_http_timeout_secs",
+    "db_statement_timeout_ms",
+    "graphql_max_depth",
+    "graphql_max_complexity",
+    "graphql_max_aliases",
+    "graphql_max_root_fields",
+    "graphql_max_directives",
+    "graphql_max_tokens",
+    "graphql_max_document_bytes",
+    "graphql_max_entities",
+    "graphql_max_errors",
+    "graphql_batching",
+    "graphql_max_batch",
+    "graphql_timeout_ms",
+    "graphql_introspection",
+    "graphql_suggestions",
+    "http_max_body_bytes",
+    "http_cors_origins",
 ];
 
 /// Microsoft's public-cloud endpoints, the defaults of the upstream URL settings.
@@ -121,6 +138,43 @@ pub struct Settings {
     pub import_lease_secs: u64,
     /// Timeout of one upstream HTTP request, in seconds.
     pub import_http_timeout_secs: u64,
+    /// Longest one SQL statement may run, in milliseconds: PostgreSQL's `statement_timeout` on
+    /// every pooled connection (SQLite has none; the GraphQL timeout bounds its operations).
+    pub db_statement_timeout_ms: u64,
+    /// Deepest nesting of fields in an operation.
+    pub graphql_max_depth: usize,
+    /// Complexity budget of an operation: each field costs 1, and a connection's `first` (or
+    /// its default page size) multiplies the cost of what it selects.
+    pub graphql_max_complexity: u64,
+    /// Aliased fields in a document.
+    pub graphql_max_aliases: usize,
+    /// Fields at the root of an operation.
+    pub graphql_max_root_fields: usize,
+    /// Directives on one field, fragment spread or inline fragment.
+    pub graphql_max_directives: usize,
+    /// Lexical tokens in a document.
+    pub graphql_max_tokens: usize,
+    /// Size of a document, in bytes.
+    pub graphql_max_document_bytes: usize,
+    /// `representations` of one `_entities` call.
+    pub graphql_max_entities: usize,
+    /// Errors in one response; the rest are summed up in one last error.
+    pub graphql_max_errors: usize,
+    /// Accept a JSON array of operations in one POST.
+    pub graphql_batching: bool,
+    /// Operations in one batch, when batching is on.
+    pub graphql_max_batch: usize,
+    /// Longest an operation may run over HTTP, in milliseconds; it is cancelled after that.
+    pub graphql_timeout_ms: u64,
+    /// Answer introspection (`__schema`, `__type`) and `_service { sdl }`; unset: only with
+    /// `--demo`.
+    pub graphql_introspection: Option<bool>,
+    /// Suggest field names ("Did you mean …") in validation errors; unset: only with `--demo`.
+    pub graphql_suggestions: Option<bool>,
+    /// Largest request body, in bytes.
+    pub http_max_body_bytes: usize,
+    /// Comma-separated origins allowed to call `/graphql` from a browser (CORS); empty: none.
+    pub http_cors_origins: String,
 }
 
 impl Default for Settings {
@@ -152,6 +206,23 @@ impl Default for Settings {
             import_large_tenant_users: 10_000,
             import_lease_secs: 120,
             import_http_timeout_secs: 60,
+            db_statement_timeout_ms: 5_000,
+            graphql_max_depth: 12,
+            graphql_max_complexity: DEFAULT_MAX_COMPLEXITY,
+            graphql_max_aliases: 30,
+            graphql_max_root_fields: 10,
+            graphql_max_directives: 5,
+            graphql_max_tokens: 3_000,
+            graphql_max_document_bytes: 32 * 1024,
+            graphql_max_entities: 500,
+            graphql_max_errors: 50,
+            graphql_batching: false,
+            graphql_max_batch: 10,
+            graphql_timeout_ms: 10_000,
+            graphql_introspection: None,
+            graphql_suggestions: None,
+            http_max_body_bytes: 256 * 1024,
+            http_cors_origins: String::new(),
         }
     }
 }
@@ -181,6 +252,7 @@ impl fmt::Debug for Settings {
             .field("partner_tenant_id", &self.partner_tenant_id)
             .field("import_concurrency", &self.import_concurrency)
             .field("import_schedule", &self.import_schedule)
+            .field("api", &self.api())
             .finish_non_exhaustive()
     }
 }
@@ -265,6 +337,7 @@ impl Settings {
             ));
         }
         self.importer()?;
+        self.api_checked()?;
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return Err(SettingsError::new(
                 "TENANTGRAPH_LOG_LEVEL",
@@ -285,7 +358,96 @@ impl Settings {
             url,
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs),
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
         }
+    }
+
+    /// The API's part of the settings: operation limits and HTTP transport. Unchecked; `load`
+    /// has refused unusable values already.
+    pub fn api(&self) -> ApiSettings {
+        ApiSettings {
+            limits: OperationLimits {
+                max_depth: self.graphql_max_depth,
+                max_complexity: self.graphql_max_complexity,
+                max_aliases: self.graphql_max_aliases,
+                max_root_fields: self.graphql_max_root_fields,
+                max_directives: self.graphql_max_directives,
+                max_tokens: self.graphql_max_tokens,
+                max_document_bytes: self.graphql_max_document_bytes,
+                max_entities: self.graphql_max_entities,
+                max_errors: self.graphql_max_errors,
+                introspection: self.graphql_introspection.unwrap_or(self.demo),
+            },
+            suggestions: self.graphql_suggestions.unwrap_or(self.demo),
+            max_batch: self.graphql_batching.then_some(self.graphql_max_batch),
+            timeout: Duration::from_millis(self.graphql_timeout_ms),
+            max_body_bytes: self.http_max_body_bytes,
+            cors_origins: self
+                .http_cors_origins
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        }
+    }
+
+    fn api_checked(&self) -> Result<ApiSettings, SettingsError> {
+        let at_least_one = [
+            (
+                "TENANTGRAPH_GRAPHQL_MAX_DEPTH",
+                self.graphql_max_depth as u64,
+            ),
+            (
+                "TENANTGRAPH_GRAPHQL_MAX_COMPLEXITY",
+                self.graphql_max_complexity,
+            ),
+            (
+                "TENANTGRAPH_GRAPHQL_MAX_ROOT_FIELDS",
+                self.graphql_max_root_fields as u64,
+            ),
+            (
+                "TENANTGRAPH_GRAPHQL_MAX_TOKENS",
+                self.graphql_max_tokens as u64,
+            ),
+            (
+                "TENANTGRAPH_GRAPHQL_MAX_DOCUMENT_BYTES",
+                self.graphql_max_document_bytes as u64,
+            ),
+            (
+                "TENANTGRAPH_GRAPHQL_MAX_ERRORS",
+                self.graphql_max_errors as u64,
+            ),
+            (
+                "TENANTGRAPH_GRAPHQL_MAX_BATCH",
+                self.graphql_max_batch as u64,
+            ),
+            ("TENANTGRAPH_GRAPHQL_TIMEOUT_MS", self.graphql_timeout_ms),
+            (
+                "TENANTGRAPH_DB_STATEMENT_TIMEOUT_MS",
+                self.db_statement_timeout_ms,
+            ),
+            (
+                "TENANTGRAPH_HTTP_MAX_BODY_BYTES",
+                self.http_max_body_bytes as u64,
+            ),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
+            return Err(SettingsError::new(key, "expected at least 1"));
+        }
+        let api = self.api();
+        if let Some(origin) = api
+            .cors_origins
+            .iter()
+            .find(|o| url::Url::parse(o).map_or(true, |u| !matches!(u.scheme(), "http" | "https")))
+        {
+            return Err(SettingsError::new(
+                "TENANTGRAPH_HTTP_CORS_ORIGINS",
+                format!(
+                    "expected comma-separated origins such as https://portal.example.com, got {origin:?}"
+                ),
+            ));
+        }
+        Ok(api)
     }
 
     /// The importer's part of the settings, with secrets read from their files.
@@ -475,6 +637,58 @@ pub struct ImporterSettings {
     pub http_timeout: Duration,
 }
 
+/// Default complexity budget: the Client Portal's users page (100 users with manager and
+/// licenses) costs about 1,800, a page of 500 about 9,000.
+pub const DEFAULT_MAX_COMPLEXITY: u64 = 20_000;
+
+/// Limits every GraphQL operation is checked against before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationLimits {
+    /// Deepest nesting of fields.
+    pub max_depth: usize,
+    /// Complexity budget (fields, multiplied by page sizes).
+    pub max_complexity: u64,
+    /// Aliased fields in the document.
+    pub max_aliases: usize,
+    /// Fields at the root of the operation.
+    pub max_root_fields: usize,
+    /// Directives on one selection.
+    pub max_directives: usize,
+    /// Lexical tokens in the document.
+    pub max_tokens: usize,
+    /// Document size in bytes.
+    pub max_document_bytes: usize,
+    /// Representations in one `_entities` call.
+    pub max_entities: usize,
+    /// Errors in one response.
+    pub max_errors: usize,
+    /// Whether introspection and `_service { sdl }` are answered.
+    pub introspection: bool,
+}
+
+/// The API's settings: operation limits and the HTTP transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// Limits of each operation.
+    pub limits: OperationLimits,
+    /// Whether validation errors suggest field names.
+    pub suggestions: bool,
+    /// Operations per batched request; `None` when batching is off.
+    pub max_batch: Option<usize>,
+    /// Longest an operation over HTTP may run before it is cancelled.
+    pub timeout: Duration,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Origins allowed by CORS (scheme, host and port, no trailing slash).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Settings::default().api()
+    }
+}
+
 /// Where and how to connect to the store.
 #[derive(Clone)]
 pub struct StoreSettings {
@@ -484,6 +698,8 @@ pub struct StoreSettings {
     pub max_connections: u32,
     /// How long a request waits for a pooled connection.
     pub acquire_timeout: Duration,
+    /// Longest one statement may run.
+    pub statement_timeout: Duration,
 }
 
 impl StoreSettings {
@@ -494,6 +710,7 @@ impl StoreSettings {
             url: url.into(),
             max_connections: defaults.db_max_connections,
             acquire_timeout: Duration::from_secs(defaults.db_acquire_timeout_secs),
+            statement_timeout: Duration::from_millis(defaults.db_statement_timeout_ms),
         }
     }
 
@@ -508,6 +725,7 @@ impl fmt::Debug for StoreSettings {
         f.debug_struct("StoreSettings")
             .field("url", &self.masked_url())
             .field("max_connections", &self.max_connections)
+            .field("statement_timeout", &self.statement_timeout)
             .finish()
     }
 }
@@ -651,6 +869,49 @@ mod tests {
         };
         let settings = Settings::load(Some(&path), &overrides).unwrap();
         assert_eq!(settings.bind.port(), 9100);
+    }
+
+    #[test]
+    fn introspection_and_suggestions_follow_demo_unless_set() {
+        let production = Settings::default().api();
+        assert!(!production.limits.introspection && !production.suggestions);
+        let demo = Settings {
+            demo: true,
+            ..Settings::default()
+        }
+        .api();
+        assert!(demo.limits.introspection && demo.suggestions);
+        let explicit = Settings {
+            demo: true,
+            graphql_introspection: Some(false),
+            ..Settings::default()
+        }
+        .api();
+        assert!(!explicit.limits.introspection && explicit.suggestions);
+    }
+
+    #[test]
+    fn zero_limits_and_bad_cors_origins_are_refused() {
+        let settings = Settings {
+            graphql_max_depth: 0,
+            ..Settings::default()
+        };
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("TENANTGRAPH_GRAPHQL_MAX_DEPTH"), "{err}");
+        let settings = Settings {
+            http_cors_origins: "https://portal.example.com, portal".into(),
+            ..Settings::default()
+        };
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("TENANTGRAPH_HTTP_CORS_ORIGINS"), "{err}");
+        let settings = Settings {
+            http_cors_origins: "https://portal.example.com/, http://localhost:3000".into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.api_checked().unwrap().cors_origins,
+            ["https://portal.example.com", "http://localhost:3000"]
+        );
     }
 
     #[test]

@@ -11,6 +11,10 @@ use crate::store::StoreError;
 /// `extensions.code` of internal errors; the handler adds the request id to them.
 pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 
+/// `extensions.code` of an operation refused by a limit (depth, complexity, size, timeout, …)
+/// before or while it runs.
+pub const OPERATION_LIMIT_EXCEEDED: &str = "OPERATION_LIMIT_EXCEEDED";
+
 /// An error a resolver returns to the client.
 ///
 /// Deliberately not `Display`: async-graphql converts any `Display` error into a message without
@@ -23,6 +27,10 @@ pub enum ApiError {
     NotFound(String),
     /// The change collides with existing data.
     Conflict(String),
+    /// The caller may not do this (e.g. introspection while it is disabled).
+    Forbidden(String),
+    /// The operation exceeds a limit; the message names the limit, the value and the maximum.
+    OperationLimit(String),
     /// Anything else; the cause is logged, the client sees a generic message.
     Internal(String),
 }
@@ -31,19 +39,26 @@ impl ApiError {
     /// The message the client sees.
     pub fn message(&self) -> &str {
         match self {
-            ApiError::BadUserInput(m) | ApiError::NotFound(m) | ApiError::Conflict(m) => m,
+            ApiError::BadUserInput(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::Forbidden(m)
+            | ApiError::OperationLimit(m) => m,
             ApiError::Internal(_) => "internal error",
         }
     }
 
     /// The same error with its message put under an input path: `within("input")` turns
-    /// `currency must be …` into `input.currency must be …`. Internal errors are unchanged.
+    /// `currency must be …` into `input.currency must be …`. Errors about the request as a whole
+    /// (forbidden, limits) and internal errors are unchanged.
     pub fn within(self, path: &str) -> Self {
         match self {
             ApiError::BadUserInput(m) => ApiError::BadUserInput(format!("{path}.{m}")),
             ApiError::NotFound(m) => ApiError::NotFound(format!("{path}.{m}")),
             ApiError::Conflict(m) => ApiError::Conflict(format!("{path}.{m}")),
-            internal @ ApiError::Internal(_) => internal,
+            other @ (ApiError::Forbidden(_)
+            | ApiError::OperationLimit(_)
+            | ApiError::Internal(_)) => other,
         }
     }
 
@@ -53,6 +68,8 @@ impl ApiError {
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::OperationLimit(_) => OPERATION_LIMIT_EXCEEDED,
             ApiError::Internal(_) => INTERNAL_SERVER_ERROR,
         }
     }
@@ -200,6 +217,16 @@ impl From<ApiError> for async_graphql::Error {
             .get_or_insert_with(Default::default)
             .set("code", code);
         error
+    }
+}
+
+impl ApiError {
+    /// The error as a request-level GraphQL error (no path), for refusals before execution.
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        let error = async_graphql::Error::from(self);
+        let mut server_error = async_graphql::ServerError::new(error.message, None);
+        server_error.extensions = error.extensions;
+        server_error
     }
 }
 

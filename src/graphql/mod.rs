@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod error;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
@@ -14,42 +15,62 @@ pub mod types;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use async_graphql::futures_util::stream::BoxStream;
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor, Request, Response, ServerError, Value};
 use futures_util::{FutureExt, StreamExt};
 
+pub use limits::OperationGuard;
 pub use loaders::Loaders;
 pub use mutation::ImporterHandle;
-pub use schema::{AppSchema, build, federation_sdl};
+pub use schema::{AppSchema, build, build_for, federation_sdl};
 
+use crate::config::ApiSettings;
 use crate::domain::TenantScope;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// The schema with what every operation needs: fresh DataLoaders per operation and the
-/// importer, on HTTP and on WebSocket alike, and panics turned into errors.
+/// The schema with what every operation needs: the limits checked before it runs, fresh
+/// DataLoaders per operation and the importer, on HTTP and on WebSocket alike, and panics
+/// turned into errors.
 #[derive(Clone)]
 pub struct ApiExecutor {
     schema: AppSchema,
     store: Store,
     metrics: Arc<Metrics>,
     importer: ImporterHandle,
+    guard: Arc<OperationGuard>,
+    timeout: Duration,
+}
+
+/// An operation refused because of how it arrived rather than what it asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportRefusal {
+    /// A mutation sent with GET (mutations only run over POST).
+    MutationOverGet,
 }
 
 impl ApiExecutor {
-    /// Wraps `schema`; operations read `store`, record into `metrics` and start imports with
+    /// Wraps `schema` (built with [`build_for`] from the same `api`); operations are checked
+    /// against `api`'s limits, read `store`, record into `metrics` and start imports with
     /// `importer` (`None` when imports are not configured).
     pub fn new(
         schema: AppSchema,
         store: Store,
         metrics: Arc<Metrics>,
         importer: ImporterHandle,
+        api: &ApiSettings,
     ) -> Self {
+        let shape = limits::SchemaShape::from_sdl(&schema.sdl());
         ApiExecutor {
             schema,
             store,
             metrics,
             importer,
+            guard: Arc::new(OperationGuard::new(api.limits.clone(), shape)),
+            timeout: api.timeout,
         }
     }
 
@@ -62,26 +83,81 @@ impl ApiExecutor {
             ))
             .data(self.importer.clone())
     }
+
+    /// Runs one operation received over HTTP: checked against the limits, cancelled after the
+    /// timeout, its errors capped. With `read_only` (GET) a mutation is refused.
+    pub async fn execute_http(
+        &self,
+        mut request: Request,
+        read_only: bool,
+    ) -> Result<Response, TransportRefusal> {
+        let operation = match self.guard.check(&mut request) {
+            Ok(operation) => operation,
+            Err(error) => return Ok(Response::from_errors(vec![error])),
+        };
+        if read_only && operation == Some(OperationType::Mutation) {
+            return Err(TransportRefusal::MutationOverGet);
+        }
+        let request = self.with_loaders(request);
+        // Dropping the future on timeout cancels the resolvers and the statements they await.
+        let mut response = match tokio::time::timeout(
+            self.timeout,
+            execute_catching_panics(&self.schema, request),
+        )
+        .await
+        {
+            Ok(response) => response,
+            Err(_) => {
+                let ms = self.timeout.as_millis();
+                tracing::warn!(
+                    timeout_ms = ms,
+                    "GraphQL operation cancelled at its timeout"
+                );
+                Response::from_errors(vec![limits::limit_exceeded(
+                    "run time in milliseconds",
+                    format!("over {ms}"),
+                    u64::try_from(ms).unwrap_or(u64::MAX),
+                )])
+            }
+        };
+        self.guard.cap_errors(&mut response);
+        Ok(response)
+    }
 }
 
 impl Executor for ApiExecutor {
     fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
-        let request = self.with_loaders(request);
-        let schema = self.schema.clone();
-        async move { execute_catching_panics(&schema, request).await }
+        let executor = self.clone();
+        async move {
+            // Refusals are only for read-only transports, which this is not.
+            executor
+                .execute_http(request, false)
+                .await
+                .unwrap_or_default()
+        }
     }
 
     fn execute_stream(
         &self,
-        request: Request,
+        mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
+        if let Err(error) = self.guard.check(&mut request) {
+            return Box::pin(futures_util::stream::once(async move {
+                Response::from_errors(vec![error])
+            }));
+        }
+        let guard = self.guard.clone();
         let stream =
             Executor::execute_stream(&self.schema, self.with_loaders(request), session_data);
         Box::pin(
             AssertUnwindSafe(stream)
                 .catch_unwind()
-                .map(|item| item.unwrap_or_else(panic_response)),
+                .map(|item| item.unwrap_or_else(panic_response))
+                .map(move |mut response| {
+                    guard.cap_errors(&mut response);
+                    response
+                }),
         )
     }
 }

@@ -1,6 +1,6 @@
 //! Builds the schema once at start and exports its federation SDL.
 
-use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
+use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
 
 use super::entities::EntityQuery;
 use super::mutation::{
@@ -10,6 +10,7 @@ use super::query::{ImportQuery, RootQuery};
 use super::subscription::SubscriptionRoot;
 use super::types::audit::AuditQuery;
 use super::types::preview::PreviewQuery;
+use crate::config::ApiSettings;
 
 /// The query root: reading fields plus federation entity lookups.
 #[derive(MergedObject, Default)]
@@ -37,21 +38,36 @@ pub struct Subscription(SubscriptionRoot);
 /// tenantgraph's GraphQL schema.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// Depth limit of an operation (fields nested inside fields).
-pub const MAX_DEPTH: usize = 12;
-
-/// Builds the schema with federation enabled. Per-request data (loaders, the importer) is
-/// added by [`ApiExecutor`](super::ApiExecutor).
+/// Builds the schema with federation enabled and introspection on, as `tenantgraph schema`
+/// prints it. Per-request data (loaders, the importer) is added by
+/// [`ApiExecutor`](super::ApiExecutor).
 pub fn build() -> AppSchema {
+    builder().finish()
+}
+
+/// Builds the schema the server runs: introspection and field suggestions as `api` says. Depth,
+/// complexity and the other limits are checked before execution by
+/// [`OperationGuard`](super::limits::OperationGuard), which gives them an error code.
+pub fn build_for(api: &ApiSettings) -> AppSchema {
+    let mut builder = builder();
+    if !api.limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !api.suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
+}
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     )
     .enable_federation()
-    .limit_depth(MAX_DEPTH)
-    .limit_recursive_depth(32)
-    .finish()
+    // A backstop only: the guard's depth limit refuses deeper documents first.
+    .limit_recursive_depth(64)
 }
 
 /// The federation SDL, as `tenantgraph schema` prints it and `schema.graphql` holds it.

@@ -4,66 +4,156 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
 use serde_json::json;
 use tracing_actix_web::RequestId;
 
-use async_graphql::Executor;
 use async_graphql_actix_web::GraphQLSubscription;
 
-use crate::graphql::{self, ApiExecutor};
+use crate::graphql::limits::limit_exceeded;
+use crate::graphql::{self, ApiExecutor, TransportRefusal};
 use crate::metrics::{Metrics, Outcome};
 
 /// What the handler needs, shared by every worker.
 pub struct GraphqlState {
-    /// The schema (built once) with per-operation loaders.
+    /// The schema (built once) with its limits and per-operation loaders.
     pub executor: ApiExecutor,
     /// Metrics to record into.
     pub metrics: Arc<Metrics>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Operations per batched POST; `None` when batching is off.
+    pub max_batch: Option<usize>,
 }
 
-fn reject(state: &GraphqlState, message: String) -> HttpResponse {
+fn refuse(state: &GraphqlState, status: StatusCode, error: serde_json::Value) -> HttpResponse {
     state
         .metrics
         .record_request(None, Outcome::Rejected, std::time::Duration::ZERO);
-    HttpResponse::build(StatusCode::BAD_REQUEST).json(json!({
-        "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
-    }))
+    HttpResponse::build(status).json(json!({ "errors": [error] }))
 }
 
-/// `POST /graphql` with a JSON body `{query, operationName?, variables?, extensions?}`.
+fn reject(state: &GraphqlState, message: String) -> HttpResponse {
+    refuse(
+        state,
+        StatusCode::BAD_REQUEST,
+        json!({ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }),
+    )
+}
+
+fn refuse_limit(state: &GraphqlState, error: async_graphql::ServerError) -> HttpResponse {
+    let error = serde_json::to_value(&error).unwrap_or_default();
+    refuse(state, StatusCode::PAYLOAD_TOO_LARGE, error)
+}
+
+/// Why a body was not read.
+enum BodyError {
+    /// Larger than allowed: the declared length, or what was read before giving up.
+    TooLarge(String),
+    /// The connection failed while reading.
+    Read(String),
+}
+
+/// Reads the body, refusing it as soon as it is known to be larger than `max` bytes (from
+/// `Content-Length`, before reading anything, or while reading a chunked body).
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    max: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(length) = declared
+        && length > max as u64
+    {
+        return Err(BodyError::TooLarge(length.to_string()));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Read(e.to_string()))?;
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge(format!("more than {max}")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Whether a request carries what a browser only sends after a CORS preflight: a JSON content
+/// type or one of the preflight headers. Requests without it could come from any web page.
+fn has_preflight_marker(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json);
+    json || ["x-requested-with", "apollo-require-preflight"]
+        .iter()
+        .any(|name| headers.get(*name).is_some_and(|v| !v.is_empty()))
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence == "application/graphql-response+json"
+}
+
+/// `POST /graphql` with a JSON body `{query, operationName?, variables?, extensions?}`, or an
+/// array of them when batching is on.
 pub async fn post(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<GraphqlState>,
     request_id: RequestId,
 ) -> HttpResponse {
     let content_type = req
         .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type.starts_with("application/json")
-        && !content_type.starts_with("application/graphql-response+json")
-    {
+    // text/plain, form and multipart bodies are what a cross-site form or script can send
+    // without a preflight: only JSON is read.
+    if !is_json(content_type) {
         return reject(
             &state,
             format!(
-                "Content-Type must be application/json, got {:?}",
+                "Content-Type must be application/json, got {:?} (other types are refused as \
+                 cross-site request forgery protection)",
                 content_type.chars().take(80).collect::<String>()
             ),
         );
     }
+    let body = match read_body(&req, payload, state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge(size)) => {
+            return refuse_limit(
+                &state,
+                limit_exceeded(
+                    "request body size in bytes",
+                    size,
+                    state.max_body_bytes as u64,
+                ),
+            );
+        }
+        Err(BodyError::Read(err)) => {
+            return reject(&state, format!("request body could not be read: {err}"));
+        }
+    };
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(err) => return reject(&state, format!("request body is not valid JSON: {err}")),
     };
-    if value.is_array() {
-        return reject(
-            &state,
-            "batched operations are not enabled; send one operation per request".to_owned(),
-        );
+    if let serde_json::Value::Array(items) = value {
+        return batch(items, &state, &request_id).await;
     }
     let request: async_graphql::Request = match serde_json::from_value(value) {
         Ok(request) => request,
@@ -74,35 +164,121 @@ pub async fn post(
             );
         }
     };
-    run(request, &state, &request_id).await
+    answer(request, &state, &request_id, false).await
 }
 
-/// `GET /graphql?query=…&operationName=…&variables=…`.
+/// A JSON array of operations: run one after the other when batching is on and the batch is
+/// within its limit.
+async fn batch(
+    items: Vec<serde_json::Value>,
+    state: &GraphqlState,
+    request_id: &RequestId,
+) -> HttpResponse {
+    let Some(max) = state.max_batch else {
+        return reject(
+            state,
+            "batched operations are not enabled; send one operation per request".to_owned(),
+        );
+    };
+    if items.len() > max {
+        return refuse_limit(
+            state,
+            limit_exceeded("batched operations", items.len(), max as u64),
+        );
+    }
+    let mut requests = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match serde_json::from_value::<async_graphql::Request>(item) {
+            Ok(request) if !request.query.trim().is_empty() => requests.push(request),
+            Ok(_) => {
+                return reject(
+                    state,
+                    format!("operation {index} of the batch has no query"),
+                );
+            }
+            Err(err) => {
+                return reject(
+                    state,
+                    format!("operation {index} of the batch is not a GraphQL request: {err}"),
+                );
+            }
+        }
+    }
+    let mut responses = Vec::with_capacity(requests.len());
+    for request in requests {
+        match execute(request, state, request_id, false).await {
+            Ok(response) => responses.push(response),
+            Err(TransportRefusal::MutationOverGet) => {
+                return reject(state, "mutations are only accepted over POST".to_owned());
+            }
+        }
+    }
+    respond(&responses, request_id)
+}
+
+/// `GET /graphql?query=…&operationName=…&variables=…`: queries only, and only with a preflight
+/// marker (see [`has_preflight_marker`]).
 pub async fn get(
     req: HttpRequest,
     state: web::Data<GraphqlState>,
     request_id: RequestId,
 ) -> HttpResponse {
-    match async_graphql::http::parse_query_string(req.query_string()) {
-        Ok(request) => run(request, &state, &request_id).await,
-        Err(err) => reject(
+    if !has_preflight_marker(&req) {
+        return reject(
             &state,
-            format!("query string is not a GraphQL request: {err}"),
-        ),
+            "GET /graphql needs an X-Requested-With or Apollo-Require-Preflight header \
+             (cross-site request forgery protection)"
+                .to_owned(),
+        );
     }
+    let request = match async_graphql::http::parse_query_string(req.query_string()) {
+        Ok(request) => request,
+        Err(err) => {
+            return reject(
+                &state,
+                format!("query string is not a GraphQL request: {err}"),
+            );
+        }
+    };
+    answer(request, &state, &request_id, true).await
 }
 
-async fn run(
+/// Runs one operation and answers it; with `read_only` (GET) a mutation gets 405.
+async fn answer(
     request: async_graphql::Request,
     state: &GraphqlState,
     request_id: &RequestId,
+    read_only: bool,
 ) -> HttpResponse {
     if request.query.trim().is_empty() {
         return reject(state, "request has no query".to_owned());
     }
+    match execute(request, state, request_id, read_only).await {
+        Ok(response) => respond(&response, request_id),
+        Err(TransportRefusal::MutationOverGet) => {
+            state
+                .metrics
+                .record_request(None, Outcome::Rejected, std::time::Duration::ZERO);
+            HttpResponse::MethodNotAllowed()
+                .insert_header((header::ALLOW, "POST"))
+                .json(json!({ "errors": [{
+                    "message": "mutations are only accepted over POST; GET runs queries only",
+                    "extensions": { "code": "BAD_USER_INPUT" }
+                }] }))
+        }
+    }
+}
+
+/// Runs one operation and records it in the metrics.
+async fn execute(
+    request: async_graphql::Request,
+    state: &GraphqlState,
+    request_id: &RequestId,
+    read_only: bool,
+) -> Result<async_graphql::Response, TransportRefusal> {
     let started = Instant::now();
     let operation = request.operation_name.clone();
-    let mut response = state.executor.execute(request).await;
+    let mut response = state.executor.execute_http(request, read_only).await?;
     graphql::tag_internal_errors(&mut response, &request_id.to_string());
     let outcome = if response.errors.is_empty() {
         Outcome::Ok
@@ -112,7 +288,11 @@ async fn run(
     state
         .metrics
         .record_request(operation.as_deref(), outcome, started.elapsed());
-    match serde_json::to_vec(&response) {
+    Ok(response)
+}
+
+fn respond<T: serde::Serialize>(response: &T, request_id: &RequestId) -> HttpResponse {
+    match serde_json::to_vec(response) {
         Ok(body) => HttpResponse::Ok()
             .content_type("application/json")
             .insert_header(("Cache-Control", "no-store"))

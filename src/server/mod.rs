@@ -1,5 +1,6 @@
 //! Composition root: the actix application with its routes, bound and started.
 
+pub mod cors;
 pub mod graphql_endpoint;
 
 use std::net::{SocketAddr, TcpListener};
@@ -10,15 +11,13 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage, HttpServer, guard, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::config::ApiSettings;
 use crate::graphql;
 use crate::http::{export, graphiql, health, metrics as metrics_route};
 use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use graphql_endpoint::GraphqlState;
-
-/// Largest request body accepted, in bytes.
-const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// What the server needs besides its settings.
 pub struct ServerParts {
@@ -31,6 +30,8 @@ pub struct ServerParts {
     /// The importer behind `triggerImport` and `importProgress`; `None` when imports are not
     /// configured.
     pub importer: Option<Arc<Importer>>,
+    /// Operation limits, CORS origins and body size of the API.
+    pub api: ApiSettings,
 }
 
 /// A server bound to its address and running on the current actix system.
@@ -47,21 +48,28 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     let addr = listener.local_addr()?;
     let graphql_state = web::Data::new(GraphqlState {
         executor: graphql::ApiExecutor::new(
-            graphql::build(),
+            graphql::build_for(&parts.api),
             parts.store.clone(),
             parts.metrics.clone(),
             parts.importer,
+            &parts.api,
         ),
         metrics: parts.metrics.clone(),
+        max_body_bytes: parts.api.max_body_bytes,
+        max_batch: parts.api.max_batch,
     });
+    let cors = web::Data::new(cors::CorsPolicy::new(parts.api.cors_origins.clone()));
+    let max_body_bytes = parts.api.max_body_bytes;
     let store = web::Data::new(parts.store);
     let metrics = web::Data::new(parts.metrics);
     let graphiql_enabled = parts.graphiql;
     let server = HttpServer::new(move || {
         let mut app = App::new()
+            .wrap(actix_web::middleware::from_fn(cors::cors))
             .wrap(actix_web::middleware::from_fn(request_id_header))
             .wrap(TracingLogger::default())
-            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .app_data(web::PayloadConfig::new(max_body_bytes))
+            .app_data(cors.clone())
             .app_data(graphql_state.clone())
             .app_data(store.clone())
             .app_data(metrics.clone())

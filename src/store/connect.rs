@@ -44,7 +44,7 @@ pub struct Store {
 
 impl Store {
     /// Opens the pool described by `settings`. On SQLite: WAL journal, a busy timeout, foreign
-    /// keys on. Fails with [`StoreError::Unavailable`] naming the masked URL.
+    /// keys on. On PostgreSQL: `statement_timeout` set on every connection. Fails with [`StoreError::Unavailable`] naming the masked URL.
     #[tracing::instrument(skip_all, fields(url = %settings.masked_url()))]
     pub async fn connect(
         settings: &StoreSettings,
@@ -79,6 +79,13 @@ impl Store {
                     // thread stopping for back-pressure halfway.
                     .row_buffer_size(1024)
             });
+        // Every statement on a pooled PostgreSQL connection is cancelled by the server after
+        // this long (issue 5: database statement timeout). SQLite has no per-statement timer
+        // reachable through sqlx; there the API's request timeout bounds the operation.
+        let statement_timeout_ms = settings.statement_timeout.as_millis().max(1).to_string();
+        options.map_sqlx_postgres_opts(move |opts| {
+            opts.options([("statement_timeout", statement_timeout_ms.as_str())])
+        });
         if in_memory {
             options
                 .idle_timeout(None::<Duration>)

@@ -6,7 +6,12 @@ use crate::support::{TestApp, backends, demo_data, first_error_code};
 
 #[tokio::test]
 async fn service_sdl_declares_the_four_entities() {
-    let app = TestApp::empty(crate::support::Backend::Sqlite).await;
+    let api = tenantgraph::config::Settings {
+        graphql_introspection: Some(true),
+        ..Default::default()
+    }
+    .api();
+    let app = TestApp::with_api(crate::support::Backend::Sqlite, api).await;
     let data = app.data("{ _service { sdl } }", json!({})).await;
     let sdl = data["_service"]["sdl"].as_str().unwrap();
     for entity in ["Tenant", "User", "LicenseSubscription", "CostGroup"] {

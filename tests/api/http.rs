@@ -53,6 +53,7 @@ async fn get_with_query_parameters_runs_the_query() {
     let response = app
         .client
         .get(app.url("/graphql?query=%7B%20tenants(first%3A%201)%20%7B%20totalCount%20%7D%20%7D"))
+        .header("apollo-require-preflight", "true")
         .send()
         .await
         .unwrap();

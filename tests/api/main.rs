@@ -14,6 +14,7 @@ mod http;
 mod importer;
 mod imports;
 mod indexes;
+mod limits;
 mod overrides;
 mod prices;
 mod reads;
