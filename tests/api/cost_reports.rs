@@ -649,3 +649,40 @@ async fn a_preview_lists_who_would_move_and_writes_nothing() {
         assert_eq!(first_error_code(&body), "NOT_FOUND");
     }
 }
+
+#[tokio::test]
+async fn overrides_adjusted_user_by_user_report_what_a_full_evaluation_reports() {
+    const CLEAR: &str =
+        r#"mutation($t: ID!, $u: ID!) { clearUserAllocation(tenantId: $t, userId: $u) { id } }"#;
+    for backend in backends() {
+        let app = TestApp::demo(backend).await;
+        let (t, sales, inside, split) = allocated(&app).await;
+        // Pins, splits, replacements and clears over the first users, each re-evaluating only
+        // its user and adjusting the stored tally.
+        for (i, user) in t.users.iter().take(12).enumerate() {
+            let shares = match i % 3 {
+                0 => json!([{ "costGroupId": inside, "percent": "100" }]),
+                1 => json!([{ "costGroupId": sales, "percent": "12.5" },
+                    { "costGroupId": inside, "percent": "87.5" }]),
+                _ => json!([{ "costGroupId": sales, "percent": "100" }]),
+            };
+            app.data(
+                SET_ALLOCATION,
+                json!({ "t": t.id, "u": user.0, "s": shares }),
+            )
+            .await;
+        }
+        for user in t.users.iter().take(12).step_by(4) {
+            app.data(CLEAR, json!({ "t": t.id, "u": user.0 })).await;
+        }
+        app.data(CLEAR, json!({ "t": t.id, "u": split })).await;
+        let incremental = report(&app, &t.id, Some("2026-11-01")).await;
+
+        let tenant_id: tenantgraph::domain::TenantId = t.id.parse().unwrap();
+        tenantgraph::store::evaluation::evaluate_tenant(&app.store, tenant_id)
+            .await
+            .unwrap();
+        let full = report(&app, &t.id, Some("2026-11-01")).await;
+        assert_eq!(incremental, full, "{backend:?}");
+    }
+}

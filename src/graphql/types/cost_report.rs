@@ -185,9 +185,14 @@ impl CostLineObject {
         self.get().users
     }
 
-    /// Licenses, fractional where users are split.
+    /// Licenses, fractional where users are split (without trailing zeros).
     async fn licenses(&self) -> Decimal {
-        self.get().skus.iter().map(|s| s.licenses).sum()
+        self.get()
+            .skus
+            .iter()
+            .map(|s| s.licenses)
+            .sum::<Decimal>()
+            .normalize()
     }
 
     /// Monthly cost in the currency's minor unit precision (cents), rounding remainders
@@ -198,7 +203,7 @@ impl CostLineObject {
 
     /// Monthly cost before rounding.
     async fn exact_cost(&self) -> Decimal {
-        self.get().cost
+        self.get().cost.normalize()
     }
 
     /// Per SKU, by SKU id; only SKUs with licenses here.
@@ -244,9 +249,9 @@ impl SkuCostObject {
             .map(SubscriptionObject))
     }
 
-    /// Licenses, fractional where users are split.
+    /// Licenses, fractional where users are split (without trailing zeros).
     async fn licenses(&self) -> Decimal {
-        self.get().licenses
+        self.get().licenses.normalize()
     }
 
     /// Monthly unit price in force; null when the SKU has no price (its cost is 0).
@@ -261,7 +266,7 @@ impl SkuCostObject {
 
     /// Monthly cost before rounding.
     async fn exact_cost(&self) -> Decimal {
-        self.get().cost
+        self.get().cost.normalize()
     }
 }
 
