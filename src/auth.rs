@@ -436,7 +436,11 @@ mod tests {
             Err(AuthError::WrongAudience)
         );
         // Within the 60 s leeway.
-        assert!(check(json!({ "exp": now - 30, "nbf": now + 30 })).await.is_ok());
+        assert!(
+            check(json!({ "exp": now - 30, "nbf": now + 30 }))
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

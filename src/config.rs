@@ -537,9 +537,8 @@ impl Settings {
                 .map(str::to_owned)
         };
         let text = |key: &str, value: &Option<String>| {
-            optional(value).ok_or_else(|| {
-                SettingsError::new(key, "required with TENANTGRAPH_AUTH_MODE=jwks")
-            })
+            optional(value)
+                .ok_or_else(|| SettingsError::new(key, "required with TENANTGRAPH_AUTH_MODE=jwks"))
         };
         let mode = match name {
             AuthModeName::None => {
@@ -1146,7 +1145,10 @@ mod tests {
     #[test]
     fn serve_needs_an_auth_mode_unless_demo_and_none_only_on_loopback() {
         let err = Settings::default().auth().unwrap_err().to_string();
-        assert!(err.contains("TENANTGRAPH_AUTH_MODE") && err.contains("--demo"), "{err}");
+        assert!(
+            err.contains("TENANTGRAPH_AUTH_MODE") && err.contains("--demo"),
+            "{err}"
+        );
         let demo = Settings {
             demo: true,
             ..Settings::default()

@@ -15,8 +15,8 @@ use super::types::allocation_rule::{
     parse_rule_input,
 };
 use super::types::{AllocationRuleObject, CostGroupObject, ImportRunObject, loaders};
-use crate::domain::cost_group::{parse_code, parse_description, parse_name};
 use crate::domain::audit::ANONYMOUS;
+use crate::domain::cost_group::{parse_code, parse_description, parse_name};
 use crate::domain::{Action, AllocationRuleId, CostGroupId, ImportTrigger, Principal, TenantId};
 use crate::importer::Importer;
 use crate::store::allocation_rules::{self, AllocationRuleChanges};

@@ -15,8 +15,8 @@ use async_graphql_actix_web::GraphQLSubscription;
 use crate::auth::Authenticator;
 use crate::domain::{Action, Principal};
 use crate::graphql::limits::limit_exceeded;
-use crate::http::authn;
 use crate::graphql::{self, ApiExecutor, TransportRefusal};
+use crate::http::authn;
 use crate::metrics::{Metrics, Outcome};
 
 /// What the handler needs, shared by every worker.

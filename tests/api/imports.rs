@@ -51,7 +51,11 @@ async fn start(store: &Store, tenant_id: TenantId) -> ImportRun {
 }
 
 /// Runs `tenant_id` once, ending with `reason` (failed) or successfully when `None`.
-pub(crate) async fn run(store: &Store, tenant_id: TenantId, reason: Option<FailureReason>) -> ImportRun {
+pub(crate) async fn run(
+    store: &Store,
+    tenant_id: TenantId,
+    reason: Option<FailureReason>,
+) -> ImportRun {
     let run = start(store, tenant_id).await;
     let end = RunEnd {
         status: if reason.is_some() {
