@@ -78,7 +78,7 @@ pub(crate) async fn run(
 }
 
 /// Importer settings whose upstream is a closed port, failing fast.
-fn unreachable_upstream(tenant_id: TenantId) -> Settings {
+pub(crate) fn unreachable_upstream(tenant_id: TenantId) -> Settings {
     let closed = "http://127.0.0.1:9".to_owned();
     Settings {
         login_url: closed.clone(),

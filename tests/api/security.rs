@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
-use tenantgraph::config::{AuthMode, AuthSettings, Settings};
+use tenantgraph::config::{AuthMode, AuthSettings};
 use tenantgraph::domain::FailureReason;
 
 use crate::support::{TestApp, backends, demo_data, read_json};
@@ -638,27 +638,19 @@ fn entity_representations(side: &Side) -> Value {
     ])
 }
 
-/// Importer settings whose upstream is a closed port: `triggerImport` starts runs that fail.
-fn closed_upstream() -> Settings {
-    let closed = "http://127.0.0.1:9".to_owned();
-    Settings {
-        login_url: closed.clone(),
-        partner_center_url: closed.clone(),
-        graph_url: closed,
-        client_id: Some("00000000-0000-0000-0000-00000000c11d".to_owned()),
-        client_secret: Some("test-secret".to_owned()),
-        refresh_token: Some("test-refresh-token".to_owned()),
-        import_max_attempts: 1,
-        import_retry_base_ms: 1,
-        ..Settings::default()
-    }
-}
-
 #[tokio::test]
 async fn principals_scoped_to_one_tenant_see_and_change_nothing_of_another() {
     let mut total = 0usize;
     for backend in backends() {
-        let app = TestApp::with_auth(backend, hs256(), Some(closed_upstream())).await;
+        let app = TestApp::with_auth(
+            backend,
+            hs256(),
+            // `triggerImport` starts runs that fail against a closed port.
+            Some(crate::imports::unreachable_upstream(
+                demo_data()[0].0.tenant.id,
+            )),
+        )
+        .await;
         tenantgraph::demo::seed(&app.store).await.unwrap();
         let admin = hs_token(&claims("admin", json!({ "roles": ["partner_admin"] })));
         let a = side(&app, &admin, 0).await;
