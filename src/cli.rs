@@ -142,6 +142,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         return simulate(args, cli.log_format.unwrap_or_default()).await;
     }
     let settings = cli.settings()?;
+    // `serve` refuses to start without a usable authentication mode, before touching the store.
+    let auth = match cli.command {
+        Command::Serve { .. } => Some(settings.auth()?),
+        _ => None,
+    };
     telemetry::init(settings.log_format, &settings.log_level);
     let metrics = Arc::new(Metrics::new().map_err(|e| CliError::Other(e.to_string()))?);
     let observer: StatementObserver = {
@@ -157,6 +162,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Serve { .. } => {
+            let Some(auth) = auth else {
+                return Err(CliError::Other(
+                    "authentication settings were not read".to_owned(),
+                ));
+            };
+            if matches!(auth.mode, crate::config::AuthMode::None) {
+                tracing::warn!(
+                    bind = %settings.bind,
+                    "authentication is off (TENANTGRAPH_AUTH_MODE=none): every request acts as \
+                     partner administrator on every tenant; loopback only"
+                );
+            }
             // `--demo` imports from the built-in simulator, through the real importer path.
             let (importer_settings, _simulator) = if settings.demo {
                 let (demo_settings, sim) = demo_upstream(&settings).await?;
@@ -200,6 +217,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     graphiql: settings.graphiql,
                     importer: importer.is_configured().then(|| importer.clone()),
                     api: settings.api(),
+                    auth,
                 },
             )
             .map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", settings.bind)))?;

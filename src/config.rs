@@ -60,6 +60,16 @@ const ENV_KEYS: &[&str] = &[
     "graphql_suggestions",
     "http_max_body_bytes",
     "http_cors_origins",
+    "auth_mode",
+    "auth_issuer",
+    "auth_audience",
+    "auth_jwks_url",
+    "auth_jwks_refresh_secs",
+    "auth_hs256_secret",
+    "auth_hs256_secret_file",
+    "auth_roles_claim",
+    "auth_tenants_claim",
+    "auth_leeway_secs",
 ];
 
 /// Microsoft's public-cloud endpoints, the defaults of the upstream URL settings.
@@ -78,6 +88,18 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+/// How requests are authenticated (`TENANTGRAPH_AUTH_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthModeName {
+    /// RS256/ES256 tokens checked against an issuer's JSON Web Key Set.
+    Jwks,
+    /// HS256 tokens signed with a shared secret.
+    Hs256,
+    /// No authentication: every request is the partner administrator (loopback binds only).
+    None,
 }
 
 /// Every setting of the service, flat so that each maps to one `TENANTGRAPH_*` variable.
@@ -175,6 +197,26 @@ pub struct Settings {
     pub http_max_body_bytes: usize,
     /// Comma-separated origins allowed to call `/graphql` from a browser (CORS); empty: none.
     pub http_cors_origins: String,
+    /// `jwks`, `hs256` or `none`; unset: `serve` refuses to start, except with `--demo` (none).
+    pub auth_mode: Option<AuthModeName>,
+    /// Expected `iss` of tokens (required with `jwks`; checked with `hs256` when set).
+    pub auth_issuer: Option<String>,
+    /// Expected `aud` of tokens (required with `jwks`; checked with `hs256` when set).
+    pub auth_audience: Option<String>,
+    /// URL of the issuer's JSON Web Key Set (`jwks`).
+    pub auth_jwks_url: Option<String>,
+    /// Fewest seconds between two fetches of the key set when a token names an unknown key.
+    pub auth_jwks_refresh_secs: u64,
+    /// Shared secret of `hs256` tokens (prefer `auth_hs256_secret_file`).
+    pub auth_hs256_secret: Option<String>,
+    /// File holding the `hs256` secret.
+    pub auth_hs256_secret_file: Option<String>,
+    /// Claim holding the caller's roles.
+    pub auth_roles_claim: String,
+    /// Claim holding the tenant ids the caller may see.
+    pub auth_tenants_claim: String,
+    /// Clock skew allowed when checking `exp` and `nbf`, in seconds.
+    pub auth_leeway_secs: u64,
 }
 
 impl Default for Settings {
@@ -223,6 +265,16 @@ impl Default for Settings {
             graphql_suggestions: None,
             http_max_body_bytes: 256 * 1024,
             http_cors_origins: String::new(),
+            auth_mode: None,
+            auth_issuer: None,
+            auth_audience: None,
+            auth_jwks_url: None,
+            auth_jwks_refresh_secs: 60,
+            auth_hs256_secret: None,
+            auth_hs256_secret_file: None,
+            auth_roles_claim: "roles".to_owned(),
+            auth_tenants_claim: "tenants".to_owned(),
+            auth_leeway_secs: 60,
         }
     }
 }
@@ -253,6 +305,14 @@ impl fmt::Debug for Settings {
             .field("import_concurrency", &self.import_concurrency)
             .field("import_schedule", &self.import_schedule)
             .field("api", &self.api())
+            .field("auth_mode", &self.auth_mode)
+            .field("auth_issuer", &self.auth_issuer)
+            .field("auth_audience", &self.auth_audience)
+            .field("auth_jwks_url", &self.auth_jwks_url)
+            .field(
+                "auth_hs256_secret",
+                &self.auth_hs256_secret.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -338,6 +398,9 @@ impl Settings {
         }
         self.importer()?;
         self.api_checked()?;
+        if self.auth_mode.is_some() {
+            self.auth()?;
+        }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return Err(SettingsError::new(
                 "TENANTGRAPH_LOG_LEVEL",
@@ -448,6 +511,106 @@ impl Settings {
             ));
         }
         Ok(api)
+    }
+
+    /// How `serve` authenticates requests, with the secret read from its file. Refuses an unset
+    /// mode (unless `--demo`, which means `none`), `none` on an address other than loopback, and
+    /// a mode without what it needs (`jwks`: key set URL, issuer and audience; `hs256`: secret).
+    pub fn auth(&self) -> Result<AuthSettings, SettingsError> {
+        const MODE: &str = "TENANTGRAPH_AUTH_MODE";
+        let name = match (self.auth_mode, self.demo) {
+            (Some(name), _) => name,
+            (None, true) => AuthModeName::None,
+            (None, false) => {
+                return Err(SettingsError::new(
+                    MODE,
+                    "expected jwks, hs256 or none: `serve` does not start without an \
+                     authentication mode (only `--demo` defaults to none)",
+                ));
+            }
+        };
+        let optional = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let text = |key: &str, value: &Option<String>| {
+            optional(value)
+                .ok_or_else(|| SettingsError::new(key, "required with TENANTGRAPH_AUTH_MODE=jwks"))
+        };
+        let mode = match name {
+            AuthModeName::None => {
+                if !self.bind.ip().is_loopback() {
+                    return Err(SettingsError::new(
+                        MODE,
+                        format!(
+                            "none (no authentication) is only allowed on a loopback address, \
+                             but TENANTGRAPH_BIND is {}; set jwks or hs256",
+                            self.bind
+                        ),
+                    ));
+                }
+                AuthMode::None
+            }
+            AuthModeName::Hs256 => {
+                let secret = secret(
+                    "TENANTGRAPH_AUTH_HS256_SECRET",
+                    &self.auth_hs256_secret,
+                    &self.auth_hs256_secret_file,
+                )?
+                .ok_or_else(|| {
+                    SettingsError::new(
+                        "TENANTGRAPH_AUTH_HS256_SECRET",
+                        "required with TENANTGRAPH_AUTH_MODE=hs256 (or _FILE)",
+                    )
+                })?;
+                if secrecy::ExposeSecret::expose_secret(&secret).len() < 32 {
+                    return Err(SettingsError::new(
+                        "TENANTGRAPH_AUTH_HS256_SECRET",
+                        "expected at least 32 bytes",
+                    ));
+                }
+                AuthMode::Hs256 {
+                    secret,
+                    issuer: optional(&self.auth_issuer),
+                    audience: optional(&self.auth_audience),
+                }
+            }
+            AuthModeName::Jwks => {
+                let url = text("TENANTGRAPH_AUTH_JWKS_URL", &self.auth_jwks_url)?;
+                let url = url::Url::parse(&url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        SettingsError::new(
+                            "TENANTGRAPH_AUTH_JWKS_URL",
+                            format!("expected an http(s) URL, got {url:?}"),
+                        )
+                    })?;
+                AuthMode::Jwks {
+                    url,
+                    issuer: text("TENANTGRAPH_AUTH_ISSUER", &self.auth_issuer)?,
+                    audience: text("TENANTGRAPH_AUTH_AUDIENCE", &self.auth_audience)?,
+                    min_refresh: Duration::from_secs(self.auth_jwks_refresh_secs),
+                }
+            }
+        };
+        for (key, value) in [
+            ("TENANTGRAPH_AUTH_ROLES_CLAIM", &self.auth_roles_claim),
+            ("TENANTGRAPH_AUTH_TENANTS_CLAIM", &self.auth_tenants_claim),
+        ] {
+            if value.trim().is_empty() {
+                return Err(SettingsError::new(key, "expected a claim name"));
+            }
+        }
+        Ok(AuthSettings {
+            mode,
+            roles_claim: self.auth_roles_claim.trim().to_owned(),
+            tenants_claim: self.auth_tenants_claim.trim().to_owned(),
+            leeway: Duration::from_secs(self.auth_leeway_secs),
+        })
     }
 
     /// The importer's part of the settings, with secrets read from their files.
@@ -689,6 +852,71 @@ impl Default for ApiSettings {
     }
 }
 
+/// How requests prove who they are.
+#[derive(Debug, Clone)]
+pub enum AuthMode {
+    /// RS256/ES256 tokens signed by a key of the issuer's key set.
+    Jwks {
+        /// The key set (JWKS) URL.
+        url: url::Url,
+        /// Expected `iss`.
+        issuer: String,
+        /// Expected `aud`.
+        audience: String,
+        /// Fewest time between two fetches of the key set for an unknown `kid`.
+        min_refresh: Duration,
+    },
+    /// HS256 tokens signed with a shared secret.
+    Hs256 {
+        /// The secret (redacted in `Debug`).
+        secret: SecretString,
+        /// Expected `iss`, when set.
+        issuer: Option<String>,
+        /// Expected `aud`, when set.
+        audience: Option<String>,
+    },
+    /// No authentication: every request is the partner administrator. Loopback binds only.
+    None,
+}
+
+/// Authentication settings of `serve`.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// How tokens are checked.
+    pub mode: AuthMode,
+    /// Claim holding the roles (`reader`, `allocator`, `importer`, `partner_admin`).
+    pub roles_claim: String,
+    /// Claim holding the tenant ids the caller may see.
+    pub tenants_claim: String,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+impl AuthSettings {
+    /// No authentication, as `--demo` and the tests that are not about authentication use it.
+    pub fn none() -> Self {
+        AuthSettings {
+            mode: AuthMode::None,
+            ..AuthSettings::hs256(SecretString::from(String::new()))
+        }
+    }
+
+    /// HS256 with `secret`, no issuer or audience, default claim names and leeway.
+    pub fn hs256(secret: SecretString) -> Self {
+        let defaults = Settings::default();
+        AuthSettings {
+            mode: AuthMode::Hs256 {
+                secret,
+                issuer: None,
+                audience: None,
+            },
+            roles_claim: defaults.auth_roles_claim,
+            tenants_claim: defaults.auth_tenants_claim,
+            leeway: Duration::from_secs(defaults.auth_leeway_secs),
+        }
+    }
+}
+
 /// Where and how to connect to the store.
 #[derive(Clone)]
 pub struct StoreSettings {
@@ -912,6 +1140,59 @@ mod tests {
             settings.api_checked().unwrap().cors_origins,
             ["https://portal.example.com", "http://localhost:3000"]
         );
+    }
+
+    #[test]
+    fn serve_needs_an_auth_mode_unless_demo_and_none_only_on_loopback() {
+        let err = Settings::default().auth().unwrap_err().to_string();
+        assert!(
+            err.contains("TENANTGRAPH_AUTH_MODE") && err.contains("--demo"),
+            "{err}"
+        );
+        let demo = Settings {
+            demo: true,
+            ..Settings::default()
+        };
+        assert!(matches!(demo.auth().unwrap().mode, AuthMode::None));
+        let public = Settings {
+            auth_mode: Some(AuthModeName::None),
+            bind: "0.0.0.0:8080".parse().unwrap(),
+            ..Settings::default()
+        };
+        let err = public.auth().unwrap_err().to_string();
+        assert!(err.contains("loopback"), "{err}");
+        let public_demo = Settings {
+            demo: true,
+            ..public.clone()
+        };
+        assert!(public_demo.auth().is_err());
+    }
+
+    #[test]
+    fn token_modes_need_their_settings_and_hide_the_secret() {
+        let jwks = Settings {
+            auth_mode: Some(AuthModeName::Jwks),
+            auth_issuer: Some("https://issuer".into()),
+            auth_audience: Some("api://tg".into()),
+            ..Settings::default()
+        };
+        let err = jwks.auth().unwrap_err().to_string();
+        assert!(err.contains("TENANTGRAPH_AUTH_JWKS_URL"), "{err}");
+        let short = Settings {
+            auth_mode: Some(AuthModeName::Hs256),
+            auth_hs256_secret: Some("short".into()),
+            ..Settings::default()
+        };
+        assert!(short.auth().unwrap_err().to_string().contains("32 bytes"));
+        let hs = Settings {
+            auth_mode: Some(AuthModeName::Hs256),
+            auth_hs256_secret: Some("hs-s3cret-hs-s3cret-hs-s3cret-hs-s3cret".into()),
+            ..Settings::default()
+        };
+        let auth = hs.auth().unwrap();
+        for text in [format!("{hs:?}"), format!("{auth:?}")] {
+            assert!(!text.contains("s3cret"), "{text}");
+        }
     }
 
     #[test]

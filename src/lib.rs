@@ -4,6 +4,7 @@
 //! Layers, outermost first: `cli` → `server` (actix) → `graphql` → `store` (SeaORM) → `domain`.
 //! `config` and `metrics` import nothing of ours.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;

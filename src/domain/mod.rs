@@ -9,6 +9,7 @@ pub mod ids;
 pub mod import_run;
 pub mod imported_user;
 pub mod paging;
+pub mod principal;
 pub mod scope;
 pub mod subscription;
 pub mod tenant;
@@ -22,6 +23,7 @@ pub use import_run::{
 };
 pub use imported_user::{FieldSet, ImportedUser, ImportedUserError, UserChange, UserField};
 pub use paging::{Cursor, Page, PageRequest};
+pub use principal::{Action, Principal, Role};
 pub use scope::TenantScope;
 pub use subscription::{CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription};
 pub use tenant::Tenant;

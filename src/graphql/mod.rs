@@ -28,7 +28,7 @@ pub use mutation::ImporterHandle;
 pub use schema::{AppSchema, build, build_for, federation_sdl};
 
 use crate::config::ApiSettings;
-use crate::domain::TenantScope;
+use crate::domain::Principal;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -74,21 +74,26 @@ impl ApiExecutor {
         }
     }
 
-    fn with_loaders(&self, request: Request) -> Request {
+    /// The request with what its resolvers read: the principal, loaders confined to the
+    /// principal's tenant scope, and the importer.
+    fn with_principal(&self, request: Request, principal: Principal) -> Request {
         request
             .data(Loaders::new(
                 self.store.clone(),
-                TenantScope::All,
+                principal.scope.clone(),
                 self.metrics.clone(),
             ))
+            .data(principal)
             .data(self.importer.clone())
     }
 
-    /// Runs one operation received over HTTP: checked against the limits, cancelled after the
-    /// timeout, its errors capped. With `read_only` (GET) a mutation is refused.
+    /// Runs one operation received over HTTP for `principal`: checked against the limits,
+    /// cancelled after the timeout, its errors capped. With `read_only` (GET) a mutation is
+    /// refused.
     pub async fn execute_http(
         &self,
         mut request: Request,
+        principal: Principal,
         read_only: bool,
     ) -> Result<Response, TransportRefusal> {
         let operation = match self.guard.check(&mut request) {
@@ -98,7 +103,7 @@ impl ApiExecutor {
         if read_only && operation == Some(OperationType::Mutation) {
             return Err(TransportRefusal::MutationOverGet);
         }
-        let request = self.with_loaders(request);
+        let request = self.with_principal(request, principal);
         // Dropping the future on timeout cancels the resolvers and the statements they await.
         let mut response = match tokio::time::timeout(
             self.timeout,
@@ -129,9 +134,12 @@ impl Executor for ApiExecutor {
     fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
         let executor = self.clone();
         async move {
+            let Some(principal) = principal_in(&request.data).cloned() else {
+                return unauthenticated();
+            };
             // Refusals are only for read-only transports, which this is not.
             executor
-                .execute_http(request, false)
+                .execute_http(request, principal, false)
                 .await
                 .unwrap_or_default()
         }
@@ -147,9 +155,18 @@ impl Executor for ApiExecutor {
                 Response::from_errors(vec![error])
             }));
         }
+        // WebSocket operations run as the principal of the connection's `connection_init`.
+        let principal = session_data
+            .as_deref()
+            .and_then(principal_in)
+            .or_else(|| principal_in(&request.data))
+            .cloned();
+        let Some(principal) = principal else {
+            return Box::pin(futures_util::stream::once(async { unauthenticated() }));
+        };
         let guard = self.guard.clone();
-        let stream =
-            Executor::execute_stream(&self.schema, self.with_loaders(request), session_data);
+        let request = self.with_principal(request, principal);
+        let stream = Executor::execute_stream(&self.schema, request, session_data);
         Box::pin(
             AssertUnwindSafe(stream)
                 .catch_unwind()
@@ -160,6 +177,21 @@ impl Executor for ApiExecutor {
                 }),
         )
     }
+}
+
+/// The principal stored in `data`, if any.
+fn principal_in(data: &Data) -> Option<&Principal> {
+    data.get(&std::any::TypeId::of::<Principal>())
+        .and_then(|value| value.downcast_ref::<Principal>())
+}
+
+/// The answer to an operation that arrived without a principal.
+fn unauthenticated() -> Response {
+    let mut error = ServerError::new("authentication failed: missing bearer token", None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "UNAUTHENTICATED");
+    error.extensions = Some(ext);
+    Response::from_errors(vec![error])
 }
 
 /// Adds the request id to the response's internal errors, so support can find the log lines,

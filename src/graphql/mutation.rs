@@ -15,8 +15,9 @@ use super::types::allocation_rule::{
     parse_rule_input,
 };
 use super::types::{AllocationRuleObject, CostGroupObject, ImportRunObject, loaders};
+use crate::domain::audit::ANONYMOUS;
 use crate::domain::cost_group::{parse_code, parse_description, parse_name};
-use crate::domain::{AllocationRuleId, CostGroupId, ImportTrigger, TenantId};
+use crate::domain::{Action, AllocationRuleId, CostGroupId, ImportTrigger, Principal, TenantId};
 use crate::importer::Importer;
 use crate::store::allocation_rules::{self, AllocationRuleChanges};
 use crate::store::cost_groups::{self, CostGroupChanges, NewCostGroup};
@@ -29,10 +30,51 @@ pub(crate) fn importer(ctx: &Context<'_>) -> Option<Arc<Importer>> {
     ctx.data_opt::<ImporterHandle>().cloned().flatten()
 }
 
-/// Who the audit log records for the request's changes: the authenticated principal, or
-/// `anonymous` while authentication is off (the only mode until authentication lands).
-pub(crate) fn actor(_ctx: &Context<'_>) -> String {
-    crate::domain::audit::ANONYMOUS.to_owned()
+/// Who the audit log records for the request's changes: the principal's name (the token's
+/// `oid`, else `sub`), or `anonymous` while authentication is off.
+pub(crate) fn actor(ctx: &Context<'_>) -> String {
+    ctx.data_opt::<Principal>()
+        .map_or_else(|| ANONYMOUS.to_owned(), |p| p.name.clone())
+}
+
+/// What a mutation names, looked up in the caller's scope before its role is checked.
+pub(crate) enum Target {
+    /// A tenant.
+    Tenant(TenantId),
+    /// A cost group.
+    CostGroup(CostGroupId),
+    /// An allocation rule.
+    Rule(AllocationRuleId),
+}
+
+/// Lets the mutation go on when the caller's roles allow `action`; the store then confines it
+/// to the caller's scope. Otherwise `NOT_FOUND` when `target` is out of scope (so a caller can't
+/// learn that another tenant's ids exist), and `FORBIDDEN` only for a target it may see.
+pub(crate) async fn authorize(ctx: &Context<'_>, action: Action, target: Target) -> ApiResult<()> {
+    let principal = ctx
+        .data_opt::<Principal>()
+        .ok_or_else(|| ApiError::Internal("request carries no principal".to_owned()))?;
+    if principal.may(action) {
+        return Ok(());
+    }
+    let l = loaders(ctx)?;
+    let visible = match target {
+        Target::Tenant(id) => l.tenant.load_one(id).await?.is_some(),
+        Target::CostGroup(id) => l.cost_group.load_one(id).await?.is_some(),
+        Target::Rule(id) => l.rule.load_one(id).await?.is_some(),
+    };
+    if !visible {
+        return Err(ApiError::NotFound(match target {
+            Target::Tenant(id) => format!("tenant {id} not found"),
+            Target::CostGroup(id) => format!("cost group {id} not found"),
+            Target::Rule(id) => format!("allocation rule {id} not found"),
+        }));
+    }
+    let roles: Vec<&str> = action.roles().iter().map(|r| r.as_str()).collect();
+    Err(ApiError::Forbidden(format!(
+        "this change needs the role {}",
+        roles.join(" or ")
+    )))
 }
 
 /// Mutations of imports.
@@ -49,6 +91,7 @@ impl MutationRoot {
         if loaders(ctx)?.tenant.load_one(tenant_id).await?.is_none() {
             return Err(ApiError::NotFound(format!("tenant {tenant_id} not found")));
         }
+        authorize(ctx, Action::Import, Target::Tenant(tenant_id)).await?;
         let importer = importer(ctx)
             .ok_or_else(|| ApiError::from(crate::importer::TriggerError::NotConfigured))?;
         let run = importer
@@ -103,8 +146,10 @@ impl CostGroupMutation {
         ctx: &Context<'_>,
         input: CreateCostGroupInput,
     ) -> ApiResult<CostGroupObject> {
+        let tenant_id: TenantId = parse_id("input.tenantId", &input.tenant_id)?;
+        authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
         let new = NewCostGroup {
-            tenant_id: parse_id("input.tenantId", &input.tenant_id)?,
+            tenant_id,
             parent_id: input
                 .parent_id
                 .map(|p| parse_id::<CostGroupId>("input.parentId", &p))
@@ -130,6 +175,7 @@ impl CostGroupMutation {
         input: UpdateCostGroupInput,
     ) -> ApiResult<CostGroupObject> {
         let id: CostGroupId = parse_id("id", &id)?;
+        authorize(ctx, Action::Allocate, Target::CostGroup(id)).await?;
         let parent_id = match (input.parent_id, input.move_to_root.unwrap_or(false)) {
             (Some(_), true) => {
                 return Err(ApiError::BadUserInput(
@@ -171,6 +217,7 @@ impl CostGroupMutation {
         reassign_to: Option<ID>,
     ) -> ApiResult<ID> {
         let id: CostGroupId = parse_id("id", &id)?;
+        authorize(ctx, Action::Allocate, Target::CostGroup(id)).await?;
         let reassign_to = reassign_to
             .map(|r| parse_id::<CostGroupId>("reassignTo", &r))
             .transpose()?;
@@ -198,6 +245,7 @@ impl AllocationRuleMutation {
         input: CreateAllocationRuleInput,
     ) -> ApiResult<AllocationRuleObject> {
         let tenant: TenantId = parse_id("input.tenantId", &input.tenant_id)?;
+        authorize(ctx, Action::Allocate, Target::Tenant(tenant)).await?;
         let rule = parse_rule_input(
             "input",
             tenant,
@@ -221,6 +269,7 @@ impl AllocationRuleMutation {
         input: UpdateAllocationRuleInput,
     ) -> ApiResult<AllocationRuleObject> {
         let id: AllocationRuleId = parse_id("id", &id)?;
+        authorize(ctx, Action::Allocate, Target::Rule(id)).await?;
         let changes = AllocationRuleChanges {
             target: input
                 .cost_group_id
@@ -241,6 +290,7 @@ impl AllocationRuleMutation {
     /// Deletes a rule and returns its id. `NOT_FOUND` when the rule is unknown.
     async fn delete_allocation_rule(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
         let id: AllocationRuleId = parse_id("id", &id)?;
+        authorize(ctx, Action::Allocate, Target::Rule(id)).await?;
         let l = loaders(ctx)?;
         let deleted = allocation_rules::delete_rule(&l.store, &l.scope, &actor(ctx), id).await?;
         Ok(ID(deleted.to_string()))
@@ -257,6 +307,7 @@ impl AllocationRuleMutation {
         rule_ids: Vec<ID>,
     ) -> ApiResult<Vec<AllocationRuleObject>> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
+        authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
         let order = rule_ids
             .iter()
             .enumerate()

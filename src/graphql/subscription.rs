@@ -38,18 +38,25 @@ impl SubscriptionRoot {
         run_id: ID,
     ) -> Result<BoxStream<'static, ProgressItem>, ApiError> {
         let run_id = parse_run_id("runId", &run_id)?;
+        let l = loaders(ctx)?;
         let follower = Follower {
-            store: loaders(ctx)?.store.clone(),
+            store: l.store.clone(),
             importer: importer(ctx),
             run_id,
         };
+        // A run of a tenant out of the caller's scope is as unknown as a run that never was.
+        let not_found = || ApiError::NotFound(format!("import run {run_id} not found"));
         if let Some(live) = follower.watch() {
+            if !l.scope.allows(live.borrow().tenant_id) {
+                return Err(not_found());
+            }
             return Ok(follower.stream(Follow::Live { live, seen: false }));
         }
         let run = import_runs::find_run(&follower.store, run_id)
             .await
             .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("import run {run_id} not found")))?;
+            .filter(|run| l.scope.allows(run.tenant_id))
+            .ok_or_else(not_found)?;
         if run.status != RunStatus::Running {
             let last = ImportProgressObject(progress_of_stored(&run));
             return Ok(stream::once(async move { Ok(last) }).boxed());

@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::authn;
+use crate::auth::Authenticator;
 use crate::domain::allocation::{AllocationSource, CostLine, Currency, report_from_tally};
 use crate::domain::{CostGroup, CostGroupId, SkuId, TenantId, TenantScope};
 use crate::store::{Store, evaluation, exports};
@@ -97,18 +99,19 @@ fn amount(minor: i64, currency: Option<Currency>) -> Decimal {
     currency.map_or(Decimal::new(minor, 2), |c| c.from_minor(minor))
 }
 
-/// The scope of an export request. Every caller sees every tenant until authentication
-/// (issue 5) gives requests a principal.
-fn scope() -> TenantScope {
-    TenantScope::All
-}
-
 /// `GET /export/tenants/{tenantId}/cost-report.csv`.
+/// Needs a principal allowed to read; a tenant out of its scope is not found.
 pub async fn cost_report_csv(
+    req: HttpRequest,
+    auth: web::Data<Authenticator>,
     store: web::Data<Store>,
     path: web::Path<String>,
     params: web::Query<ReportParams>,
 ) -> HttpResponse {
+    let scope = match authn::reader(&req, &auth).await {
+        Ok(principal) => principal.scope,
+        Err(refused) => return refused,
+    };
     let tenant = match parse_tenant(&path) {
         Ok(t) => t,
         Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
@@ -123,7 +126,7 @@ pub async fn cost_report_csv(
             );
         }
     };
-    let inputs = match evaluation::list_report_inputs(&store, &scope(), &[tenant]).await {
+    let inputs = match evaluation::list_report_inputs(&store, &scope, &[tenant]).await {
         Ok(mut i) => match i.remove(&tenant) {
             Some(i) => i,
             None => return not_found(tenant),
@@ -235,6 +238,7 @@ pub async fn cost_report_csv(
 /// What streaming `users.csv` needs between chunks.
 struct UserStream {
     store: Store,
+    scope: TenantScope,
     tenant: TenantId,
     after: Option<crate::domain::UserId>,
     paths: Arc<HashMap<CostGroupId, String>>,
@@ -269,7 +273,7 @@ impl UserStream {
         }
         let users = match exports::list_users_for_export(
             &self.store,
-            &scope(),
+            &self.scope,
             self.tenant,
             self.after,
             USERS_PER_CHUNK,
@@ -363,13 +367,23 @@ impl UserStream {
 }
 
 /// `GET /export/tenants/{tenantId}/users.csv`, streamed a chunk of users at a time.
-pub async fn users_csv(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
+/// Needs a principal allowed to read; a tenant out of its scope is not found.
+pub async fn users_csv(
+    req: HttpRequest,
+    auth: web::Data<Authenticator>,
+    store: web::Data<Store>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let scope = match authn::reader(&req, &auth).await {
+        Ok(principal) => principal.scope,
+        Err(refused) => return refused,
+    };
     let tenant = match parse_tenant(&path) {
         Ok(t) => t,
         Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
     };
     let store = store.get_ref().clone();
-    let inputs = match evaluation::list_report_inputs(&store, &scope(), &[tenant]).await {
+    let inputs = match evaluation::list_report_inputs(&store, &scope, &[tenant]).await {
         Ok(mut i) => match i.remove(&tenant) {
             Some(i) => i,
             None => return not_found(tenant),
@@ -378,6 +392,7 @@ pub async fn users_csv(store: web::Data<Store>, path: web::Path<String>) -> Http
     };
     let state = UserStream {
         store,
+        scope,
         tenant,
         after: None,
         paths: Arc::new(paths(&inputs.groups)),

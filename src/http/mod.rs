@@ -1,5 +1,6 @@
 //! Routes that are not GraphQL: health, readiness, metrics, CSV exports and the GraphiQL page.
 
+pub mod authn;
 pub mod export;
 pub mod graphiql;
 pub mod health;

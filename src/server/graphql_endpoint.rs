@@ -12,8 +12,11 @@ use tracing_actix_web::RequestId;
 
 use async_graphql_actix_web::GraphQLSubscription;
 
+use crate::auth::Authenticator;
+use crate::domain::{Action, Principal};
 use crate::graphql::limits::limit_exceeded;
 use crate::graphql::{self, ApiExecutor, TransportRefusal};
+use crate::http::authn;
 use crate::metrics::{Metrics, Outcome};
 
 /// What the handler needs, shared by every worker.
@@ -26,6 +29,8 @@ pub struct GraphqlState {
     pub max_body_bytes: usize,
     /// Operations per batched POST; `None` when batching is off.
     pub max_batch: Option<usize>,
+    /// Checks the bearer token of every request and WebSocket connection.
+    pub auth: Arc<Authenticator>,
 }
 
 fn refuse(state: &GraphqlState, status: StatusCode, error: serde_json::Value) -> HttpResponse {
@@ -115,6 +120,10 @@ pub async fn post(
     state: web::Data<GraphqlState>,
     request_id: RequestId,
 ) -> HttpResponse {
+    let principal = match authn::reader(&req, &state.auth).await {
+        Ok(principal) => principal,
+        Err(refused) => return refuse_auth(&state, refused),
+    };
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -153,7 +162,7 @@ pub async fn post(
         Err(err) => return reject(&state, format!("request body is not valid JSON: {err}")),
     };
     if let serde_json::Value::Array(items) = value {
-        return batch(items, &state, &request_id).await;
+        return batch(items, &state, &principal, &request_id).await;
     }
     let request: async_graphql::Request = match serde_json::from_value(value) {
         Ok(request) => request,
@@ -164,7 +173,7 @@ pub async fn post(
             );
         }
     };
-    answer(request, &state, &request_id, false).await
+    answer(request, &state, principal, &request_id, false).await
 }
 
 /// A JSON array of operations: run one after the other when batching is on and the batch is
@@ -172,6 +181,7 @@ pub async fn post(
 async fn batch(
     items: Vec<serde_json::Value>,
     state: &GraphqlState,
+    principal: &Principal,
     request_id: &RequestId,
 ) -> HttpResponse {
     let Some(max) = state.max_batch else {
@@ -206,7 +216,7 @@ async fn batch(
     }
     let mut responses = Vec::with_capacity(requests.len());
     for request in requests {
-        match execute(request, state, request_id, false).await {
+        match execute(request, state, principal.clone(), request_id, false).await {
             Ok(response) => responses.push(response),
             Err(TransportRefusal::MutationOverGet) => {
                 return reject(state, "mutations are only accepted over POST".to_owned());
@@ -223,6 +233,10 @@ pub async fn get(
     state: web::Data<GraphqlState>,
     request_id: RequestId,
 ) -> HttpResponse {
+    let principal = match authn::reader(&req, &state.auth).await {
+        Ok(principal) => principal,
+        Err(refused) => return refuse_auth(&state, refused),
+    };
     if !has_preflight_marker(&req) {
         return reject(
             &state,
@@ -240,20 +254,21 @@ pub async fn get(
             );
         }
     };
-    answer(request, &state, &request_id, true).await
+    answer(request, &state, principal, &request_id, true).await
 }
 
 /// Runs one operation and answers it; with `read_only` (GET) a mutation gets 405.
 async fn answer(
     request: async_graphql::Request,
     state: &GraphqlState,
+    principal: Principal,
     request_id: &RequestId,
     read_only: bool,
 ) -> HttpResponse {
     if request.query.trim().is_empty() {
         return reject(state, "request has no query".to_owned());
     }
-    match execute(request, state, request_id, read_only).await {
+    match execute(request, state, principal, request_id, read_only).await {
         Ok(response) => respond(&response, request_id),
         Err(TransportRefusal::MutationOverGet) => {
             state
@@ -273,12 +288,16 @@ async fn answer(
 async fn execute(
     request: async_graphql::Request,
     state: &GraphqlState,
+    principal: Principal,
     request_id: &RequestId,
     read_only: bool,
 ) -> Result<async_graphql::Response, TransportRefusal> {
     let started = Instant::now();
     let operation = request.operation_name.clone();
-    let mut response = state.executor.execute_http(request, read_only).await?;
+    let mut response = state
+        .executor
+        .execute_http(request, principal, read_only)
+        .await?;
     graphql::tag_internal_errors(&mut response, &request_id.to_string());
     let outcome = if response.errors.is_empty() {
         Outcome::Ok
@@ -307,11 +326,41 @@ fn respond<T: serde::Serialize>(response: &T, request_id: &RequestId) -> HttpRes
 }
 
 /// `GET /graphql` with `Upgrade: websocket`: GraphQL over WebSocket (`graphql-transport-ws`, and
-/// the older `graphql-ws`). Each operation gets its own loaders, as on HTTP.
+/// the older `graphql-ws`). The `connection_init` payload's `Authorization` (`Bearer <JWT>`)
+/// authenticates the connection; a refused one is closed with the failed check as its reason.
+/// Each operation gets its own loaders, confined to the connection's principal, as on HTTP.
 pub async fn websocket(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<GraphqlState>,
 ) -> actix_web::Result<HttpResponse> {
-    GraphQLSubscription::new(state.executor.clone()).start(&req, payload)
+    let auth = state.auth.clone();
+    GraphQLSubscription::new(state.executor.clone())
+        .on_connection_init(move |payload: serde_json::Value| async move {
+            let authorization = payload
+                .get("Authorization")
+                .or_else(|| payload.get("authorization"))
+                .and_then(serde_json::Value::as_str);
+            let principal = auth
+                .authenticate(authorization)
+                .await
+                .map_err(|e| async_graphql::Error::new(format!("authentication failed: {e}")))?;
+            if !principal.may(Action::Read) {
+                return Err(async_graphql::Error::new(
+                    "the token grants none of the roles reader, allocator, importer, partner_admin",
+                ));
+            }
+            let mut data = async_graphql::Data::default();
+            data.insert(principal);
+            Ok(data)
+        })
+        .start(&req, payload)
+}
+
+/// A refused authentication, counted like the other refusals.
+fn refuse_auth(state: &GraphqlState, response: HttpResponse) -> HttpResponse {
+    state
+        .metrics
+        .record_request(None, Outcome::Rejected, std::time::Duration::ZERO);
+    response
 }

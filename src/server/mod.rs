@@ -11,7 +11,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage, HttpServer, guard, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::config::ApiSettings;
+use crate::auth::Authenticator;
+use crate::config::{ApiSettings, AuthMode, AuthSettings};
 use crate::graphql;
 use crate::http::{export, graphiql, health, metrics as metrics_route};
 use crate::importer::Importer;
@@ -32,6 +33,8 @@ pub struct ServerParts {
     pub importer: Option<Arc<Importer>>,
     /// Operation limits, CORS origins and body size of the API.
     pub api: ApiSettings,
+    /// How requests are authenticated.
+    pub auth: AuthSettings,
 }
 
 /// A server bound to its address and running on the current actix system.
@@ -43,9 +46,20 @@ pub struct RunningServer {
 }
 
 /// Binds `bind` and starts serving. The same function serves `tenantgraph serve` and the tests.
+/// Authentication mode `none` on an address other than loopback is refused.
 pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningServer> {
+    if matches!(parts.auth.mode, AuthMode::None) && !bind.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "authentication mode none is only allowed on a loopback address, not {bind}; \
+                 set TENANTGRAPH_AUTH_MODE=jwks or hs256"
+            ),
+        ));
+    }
     let listener = TcpListener::bind(bind)?;
     let addr = listener.local_addr()?;
+    let auth = Arc::new(Authenticator::new(parts.auth));
     let graphql_state = web::Data::new(GraphqlState {
         executor: graphql::ApiExecutor::new(
             graphql::build_for(&parts.api),
@@ -57,7 +71,9 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
         metrics: parts.metrics.clone(),
         max_body_bytes: parts.api.max_body_bytes,
         max_batch: parts.api.max_batch,
+        auth: auth.clone(),
     });
+    let auth = web::Data::from(auth);
     let cors = web::Data::new(cors::CorsPolicy::new(parts.api.cors_origins.clone()));
     let max_body_bytes = parts.api.max_body_bytes;
     let store = web::Data::new(parts.store);
@@ -73,6 +89,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .app_data(graphql_state.clone())
             .app_data(store.clone())
             .app_data(metrics.clone())
+            .app_data(auth.clone())
             .route("/graphql", web::post().to(graphql_endpoint::post))
             .route(
                 "/graphql",

@@ -5,7 +5,43 @@ use std::process::Command;
 fn tenantgraph() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantgraph"));
     cmd.env_remove("TENANTGRAPH_DATABASE_URL");
+    // These tests are not about authentication: loopback servers without it.
+    cmd.env("TENANTGRAPH_AUTH_MODE", "none");
     cmd
+}
+
+#[test]
+fn serve_without_an_authentication_mode_refuses_to_start_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+    let output = tenantgraph()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("TENANTGRAPH_AUTH_MODE")
+        .env("TENANTGRAPH_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("TENANTGRAPH_AUTH_MODE"), "{stderr}");
+    assert!(stderr.contains("--demo"), "{stderr}");
+}
+
+#[test]
+fn authentication_mode_none_refuses_a_non_loopback_bind() {
+    for args in [
+        vec!["serve", "--bind", "0.0.0.0:0"],
+        vec!["serve", "--demo", "--bind", "0.0.0.0:0"],
+    ] {
+        let mut cmd = tenantgraph();
+        if args.contains(&"--demo") {
+            cmd.env_remove("TENANTGRAPH_AUTH_MODE");
+        }
+        let output = cmd.args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("loopback"), "{stderr}");
+    }
 }
 
 #[test]

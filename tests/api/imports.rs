@@ -51,7 +51,11 @@ async fn start(store: &Store, tenant_id: TenantId) -> ImportRun {
 }
 
 /// Runs `tenant_id` once, ending with `reason` (failed) or successfully when `None`.
-async fn run(store: &Store, tenant_id: TenantId, reason: Option<FailureReason>) -> ImportRun {
+pub(crate) async fn run(
+    store: &Store,
+    tenant_id: TenantId,
+    reason: Option<FailureReason>,
+) -> ImportRun {
     let run = start(store, tenant_id).await;
     let end = RunEnd {
         status: if reason.is_some() {
@@ -74,7 +78,7 @@ async fn run(store: &Store, tenant_id: TenantId, reason: Option<FailureReason>) 
 }
 
 /// Importer settings whose upstream is a closed port, failing fast.
-fn unreachable_upstream(tenant_id: TenantId) -> Settings {
+pub(crate) fn unreachable_upstream(tenant_id: TenantId) -> Settings {
     let closed = "http://127.0.0.1:9".to_owned();
     Settings {
         login_url: closed.clone(),

@@ -18,6 +18,7 @@ mod limits;
 mod overrides;
 mod prices;
 mod reads;
+mod security;
 mod simulator;
 mod snapshot;
 mod statements;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use tenantgraph::config::{ApiSettings, Settings, StoreSettings};
+use tenantgraph::config::{ApiSettings, AuthSettings, Settings, StoreSettings};
 use tenantgraph::importer::Importer;
 use tenantgraph::metrics::Metrics;
 use tenantgraph::server::{self, ServerParts};
@@ -147,21 +147,42 @@ pub(crate) struct TestApp {
 impl TestApp {
     /// Starts a server on an empty, migrated database.
     pub(crate) async fn empty(backend: Backend) -> TestApp {
-        TestApp::start(backend, None, ApiSettings::default()).await
+        TestApp::start(backend, None, ApiSettings::default(), AuthSettings::none()).await
+    }
+
+    /// Starts a server on an empty, migrated database that authenticates requests as `auth`
+    /// says, with an importer built from `importer` when given.
+    pub(crate) async fn with_auth(
+        backend: Backend,
+        auth: AuthSettings,
+        importer: Option<Settings>,
+    ) -> TestApp {
+        TestApp::start(backend, importer, ApiSettings::default(), auth).await
     }
 
     /// Starts a server on an empty, migrated database with these API settings (limits,
     /// introspection, CORS).
     pub(crate) async fn with_api(backend: Backend, api: ApiSettings) -> TestApp {
-        TestApp::start(backend, None, api).await
+        TestApp::start(backend, None, api, AuthSettings::none()).await
     }
 
     /// Starts a server on an empty, migrated database, with an importer built from `settings`.
     pub(crate) async fn with_importer(backend: Backend, settings: Settings) -> TestApp {
-        TestApp::start(backend, Some(settings), ApiSettings::default()).await
+        TestApp::start(
+            backend,
+            Some(settings),
+            ApiSettings::default(),
+            AuthSettings::none(),
+        )
+        .await
     }
 
-    async fn start(backend: Backend, importer: Option<Settings>, api: ApiSettings) -> TestApp {
+    async fn start(
+        backend: Backend,
+        importer: Option<Settings>,
+        api: ApiSettings,
+        auth: AuthSettings,
+    ) -> TestApp {
         // reqwest is built without a default TLS crypto provider; the test client needs one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let db = database(backend).await;
@@ -197,6 +218,7 @@ impl TestApp {
                 graphiql: true,
                 importer,
                 api,
+                auth,
             },
         )
         .unwrap();

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Object};
 use rust_decimal::Decimal;
 
-use super::actor;
+use super::{Target, actor, authorize};
 use crate::domain::allocation::{Currency, Override, Price, Share};
-use crate::domain::{CostGroupId, SkuId, TenantId, UserId};
+use crate::domain::{Action, CostGroupId, SkuId, TenantId, UserId};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::query::parse_id;
@@ -70,6 +70,7 @@ impl AllocationMutation {
     ) -> ApiResult<UserObject> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
         let user_id: UserId = parse_id("userId", &user_id)?;
+        authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
         let shares = shares
             .into_iter()
             .enumerate()
@@ -100,6 +101,7 @@ impl AllocationMutation {
     ) -> ApiResult<UserObject> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
         let user_id: UserId = parse_id("userId", &user_id)?;
+        authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
         let l = loaders(ctx)?;
         overrides::clear_override(&l.store, &l.scope, tenant_id, actor(ctx), user_id).await?;
         user_after(l, user_id).await
@@ -117,6 +119,7 @@ impl AllocationMutation {
     ) -> ApiResult<LicensePriceObject> {
         let tenant_id: TenantId = parse_id("input.tenantId", &input.tenant_id)?;
         let sku_id: SkuId = parse_id("input.skuId", &input.sku_id)?;
+        authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
         let price = Currency::parse(&input.currency)
             .and_then(|currency| {
                 Price::new(
