@@ -26,7 +26,7 @@ def gql(query, variables=None):
 
 
 tenant = gql("{ tenants(first: 1) { edges { node { id } } } }")["tenants"]["edges"][0]["node"]["id"]
-REPORT = """query($id: ID!, $g: ID!) { tenant(id: $id) { costReport {
+REPORT = """query($id: ID!) { tenant(id: $id) { costReport {
   assigned { cost } unallocated { cost } costGroups { costGroup { id } own { users cost } } } } }"""
 
 if "--mutations" in sys.argv:
@@ -40,20 +40,26 @@ if "--mutations" in sys.argv:
     for i in range(n):
         user = users[i % len(users)]
         target = groups[(i * 7) % len(groups)]
-        before = gql(REPORT, {"id": tenant, "g": target})["tenant"]["costReport"]
+        before = gql(REPORT, {"id": tenant})["tenant"]["costReport"]
         own_before = {g["costGroup"]["id"]: g["own"]["users"] for g in before["costGroups"]}
         t0 = time.perf_counter()
         gql("""mutation($t: ID!, $u: ID!, $g: ID!) { setUserAllocation(tenantId: $t, userId: $u,
             shares: [{costGroupId: $g, percent: "100"}]) { id } }""", {"t": tenant, "u": user["id"], "g": target})
         t1 = time.perf_counter()
-        after = gql(REPORT, {"id": tenant, "g": target})["tenant"]["costReport"]
+        after = gql(REPORT, {"id": tenant})["tenant"]["costReport"]
         t2 = time.perf_counter()
         mutate_ms.append((t1 - t0) * 1000)
         report_ms.append((t2 - t1) * 1000)
         own_after = {g["costGroup"]["id"]: g["own"]["users"] for g in after["costGroups"]}
-        old = [g["costGroup"]["id"] for g in user["allocation"]["shares"]]
-        moved = old != [target]
-        if moved and own_after[target] != own_before[target] + 1:
+        old = {g["costGroup"]["id"] for g in user["allocation"]["shares"]}
+        # The user now counts in `target` only: once more there unless already there, once
+        # less in every other group they had a share in.
+        expected = dict(own_before)
+        if target not in old:
+            expected[target] += 1
+        for g in old - {target}:
+            expected[g] -= 1
+        if own_after != expected:
             stale += 1
         user["allocation"]["shares"] = [{"costGroup": {"id": target}}]
 
@@ -97,4 +103,8 @@ for i, s in enumerate(skus["tenant"]["subscriptions"]):
     gql("""mutation($t: ID!, $s: ID!, $p: Decimal!) { setLicensePrice(input: {tenantId: $t, skuId: $s,
         monthlyUnitPrice: $p, currency: "EUR", effectiveFrom: "2020-01-01"}) { skuId } }""",
         {"t": tenant, "s": s["skuId"], "p": f"{7.35 + i * 3.1:.2f}"})
+report = gql(REPORT, {"id": tenant})["tenant"]["costReport"]
+print(f"set up: {len(report['costGroups'])} cost groups, {len(departments)} rules, 200 split overrides, "
+      f"{len(skus['tenant']['subscriptions'])} prices; assigned {report['assigned']['cost']}, "
+      f"unallocated {report['unallocated']['cost']}", file=sys.stderr)
 print(tenant)
