@@ -13,6 +13,7 @@ use tracing_actix_web::RequestId;
 use async_graphql_actix_web::GraphQLSubscription;
 
 use crate::graphql::limits::limit_exceeded;
+use crate::graphql::persisted;
 use crate::graphql::{self, ApiExecutor, TransportRefusal};
 use crate::metrics::{Metrics, Outcome};
 
@@ -189,7 +190,9 @@ async fn batch(
     let mut requests = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         match serde_json::from_value::<async_graphql::Request>(item) {
-            Ok(request) if !request.query.trim().is_empty() => requests.push(request),
+            Ok(request) if !request.query.trim().is_empty() || persisted::has_hash(&request) => {
+                requests.push(request)
+            }
             Ok(_) => {
                 return reject(
                     state,
@@ -250,7 +253,7 @@ async fn answer(
     request_id: &RequestId,
     read_only: bool,
 ) -> HttpResponse {
-    if request.query.trim().is_empty() {
+    if request.query.trim().is_empty() && !persisted::has_hash(&request) {
         return reject(state, "request has no query".to_owned());
     }
     match execute(request, state, request_id, read_only).await {
