@@ -70,6 +70,8 @@ const ENV_KEYS: &[&str] = &[
     "auth_roles_claim",
     "auth_tenants_claim",
     "auth_leeway_secs",
+    "graphql_apq_cache_size",
+    "graphql_trusted_documents",
 ];
 
 /// Microsoft's public-cloud endpoints, the defaults of the upstream URL settings.
@@ -217,6 +219,11 @@ pub struct Settings {
     pub auth_tenants_claim: String,
     /// Clock skew allowed when checking `exp` and `nbf`, in seconds.
     pub auth_leeway_secs: u64,
+    /// Documents kept for automatic persisted queries (sent once, then by SHA-256 hash);
+    /// 0 turns them off.
+    pub graphql_apq_cache_size: usize,
+    /// A persisted query manifest (JSON); when set, only its operations run.
+    pub graphql_trusted_documents: Option<String>,
 }
 
 impl Default for Settings {
@@ -275,6 +282,8 @@ impl Default for Settings {
             auth_roles_claim: "roles".to_owned(),
             auth_tenants_claim: "tenants".to_owned(),
             auth_leeway_secs: 60,
+            graphql_apq_cache_size: 1_000,
+            graphql_trusted_documents: None,
         }
     }
 }
@@ -451,6 +460,13 @@ impl Settings {
                 .map(|o| o.trim().trim_end_matches('/').to_owned())
                 .filter(|o| !o.is_empty())
                 .collect(),
+            apq_cache_size: self.graphql_apq_cache_size,
+            // `load` refused a manifest that can't be read; should it have become unreadable
+            // since, an empty one refuses every operation rather than allowing all.
+            trusted_documents: self
+                .graphql_trusted_documents
+                .as_ref()
+                .map(|path| TrustedDocuments::load(Path::new(path)).unwrap_or_default()),
         }
     }
 
@@ -496,6 +512,11 @@ impl Settings {
         ];
         if let Some((key, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
             return Err(SettingsError::new(key, "expected at least 1"));
+        }
+        if let Some(path) = &self.graphql_trusted_documents {
+            TrustedDocuments::load(Path::new(path)).map_err(|message| {
+                SettingsError::new("TENANTGRAPH_GRAPHQL_TRUSTED_DOCUMENTS", message)
+            })?;
         }
         let api = self.api();
         if let Some(origin) = api
@@ -844,6 +865,75 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Origins allowed by CORS (scheme, host and port, no trailing slash).
     pub cors_origins: Vec<String>,
+    /// Documents kept for automatic persisted queries; 0: off.
+    pub apq_cache_size: usize,
+    /// When set, only these operations run.
+    pub trusted_documents: Option<TrustedDocuments>,
+}
+
+/// The operations a trusted documents server runs: id (the hash clients send) → document.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TrustedDocuments {
+    /// Document text by id.
+    pub documents: std::collections::HashMap<String, String>,
+}
+
+impl fmt::Debug for TrustedDocuments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustedDocuments")
+            .field("operations", &self.documents.len())
+            .finish()
+    }
+}
+
+impl TrustedDocuments {
+    /// Reads a manifest: Apollo's persisted query manifest
+    /// (`{"format": "apollo-persisted-query-manifest", "version": 1, "operations": [{"id",
+    /// "body", "name", "type"}]}`) or a plain JSON object `{"<id>": "<document>"}`. The error
+    /// names what was wrong.
+    pub fn load(path: &Path) -> Result<TrustedDocuments, String> {
+        #[derive(Deserialize)]
+        struct Operation {
+            id: String,
+            body: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Manifest {
+            Apollo {
+                format: String,
+                version: u32,
+                operations: Vec<Operation>,
+            },
+            Plain(std::collections::HashMap<String, String>),
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("expected a readable manifest file, {}: {e}", path.display()))?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|_| {
+            format!(
+                "expected an apollo-persisted-query-manifest (version 1) or a JSON object of \
+                 id to document in {}",
+                path.display()
+            )
+        })?;
+        let documents = match manifest {
+            Manifest::Apollo {
+                format,
+                version,
+                operations,
+            } => {
+                if format != "apollo-persisted-query-manifest" || version != 1 {
+                    return Err(format!(
+                        "expected format apollo-persisted-query-manifest version 1 in {}, got {format} version {version}",
+                        path.display()
+                    ));
+                }
+                operations.into_iter().map(|o| (o.id, o.body)).collect()
+            }
+            Manifest::Plain(documents) => documents,
+        };
+        Ok(TrustedDocuments { documents })
+    }
 }
 
 impl Default for ApiSettings {

@@ -31,6 +31,11 @@ pub enum ApiError {
     Forbidden(String),
     /// The operation exceeds a limit; the message names the limit, the value and the maximum.
     OperationLimit(String),
+    /// The request names a persisted document by a hash the server does not know; Apollo
+    /// clients then send the document (message `PersistedQueryNotFound`, as they expect).
+    PersistedQueryNotFound(String),
+    /// The request names a persisted document, and persisted queries are off.
+    PersistedQueryNotSupported(String),
     /// Anything else; the cause is logged, the client sees a generic message.
     Internal(String),
 }
@@ -43,7 +48,9 @@ impl ApiError {
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
             | ApiError::Forbidden(m)
-            | ApiError::OperationLimit(m) => m,
+            | ApiError::OperationLimit(m)
+            | ApiError::PersistedQueryNotFound(m)
+            | ApiError::PersistedQueryNotSupported(m) => m,
             ApiError::Internal(_) => "internal error",
         }
     }
@@ -58,6 +65,8 @@ impl ApiError {
             ApiError::Conflict(m) => ApiError::Conflict(format!("{path}.{m}")),
             other @ (ApiError::Forbidden(_)
             | ApiError::OperationLimit(_)
+            | ApiError::PersistedQueryNotFound(_)
+            | ApiError::PersistedQueryNotSupported(_)
             | ApiError::Internal(_)) => other,
         }
     }
@@ -70,6 +79,8 @@ impl ApiError {
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::OperationLimit(_) => OPERATION_LIMIT_EXCEEDED,
+            ApiError::PersistedQueryNotFound(_) => "PERSISTED_QUERY_NOT_FOUND",
+            ApiError::PersistedQueryNotSupported(_) => "PERSISTED_QUERY_NOT_SUPPORTED",
             ApiError::Internal(_) => INTERNAL_SERVER_ERROR,
         }
     }

@@ -223,6 +223,7 @@ impl OperationGuard {
             limits,
             fragments: HashMap::new(),
             visiting: Vec::new(),
+            max_depth: limits.max_depth,
         };
         let cost = walk.selection_set(
             &operation.selection_set.node,
@@ -353,12 +354,36 @@ fn count_document(document: &ExecutableDocument) -> DocumentCounts {
     counts
 }
 
-/// Complexity and depth of a selection (depth relative to where it starts).
+/// Complexity and depth of a selection (depth relative to where it starts), and how deeply
+/// introspection lists nest in it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Cost {
     complexity: u64,
     depth: usize,
+    lists: usize,
 }
+
+/// Introspection fields that return lists. Nested in each other (`types { fields { type {
+/// fields … } } }`) they multiply the answer; the standard introspection query nests three
+/// (`types`, `fields`, `args`). No field of our schema has these names.
+const INTROSPECTION_LISTS: &[&str] = &[
+    "types",
+    "fields",
+    "inputFields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "args",
+    "directives",
+];
+
+/// Most introspection lists nested in each other.
+const MAX_INTROSPECTION_LISTS: usize = 3;
+
+/// Depth allowed below `__schema` and `__type`: the standard introspection query (GraphiQL's,
+/// graphql-js's) nests `ofType` nine times and goes past the operation depth limit. Its lists
+/// are bounded by [`MAX_INTROSPECTION_LISTS`] instead.
+const INTROSPECTION_MAX_DEPTH: usize = 24;
 
 /// Depth and complexity of the selected operation, each fragment computed once.
 struct Walk<'a> {
@@ -368,6 +393,8 @@ struct Walk<'a> {
     limits: &'a OperationLimits,
     fragments: HashMap<&'a str, Cost>,
     visiting: Vec<&'a str>,
+    /// The depth limit in force: the operation's, or inside introspection its own.
+    max_depth: usize,
 }
 
 impl<'a> Walk<'a> {
@@ -396,6 +423,7 @@ impl<'a> Walk<'a> {
             };
             total.complexity = total.complexity.saturating_add(cost.complexity);
             total.depth = total.depth.max(cost.depth);
+            total.lists = total.lists.max(cost.lists);
         }
         Ok(total)
     }
@@ -436,17 +464,48 @@ impl<'a> Walk<'a> {
     }
 
     fn check_depth(&self, depth: usize) -> Result<(), ServerError> {
-        if depth > self.limits.max_depth {
+        if depth > self.max_depth {
+            let limit = if self.max_depth == self.limits.max_depth {
+                "depth"
+            } else {
+                "introspection depth"
+            };
             return Err(limit_exceeded(
-                "depth",
+                limit,
                 format!("at least {depth}"),
-                self.limits.max_depth as u64,
+                self.max_depth as u64,
             ));
         }
         Ok(())
     }
 
     fn field(
+        &mut self,
+        field: &'a Field,
+        parent: Option<&'a str>,
+        level: usize,
+    ) -> Result<Cost, ServerError> {
+        let name = field.name.node.as_str();
+        if matches!(name, "__schema" | "__type") && self.max_depth == self.limits.max_depth {
+            // Introspection gets its own depth limit and a limit on nested lists instead.
+            self.max_depth = INTROSPECTION_MAX_DEPTH.max(self.limits.max_depth);
+            let cost = self.plain_field(field, parent, level);
+            self.max_depth = self.limits.max_depth;
+            let cost = cost?;
+            if cost.lists > MAX_INTROSPECTION_LISTS {
+                return Err(limit_exceeded(
+                    "nested introspection lists",
+                    cost.lists,
+                    MAX_INTROSPECTION_LISTS as u64,
+                ));
+            }
+            self.check_depth(level + 1)?;
+            return Ok(Cost { depth: 1, ..cost });
+        }
+        self.plain_field(field, parent, level)
+    }
+
+    fn plain_field(
         &mut self,
         field: &'a Field,
         parent: Option<&'a str>,
@@ -470,6 +529,8 @@ impl<'a> Walk<'a> {
                 .saturating_mul(children.complexity)
                 .saturating_add(1),
             depth: children.depth + 1,
+            lists: children.lists
+                + usize::from(INTROSPECTION_LISTS.contains(&field.name.node.as_str())),
         })
     }
 
@@ -704,6 +765,46 @@ mod tests {
                      fragment A on Tenant { id ...B } fragment B on Tenant { name ...C } \
                      fragment C on Tenant { ...B }";
         assert_eq!(refused(query), "fragment B spreads itself: B, C, B");
+    }
+
+    fn with_introspection() -> OperationGuard {
+        let schema = crate::graphql::build();
+        let mut limits = Settings::default().api().limits;
+        limits.introspection = true;
+        OperationGuard::new(limits, SchemaShape::from_sdl(&schema.sdl()))
+    }
+
+    #[test]
+    fn circular_introspection_is_refused_by_its_nested_lists() {
+        let guard = with_introspection();
+        let circular =
+            "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+        let err = guard.check(&mut Request::new(circular)).unwrap_err();
+        assert_eq!(
+            err.message,
+            "operation limit exceeded: nested introspection lists is 4, the maximum is 3"
+        );
+        // The same through fragments, each computed once.
+        let fragments = "{ __type(name: \"Tenant\") { ...A } } fragment A on __Type { fields { type { ...B } } }
+            fragment B on __Type { fields { type { interfaces { name } possibleTypes { ...C } } } }
+            fragment C on __Type { enumValues { name } }";
+        let err = guard.check(&mut Request::new(fragments)).unwrap_err();
+        assert!(
+            err.message.contains("nested introspection lists is 4"),
+            "{}",
+            err.message
+        );
+        let deep = format!(
+            "{{ __type(name: \"Tenant\") {{ {}name{} }} }}",
+            "ofType { ".repeat(30),
+            " }".repeat(30)
+        );
+        let err = guard.check(&mut Request::new(deep)).unwrap_err();
+        assert!(
+            err.message.contains("introspection depth is at least 25"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
+pub mod persisted;
 pub mod query;
 pub mod schema;
 pub mod subscription;
@@ -42,6 +43,7 @@ pub struct ApiExecutor {
     metrics: Arc<Metrics>,
     importer: ImporterHandle,
     guard: Arc<OperationGuard>,
+    persisted: Arc<persisted::PersistedDocuments>,
     timeout: Duration,
 }
 
@@ -70,6 +72,10 @@ impl ApiExecutor {
             metrics,
             importer,
             guard: Arc::new(OperationGuard::new(api.limits.clone(), shape)),
+            persisted: Arc::new(persisted::PersistedDocuments::new(
+                api.apq_cache_size,
+                api.trusted_documents.as_ref(),
+            )),
             timeout: api.timeout,
         }
     }
@@ -87,16 +93,22 @@ impl ApiExecutor {
             .data(self.importer.clone())
     }
 
-    /// Runs one operation received over HTTP for `principal`: checked against the limits,
-    /// cancelled after the timeout, its errors capped. With `read_only` (GET) a mutation is
-    /// refused.
+    /// Finds a persisted document named by hash and checks the request against the limits.
+    fn admit(&self, request: &mut Request) -> Result<Option<OperationType>, ServerError> {
+        self.persisted.resolve(request)?;
+        self.guard.check(request)
+    }
+
+    /// Runs one operation received over HTTP for `principal`: its persisted document found, checked against the
+    /// limits, cancelled after the timeout, its errors capped. With `read_only` (GET) a mutation
+    /// is refused.
     pub async fn execute_http(
         &self,
         mut request: Request,
         principal: Principal,
         read_only: bool,
     ) -> Result<Response, TransportRefusal> {
-        let operation = match self.guard.check(&mut request) {
+        let operation = match self.admit(&mut request) {
             Ok(operation) => operation,
             Err(error) => return Ok(Response::from_errors(vec![error])),
         };
@@ -150,7 +162,7 @@ impl Executor for ApiExecutor {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        if let Err(error) = self.guard.check(&mut request) {
+        if let Err(error) = self.admit(&mut request) {
             return Box::pin(futures_util::stream::once(async move {
                 Response::from_errors(vec![error])
             }));

@@ -15,6 +15,7 @@ use async_graphql_actix_web::GraphQLSubscription;
 use crate::auth::Authenticator;
 use crate::domain::{Action, Principal};
 use crate::graphql::limits::limit_exceeded;
+use crate::graphql::persisted;
 use crate::graphql::{self, ApiExecutor, TransportRefusal};
 use crate::http::authn;
 use crate::metrics::{Metrics, Outcome};
@@ -199,7 +200,9 @@ async fn batch(
     let mut requests = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         match serde_json::from_value::<async_graphql::Request>(item) {
-            Ok(request) if !request.query.trim().is_empty() => requests.push(request),
+            Ok(request) if !request.query.trim().is_empty() || persisted::has_hash(&request) => {
+                requests.push(request)
+            }
             Ok(_) => {
                 return reject(
                     state,
@@ -265,7 +268,7 @@ async fn answer(
     request_id: &RequestId,
     read_only: bool,
 ) -> HttpResponse {
-    if request.query.trim().is_empty() {
+    if request.query.trim().is_empty() && !persisted::has_hash(&request) {
         return reject(state, "request has no query".to_owned());
     }
     match execute(request, state, principal, request_id, read_only).await {

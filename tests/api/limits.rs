@@ -570,3 +570,44 @@ async fn postgres_cancels_a_statement_past_the_statement_timeout() {
         store.execute_raw("SELECT 1").await.unwrap();
     }
 }
+
+/// graphql-js's `getIntrospectionQuery()` as GraphiQL and schemathesis send it: `ofType` nine
+/// deep, past the operation depth limit of 12.
+const STANDARD_INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name }
+    mutationType { name } subscriptionType { name } types { ...FullType }
+    directives { name description locations args { ...InputValue } } } }
+  fragment FullType on __Type { kind name description
+    fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef }
+      isDeprecated deprecationReason }
+    inputFields { ...InputValue } interfaces { ...TypeRef }
+    enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+    possibleTypes { ...TypeRef } }
+  fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+  fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType {
+    kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name } } } } } } } } } }";
+
+#[tokio::test]
+async fn the_standard_introspection_query_runs_in_demo_and_circular_introspection_does_not() {
+    // Found by schemathesis: its introspection query was refused by the depth limit, and so was
+    // GraphiQL's.
+    let demo_api = Settings {
+        demo: true,
+        ..Settings::default()
+    }
+    .api();
+    let demo = TestApp::with_api(Backend::Sqlite, demo_api).await;
+    let data = demo.data(STANDARD_INTROSPECTION, json!({})).await;
+    assert_eq!(data["__schema"]["queryType"]["name"], "Query");
+    let body = demo
+        .post(
+            "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_error_code(&body), LIMIT, "{body:#}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["limit"],
+        "nested introspection lists"
+    );
+}
