@@ -132,17 +132,22 @@ fn rows_of(a: &UserAllocation) -> Vec<Row> {
     rows
 }
 
-/// Evaluates `tenant_id` inside `txn` (a write transaction) and stores the result: the rows of
-/// users whose allocation changed are rewritten, and the tally replaced.
-#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
-pub(crate) async fn reevaluate(
-    txn: &DatabaseTransaction,
+/// Every user of `tenant_id` (present and deleted upstream, by id) and the licenses of the
+/// present ones, on `conn`: what an evaluation of the whole tenant reads.
+async fn users_and_licenses(
+    conn: &impl ConnectionTrait,
     tenant_id: TenantId,
-) -> Result<EvaluationSummary, StoreError> {
+) -> Result<
+    (
+        Vec<crate::domain::User>,
+        Vec<crate::domain::AssignedLicense>,
+    ),
+    StoreError,
+> {
     let users = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id.uuid()))
         .order_by_asc(user::Column::Id)
-        .all(txn)
+        .all(conn)
         .await?
         .into_iter()
         .map(users::to_domain)
@@ -154,12 +159,28 @@ pub(crate) async fn reevaluate(
         .collect();
     let licenses = user_license::Entity::find()
         .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
-        .all(txn)
+        .all(conn)
         .await?
         .into_iter()
         .map(licenses::to_domain)
         .filter(|l| l.as_ref().map_or(true, |l| present.contains(&l.user_id)))
         .collect::<Result<Vec<_>, _>>()?;
+    Ok((users, licenses))
+}
+
+/// Evaluates `tenant_id` inside `txn` (a write transaction) and stores the result: the rows of
+/// users whose allocation changed are rewritten, and the tally replaced.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+pub(crate) async fn reevaluate(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+) -> Result<EvaluationSummary, StoreError> {
+    let (users, licenses) = users_and_licenses(txn, tenant_id).await?;
+    let present: HashSet<UserId> = users
+        .iter()
+        .filter(|u| u.deleted_at.is_none())
+        .map(|u| u.id)
+        .collect();
     let rules = compiled_rules(txn, tenant_id).await?;
     let overrides = overrides::list_overrides_of_tenant_on(txn, tenant_id).await?;
     let groups = group_ids(txn, tenant_id).await?;
@@ -603,27 +624,8 @@ pub async fn preview_allocation(
         return Ok(None);
     };
     let txn = store.db().begin().await?;
-    let users = user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(user::Column::DeletedAt.is_null())
-        .order_by_asc(user::Column::Id)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(users::to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    let licenses = user_license::Entity::find()
-        .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(licenses::to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    let present: HashSet<UserId> = users.iter().map(|u| u.id).collect();
-    let licenses: Vec<_> = licenses
-        .into_iter()
-        .filter(|l| present.contains(&l.user_id))
-        .collect();
+    // Users deleted upstream only yield stale allocations, which are left out below.
+    let (users, licenses) = users_and_licenses(&txn, tenant_id).await?;
     let overrides = overrides::list_overrides_of_tenant_on(&txn, tenant_id).await?;
     let groups: Vec<CostGroupId> = inputs.groups.iter().map(|g| g.id).collect();
     let proposed = evaluate(&AllocationInput {
