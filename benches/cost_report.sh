@@ -29,7 +29,7 @@ export TENANTGRAPH_LOGIN_URL=http://127.0.0.1:$sim_port TENANTGRAPH_PARTNER_CENT
   TENANTGRAPH_CLIENT_SECRET=sim-client-secret TENANTGRAPH_REFRESH_TOKEN=sim-initial-refresh-token \
   TENANTGRAPH_PARTNER_TENANT_ID=415f1fc4-a74d-4718-bd84-55532608ad38 \
   TENANTGRAPH_DATABASE_URL="sqlite://$work/bench.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn \
-  TENANTGRAPH_IMPORT_SCHEDULE=off TENANTGRAPH_AUTH_MODE=none
+  TENANTGRAPH_IMPORT_SCHEDULE=off TENANTGRAPH_AUTH_MODE=none TENANTGRAPH_RATE_LIMIT_PER_SECOND=0
 t0=$(date +%s.%N)
 "$bin" import >/dev/null
 echo "import of $users users (with the allocation evaluated in its transaction): $(python3 -c "print(round($(date +%s.%N) - $t0, 2))") s"

@@ -16,7 +16,7 @@ db_url=${BENCH_DATABASE_URL:-sqlite://$work/bench.db?mode=rwc}
 if [[ $db_url == postgres* ]]; then
   psql "$db_url" -qc 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;'
 fi
-TENANTGRAPH_DATABASE_URL="$db_url" TENANTGRAPH_LOG_LEVEL=warn \
+TENANTGRAPH_DATABASE_URL="$db_url" TENANTGRAPH_LOG_LEVEL=warn TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 \
   ./target/release/tenantgraph serve --demo --bind "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT

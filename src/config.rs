@@ -72,6 +72,11 @@ const ENV_KEYS: &[&str] = &[
     "auth_leeway_secs",
     "graphql_apq_cache_size",
     "graphql_trusted_documents",
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "rate_limit_unauthenticated_per_second",
+    "rate_limit_unauthenticated_burst",
+    "ws_init_timeout_secs",
 ];
 
 /// Microsoft's public-cloud endpoints, the defaults of the upstream URL settings.
@@ -224,6 +229,18 @@ pub struct Settings {
     pub graphql_apq_cache_size: usize,
     /// A persisted query manifest (JSON); when set, only its operations run.
     pub graphql_trusted_documents: Option<String>,
+    /// Requests (HTTP requests, WebSocket connections and WebSocket operations) one principal
+    /// may make per second, sustained; 0 turns the limit off. Without authentication (mode
+    /// `none`) the client address stands for the principal.
+    pub rate_limit_per_second: u32,
+    /// Requests one principal may make at once above the sustained rate (the bucket's size).
+    pub rate_limit_burst: u32,
+    /// Requests per second from one client address whose token is missing or refused; 0: off.
+    pub rate_limit_unauthenticated_per_second: u32,
+    /// Bucket size for requests from one client address without a valid token.
+    pub rate_limit_unauthenticated_burst: u32,
+    /// Seconds a WebSocket client has to send `connection_init` before it is disconnected.
+    pub ws_init_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -284,6 +301,11 @@ impl Default for Settings {
             auth_leeway_secs: 60,
             graphql_apq_cache_size: 1_000,
             graphql_trusted_documents: None,
+            rate_limit_per_second: 50,
+            rate_limit_burst: 100,
+            rate_limit_unauthenticated_per_second: 5,
+            rate_limit_unauthenticated_burst: 20,
+            ws_init_timeout_secs: 10,
         }
     }
 }
@@ -467,6 +489,14 @@ impl Settings {
                 .graphql_trusted_documents
                 .as_ref()
                 .map(|path| TrustedDocuments::load(Path::new(path)).unwrap_or_default()),
+            rate_limits: RateLimits {
+                principal: Bucket::new(self.rate_limit_per_second, self.rate_limit_burst),
+                unauthenticated: Bucket::new(
+                    self.rate_limit_unauthenticated_per_second,
+                    self.rate_limit_unauthenticated_burst,
+                ),
+            },
+            ws_init_timeout: Duration::from_secs(self.ws_init_timeout_secs),
         }
     }
 
@@ -509,9 +539,32 @@ impl Settings {
                 "TENANTGRAPH_HTTP_MAX_BODY_BYTES",
                 self.http_max_body_bytes as u64,
             ),
+            (
+                "TENANTGRAPH_WS_INIT_TIMEOUT_SECS",
+                self.ws_init_timeout_secs,
+            ),
         ];
         if let Some((key, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
             return Err(SettingsError::new(key, "expected at least 1"));
+        }
+        for (key, per_second, burst) in [
+            (
+                "TENANTGRAPH_RATE_LIMIT_BURST",
+                self.rate_limit_per_second,
+                self.rate_limit_burst,
+            ),
+            (
+                "TENANTGRAPH_RATE_LIMIT_UNAUTHENTICATED_BURST",
+                self.rate_limit_unauthenticated_per_second,
+                self.rate_limit_unauthenticated_burst,
+            ),
+        ] {
+            if per_second > 0 && burst == 0 {
+                return Err(SettingsError::new(
+                    key,
+                    "expected at least 1 while its rate per second is above 0",
+                ));
+            }
         }
         if let Some(path) = &self.graphql_trusted_documents {
             TrustedDocuments::load(Path::new(path)).map_err(|message| {
@@ -869,6 +922,48 @@ pub struct ApiSettings {
     pub apq_cache_size: usize,
     /// When set, only these operations run.
     pub trusted_documents: Option<TrustedDocuments>,
+    /// Request rates allowed per caller.
+    pub rate_limits: RateLimits,
+    /// How long a WebSocket connection may stay without `connection_init`.
+    pub ws_init_timeout: Duration,
+}
+
+/// Token buckets limiting how fast callers may send requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Per authenticated principal (per client address when authentication is off).
+    pub principal: Option<Bucket>,
+    /// Per client address, for requests whose token is missing or refused.
+    pub unauthenticated: Option<Bucket>,
+}
+
+impl RateLimits {
+    /// No rate limits at all.
+    pub fn off() -> Self {
+        RateLimits {
+            principal: None,
+            unauthenticated: None,
+        }
+    }
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    /// Sustained requests per second (at least 1).
+    pub per_second: u32,
+    /// Requests allowed at once (at least 1).
+    pub burst: u32,
+}
+
+impl Bucket {
+    /// The bucket of a rate and size; `None` (no limit) when the rate is 0.
+    pub fn new(per_second: u32, burst: u32) -> Option<Bucket> {
+        (per_second > 0).then_some(Bucket {
+            per_second,
+            burst: burst.max(1),
+        })
+    }
 }
 
 /// The operations a trusted documents server runs: id (the hash clients send) → document.

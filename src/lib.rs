@@ -14,6 +14,7 @@ pub mod http;
 pub mod import_report;
 pub mod importer;
 pub mod metrics;
+pub mod rate_limit;
 pub mod server;
 pub mod simulator;
 pub mod store;

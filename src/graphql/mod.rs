@@ -115,6 +115,12 @@ impl ApiExecutor {
         if read_only && operation == Some(OperationType::Mutation) {
             return Err(TransportRefusal::MutationOverGet);
         }
+        Ok(self.run(request, principal).await)
+    }
+
+    /// Runs one admitted query or mutation for `principal`, cancelled after the timeout, with
+    /// panics turned into errors and the errors capped.
+    async fn run(&self, request: Request, principal: Principal) -> Response {
         let request = self.with_principal(request, principal);
         // Dropping the future on timeout cancels the resolvers and the statements they await.
         let mut response = match tokio::time::timeout(
@@ -138,7 +144,7 @@ impl ApiExecutor {
             }
         };
         self.guard.cap_errors(&mut response);
-        Ok(response)
+        response
     }
 }
 
@@ -157,16 +163,21 @@ impl Executor for ApiExecutor {
         }
     }
 
+    /// Every operation of a WebSocket connection arrives here. Queries and mutations run as
+    /// over HTTP, with the same timeout; subscriptions stream until the client stops them.
     fn execute_stream(
         &self,
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        if let Err(error) = self.admit(&mut request) {
-            return Box::pin(futures_util::stream::once(async move {
-                Response::from_errors(vec![error])
-            }));
-        }
+        let operation = match self.admit(&mut request) {
+            Ok(operation) => operation,
+            Err(error) => {
+                return Box::pin(futures_util::stream::once(async move {
+                    Response::from_errors(vec![error])
+                }));
+            }
+        };
         // WebSocket operations run as the principal of the connection's `connection_init`.
         let principal = session_data
             .as_deref()
@@ -176,6 +187,12 @@ impl Executor for ApiExecutor {
         let Some(principal) = principal else {
             return Box::pin(futures_util::stream::once(async { unauthenticated() }));
         };
+        if operation != Some(OperationType::Subscription) {
+            let executor = self.clone();
+            return Box::pin(futures_util::stream::once(async move {
+                executor.run(request, principal).await
+            }));
+        }
         let guard = self.guard.clone();
         let request = self.with_principal(request, principal);
         let stream = Executor::execute_stream(&self.schema, request, session_data);
@@ -191,8 +208,8 @@ impl Executor for ApiExecutor {
     }
 }
 
-/// The principal stored in `data`, if any.
-fn principal_in(data: &Data) -> Option<&Principal> {
+/// The principal stored in `data` (a request's, or a WebSocket connection's), if any.
+pub fn principal_in(data: &Data) -> Option<&Principal> {
     data.get(&std::any::TypeId::of::<Principal>())
         .and_then(|value| value.downcast_ref::<Principal>())
 }

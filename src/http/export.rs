@@ -16,6 +16,7 @@ use super::authn;
 use crate::auth::Authenticator;
 use crate::domain::allocation::{AllocationSource, CostLine, Currency, report_from_tally};
 use crate::domain::{CostGroup, CostGroupId, SkuId, TenantId, TenantScope};
+use crate::rate_limit::RateLimiter;
 use crate::store::{Store, evaluation, exports};
 
 /// Users read per statement while streaming `users.csv`.
@@ -104,11 +105,12 @@ fn amount(minor: i64, currency: Option<Currency>) -> Decimal {
 pub async fn cost_report_csv(
     req: HttpRequest,
     auth: web::Data<Authenticator>,
+    limits: web::Data<RateLimiter>,
     store: web::Data<Store>,
     path: web::Path<String>,
     params: web::Query<ReportParams>,
 ) -> HttpResponse {
-    let scope = match authn::reader(&req, &auth).await {
+    let scope = match authn::reader(&req, &auth, &limits).await {
         Ok(principal) => principal.scope,
         Err(refused) => return refused,
     };
@@ -371,10 +373,11 @@ impl UserStream {
 pub async fn users_csv(
     req: HttpRequest,
     auth: web::Data<Authenticator>,
+    limits: web::Data<RateLimiter>,
     store: web::Data<Store>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let scope = match authn::reader(&req, &auth).await {
+    let scope = match authn::reader(&req, &auth, &limits).await {
         Ok(principal) => principal.scope,
         Err(refused) => return refused,
     };

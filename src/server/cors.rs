@@ -26,8 +26,23 @@ impl CorsPolicy {
         CorsPolicy { origins }
     }
 
-    fn allows(&self, origin: &str) -> bool {
+    /// Whether `origin` (an `Origin` header) is one of the allowed origins.
+    pub fn allows(&self, origin: &str) -> bool {
         self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+    }
+
+    /// Whether a page of `origin` may open a WebSocket to this server, reached as `host` (the
+    /// `Host` header): an allowed origin, or the server's own (GraphiQL's subscriptions).
+    /// Browsers do not apply CORS to WebSockets, so this check stands in for it.
+    pub fn allows_websocket(&self, origin: &str, host: Option<&str>) -> bool {
+        let own = host.is_some_and(|host| {
+            ["http://", "https://"].iter().any(|scheme| {
+                origin
+                    .strip_prefix(scheme)
+                    .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+            })
+        });
+        own || self.allows(origin)
     }
 }
 

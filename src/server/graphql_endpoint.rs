@@ -10,15 +10,14 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tracing_actix_web::RequestId;
 
-use async_graphql_actix_web::GraphQLSubscription;
-
 use crate::auth::Authenticator;
-use crate::domain::{Action, Principal};
+use crate::domain::Principal;
 use crate::graphql::limits::limit_exceeded;
 use crate::graphql::persisted;
 use crate::graphql::{self, ApiExecutor, TransportRefusal};
 use crate::http::authn;
 use crate::metrics::{Metrics, Outcome};
+use crate::rate_limit::RateLimiter;
 
 /// What the handler needs, shared by every worker.
 pub struct GraphqlState {
@@ -32,6 +31,10 @@ pub struct GraphqlState {
     pub max_batch: Option<usize>,
     /// Checks the bearer token of every request and WebSocket connection.
     pub auth: Arc<Authenticator>,
+    /// Request rates per caller, over HTTP and WebSocket.
+    pub limits: Arc<RateLimiter>,
+    /// How long a WebSocket connection may stay without `connection_init`.
+    pub ws_init_timeout: std::time::Duration,
 }
 
 fn refuse(state: &GraphqlState, status: StatusCode, error: serde_json::Value) -> HttpResponse {
@@ -121,7 +124,7 @@ pub async fn post(
     state: web::Data<GraphqlState>,
     request_id: RequestId,
 ) -> HttpResponse {
-    let principal = match authn::reader(&req, &state.auth).await {
+    let principal = match authn::reader(&req, &state.auth, &state.limits).await {
         Ok(principal) => principal,
         Err(refused) => return refuse_auth(&state, refused),
     };
@@ -236,7 +239,7 @@ pub async fn get(
     state: web::Data<GraphqlState>,
     request_id: RequestId,
 ) -> HttpResponse {
-    let principal = match authn::reader(&req, &state.auth).await {
+    let principal = match authn::reader(&req, &state.auth, &state.limits).await {
         Ok(principal) => principal,
         Err(refused) => return refuse_auth(&state, refused),
     };
@@ -326,38 +329,6 @@ fn respond<T: serde::Serialize>(response: &T, request_id: &RequestId) -> HttpRes
             }))
         }
     }
-}
-
-/// `GET /graphql` with `Upgrade: websocket`: GraphQL over WebSocket (`graphql-transport-ws`, and
-/// the older `graphql-ws`). The `connection_init` payload's `Authorization` (`Bearer <JWT>`)
-/// authenticates the connection; a refused one is closed with the failed check as its reason.
-/// Each operation gets its own loaders, confined to the connection's principal, as on HTTP.
-pub async fn websocket(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<GraphqlState>,
-) -> actix_web::Result<HttpResponse> {
-    let auth = state.auth.clone();
-    GraphQLSubscription::new(state.executor.clone())
-        .on_connection_init(move |payload: serde_json::Value| async move {
-            let authorization = payload
-                .get("Authorization")
-                .or_else(|| payload.get("authorization"))
-                .and_then(serde_json::Value::as_str);
-            let principal = auth
-                .authenticate(authorization)
-                .await
-                .map_err(|e| async_graphql::Error::new(format!("authentication failed: {e}")))?;
-            if !principal.may(Action::Read) {
-                return Err(async_graphql::Error::new(
-                    "the token grants none of the roles reader, allocator, importer, partner_admin",
-                ));
-            }
-            let mut data = async_graphql::Data::default();
-            data.insert(principal);
-            Ok(data)
-        })
-        .start(&req, payload)
 }
 
 /// A refused authentication, counted like the other refusals.

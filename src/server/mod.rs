@@ -2,6 +2,7 @@
 
 pub mod cors;
 pub mod graphql_endpoint;
+pub mod websocket;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::graphql;
 use crate::http::{export, graphiql, health, metrics as metrics_route};
 use crate::importer::Importer;
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 use graphql_endpoint::GraphqlState;
 
@@ -62,6 +64,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     let listener = TcpListener::bind(bind)?;
     let addr = listener.local_addr()?;
     let auth = Arc::new(Authenticator::new(parts.auth));
+    let limits = Arc::new(RateLimiter::new(parts.api.rate_limits));
     let graphql_state = web::Data::new(GraphqlState {
         executor: graphql::ApiExecutor::new(
             graphql::build_for(&parts.api),
@@ -74,8 +77,11 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
         max_body_bytes: parts.api.max_body_bytes,
         max_batch: parts.api.max_batch,
         auth: auth.clone(),
+        limits: limits.clone(),
+        ws_init_timeout: parts.api.ws_init_timeout,
     });
     let auth = web::Data::from(auth);
+    let limits = web::Data::from(limits);
     let cors = web::Data::new(cors::CorsPolicy::new(parts.api.cors_origins.clone()));
     let max_body_bytes = parts.api.max_body_bytes;
     let store = web::Data::new(parts.store);
@@ -92,12 +98,13 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .app_data(store.clone())
             .app_data(metrics.clone())
             .app_data(auth.clone())
+            .app_data(limits.clone())
             .route("/graphql", web::post().to(graphql_endpoint::post))
             .route(
                 "/graphql",
                 web::get()
                     .guard(guard::Header("upgrade", "websocket"))
-                    .to(graphql_endpoint::websocket),
+                    .to(websocket::websocket),
             )
             .route("/graphql", web::get().to(graphql_endpoint::get))
             .route("/healthz", web::get().to(health::healthz))

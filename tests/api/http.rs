@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Backend, TestApp, backends, read_json};
+use crate::support::{Backend, TestApp, backends, read_json, ws_connect};
 
 #[tokio::test]
 async fn body_that_is_not_json_gets_400_with_a_graphql_shaped_error() {
@@ -149,30 +149,9 @@ fn schema_graphql_matches_the_generated_sdl() {
 async fn queries_run_over_websocket_with_graphql_transport_ws() {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
     let app = TestApp::demo(Backend::Sqlite).await;
-    let mut request = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-    assert_eq!(
-        response.headers()["sec-websocket-protocol"],
-        "graphql-transport-ws"
-    );
-
-    socket
-        .send(Message::text(
-            json!({ "type": "connection_init" }).to_string(),
-        ))
-        .await
-        .unwrap();
-    let ack = read_json(&mut socket).await;
-    assert_eq!(ack["type"], "connection_ack");
+    let mut socket = ws_connect(app.addr, json!({})).await;
     for id in ["1", "2"] {
         let subscribe = json!({ "id": id, "type": "subscribe",
             "payload": { "query": "{ tenants { totalCount edges { node { userCount } } } }" } });

@@ -11,7 +11,7 @@ use tenantgraph::store::Store;
 use tenantgraph::store::import_runs::{self, NewRun, RunEnd};
 use uuid::Uuid;
 
-use crate::support::{TestApp, backends, first_error_code, read_json};
+use crate::support::{Socket, TestApp, backends, first_error_code, read_json, ws_connect};
 
 /// Stores tenants named `Tenant 000`, `Tenant 001`, ... and returns their ids.
 async fn tenants(store: &Store, n: usize) -> Vec<TenantId> {
@@ -95,26 +95,11 @@ pub(crate) fn unreachable_upstream(tenant_id: TenantId) -> Settings {
 }
 
 /// Opens a graphql-transport-ws connection to `app` and subscribes to `query` (id `s`).
-async fn subscribe(
-    app: &TestApp,
-    query: &str,
-    variables: Value,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn subscribe(app: &TestApp, query: &str, variables: Value) -> Socket {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    let mut request = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let init = json!({ "type": "connection_init" });
-    socket.send(Message::text(init.to_string())).await.unwrap();
-    assert_eq!(read_json(&mut socket).await["type"], "connection_ack");
+    let mut socket = ws_connect(app.addr, json!({})).await;
     let subscribe = json!({ "id": "s", "type": "subscribe",
         "payload": { "query": query, "variables": variables } });
     socket

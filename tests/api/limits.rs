@@ -13,7 +13,7 @@ use crate::support::{Backend, TestApp, backends, first_error_code};
 const LIMIT: &str = "OPERATION_LIMIT_EXCEEDED";
 
 fn api(change: impl FnOnce(&mut ApiSettings)) -> ApiSettings {
-    let mut api = ApiSettings::default();
+    let mut api = crate::support::test_api();
     change(&mut api);
     api
 }

@@ -1,19 +1,40 @@
 //! What the real binary logs at the default level (info) through a full import from the simulator
-//! over HTTP and a session of queries and mutations: no secret, token or `Authorization` value,
-//! and no personal value (name, mail, address) of an imported user.
+//! over HTTP and a session of queries and mutations with real bearer tokens (HTTP, WebSocket,
+//! refused tokens): no secret, token or `Authorization` value, and no personal value (name,
+//! mail, address) of an imported user.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, LazyLock, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use futures_util::SinkExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 use tenantgraph::simulator::{self, Fault, RunningSimulator, SimulatorConfig, TenantSelector};
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::client;
+use crate::support::{client, read_json, ws_connect};
 
-/// A value sent as `Authorization` on every request of the session; it must never be logged.
-const CLIENT_BEARER: &str = "Bearer client-session-token-4d1f9a7e";
+/// The server's HS256 secret; it must never be logged.
+const AUTH_SECRET: &str = "logs-test-hs256-secret-5b0c2e9d71a4f3e8";
+
+/// A token signed with `secret`, valid from `nbf` to `exp` (seconds from now).
+fn token(secret: &str, nbf: i64, exp: i64) -> String {
+    let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap();
+    let claims = json!({ "oid": "logs-test-admin", "roles": ["partner_admin"],
+        "nbf": now + nbf, "exp": now + exp });
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// The `Authorization` value of every request of the session; it must never be logged.
+static CLIENT_BEARER: LazyLock<String> =
+    LazyLock::new(|| format!("Bearer {}", token(AUTH_SECRET, -10, 600)));
 
 /// The binary with the importer pointed at `sim`, on `db`, at the default log level.
 fn tenantgraph(sim: &RunningSimulator, db: &str) -> Command {
@@ -24,8 +45,8 @@ fn tenantgraph(sim: &RunningSimulator, db: &str) -> Command {
         .env_remove("TENANTGRAPH_LOG_LEVEL")
         .env_remove("RUST_LOG")
         .env("TENANTGRAPH_DATABASE_URL", db)
-        // The server binds loopback; tokens are covered by tests/api/security.rs.
-        .env("TENANTGRAPH_AUTH_MODE", "none")
+        .env("TENANTGRAPH_AUTH_MODE", "hs256")
+        .env("TENANTGRAPH_AUTH_HS256_SECRET", AUTH_SECRET)
         .env("TENANTGRAPH_LOGIN_URL", &base)
         .env("TENANTGRAPH_PARTNER_CENTER_URL", &base)
         .env("TENANTGRAPH_GRAPH_URL", &base)
@@ -119,7 +140,7 @@ impl Served {
 async fn post(served: &Served, query: &str, variables: Value) -> Value {
     client()
         .post(served.url("/graphql"))
-        .header("Authorization", CLIENT_BEARER)
+        .header("Authorization", CLIENT_BEARER.as_str())
         .json(&json!({ "query": query, "variables": variables }))
         .send()
         .await
@@ -141,7 +162,7 @@ async fn get(served: &Served, query: &str, variables: Value) -> Value {
     .unwrap();
     client()
         .get(url)
-        .header("Authorization", CLIENT_BEARER)
+        .header("Authorization", CLIENT_BEARER.as_str())
         .header("X-Requested-With", "test")
         .send()
         .await
@@ -319,7 +340,7 @@ async fn an_import_and_a_session_log_no_secret_and_no_personal_value_at_info() {
     }
     let csv = client()
         .get(served.url(&format!("/export/tenants/{tenant}/users.csv")))
-        .header("Authorization", CLIENT_BEARER)
+        .header("Authorization", CLIENT_BEARER.as_str())
         .send()
         .await
         .unwrap()
@@ -327,6 +348,37 @@ async fn an_import_and_a_session_log_no_secret_and_no_personal_value_at_info() {
         .await
         .unwrap();
     assert!(csv.contains(&name), "the export has the users");
+    // The same search over a WebSocket authenticated in its connection_init.
+    let addr = served.addr.clone();
+    let mut socket = ws_connect(&addr, json!({ "Authorization": *CLIENT_BEARER })).await;
+    let subscribe = json!({ "id": "1", "type": "subscribe",
+        "payload": { "query": USERS, "variables": { "t": tenant, "search": name } } });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    let answer = read_json(&mut socket).await;
+    assert!(answer.to_string().contains(&mail), "{answer}");
+    // Refused tokens: expired, not yet valid, signed with another secret, not a JWT.
+    let refused = [
+        format!("Bearer {}", token(AUTH_SECRET, -1_000, -500)),
+        format!("Bearer {}", token(AUTH_SECRET, 500, 1_000)),
+        format!(
+            "Bearer {}",
+            token("another-secret-of-32-bytes-or-more!!", -10, 600)
+        ),
+        "Bearer not-a-jwt-9f8e7d6c".to_owned(),
+    ];
+    for authorization in &refused {
+        let response = client()
+            .post(served.url("/graphql"))
+            .header("Authorization", authorization)
+            .json(&json!({ "query": USERS, "variables": { "t": tenant, "search": name } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+    }
     logs.push_str(&served.stop());
     assert!(logs.contains("serving GraphQL"), "server logs captured");
 
@@ -354,10 +406,16 @@ async fn an_import_and_a_session_log_no_secret_and_no_personal_value_at_info() {
         [
             config.client_secret.as_str(),
             config.refresh_token.as_str(),
-            CLIENT_BEARER,
-            "client-session-token",
+            CLIENT_BEARER.as_str(),
+            AUTH_SECRET,
         ],
     );
+    // Neither the tokens nor their signatures (the part that cannot be derived from claims).
+    for authorization in refused.iter().chain([&*CLIENT_BEARER]) {
+        let jwt = authorization.trim_start_matches("Bearer ");
+        let signature = jwt.rsplit('.').next().unwrap_or(jwt);
+        assert_absent(&logs, "a client token", [jwt, signature]);
+    }
     // Every token the simulator issues starts with these.
     assert_absent(
         &logs,

@@ -19,6 +19,7 @@ mod logs;
 mod overrides;
 mod persisted;
 mod prices;
+mod rate_limits;
 mod reads;
 mod security;
 mod simulator;

@@ -88,7 +88,7 @@ async fn a_persisted_document_is_checked_against_the_limits_each_time() {
             max_depth: 3,
             ..ApiSettings::default().limits
         },
-        ..ApiSettings::default()
+        ..crate::support::test_api()
     };
     let app = TestApp::with_api(Backend::Sqlite, api).await;
     let deep = "{ tenants { edges { node { users { edges { node { id } } } } } } }";
@@ -125,7 +125,7 @@ async fn a_persisted_mutation_is_refused_over_get() {
 async fn with_the_cache_off_persisted_queries_are_not_supported() {
     let api = ApiSettings {
         apq_cache_size: 0,
-        ..ApiSettings::default()
+        ..crate::support::test_api()
     };
     let app = TestApp::with_api(Backend::Sqlite, api).await;
     let (_, body) = post(

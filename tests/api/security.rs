@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tenantgraph::config::{AuthMode, AuthSettings};
 use tenantgraph::domain::FailureReason;
 
-use crate::support::{TestApp, backends, demo_data, read_json};
+use crate::support::{TestApp, backends, demo_data, read_json, ws_connect, ws_open};
 
 const SECRET: &str = "test-only-hs256-secret-0123456789abcdef";
 const ISSUER: &str = "https://issuer.test/v2.0";
@@ -375,7 +375,7 @@ async fn a_websocket_without_a_valid_token_in_connection_init_is_closed() {
         json!({}),
         json!({ "Authorization": format!("Bearer {expired}") }),
     ] {
-        let mut socket = ws_connect(&app).await;
+        let mut socket = ws_open(app.addr, None).await.unwrap();
         let init = json!({ "type": "connection_init", "payload": payload });
         socket.send(Message::text(init.to_string())).await.unwrap();
         match socket.next().await {
@@ -390,30 +390,15 @@ async fn a_websocket_without_a_valid_token_in_connection_init_is_closed() {
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn ws_connect(app: &TestApp) -> Socket {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    tokio_tungstenite::connect_async(request).await.unwrap().0
-}
-
 /// The first message of subscribing to `importProgress(runId)` as `token`.
 async fn progress_of(app: &TestApp, token: &str, run_id: &str) -> Value {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let mut socket = ws_connect(app).await;
-    let init = json!({ "type": "connection_init",
-        "payload": { "Authorization": format!("Bearer {token}") } });
-    socket.send(Message::text(init.to_string())).await.unwrap();
-    assert_eq!(read_json(&mut socket).await["type"], "connection_ack");
+    let mut socket = ws_connect(
+        app.addr,
+        json!({ "Authorization": format!("Bearer {token}") }),
+    )
+    .await;
     let subscribe = json!({ "id": "s", "type": "subscribe", "payload": {
         "query": "subscription($r: ID!) { importProgress(runId: $r) { phase status } }",
         "variables": { "r": run_id } } });

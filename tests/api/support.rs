@@ -147,7 +147,7 @@ pub(crate) struct TestApp {
 impl TestApp {
     /// Starts a server on an empty, migrated database.
     pub(crate) async fn empty(backend: Backend) -> TestApp {
-        TestApp::start(backend, None, ApiSettings::default(), AuthSettings::none()).await
+        TestApp::start(backend, None, test_api(), AuthSettings::none()).await
     }
 
     /// Starts a server on an empty, migrated database that authenticates requests as `auth`
@@ -157,7 +157,7 @@ impl TestApp {
         auth: AuthSettings,
         importer: Option<Settings>,
     ) -> TestApp {
-        TestApp::start(backend, importer, ApiSettings::default(), auth).await
+        TestApp::start(backend, importer, test_api(), auth).await
     }
 
     /// Starts a server on an empty, migrated database with these API settings (limits,
@@ -166,15 +166,19 @@ impl TestApp {
         TestApp::start(backend, None, api, AuthSettings::none()).await
     }
 
+    /// Starts a server on an empty, migrated database with these API settings, authenticating
+    /// requests as `auth` says.
+    pub(crate) async fn with_api_and_auth(
+        backend: Backend,
+        api: ApiSettings,
+        auth: AuthSettings,
+    ) -> TestApp {
+        TestApp::start(backend, None, api, auth).await
+    }
+
     /// Starts a server on an empty, migrated database, with an importer built from `settings`.
     pub(crate) async fn with_importer(backend: Backend, settings: Settings) -> TestApp {
-        TestApp::start(
-            backend,
-            Some(settings),
-            ApiSettings::default(),
-            AuthSettings::none(),
-        )
-        .await
+        TestApp::start(backend, Some(settings), test_api(), AuthSettings::none()).await
     }
 
     async fn start(
@@ -293,6 +297,15 @@ impl TestApp {
 }
 
 /// An HTTP client for tests (installs the TLS provider reqwest needs first).
+/// The default API settings without rate limits: tests send requests faster than any client
+/// should, and only the rate limit tests are about limiting them.
+pub(crate) fn test_api() -> ApiSettings {
+    ApiSettings {
+        rate_limits: tenantgraph::config::RateLimits::off(),
+        ..ApiSettings::default()
+    }
+}
+
 pub(crate) fn client() -> reqwest::Client {
     tenantgraph::install_tls_provider();
     reqwest::Client::new()
@@ -332,4 +345,44 @@ where
             other => panic!("unexpected {other:?}"),
         }
     }
+}
+
+/// A client WebSocket to a test server.
+pub(crate) type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a `graphql-transport-ws` WebSocket to `/graphql` of the server at `addr`, sending
+/// `origin` as the `Origin` header when given; the server's refusal of the upgrade is the error.
+pub(crate) async fn ws_open(
+    addr: impl std::fmt::Display,
+    origin: Option<&str>,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/graphql")
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    if let Some(origin) = origin {
+        headers.insert("Origin", origin.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+/// Opens a WebSocket to the server at `addr` and has `connection_init` with `payload`
+/// acknowledged.
+pub(crate) async fn ws_connect(addr: impl std::fmt::Display, payload: Value) -> Socket {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut socket = ws_open(addr, None).await.unwrap();
+    let init = serde_json::json!({ "type": "connection_init", "payload": payload });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let ack = read_json(&mut socket).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
 }

@@ -1,0 +1,218 @@
+//! Request rate limits: a token bucket (GCRA, from `governor`) per principal, and one per
+//! client address for requests without a valid token, so that no caller can take the service
+//! for itself. State is in-process: each replica limits its own share of the traffic.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::config::{Bucket, RateLimits};
+use crate::domain::Principal;
+use crate::domain::audit::ANONYMOUS;
+
+/// Checks between two sweeps of buckets that have refilled completely (and so hold no
+/// information worth keeping).
+const SWEEP_EVERY: u64 = 4096;
+
+/// Who a request is counted against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Caller {
+    /// An authenticated principal, by its name (`oid`, else `sub`).
+    Principal(String),
+    /// A client address: the caller when authentication is off, or a caller without a
+    /// valid token.
+    Address(IpAddr),
+}
+
+impl Caller {
+    /// The caller `principal` is counted as: its name, or its client address when
+    /// authentication is off and every request is the same anonymous administrator.
+    pub fn of(principal: &Principal, address: IpAddr) -> Caller {
+        if principal.name == ANONYMOUS {
+            Caller::Address(address)
+        } else {
+            Caller::Principal(principal.name.clone())
+        }
+    }
+}
+
+/// A request refused because its caller's bucket is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    /// When the next request would be allowed.
+    pub retry_after: Duration,
+    /// The bucket that ran empty.
+    pub bucket: Bucket,
+}
+
+impl Limited {
+    /// Whole seconds to wait, rounded up and at least 1 (the `Retry-After` header's unit).
+    pub fn retry_after_secs(&self) -> u64 {
+        let secs = self.retry_after.as_secs();
+        if self.retry_after.subsec_nanos() > 0 || secs == 0 {
+            secs + 1
+        } else {
+            secs
+        }
+    }
+
+    /// The message a refused client reads.
+    pub fn message(&self) -> String {
+        format!(
+            "rate limit exceeded: at most {} requests per second, {} at once, per caller; \
+             retry after {} s",
+            self.bucket.per_second,
+            self.bucket.burst,
+            self.retry_after_secs()
+        )
+    }
+}
+
+/// One keyed limiter with the bucket it was made from.
+struct Keyed<K: std::hash::Hash + Eq + Clone> {
+    limiter: DefaultKeyedRateLimiter<K>,
+    bucket: Bucket,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
+    fn new(bucket: Bucket) -> Self {
+        let quota =
+            Quota::per_second(NonZeroU32::new(bucket.per_second).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(bucket.burst).unwrap_or(NonZeroU32::MIN));
+        Keyed {
+            limiter: DefaultKeyedRateLimiter::dashmap(quota),
+            bucket,
+        }
+    }
+
+    fn check(&self, key: &K) -> Result<(), Limited> {
+        self.limiter.check_key(key).map_err(|not_until| Limited {
+            retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            bucket: self.bucket,
+        })
+    }
+
+    fn sweep(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+/// The rate limits of the whole server, shared by every worker.
+pub struct RateLimiter {
+    principals: Option<Keyed<Caller>>,
+    unauthenticated: Option<Keyed<IpAddr>>,
+    checks: AtomicU64,
+}
+
+impl RateLimiter {
+    /// Limits as `limits` says; a bucket left unset is no limit.
+    pub fn new(limits: RateLimits) -> Self {
+        RateLimiter {
+            principals: limits.principal.map(Keyed::new),
+            unauthenticated: limits.unauthenticated.map(Keyed::new),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes one request from `caller`'s bucket, or says how long to wait.
+    pub fn check(&self, caller: &Caller) -> Result<(), Limited> {
+        self.tick();
+        self.principals.as_ref().map_or(Ok(()), |k| k.check(caller))
+    }
+
+    /// Takes one request from the bucket of a client address whose token is missing or
+    /// refused.
+    pub fn check_unauthenticated(&self, address: IpAddr) -> Result<(), Limited> {
+        self.tick();
+        self.unauthenticated
+            .as_ref()
+            .map_or(Ok(()), |k| k.check(&address))
+    }
+
+    /// Every so many checks, forgets the callers whose buckets are full again, so that the
+    /// state stays as small as the set of recently active callers.
+    fn tick(&self) {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            if let Some(k) = &self.principals {
+                k.sweep();
+            }
+            if let Some(k) = &self.unauthenticated {
+                k.sweep();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(per_second: u32, burst: u32) -> RateLimiter {
+        RateLimiter::new(RateLimits {
+            principal: Bucket::new(per_second, burst),
+            unauthenticated: Bucket::new(1, 2),
+        })
+    }
+
+    #[test]
+    fn a_caller_gets_its_burst_then_waits_while_others_are_unaffected() {
+        let limits = limiter(1, 3);
+        let alice = Caller::Principal("alice".into());
+        for _ in 0..3 {
+            limits.check(&alice).unwrap();
+        }
+        let refused = limits.check(&alice).unwrap_err();
+        assert!(refused.retry_after > Duration::from_millis(500));
+        assert!(refused.retry_after <= Duration::from_secs(1));
+        assert_eq!(refused.retry_after_secs(), 1);
+        assert!(
+            refused
+                .message()
+                .contains("at most 1 requests per second, 3 at once")
+        );
+        limits
+            .check(&Caller::Principal("bob".into()))
+            .expect("another principal has its own bucket");
+        limits
+            .check(&Caller::Address([127, 0, 0, 1].into()))
+            .expect("an address is a caller of its own");
+    }
+
+    #[test]
+    fn unauthenticated_requests_are_counted_per_address_in_their_own_bucket() {
+        let limits = limiter(100, 100);
+        let address: IpAddr = [10, 0, 0, 7].into();
+        limits.check_unauthenticated(address).unwrap();
+        limits.check_unauthenticated(address).unwrap();
+        assert!(limits.check_unauthenticated(address).is_err());
+        limits
+            .check_unauthenticated([10, 0, 0, 8].into())
+            .expect("another address has its own bucket");
+        limits
+            .check(&Caller::Address(address))
+            .expect("an authenticated caller's bucket is a different one");
+    }
+
+    #[test]
+    fn no_bucket_means_no_limit() {
+        let limits = RateLimiter::new(RateLimits::off());
+        for _ in 0..10_000 {
+            limits.check(&Caller::Principal("p".into())).unwrap();
+            limits.check_unauthenticated([10, 0, 0, 1].into()).unwrap();
+        }
+    }
+
+    #[test]
+    fn anonymous_principals_are_counted_by_address() {
+        let address: IpAddr = [192, 0, 2, 1].into();
+        assert_eq!(
+            Caller::of(&Principal::unauthenticated_admin(), address),
+            Caller::Address(address)
+        );
+    }
+}

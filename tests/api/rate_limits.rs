@@ -1,0 +1,263 @@
+//! Rate limits and WebSocket hardening (issue 5, item 8): a token bucket per principal over
+//! HTTP, exports and WebSocket operations, one per client address for requests without a
+//! valid token, 429 with `Retry-After`; WebSocket origins, the `connection_init` deadline and
+//! the operation timeout over WebSocket.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+use tenantgraph::config::{ApiSettings, AuthSettings, Bucket, RateLimits};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::support::{Backend, Socket, TestApp, read_json, test_api, ws_connect, ws_open};
+
+const SECRET: &str = "rate-limit-test-secret-0123456789abcdef";
+
+fn token(oid: &str) -> String {
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = json!({ "exp": now + 600, "nbf": now - 10, "oid": oid,
+        "roles": ["partner_admin"] });
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// A server whose principals may send 3 requests at once and 1 a second after that, and whose
+/// clients without a valid token may send 2 at once.
+async fn limited_app(change: impl FnOnce(&mut ApiSettings)) -> TestApp {
+    let mut api = ApiSettings {
+        rate_limits: RateLimits {
+            principal: Bucket::new(1, 3),
+            unauthenticated: Bucket::new(1, 2),
+        },
+        ..test_api()
+    };
+    change(&mut api);
+    TestApp::with_api_and_auth(
+        Backend::Sqlite,
+        api,
+        AuthSettings::hs256(SECRET.to_owned().into()),
+    )
+    .await
+}
+
+/// GETs `path` (with a preflight header, as `GET /graphql` needs) as `bearer`; returns the
+/// status, the `Retry-After` header and the body.
+async fn get(app: &TestApp, path: &str, bearer: Option<&str>) -> (u16, Option<String>, String) {
+    let mut request = app
+        .client
+        .get(app.url(path))
+        .header("x-requested-with", "test");
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry, response.text().await.unwrap())
+}
+
+const PING: &str = "/graphql?query=%7B__typename%7D";
+
+#[tokio::test]
+async fn a_principal_past_its_burst_gets_429_with_retry_after_until_its_bucket_refills() {
+    let app = limited_app(|_| {}).await;
+    let alice = token("alice");
+    for n in 0..3 {
+        let (status, _, body) = get(&app, PING, Some(&alice)).await;
+        assert_eq!(status, 200, "request {n}: {body}");
+    }
+    let (status, retry, body) = get(&app, PING, Some(&alice)).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(retry.as_deref(), Some("1"));
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1);
+    assert_eq!(
+        body["errors"][0]["message"],
+        "rate limit exceeded: at most 1 requests per second, 3 at once, per caller; retry after 1 s"
+    );
+    // The exports draw on the same bucket.
+    let export = format!(
+        "/export/tenants/{}/users.csv",
+        "00000000-0000-0000-0000-000000000001"
+    );
+    assert_eq!(get(&app, &export, Some(&alice)).await.0, 429);
+    // Another principal has a bucket of its own.
+    assert_eq!(get(&app, PING, Some(&token("bob"))).await.0, 200);
+    // After the wait it was told, alice gets one more request, and only one.
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    assert_eq!(get(&app, PING, Some(&alice)).await.0, 200);
+    assert_eq!(get(&app, PING, Some(&alice)).await.0, 429);
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_limited_per_address_apart_from_principals() {
+    let app = limited_app(|_| {}).await;
+    for bearer in [None, Some("not-a-jwt")] {
+        let (status, _, body) = get(&app, PING, bearer).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("UNAUTHENTICATED"));
+    }
+    let (status, retry, body) = get(&app, PING, None).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(retry.as_deref(), Some("1"));
+    assert!(body.contains("RATE_LIMITED"));
+    // A valid token from the same address is counted against its principal, not the address.
+    assert_eq!(get(&app, PING, Some(&token("carol"))).await.0, 200);
+}
+
+#[tokio::test]
+async fn without_limits_a_caller_is_never_refused() {
+    let app = limited_app(|api| api.rate_limits = RateLimits::off()).await;
+    let dave = token("dave");
+    for _ in 0..50 {
+        assert_eq!(get(&app, PING, Some(&dave)).await.0, 200);
+    }
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .unwrap();
+}
+
+/// Sends `{ __typename }` as operation `id` and returns the first message answering it.
+async fn typename(socket: &mut Socket, id: &str) -> Value {
+    send(
+        socket,
+        json!({ "id": id, "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+    )
+    .await;
+    read_json(socket).await
+}
+
+#[tokio::test]
+async fn websocket_connections_and_their_operations_draw_on_the_principal_bucket() {
+    let app = limited_app(|_| {}).await;
+    let erin = token("erin");
+    // connection_init takes one request from the bucket, each operation one more.
+    let mut socket = ws_connect(
+        app.addr,
+        json!({ "Authorization": format!("Bearer {erin}") }),
+    )
+    .await;
+    for id in ["1", "2"] {
+        let answer = typename(&mut socket, id).await;
+        assert_eq!(answer["type"], "next", "{answer}");
+        assert_eq!(answer["payload"]["data"]["__typename"], "Query");
+        assert_eq!(read_json(&mut socket).await["type"], "complete");
+    }
+    let refused = typename(&mut socket, "3").await;
+    assert_eq!(refused["id"], "3");
+    assert!(
+        refused.to_string().contains("RATE_LIMITED"),
+        "expected a rate limit error, got {refused}"
+    );
+    // A new connection for the same principal is refused in its connection_init.
+    let mut second = ws_open(app.addr, None).await.unwrap();
+    send(
+        &mut second,
+        json!({ "type": "connection_init",
+            "payload": { "Authorization": format!("Bearer {erin}") } }),
+    )
+    .await;
+    match second.next().await {
+        Some(Ok(Message::Close(frame))) => {
+            let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+            assert!(reason.contains("rate limit exceeded"), "{reason}");
+        }
+        other => panic!("expected the connection to close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn websocket_upgrades_from_foreign_origins_are_refused() {
+    let app = limited_app(|api| {
+        api.rate_limits = RateLimits::off();
+        api.cors_origins = vec!["https://portal.example.com".to_owned()];
+    })
+    .await;
+    match ws_open(app.addr, Some("https://evil.example")).await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 403);
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            assert!(body.contains("https://evil.example"), "{body}");
+        }
+        Err(other) => panic!("expected HTTP 403, got {other}"),
+        Ok(_) => panic!("a foreign origin opened a WebSocket"),
+    }
+    let own = format!("http://{}", app.addr);
+    for origin in [Some("https://portal.example.com"), Some(own.as_str()), None] {
+        assert!(
+            ws_open(app.addr, origin).await.is_ok(),
+            "origin {origin:?} was refused"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_that_sends_no_connection_init_in_time_is_closed() {
+    let app = limited_app(|api| {
+        api.rate_limits = RateLimits::off();
+        api.ws_init_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let started = Instant::now();
+    let mut silent = ws_open(app.addr, None).await.unwrap();
+    // Well before the server's heartbeat would give up on a silent client (10 s).
+    let ended = tokio::time::timeout(Duration::from_secs(4), async {
+        loop {
+            match silent.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(other)) => panic!("unexpected {other:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the silent connection stayed open");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // A connection that did send connection_init outlives the deadline.
+    let mut socket = ws_connect(
+        app.addr,
+        json!({ "Authorization": format!("Bearer {}", token("frank")) }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(typename(&mut socket, "1").await["type"], "next");
+}
+
+#[tokio::test]
+async fn queries_over_websocket_are_cancelled_at_the_operation_timeout() {
+    let app = limited_app(|api| {
+        api.rate_limits = RateLimits::off();
+        api.timeout = Duration::ZERO;
+    })
+    .await;
+    tenantgraph::demo::seed(&app.store).await.unwrap();
+    let mut socket = ws_connect(
+        app.addr,
+        json!({ "Authorization": format!("Bearer {}", token("grace")) }),
+    )
+    .await;
+    send(
+        &mut socket,
+        json!({ "id": "q", "type": "subscribe", "payload": { "query":
+            "{ tenants(first: 50) { edges { node { users(first: 100) { edges { node { id } } } } } } }" } }),
+    )
+    .await;
+    let answer = read_json(&mut socket).await;
+    let text = answer.to_string();
+    assert!(text.contains("OPERATION_LIMIT_EXCEEDED"), "{text}");
+    assert!(text.contains("run time in milliseconds"), "{text}");
+}
