@@ -1,18 +1,22 @@
 //! `GET /graphql` with `Upgrade: websocket`: GraphQL over WebSocket (`graphql-transport-ws`, and
 //! the older `graphql-ws`). Browsers apply no CORS to WebSockets, so the `Origin` is checked
-//! here; a connection must authenticate in `connection_init` within its time, and each of its
-//! operations counts against the principal's rate limit like an HTTP request.
+//! here; a connection must authenticate in `connection_init` within its time, each of its
+//! operations counts against the principal's rate limit like an HTTP request, and a message sent
+//! in fragments may grow no larger than a request body.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use actix_codec::Decoder;
+use actix_http::ws::{Codec, Frame, Item};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::futures_util::stream::BoxStream;
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use async_graphql_actix_web::GraphQLSubscription;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -107,7 +111,8 @@ pub async fn websocket(
     }
     let address = authn::client_address(&req);
     let initialised = Arc::new(AtomicBool::new(false));
-    let payload = payload.take_until(init_deadline(state.ws_init_timeout, initialised.clone()));
+    let payload = cap_fragmented_messages(payload, state.max_body_bytes)
+        .take_until(init_deadline(state.ws_init_timeout, initialised.clone()));
     let executor = LimitedExecutor {
         inner: state.executor.clone(),
         limits: state.limits.clone(),
@@ -158,4 +163,143 @@ async fn init_deadline(timeout: Duration, initialised: Arc<AtomicBool>) {
         timeout_secs = timeout.as_secs(),
         "WebSocket closed: no connection_init in time"
     );
+}
+
+/// Ends the client's input (and so the connection) when a message sent in continuation frames
+/// grows past `max` bytes. async-graphql-actix-web joins fragments without any limit, so one
+/// client could otherwise fill the server's memory; each single frame is already capped by the
+/// socket's decoder.
+fn cap_fragmented_messages<S>(
+    input: S,
+    max: usize,
+) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>>
+where
+    S: futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>>,
+{
+    let mut watch = FragmentWatch {
+        codec: Codec::new(),
+        buffer: BytesMut::new(),
+        fragment: 0,
+        max,
+    };
+    input.scan((), move |(), chunk| {
+        let within = match &chunk {
+            Ok(bytes) => watch.observe(bytes),
+            Err(_) => true,
+        };
+        if !within {
+            tracing::info!(
+                max_bytes = max,
+                "WebSocket closed: a fragmented message grew past its limit"
+            );
+        }
+        std::future::ready(within.then_some(chunk))
+    })
+}
+
+/// Decodes a copy of the client's frames to measure fragmented messages.
+struct FragmentWatch {
+    codec: Codec,
+    buffer: BytesMut,
+    /// Bytes of the message being received in fragments so far.
+    fragment: usize,
+    max: usize,
+}
+
+impl FragmentWatch {
+    /// Takes the next bytes from the client; false once a fragmented message is too large.
+    fn observe(&mut self, bytes: &Bytes) -> bool {
+        self.buffer.extend_from_slice(bytes);
+        loop {
+            match self.codec.decode(&mut self.buffer) {
+                Ok(Some(Frame::Continuation(item))) => {
+                    self.fragment = match item {
+                        Item::FirstText(b) | Item::FirstBinary(b) => b.len(),
+                        Item::Continue(b) | Item::Last(b) => self.fragment + b.len(),
+                    };
+                    if self.fragment > self.max {
+                        return false;
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return true,
+                // The socket's own decoder meets the same bytes and closes the connection.
+                Err(_) => {
+                    self.buffer.clear();
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_codec::Encoder;
+    use actix_http::ws::Message;
+
+    /// The bytes a client sends for `messages` (masked, as clients must), with `codec`
+    /// keeping track of the message being fragmented.
+    fn encode(codec: &mut Codec, messages: Vec<Message>) -> Bytes {
+        let mut out = BytesMut::new();
+        for message in messages {
+            codec.encode(message, &mut out).unwrap();
+        }
+        out.freeze()
+    }
+
+    fn client_bytes(messages: Vec<Message>) -> Bytes {
+        encode(&mut Codec::new().client_mode(), messages)
+    }
+
+    fn watch(max: usize) -> FragmentWatch {
+        FragmentWatch {
+            codec: Codec::new(),
+            buffer: BytesMut::new(),
+            fragment: 0,
+            max,
+        }
+    }
+
+    #[test]
+    fn a_fragmented_message_past_the_limit_is_refused_and_one_within_it_passes() {
+        let chunk = Bytes::from(vec![b'x'; 400]);
+        let within = client_bytes(vec![
+            Message::Continuation(Item::FirstText(chunk.clone())),
+            Message::Continuation(Item::Continue(chunk.clone())),
+            Message::Continuation(Item::Last(chunk.clone())),
+        ]);
+        let mut w = watch(1_200);
+        // Split at every byte boundary the network might choose.
+        for piece in within.chunks(7) {
+            assert!(w.observe(&Bytes::copy_from_slice(piece)));
+        }
+        let mut w = watch(1_000);
+        let mut client = Codec::new().client_mode();
+        let first = encode(
+            &mut client,
+            vec![
+                Message::Continuation(Item::FirstText(chunk.clone())),
+                Message::Continuation(Item::Continue(chunk.clone())),
+            ],
+        );
+        assert!(w.observe(&first), "800 bytes so far");
+        let more = encode(
+            &mut client,
+            vec![Message::Continuation(Item::Continue(chunk))],
+        );
+        assert!(!w.observe(&more), "1,200 bytes is past 1,000");
+    }
+
+    #[test]
+    fn whole_messages_and_pings_are_not_counted() {
+        let mut w = watch(10);
+        let bytes = client_bytes(vec![
+            Message::Text("a whole message longer than ten bytes".into()),
+            Message::Ping(Bytes::from_static(b"ping")),
+            Message::Text("and another one, also long".into()),
+        ]);
+        assert!(w.observe(&bytes));
+    }
 }

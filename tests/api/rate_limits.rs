@@ -205,6 +205,22 @@ async fn websocket_upgrades_from_foreign_origins_are_refused() {
     }
 }
 
+/// Whether the server closes `socket` within 4 s: well before its heartbeat would give up on a
+/// client that answers no pings (10 s).
+async fn closes(socket: &mut Socket) -> bool {
+    tokio::time::timeout(Duration::from_secs(4), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(other)) => panic!("unexpected {other:?}"),
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
 #[tokio::test]
 async fn a_websocket_that_sends_no_connection_init_in_time_is_closed() {
     let app = limited_app(|api| {
@@ -214,18 +230,10 @@ async fn a_websocket_that_sends_no_connection_init_in_time_is_closed() {
     .await;
     let started = Instant::now();
     let mut silent = ws_open(app.addr, None).await.unwrap();
-    // Well before the server's heartbeat would give up on a silent client (10 s).
-    let ended = tokio::time::timeout(Duration::from_secs(4), async {
-        loop {
-            match silent.next().await {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
-                Some(Ok(other)) => panic!("unexpected {other:?}"),
-            }
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the silent connection stayed open");
+    assert!(
+        closes(&mut silent).await,
+        "the silent connection stayed open"
+    );
     assert!(started.elapsed() >= Duration::from_millis(300));
     // A connection that did send connection_init outlives the deadline.
     let mut socket = ws_connect(
@@ -260,4 +268,46 @@ async fn queries_over_websocket_are_cancelled_at_the_operation_timeout() {
     let text = answer.to_string();
     assert!(text.contains("OPERATION_LIMIT_EXCEEDED"), "{text}");
     assert!(text.contains("run time in milliseconds"), "{text}");
+}
+
+/// A raw text frame (`first`) or continuation frame, final or not.
+fn fragment(data: &[u8], first: bool, last: bool) -> Message {
+    use tungstenite::protocol::frame::Frame;
+    use tungstenite::protocol::frame::coding::{Data, OpCode};
+    let opcode = OpCode::Data(if first { Data::Text } else { Data::Continue });
+    Message::Frame(Frame::message(data.to_vec(), opcode, last))
+}
+
+#[tokio::test]
+async fn a_message_sent_in_fragments_may_grow_only_to_the_body_limit() {
+    let app = limited_app(|api| {
+        api.rate_limits = RateLimits::off();
+        api.max_body_bytes = 4_096;
+    })
+    .await;
+    // Within the limit, fragments make one message: a connection_init in three pieces.
+    let init = json!({ "type": "connection_init",
+        "payload": { "Authorization": format!("Bearer {}", token("heidi")) } })
+    .to_string();
+    let (a, rest) = init.as_bytes().split_at(10);
+    let (b, c) = rest.split_at(10);
+    let mut socket = ws_open(app.addr, None).await.unwrap();
+    for (piece, first, last) in [(a, true, false), (b, false, false), (c, false, true)] {
+        socket.send(fragment(piece, first, last)).await.unwrap();
+    }
+    assert_eq!(read_json(&mut socket).await["type"], "connection_ack");
+    // Past it, the connection is closed instead of the server joining fragments forever.
+    let chunk = vec![b' '; 1_000];
+    socket.send(fragment(&chunk, true, false)).await.unwrap();
+    let mut closed = false;
+    for _ in 0..20 {
+        if socket.send(fragment(&chunk, false, false)).await.is_err() {
+            closed = true;
+            break;
+        }
+    }
+    if !closed {
+        closed = closes(&mut socket).await;
+    }
+    assert!(closed, "20 kB of fragments were accepted with a 4 kB limit");
 }
