@@ -566,6 +566,19 @@ impl Settings {
                 ));
             }
         }
+        if self.graphql_batching
+            && self.rate_limit_per_second > 0
+            && (self.rate_limit_burst as usize) < self.graphql_max_batch
+        {
+            return Err(SettingsError::new(
+                "TENANTGRAPH_RATE_LIMIT_BURST",
+                format!(
+                    "expected at least TENANTGRAPH_GRAPHQL_MAX_BATCH ({}): a batch takes one \
+                     request per operation",
+                    self.graphql_max_batch
+                ),
+            ));
+        }
         if let Some(path) = &self.graphql_trusted_documents {
             TrustedDocuments::load(Path::new(path)).map_err(|message| {
                 SettingsError::new("TENANTGRAPH_GRAPHQL_TRUSTED_DOCUMENTS", message)
@@ -1325,6 +1338,34 @@ mod tests {
             settings.api_checked().unwrap().cors_origins,
             ["https://portal.example.com", "http://localhost:3000"]
         );
+    }
+
+    #[test]
+    fn rate_limit_buckets_must_hold_a_request_and_a_whole_batch() {
+        let settings = Settings {
+            rate_limit_unauthenticated_burst: 0,
+            ..Settings::default()
+        };
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("TENANTGRAPH_RATE_LIMIT_UNAUTHENTICATED_BURST"),
+            "{err}"
+        );
+        let settings = Settings {
+            graphql_batching: true,
+            graphql_max_batch: 10,
+            rate_limit_burst: 5,
+            ..Settings::default()
+        };
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("TENANTGRAPH_RATE_LIMIT_BURST"), "{err}");
+        // A limit turned off needs no bucket size.
+        let settings = Settings {
+            rate_limit_per_second: 0,
+            rate_limit_burst: 0,
+            ..Settings::default()
+        };
+        assert_eq!(settings.api_checked().unwrap().rate_limits.principal, None);
     }
 
     #[test]

@@ -96,6 +96,24 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
         })
     }
 
+    fn check_n(&self, key: &K, n: NonZeroU32) -> Result<(), Limited> {
+        match self.limiter.check_key_n(key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(Limited {
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+                bucket: self.bucket,
+            }),
+            // More than the bucket holds: settings keep batches within the burst, so this
+            // only says to wait for a full bucket.
+            Err(_) => Err(Limited {
+                retry_after: Duration::from_secs_f64(
+                    f64::from(self.bucket.burst) / f64::from(self.bucket.per_second),
+                ),
+                bucket: self.bucket,
+            }),
+        }
+    }
+
     fn sweep(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
@@ -123,6 +141,18 @@ impl RateLimiter {
     pub fn check(&self, caller: &Caller) -> Result<(), Limited> {
         self.tick();
         self.principals.as_ref().map_or(Ok(()), |k| k.check(caller))
+    }
+
+    /// Takes `n` requests at once from `caller`'s bucket (the operations of a batch), or
+    /// none when they are not all there.
+    pub fn check_n(&self, caller: &Caller, n: u32) -> Result<(), Limited> {
+        let Some(n) = NonZeroU32::new(n) else {
+            return Ok(());
+        };
+        self.tick();
+        self.principals
+            .as_ref()
+            .map_or(Ok(()), |k| k.check_n(caller, n))
     }
 
     /// Takes one request from the bucket of a client address whose token is missing or
@@ -196,6 +226,18 @@ mod tests {
         limits
             .check(&Caller::Address(address))
             .expect("an authenticated caller's bucket is a different one");
+    }
+
+    #[test]
+    fn a_batch_takes_all_its_operations_or_none() {
+        let limits = limiter(1, 10);
+        let erin = Caller::Principal("erin".into());
+        limits.check_n(&erin, 6).unwrap();
+        assert!(limits.check_n(&erin, 5).is_err(), "4 left");
+        limits
+            .check_n(&erin, 4)
+            .expect("a refused batch took nothing");
+        assert!(limits.check(&erin).is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::graphql::persisted;
 use crate::graphql::{self, ApiExecutor, TransportRefusal};
 use crate::http::authn;
 use crate::metrics::{Metrics, Outcome};
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{Caller, RateLimiter};
 
 /// What the handler needs, shared by every worker.
 pub struct GraphqlState {
@@ -166,6 +166,14 @@ pub async fn post(
         Err(err) => return reject(&state, format!("request body is not valid JSON: {err}")),
     };
     if let serde_json::Value::Array(items) = value {
+        let caller = Caller::of(&principal, authn::client_address(&req));
+        // The request took one from the caller's bucket; the batch's other operations too.
+        let extra = u32::try_from(items.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        if state.max_batch.is_some_and(|max| items.len() <= max)
+            && let Err(limited) = state.limits.check_n(&caller, extra)
+        {
+            return refuse_auth(&state, authn::too_many_requests(&limited));
+        }
         return batch(items, &state, &principal, &request_id).await;
     }
     let request: async_graphql::Request = match serde_json::from_value(value) {
@@ -331,7 +339,7 @@ fn respond<T: serde::Serialize>(response: &T, request_id: &RequestId) -> HttpRes
     }
 }
 
-/// A refused authentication, counted like the other refusals.
+/// A refused authentication or rate limit, counted like the other refusals.
 fn refuse_auth(state: &GraphqlState, response: HttpResponse) -> HttpResponse {
     state
         .metrics

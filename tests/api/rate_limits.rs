@@ -311,3 +311,34 @@ async fn a_message_sent_in_fragments_may_grow_only_to_the_body_limit() {
     }
     assert!(closed, "20 kB of fragments were accepted with a 4 kB limit");
 }
+
+#[tokio::test]
+async fn a_batch_takes_one_request_per_operation_from_the_bucket() {
+    let app = limited_app(|api| api.max_batch = Some(3)).await;
+    let ivan = token("ivan");
+    let batch = |n: usize| {
+        json!(
+            (0..n)
+                .map(|_| json!({ "query": "{ __typename }" }))
+                .collect::<Vec<_>>()
+        )
+    };
+    let post = |body: Value| {
+        app.client
+            .post(app.url("/graphql"))
+            .bearer_auth(&ivan)
+            .json(&body)
+            .send()
+    };
+    let response = post(batch(3)).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let answers: Value = response.json().await.unwrap();
+    assert_eq!(answers.as_array().unwrap().len(), 3);
+    // The three operations emptied the bucket of three.
+    let response = post(json!({ "query": "{ __typename }" })).await.unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    // A batch over its size limit is refused for that, not for the rate.
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    let response = post(batch(4)).await.unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+}
