@@ -445,42 +445,13 @@ async fn insert_licenses(
     Ok(())
 }
 
-/// The columns of `users` in the order [`insert_new_users`] binds them.
-const USER_COLUMNS: [&str; 25] = [
-    "id",
-    "tenant_id",
-    "display_name",
-    "given_name",
-    "surname",
-    "user_principal_name",
-    "mail",
-    "user_type",
-    "account_enabled",
-    "job_title",
-    "department",
-    "company_name",
-    "office_location",
-    "street_address",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "preferred_language",
-    "usage_location",
-    "extension_attributes",
-    "manager_id",
-    "first_seen_at",
-    "last_seen_at",
-    "deleted_at",
-];
-
 /// Inserts users that don't exist yet with one multi-row statement, binding values directly:
 /// building SeaORM active models and query trees for every value cost more than SQLite's own
 /// work on a first import (benches/import.sh).
 async fn insert_new_users(txn: &DatabaseTransaction, rows: &[&User]) -> Result<(), CommitError> {
     use sea_orm::{ConnectionTrait, Statement, Value};
     let backend = txn.get_database_backend();
-    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * USER_COLUMNS.len());
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * users::COLUMNS.len());
     for u in rows {
         values.extend([
             Value::from(u.id.uuid()),
@@ -510,7 +481,7 @@ async fn insert_new_users(txn: &DatabaseTransaction, rows: &[&User]) -> Result<(
             Value::from(u.deleted_at),
         ]);
     }
-    let sql = insert_sql(backend, "users", &USER_COLUMNS, rows.len());
+    let sql = insert_sql(backend, "users", &users::COLUMNS, rows.len());
     txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     Ok(())

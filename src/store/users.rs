@@ -8,8 +8,8 @@ use sea_orm::sea_query::{
     OverStatement, Query, SelectStatement, WindowStatement,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, QueryTrait, RelationTrait,
 };
 use uuid::Uuid;
 
@@ -84,13 +84,98 @@ fn extension_attributes_of(
         detail: format!("extension_attributes of user {user} is not an object"),
     })?;
     let mut values: [Option<String>; EXTENSION_ATTRIBUTES] = Default::default();
-    for (i, slot) in values.iter_mut().enumerate() {
-        *slot = object
-            .get(&extension_attribute_key(i))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
+    // The object holds only the attributes that are set: walk it rather than look up all 15.
+    for (key, value) in object {
+        if let Some(slot) = extension_attribute_index(key).and_then(|i| values.get_mut(i)) {
+            *slot = value.as_str().map(str::to_owned);
+        }
     }
     Ok(values)
+}
+
+/// The 0-based index named by a key of [`extension_attribute_key`]'s form.
+fn extension_attribute_index(key: &str) -> Option<usize> {
+    let number = key.strip_prefix("extensionAttribute")?;
+    if number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    number.parse::<usize>().ok()?.checked_sub(1)
+}
+
+/// The columns of `users` in the model's order: what `user::Entity::find()` selects, the order
+/// [`model_from_row`] reads them in and the import binds them in.
+pub(crate) const COLUMNS: [&str; 25] = [
+    "id",
+    "tenant_id",
+    "display_name",
+    "given_name",
+    "surname",
+    "user_principal_name",
+    "mail",
+    "user_type",
+    "account_enabled",
+    "job_title",
+    "department",
+    "company_name",
+    "office_location",
+    "street_address",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "preferred_language",
+    "usage_location",
+    "extension_attributes",
+    "manager_id",
+    "first_seen_at",
+    "last_seen_at",
+    "deleted_at",
+];
+
+/// Reads a `users` row whose first columns are the table's, in the model's order (what
+/// `user::Entity::find()` selects), by position. SeaORM's derived reader finds every value of
+/// every row by a column name it formats and hashes each time.
+fn model_from_row(row: &QueryResult) -> Result<user::Model, sea_orm::DbErr> {
+    let mut at = 0..;
+    let mut next = || at.next().unwrap_or_default();
+    Ok(user::Model {
+        id: row.try_get_by_index(next())?,
+        tenant_id: row.try_get_by_index(next())?,
+        display_name: row.try_get_by_index(next())?,
+        given_name: row.try_get_by_index(next())?,
+        surname: row.try_get_by_index(next())?,
+        user_principal_name: row.try_get_by_index(next())?,
+        mail: row.try_get_by_index(next())?,
+        user_type: row.try_get_by_index(next())?,
+        account_enabled: row.try_get_by_index(next())?,
+        job_title: row.try_get_by_index(next())?,
+        department: row.try_get_by_index(next())?,
+        company_name: row.try_get_by_index(next())?,
+        office_location: row.try_get_by_index(next())?,
+        street_address: row.try_get_by_index(next())?,
+        city: row.try_get_by_index(next())?,
+        state: row.try_get_by_index(next())?,
+        postal_code: row.try_get_by_index(next())?,
+        country: row.try_get_by_index(next())?,
+        preferred_language: row.try_get_by_index(next())?,
+        usage_location: row.try_get_by_index(next())?,
+        extension_attributes: row.try_get_by_index(next())?,
+        manager_id: row.try_get_by_index(next())?,
+        first_seen_at: row.try_get_by_index(next())?,
+        last_seen_at: row.try_get_by_index(next())?,
+        deleted_at: row.try_get_by_index(next())?,
+    })
+}
+
+/// Runs a select of `users` (all columns first, in the model's order) and reads the users.
+async fn select_users(
+    store: &Store,
+    select: sea_orm::Select<user::Entity>,
+) -> Result<Vec<User>, StoreError> {
+    let rows = store.db().query_all(&select.into_query()).await?;
+    rows.iter()
+        .map(|row| to_domain(model_from_row(row)?))
+        .collect()
 }
 
 pub(crate) fn to_domain(m: user::Model) -> Result<User, StoreError> {
@@ -166,8 +251,7 @@ pub async fn find_users(
     if let TenantScope::Only(tenants) = scope {
         query = query.filter(user::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
     }
-    let rows = query.all(store.db()).await?;
-    rows.into_iter().map(to_domain).collect()
+    select_users(store, query).await
 }
 
 fn sort_column(sort: &UserSort) -> user::Column {
@@ -346,16 +430,11 @@ pub async fn list_user_pages(
 
     let mut pages: HashMap<UserParent, Vec<User>> = HashMap::new();
     if parents.len() == 1 {
-        let rows = select
+        let select = select
             .order_by(sort, order.clone())
             .order_by(user::Column::Id, order)
-            .limit(limit)
-            .all(store.db())
-            .await?;
-        pages.insert(
-            *first_parent,
-            rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
-        );
+            .limit(limit);
+        pages.insert(*first_parent, select_users(store, select).await?);
     } else {
         let mut window = WindowStatement::new();
         for col in &partition_cols {
@@ -377,7 +456,7 @@ pub async fn list_user_pages(
             .to_owned();
         for row in store.db().query_all(&outer).await? {
             let parent = parent_from_row(first_parent, &row)?;
-            let user = to_domain(user::Model::from_query_result(&row, "")?)?;
+            let user = to_domain(model_from_row(&row)?)?;
             pages.entry(parent).or_default().push(user);
         }
     }
@@ -416,4 +495,43 @@ pub async fn count_user_lists(
         }
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{IdenStatic, Iterable};
+
+    use super::*;
+
+    #[test]
+    fn rows_are_read_in_the_order_the_entity_selects_its_columns() {
+        let selected: Vec<&str> = user::Column::iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            selected, COLUMNS,
+            "model_from_row reads the columns by position in this order"
+        );
+    }
+
+    #[test]
+    fn extension_attribute_keys_round_trip_and_others_are_ignored() {
+        let mut values: [Option<String>; EXTENSION_ATTRIBUTES] = Default::default();
+        values[0] = Some("a".to_owned());
+        values[14] = Some("o".to_owned());
+        let json = extension_attributes_json(&values);
+        assert_eq!(extension_attributes_of(Uuid::nil(), &json).unwrap(), values);
+        for key in [
+            "extensionAttribute0",
+            "extensionAttribute01",
+            "extensionAttribute+1",
+            "extensionAttribute",
+            "other",
+        ] {
+            assert_eq!(extension_attribute_index(key), None, "{key}");
+        }
+        assert_eq!(extension_attribute_index("extensionAttribute15"), Some(14));
+        let beyond = serde_json::json!({ "extensionAttribute16": "p", "extensionAttribute2": "b" });
+        let read = extension_attributes_of(Uuid::nil(), &beyond).unwrap();
+        assert_eq!(read[1].as_deref(), Some("b"));
+        assert_eq!(read.iter().flatten().count(), 1);
+    }
 }
