@@ -144,14 +144,13 @@ async fn users_and_licenses(
     ),
     StoreError,
 > {
-    let users = user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-        .order_by_asc(user::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(users::to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
+    let users = users::select_users_on(
+        conn,
+        user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+            .order_by_asc(user::Column::Id),
+    )
+    .await?;
     let present: HashSet<UserId> = users
         .iter()
         .filter(|u| u.deleted_at.is_none())
@@ -244,14 +243,13 @@ pub(crate) async fn reevaluate_users(
         return reevaluate(txn, tenant_id).await;
     };
     let mut totals = tally_of_json(stored.tenant_id, stored.tally)?;
-    let found = user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(user::Column::Id.is_in(users.iter().map(|u| u.uuid())))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(users::to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
+    let found = users::select_users_on(
+        txn,
+        user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+            .filter(user::Column::Id.is_in(users.iter().map(|u| u.uuid()))),
+    )
+    .await?;
     let present: Vec<UserId> = found
         .iter()
         .filter(|u| u.deleted_at.is_none())

@@ -43,12 +43,7 @@ pub async fn list_users_for_export(
     if let Some(after) = after {
         query = query.filter(user::Column::Id.gt(after.uuid()));
     }
-    let found = query
-        .all(store.db())
-        .await?
-        .into_iter()
-        .map(users::to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
+    let found = users::select_users_on(store.db(), query).await?;
     let ids: Vec<UserId> = found.iter().map(|u| u.id).collect();
     let mut licenses_of: HashMap<UserId, Vec<AssignedLicense>> = HashMap::new();
     for l in licenses::list_licenses_of_users(store, &ids).await? {

@@ -172,7 +172,16 @@ async fn select_users(
     store: &Store,
     select: sea_orm::Select<user::Entity>,
 ) -> Result<Vec<User>, StoreError> {
-    let rows = store.db().query_all(&select.into_query()).await?;
+    select_users_on(store.db(), select).await
+}
+
+/// Runs `select` (of all of `users`' columns, as `user::Entity::find()` builds it) on `conn`
+/// and reads the rows by position.
+pub(crate) async fn select_users_on(
+    conn: &impl ConnectionTrait,
+    select: sea_orm::Select<user::Entity>,
+) -> Result<Vec<User>, StoreError> {
+    let rows = conn.query_all(&select.into_query()).await?;
     rows.iter()
         .map(|row| to_domain(model_from_row(row)?))
         .collect()
