@@ -410,10 +410,12 @@ async fn a_failed_or_aborted_run_leaves_the_previous_data_identical() {
         );
         assert_eq!(dump(&app.store, tenant).await, before);
 
-        // A run aborted while reading pages: the task is dropped mid-import.
+        // A run aborted while reading pages: the task is dropped mid-import. Each upstream
+        // response takes a second, so the run is still seconds from committing when this test,
+        // even slow to see the progress event, aborts it.
         sim.set_faults(vec![(
             TenantSelector::All,
-            Fault::Latency(std::time::Duration::from_millis(50)),
+            Fault::Latency(std::time::Duration::from_secs(1)),
         )]);
         let mut progress = importer.progress().subscribe_all();
         let task = tokio::spawn({
