@@ -27,4 +27,6 @@ pub use principal::{Action, Principal, Role};
 pub use scope::TenantScope;
 pub use subscription::{CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription};
 pub use tenant::Tenant;
-pub use user::{AssignedLicense, EXTENSION_ATTRIBUTES, User, UserFilter, UserSort, UserSortField};
+pub use user::{
+    AssignedLicense, EXTENSION_ATTRIBUTES, User, UserFilter, UserSort, UserSortField, UserSummary,
+};

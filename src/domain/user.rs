@@ -63,6 +63,53 @@ pub struct User {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// The columns of a user that user lists and lookups read: what a page of users shows, the
+/// sort keys and the manager link. The other columns of [`User`] are read only when asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    /// Graph object id.
+    pub id: UserId,
+    /// The tenant the user belongs to.
+    pub tenant_id: TenantId,
+    /// Display name.
+    pub display_name: String,
+    /// User principal name (sign-in name).
+    pub user_principal_name: String,
+    /// Primary SMTP address.
+    pub mail: Option<String>,
+    /// `Member` or `Guest`.
+    pub user_type: Option<String>,
+    /// Whether sign-in is enabled.
+    pub account_enabled: Option<bool>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// The user's manager, when the manager is a user of the same tenant.
+    pub manager_id: Option<UserId>,
+    /// When the user disappeared upstream; `None` while present.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// The summary columns of this user.
+    pub fn summary(&self) -> UserSummary {
+        UserSummary {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            display_name: self.display_name.clone(),
+            user_principal_name: self.user_principal_name.clone(),
+            mail: self.mail.clone(),
+            user_type: self.user_type.clone(),
+            account_enabled: self.account_enabled,
+            job_title: self.job_title.clone(),
+            department: self.department.clone(),
+            manager_id: self.manager_id,
+            deleted_at: self.deleted_at,
+        }
+    }
+}
+
 /// A license of one SKU assigned to one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssignedLicense {
@@ -127,7 +174,7 @@ impl UserSort {
     }
 
     /// The sort value of `user` under this ordering.
-    pub fn key_of<'a>(&self, user: &'a User) -> &'a str {
+    pub fn key_of<'a>(&self, user: &'a UserSummary) -> &'a str {
         match self.field {
             UserSortField::DisplayName => &user.display_name,
             UserSortField::UserPrincipalName => &user.user_principal_name,

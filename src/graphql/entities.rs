@@ -27,7 +27,11 @@ impl EntityQuery {
     #[graphql(entity)]
     async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<UserObject>> {
         let id: UserId = parse_id("User.id", &id)?;
-        Ok(loaders(ctx)?.user.load_one(id).await?.map(UserObject))
+        Ok(loaders(ctx)?
+            .user
+            .load_one(id)
+            .await?
+            .map(UserObject::summary))
     }
 
     #[graphql(entity)]

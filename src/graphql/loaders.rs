@@ -11,7 +11,7 @@ use crate::domain::allocation::report_from_tally;
 use crate::domain::allocation::{AllocationRuleEntry, UserAllocation};
 use crate::domain::{
     AllocationRuleId, AssignedLicense, CostGroup, CostGroupId, Page, PageRequest, ServicePlan,
-    SkuId, Subscription, Tenant, TenantId, TenantScope, User, UserFilter, UserId,
+    SkuId, Subscription, Tenant, TenantId, TenantScope, User, UserFilter, UserId, UserSummary,
 };
 use crate::graphql::types::DatedReport;
 use crate::metrics::Metrics;
@@ -82,14 +82,29 @@ impl Loader<TenantId> for TenantById {
 }
 
 loader!(
-    /// Users by id, within the request's scope.
+    /// User summaries by id, within the request's scope.
     UserById
 );
 impl Loader<UserId> for UserById {
+    type Value = Arc<UserSummary>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Arc<UserSummary>>, LoadError> {
+        self.0.batch("user_by_id", keys.len());
+        let rows = users::find_user_summaries(&self.0.store, &self.0.scope, keys).await?;
+        Ok(index_by(rows, |u| u.id))
+    }
+}
+
+loader!(
+    /// Users with all their columns by id, within the request's scope: for the fields a
+    /// [`UserSummary`] lacks.
+    UserDetailsById
+);
+impl Loader<UserId> for UserDetailsById {
     type Value = Arc<User>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Arc<User>>, LoadError> {
-        self.0.batch("user_by_id", keys.len());
+        self.0.batch("user_details_by_id", keys.len());
         let rows = users::find_users(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |u| u.id))
     }
@@ -309,12 +324,12 @@ loader!(
     UserPages
 );
 impl Loader<UserPageKey> for UserPages {
-    type Value = Page<Arc<User>>;
+    type Value = Page<Arc<UserSummary>>;
     type Error = LoadError;
     async fn load(
         &self,
         keys: &[UserPageKey],
-    ) -> Result<HashMap<UserPageKey, Page<Arc<User>>>, LoadError> {
+    ) -> Result<HashMap<UserPageKey, Page<Arc<UserSummary>>>, LoadError> {
         self.0.batch("user_pages", keys.len());
         let mut groups: HashMap<(u8, Arc<UserListQuery>), Vec<UserParent>> = HashMap::new();
         for key in keys {
@@ -492,7 +507,10 @@ impl Loader<CostGroupId> for MemberCounts {
     }
 }
 
-type Cached<L> = DataLoader<L, HashMapCache>;
+/// A loader with a per-request cache. Its keys are ids the request names or the store returned;
+/// foldhash (seeded per process) hashes them several times faster than SipHash, and every
+/// relation field of every row looks its key up.
+type Cached<L> = DataLoader<L, HashMapCache<foldhash::fast::RandomState>>;
 
 /// Every loader of one request, plus the request's scope and store.
 pub struct Loaders {
@@ -504,6 +522,8 @@ pub struct Loaders {
     pub tenant: Cached<TenantById>,
     /// See [`UserById`].
     pub user: Cached<UserById>,
+    /// See [`UserDetailsById`].
+    pub user_details: Cached<UserDetailsById>,
     /// See [`LicensesOfUser`].
     pub licenses: Cached<LicensesOfUser>,
     /// See [`SubscriptionByKey`].
@@ -565,7 +585,7 @@ fn cached<L: Loader<K>, K>(loader: L) -> Cached<L>
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
 {
-    DataLoader::with_cache(loader, spawn_batch, HashMapCache::default())
+    DataLoader::with_cache(loader, spawn_batch, HashMapCache::new())
         .delay(std::time::Duration::ZERO)
         .max_batch_size(MAX_BATCH)
 }
@@ -583,6 +603,7 @@ impl Loaders {
             scope,
             tenant: cached(TenantById(source.clone())),
             user: cached(UserById(source.clone())),
+            user_details: cached(UserDetailsById(source.clone())),
             licenses: cached(LicensesOfUser(source.clone())),
             subscription: cached(SubscriptionByKey(source.clone())),
             subscriptions: cached(SubscriptionsOfTenant(source.clone())),

@@ -60,7 +60,9 @@ impl RootQuery {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
         let id: UserId = parse_id("id", &id)?;
         let user = loaders(ctx)?.user.load_one(id).await?;
-        Ok(user.filter(|u| u.tenant_id == tenant_id).map(UserObject))
+        Ok(user
+            .filter(|u| u.tenant_id == tenant_id)
+            .map(UserObject::summary))
     }
 }
 

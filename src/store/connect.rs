@@ -35,6 +35,9 @@ pub type StatementObserver = Arc<dyn Fn(&ExecutedStatement<'_>) + Send + Sync>;
 /// How long an SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
 /// A connection pool to the store; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -63,6 +66,10 @@ impl Store {
             .min_connections(if in_memory { 1 } else { 0 })
             .acquire_timeout(settings.acquire_timeout)
             .connect_timeout(settings.acquire_timeout)
+            // sqlx pings a pooled connection before every hand-out by default: on SQLite a
+            // round trip to the connection's worker thread per statement. Only a connection
+            // idle long enough to have been dropped by the server (or a NAT) is checked.
+            .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)

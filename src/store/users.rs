@@ -20,7 +20,7 @@ use super::keyset;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{
     Page, PageRequest, SkuId, TenantId, TenantScope, User, UserFilter, UserId, UserSort,
-    UserSortField,
+    UserSortField, UserSummary,
 };
 
 /// The owner of a user list: a tenant's users, a manager's direct reports, a SKU's assignees.
@@ -167,6 +167,57 @@ fn model_from_row(row: &QueryResult) -> Result<user::Model, sea_orm::DbErr> {
     })
 }
 
+/// The columns a [`UserSummary`] is read from, in the order [`summary_from_row`] reads them.
+const SUMMARY_COLUMNS: [user::Column; 11] = [
+    user::Column::Id,
+    user::Column::TenantId,
+    user::Column::DisplayName,
+    user::Column::UserPrincipalName,
+    user::Column::Mail,
+    user::Column::UserType,
+    user::Column::AccountEnabled,
+    user::Column::JobTitle,
+    user::Column::Department,
+    user::Column::ManagerId,
+    user::Column::DeletedAt,
+];
+
+/// A select of the [`SUMMARY_COLUMNS`] of `users`, to be narrowed by the caller.
+fn summaries() -> sea_orm::Select<user::Entity> {
+    user::Entity::find().select_only().columns(SUMMARY_COLUMNS)
+}
+
+/// Reads a row whose first columns are the [`SUMMARY_COLUMNS`], by position.
+fn summary_from_row(row: &QueryResult) -> Result<UserSummary, sea_orm::DbErr> {
+    let mut at = 0..;
+    let mut next = || at.next().unwrap_or_default();
+    Ok(UserSummary {
+        id: UserId(row.try_get_by_index(next())?),
+        tenant_id: TenantId(row.try_get_by_index(next())?),
+        display_name: row.try_get_by_index(next())?,
+        user_principal_name: row.try_get_by_index(next())?,
+        mail: row.try_get_by_index(next())?,
+        user_type: row.try_get_by_index(next())?,
+        account_enabled: row.try_get_by_index(next())?,
+        job_title: row.try_get_by_index(next())?,
+        department: row.try_get_by_index(next())?,
+        manager_id: row.try_get_by_index::<Option<Uuid>>(next())?.map(UserId),
+        deleted_at: row.try_get_by_index(next())?,
+    })
+}
+
+/// Runs a select built on [`summaries`] and reads the rows.
+async fn select_summaries(
+    store: &Store,
+    select: sea_orm::Select<user::Entity>,
+) -> Result<Vec<UserSummary>, StoreError> {
+    let rows = store.db().query_all(&select.into_query()).await?;
+    Ok(rows
+        .iter()
+        .map(summary_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
 /// Runs a select of `users` (all columns first, in the model's order) and reads the users.
 async fn select_users(
     store: &Store,
@@ -249,18 +300,39 @@ pub(crate) fn to_active(u: &User) -> user::ActiveModel {
     }
 }
 
-/// The users among `ids` that exist in a tenant of `scope` (deleted ones included).
+/// Narrows `select` to the users among `ids` in a tenant of `scope`.
+fn among(
+    select: sea_orm::Select<user::Entity>,
+    scope: &TenantScope,
+    ids: &[UserId],
+) -> sea_orm::Select<user::Entity> {
+    let select = select.filter(user::Column::Id.is_in(ids.iter().map(|id| id.uuid())));
+    match scope {
+        TenantScope::Only(tenants) => {
+            select.filter(user::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
+        }
+        TenantScope::All => select,
+    }
+}
+
+/// The users among `ids` that exist in a tenant of `scope` (deleted ones included), with all
+/// their columns.
 pub async fn find_users(
     store: &Store,
     scope: &TenantScope,
     ids: &[UserId],
 ) -> Result<Vec<User>, StoreError> {
-    let mut query =
-        user::Entity::find().filter(user::Column::Id.is_in(ids.iter().map(|id| id.uuid())));
-    if let TenantScope::Only(tenants) = scope {
-        query = query.filter(user::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
-    }
-    select_users(store, query).await
+    select_users(store, among(user::Entity::find(), scope, ids)).await
+}
+
+/// The summaries of the users among `ids` that exist in a tenant of `scope` (deleted ones
+/// included).
+pub async fn find_user_summaries(
+    store: &Store,
+    scope: &TenantScope,
+    ids: &[UserId],
+) -> Result<Vec<UserSummary>, StoreError> {
+    select_summaries(store, among(summaries(), scope, ids)).await
 }
 
 fn sort_column(sort: &UserSort) -> user::Column {
@@ -413,7 +485,7 @@ pub async fn list_user_pages(
     store: &Store,
     parents: &[UserParent],
     query: &UserListQuery,
-) -> Result<HashMap<UserParent, Page<User>>, StoreError> {
+) -> Result<HashMap<UserParent, Page<UserSummary>>, StoreError> {
     let Some(first_parent) = parents.first() else {
         return Ok(HashMap::new());
     };
@@ -424,7 +496,7 @@ pub async fn list_user_pages(
     } else {
         Order::Asc
     };
-    let mut select = user::Entity::find().filter(filtered(&query.filter));
+    let mut select = summaries().filter(filtered(&query.filter));
     if let Some(cursor) = &query.page.after {
         select = select.filter(keyset::after(
             (user::Entity, sort),
@@ -437,13 +509,13 @@ pub async fn list_user_pages(
     let (select, partition_cols) = with_parents(select, parents);
     let limit = query.page.fetch_limit();
 
-    let mut pages: HashMap<UserParent, Vec<User>> = HashMap::new();
+    let mut pages: HashMap<UserParent, Vec<UserSummary>> = HashMap::new();
     if parents.len() == 1 {
         let select = select
             .order_by(sort, order.clone())
             .order_by(user::Column::Id, order)
             .limit(limit);
-        pages.insert(*first_parent, select_users(store, select).await?);
+        pages.insert(*first_parent, select_summaries(store, select).await?);
     } else {
         let mut window = WindowStatement::new();
         for col in &partition_cols {
@@ -465,8 +537,10 @@ pub async fn list_user_pages(
             .to_owned();
         for row in store.db().query_all(&outer).await? {
             let parent = parent_from_row(first_parent, &row)?;
-            let user = to_domain(model_from_row(&row)?)?;
-            pages.entry(parent).or_default().push(user);
+            pages
+                .entry(parent)
+                .or_default()
+                .push(summary_from_row(&row)?);
         }
     }
     Ok(parents

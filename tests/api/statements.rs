@@ -169,6 +169,58 @@ async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
 }
 
 #[tokio::test]
+async fn fields_beyond_a_users_summary_take_one_more_statement_for_any_page_size() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let mut snapshot = big_tenant(600);
+        for (i, user) in snapshot.users.iter_mut().enumerate() {
+            user.city = Some(format!("City {i:05}"));
+            user.extension_attributes[2] = Some(format!("CC-{i:05}"));
+        }
+        replace_tenant(&app.store, &snapshot, Utc::now())
+            .await
+            .unwrap();
+        let id = snapshot.tenant.id.to_string();
+        let q = r#"query($id: ID!, $first: Int) { tenant(id: $id) { users(first: $first) {
+          edges { node { displayName surname city usageLocation firstSeenAt
+          extensionAttributes { extensionAttribute3 } manager { displayName city } } } } } }"#;
+        let mut counts = Vec::new();
+        for first in [10, 500] {
+            let (body, count) = app.counted(q, json!({ "id": id, "first": first })).await;
+            assert!(body.get("errors").is_none(), "{body}");
+            let edges = body["data"]["tenant"]["users"]["edges"].as_array().unwrap();
+            assert_eq!(edges.len(), first);
+            for edge in edges {
+                let node = &edge["node"];
+                // "User 00042" is user 42 of the snapshot.
+                let i = &node["displayName"].as_str().unwrap()[5..];
+                assert_eq!(node["surname"], i, "{node}");
+                assert_eq!(node["city"], format!("City {i}"), "{node}");
+                assert_eq!(node["usageLocation"], "CH");
+                assert_eq!(
+                    node["extensionAttributes"]["extensionAttribute3"],
+                    format!("CC-{i}")
+                );
+                assert!(node["firstSeenAt"].is_string(), "{node}");
+                if i != "00000" {
+                    assert!(
+                        node["manager"]["city"]
+                            .as_str()
+                            .is_some_and(|c| c.starts_with("City ")),
+                        "{node}"
+                    );
+                }
+            }
+            counts.push(count);
+        }
+        assert_eq!(counts[0], counts[1], "{backend:?}");
+        // tenant, users page, managers, the users' other columns (read ahead with the page; the
+        // managers sort first, so theirs are among them)
+        assert_eq!(counts[1], 4, "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn nested_user_lists_under_many_parents_share_one_statement() {
     for backend in backends() {
         let app = TestApp::empty(backend).await;

@@ -46,7 +46,7 @@ async fn user_after(l: &Loaders, user_id: UserId) -> ApiResult<UserObject> {
     l.user
         .load_one(user_id)
         .await?
-        .map(UserObject)
+        .map(UserObject::summary)
         .ok_or_else(|| ApiError::Internal(format!("user {user_id} missing after its change")))
 }
 

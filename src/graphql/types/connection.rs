@@ -6,8 +6,9 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object};
 
+use super::user::PageRelations;
 use super::{ImportRunObject, TenantObject, UserObject, loaders};
-use crate::domain::{ImportRun, Page, Tenant, User, UserFilter, UserSort};
+use crate::domain::{ImportRun, Page, Tenant, UserFilter, UserSort, UserSummary};
 
 use crate::graphql::error::ApiResult;
 use crate::graphql::loaders::UserCountKey;
@@ -38,7 +39,8 @@ pub type UserConnection = Connection<String, UserObject, UserTotal>;
 
 /// Builds a user connection from a page.
 pub fn user_connection(
-    page: Page<Arc<User>>,
+    page: Page<Arc<UserSummary>>,
+    relations: Arc<PageRelations>,
     parent: UserParent,
     filter: Arc<UserFilter>,
     sort: UserSort,
@@ -51,7 +53,7 @@ pub fn user_connection(
     );
     connection.edges.extend(page.items.into_iter().map(|user| {
         let cursor = pagination::encode(sort.tag(), sort.key_of(&user), user.id.uuid());
-        Edge::new(cursor, UserObject(user))
+        Edge::new(cursor, UserObject::in_page(user, relations.clone()))
     }));
     connection
 }

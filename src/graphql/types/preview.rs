@@ -62,7 +62,7 @@ impl AllocationPreviewObject {
             .iter()
             .filter_map(|(before, after)| {
                 users.get(&before.user_id).map(|u| AllocationChangeObject {
-                    user: UserObject(u.clone()),
+                    user: UserObject::summary(u.clone()),
                     before: Arc::new(before.clone()),
                     after: Arc::new(after.clone()),
                     rule_index: match after.source {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{UserConnection, user_connection};
 use super::cost_report::{CostReportObject, report_of};
+use super::user::{DETAIL_FIELDS, PageRelations};
 use super::{
     AllocationRuleObject, CostGroupObject, ImportStatusObject, LicensePriceObject,
     SubscriptionObject, loaders,
@@ -14,8 +15,8 @@ use super::{
 use std::collections::HashSet;
 
 use crate::domain::{
-    Consumption, CostGroupId, SkuId, Tenant, TenantId, User, UserFilter, UserId, UserSort,
-    UserSortField,
+    Consumption, CostGroupId, SkuId, Tenant, TenantId, UserFilter, UserId, UserSort, UserSortField,
+    UserSummary,
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::loaders::{UserCountKey, UserPageKey};
@@ -158,17 +159,28 @@ pub(crate) async fn user_list(
         .load_one(key)
         .await?
         .unwrap_or_else(crate::domain::Page::empty);
-    prime_page_relations(ctx, &page.items).await?;
-    Ok(user_connection(page, parent, filter, sort, has_previous))
+    let relations = read_page_relations(ctx, &page.items).await?;
+    Ok(user_connection(
+        page,
+        relations,
+        parent,
+        filter,
+        sort,
+        has_previous,
+    ))
 }
 
-/// Loads what the selection asks of every user on a page (manager, licenses, their SKUs,
+/// Reads what the selection asks of every user on a page (manager, licenses, their SKUs,
 /// allocation) with one `load_many` per relation, so that each user's field then finds its value
-/// in the request's loader cache instead of waiting on a batch of its own. The statements are the
-/// same ones the per-user fields would batch into; only the per-field futures go away.
-async fn prime_page_relations(ctx: &Context<'_>, users: &[Arc<User>]) -> ApiResult<()> {
+/// in [`PageRelations`] instead of waiting on a batch of its own or asking a loader per user.
+/// The statements are the same ones the per-user fields would batch into, and go through the
+/// request's loaders, so the rest of the request shares their rows.
+async fn read_page_relations(
+    ctx: &Context<'_>,
+    users: &[Arc<UserSummary>],
+) -> ApiResult<Arc<PageRelations>> {
     if users.is_empty() {
-        return Ok(());
+        return Ok(Arc::default());
     }
     let look = ctx.look_ahead();
     let nodes = [look.field("edges").field("node"), look.field("nodes")];
@@ -182,35 +194,54 @@ async fn prime_page_relations(ctx: &Context<'_>, users: &[Arc<User>]) -> ApiResu
         })
     };
     let l = loaders(ctx)?;
-    let managers = async {
-        if selects(&["manager"]) {
-            let ids: HashSet<UserId> = users.iter().filter_map(|u| u.manager_id).collect();
-            l.user.load_many(ids).await?;
+    let details = async {
+        if !DETAIL_FIELDS.iter().any(|field| selects(&[field])) {
+            return Ok(None);
         }
-        Ok::<_, ApiError>(())
+        Ok::<_, ApiError>(Some(
+            l.user_details.load_many(users.iter().map(|u| u.id)).await?,
+        ))
+    };
+    let managers = async {
+        if !selects(&["manager"]) {
+            return Ok(None);
+        }
+        let ids: HashSet<UserId> = users.iter().filter_map(|u| u.manager_id).collect();
+        Ok::<_, ApiError>(Some(l.user.load_many(ids).await?))
     };
     let licenses = async {
-        if selects(&["licenses"]) {
-            let found = l.licenses.load_many(users.iter().map(|u| u.id)).await?;
-            if selects(&["licenses", "subscription"]) {
-                let skus: HashSet<(TenantId, SkuId)> = found
-                    .values()
-                    .flatten()
-                    .map(|license| (license.tenant_id, license.sku_id))
-                    .collect();
-                l.subscription.load_many(skus).await?;
-            }
+        if !selects(&["licenses"]) {
+            return Ok((None, None));
         }
-        Ok::<_, ApiError>(())
+        let found = l.licenses.load_many(users.iter().map(|u| u.id)).await?;
+        let mut subscriptions = None;
+        if selects(&["licenses", "subscription"]) {
+            let skus: HashSet<(TenantId, SkuId)> = found
+                .values()
+                .flatten()
+                .map(|license| (license.tenant_id, license.sku_id))
+                .collect();
+            subscriptions = Some(l.subscription.load_many(skus).await?);
+        }
+        Ok::<_, ApiError>((Some(found), subscriptions))
     };
     let allocations = async {
-        if selects(&["allocation"]) {
-            l.allocation.load_many(users.iter().map(|u| u.id)).await?;
+        if !selects(&["allocation"]) {
+            return Ok(None);
         }
-        Ok::<_, ApiError>(())
+        Ok::<_, ApiError>(Some(
+            l.allocation.load_many(users.iter().map(|u| u.id)).await?,
+        ))
     };
-    futures_util::try_join!(managers, licenses, allocations)?;
-    Ok(())
+    let (details, managers, (licenses, subscriptions), allocations) =
+        futures_util::try_join!(details, managers, licenses, allocations)?;
+    Ok(Arc::new(PageRelations {
+        details,
+        managers,
+        licenses,
+        subscriptions,
+        allocations,
+    }))
 }
 
 /// A CSP customer's Microsoft 365 tenant.

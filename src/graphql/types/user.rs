@@ -1,5 +1,6 @@
 //! `User`: an Entra user with their manager, direct reports and licenses.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
@@ -10,12 +11,91 @@ use super::tenant::user_list;
 use super::{SubscriptionObject, TenantObject, UserAllocationObject, UserConnection, loaders};
 use crate::domain::allocation::UserAllocation;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
-use crate::domain::{AssignedLicense, User, UserFilter, UserSort};
+use crate::domain::{
+    AssignedLicense, SkuId, Subscription, TenantId, User, UserFilter, UserId, UserSort, UserSummary,
+};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::store::users::UserParent;
 
-/// A user of a tenant.
-pub struct UserObject(pub Arc<User>);
+/// A user of a tenant: the summary every list and lookup reads, and all columns when they are
+/// already at hand. The fields a summary lacks load the other columns of every user of the
+/// request that asks for them in one statement.
+pub struct UserObject {
+    summary: Arc<UserSummary>,
+    full: Option<Arc<User>>,
+    relations: Option<Arc<PageRelations>>,
+}
+
+/// The relations a selection asks of a page of users, read for the whole page before its users
+/// resolve. A user's field then finds its value here instead of asking a DataLoader once per
+/// user. `None` means the selection did not ask for that relation: the field loads it itself.
+#[derive(Default)]
+pub struct PageRelations {
+    /// The managers found, by id.
+    pub managers: Option<HashMap<UserId, Arc<UserSummary>>>,
+    /// The licenses of each user.
+    pub licenses: Option<HashMap<UserId, Vec<Arc<AssignedLicense>>>>,
+    /// The subscriptions the licenses are drawn from.
+    pub subscriptions: Option<HashMap<(TenantId, SkuId), Arc<Subscription>>>,
+    /// All columns of the page's users.
+    pub details: Option<HashMap<UserId, Arc<User>>>,
+    /// The stored allocation of each user (users without one are unallocated).
+    pub allocations: Option<HashMap<UserId, Arc<UserAllocation>>>,
+}
+
+impl UserObject {
+    /// A user read as a summary.
+    pub fn summary(summary: Arc<UserSummary>) -> UserObject {
+        UserObject {
+            summary,
+            full: None,
+            relations: None,
+        }
+    }
+
+    /// A user of a page whose relations were read ahead.
+    pub fn in_page(summary: Arc<UserSummary>, relations: Arc<PageRelations>) -> UserObject {
+        UserObject {
+            summary,
+            full: None,
+            relations: Some(relations),
+        }
+    }
+
+    /// A user whose columns are all at hand.
+    pub fn full(user: Arc<User>) -> UserObject {
+        UserObject {
+            summary: Arc::new(user.summary()),
+            full: Some(user),
+            relations: None,
+        }
+    }
+
+    /// The relation `pick` selects from the page's relations, when it was read ahead.
+    fn read_ahead<'a, T>(&'a self, pick: impl FnOnce(&'a PageRelations) -> Option<T>) -> Option<T> {
+        self.relations.as_deref().and_then(pick)
+    }
+
+    /// All columns of the user: those at hand, else loaded.
+    async fn details(&self, ctx: &Context<'_>) -> ApiResult<Arc<User>> {
+        if let Some(user) = &self.full {
+            return Ok(user.clone());
+        }
+        let id = self.summary.id;
+        if let Some(found) = self.read_ahead(|r| r.details.as_ref().map(|d| d.get(&id).cloned())) {
+            return found.ok_or_else(|| {
+                ApiError::Internal(format!("user {id} was removed while the request read it"))
+            });
+        }
+        loaders(ctx)?
+            .user_details
+            .load_one(id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Internal(format!("user {id} was removed while the request read it"))
+            })
+    }
+}
 
 /// The 15 on-premises extension attributes of a user.
 pub struct ExtensionAttributesObject([Option<String>; EXTENSION_ATTRIBUTES]);
@@ -98,84 +178,119 @@ impl ExtensionAttributesObject {
     }
 }
 
+/// The `User` object, with its optional text fields in two lists: those of the summary and
+/// those loaded with the other columns.
 macro_rules! text_fields {
-    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+    (
+        summary: $($(#[$sdoc:meta])* $summary:ident),* ;
+        details: $($(#[$ddoc:meta])* $detail:ident = $graphql_name:literal),* $(,)?
+    ) => {
+        /// The `User` fields that need more than a [`UserSummary`]: a page that asks for one
+        /// reads the other columns of its users ahead, in one statement.
+        pub const DETAIL_FIELDS: &[&str] = &[
+            $($graphql_name,)*
+            "extensionAttributes",
+            "firstSeenAt",
+            "lastSeenAt",
+        ];
+
         #[Object(name = "User")]
         impl UserObject {
             /// Graph object id (GUID).
             async fn id(&self) -> ID {
-                ID(self.0.id.to_string())
+                ID(self.summary.id.to_string())
             }
 
             /// The user's tenant id.
             async fn tenant_id(&self) -> ID {
-                ID(self.0.tenant_id.to_string())
+                ID(self.summary.tenant_id.to_string())
             }
 
             /// Display name.
             async fn display_name(&self) -> &str {
-                &self.0.display_name
+                &self.summary.display_name
             }
 
             /// User principal name (sign-in name).
             async fn user_principal_name(&self) -> &str {
-                &self.0.user_principal_name
+                &self.summary.user_principal_name
             }
 
             $(
-                $(#[$doc])*
-                async fn $name(&self) -> Option<&str> {
-                    self.0.$name.as_deref()
+                $(#[$sdoc])*
+                async fn $summary(&self) -> Option<&str> {
+                    self.summary.$summary.as_deref()
+                }
+            )*
+
+            $(
+                $(#[$ddoc])*
+                async fn $detail(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+                    Ok(self.details(ctx).await?.$detail.clone())
                 }
             )*
 
             /// Whether sign-in is enabled.
             async fn account_enabled(&self) -> Option<bool> {
-                self.0.account_enabled
+                self.summary.account_enabled
             }
 
             /// `onPremisesExtensionAttributes`.
-            async fn extension_attributes(&self) -> ExtensionAttributesObject {
-                ExtensionAttributesObject(self.0.extension_attributes.clone())
+            async fn extension_attributes(
+                &self,
+                ctx: &Context<'_>,
+            ) -> ApiResult<ExtensionAttributesObject> {
+                Ok(ExtensionAttributesObject(
+                    self.details(ctx).await?.extension_attributes.clone(),
+                ))
             }
 
             /// When an import first saw the user.
-            async fn first_seen_at(&self) -> DateTime<Utc> {
-                self.0.first_seen_at
+            async fn first_seen_at(&self, ctx: &Context<'_>) -> ApiResult<DateTime<Utc>> {
+                Ok(self.details(ctx).await?.first_seen_at)
             }
 
             /// When an import last saw the user.
-            async fn last_seen_at(&self) -> DateTime<Utc> {
-                self.0.last_seen_at
+            async fn last_seen_at(&self, ctx: &Context<'_>) -> ApiResult<DateTime<Utc>> {
+                Ok(self.details(ctx).await?.last_seen_at)
             }
 
             /// When the user disappeared upstream; null while present.
             async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-                self.0.deleted_at
+                self.summary.deleted_at
             }
 
             /// The user's tenant.
             async fn tenant(&self, ctx: &Context<'_>) -> ApiResult<TenantObject> {
                 loaders(ctx)?
                     .tenant
-                    .load_one(self.0.tenant_id)
+                    .load_one(self.summary.tenant_id)
                     .await?
                     .map(TenantObject)
-                    .ok_or_else(|| ApiError::Internal(format!("tenant of user {} missing", self.0.id)))
+                    .ok_or_else(|| ApiError::Internal(format!("tenant of user {} missing", self.summary.id)))
             }
 
             /// Object id of the user's manager as imported, also when the manager is not a stored
             /// user (an organizational contact).
             async fn manager_id(&self) -> Option<ID> {
-                self.0.manager_id.map(|id| ID(id.to_string()))
+                self.summary.manager_id.map(|id| ID(id.to_string()))
             }
 
             /// The user's manager; null when none is set or the manager is not a user of the tenant.
             async fn manager(&self, ctx: &Context<'_>) -> ApiResult<Option<UserObject>> {
-                let Some(manager) = self.0.manager_id else {
+                let Some(manager) = self.summary.manager_id else {
                     return Ok(None);
                 };
-                Ok(loaders(ctx)?.user.load_one(manager).await?.map(UserObject))
+                if let Some(found) =
+                    self.read_ahead(|r| r.managers.as_ref().map(|m| m.get(&manager).cloned()))
+                {
+                    return Ok(found.map(UserObject::summary));
+                }
+                Ok(loaders(ctx)?
+                    .user
+                    .load_one(manager)
+                    .await?
+                    .map(UserObject::summary))
             }
 
             /// Users whose manager this user is, a page at a time (deleted users left out).
@@ -187,7 +302,7 @@ macro_rules! text_fields {
             ) -> ApiResult<UserConnection> {
                 user_list(
                     ctx,
-                    UserParent::Manager(self.0.id),
+                    UserParent::Manager(self.summary.id),
                     UserFilter::default(),
                     UserSort::default(),
                     first,
@@ -199,26 +314,44 @@ macro_rules! text_fields {
             /// Where the user's license cost goes and why, as last evaluated (after every import
             /// and allocation change).
             async fn allocation(&self, ctx: &Context<'_>) -> ApiResult<UserAllocationObject> {
-                let found = loaders(ctx)?.allocation.load_one(self.0.id).await?;
+                let id = self.summary.id;
+                let found = match self
+                    .read_ahead(|r| r.allocations.as_ref().map(|a| a.get(&id).cloned()))
+                {
+                    Some(found) => found,
+                    None => loaders(ctx)?.allocation.load_one(id).await?,
+                };
                 Ok(UserAllocationObject(found.unwrap_or_else(|| {
-                    Arc::new(UserAllocation::unallocated(self.0.id))
+                    Arc::new(UserAllocation::unallocated(self.summary.id))
                 })))
             }
 
             /// Licenses assigned to the user, by SKU id.
             async fn licenses(&self, ctx: &Context<'_>) -> ApiResult<Vec<AssignedLicenseObject>> {
-                let licenses = loaders(ctx)?.licenses.load_one(self.0.id).await?.unwrap_or_default();
-                Ok(licenses.into_iter().map(AssignedLicenseObject).collect())
+                let id = self.summary.id;
+                let licenses = match self
+                    .read_ahead(|r| r.licenses.as_ref().map(|l| l.get(&id).cloned()))
+                {
+                    Some(found) => found,
+                    None => loaders(ctx)?.licenses.load_one(id).await?,
+                }
+                .unwrap_or_default();
+                let subscriptions = self.read_ahead(|r| r.subscriptions.as_ref());
+                Ok(licenses
+                    .into_iter()
+                    .map(|license| AssignedLicenseObject {
+                        subscription: subscriptions
+                            .and_then(|s| s.get(&(license.tenant_id, license.sku_id)).cloned()),
+                        license,
+                    })
+                    .collect())
             }
         }
     };
 }
 
 text_fields!(
-    /// Given name.
-    given_name,
-    /// Surname.
-    surname,
+    summary:
     /// Primary SMTP address.
     mail,
     /// `Member` or `Guest`.
@@ -226,52 +359,67 @@ text_fields!(
     /// Job title.
     job_title,
     /// Department.
-    department,
+    department;
+    details:
+    /// Given name.
+    given_name = "givenName",
+    /// Surname.
+    surname = "surname",
     /// Company name.
-    company_name,
+    company_name = "companyName",
     /// Office location.
-    office_location,
+    office_location = "officeLocation",
     /// Street address.
-    street_address,
+    street_address = "streetAddress",
     /// City.
-    city,
+    city = "city",
     /// State or province.
-    state,
+    state = "state",
     /// Postal code.
-    postal_code,
+    postal_code = "postalCode",
     /// Country, as entered upstream.
-    country,
+    country = "country",
     /// Preferred language tag, e.g. `en-US`.
-    preferred_language,
+    preferred_language = "preferredLanguage",
     /// ISO 3166 alpha-2 usage location.
-    usage_location,
+    usage_location = "usageLocation",
 );
 
 /// A license of one SKU assigned to a user.
-pub struct AssignedLicenseObject(pub Arc<AssignedLicense>);
+pub struct AssignedLicenseObject {
+    license: Arc<AssignedLicense>,
+    /// The subscription, when it was read ahead with the page.
+    subscription: Option<Arc<Subscription>>,
+}
 
 #[Object(name = "AssignedLicense")]
 impl AssignedLicenseObject {
     /// The SKU id.
     async fn sku_id(&self) -> ID {
-        ID(self.0.sku_id.to_string())
+        ID(self.license.sku_id.to_string())
     }
 
     /// The tenant's subscribed SKU this license is drawn from.
     async fn subscription(&self, ctx: &Context<'_>) -> ApiResult<SubscriptionObject> {
+        if let Some(found) = &self.subscription {
+            return Ok(SubscriptionObject(found.clone()));
+        }
         loaders(ctx)?
             .subscription
-            .load_one((self.0.tenant_id, self.0.sku_id))
+            .load_one((self.license.tenant_id, self.license.sku_id))
             .await?
             .map(SubscriptionObject)
             .ok_or_else(|| {
-                ApiError::Internal(format!("SKU {} of a license is not stored", self.0.sku_id))
+                ApiError::Internal(format!(
+                    "SKU {} of a license is not stored",
+                    self.license.sku_id
+                ))
             })
     }
 
     /// Ids of the SKU's service plans switched off for this user.
     async fn disabled_service_plan_ids(&self) -> Vec<ID> {
-        self.0
+        self.license
             .disabled_plans
             .iter()
             .map(|p| ID(p.to_string()))
@@ -281,18 +429,41 @@ impl AssignedLicenseObject {
     /// The SKU's service plans switched off for this user (plans the SKU no longer lists are
     /// left out; their ids stay in `disabledServicePlanIds`).
     async fn disabled_service_plans(&self, ctx: &Context<'_>) -> ApiResult<Vec<ServicePlanObject>> {
-        if self.0.disabled_plans.is_empty() {
+        if self.license.disabled_plans.is_empty() {
             return Ok(Vec::new());
         }
         let plans = loaders(ctx)?
             .plans
-            .load_one((self.0.tenant_id, self.0.sku_id))
+            .load_one((self.license.tenant_id, self.license.sku_id))
             .await?
             .unwrap_or_default();
         Ok(plans
             .into_iter()
-            .filter(|p| self.0.disabled_plans.contains(&p.service_plan_id))
+            .filter(|p| self.license.disabled_plans.contains(&p.service_plan_id))
             .map(ServicePlanObject)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DETAIL_FIELDS;
+
+    #[test]
+    fn every_detail_field_is_a_field_of_user() {
+        let sdl = crate::graphql::schema::build().sdl();
+        let user = sdl
+            .split("\ntype User ")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .expect("the schema has a User type");
+        let fields: Vec<&str> = user
+            .lines()
+            .filter_map(|line| line.trim().split(['(', ':']).next())
+            .collect();
+        for name in DETAIL_FIELDS {
+            assert!(fields.contains(name), "User has no field {name}");
+        }
+        assert!(!DETAIL_FIELDS.contains(&"displayName"));
     }
 }
