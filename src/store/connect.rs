@@ -207,3 +207,33 @@ impl Store {
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Statement;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_bundled_sqlite_keeps_no_memory_statistics() {
+        let store = Store::connect(&StoreSettings::for_url("sqlite::memory:"), None)
+            .await
+            .unwrap();
+        let rows = store
+            .db()
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .unwrap();
+        let options: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get_by_index(0).unwrap())
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "LIBSQLITE3_FLAGS of .cargo/config.toml did not reach the build: {options:?}"
+        );
+    }
+}
