@@ -215,7 +215,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_bundled_sqlite_keeps_no_memory_statistics() {
+    async fn the_bundled_sqlite_keeps_no_memory_statistics_and_plans_without_bound_values() {
         let store = Store::connect(&StoreSettings::for_url("sqlite::memory:"), None)
             .await
             .unwrap();
@@ -231,9 +231,11 @@ mod tests {
             .iter()
             .map(|row| row.try_get_by_index(0).unwrap())
             .collect();
-        assert!(
-            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
-            "LIBSQLITE3_FLAGS of .cargo/config.toml did not reach the build: {options:?}"
-        );
+        for wanted in ["DEFAULT_MEMSTATUS=0", "ENABLE_QPSG"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted}: LIBSQLITE3_FLAGS of .cargo/config.toml did not reach the build: {options:?}"
+            );
+        }
     }
 }
