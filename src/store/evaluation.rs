@@ -21,7 +21,8 @@ use super::error::StoreError;
 use super::{allocation_rules, licenses, overrides, users};
 use crate::domain::allocation::report::{Tally, tally};
 use crate::domain::allocation::{
-    AllocationInput, AllocationSource, CompiledRule, Share, UserAllocation, evaluate,
+    AllocationInput, AllocationSource, CompiledRule, Evaluator, Override, Share, UserAllocation,
+    evaluate,
 };
 use crate::domain::{AllocationRuleId, CostGroupId, SkuId, TenantId, UserId};
 
@@ -132,72 +133,146 @@ fn rows_of(a: &UserAllocation) -> Vec<Row> {
     rows
 }
 
-/// Every user of `tenant_id` (present and deleted upstream, by id) and the licenses of the
-/// present ones, on `conn`: what an evaluation of the whole tenant reads.
-async fn users_and_licenses(
+/// Users an evaluation of a whole tenant reads at a time, with their licenses: its memory is
+/// bounded by this, not by the tenant's size.
+const USERS_PER_CHUNK: u64 = 5_000;
+
+/// Reads a tenant's users a chunk at a time (present and deleted upstream, in display name then
+/// id order, on the `(tenant, display name, id)` index) with the licenses of the present ones.
+struct TenantChunks {
+    tenant_id: TenantId,
+    after: Option<(String, Uuid)>,
+    done: bool,
+}
+
+/// One chunk of a tenant's users.
+struct Chunk {
+    users: Vec<crate::domain::User>,
+    /// Licenses of the chunk's present users.
+    licenses: Vec<crate::domain::AssignedLicense>,
+}
+
+impl Chunk {
+    fn ids(&self) -> Vec<UserId> {
+        self.users.iter().map(|u| u.id).collect()
+    }
+
+    fn present(&self) -> usize {
+        self.users.iter().filter(|u| u.deleted_at.is_none()).count()
+    }
+}
+
+impl TenantChunks {
+    fn new(tenant_id: TenantId) -> Self {
+        TenantChunks {
+            tenant_id,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next chunk, or `None` after the last user.
+    async fn next(&mut self, conn: &impl ConnectionTrait) -> Result<Option<Chunk>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut select =
+            user::Entity::find().filter(user::Column::TenantId.eq(self.tenant_id.uuid()));
+        if let Some((name, id)) = &self.after {
+            select = select.filter(super::keyset::after(
+                (user::Entity, user::Column::DisplayName),
+                (user::Entity, user::Column::Id),
+                name,
+                *id,
+                false,
+            ));
+        }
+        let users = users::select_users_on(
+            conn,
+            select
+                .order_by_asc(user::Column::DisplayName)
+                .order_by_asc(user::Column::Id)
+                .limit(USERS_PER_CHUNK),
+        )
+        .await?;
+        self.done = (users.len() as u64) < USERS_PER_CHUNK;
+        let Some(last) = users.last() else {
+            return Ok(None);
+        };
+        self.after = Some((last.display_name.clone(), last.id.uuid()));
+        let present: Vec<Uuid> = users
+            .iter()
+            .filter(|u| u.deleted_at.is_none())
+            .map(|u| u.id.uuid())
+            .collect();
+        let licenses = if present.is_empty() {
+            Vec::new()
+        } else {
+            user_license::Entity::find()
+                .filter(user_license::Column::UserId.is_in(present))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(licenses::to_domain)
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(Some(Chunk { users, licenses }))
+    }
+}
+
+/// An evaluator of `rules` and `overrides` for `tenant_id`, with the tenant's manager chains
+/// when a rule follows them.
+async fn evaluator_for<'a>(
     conn: &impl ConnectionTrait,
     tenant_id: TenantId,
-) -> Result<
-    (
-        Vec<crate::domain::User>,
-        Vec<crate::domain::AssignedLicense>,
-    ),
-    StoreError,
-> {
-    let users = users::select_users_on(
-        conn,
-        user::Entity::find()
+    rules: &'a [CompiledRule],
+    overrides: &'a [Override],
+    groups: &[CostGroupId],
+) -> Result<Evaluator<'a>, StoreError> {
+    let mut evaluator = Evaluator::new(rules, overrides, groups);
+    if evaluator.follows_managers() {
+        let links: Vec<(UserId, Option<UserId>)> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .column(user::Column::ManagerId)
             .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-            .order_by_asc(user::Column::Id),
-    )
-    .await?;
-    let present: HashSet<UserId> = users
-        .iter()
-        .filter(|u| u.deleted_at.is_none())
-        .map(|u| u.id)
-        .collect();
-    let licenses = user_license::Entity::find()
-        .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(licenses::to_domain)
-        .filter(|l| l.as_ref().map_or(true, |l| present.contains(&l.user_id)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((users, licenses))
+            .into_tuple::<(Uuid, Option<Uuid>)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(id, manager)| (UserId(id), manager.map(UserId)))
+            .collect();
+        evaluator.set_managers(&links);
+    }
+    Ok(evaluator)
 }
 
 /// Evaluates `tenant_id` inside `txn` (a write transaction) and stores the result: the rows of
-/// users whose allocation changed are rewritten, and the tally replaced.
+/// users whose allocation changed are rewritten, and the tally replaced. The tenant's users are
+/// read, evaluated and written [`USERS_PER_CHUNK`] at a time.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
 pub(crate) async fn reevaluate(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
 ) -> Result<EvaluationSummary, StoreError> {
-    let (users, licenses) = users_and_licenses(txn, tenant_id).await?;
-    let present: HashSet<UserId> = users
-        .iter()
-        .filter(|u| u.deleted_at.is_none())
-        .map(|u| u.id)
-        .collect();
     let rules = compiled_rules(txn, tenant_id).await?;
     let overrides = overrides::list_overrides_of_tenant_on(txn, tenant_id).await?;
     let groups = group_ids(txn, tenant_id).await?;
+    let evaluator = evaluator_for(txn, tenant_id, &rules, &overrides, &groups).await?;
 
-    let allocations = evaluate(&AllocationInput {
-        users: &users,
-        licenses: &licenses,
-        rules: &rules,
-        overrides: &overrides,
-        cost_groups: &groups,
-    });
-    let summary = write_allocations(txn, tenant_id, &allocations, None).await?;
-
-    save_tally(txn, tenant_id, &tally(&allocations, &licenses)).await?;
-    Ok(EvaluationSummary {
-        users: present.len(),
-        ..summary
-    })
+    let mut totals = Tally::default();
+    let mut summary = EvaluationSummary::default();
+    let mut chunks = TenantChunks::new(tenant_id);
+    while let Some(chunk) = chunks.next(txn).await? {
+        // Overrides of deleted users come back stale: they are neither written nor counted.
+        let allocations = evaluator.allocate(&chunk.users, &chunk.licenses);
+        let written = write_allocations(txn, tenant_id, &allocations, Some(&chunk.ids())).await?;
+        totals.add(&tally(&allocations, &chunk.licenses));
+        summary.users += chunk.present();
+        summary.users_changed += written.users_changed;
+    }
+    save_tally(txn, tenant_id, &totals).await?;
+    Ok(summary)
 }
 
 /// Replaces the stored tally of `tenant_id`, stamped now.
@@ -622,49 +697,33 @@ pub async fn preview_allocation(
         return Ok(None);
     };
     let txn = store.db().begin().await?;
-    // Users deleted upstream only yield stale allocations, which are left out below.
-    let (users, licenses) = users_and_licenses(&txn, tenant_id).await?;
     let overrides = overrides::list_overrides_of_tenant_on(&txn, tenant_id).await?;
     let groups: Vec<CostGroupId> = inputs.groups.iter().map(|g| g.id).collect();
-    let proposed = evaluate(&AllocationInput {
-        users: &users,
-        licenses: &licenses,
-        rules,
-        overrides: &overrides,
-        cost_groups: &groups,
-    });
-    let rows = user_allocation::Entity::find()
-        .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()))
-        .all(&txn)
-        .await?;
-    let mut stored: HashMap<UserId, UserAllocation> = allocations_of_rows(rows)?
-        .into_iter()
-        .map(|a| (a.user_id, a))
-        .collect();
-    txn.commit().await?;
-    let placement = |a: &UserAllocation| {
-        let mut shares: Vec<(CostGroupId, Decimal)> = a
-            .shares
-            .iter()
-            .map(|s| (s.cost_group, s.percent.normalize()))
-            .collect();
-        shares.sort();
-        shares
-    };
+    let evaluator = evaluator_for(&txn, tenant_id, rules, &overrides, &groups).await?;
+    let mut totals = Tally::default();
     let mut changes = Vec::new();
-    for after in proposed.iter().filter(|a| !a.stale) {
-        let before = stored.remove(&after.user_id).unwrap_or(UserAllocation {
-            user_id: after.user_id,
-            shares: Vec::new(),
-            source: AllocationSource::Unallocated,
-            stale: false,
-        });
-        if placement(&before) != placement(after) {
-            changes.push((before, after.clone()));
+    let mut chunks = TenantChunks::new(tenant_id);
+    while let Some(chunk) = chunks.next(&txn).await? {
+        // Users deleted upstream only yield stale allocations, which are left out below.
+        let proposed = evaluator.allocate(&chunk.users, &chunk.licenses);
+        let mut stored: HashMap<UserId, UserAllocation> = stored_allocations(&txn, &chunk.ids())
+            .await?
+            .into_iter()
+            .map(|a| (a.user_id, a))
+            .collect();
+        for after in proposed.iter().filter(|a| !a.stale) {
+            let before = stored
+                .remove(&after.user_id)
+                .unwrap_or_else(|| UserAllocation::unallocated(after.user_id));
+            if before.placement() != after.placement() {
+                changes.push((before, after.clone()));
+            }
         }
+        totals.add(&tally(&proposed, &chunk.licenses));
     }
+    txn.commit().await?;
     changes.sort_by_key(|(b, _)| b.user_id);
-    inputs.tally = tally(&proposed, &licenses);
+    inputs.tally = totals;
     inputs.evaluated_at = Utc::now();
     Ok(Some(Preview { inputs, changes }))
 }

@@ -9,6 +9,7 @@ mod allocation_rules;
 mod cli;
 mod cost_groups;
 mod cost_reports;
+mod evaluation;
 mod federation;
 mod http;
 mod importer;

@@ -60,6 +60,18 @@ impl UserAllocation {
             stale: false,
         }
     }
+
+    /// The cost groups and percentages, by group, percentages normalized (`50.0` is `50`): two
+    /// allocations that place a user alike have equal placements.
+    pub fn placement(&self) -> Vec<(CostGroupId, rust_decimal::Decimal)> {
+        let mut shares: Vec<_> = self
+            .shares
+            .iter()
+            .map(|s| (s.cost_group, s.percent.normalize()))
+            .collect();
+        shares.sort();
+        shares
+    }
 }
 
 /// Allocates every present user of the input, in input order, then reports each override of a
@@ -69,80 +81,143 @@ impl UserAllocation {
 /// An override wins; otherwise the first enabled rule by `(priority, id)` whose conditions all
 /// hold places the user 100 % in its target; otherwise the user is unallocated.
 pub fn evaluate(input: &AllocationInput<'_>) -> Vec<UserAllocation> {
-    let groups: HashSet<CostGroupId> = input.cost_groups.iter().copied().collect();
-
-    let mut rules: Vec<&CompiledRule> = input
-        .rules
-        .iter()
-        .filter(|r| r.rule().enabled && groups.contains(&r.rule().target))
-        .collect();
-    rules.sort_by_key(|r| (r.rule().priority, r.rule().id));
-
-    let mut overrides: HashMap<UserId, &Override> = HashMap::with_capacity(input.overrides.len());
-    for o in input.overrides {
-        if o.shares().iter().all(|s| groups.contains(&s.cost_group)) {
-            overrides.entry(o.user_id()).or_insert(o);
-        }
+    let mut evaluator = Evaluator::new(input.rules, input.overrides, input.cost_groups);
+    if evaluator.follows_managers() {
+        let links: Vec<(UserId, Option<UserId>)> =
+            input.users.iter().map(|u| (u.id, u.manager_id)).collect();
+        evaluator.set_managers(&links);
     }
-
-    let index: HashMap<UserId, usize> = input
-        .users
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, u)| (u.id, i))
-        .collect();
-
-    let mut skus: Vec<Vec<SkuId>> = vec![Vec::new(); input.users.len()];
-    for license in input.licenses {
-        if let Some(&i) = index.get(&license.user_id) {
-            skus[i].push(license.sku_id);
-        }
-    }
-
-    let named: HashSet<UserId> = rules.iter().flat_map(|r| r.managers()).collect();
-    let reach = managers_reached(input.users, &index, &named);
-
-    let mut out = Vec::with_capacity(input.users.len());
-    for (i, user) in input.users.iter().enumerate() {
-        let own = overrides.get(&user.id);
-        if user.deleted_at.is_some() {
-            if let Some(o) = own {
-                out.push(stale(o));
-            }
-            continue;
-        }
-        if let Some(o) = own {
-            out.push(UserAllocation {
-                user_id: user.id,
-                shares: o.shares().to_vec(),
-                source: AllocationSource::Override,
-                stale: false,
-            });
-            continue;
-        }
-        let facts = UserFacts::new(user, &skus[i], reach.get(i).map_or(&[][..], Vec::as_slice));
-        let winner = rules
-            .iter()
-            .find(|r| r.conditions().iter().all(|c| c.holds(&facts)));
-        out.push(match winner {
-            Some(r) => UserAllocation {
-                user_id: user.id,
-                shares: vec![Share::whole(r.rule().target)],
-                source: AllocationSource::Rule(r.rule().id),
-                stale: false,
-            },
-            None => UserAllocation::unallocated(user.id),
-        });
-    }
-
-    let mut reported: HashSet<UserId> = HashSet::new();
-    for o in input.overrides {
-        if !index.contains_key(&o.user_id()) && reported.insert(o.user_id()) {
-            out.push(stale(o));
-        }
-    }
+    let mut out = evaluator.allocate(input.users, input.licenses);
+    let known: HashSet<UserId> = input.users.iter().map(|u| u.id).collect();
+    out.extend(evaluator.stale_overrides(|user| known.contains(&user)));
     out
+}
+
+/// A tenant's rules, overrides and manager chains, ready to allocate its users a chunk at a
+/// time: [`evaluate`] in pieces, so that a caller need not hold every user at once. Allocating
+/// each user once, in any chunks, then adding [`Evaluator::stale_overrides`] gives what
+/// [`evaluate`] gives for all of them.
+pub struct Evaluator<'a> {
+    /// Enabled rules targeting an existing group, by `(priority, id)`.
+    rules: Vec<&'a CompiledRule>,
+    /// The first override of each user whose groups all exist.
+    overrides: HashMap<UserId, &'a Override>,
+    /// Every override, for the stale ones.
+    all_overrides: &'a [Override],
+    /// The rule-named managers each user reports to, directly or not (users reaching none are
+    /// left out).
+    reach: HashMap<UserId, Vec<UserId>>,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator of `rules` and `overrides` against the tenant's `cost_groups`. When
+    /// [`Evaluator::follows_managers`], give it the tenant's manager links with
+    /// [`Evaluator::set_managers`] before allocating.
+    pub fn new(
+        rules: &'a [CompiledRule],
+        overrides: &'a [Override],
+        cost_groups: &[CostGroupId],
+    ) -> Self {
+        let groups: HashSet<CostGroupId> = cost_groups.iter().copied().collect();
+        let mut enabled: Vec<&CompiledRule> = rules
+            .iter()
+            .filter(|r| r.rule().enabled && groups.contains(&r.rule().target))
+            .collect();
+        enabled.sort_by_key(|r| (r.rule().priority, r.rule().id));
+
+        let mut valid: HashMap<UserId, &Override> = HashMap::with_capacity(overrides.len());
+        for o in overrides {
+            if o.shares().iter().all(|s| groups.contains(&s.cost_group)) {
+                valid.entry(o.user_id()).or_insert(o);
+            }
+        }
+        Evaluator {
+            rules: enabled,
+            overrides: valid,
+            all_overrides: overrides,
+            reach: HashMap::new(),
+        }
+    }
+
+    /// Whether a rule names managers (`reportsTo`), so that allocating needs the manager chains.
+    pub fn follows_managers(&self) -> bool {
+        self.rules.iter().any(|r| r.managers().next().is_some())
+    }
+
+    /// Follows the manager chains of `users`: every user of the tenant (present and deleted
+    /// upstream) with their manager's id.
+    pub fn set_managers(&mut self, users: &[(UserId, Option<UserId>)]) {
+        let named: HashSet<UserId> = self.rules.iter().flat_map(|r| r.managers()).collect();
+        self.reach = if named.is_empty() {
+            HashMap::new()
+        } else {
+            managers_reached(users, &named)
+        };
+    }
+
+    /// Allocates every present user of `users` (in order; deleted ones only yield their
+    /// override, as stale), holding `licenses` (licenses of other users are ignored).
+    pub fn allocate(&self, users: &[User], licenses: &[AssignedLicense]) -> Vec<UserAllocation> {
+        let index: HashMap<UserId, usize> = users
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, u)| (u.id, i))
+            .collect();
+        let mut skus: Vec<Vec<SkuId>> = vec![Vec::new(); users.len()];
+        for license in licenses {
+            if let Some(&i) = index.get(&license.user_id) {
+                skus[i].push(license.sku_id);
+            }
+        }
+
+        let mut out = Vec::with_capacity(users.len());
+        for (user, skus) in users.iter().zip(&skus) {
+            let own = self.overrides.get(&user.id);
+            if user.deleted_at.is_some() {
+                if let Some(o) = own {
+                    out.push(stale(o));
+                }
+                continue;
+            }
+            if let Some(o) = own {
+                out.push(UserAllocation {
+                    user_id: user.id,
+                    shares: o.shares().to_vec(),
+                    source: AllocationSource::Override,
+                    stale: false,
+                });
+                continue;
+            }
+            let managers = self.reach.get(&user.id).map_or(&[][..], Vec::as_slice);
+            let facts = UserFacts::new(user, skus, managers);
+            let winner = self
+                .rules
+                .iter()
+                .find(|r| r.conditions().iter().all(|c| c.holds(&facts)));
+            out.push(match winner {
+                Some(r) => UserAllocation {
+                    user_id: user.id,
+                    shares: vec![Share::whole(r.rule().target)],
+                    source: AllocationSource::Rule(r.rule().id),
+                    stale: false,
+                },
+                None => UserAllocation::unallocated(user.id),
+            });
+        }
+        out
+    }
+
+    /// The overrides of users `known` says the tenant does not have, as stale allocations, one
+    /// per user, in override order.
+    pub fn stale_overrides(&self, known: impl Fn(UserId) -> bool) -> Vec<UserAllocation> {
+        let mut reported: HashSet<UserId> = HashSet::new();
+        self.all_overrides
+            .iter()
+            .filter(|o| !known(o.user_id()) && reported.insert(o.user_id()))
+            .map(stale)
+            .collect()
+    }
 }
 
 fn stale(o: &Override) -> UserAllocation {
@@ -154,25 +229,27 @@ fn stale(o: &Override) -> UserAllocation {
     }
 }
 
-/// For each user (by index), the rule-named managers they report to directly or through any
-/// chain of managers. Each user is visited once: a chain is followed until a user already done,
-/// the top, or a cycle; everyone on a cycle reaches every named user on it. Empty when no rule
-/// names a manager.
+/// For each user of `users` (id, manager id) that reaches any, the rule-named managers they
+/// report to directly or through any chain of managers. Each user is visited once: a chain is
+/// followed until a user already done, the top, or a cycle; everyone on a cycle reaches every
+/// named user on it.
 fn managers_reached(
-    users: &[User],
-    index: &HashMap<UserId, usize>,
+    users: &[(UserId, Option<UserId>)],
     named: &HashSet<UserId>,
-) -> Vec<Vec<UserId>> {
-    if named.is_empty() {
-        return Vec::new();
-    }
+) -> HashMap<UserId, Vec<UserId>> {
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum State {
         New,
         OnPath(usize),
         Done,
     }
-    let manager_of = |i: usize| users[i].manager_id.and_then(|m| index.get(&m).copied());
+    let index: HashMap<UserId, usize> = users
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, u)| (u.0, i))
+        .collect();
+    let manager_of = |i: usize| users[i].1.and_then(|m| index.get(&m).copied());
     let mut state = vec![State::New; users.len()];
     let mut reach: Vec<Vec<UserId>> = vec![Vec::new(); users.len()];
     let mut path: Vec<usize> = Vec::new();
@@ -190,7 +267,7 @@ fn managers_reached(
                     // path[pos..] is a cycle: each member's managers are exactly its members.
                     let mut on_cycle: Vec<UserId> = path[pos..]
                         .iter()
-                        .map(|&j| users[j].id)
+                        .map(|&j| users[j].0)
                         .filter(|id| named.contains(id))
                         .collect();
                     on_cycle.sort();
@@ -212,7 +289,7 @@ fn managers_reached(
         // Unwind: each user reaches its manager (when named) and whatever the manager reaches.
         while let Some(j) = path.pop() {
             let mut r = manager_of(j).map(|m| reach[m].clone()).unwrap_or_default();
-            if let Some(m) = users[j].manager_id
+            if let Some(m) = users[j].1
                 && named.contains(&m)
                 && !r.contains(&m)
             {
@@ -222,7 +299,12 @@ fn managers_reached(
             state[j] = State::Done;
         }
     }
-    reach
+    users
+        .iter()
+        .zip(reach)
+        .filter(|(_, r)| !r.is_empty())
+        .map(|(u, r)| (u.0, r))
+        .collect()
 }
 
 #[cfg(test)]
@@ -793,6 +875,40 @@ mod tests {
                     .is_none_or(|u| u.deleted_at.is_some());
                 prop_assert_eq!(a.stale, deleted);
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn evaluating_in_chunks_gives_the_allocations_and_tally_of_one_evaluation(
+            (users, licenses, rules, overrides) in arb_case(),
+            chunk in 1usize..13,
+        ) {
+            use crate::domain::allocation::report::{Tally, tally};
+            let whole = run(&users, &licenses, &rules, &overrides);
+            let compiled: Vec<CompiledRule> = rules.iter().map(|r| r.compile().unwrap()).collect();
+            let groups: Vec<CostGroupId> = (0..10).map(group).collect();
+            let mut evaluator = Evaluator::new(&compiled, &overrides, &groups);
+            let links: Vec<(UserId, Option<UserId>)> =
+                users.iter().map(|u| (u.id, u.manager_id)).collect();
+            evaluator.set_managers(&links);
+            let mut pieces = Vec::new();
+            let mut totals = Tally::default();
+            for part in users.chunks(chunk) {
+                let own: Vec<AssignedLicense> = licenses
+                    .iter()
+                    .filter(|l| part.iter().any(|u| u.id == l.user_id))
+                    .cloned()
+                    .collect();
+                let allocated = evaluator.allocate(part, &own);
+                totals.add(&tally(&allocated, &own));
+                pieces.extend(allocated);
+            }
+            pieces.extend(evaluator.stale_overrides(|id| users.iter().any(|u| u.id == id)));
+            prop_assert_eq!(&pieces, &whole);
+            prop_assert_eq!(totals, tally(&whole, &licenses));
         }
     }
 

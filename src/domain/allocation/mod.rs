@@ -11,7 +11,7 @@ pub mod rule;
 #[cfg(test)]
 mod test_support;
 
-pub use engine::{AllocationInput, AllocationSource, UserAllocation, evaluate};
+pub use engine::{AllocationInput, AllocationSource, Evaluator, UserAllocation, evaluate};
 pub use overrides::{MAX_PERCENT_DECIMALS, Override, OverrideError, Share};
 pub use price::{
     Currency, MAX_PRICE_DECIMALS, MAX_UNIT_PRICE, Price, PriceError, price_on, prices_in_force,
