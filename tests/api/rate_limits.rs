@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use tenantgraph::config::{ApiSettings, AuthSettings, Bucket, RateLimits};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::support::{Backend, Socket, TestApp, read_json, test_api, ws_connect, ws_open};
+use crate::support::{
+    Backend, SLOW_QUERY, Socket, TestApp, read_json, test_api, ws_connect, ws_open,
+};
 
 const SECRET: &str = "rate-limit-test-secret-0123456789abcdef";
 
@@ -260,8 +262,7 @@ async fn queries_over_websocket_are_cancelled_at_the_operation_timeout() {
     .await;
     send(
         &mut socket,
-        json!({ "id": "q", "type": "subscribe", "payload": { "query":
-            "{ tenants(first: 50) { edges { node { users(first: 100) { edges { node { id } } } } } } }" } }),
+        json!({ "id": "q", "type": "subscribe", "payload": { "query": SLOW_QUERY } }),
     )
     .await;
     let answer = read_json(&mut socket).await;

@@ -299,6 +299,13 @@ impl TestApp {
 /// An HTTP client for tests (installs the TLS provider reqwest needs first).
 /// The default API settings without rate limits: tests send requests faster than any client
 /// should, and only the rate limit tests are about limiting them.
+/// An operation on the demo data that runs well over a millisecond even in a fast machine's
+/// debug build (every user of every tenant with their manager and licenses) and stays within
+/// the default operation limits: for the timeout tests, whose timer fires on the runtime's next
+/// millisecond tick.
+pub(crate) const SLOW_QUERY: &str = "{ tenants(first: 5) { edges { node { users(first: 500) { \
+    edges { node { id manager { id } licenses { skuId } } } } } } } }";
+
 pub(crate) fn test_api() -> ApiSettings {
     ApiSettings {
         rate_limits: tenantgraph::config::RateLimits::off(),
