@@ -11,56 +11,33 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 rounds=${2:-3}
-command -v wrk >/dev/null || { echo "install wrk first: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --locked --bin tenantgraph
-work=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source benches/bench_lib.sh
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-
-declare -A port pid
-start() { # name, then extra environment
-  local name=$1; shift
-  port[$name]=$(free_port)
-  env TENANTGRAPH_DATABASE_URL="sqlite://$work/$name.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn "$@" \
-    ./target/release/tenantgraph serve --demo --bind "127.0.0.1:${port[$name]}" >"$work/$name.log" 2>&1 &
-  pid[$name]=$!
-  pids+=($!)
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${port[$name]}/readyz" >/dev/null && break; sleep 0.1; done
-}
-start none TENANTGRAPH_AUTH_MODE=none TENANTGRAPH_RATE_LIMIT_PER_SECOND=0
+demo_start none TENANTGRAPH_AUTH_MODE=none
 # The demo data is deterministic: the same tenant ids on both servers.
-tenant_of() {
-  curl -s "http://127.0.0.1:${port[$1]}/graphql" -H 'content-type: application/json' \
-    -H "authorization: Bearer ${BEARER:-}" \
-    -d '{"query":"{ tenants(search: \"Alpenhof\") { edges { node { id } } } }"}' \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tenants"]["edges"][0]["node"]["id"])'
-}
-export TENANT_ID=$(tenant_of none)
+export TENANT_ID=$(demo_tenant "http://127.0.0.1:${demo_port[none]}/graphql")
 # A reader of that one tenant, as the Client Portal's users are.
 export BEARER=$(python3 benches/hs256_token.py "$secret" \
   '{"oid": "bench", "roles": ["reader"], "tenants": ["'"$TENANT_ID"'"]}')
-start hs256 TENANTGRAPH_AUTH_MODE=hs256 TENANTGRAPH_AUTH_HS256_SECRET="$secret" \
+demo_start hs256 TENANTGRAPH_AUTH_MODE=hs256 TENANTGRAPH_AUTH_HS256_SECRET="$secret" \
   TENANTGRAPH_RATE_LIMIT_PER_SECOND=1000000 TENANTGRAPH_RATE_LIMIT_BURST=1000000
-
-[ "$(tenant_of hs256)" = "$TENANT_ID" ] || { echo "the servers hold different data" >&2; exit 1; }
+[ "$(demo_tenant "http://127.0.0.1:${demo_port[hs256]}/graphql" "$BEARER")" = "$TENANT_ID" ] \
+  || { echo "the servers hold different data" >&2; exit 1; }
 # A request without the token must be refused, or the run measures nothing.
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port[hs256]}/graphql" \
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${demo_port[hs256]}/graphql" \
   -H 'content-type: application/json' -d '{"query":"{ __typename }"}')
 [ "$code" = 401 ] || { echo "the hs256 server answered $code without a token" >&2; exit 1; }
 
 ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-results="$work/results.txt"
+results="$bench_work/results.txt"
 for name in none hs256; do   # warm-up
-  wrk -t2 -c8 -d2s -s benches/users_page.lua "http://127.0.0.1:${port[$name]}/graphql" >/dev/null
+  wrk -t2 -c8 -d2s -s benches/users_page.lua "http://127.0.0.1:${demo_port[$name]}/graphql" >/dev/null
 done
 for round in $(seq 1 "$rounds"); do
   for name in none hs256; do
-    before=$(cpu "${pid[$name]}")
-    out=$(wrk -t2 -c8 -d"${secs}s" --latency -s benches/users_page.lua "http://127.0.0.1:${port[$name]}/graphql")
-    after=$(cpu "${pid[$name]}")
+    before=$(cpu_ticks "${demo_pid[$name]}")
+    out=$(wrk -t2 -c8 -d"${secs}s" --latency -s benches/users_page.lua "http://127.0.0.1:${demo_port[$name]}/graphql")
+    after=$(cpu_ticks "${demo_pid[$name]}")
     if echo "$out" | grep -q 'Non-2xx'; then echo "$out" >&2; echo "non-2xx answers from $name" >&2; exit 1; fi
     requests=$(echo "$out" | awk '/requests in/ {print $1}')
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')

@@ -10,30 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 runs=${2:-5}
-command -v hyperfine >/dev/null || { echo "install hyperfine first: apt-get install -y hyperfine" >&2; exit 1; }
-cargo build --release --locked --bin tenantgraph
-bin=$PWD/target/release/tenantgraph
-work=$(mktemp -d)
-sim_pid=
-cleanup() { [[ -n $sim_pid ]] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# start_sim TENANTS USERS [LATENCY_MS]: the simulator on a free port; sets the importer's settings.
-start_sim() {
-  [[ -n $sim_pid ]] && { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; }
-  local port; port=$(free_port)
-  TENANTGRAPH_LOG_LEVEL=warn "$bin" simulate --bind "127.0.0.1:$port" --tenants "$1" \
-    --users-per-tenant "$2" --latency-ms "${3:-0}" --seed 42 >"$work/sim.log" 2>&1 &
-  sim_pid=$!
-  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v1/customers" && break; sleep 0.1; done
-  export TENANTGRAPH_LOGIN_URL=http://127.0.0.1:$port TENANTGRAPH_PARTNER_CENTER_URL=http://127.0.0.1:$port \
-    TENANTGRAPH_GRAPH_URL=http://127.0.0.1:$port TENANTGRAPH_CLIENT_ID=tenantgraph-sim-client \
-    TENANTGRAPH_CLIENT_SECRET=sim-client-secret TENANTGRAPH_REFRESH_TOKEN=sim-initial-refresh-token \
-    TENANTGRAPH_PARTNER_TENANT_ID=415f1fc4-a74d-4718-bd84-55532608ad38 \
-    TENANTGRAPH_DATABASE_URL="sqlite://$work/bench.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn
-}
+BENCH_TOOL=hyperfine source benches/bench_lib.sh
+bin=$bench_bin
+work=$bench_work
 
 # first_import NAME USERS: hyperfine over first imports (a fresh database each run).
 first_import() {
@@ -51,12 +30,12 @@ PY
 }
 
 if [[ $what == throughput || $what == all ]]; then
-  start_sim 1 100000; first_import one-tenant-100k 100000
-  start_sim 100 1000; first_import hundred-tenants-1k 100000
+  sim_start 1 100000; first_import one-tenant-100k 100000
+  sim_start 100 1000; first_import hundred-tenants-1k 100000
 fi
 
 if [[ $what == memory || $what == all ]]; then
-  start_sim 1 200000
+  sim_start 1 200000
   for i in $(seq 1 "$runs"); do
     rm -f "$work"/bench.db*
     /usr/bin/time -f "%M %e" -o "$work/time.txt" "$bin" import >/dev/null 2>&1
@@ -67,7 +46,7 @@ fi
 
 if [[ $what == concurrency || $what == all ]]; then
   tenants=200 users=500 latency_ms=200 concurrency=${TENANTGRAPH_IMPORT_CONCURRENCY:-8}
-  start_sim $tenants $users $latency_ms
+  sim_start $tenants $users $latency_ms
   # Requests in sequence per tenant: token, subscribedSkus, the delta link, ceil(users/100) user
   # pages; before them, the Partner Center token and ceil(tenants/100) customer pages.
   per_tenant=$((3 + (users + 99) / 100))

@@ -6,11 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
-command -v hyperfine >/dev/null || { echo "install hyperfine first: apt-get install -y hyperfine" >&2; exit 1; }
-cargo build --release --locked --bin tenantgraph
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+BENCH_TOOL=hyperfine source benches/bench_lib.sh
+work=$bench_work
+port=$(free_port)
 cat >"$work/start.sh" <<SH
 #!/usr/bin/env bash
 # One cold start: fresh database, wait for readiness, stop.

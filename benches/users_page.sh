@@ -8,23 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
-command -v wrk >/dev/null || { echo "install wrk first: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --locked --bin tenantgraph
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-db_url=${BENCH_DATABASE_URL:-sqlite://$work/bench.db?mode=rwc}
+db_url=${BENCH_DATABASE_URL:-}
 if [[ $db_url == postgres* ]]; then
   psql "$db_url" -qc 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;'
 fi
-TENANTGRAPH_DATABASE_URL="$db_url" TENANTGRAPH_LOG_LEVEL=warn TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 \
-  ./target/release/tenantgraph serve --demo --bind "127.0.0.1:$port" >"$work/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-url="http://127.0.0.1:$port/graphql"
-export TENANT_ID=$(curl -s "$url" -H 'content-type: application/json' \
-  -d '{"query":"{ tenants(search: \"Alpenhof\") { edges { node { id } } } }"}' \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tenants"]["edges"][0]["node"]["id"])')
+source benches/bench_lib.sh
+demo_start users ${db_url:+TENANTGRAPH_DATABASE_URL=$db_url}
+pid=${demo_pid[users]}
+url="http://127.0.0.1:${demo_port[users]}/graphql"
+export TENANT_ID=$(demo_tenant "$url")
 # One response must be free of errors before anything is timed.
 check='{"query":"query($id: ID!) { tenant(id: $id) { users(first: 100) { edges { node { manager { id } licenses { subscription { skuPartNumber } } } } } } }","variables":{"id":"'"$TENANT_ID"'"}}'
 curl -s "$url" -H 'content-type: application/json' -d "$check" \
@@ -32,9 +24,7 @@ curl -s "$url" -H 'content-type: application/json' -d "$check" \
 ticks=$(getconf CLK_TCK)
 # utime + stime of the server, plus every PostgreSQL process when the store is PostgreSQL.
 cpu() {
-  local pids=$pid
-  [[ $db_url == postgres* ]] && pids="$pid $(pgrep -d ' ' -x postgres || true)"
-  for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done | awk '{s += $1} END {print s}'
+  if [[ $db_url == postgres* ]]; then cpu_ticks "$pid" $(pgrep -x postgres || true); else cpu_ticks "$pid"; fi
 }
 wrk -t2 -c8 -d3s -s benches/users_page.lua "$url" >/dev/null   # warm-up
 for conns in 8 32; do

@@ -6,20 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
-command -v wrk >/dev/null || { echo "install wrk first: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --locked --bin tenantgraph
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-TENANTGRAPH_DATABASE_URL="sqlite://$work/bench.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 \
-  ./target/release/tenantgraph serve --demo --bind "127.0.0.1:$port" >"$work/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-url="http://127.0.0.1:$port/graphql"
-tenant=$(curl -s "$url" -H 'content-type: application/json' \
-  -d '{"query":"{ tenants(search: \"Alpenhof\") { edges { node { id } } } }"}' \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tenants"]["edges"][0]["node"]["id"])')
-cat >"$work/post.lua" <<'LUA'
+source benches/bench_lib.sh
+demo_start parts
+pid=${demo_pid[parts]}
+url="http://127.0.0.1:${demo_port[parts]}/graphql"
+tenant=$(demo_tenant "$url")
+cat >"$bench_work/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = os.getenv("BODY")
@@ -37,10 +29,10 @@ for query in \
   export BODY="{\"query\":\"$query\"}"
   curl -s "$url" -H 'content-type: application/json' -d "$BODY" \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); assert "errors" not in r, r'
-  wrk -t2 -c8 -d2s -s "$work/post.lua" "$url" >/dev/null
-  before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  out=$(wrk -t2 -c8 -d"${secs}s" -s "$work/post.lua" "$url")
-  after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  wrk -t2 -c8 -d2s -s "$bench_work/post.lua" "$url" >/dev/null
+  before=$(cpu_ticks "$pid")
+  out=$(wrk -t2 -c8 -d"${secs}s" -s "$bench_work/post.lua" "$url")
+  after=$(cpu_ticks "$pid")
   requests=$(echo "$out" | awk '/requests in/ {print $1}')
   python3 -c "import sys; print('%.3f ms  %s' % (($after - $before) / $ticks * 1000 / $requests, sys.argv[1].replace('$tenant', 'ID')))" "$query"
 done

@@ -1,0 +1,74 @@
+# Sourced by the benchmark scripts: builds the release binary, gives them a scratch directory
+# ($bench_work) and starts servers that are killed (and the directory removed) when the script
+# exits. Set BENCH_TOOL (wrk, hyperfine) before sourcing to check that it is installed.
+#   free_port                     prints a free loopback port
+#   bench_spawn LOG CMD...        runs CMD in the background, output to $bench_work/LOG; kills it on exit
+#   wait_ready URL                waits until URL answers 2xx (10 s at most)
+#   demo_start NAME [VAR=VALUE…]  starts `serve --demo` on its own SQLite file with logs at warn
+#                                 and no rate limit (VAR=VALUE overrides, e.g. the database URL);
+#                                 sets demo_port[NAME], demo_pid[NAME]
+#   demo_tenant URL [BEARER]      prints the id of the demo tenant the benchmarks query (Alpenhof)
+#   cpu_ticks PID…                prints the user plus system clock ticks the processes have used
+#   sim_start TENANTS USERS [MS]  (re)starts `tenantgraph simulate` with MS ms added to each answer
+#                                 and exports the settings `tenantgraph import` needs to reach it,
+#                                 on the SQLite file $bench_work/bench.db
+tool=${BENCH_TOOL:-wrk}
+command -v "$tool" >/dev/null || { echo "install $tool first: apt-get install -y $tool" >&2; exit 1; }
+cargo build --release --locked --bin tenantgraph
+bench_bin=$PWD/target/release/tenantgraph
+bench_work=$(mktemp -d)
+bench_pids=()
+declare -A demo_port demo_pid
+trap 'kill "${bench_pids[@]}" 2>/dev/null; rm -rf "$bench_work"' EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+bench_spawn() {
+  local log=$1; shift
+  "$@" >"$bench_work/$log" 2>&1 &
+  bench_pids+=($!)
+}
+
+wait_ready() {
+  for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+  echo "no answer from $1" >&2
+  exit 1
+}
+
+demo_start() {
+  local name=$1; shift
+  demo_port[$name]=$(free_port)
+  bench_spawn "$name.log" env TENANTGRAPH_DATABASE_URL="sqlite://$bench_work/$name.db?mode=rwc" \
+    TENANTGRAPH_LOG_LEVEL=warn TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 "$@" \
+    "$bench_bin" serve --demo --bind "127.0.0.1:${demo_port[$name]}"
+  demo_pid[$name]=${bench_pids[-1]}
+  wait_ready "http://127.0.0.1:${demo_port[$name]}/readyz"
+}
+
+demo_tenant() {
+  curl -s "$1" -H 'content-type: application/json' -H "authorization: Bearer ${2:-}" \
+    -d '{"query":"{ tenants(search: \"Alpenhof\") { edges { node { id } } } }"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tenants"]["edges"][0]["node"]["id"])'
+}
+
+cpu_ticks() {
+  for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done \
+    | awk '{s += $1} END {print s}'
+}
+
+sim_pid=
+sim_start() {
+  [[ -n $sim_pid ]] && { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; }
+  local port; port=$(free_port)
+  bench_spawn sim.log env TENANTGRAPH_LOG_LEVEL=warn "$bench_bin" simulate --bind "127.0.0.1:$port" \
+    --tenants "$1" --users-per-tenant "$2" --latency-ms "${3:-0}" --seed 42
+  sim_pid=${bench_pids[-1]}
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v1/customers" && break; sleep 0.1; done
+  export TENANTGRAPH_LOGIN_URL=http://127.0.0.1:$port TENANTGRAPH_PARTNER_CENTER_URL=http://127.0.0.1:$port \
+    TENANTGRAPH_GRAPH_URL=http://127.0.0.1:$port TENANTGRAPH_CLIENT_ID=tenantgraph-sim-client \
+    TENANTGRAPH_CLIENT_SECRET=sim-client-secret TENANTGRAPH_REFRESH_TOKEN=sim-initial-refresh-token \
+    TENANTGRAPH_PARTNER_TENANT_ID=415f1fc4-a74d-4718-bd84-55532608ad38 \
+    TENANTGRAPH_DATABASE_URL="sqlite://$bench_work/bench.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn
+}
