@@ -82,18 +82,13 @@ impl UserObject {
             return Ok(user.clone());
         }
         let id = self.summary.id;
-        if let Some(found) = self.read_ahead(|r| r.details.as_ref().map(|d| d.get(&id).cloned())) {
-            return found.ok_or_else(|| {
-                ApiError::Internal(format!("user {id} was removed while the request read it"))
-            });
-        }
-        loaders(ctx)?
-            .user_details
-            .load_one(id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::Internal(format!("user {id} was removed while the request read it"))
-            })
+        let found = match self.read_ahead(|r| r.details.as_ref().map(|d| d.get(&id).cloned())) {
+            Some(found) => found,
+            None => loaders(ctx)?.user_details.load_one(id).await?,
+        };
+        found.ok_or_else(|| {
+            ApiError::Internal(format!("user {id} was removed while the request read it"))
+        })
     }
 }
 
