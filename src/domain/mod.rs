@@ -28,5 +28,6 @@ pub use scope::TenantScope;
 pub use subscription::{CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription};
 pub use tenant::Tenant;
 pub use user::{
-    AssignedLicense, EXTENSION_ATTRIBUTES, User, UserFilter, UserSort, UserSortField, UserSummary,
+    AssignedLicense, EXTENSION_ATTRIBUTES, User, UserDetails, UserFilter, UserSort, UserSortField,
+    UserSummary,
 };

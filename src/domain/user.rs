@@ -91,6 +91,42 @@ pub struct UserSummary {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// The columns of a user beyond its [`UserSummary`]: names, addresses, extension attributes,
+/// first and last seen. Read only when a field asks for one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDetails {
+    /// Graph object id.
+    pub id: UserId,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Surname.
+    pub surname: Option<String>,
+    /// Company name.
+    pub company_name: Option<String>,
+    /// Office location.
+    pub office_location: Option<String>,
+    /// Street address.
+    pub street_address: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// State or province.
+    pub state: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// Country, free text as entered upstream.
+    pub country: Option<String>,
+    /// Preferred language tag, e.g. `en-US`.
+    pub preferred_language: Option<String>,
+    /// ISO 3166 alpha-2 usage location.
+    pub usage_location: Option<String>,
+    /// `onPremisesExtensionAttributes.extensionAttribute1..15`, index 0 is attribute 1.
+    pub extension_attributes: [Option<String>; EXTENSION_ATTRIBUTES],
+    /// When an import first saw the user.
+    pub first_seen_at: DateTime<Utc>,
+    /// When an import last saw the user.
+    pub last_seen_at: DateTime<Utc>,
+}
+
 impl User {
     /// The summary columns of this user.
     pub fn summary(&self) -> UserSummary {
@@ -106,6 +142,27 @@ impl User {
             department: self.department.clone(),
             manager_id: self.manager_id,
             deleted_at: self.deleted_at,
+        }
+    }
+
+    /// The columns of this user beyond its summary.
+    pub fn details(&self) -> UserDetails {
+        UserDetails {
+            id: self.id,
+            given_name: self.given_name.clone(),
+            surname: self.surname.clone(),
+            company_name: self.company_name.clone(),
+            office_location: self.office_location.clone(),
+            street_address: self.street_address.clone(),
+            city: self.city.clone(),
+            state: self.state.clone(),
+            postal_code: self.postal_code.clone(),
+            country: self.country.clone(),
+            preferred_language: self.preferred_language.clone(),
+            usage_location: self.usage_location.clone(),
+            extension_attributes: self.extension_attributes.clone(),
+            first_seen_at: self.first_seen_at,
+            last_seen_at: self.last_seen_at,
         }
     }
 }

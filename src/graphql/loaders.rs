@@ -11,7 +11,8 @@ use crate::domain::allocation::report_from_tally;
 use crate::domain::allocation::{AllocationRuleEntry, UserAllocation};
 use crate::domain::{
     AllocationRuleId, AssignedLicense, CostGroup, CostGroupId, Page, PageRequest, ServicePlan,
-    SkuId, Subscription, Tenant, TenantId, TenantScope, User, UserFilter, UserId, UserSummary,
+    SkuId, Subscription, Tenant, TenantId, TenantScope, UserDetails, UserFilter, UserId,
+    UserSummary,
 };
 use crate::graphql::types::DatedReport;
 use crate::metrics::Metrics;
@@ -96,16 +97,16 @@ impl Loader<UserId> for UserById {
 }
 
 loader!(
-    /// Users with all their columns by id, within the request's scope: for the fields a
-    /// [`UserSummary`] lacks.
+    /// The columns beyond a [`UserSummary`] of users by id, within the request's scope: for the
+    /// fields a summary lacks.
     UserDetailsById
 );
 impl Loader<UserId> for UserDetailsById {
-    type Value = Arc<User>;
+    type Value = Arc<UserDetails>;
     type Error = LoadError;
-    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Arc<User>>, LoadError> {
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Arc<UserDetails>>, LoadError> {
         self.0.batch("user_details_by_id", keys.len());
-        let rows = users::find_users(&self.0.store, &self.0.scope, keys).await?;
+        let rows = users::find_user_details(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |u| u.id))
     }
 }

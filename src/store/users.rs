@@ -19,8 +19,8 @@ use super::error::StoreError;
 use super::keyset;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{
-    Page, PageRequest, SkuId, TenantId, TenantScope, User, UserFilter, UserId, UserSort,
-    UserSortField, UserSummary,
+    Page, PageRequest, SkuId, TenantId, TenantScope, User, UserDetails, UserFilter, UserId,
+    UserSort, UserSortField, UserSummary,
 };
 
 /// The owner of a user list: a tenant's users, a manager's direct reports, a SKU's assignees.
@@ -218,12 +218,60 @@ async fn select_summaries(
         .collect::<Result<_, _>>()?)
 }
 
-/// Runs a select of `users` (all columns first, in the model's order) and reads the users.
-async fn select_users(
-    store: &Store,
-    select: sea_orm::Select<user::Entity>,
-) -> Result<Vec<User>, StoreError> {
-    select_users_on(store.db(), select).await
+/// The columns a [`UserDetails`] is read from, in the order [`details_from_row`] reads them.
+const DETAIL_COLUMNS: [user::Column; 15] = [
+    user::Column::Id,
+    user::Column::GivenName,
+    user::Column::Surname,
+    user::Column::CompanyName,
+    user::Column::OfficeLocation,
+    user::Column::StreetAddress,
+    user::Column::City,
+    user::Column::State,
+    user::Column::PostalCode,
+    user::Column::Country,
+    user::Column::PreferredLanguage,
+    user::Column::UsageLocation,
+    user::Column::ExtensionAttributes,
+    user::Column::FirstSeenAt,
+    user::Column::LastSeenAt,
+];
+
+/// Reads a row of the [`DETAIL_COLUMNS`], by position.
+fn details_from_row(row: &QueryResult) -> Result<UserDetails, StoreError> {
+    let mut at = 0..;
+    let mut next = || at.next().unwrap_or_default();
+    let id: Uuid = row.try_get_by_index(next())?;
+    let mut text = || row.try_get_by_index::<Option<String>>(next());
+    let (given_name, surname, company_name, office_location, street_address, city, state) = (
+        text()?,
+        text()?,
+        text()?,
+        text()?,
+        text()?,
+        text()?,
+        text()?,
+    );
+    let (postal_code, country, preferred_language, usage_location) =
+        (text()?, text()?, text()?, text()?);
+    let attributes: serde_json::Value = row.try_get_by_index(next())?;
+    Ok(UserDetails {
+        id: UserId(id),
+        given_name,
+        surname,
+        company_name,
+        office_location,
+        street_address,
+        city,
+        state,
+        postal_code,
+        country,
+        preferred_language,
+        usage_location,
+        extension_attributes: extension_attributes_of(id, &attributes)?,
+        first_seen_at: row.try_get_by_index(next())?,
+        last_seen_at: row.try_get_by_index(next())?,
+    })
 }
 
 /// Runs `select` (of all of `users`' columns, as `user::Entity::find()` builds it) on `conn`
@@ -315,14 +363,20 @@ fn among(
     }
 }
 
-/// The users among `ids` that exist in a tenant of `scope` (deleted ones included), with all
-/// their columns.
-pub async fn find_users(
+/// The details (the columns beyond the summary) of the users among `ids` that exist in a tenant
+/// of `scope` (deleted ones included).
+pub async fn find_user_details(
     store: &Store,
     scope: &TenantScope,
     ids: &[UserId],
-) -> Result<Vec<User>, StoreError> {
-    select_users(store, among(user::Entity::find(), scope, ids)).await
+) -> Result<Vec<UserDetails>, StoreError> {
+    let select = among(
+        user::Entity::find().select_only().columns(DETAIL_COLUMNS),
+        scope,
+        ids,
+    );
+    let rows = store.db().query_all(&select.into_query()).await?;
+    rows.iter().map(details_from_row).collect()
 }
 
 /// The summaries of the users among `ids` that exist in a tenant of `scope` (deleted ones

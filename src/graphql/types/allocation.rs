@@ -32,7 +32,7 @@ pub struct CostGroupMemberObject(pub Arc<CostGroupMember>);
 impl CostGroupMemberObject {
     /// The user (present upstream).
     async fn user(&self) -> UserObject {
-        UserObject::full(Arc::new(self.0.user.clone()))
+        UserObject::full(&self.0.user)
     }
 
     /// The share of the user's licenses going to this group: above 0, at most 100.

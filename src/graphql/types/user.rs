@@ -12,17 +12,18 @@ use super::{SubscriptionObject, TenantObject, UserAllocationObject, UserConnecti
 use crate::domain::allocation::UserAllocation;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{
-    AssignedLicense, SkuId, Subscription, TenantId, User, UserFilter, UserId, UserSort, UserSummary,
+    AssignedLicense, SkuId, Subscription, TenantId, User, UserDetails, UserFilter, UserId,
+    UserSort, UserSummary,
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::store::users::UserParent;
 
-/// A user of a tenant: the summary every list and lookup reads, and all columns when they are
-/// already at hand. The fields a summary lacks load the other columns of every user of the
+/// A user of a tenant: the summary every list and lookup reads, and the other columns when they
+/// are already at hand. The fields a summary lacks load the other columns of every user of the
 /// request that asks for them in one statement.
 pub struct UserObject {
     summary: Arc<UserSummary>,
-    full: Option<Arc<User>>,
+    details: Option<Arc<UserDetails>>,
     relations: Option<Arc<PageRelations>>,
 }
 
@@ -37,8 +38,8 @@ pub struct PageRelations {
     pub licenses: Option<HashMap<UserId, Vec<Arc<AssignedLicense>>>>,
     /// The subscriptions the licenses are drawn from.
     pub subscriptions: Option<HashMap<(TenantId, SkuId), Arc<Subscription>>>,
-    /// All columns of the page's users.
-    pub details: Option<HashMap<UserId, Arc<User>>>,
+    /// The columns beyond the summary of the page's users.
+    pub details: Option<HashMap<UserId, Arc<UserDetails>>>,
     /// The stored allocation of each user (users without one are unallocated).
     pub allocations: Option<HashMap<UserId, Arc<UserAllocation>>>,
 }
@@ -48,7 +49,7 @@ impl UserObject {
     pub fn summary(summary: Arc<UserSummary>) -> UserObject {
         UserObject {
             summary,
-            full: None,
+            details: None,
             relations: None,
         }
     }
@@ -57,16 +58,16 @@ impl UserObject {
     pub fn in_page(summary: Arc<UserSummary>, relations: Arc<PageRelations>) -> UserObject {
         UserObject {
             summary,
-            full: None,
+            details: None,
             relations: Some(relations),
         }
     }
 
     /// A user whose columns are all at hand.
-    pub fn full(user: Arc<User>) -> UserObject {
+    pub fn full(user: &User) -> UserObject {
         UserObject {
             summary: Arc::new(user.summary()),
-            full: Some(user),
+            details: Some(Arc::new(user.details())),
             relations: None,
         }
     }
@@ -76,10 +77,10 @@ impl UserObject {
         self.relations.as_deref().and_then(pick)
     }
 
-    /// All columns of the user: those at hand, else loaded.
-    async fn details(&self, ctx: &Context<'_>) -> ApiResult<Arc<User>> {
-        if let Some(user) = &self.full {
-            return Ok(user.clone());
+    /// The columns beyond the summary: those at hand, else loaded.
+    async fn details(&self, ctx: &Context<'_>) -> ApiResult<Arc<UserDetails>> {
+        if let Some(details) = &self.details {
+            return Ok(details.clone());
         }
         let id = self.summary.id;
         let found = match self.read_ahead(|r| r.details.as_ref().map(|d| d.get(&id).cloned())) {
