@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -14,9 +14,9 @@ use crate::config::{Bucket, RateLimits};
 use crate::domain::Principal;
 use crate::domain::audit::ANONYMOUS;
 
-/// Checks between two sweeps of buckets that have refilled completely (and so hold no
+/// Time between two sweeps of the buckets that have refilled completely (and so hold no
 /// information worth keeping).
-const SWEEP_EVERY: u64 = 4096;
+const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Who a request is counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -90,27 +90,30 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
     }
 
     fn check(&self, key: &K) -> Result<(), Limited> {
-        self.limiter.check_key(key).map_err(|not_until| Limited {
-            retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            bucket: self.bucket,
+        self.limiter.check_key(key).map_err(|not_until| {
+            self.limited(not_until.wait_time_from(DefaultClock::default().now()))
         })
     }
 
     fn check_n(&self, key: &K, n: NonZeroU32) -> Result<(), Limited> {
         match self.limiter.check_key_n(key, n) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(Limited {
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-                bucket: self.bucket,
-            }),
+            Ok(Err(not_until)) => {
+                Err(self.limited(not_until.wait_time_from(DefaultClock::default().now())))
+            }
             // More than the bucket holds: settings keep batches within the burst, so this
             // only says to wait for a full bucket.
-            Err(_) => Err(Limited {
-                retry_after: Duration::from_secs_f64(
-                    f64::from(self.bucket.burst) / f64::from(self.bucket.per_second),
-                ),
-                bucket: self.bucket,
-            }),
+            Err(_) => Err(self.limited(Duration::from_secs_f64(
+                f64::from(self.bucket.burst) / f64::from(self.bucket.per_second),
+            ))),
+        }
+    }
+
+    /// A refusal from this bucket, to retry after `retry_after`.
+    fn limited(&self, retry_after: Duration) -> Limited {
+        Limited {
+            retry_after,
+            bucket: self.bucket,
         }
     }
 
@@ -118,13 +121,16 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
+
+    fn len(&self) -> usize {
+        self.limiter.len()
+    }
 }
 
 /// The rate limits of the whole server, shared by every worker.
 pub struct RateLimiter {
     principals: Option<Keyed<Caller>>,
     unauthenticated: Option<Keyed<IpAddr>>,
-    checks: AtomicU64,
 }
 
 impl RateLimiter {
@@ -133,13 +139,29 @@ impl RateLimiter {
         RateLimiter {
             principals: limits.principal.map(Keyed::new),
             unauthenticated: limits.unauthenticated.map(Keyed::new),
-            checks: AtomicU64::new(0),
         }
+    }
+
+    /// Starts sweeping `limiter` every 30 seconds on the current tokio runtime, off the
+    /// request path, until the last other reference to it is dropped.
+    pub fn sweep_in_background(limiter: &Arc<RateLimiter>) {
+        let limiter: Weak<RateLimiter> = Arc::downgrade(limiter);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(limiter) = limiter.upgrade() else {
+                    break;
+                };
+                limiter.sweep();
+            }
+        });
     }
 
     /// Takes one request from `caller`'s bucket, or says how long to wait.
     pub fn check(&self, caller: &Caller) -> Result<(), Limited> {
-        self.tick();
         self.principals.as_ref().map_or(Ok(()), |k| k.check(caller))
     }
 
@@ -149,7 +171,6 @@ impl RateLimiter {
         let Some(n) = NonZeroU32::new(n) else {
             return Ok(());
         };
-        self.tick();
         self.principals
             .as_ref()
             .map_or(Ok(()), |k| k.check_n(caller, n))
@@ -158,23 +179,26 @@ impl RateLimiter {
     /// Takes one request from the bucket of a client address whose token is missing or
     /// refused.
     pub fn check_unauthenticated(&self, address: IpAddr) -> Result<(), Limited> {
-        self.tick();
         self.unauthenticated
             .as_ref()
             .map_or(Ok(()), |k| k.check(&address))
     }
 
-    /// Every so many checks, forgets the callers whose buckets are full again, so that the
-    /// state stays as small as the set of recently active callers.
-    fn tick(&self) {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            if let Some(k) = &self.principals {
-                k.sweep();
-            }
-            if let Some(k) = &self.unauthenticated {
-                k.sweep();
-            }
+    /// Forgets the callers whose buckets are full again, so that the state stays as small as
+    /// the set of recently active callers.
+    pub fn sweep(&self) {
+        if let Some(k) = &self.principals {
+            k.sweep();
         }
+        if let Some(k) = &self.unauthenticated {
+            k.sweep();
+        }
+    }
+
+    /// Callers with a bucket kept (principals and addresses).
+    pub fn tracked(&self) -> usize {
+        self.principals.as_ref().map_or(0, Keyed::len)
+            + self.unauthenticated.as_ref().map_or(0, Keyed::len)
     }
 }
 
@@ -238,6 +262,22 @@ mod tests {
             .check_n(&erin, 4)
             .expect("a refused batch took nothing");
         assert!(limits.check(&erin).is_err());
+    }
+
+    #[test]
+    fn a_sweep_forgets_the_callers_whose_buckets_refilled() {
+        let limits = limiter(1000, 1);
+        limits.check(&Caller::Principal("frank".into())).unwrap();
+        limits.check_unauthenticated([10, 0, 0, 9].into()).unwrap();
+        assert_eq!(limits.tracked(), 2);
+        std::thread::sleep(Duration::from_millis(5));
+        limits.sweep();
+        // Frank's bucket of 1 refilled after 1 ms; the address's refills at 1 per second.
+        assert_eq!(limits.tracked(), 1);
+        limits
+            .check_unauthenticated([10, 0, 0, 9].into())
+            .expect("the address still has its second request");
+        assert!(limits.check_unauthenticated([10, 0, 0, 9].into()).is_err());
     }
 
     #[test]

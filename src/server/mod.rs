@@ -49,8 +49,9 @@ pub struct RunningServer {
     pub server: Server,
 }
 
-/// Binds `bind` and starts serving. The same function serves `tenantgraph serve` and the tests.
-/// Authentication mode `none` on an address other than loopback is refused.
+/// Binds `bind` and starts serving, with the rate limiter swept by a task of the current tokio
+/// runtime. The same function serves `tenantgraph serve` and the tests. Authentication mode
+/// `none` on an address other than loopback is refused.
 pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningServer> {
     if matches!(parts.auth.mode, AuthMode::None) && !bind.ip().is_loopback() {
         return Err(std::io::Error::new(
@@ -65,6 +66,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     let addr = listener.local_addr()?;
     let auth = Arc::new(Authenticator::new(parts.auth));
     let limits = Arc::new(RateLimiter::new(parts.api.rate_limits));
+    RateLimiter::sweep_in_background(&limits);
     let graphql_state = web::Data::new(GraphqlState {
         executor: graphql::ApiExecutor::new(
             graphql::build_for(&parts.api),
