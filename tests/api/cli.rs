@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use crate::support::KillOnDrop;
+
 fn tenantgraph() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantgraph"));
     cmd.env_remove("TENANTGRAPH_DATABASE_URL");
@@ -130,6 +132,7 @@ fn sigterm_stops_the_server_gracefully() {
         .env("TENANTGRAPH_LOG_LEVEL", "info")
         .stderr(Stdio::piped())
         .spawn()
+        .map(KillOnDrop)
         .unwrap();
     let (tx, rx) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();

@@ -4,7 +4,7 @@
 //! mail, address) of an imported user.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tenantgraph::simulator::{self, Fault, RunningSimulator, SimulatorConfig, TenantSelector};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{client, read_json, ws_connect};
+use crate::support::{KillOnDrop, client, read_json, ws_connect};
 
 /// The server's HS256 secret; it must never be logged.
 const AUTH_SECRET: &str = "logs-test-hs256-secret-5b0c2e9d71a4f3e8";
@@ -64,7 +64,7 @@ fn tenantgraph(sim: &RunningSimulator, db: &str) -> Command {
 
 /// `tenantgraph serve` on port 0, its log lines collected as they come.
 struct Served {
-    child: Child,
+    child: KillOnDrop,
     addr: String,
     lines: Arc<Mutex<Vec<String>>>,
 }
@@ -76,6 +76,7 @@ impl Served {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
+            .map(KillOnDrop)
             .unwrap();
         let lines: Arc<Mutex<Vec<String>>> = Arc::default();
         let (tx, rx) = mpsc::channel();

@@ -5,6 +5,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::support::KillOnDrop;
+
 #[tokio::test]
 async fn simulate_needs_no_database_logs_its_urls_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tenantgraph"))
@@ -28,6 +30,7 @@ async fn simulate_needs_no_database_logs_its_urls_and_stops_on_sigterm() {
         )
         .stderr(Stdio::piped())
         .spawn()
+        .map(KillOnDrop)
         .unwrap();
     let (tx, rx) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();

@@ -12,6 +12,31 @@ use tenantgraph::server::{self, ServerParts};
 use tenantgraph::store::{StatementObserver, Store};
 use tokio::sync::OnceCell;
 
+/// A spawned process that is killed and reaped when dropped, so that a test failing before it
+/// stops its server leaves no process behind.
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Both fail harmlessly when the test already stopped and reaped the process.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
