@@ -243,32 +243,23 @@ fn details_from_row(row: &QueryResult) -> Result<UserDetails, StoreError> {
     let mut next = || at.next().unwrap_or_default();
     let id: Uuid = row.try_get_by_index(next())?;
     let mut text = || row.try_get_by_index::<Option<String>>(next());
-    let (given_name, surname, company_name, office_location, street_address, city, state) = (
-        text()?,
-        text()?,
-        text()?,
-        text()?,
-        text()?,
-        text()?,
-        text()?,
-    );
-    let (postal_code, country, preferred_language, usage_location) =
-        (text()?, text()?, text()?, text()?);
-    let attributes: serde_json::Value = row.try_get_by_index(next())?;
     Ok(UserDetails {
         id: UserId(id),
-        given_name,
-        surname,
-        company_name,
-        office_location,
-        street_address,
-        city,
-        state,
-        postal_code,
-        country,
-        preferred_language,
-        usage_location,
-        extension_attributes: extension_attributes_of(id, &attributes)?,
+        given_name: text()?,
+        surname: text()?,
+        company_name: text()?,
+        office_location: text()?,
+        street_address: text()?,
+        city: text()?,
+        state: text()?,
+        postal_code: text()?,
+        country: text()?,
+        preferred_language: text()?,
+        usage_location: text()?,
+        extension_attributes: extension_attributes_of(
+            id,
+            &row.try_get_by_index::<serde_json::Value>(next())?,
+        )?,
         first_seen_at: row.try_get_by_index(next())?,
         last_seen_at: row.try_get_by_index(next())?,
     })
