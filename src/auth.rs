@@ -174,14 +174,16 @@ impl Authenticator {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+        let Claims(claims) = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map_err(|e| classify(e.kind()))?
             .claims;
         self.principal(&claims)
     }
 
     /// Maps verified claims to a principal: roles from the roles claim; scope from the tenants
-    /// claim, else every tenant for `partner_admin`, else the token's `tid`, else none.
+    /// claim, else every tenant for `partner_admin`, else the token's `tid`, else none; valid
+    /// until `exp` plus the leeway. A roles or tenants claim that is present but null or not
+    /// strings is refused rather than read as absent, which could widen the scope.
     fn principal(&self, claims: &Map<String, Value>) -> Result<Principal, AuthError> {
         let roles: BTreeSet<Role> = strings(claims, &self.settings.roles_claim)?
             .unwrap_or_default()
@@ -209,7 +211,20 @@ impl Authenticator {
             .find_map(|c| claims.get(*c).and_then(Value::as_str))
             .ok_or_else(|| AuthError::MissingClaim("oid or sub".to_owned()))?
             .to_owned();
-        Ok(Principal { name, roles, scope })
+        // `exp` is required and checked to be a number by the validation above.
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| AuthError::MissingClaim("exp".to_owned()))?;
+        let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
+        let valid_until = chrono::DateTime::from_timestamp(exp.floor() as i64, 0)
+            .and_then(|t| t.checked_add_signed(chrono::Duration::seconds(leeway)));
+        Ok(Principal {
+            name,
+            roles,
+            scope,
+            valid_until: Some(valid_until.unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)),
+        })
     }
 
     /// The key `kid` of the issuer's key set, fetching the set when the key is unknown and the
@@ -336,10 +351,55 @@ fn raw_header(token: &str) -> Result<RawHeader, AuthError> {
         .map_err(|_| AuthError::Malformed("header is not a JSON object".to_owned()))
 }
 
-/// A claim holding a list of strings (or one string); `None` when absent.
+/// A token's claims. A claim named twice is refused: JSON parsers disagree on which of the two
+/// wins, so a token could mean one scope to its issuer and another here.
+struct Claims(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for Claims {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Claims;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of claims")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Claims, A::Error> {
+                let mut claims = Map::new();
+                while let Some((name, value)) = map.next_entry::<String, Value>()? {
+                    if claims.contains_key(&name) {
+                        return Err(serde::de::Error::custom(format!(
+                            "{DUPLICATE_CLAIM} {}",
+                            printable(&name)
+                        )));
+                    }
+                    claims.insert(name, value);
+                }
+                Ok(Claims(claims))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// How a refused duplicate claim's message begins.
+const DUPLICATE_CLAIM: &str = "duplicate claim";
+
+/// At most 40 characters of the caller's `text`, letters, digits, `_`, `-` and `.` only.
+fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .take(40)
+        .collect()
+}
+
+/// A claim holding a list of strings (or one string); `None` when absent. Present but null or
+/// of another type is malformed.
 fn strings(claims: &Map<String, Value>, claim: &str) -> Result<Option<Vec<String>>, AuthError> {
     match claims.get(claim) {
-        None | Some(Value::Null) => Ok(None),
+        None => Ok(None),
         Some(Value::String(one)) => Ok(Some(vec![one.clone()])),
         Some(Value::Array(items)) => items
             .iter()
@@ -372,6 +432,25 @@ fn classify(kind: &ErrorKind) -> AuthError {
         }
         ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidRsaKey(_) | ErrorKind::InvalidKeyFormat => {
             AuthError::BadSignature
+        }
+        // Only the duplicate's name is repeated: other messages could quote the token.
+        ErrorKind::Json(error) => {
+            let message = error.to_string();
+            match message.find(DUPLICATE_CLAIM) {
+                Some(at) => {
+                    let name = message[at + DUPLICATE_CLAIM.len()..]
+                        .split_whitespace()
+                        .next()
+                        .map(printable)
+                        .unwrap_or_default();
+                    AuthError::Malformed(format!("{DUPLICATE_CLAIM} {name}"))
+                }
+                None if message.starts_with("duplicate field") => AuthError::Malformed(format!(
+                    "{DUPLICATE_CLAIM} {}",
+                    printable(message.split('`').nth(1).unwrap_or_default())
+                )),
+                None => AuthError::Malformed("claims are not a JSON object".to_owned()),
+            }
         }
         _ => AuthError::Malformed("not a valid JWT".to_owned()),
     }
@@ -467,6 +546,84 @@ mod tests {
             check(json!({ "tenants": ["x"] })).await,
             Err(AuthError::Malformed(_))
         ));
+    }
+
+    /// A bearer value for the raw JSON `payload`, signed with the test secret.
+    fn raw_token(payload: &str) -> String {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let signing_input = format!(
+            "{}.{}",
+            b64(br#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(payload.as_bytes())
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            signing_input.as_bytes(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        format!("Bearer {signing_input}.{signature}")
+    }
+
+    #[tokio::test]
+    async fn a_null_or_mistyped_scope_claim_is_refused_rather_than_widened() {
+        let b = "00000000-0000-0000-0000-00000000000b";
+        for tenants in [json!(null), json!(7), json!({ "a": 1 }), json!([null])] {
+            let refused =
+                check(json!({ "roles": ["partner_admin"], "tenants": tenants, "tid": b })).await;
+            assert!(
+                matches!(&refused, Err(AuthError::Malformed(m)) if m.contains("tenants")),
+                "tenants {tenants}: {refused:?}"
+            );
+        }
+        let refused = check(json!({ "roles": null })).await;
+        assert!(
+            matches!(refused, Err(AuthError::Malformed(_))),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_naming_a_claim_twice_is_refused() {
+        let now = jsonwebtoken::get_current_timestamp() + 300;
+        let a = "00000000-0000-0000-0000-00000000000a";
+        let auth = authenticator();
+        let single = raw_token(&format!(
+            r#"{{"iss":"https://issuer","aud":"api://tg","exp":{now},"oid":"u","roles":["reader"],"tenants":["{a}"]}}"#
+        ));
+        assert!(auth.authenticate(Some(&single)).await.is_ok());
+        let twice = raw_token(&format!(
+            r#"{{"iss":"https://issuer","aud":"api://tg","exp":{now},"oid":"u","roles":["reader"],"tenants":["{a}"],"tenants":null}}"#
+        ));
+        assert_eq!(
+            auth.authenticate(Some(&twice)).await,
+            Err(AuthError::Malformed("duplicate claim tenants".into()))
+        );
+        let exp_twice = raw_token(&format!(
+            r#"{{"iss":"https://issuer","aud":"api://tg","exp":{now},"exp":{now},"oid":"u"}}"#
+        ));
+        assert_eq!(
+            auth.authenticate(Some(&exp_twice)).await,
+            Err(AuthError::Malformed("duplicate claim exp".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_principal_is_valid_until_exp_plus_the_leeway() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let p = check(json!({ "roles": ["reader"], "exp": now + 100 }))
+            .await
+            .unwrap();
+        let until = p.valid_until.unwrap().timestamp();
+        assert_eq!(until, i64::try_from(now).unwrap() + 100 + 60);
+        // Already past `exp` but inside the leeway: accepted, with little time left.
+        let p = check(json!({ "roles": ["reader"], "exp": now - 30 }))
+            .await
+            .unwrap();
+        assert_eq!(
+            p.valid_until.unwrap().timestamp(),
+            i64::try_from(now).unwrap() + 30
+        );
     }
 
     #[tokio::test]

@@ -53,6 +53,8 @@ const ENV_KEYS: &[&str] = &[
     "graphql_max_document_bytes",
     "graphql_max_entities",
     "graphql_max_errors",
+    "graphql_max_preview_rules",
+    "graphql_max_concurrent_previews",
     "graphql_batching",
     "graphql_max_batch",
     "graphql_timeout_ms",
@@ -189,6 +191,12 @@ pub struct Settings {
     pub graphql_max_entities: usize,
     /// Errors in one response; the rest are summed up in one last error.
     pub graphql_max_errors: usize,
+    /// Rules of one `previewAllocation` (its proposed list); each rule and condition also adds
+    /// to the operation's complexity.
+    pub graphql_max_preview_rules: usize,
+    /// Allocation previews one principal runs at once; more wait their turn (within the
+    /// operation timeout).
+    pub graphql_max_concurrent_previews: usize,
     /// Accept a JSON array of operations in one POST.
     pub graphql_batching: bool,
     /// Operations in one batch, when batching is on.
@@ -282,6 +290,8 @@ impl Default for Settings {
             graphql_max_document_bytes: 32 * 1024,
             graphql_max_entities: 500,
             graphql_max_errors: 50,
+            graphql_max_preview_rules: 500,
+            graphql_max_concurrent_previews: 1,
             graphql_batching: false,
             graphql_max_batch: 10,
             graphql_timeout_ms: 10_000,
@@ -470,6 +480,8 @@ impl Settings {
                 max_document_bytes: self.graphql_max_document_bytes,
                 max_entities: self.graphql_max_entities,
                 max_errors: self.graphql_max_errors,
+                max_preview_rules: self.graphql_max_preview_rules,
+                max_concurrent_previews: self.graphql_max_concurrent_previews,
                 introspection: self.graphql_introspection.unwrap_or(self.demo),
             },
             suggestions: self.graphql_suggestions.unwrap_or(self.demo),
@@ -525,6 +537,14 @@ impl Settings {
             (
                 "TENANTGRAPH_GRAPHQL_MAX_ERRORS",
                 self.graphql_max_errors as u64,
+            ),
+            (
+                "TENANTGRAPH_GRAPHQL_MAX_PREVIEW_RULES",
+                self.graphql_max_preview_rules as u64,
+            ),
+            (
+                "TENANTGRAPH_GRAPHQL_MAX_CONCURRENT_PREVIEWS",
+                self.graphql_max_concurrent_previews as u64,
             ),
             (
                 "TENANTGRAPH_GRAPHQL_MAX_BATCH",
@@ -912,6 +932,10 @@ pub struct OperationLimits {
     pub max_entities: usize,
     /// Errors in one response.
     pub max_errors: usize,
+    /// Rules of one allocation preview.
+    pub max_preview_rules: usize,
+    /// Allocation previews one principal runs at once.
+    pub max_concurrent_previews: usize,
     /// Whether introspection and `_service { sdl }` are answered.
     pub introspection: bool,
 }

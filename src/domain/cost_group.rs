@@ -50,6 +50,14 @@ pub enum CostGroupError {
         /// Its length in characters, after trimming.
         got: usize,
     },
+    /// A name holding a control character (a line break, tab, NUL, …).
+    #[error("name must not contain control characters, got U+{code:04X} at character {at}")]
+    ControlCharacterInName {
+        /// The first control character's code point.
+        code: u32,
+        /// Its position in the trimmed name, from 1.
+        at: usize,
+    },
     /// A code that is empty, too long, or has characters outside `[A-Za-z0-9_.-]`.
     #[error(
         "code must be 1 to {MAX_CODE_CHARS} characters of A-Z, a-z, 0-9, '_', '.' or '-', got {got:?}"
@@ -114,12 +122,19 @@ pub enum CostGroupError {
     },
 }
 
-/// Trims a name and checks it is 1 to [`MAX_NAME_CHARS`] characters.
+/// Trims a name and checks it is 1 to [`MAX_NAME_CHARS`] characters, none of them a control
+/// character (names are shown on one line, in reports and CSV files).
 pub fn parse_name(raw: &str) -> Result<String, CostGroupError> {
     let name = raw.trim();
     let got = name.chars().count();
     if got == 0 || got > MAX_NAME_CHARS {
         return Err(CostGroupError::InvalidName { got });
+    }
+    if let Some((i, c)) = name.chars().enumerate().find(|(_, c)| c.is_control()) {
+        return Err(CostGroupError::ControlCharacterInName {
+            code: u32::from(c),
+            at: i + 1,
+        });
     }
     Ok(name.to_owned())
 }
@@ -228,6 +243,19 @@ mod tests {
             parse_name(&"a".repeat(101)).unwrap_err(),
             CostGroupError::InvalidName { got: 101 }
         );
+    }
+
+    #[test]
+    fn names_with_control_characters_are_refused_naming_the_first() {
+        assert_eq!(
+            parse_name("Sales\u{0}EMEA").unwrap_err(),
+            CostGroupError::ControlCharacterInName { code: 0, at: 6 }
+        );
+        assert_eq!(
+            parse_name("Sales\nEMEA").unwrap_err().to_string(),
+            "name must not contain control characters, got U+000A at character 6"
+        );
+        assert_eq!(parse_name("Vertrieb Süd").unwrap(), "Vertrieb Süd");
     }
 
     #[test]

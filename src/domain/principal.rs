@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
+
 use super::audit::ANONYMOUS;
 use super::scope::TenantScope;
 
@@ -79,6 +81,9 @@ pub struct Principal {
     pub roles: BTreeSet<Role>,
     /// The tenants it may see.
     pub scope: TenantScope,
+    /// When its credentials stop being accepted: the token's `exp` plus the clock-skew leeway.
+    /// `None` when authentication is off. A long-lived connection ends here.
+    pub valid_until: Option<DateTime<Utc>>,
 }
 
 impl Principal {
@@ -89,7 +94,13 @@ impl Principal {
             name: ANONYMOUS.to_owned(),
             roles: [Role::PartnerAdmin].into(),
             scope: TenantScope::All,
+            valid_until: None,
         }
+    }
+
+    /// Whether the principal's credentials have run out at `now`.
+    pub fn expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.valid_until.is_some_and(|until| now >= until)
     }
 
     /// Whether one of the principal's roles allows `action`.
@@ -107,7 +118,18 @@ mod tests {
             name: "p".into(),
             roles: roles.iter().copied().collect(),
             scope: TenantScope::All,
+            valid_until: None,
         }
+    }
+
+    #[test]
+    fn a_principal_expires_at_its_deadline_and_one_without_a_deadline_never_does() {
+        let now = Utc::now();
+        let mut p = with(&[Role::Reader]);
+        assert!(!p.expired_at(now));
+        p.valid_until = Some(now + chrono::Duration::seconds(1));
+        assert!(!p.expired_at(now));
+        assert!(p.expired_at(now + chrono::Duration::seconds(1)));
     }
 
     #[test]

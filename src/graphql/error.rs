@@ -96,6 +96,7 @@ impl From<CostGroupError> for ApiError {
     fn from(err: CostGroupError) -> Self {
         match err {
             CostGroupError::InvalidName { .. }
+            | CostGroupError::ControlCharacterInName { .. }
             | CostGroupError::InvalidCode { .. }
             | CostGroupError::InvalidDescription { .. } => ApiError::BadUserInput(err.to_string()),
             CostGroupError::DuplicateSiblingName { .. }

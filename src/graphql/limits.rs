@@ -216,6 +216,7 @@ impl OperationGuard {
             .into_server_error());
         }
         let variables = effective_variables(operation, &request.variables);
+        refuse_nul_in_inputs(document, &variables)?;
         let mut walk = Walk {
             document,
             variables: &variables,
@@ -230,6 +231,13 @@ impl OperationGuard {
             Some(self.shape.root(operation.ty)),
             0,
         )?;
+        if cost.aliases > limits.max_aliases as u64 {
+            return Err(limit_exceeded(
+                "aliases as executed (through fragments)",
+                cost.aliases,
+                limits.max_aliases as u64,
+            ));
+        }
         if cost.complexity > limits.max_complexity {
             return Err(limit_exceeded(
                 "complexity",
@@ -288,6 +296,88 @@ fn effective_variables(operation: &OperationDefinition, given: &Variables) -> Va
         }
     }
     variables
+}
+
+/// Refuses a NUL character (U+0000) in any string passed to the operation, as a variable or a
+/// literal argument, naming where it is. PostgreSQL can store no NUL in text and SQLite cuts
+/// text at it, so no input may hold one; both stores then answer alike.
+fn refuse_nul_in_inputs(
+    document: &ExecutableDocument,
+    variables: &Variables,
+) -> Result<(), ServerError> {
+    let refuse = |place: String| {
+        ApiError::BadUserInput(format!(
+            "{place} contains a NUL character (U+0000), which no text input accepts"
+        ))
+        .into_server_error()
+    };
+    for (name, value) in variables.iter() {
+        if let Some(path) = nul_path(value) {
+            return Err(refuse(format!("variable ${name}{path}")));
+        }
+    }
+    fn in_set(set: &SelectionSet) -> Option<String> {
+        set.items
+            .iter()
+            .find_map(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    field
+                        .arguments
+                        .iter()
+                        .find_map(|(name, value)| {
+                            // Variables are checked above; literals only here.
+                            let literal = value
+                                .node
+                                .clone()
+                                .into_const_with(|_| Ok::<_, ()>(ConstValue::Null))
+                                .ok()?;
+                            nul_path(&literal).map(|path| {
+                                format!("argument {}{path} of field {}", name.node, field.name.node)
+                            })
+                        })
+                        .or_else(|| in_set(&field.selection_set.node))
+                }
+                Selection::InlineFragment(inline) => in_set(&inline.node.selection_set.node),
+                Selection::FragmentSpread(_) => None,
+            })
+    }
+    let sets = document
+        .operations
+        .iter()
+        .map(|(_, o)| &o.node.selection_set.node)
+        .chain(
+            document
+                .fragments
+                .values()
+                .map(|f| &f.node.selection_set.node),
+        );
+    for set in sets {
+        if let Some(place) = in_set(set) {
+            return Err(refuse(place));
+        }
+    }
+    Ok(())
+}
+
+/// Where in `value` a string holds a NUL: `""` for the value itself, else a path such as
+/// `.rules[2].conditions[0].values[1]`; `None` when no string does.
+fn nul_path(value: &ConstValue) -> Option<String> {
+    match value {
+        ConstValue::String(text) => text.contains('\0').then(String::new),
+        ConstValue::Enum(name) => name.contains('\0').then(String::new),
+        ConstValue::List(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item).map(|path| format!("[{i}]{path}"))),
+        ConstValue::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(format!(".{}", key.replace('\0', "\\0")));
+            }
+            nul_path(item).map(|path| format!(".{key}{path}"))
+        }),
+        _ => None,
+    }
 }
 
 /// Names of the fields at the root of a selection set, through fragments. A fragment already
@@ -354,14 +444,22 @@ fn count_document(document: &ExecutableDocument) -> DocumentCounts {
     counts
 }
 
-/// Complexity and depth of a selection (depth relative to where it starts), and how deeply
-/// introspection lists nest in it.
+/// Complexity and depth of a selection (depth relative to where it starts), how deeply
+/// introspection lists nest in it, and its aliased fields as executed (a fragment's count once
+/// per spread).
 #[derive(Debug, Clone, Copy, Default)]
 struct Cost {
     complexity: u64,
     depth: usize,
     lists: usize,
+    aliases: u64,
 }
+
+/// Complexity of each rule of an allocation preview: a preview tries its rules on every user of
+/// the tenant.
+const PREVIEW_RULE_COST: u64 = 10;
+/// Complexity of each condition of a preview's rules (a regex to compile, a value to compare).
+const PREVIEW_CONDITION_COST: u64 = 2;
 
 /// Introspection fields that return lists. Nested in each other (`types { fields { type {
 /// fields … } } }`) they multiply the answer; the standard introspection query nests three
@@ -422,6 +520,7 @@ impl<'a> Walk<'a> {
                 }
             };
             total.complexity = total.complexity.saturating_add(cost.complexity);
+            total.aliases = total.aliases.saturating_add(cost.aliases);
             total.depth = total.depth.max(cost.depth);
             total.lists = total.lists.max(cost.lists);
         }
@@ -524,28 +623,69 @@ impl<'a> Walk<'a> {
                 depth,
             )?
         };
+        let work = self.preview_work(field)?;
         Ok(Cost {
             complexity: multiplier
                 .saturating_mul(children.complexity)
-                .saturating_add(1),
+                .saturating_add(1)
+                .saturating_add(work),
+            aliases: children
+                .aliases
+                .saturating_add(u64::from(field.alias.is_some())),
             depth: children.depth + 1,
             lists: children.lists
                 + usize::from(INTROSPECTION_LISTS.contains(&field.name.node.as_str())),
         })
     }
 
+    /// An argument of `field` with variables substituted; `None` when absent or unresolvable.
+    fn argument(&self, field: &Field, name: &str) -> Option<ConstValue> {
+        field
+            .get_argument(name)?
+            .node
+            .clone()
+            .into_const_with(|variable| self.variables.get(&variable).cloned().ok_or(()))
+            .ok()
+    }
+
+    /// The complexity an allocation preview adds for its proposed rules (given inline or through
+    /// variables), refusing more rules than allowed; 0 for other fields.
+    fn preview_work(&self, field: &Field) -> Result<u64, ServerError> {
+        if field.name.node != "previewAllocation" {
+            return Ok(0);
+        }
+        let rules = match self.argument(field, "rules") {
+            Some(ConstValue::List(rules)) => rules,
+            Some(ConstValue::Null) | None => Vec::new(),
+            Some(one) => vec![one],
+        };
+        if rules.len() > self.limits.max_preview_rules {
+            return Err(limit_exceeded(
+                "rules of one allocation preview",
+                rules.len(),
+                self.limits.max_preview_rules as u64,
+            ));
+        }
+        let conditions: usize = rules
+            .iter()
+            .map(|rule| match rule {
+                ConstValue::Object(fields) => match fields.get("conditions") {
+                    Some(ConstValue::List(conditions)) => conditions.len(),
+                    Some(ConstValue::Null) | None => 0,
+                    Some(_) => 1,
+                },
+                _ => 0,
+            })
+            .sum();
+        Ok(PREVIEW_RULE_COST
+            .saturating_mul(rules.len() as u64)
+            .saturating_add(PREVIEW_CONDITION_COST.saturating_mul(conditions as u64)))
+    }
+
     /// How many times a field's selection runs: `first`/`last` (at most the largest page), a
     /// connection's default page size, or the number of `_entities` representations.
     fn multiplier(&self, field: &Field, shape: Option<&FieldShape>) -> Result<u64, ServerError> {
-        // An argument's value with variables substituted; `None` when absent or unresolvable.
-        let argument = |name: &str| -> Option<ConstValue> {
-            field
-                .get_argument(name)?
-                .node
-                .clone()
-                .into_const_with(|variable| self.variables.get(&variable).cloned().ok_or(()))
-                .ok()
-        };
+        let argument = |name: &str| self.argument(field, name);
         if field.name.node == "_entities" {
             let count = match argument("representations") {
                 Some(ConstValue::List(items)) => items.len(),
@@ -757,6 +897,91 @@ mod tests {
         query.push_str("fragment F30 on Tenant { id name }\n");
         let message = refused(&query);
         assert!(message.contains("complexity is"), "{message}");
+    }
+
+    #[test]
+    fn aliases_inside_fragments_count_once_per_spread() {
+        let fields: Vec<String> = (0..10).map(|i| format!("a{i}: id")).collect();
+        let fragment = format!("fragment F on Tenant {{ {} }}", fields.join(" "));
+        // Ten aliases as written, spread three times: 30, within the limit.
+        let three = format!("{{ tenants {{ edges {{ node {{ ...F ...F ...F }} }} }} }} {fragment}");
+        assert!(check(&three).is_ok());
+        // Four spreads run 40 aliased fields, though the document holds ten.
+        let four =
+            format!("{{ tenants {{ edges {{ node {{ ...F ...F ...F ...F }} }} }} }} {fragment}");
+        assert_eq!(
+            refused(&four),
+            "operation limit exceeded: aliases as executed (through fragments) is 40, the maximum is 30"
+        );
+    }
+
+    /// A `previewAllocation` request with `rules` rules of one condition each in variables,
+    /// run by `aliases` aliases.
+    fn preview_request(rules: usize, aliases: usize) -> Request {
+        let previews: Vec<String> = (0..aliases)
+            .map(|i| {
+                format!("p{i}: previewAllocation(tenantId: $t, rules: $rules) {{ changedUsers }}")
+            })
+            .collect();
+        let rule = serde_json::json!({
+            "costGroupId": "00000000-0000-0000-0000-000000000001",
+            "conditions": [{ "attribute": "DEPARTMENT", "operator": "MATCHES", "values": ["^x"] }]
+        });
+        Request::new(format!(
+            "query($t: ID!, $rules: [AllocationRuleInput!]!) {{ {} }}",
+            previews.join(" ")
+        ))
+        .variables(Variables::from_json(serde_json::json!({
+            "t": "00000000-0000-0000-0000-000000000002",
+            "rules": vec![rule; rules],
+        })))
+    }
+
+    #[test]
+    fn a_preview_counts_its_rules_from_variables_and_refuses_more_than_allowed() {
+        // 500 rules of one condition: 1 + 1 + 10 x 500 + 2 x 500.
+        assert!(guard().check(&mut preview_request(500, 1)).is_ok());
+        let err = guard().check(&mut preview_request(501, 1)).unwrap_err();
+        assert_eq!(
+            err.message,
+            "operation limit exceeded: rules of one allocation preview is 501, the maximum is 500"
+        );
+        // Ten aliases sharing one variable of 200 rules: each counts.
+        let err = guard().check(&mut preview_request(200, 10)).unwrap_err();
+        assert_eq!(
+            err.message,
+            "operation limit exceeded: complexity is 24020, the maximum is 20000"
+        );
+    }
+
+    #[test]
+    fn a_nul_in_a_literal_or_a_variable_is_refused_naming_where() {
+        let err = check("{ tenants(search: \"fjord\\u0000x\") { totalCount } }").unwrap_err();
+        assert_eq!(
+            err.message,
+            "argument search of field tenants contains a NUL character (U+0000), which no text \
+             input accepts"
+        );
+        let mut request = preview_request(3, 1);
+        request.variables = Variables::from_json(serde_json::json!({
+            "t": "00000000-0000-0000-0000-000000000002",
+            "rules": [{ "costGroupId": "g", "conditions": [
+                { "attribute": "DEPARTMENT", "operator": "IN", "values": ["Sales", "Sa\u{0}les"] }
+            ] }],
+        }));
+        let err = guard().check(&mut request).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("variable $rules[0].conditions[0].values[1] contains a NUL character"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            serde_json::to_value(&err).unwrap()["extensions"]["code"],
+            "BAD_USER_INPUT"
+        );
+        // Other control characters pass this check; names refuse them where they are parsed.
+        assert!(check("{ tenants(search: \"a\\tb\") { totalCount } }").is_ok());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod error;
+pub mod heavy;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
@@ -43,6 +44,7 @@ pub struct ApiExecutor {
     metrics: Arc<Metrics>,
     importer: ImporterHandle,
     guard: Arc<OperationGuard>,
+    heavy: Arc<heavy::HeavyWork>,
     persisted: Arc<persisted::PersistedDocuments>,
     timeout: Duration,
 }
@@ -72,6 +74,7 @@ impl ApiExecutor {
             metrics,
             importer,
             guard: Arc::new(OperationGuard::new(api.limits.clone(), shape)),
+            heavy: Arc::new(heavy::HeavyWork::new(api.limits.max_concurrent_previews)),
             persisted: Arc::new(persisted::PersistedDocuments::new(
                 api.apq_cache_size,
                 api.trusted_documents.as_ref(),
@@ -81,7 +84,7 @@ impl ApiExecutor {
     }
 
     /// The request with what its resolvers read: the principal, loaders confined to the
-    /// principal's tenant scope, and the importer.
+    /// principal's tenant scope, the importer, the limits and the runner of heavy work.
     fn with_principal(&self, request: Request, principal: Principal) -> Request {
         request
             .data(Loaders::new(
@@ -91,6 +94,8 @@ impl ApiExecutor {
             ))
             .data(principal)
             .data(self.importer.clone())
+            .data(self.guard.clone())
+            .data(self.heavy.clone())
     }
 
     /// Finds a persisted document named by hash and checks the request against the limits.
@@ -153,7 +158,7 @@ impl Executor for ApiExecutor {
         let executor = self.clone();
         async move {
             let Some(principal) = principal_in(&request.data).cloned() else {
-                return unauthenticated();
+                return unauthenticated("missing bearer token");
             };
             // Refusals are only for read-only transports, which this is not.
             executor
@@ -185,7 +190,9 @@ impl Executor for ApiExecutor {
             .or_else(|| principal_in(&request.data))
             .cloned();
         let Some(principal) = principal else {
-            return Box::pin(futures_util::stream::once(async { unauthenticated() }));
+            return Box::pin(futures_util::stream::once(async {
+                unauthenticated("missing bearer token")
+            }));
         };
         if operation != Some(OperationType::Subscription) {
             let executor = self.clone();
@@ -214,9 +221,10 @@ pub fn principal_in(data: &Data) -> Option<&Principal> {
         .and_then(|value| value.downcast_ref::<Principal>())
 }
 
-/// The answer to an operation that arrived without a principal.
-fn unauthenticated() -> Response {
-    let mut error = ServerError::new("authentication failed: missing bearer token", None);
+/// The answer refusing an operation that arrived without a valid principal; `reason` names the
+/// failed check.
+pub fn unauthenticated(reason: &str) -> Response {
+    let mut error = ServerError::new(format!("authentication failed: {reason}"), None);
     let mut ext = async_graphql::ErrorExtensionValues::default();
     ext.set("code", "UNAUTHENTICATED");
     error.extensions = Some(ext);

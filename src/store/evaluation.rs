@@ -670,6 +670,9 @@ pub async fn list_report_inputs(
     Ok(out)
 }
 
+/// Users a preview allocates between two chances to be cancelled.
+const PREVIEW_SLICE: usize = 250;
+
 /// What a proposed rule list would do to a tenant, computed without writing anything.
 #[derive(Debug, Clone)]
 pub struct Preview {
@@ -704,8 +707,14 @@ pub async fn preview_allocation(
     let mut changes = Vec::new();
     let mut chunks = TenantChunks::new(tenant_id);
     while let Some(chunk) = chunks.next(&txn).await? {
-        // Users deleted upstream only yield stale allocations, which are left out below.
-        let proposed = evaluator.allocate(&chunk.users, &chunk.licenses);
+        // Users deleted upstream only yield stale allocations, which are left out below. The
+        // chunk is allocated in slices with a yield between them, so that a cancelled preview
+        // (its operation timed out) stops within one slice.
+        let mut proposed = Vec::with_capacity(chunk.users.len());
+        for users in chunk.users.chunks(PREVIEW_SLICE) {
+            proposed.extend(evaluator.allocate(users, &chunk.licenses));
+            tokio::task::yield_now().await;
+        }
         let mut stored: HashMap<UserId, UserAllocation> = stored_allocations(&txn, &chunk.ids())
             .await?
             .into_iter()

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::support::{Socket, TestApp, backends, first_error_code, read_json, ws_connect};
 
 /// Stores tenants named `Tenant 000`, `Tenant 001`, ... and returns their ids.
-async fn tenants(store: &Store, n: usize) -> Vec<TenantId> {
+pub(crate) async fn tenants(store: &Store, n: usize) -> Vec<TenantId> {
     let now = Utc::now();
     let tenants: Vec<Tenant> = (0..n)
         .map(|i| Tenant {
@@ -34,7 +34,7 @@ async fn tenants(store: &Store, n: usize) -> Vec<TenantId> {
 }
 
 /// Starts a run of `tenant_id` holding its lease.
-async fn start(store: &Store, tenant_id: TenantId) -> ImportRun {
+pub(crate) async fn start(store: &Store, tenant_id: TenantId) -> ImportRun {
     import_runs::start_run(
         store,
         &NewRun {

@@ -900,3 +900,24 @@ async fn principals_scoped_to_one_tenant_see_and_change_nothing_of_another() {
     }
     println!("isolation cases checked: {total}, leaks: 0");
 }
+
+#[tokio::test]
+async fn a_null_or_mistyped_tenants_claim_is_refused_rather_than_read_as_every_tenant() {
+    let app = TestApp::with_auth(backends()[0], hs256(), None).await;
+    for tenants in [json!(null), json!(42), json!({})] {
+        let token = hs_token(&claims(
+            "admin-1",
+            json!({ "roles": ["partner_admin"], "tenants": tenants }),
+        ));
+        let (status, body) = call(&app, Some(&token), PING, json!({})).await;
+        assert_eq!(status, 401, "tenants {tenants}: {body}");
+        assert_eq!(codes(&body), ["UNAUTHENTICATED"]);
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("tenants must be a list of strings"),
+            "{body}"
+        );
+    }
+}

@@ -10,11 +10,16 @@ use super::{UserObject, loaders};
 use crate::domain::allocation::{
     AllocationSource, CompiledRule, UserAllocation, report_from_tally,
 };
-use crate::domain::{AllocationRuleId, TenantId};
+use crate::domain::{AllocationRuleId, Principal, TenantId};
+use crate::graphql::OperationGuard;
 use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::heavy::HeavyWork;
 use crate::graphql::query::parse_id;
 use crate::store::StoreError;
 use crate::store::evaluation::{self, Preview};
+
+/// Rules checked or compiled between two chances for a timed-out preview to stop.
+const RULES_PER_YIELD: usize = 25;
 
 /// Most users `changes` lists at once.
 const MAX_CHANGES: i32 = 500;
@@ -127,12 +132,39 @@ impl PreviewQuery {
         as_of: Option<super::Date>,
     ) -> ApiResult<AllocationPreviewObject> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
-        let mut proposed = Vec::with_capacity(rules.len());
-        for (i, input) in rules.into_iter().enumerate() {
-            let mut rule = parse_rule_input(&format!("rules[{i}]"), tenant_id, input)?;
-            rule.priority = i32::try_from(i).unwrap_or(i32::MAX);
-            proposed.push(rule);
+        // The operation guard counted the rules already; this covers rules it could not see.
+        let max_rules = ctx
+            .data::<Arc<OperationGuard>>()
+            .map_or(usize::MAX, |g| g.limits().max_preview_rules);
+        if rules.len() > max_rules {
+            return Err(ApiError::OperationLimit(format!(
+                "operation limit exceeded: rules of one allocation preview is {}, the maximum is {max_rules}",
+                rules.len()
+            )));
         }
+        let heavy = ctx
+            .data::<Arc<HeavyWork>>()
+            .map_err(|_| ApiError::Internal("request carries no heavy work runner".to_owned()))?;
+        let principal = ctx
+            .data::<Principal>()
+            .map_err(|_| ApiError::Internal("request carries no principal".to_owned()))?;
+        // Checking and compiling the rules' regexes and evaluating every user is CPU work: it
+        // runs off the HTTP workers, and is given up between slices once the operation times
+        // out.
+        let proposed = heavy
+            .run(&principal.name, async move {
+                let mut proposed = Vec::with_capacity(rules.len());
+                for (i, input) in rules.into_iter().enumerate() {
+                    let mut rule = parse_rule_input(&format!("rules[{i}]"), tenant_id, input)?;
+                    rule.priority = i32::try_from(i).unwrap_or(i32::MAX);
+                    proposed.push(rule);
+                    if i % RULES_PER_YIELD == RULES_PER_YIELD - 1 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                Ok(proposed)
+            })
+            .await?;
         let l = loaders(ctx)?;
         let not_found = || ApiError::NotFound(format!("tenant {tenant_id} not found"));
         let groups = l.cost_groups.load_one(tenant_id).await?.unwrap_or_default();
@@ -147,11 +179,18 @@ impl PreviewQuery {
                 )));
             }
         }
-        let compiled: Vec<CompiledRule> = proposed
-            .iter()
-            .map(|r| r.compile().map_err(StoreError::from))
-            .collect::<Result<_, _>>()?;
-        let preview = evaluation::preview_allocation(&l.store, &l.scope, tenant_id, &compiled)
+        let (store, scope, rules) = (l.store.clone(), l.scope.clone(), proposed.clone());
+        let preview = heavy
+            .run(&principal.name, async move {
+                let mut compiled: Vec<CompiledRule> = Vec::with_capacity(rules.len());
+                for (i, rule) in rules.iter().enumerate() {
+                    compiled.push(rule.compile().map_err(StoreError::from)?);
+                    if i % RULES_PER_YIELD == RULES_PER_YIELD - 1 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                Ok(evaluation::preview_allocation(&store, &scope, tenant_id, &compiled).await?)
+            })
             .await?
             .ok_or_else(not_found)?;
         let as_of = as_of.map_or_else(|| chrono::Utc::now().date_naive(), |d| d.0);
