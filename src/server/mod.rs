@@ -1,5 +1,6 @@
 //! Composition root: the actix application with its routes, bound and started.
 
+pub mod audit_retention;
 pub mod cors;
 pub mod graphql_endpoint;
 pub mod websocket;
