@@ -24,7 +24,7 @@ use super::cors::CorsPolicy;
 use super::graphql_endpoint::GraphqlState;
 use crate::domain::Action;
 use crate::graphql::{self, ApiExecutor};
-use crate::http::authn;
+use crate::http::forwarded;
 use crate::rate_limit::{Caller, Limited, RateLimiter};
 
 /// The API's executor with every operation of one connection counted against its principal's
@@ -109,7 +109,7 @@ pub async fn websocket(
             }] })));
         }
     }
-    let address = authn::client_address(&req);
+    let address = forwarded::client_address(&req);
     let initialised = Arc::new(AtomicBool::new(false));
     let payload = cap_fragmented_messages(payload, state.max_body_bytes)
         .take_until(init_deadline(state.ws_init_timeout, initialised.clone()));

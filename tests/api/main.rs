@@ -17,6 +17,7 @@ mod imports;
 mod indexes;
 mod limits;
 mod logs;
+mod operations;
 mod overrides;
 mod persisted;
 mod prices;
