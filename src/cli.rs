@@ -209,6 +209,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 }
                 (None, _) => None,
             };
+            let metrics_bind = settings.metrics_listener()?;
             let running = server::start(
                 settings.bind,
                 ServerParts {
@@ -218,16 +219,35 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     importer: importer.is_configured().then(|| importer.clone()),
                     api: settings.api(),
                     auth,
+                    metrics_bind,
+                    audit_retention: settings.audit_retention(),
                 },
             )
-            .map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", settings.bind)))?;
-            stop_on_signal(running.server.handle())
+            .map_err(|e| {
+                let metrics = metrics_bind.map_or_else(String::new, |m| format!(" and {m}"));
+                CliError::Other(format!("cannot listen on {}{metrics}: {e}", settings.bind))
+            })?;
+            let handles = [
+                Some(running.server.handle()),
+                running.metrics_handle.clone(),
+            ];
+            stop_on_signal(handles.into_iter().flatten().collect())
                 .map_err(|e| CliError::Other(format!("cannot install signal handlers: {e}")))?;
-            tracing::info!(addr = %running.addr, demo = settings.demo, "serving GraphQL at /graphql");
-            running
-                .server
-                .await
-                .map_err(|e| CliError::Other(format!("server stopped: {e}")))?;
+            let metrics_addr = running
+                .metrics_addr
+                .map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics"));
+            tracing::info!(
+                addr = %running.addr,
+                metrics = %metrics_addr,
+                audit_retention_days = settings.audit_retention_days,
+                demo = settings.demo,
+                "serving GraphQL at /graphql"
+            );
+            let stopped = running.server.await;
+            if let Some(handle) = running.metrics_handle {
+                handle.stop(true).await;
+            }
+            stopped.map_err(|e| CliError::Other(format!("server stopped: {e}")))?;
             tracing::info!("shut down");
             Ok(())
         }
@@ -409,9 +429,10 @@ async fn simulate(args: SimulateArgs, log_format: LogFormat) -> Result<(), CliEr
     Ok(())
 }
 
-/// Stops the server gracefully (in-flight requests finish, up to 10 s) on SIGTERM or SIGINT.
+/// Stops the servers (the API, then the metrics listener) gracefully (in-flight requests finish,
+/// up to 10 s) on SIGTERM or SIGINT.
 /// The handlers are registered before this returns.
-fn stop_on_signal(handle: actix_web::dev::ServerHandle) -> std::io::Result<()> {
+fn stop_on_signal(handles: Vec<actix_web::dev::ServerHandle>) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -421,7 +442,9 @@ fn stop_on_signal(handle: actix_web::dev::ServerHandle) -> std::io::Result<()> {
             _ = interrupt.recv() => {}
         }
         tracing::info!("shutdown signal received, finishing in-flight requests");
-        handle.stop(true).await;
+        for handle in handles {
+            handle.stop(true).await;
+        }
     });
     Ok(())
 }

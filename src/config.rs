@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tenantgraph.db?mode=rwc";
 /// Store used by `serve --demo` when no database URL is set.
 pub const DEMO_DATABASE_URL: &str = "sqlite://tenantgraph-demo.db?mode=rwc";
+/// Where `/metrics` is served unless set: loopback only, the port Prometheus exporters use.
+pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9090";
+/// Audit log entries are kept 7 years (7 × 365 + 2 leap days) unless set.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 2557;
 
 /// Setting keys read from the environment, as `TENANTGRAPH_<KEY>`.
 const ENV_KEYS: &[&str] = &[
@@ -22,6 +26,9 @@ const ENV_KEYS: &[&str] = &[
     "db_max_connections",
     "db_acquire_timeout_secs",
     "bind",
+    "metrics_bind",
+    "http_trusted_proxies",
+    "audit_retention_days",
     "log_format",
     "log_level",
     "graphiql",
@@ -123,6 +130,14 @@ pub struct Settings {
     pub db_acquire_timeout_secs: u64,
     /// Address `serve` listens on.
     pub bind: SocketAddr,
+    /// Address of the `/metrics` listener, or `off`; unset: `127.0.0.1:9090`, or a free
+    /// loopback port (`127.0.0.1:0`) with `--demo` or when `bind` asks for port 0.
+    pub metrics_bind: Option<String>,
+    /// Comma-separated CIDRs (or addresses) of reverse proxies whose `Forwarded` and
+    /// `X-Forwarded-For` headers name the client; empty: the peer is the client.
+    pub http_trusted_proxies: String,
+    /// Days audit log entries are kept; 0 keeps them forever.
+    pub audit_retention_days: u32,
     /// Log line format.
     pub log_format: LogFormat,
     /// Log filter in `tracing` syntax, e.g. `info` or `tenantgraph=debug,info`.
@@ -258,6 +273,9 @@ impl Default for Settings {
             db_max_connections: 8,
             db_acquire_timeout_secs: 5,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_bind: None,
+            http_trusted_proxies: String::new(),
+            audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
             log_format: LogFormat::Pretty,
             log_level: "info".to_owned(),
             graphiql: true,
@@ -326,6 +344,9 @@ impl fmt::Debug for Settings {
             .field("database_url", &self.store().masked_url())
             .field("db_max_connections", &self.db_max_connections)
             .field("bind", &self.bind)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("http_trusted_proxies", &self.http_trusted_proxies)
+            .field("audit_retention_days", &self.audit_retention_days)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("graphiql", &self.graphiql)
@@ -438,6 +459,7 @@ impl Settings {
             ));
         }
         self.importer()?;
+        self.metrics_listener()?;
         self.api_checked()?;
         if self.auth_mode.is_some() {
             self.auth()?;
@@ -509,6 +531,8 @@ impl Settings {
                 ),
             },
             ws_init_timeout: Duration::from_secs(self.ws_init_timeout_secs),
+            // `load` refused an invalid list.
+            trusted_proxies: self.trusted_proxies().unwrap_or_default(),
         }
     }
 
@@ -604,6 +628,8 @@ impl Settings {
                 SettingsError::new("TENANTGRAPH_GRAPHQL_TRUSTED_DOCUMENTS", message)
             })?;
         }
+        self.trusted_proxies()
+            .map_err(|message| SettingsError::new("TENANTGRAPH_HTTP_TRUSTED_PROXIES", message))?;
         let api = self.api();
         if let Some(origin) = api
             .cors_origins
@@ -827,6 +853,63 @@ impl Settings {
     }
 }
 
+/// Operations settings: the metrics listener, trusted proxies and audit retention.
+impl Settings {
+    /// Where `/metrics` is served, or `None` when `off`. Unset: [`DEFAULT_METRICS_BIND`], but a
+    /// free loopback port with `--demo` or when `bind` asks for port 0, so that several such
+    /// servers (demos, tests) can run side by side.
+    pub fn metrics_listener(&self) -> Result<Option<SocketAddr>, SettingsError> {
+        const KEY: &str = "TENANTGRAPH_METRICS_BIND";
+        let addr = match self.metrics_bind.as_deref().map(str::trim) {
+            Some("off") => return Ok(None),
+            Some(text) => text.parse::<SocketAddr>().map_err(|_| {
+                SettingsError::new(
+                    KEY,
+                    format!("expected an address such as 127.0.0.1:9090, or off, got {text:?}"),
+                )
+            })?,
+            None if self.demo || self.bind.port() == 0 => SocketAddr::from(([127, 0, 0, 1], 0)),
+            None => DEFAULT_METRICS_BIND.parse().map_err(|_| {
+                SettingsError::new(KEY, "the default metrics address does not parse")
+            })?,
+        };
+        if addr.port() != 0 && addr == self.bind {
+            return Err(SettingsError::new(
+                KEY,
+                format!("expected an address other than TENANTGRAPH_BIND, got {addr}"),
+            ));
+        }
+        Ok(Some(addr))
+    }
+
+    /// How long audit log entries are kept; `None` keeps them forever.
+    pub fn audit_retention(&self) -> Option<Duration> {
+        (self.audit_retention_days > 0)
+            .then(|| Duration::from_secs(u64::from(self.audit_retention_days) * 86_400))
+    }
+
+    /// The trusted proxies' networks: each entry a CIDR (`10.0.0.0/8`) or a single address.
+    fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.http_trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|net| net.trunc())
+                    .map_err(|_| {
+                        format!(
+                            "expected comma-separated CIDRs such as 10.0.0.0/8 or addresses, \
+                             got {entry:?}"
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
 fn parse_guid(key: &str, value: &str) -> Result<uuid::Uuid, SettingsError> {
     uuid::Uuid::try_parse(value.trim())
         .map_err(|_| SettingsError::new(key, format!("expected a tenant GUID, got {value:?}")))
@@ -963,6 +1046,8 @@ pub struct ApiSettings {
     pub rate_limits: RateLimits,
     /// How long a WebSocket connection may stay without `connection_init`.
     pub ws_init_timeout: Duration,
+    /// Networks of the reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Token buckets limiting how fast callers may send requests.
@@ -1443,6 +1528,75 @@ mod tests {
         for text in [format!("{hs:?}"), format!("{auth:?}")] {
             assert!(!text.contains("s3cret"), "{text}");
         }
+    }
+
+    #[test]
+    fn metrics_listener_defaults_to_loopback_follows_port_zero_and_can_be_off() {
+        let listener = |settings: Settings| settings.metrics_listener().unwrap();
+        assert_eq!(
+            listener(Settings::default()),
+            Some(DEFAULT_METRICS_BIND.parse().unwrap())
+        );
+        let ephemeral = Some("127.0.0.1:0".parse().unwrap());
+        let demo = Settings {
+            demo: true,
+            ..Settings::default()
+        };
+        assert_eq!(listener(demo), ephemeral);
+        let port_zero = Settings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            ..Settings::default()
+        };
+        assert_eq!(listener(port_zero), ephemeral);
+        let off = Settings {
+            metrics_bind: Some("off".into()),
+            ..Settings::default()
+        };
+        assert_eq!(listener(off), None);
+        for bad in ["nowhere", "127.0.0.1:8080"] {
+            let settings = Settings {
+                metrics_bind: Some(bad.into()),
+                ..Settings::default()
+            };
+            let err = settings.validate().unwrap_err().to_string();
+            assert!(err.contains("TENANTGRAPH_METRICS_BIND"), "{err}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_or_addresses_and_a_bad_one_is_named() {
+        let settings = Settings {
+            http_trusted_proxies: "10.0.0.0/8, 192.0.2.7,2001:db8::/32".into(),
+            ..Settings::default()
+        };
+        let api = settings.api_checked().unwrap();
+        let nets: Vec<String> = api
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"]);
+        let bad = Settings {
+            http_trusted_proxies: "10.0.0.0/8, proxy.internal".into(),
+            ..Settings::default()
+        };
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("TENANTGRAPH_HTTP_TRUSTED_PROXIES"), "{err}");
+        assert!(
+            err.contains("proxy.internal") && !err.contains('\n'),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn audit_retention_is_seven_years_unless_set_and_zero_keeps_forever() {
+        let days = |settings: Settings| settings.audit_retention().map(|d| d.as_secs() / 86_400);
+        assert_eq!(days(Settings::default()), Some(2557));
+        let forever = Settings {
+            audit_retention_days: 0,
+            ..Settings::default()
+        };
+        assert_eq!(days(forever), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! pool use. Imports nothing of ours, so every layer may record into it.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use prometheus::{
@@ -10,9 +10,22 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-/// Distinct operation names kept as labels; later ones are counted as `other` so that clients
-/// can't grow the metric set without bound.
-const MAX_OPERATION_LABELS: usize = 200;
+/// Distinct operation names first sent by partner administrators that are kept as labels; later
+/// ones are counted as `other`, so that even they can't grow the metric set without bound.
+/// Names of the trusted documents don't count against it.
+const MAX_ADMIN_OPERATION_LABELS: usize = 200;
+
+/// Who named an operation. Only names the service can vouch for become labels, so that no
+/// caller can fill the label set and push everyone else's operations into `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Namer {
+    /// Any caller: the name is a label only when it is one of the trusted documents' or a
+    /// partner administrator has sent it before.
+    Caller,
+    /// A `partner_admin` principal: the name is a label while there is room among the
+    /// administrators' names.
+    PartnerAdmin,
+}
 
 /// The process's metrics; clone the `Arc` around it.
 pub struct Metrics {
@@ -24,7 +37,11 @@ pub struct Metrics {
     statement_errors: IntCounter,
     statement_seconds: Histogram,
     pool: IntGaugeVec,
-    operation_names: Mutex<HashSet<String>>,
+    /// Operation names of the trusted documents manifest.
+    trusted_names: RwLock<HashSet<String>>,
+    /// Operation names partner administrators have sent, at most
+    /// [`MAX_ADMIN_OPERATION_LABELS`].
+    admin_names: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -104,24 +121,40 @@ impl Metrics {
             statement_errors,
             statement_seconds,
             pool,
-            operation_names: Mutex::new(HashSet::new()),
+            trusted_names: RwLock::new(HashSet::new()),
+            admin_names: Mutex::new(HashSet::new()),
         })
     }
 
-    fn operation_label(&self, name: Option<&str>) -> String {
+    /// Labels the operations of the trusted documents manifest by name, whoever sends them.
+    pub fn trust_operation_names(&self, names: impl IntoIterator<Item = String>) {
+        let mut trusted = self
+            .trusted_names
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        trusted.extend(names.into_iter().filter(|name| is_label(name)));
+    }
+
+    fn operation_label(&self, name: Option<&str>, namer: Namer) -> String {
         let Some(name) = name else {
             return "anonymous".to_owned();
         };
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+        if !is_label(name) {
             return "other".to_owned();
         }
-        let Ok(mut seen) = self.operation_names.lock() else {
+        let trusted = self
+            .trusted_names
+            .read()
+            .is_ok_and(|trusted| trusted.contains(name));
+        if trusted {
+            return name.to_owned();
+        }
+        let Ok(mut seen) = self.admin_names.lock() else {
             return "other".to_owned();
         };
-        if seen.contains(name) || seen.len() < MAX_OPERATION_LABELS {
+        if seen.contains(name)
+            || (namer == Namer::PartnerAdmin && seen.len() < MAX_ADMIN_OPERATION_LABELS)
+        {
             seen.insert(name.to_owned());
             name.to_owned()
         } else {
@@ -129,9 +162,16 @@ impl Metrics {
         }
     }
 
-    /// Records one GraphQL request.
-    pub fn record_request(&self, operation: Option<&str>, outcome: Outcome, elapsed: Duration) {
-        let label = self.operation_label(operation);
+    /// Records one GraphQL request, labelled with its operation name when `namer` may name
+    /// labels (see [`Namer`]), else `other` (`anonymous` without a name).
+    pub fn record_request(
+        &self,
+        operation: Option<&str>,
+        namer: Namer,
+        outcome: Outcome,
+        elapsed: Duration,
+    ) {
+        let label = self.operation_label(operation, namer);
         let outcome = match outcome {
             Outcome::Ok => "ok",
             Outcome::Errors => "errors",
@@ -181,21 +221,70 @@ impl Metrics {
     }
 }
 
+/// Whether `name` may be a label value: a GraphQL name of at most 64 characters.
+fn is_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn record(metrics: &Metrics, name: &str, namer: Namer) {
+        metrics.record_request(Some(name), namer, Outcome::Ok, Duration::ZERO);
+    }
+
+    fn labelled(metrics: &Metrics, name: &str) -> bool {
+        metrics.render().contains(&format!(
+            "graphql_requests_total{{operation=\"{name}\",outcome=\"ok\"}}"
+        ))
+    }
+
     #[test]
-    fn operation_labels_are_bounded() {
+    fn names_from_any_caller_are_other_unless_the_manifest_has_them() {
         let metrics = Metrics::new().unwrap();
-        for i in 0..(MAX_OPERATION_LABELS + 50) {
-            metrics.record_request(Some(&format!("Op{i}")), Outcome::Ok, Duration::ZERO);
+        metrics.trust_operation_names(["UsersPage".to_owned(), "bad name!".to_owned()]);
+        for i in 0..(MAX_ADMIN_OPERATION_LABELS + 5) {
+            record(&metrics, &format!("Spam{i}"), Namer::Caller);
         }
-        metrics.record_request(Some("bad name!"), Outcome::Ok, Duration::ZERO);
-        let text = metrics.render();
-        assert!(text.contains("operation=\"other\""));
-        assert!(text.contains("operation=\"Op0\""));
-        assert!(!text.contains(&format!("Op{}\"", MAX_OPERATION_LABELS + 10)));
+        record(&metrics, "UsersPage", Namer::Caller);
+        record(&metrics, "bad name!", Namer::Caller);
+        assert!(labelled(&metrics, "UsersPage"));
+        assert!(!labelled(&metrics, "Spam0"));
+        assert!(metrics.render().contains(&format!(
+            "graphql_requests_total{{operation=\"other\",outcome=\"ok\"}} {}",
+            MAX_ADMIN_OPERATION_LABELS + 6
+        )));
+    }
+
+    #[test]
+    fn administrators_names_are_labels_up_to_the_cap_and_callers_cannot_take_their_room() {
+        let metrics = Metrics::new().unwrap();
+        for i in 0..(MAX_ADMIN_OPERATION_LABELS + 5) {
+            record(&metrics, &format!("Spam{i}"), Namer::Caller);
+        }
+        record(&metrics, "Dashboard", Namer::PartnerAdmin);
+        assert!(labelled(&metrics, "Dashboard"));
+        for i in 1..(MAX_ADMIN_OPERATION_LABELS + 10) {
+            record(&metrics, &format!("Admin{i}"), Namer::PartnerAdmin);
+        }
+        assert!(labelled(
+            &metrics,
+            &format!("Admin{}", MAX_ADMIN_OPERATION_LABELS - 1)
+        ));
+        assert!(!labelled(
+            &metrics,
+            &format!("Admin{MAX_ADMIN_OPERATION_LABELS}")
+        ));
+        // A name an administrator sent is a label whoever sends it next.
+        record(&metrics, "Dashboard", Namer::Caller);
+        assert!(
+            metrics
+                .render()
+                .contains("graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 2")
+        );
     }
 
     #[test]

@@ -23,6 +23,23 @@ pub fn sha256_hex(document: &str) -> String {
         .collect()
 }
 
+/// The names of the operations in a trusted documents manifest (documents that don't parse have
+/// none), which metrics may use as labels whoever sends them.
+pub fn operation_names(manifest: &TrustedDocuments) -> Vec<String> {
+    manifest
+        .documents
+        .values()
+        .filter_map(|body| async_graphql::parser::parse_query(body).ok())
+        .flat_map(|document| {
+            document
+                .operations
+                .iter()
+                .filter_map(|(name, _)| name.map(ToString::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Whether the request names a persisted document (it may then come without a query).
 pub fn has_hash(request: &Request) -> bool {
     request.extensions.contains_key(EXTENSION)
@@ -196,6 +213,25 @@ mod tests {
             .and_then(|e| e.get("code"))
             .map(|c| c.to_string())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn operation_names_of_a_manifest_are_listed() {
+        let manifest = TrustedDocuments {
+            documents: [
+                ("a".to_owned(), "query UsersPage { __typename }".to_owned()),
+                (
+                    "b".to_owned(),
+                    "query One { __typename } mutation Two { __typename }".to_owned(),
+                ),
+                ("c".to_owned(), "{ __typename }".to_owned()),
+                ("d".to_owned(), "not graphql {".to_owned()),
+            ]
+            .into(),
+        };
+        let mut names = operation_names(&manifest);
+        names.sort();
+        assert_eq!(names, ["One", "Two", "UsersPage"]);
     }
 
     #[test]

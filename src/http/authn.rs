@@ -5,6 +5,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::forwarded::client_address;
 use crate::auth::{AuthError, Authenticator};
 use crate::domain::{Action, Principal};
 use crate::rate_limit::{Caller, Limited, RateLimiter};
@@ -40,13 +41,6 @@ pub fn too_many_requests(limited: &Limited) -> HttpResponse {
             "message": limited.message(),
             "extensions": { "code": "RATE_LIMITED", "retryAfter": secs }
         }] }))
-}
-
-/// The client address of `req`: the connection's peer. Forwarding headers are not trusted,
-/// since any client can set them.
-pub fn client_address(req: &HttpRequest) -> std::net::IpAddr {
-    req.peer_addr()
-        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip())
 }
 
 /// The caller of `req`, allowed to read and within its rate limit; or the response refusing

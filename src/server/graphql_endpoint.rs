@@ -2,7 +2,7 @@
 //! malformed ones get HTTP 400 with a GraphQL-shaped error.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,12 +11,12 @@ use serde_json::json;
 use tracing_actix_web::RequestId;
 
 use crate::auth::Authenticator;
-use crate::domain::Principal;
+use crate::domain::{Principal, Role};
 use crate::graphql::limits::limit_exceeded;
 use crate::graphql::persisted;
 use crate::graphql::{self, ApiExecutor, TransportRefusal};
-use crate::http::authn;
-use crate::metrics::{Metrics, Outcome};
+use crate::http::{authn, forwarded};
+use crate::metrics::{Metrics, Namer, Outcome};
 use crate::rate_limit::{Caller, RateLimiter};
 
 /// What the handler needs, shared by every worker.
@@ -34,13 +34,13 @@ pub struct GraphqlState {
     /// Request rates per caller, over HTTP and WebSocket.
     pub limits: Arc<RateLimiter>,
     /// How long a WebSocket connection may stay without `connection_init`.
-    pub ws_init_timeout: std::time::Duration,
+    pub ws_init_timeout: Duration,
 }
 
 fn refuse(state: &GraphqlState, status: StatusCode, error: serde_json::Value) -> HttpResponse {
     state
         .metrics
-        .record_request(None, Outcome::Rejected, std::time::Duration::ZERO);
+        .record_request(None, Namer::Caller, Outcome::Rejected, Duration::ZERO);
     HttpResponse::build(status).json(json!({ "errors": [error] }))
 }
 
@@ -166,7 +166,7 @@ pub async fn post(
         Err(err) => return reject(&state, format!("request body is not valid JSON: {err}")),
     };
     if let serde_json::Value::Array(items) = value {
-        let caller = Caller::of(&principal, authn::client_address(&req));
+        let caller = Caller::of(&principal, forwarded::client_address(&req));
         // The request took one from the caller's bucket; the batch's other operations too.
         let extra = u32::try_from(items.len().saturating_sub(1)).unwrap_or(u32::MAX);
         if state.max_batch.is_some_and(|max| items.len() <= max)
@@ -287,7 +287,7 @@ async fn answer(
         Err(TransportRefusal::MutationOverGet) => {
             state
                 .metrics
-                .record_request(None, Outcome::Rejected, std::time::Duration::ZERO);
+                .record_request(None, Namer::Caller, Outcome::Rejected, Duration::ZERO);
             HttpResponse::MethodNotAllowed()
                 .insert_header((header::ALLOW, "POST"))
                 .json(json!({ "errors": [{
@@ -308,6 +308,12 @@ async fn execute(
 ) -> Result<async_graphql::Response, TransportRefusal> {
     let started = Instant::now();
     let operation = request.operation_name.clone();
+    // Only partner administrators' names may become new metric labels (see `Namer`).
+    let namer = if principal.roles.contains(&Role::PartnerAdmin) {
+        Namer::PartnerAdmin
+    } else {
+        Namer::Caller
+    };
     let mut response = state
         .executor
         .execute_http(request, principal, read_only)
@@ -320,7 +326,7 @@ async fn execute(
     };
     state
         .metrics
-        .record_request(operation.as_deref(), outcome, started.elapsed());
+        .record_request(operation.as_deref(), namer, outcome, started.elapsed());
     Ok(response)
 }
 
@@ -343,6 +349,6 @@ fn respond<T: serde::Serialize>(response: &T, request_id: &RequestId) -> HttpRes
 fn refuse_auth(state: &GraphqlState, response: HttpResponse) -> HttpResponse {
     state
         .metrics
-        .record_request(None, Outcome::Rejected, std::time::Duration::ZERO);
+        .record_request(None, Namer::Caller, Outcome::Rejected, Duration::ZERO);
     response
 }

@@ -1,5 +1,6 @@
 //! Composition root: the actix application with its routes, bound and started.
 
+pub mod audit_retention;
 pub mod cors;
 pub mod graphql_endpoint;
 pub mod websocket;
@@ -8,7 +9,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage, HttpServer, guard, web};
 use tracing::Span;
@@ -17,6 +18,7 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, Trac
 use crate::auth::Authenticator;
 use crate::config::{ApiSettings, AuthMode, AuthSettings};
 use crate::graphql;
+use crate::http::forwarded::{self, TrustedProxies};
 use crate::http::{export, graphiql, health, metrics as metrics_route};
 use crate::importer::Importer;
 use crate::metrics::Metrics;
@@ -39,6 +41,10 @@ pub struct ServerParts {
     pub api: ApiSettings,
     /// How requests are authenticated.
     pub auth: AuthSettings,
+    /// Where `/metrics` is served, apart from the API; `None`: nowhere.
+    pub metrics_bind: Option<SocketAddr>,
+    /// How long audit log entries are kept; `None` keeps them forever (no pruning task).
+    pub audit_retention: Option<std::time::Duration>,
 }
 
 /// A server bound to its address and running on the current actix system.
@@ -47,11 +53,17 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// The server; await it to run until stopped through its handle.
     pub server: Server,
+    /// The address of the metrics listener (the real port when asked for port 0), if any.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Stops the metrics listener, which runs on its own task; stop it with the server.
+    pub metrics_handle: Option<ServerHandle>,
 }
 
 /// Binds `bind` and starts serving, with the rate limiter swept by a task of the current tokio
-/// runtime. The same function serves `tenantgraph serve` and the tests. Authentication mode
-/// `none` on an address other than loopback is refused.
+/// runtime, the audit log pruned past its retention by another, and `/metrics` served on its
+/// own listener (`metrics_bind`) by a third. The
+/// same function serves `tenantgraph serve` and the tests. Authentication mode `none` on an
+/// address other than loopback is refused.
 pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningServer> {
     if matches!(parts.auth.mode, AuthMode::None) && !bind.ip().is_loopback() {
         return Err(std::io::Error::new(
@@ -64,9 +76,28 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     }
     let listener = TcpListener::bind(bind)?;
     let addr = listener.local_addr()?;
+    let (metrics_addr, metrics_handle) = match parts.metrics_bind {
+        Some(metrics_bind) => {
+            let (metrics_addr, metrics_server) =
+                metrics_listener(metrics_bind, parts.metrics.clone(), parts.store.clone())?;
+            let handle = metrics_server.handle();
+            tokio::spawn(metrics_server);
+            (Some(metrics_addr), Some(handle))
+        }
+        None => (None, None),
+    };
+    if let Some(manifest) = &parts.api.trusted_documents {
+        parts
+            .metrics
+            .trust_operation_names(graphql::persisted::operation_names(manifest));
+    }
+    let proxies = web::Data::new(TrustedProxies::new(parts.api.trusted_proxies.clone()));
     let auth = Arc::new(Authenticator::new(parts.auth));
     let limits = Arc::new(RateLimiter::new(parts.api.rate_limits));
     RateLimiter::sweep_in_background(&limits);
+    if let Some(retention) = parts.audit_retention {
+        audit_retention::prune_in_background(parts.store.clone(), retention);
+    }
     let graphql_state = web::Data::new(GraphqlState {
         executor: graphql::ApiExecutor::new(
             graphql::build_for(&parts.api),
@@ -101,6 +132,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .app_data(metrics.clone())
             .app_data(auth.clone())
             .app_data(limits.clone())
+            .app_data(proxies.clone())
             .route("/graphql", web::post().to(graphql_endpoint::post))
             .route(
                 "/graphql",
@@ -111,7 +143,6 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .route("/graphql", web::get().to(graphql_endpoint::get))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
-            .route("/metrics", web::get().to(metrics_route::metrics))
             .route(
                 "/export/tenants/{tenant_id}/cost-report.csv",
                 web::get().to(export::cost_report_csv),
@@ -131,7 +162,37 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     .disable_signals()
     .shutdown_timeout(10)
     .run();
-    Ok(RunningServer { addr, server })
+    Ok(RunningServer {
+        addr,
+        server,
+        metrics_addr,
+        metrics_handle,
+    })
+}
+
+/// `/metrics` alone on `bind`: kept off the API's listener, since operation names and load
+/// are nobody's business but the operator's, and Prometheus expects a port of its own.
+fn metrics_listener(
+    bind: SocketAddr,
+    metrics: Arc<Metrics>,
+    store: Store,
+) -> std::io::Result<(SocketAddr, Server)> {
+    let listener = TcpListener::bind(bind)?;
+    let addr = listener.local_addr()?;
+    let metrics = web::Data::new(metrics);
+    let store = web::Data::new(store);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .app_data(store.clone())
+            .route("/metrics", web::get().to(metrics_route::metrics))
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .run();
+    Ok((addr, server))
 }
 
 /// The span around each request, whose fields every log line of the request carries: like
@@ -153,7 +214,8 @@ impl RootSpanBuilder for RequestSpan {
             http.method = %request.method(),
             http.route = %route,
             http.target = %request.path(),
-            http.client_ip = %request.connection_info().realip_remote_addr().unwrap_or(""),
+            // Forwarding headers count only from a trusted proxy, as for rate limits.
+            http.client_ip = %forwarded::client_address(request.request()),
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             request_id = %request_id,

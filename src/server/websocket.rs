@@ -21,12 +21,13 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::cors::CorsPolicy;
 use super::graphql_endpoint::GraphqlState;
 use crate::domain::Action;
 use crate::graphql::{self, ApiExecutor};
-use crate::http::authn;
+use crate::http::forwarded;
 use crate::rate_limit::{Caller, Limited, RateLimiter};
 
 /// How often the server pings a quiet client.
@@ -139,7 +140,7 @@ pub async fn websocket(
         .max_frame_size(state.max_body_bytes)
         .aggregate_continuations()
         .max_continuation_size(state.max_body_bytes);
-    let address = authn::client_address(&req);
+    let address = forwarded::client_address(&req);
     let connection = Connection {
         executor: LimitedExecutor {
             inner: state.executor.clone(),
@@ -151,7 +152,13 @@ pub async fn websocket(
         init_timeout: state.ws_init_timeout,
         max_bytes: state.max_body_bytes,
     };
-    actix_web::rt::spawn(connection.serve(session, messages));
+    // The session outlives this handler; its log lines keep the upgrade request's span (request
+    // id, client address).
+    actix_web::rt::spawn(
+        connection
+            .serve(session, messages)
+            .instrument(tracing::Span::current()),
+    );
     Ok(response)
 }
 

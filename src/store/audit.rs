@@ -1,8 +1,10 @@
 //! The audit log of allocation changes: written inside the change's transaction, read newest
-//! first.
+//! first, removed in batches once past its retention.
 
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
@@ -79,4 +81,45 @@ pub async fn list_audit_entries(
         .into_iter()
         .map(to_domain)
         .collect())
+}
+
+/// What one pruning of the audit log removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditPrune {
+    /// Entries removed, across every tenant.
+    pub removed: u64,
+    /// `DELETE` statements run, each its own short transaction.
+    pub batches: u32,
+}
+
+/// Removes the audit log entries recorded before `cutoff`, of every tenant, at most `batch` per
+/// statement (the oldest first, found through the index on `at`), so that no statement holds
+/// its locks for long; stops after a statement that removed fewer than `batch`.
+#[tracing::instrument(skip_all, fields(%cutoff, batch))]
+pub async fn prune_audit_entries(
+    store: &Store,
+    cutoff: DateTime<Utc>,
+    batch: u64,
+) -> Result<AuditPrune, StoreError> {
+    let batch = batch.max(1);
+    let mut prune = AuditPrune::default();
+    loop {
+        let oldest = Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .and_where(Column::At.lt(cutoff))
+            .order_by(Column::At, Order::Asc)
+            .limit(batch)
+            .to_owned();
+        let removed = Entity::delete_many()
+            .filter(Column::Id.in_subquery(oldest))
+            .exec(store.db())
+            .await?
+            .rows_affected;
+        prune.removed += removed;
+        prune.batches += 1;
+        if removed < batch {
+            return Ok(prune);
+        }
+    }
 }

@@ -80,7 +80,7 @@ async fn health_readiness_and_metrics_answer() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        let metrics = app.get_text("/metrics").await;
+        let metrics = app.scrape_metrics().await;
         assert!(
             metrics.contains(
                 "tenantgraph_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 1"
@@ -103,7 +103,7 @@ async fn metrics_record_dataloader_batch_sizes() {
         json!({}),
     )
     .await;
-    let metrics = app.get_text("/metrics").await;
+    let metrics = app.scrape_metrics().await;
     assert!(
         metrics.contains(
             "tenantgraph_dataloader_batch_size_sum{loader=\"subscriptions_of_tenant\"} 4"

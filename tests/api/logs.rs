@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tenantgraph::simulator::{self, Fault, RunningSimulator, SimulatorConfig, TenantSelector};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{KillOnDrop, client, read_json, ws_connect};
+use crate::support::{KillOnDrop, client, read_json, ws_connect, ws_open_with_headers};
 
 /// The server's HS256 secret; it must never be logged.
 const AUTH_SECRET: &str = "logs-test-hs256-secret-5b0c2e9d71a4f3e8";
@@ -458,4 +458,58 @@ async fn an_import_and_a_session_log_no_secret_and_no_personal_value_at_info() {
     }
     assert_absent(&logs, "a search term", [name.as_str(), mail.as_str()]);
     sim.stop().await;
+}
+
+/// The log line of a WebSocket closed for want of `connection_init`, from a server that trusts
+/// `trusted_proxies`, after an upgrade from loopback claiming to be forwarded for
+/// 198.51.100.77.
+async fn forwarded_upgrade_log_line(trusted_proxies: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tenantgraph"));
+    command
+        .env_remove("TENANTGRAPH_LOG_LEVEL")
+        .env_remove("RUST_LOG")
+        .env(
+            "TENANTGRAPH_DATABASE_URL",
+            format!("sqlite://{}/proxies.db?mode=rwc", dir.path().display()),
+        )
+        .env("TENANTGRAPH_AUTH_MODE", "none")
+        .env("TENANTGRAPH_IMPORT_SCHEDULE", "off")
+        .env("TENANTGRAPH_WS_INIT_TIMEOUT_SECS", "1")
+        .env("TENANTGRAPH_HTTP_TRUSTED_PROXIES", trusted_proxies);
+    let served = Served::start(command);
+    let mut socket = ws_open_with_headers(&served.addr, &[("Forwarded", "for=198.51.100.77")])
+        .await
+        .unwrap();
+    // No connection_init: the server closes the socket after its second, logging why.
+    use futures_util::StreamExt;
+    while let Some(Ok(message)) = socket.next().await {
+        if message.is_close() {
+            break;
+        }
+    }
+    let logs = served.stop();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("no connection_init in time"))
+        .unwrap_or_else(|| panic!("no line about the closed WebSocket in\n{logs}"));
+    serde_json::from_str(line).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_client_address_is_logged_only_from_a_trusted_proxy() {
+    let untrusted = forwarded_upgrade_log_line("").await;
+    assert_eq!(
+        untrusted["span"]["http.client_ip"], "127.0.0.1",
+        "{untrusted}"
+    );
+    assert!(
+        !untrusted.to_string().contains("198.51.100.77"),
+        "{untrusted}"
+    );
+    let trusted = forwarded_upgrade_log_line("127.0.0.1/32").await;
+    assert_eq!(
+        trusted["span"]["http.client_ip"], "198.51.100.77",
+        "{trusted}"
+    );
 }

@@ -18,6 +18,7 @@ mod imports;
 mod indexes;
 mod limits;
 mod logs;
+mod operations;
 mod overrides;
 mod persisted;
 mod prices;

@@ -162,6 +162,8 @@ async fn sweep_old_databases(admin_url: &str) {
 pub(crate) struct TestApp {
     pub(crate) backend: Backend,
     pub(crate) addr: SocketAddr,
+    /// The metrics listener's address, apart from the API's.
+    pub(crate) metrics_addr: SocketAddr,
     pub(crate) store: Store,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) client: reqwest::Client,
@@ -248,6 +250,8 @@ impl TestApp {
                 importer,
                 api,
                 auth,
+                metrics_bind: Some("127.0.0.1:0".parse().unwrap()),
+                audit_retention: None,
             },
         )
         .unwrap();
@@ -255,6 +259,7 @@ impl TestApp {
         TestApp {
             backend,
             addr: running.addr,
+            metrics_addr: running.metrics_addr.unwrap(),
             store,
             metrics,
             client: client(),
@@ -277,6 +282,14 @@ impl TestApp {
     /// GETs `path` and returns the body as text.
     pub(crate) async fn get_text(&self, path: &str) -> String {
         let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
+    /// Scrapes the metrics listener's `/metrics`.
+    pub(crate) async fn scrape_metrics(&self) -> String {
+        let url = format!("http://{}/metrics", self.metrics_addr);
+        let response = self.client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
         response.text().await.unwrap()
     }
 
@@ -389,6 +402,16 @@ pub(crate) async fn ws_open(
     addr: impl std::fmt::Display,
     origin: Option<&str>,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let origin = origin.map(|o| ("Origin", o));
+    ws_open_with_headers(addr, origin.as_slice()).await
+}
+
+/// Opens a `graphql-transport-ws` WebSocket to `/graphql` of the server at `addr` with these
+/// extra request headers; the server's refusal of the upgrade is the error.
+pub(crate) async fn ws_open_with_headers(
+    addr: impl std::fmt::Display,
+    extra: &[(&'static str, &str)],
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = format!("ws://{addr}/graphql")
         .into_client_request()
@@ -398,8 +421,8 @@ pub(crate) async fn ws_open(
         "Sec-WebSocket-Protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    if let Some(origin) = origin {
-        headers.insert("Origin", origin.parse().unwrap());
+    for (name, value) in extra {
+        headers.insert(*name, value.parse().unwrap());
     }
     tokio_tungstenite::connect_async(request)
         .await

@@ -1,0 +1,62 @@
+//! Audit log retention (`TENANTGRAPH_AUDIT_RETENTION_DAYS`): a task that removes the entries past
+//! their retention once at start and then every hour, a batch per statement, and logs each
+//! pruning that removed any.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::store::audit::{AuditPrune, prune_audit_entries};
+use crate::store::{Store, StoreError};
+
+/// Time between two prunings.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Entries removed per statement: small enough that no statement holds its locks for long.
+pub const PRUNE_BATCH: u64 = 1_000;
+
+/// Removes the audit log entries older than `retention` before `now`, `batch` per statement; a
+/// retention of 0 keeps every entry and runs no statement. A pruning that removed entries is
+/// logged with its cutoff and counts (no tenant): the audit log has one entry per tenant's
+/// change, and a pruning, which the operator's setting makes, changes no tenant.
+pub async fn prune_once(
+    store: &Store,
+    retention: Duration,
+    now: DateTime<Utc>,
+    batch: u64,
+) -> Result<AuditPrune, StoreError> {
+    let Some(cutoff) = chrono::Duration::from_std(retention)
+        .ok()
+        .filter(|_| !retention.is_zero())
+        .and_then(|retention| now.checked_sub_signed(retention))
+    else {
+        return Ok(AuditPrune::default());
+    };
+    let prune = prune_audit_entries(store, cutoff, batch).await?;
+    if prune.removed > 0 {
+        tracing::info!(
+            %cutoff,
+            retention_days = retention.as_secs() / 86_400,
+            removed = prune.removed,
+            batches = prune.batches,
+            "audit log entries past their retention removed"
+        );
+    }
+    Ok(prune)
+}
+
+/// Spawns the task that prunes the audit log now and every [`PRUNE_INTERVAL`] on the current
+/// tokio runtime. A failed pruning is logged and tried again at the next tick.
+pub fn prune_in_background(store: Store, retention: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PRUNE_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            // The first tick completes at once: the first pruning runs at start.
+            every.tick().await;
+            if let Err(error) = prune_once(&store, retention, Utc::now(), PRUNE_BATCH).await {
+                tracing::warn!(%error, "audit log retention pruning failed");
+            }
+        }
+    })
+}
