@@ -1,4 +1,5 @@
-//! The one place GraphQL error codes (`extensions.code`) are chosen.
+//! The one place error codes (`extensions.code`) and the HTTP statuses of refused requests are
+//! chosen, for GraphQL errors and HTTP refusals alike.
 
 use std::sync::Arc;
 
@@ -6,16 +7,59 @@ use crate::domain::allocation::ReportError;
 use crate::domain::allocation::{OverrideError, PriceError, RuleError};
 use crate::domain::{CostGroupError, DomainError};
 use crate::importer::TriggerError;
+use crate::rate_limit::Limited;
 use crate::store::StoreError;
 
-/// `extensions.code` of internal errors; the handler adds the request id to them.
-pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
-
+/// `extensions.code` of an input the request got wrong.
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+/// `extensions.code` of a missing or refused bearer token.
+pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+/// `extensions.code` of something the caller's roles or the server's settings don't allow.
+pub const FORBIDDEN: &str = "FORBIDDEN";
+/// `extensions.code` of an unknown (or out of scope) id.
+pub const NOT_FOUND: &str = "NOT_FOUND";
+/// `extensions.code` of a change that collides with stored data or the deployment's state.
+pub const CONFLICT: &str = "CONFLICT";
 /// `extensions.code` of an operation refused by a limit (depth, complexity, size, timeout, …)
 /// before or while it runs.
 pub const OPERATION_LIMIT_EXCEEDED: &str = "OPERATION_LIMIT_EXCEEDED";
+/// `extensions.code` of a caller over its rate.
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
+/// `extensions.code` of a persisted document hash the server does not know.
+pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+/// `extensions.code` of a persisted document sent while persisted queries are off.
+pub const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
+/// `extensions.code` of internal errors; the handler adds the request id to them.
+pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 
-/// An error a resolver returns to the client.
+/// A limit a request went past: which, the value found (`at least 13`, `over 10000`) and the
+/// maximum. Clients read the three from `extensions` (`limit`, `value`, `max`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// What is limited (`depth`, `request body size in bytes`).
+    pub limit: String,
+    /// The value found.
+    pub value: String,
+    /// The largest value allowed.
+    pub max: u64,
+    /// The message, naming the three.
+    message: String,
+}
+
+impl Limit {
+    /// The limit `limit` passed with `value`, where `max` is allowed.
+    pub fn new(limit: &str, value: impl std::fmt::Display, max: u64) -> Limit {
+        let value = value.to_string();
+        Limit {
+            message: format!("operation limit exceeded: {limit} is {value}, the maximum is {max}"),
+            limit: limit.to_owned(),
+            value,
+            max,
+        }
+    }
+}
+
+/// An error the API answers with: a resolver's error, or the refusal of a whole request.
 ///
 /// Deliberately not `Display`: async-graphql converts any `Display` error into a message without
 /// a code, so the only way into an `async_graphql::Error` is the `From` below, which sets one.
@@ -23,14 +67,28 @@ pub const OPERATION_LIMIT_EXCEEDED: &str = "OPERATION_LIMIT_EXCEEDED";
 pub enum ApiError {
     /// The client sent something invalid; the message names it.
     BadUserInput(String),
+    /// No valid bearer token; the message names the failed check, never the token.
+    Unauthenticated(String),
+    /// The caller may not do this (e.g. introspection while it is disabled).
+    Forbidden(String),
     /// A named thing does not exist (or is out of the caller's scope).
     NotFound(String),
     /// The change collides with existing data.
     Conflict(String),
-    /// The caller may not do this (e.g. introspection while it is disabled).
-    Forbidden(String),
-    /// The operation exceeds a limit; the message names the limit, the value and the maximum.
-    OperationLimit(String),
+    /// The operation exceeds a limit.
+    OperationLimit(Limit),
+    /// The request body (or batch) exceeds its limit: HTTP 413.
+    PayloadTooLarge(Limit),
+    /// The caller is over its rate.
+    RateLimited {
+        /// Says so, and when to retry.
+        message: String,
+        /// Whole seconds to wait (`Retry-After`, `extensions.retryAfter`).
+        retry_after_secs: u64,
+    },
+    /// An HTTP method the endpoint does not take for this request (a mutation over GET):
+    /// HTTP 405 with `Allow: POST`.
+    MethodNotAllowed(String),
     /// The request names a persisted document by a hash the server does not know; Apollo
     /// clients then send the document (message `PersistedQueryNotFound`, as they expect).
     PersistedQueryNotFound(String),
@@ -45,14 +103,30 @@ impl ApiError {
     pub fn message(&self) -> &str {
         match self {
             ApiError::BadUserInput(m)
+            | ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
-            | ApiError::Forbidden(m)
-            | ApiError::OperationLimit(m)
+            | ApiError::MethodNotAllowed(m)
+            | ApiError::RateLimited { message: m, .. }
             | ApiError::PersistedQueryNotFound(m)
             | ApiError::PersistedQueryNotSupported(m) => m,
+            ApiError::OperationLimit(limit) | ApiError::PayloadTooLarge(limit) => &limit.message,
             ApiError::Internal(_) => "internal error",
         }
+    }
+
+    /// The refusal of a request whose token failed `check` (`token expired`).
+    pub fn unauthenticated(check: impl std::fmt::Display) -> Self {
+        ApiError::Unauthenticated(format!("authentication failed: {check}"))
+    }
+
+    /// The refusal of a principal without any role.
+    pub fn without_role() -> Self {
+        ApiError::Forbidden(
+            "the token grants none of the roles reader, allocator, importer, partner_admin"
+                .to_owned(),
+        )
     }
 
     /// The same error with its message put under an input path: `within("input")` turns
@@ -63,25 +137,93 @@ impl ApiError {
             ApiError::BadUserInput(m) => ApiError::BadUserInput(format!("{path}.{m}")),
             ApiError::NotFound(m) => ApiError::NotFound(format!("{path}.{m}")),
             ApiError::Conflict(m) => ApiError::Conflict(format!("{path}.{m}")),
-            other @ (ApiError::Forbidden(_)
-            | ApiError::OperationLimit(_)
-            | ApiError::PersistedQueryNotFound(_)
-            | ApiError::PersistedQueryNotSupported(_)
-            | ApiError::Internal(_)) => other,
+            other => other,
         }
     }
 
     /// The DESIGN.md error code of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadUserInput(_) => "BAD_USER_INPUT",
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::Conflict(_) => "CONFLICT",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::OperationLimit(_) => OPERATION_LIMIT_EXCEEDED,
-            ApiError::PersistedQueryNotFound(_) => "PERSISTED_QUERY_NOT_FOUND",
-            ApiError::PersistedQueryNotSupported(_) => "PERSISTED_QUERY_NOT_SUPPORTED",
+            ApiError::BadUserInput(_) | ApiError::MethodNotAllowed(_) => BAD_USER_INPUT,
+            ApiError::Unauthenticated(_) => UNAUTHENTICATED,
+            ApiError::Forbidden(_) => FORBIDDEN,
+            ApiError::NotFound(_) => NOT_FOUND,
+            ApiError::Conflict(_) => CONFLICT,
+            ApiError::OperationLimit(_) | ApiError::PayloadTooLarge(_) => OPERATION_LIMIT_EXCEEDED,
+            ApiError::RateLimited { .. } => RATE_LIMITED,
+            ApiError::PersistedQueryNotFound(_) => PERSISTED_QUERY_NOT_FOUND,
+            ApiError::PersistedQueryNotSupported(_) => PERSISTED_QUERY_NOT_SUPPORTED,
             ApiError::Internal(_) => INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The HTTP status when this error refuses a whole HTTP request. Errors of an operation
+    /// that ran are answered inside a 200 GraphQL response.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ApiError::BadUserInput(_) | ApiError::OperationLimit(_) => 400,
+            ApiError::Unauthenticated(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge(_) => 413,
+            ApiError::RateLimited { .. } => 429,
+            // Apollo clients expect these inside a 200 answer, and retry with the document.
+            ApiError::PersistedQueryNotFound(_) | ApiError::PersistedQueryNotSupported(_) => 200,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    /// `extensions` of the error: its code, plus `limit`, `value` and `max` for limits and
+    /// `retryAfter` for rate limits.
+    fn extensions(&self) -> async_graphql::ErrorExtensionValues {
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", self.code());
+        match self {
+            ApiError::OperationLimit(limit) | ApiError::PayloadTooLarge(limit) => {
+                ext.set("limit", limit.limit.as_str());
+                ext.set("value", limit.value.as_str());
+                ext.set("max", limit.max);
+            }
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => ext.set("retryAfter", *retry_after_secs),
+            _ => {}
+        }
+        ext
+    }
+
+    /// The JSON body refusing a whole HTTP request: `{"errors": [{message, extensions}]}`,
+    /// with the request id in the extensions of an internal error.
+    pub fn http_body(&self, request_id: Option<&str>) -> serde_json::Value {
+        let mut error = self.clone().into_server_error();
+        if let (ApiError::Internal(_), Some(id), Some(ext)) =
+            (self, request_id, error.extensions.as_mut())
+        {
+            ext.set("requestId", id);
+        }
+        serde_json::json!({ "errors": [error] })
+    }
+}
+
+impl From<&Limited> for ApiError {
+    fn from(limited: &Limited) -> Self {
+        ApiError::RateLimited {
+            message: limited.message(),
+            retry_after_secs: limited.retry_after_secs(),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(err: ReportError) -> Self {
+        match err {
+            // Stored prices that don't fit together: the request is fine, the data is not.
+            ReportError::Price(_) => ApiError::Conflict(err.to_string()),
+            // The stored evaluation and tree disagree, or amounts overflow: not the request's
+            // fault.
+            _ => ApiError::Internal(err.to_string()),
         }
     }
 }
@@ -178,25 +320,22 @@ fn rule_field(err: &RuleError) -> (String, String) {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
-            StoreError::Conflict(detail) => ApiError::Conflict(detail),
-            StoreError::CostGroup(rule) => ApiError::from(rule),
-            StoreError::Report(e @ ReportError::Price(_)) => ApiError::Conflict(e.to_string()),
-            StoreError::Rule(rule) => ApiError::from(rule),
-            StoreError::RuleOrder(order) => ApiError::BadUserInput(order.to_string()),
-            other => ApiError::Internal(other.to_string()),
-        }
+        ApiError::from(&err)
     }
 }
 
 impl From<Arc<StoreError>> for ApiError {
     fn from(err: Arc<StoreError>) -> Self {
-        match &*err {
+        ApiError::from(&*err)
+    }
+}
+
+impl From<&StoreError> for ApiError {
+    fn from(err: &StoreError) -> Self {
+        match err {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Conflict(detail) => ApiError::Conflict(detail.clone()),
             StoreError::CostGroup(rule) => ApiError::from(rule.clone()),
-            StoreError::Report(e @ ReportError::Price(_)) => ApiError::Conflict(e.to_string()),
             StoreError::Rule(rule) => ApiError::from(rule.clone()),
             StoreError::RuleOrder(order) => ApiError::BadUserInput(order.to_string()),
             other => ApiError::Internal(other.to_string()),
@@ -220,14 +359,10 @@ impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
         if let ApiError::Internal(cause) = &err {
             // Logged once here, inside the request's span (which carries the request id).
-            tracing::error!(cause = %cause, "internal error in resolver");
+            tracing::error!(cause = %cause, "internal error");
         }
-        let code = err.code();
         let mut error = async_graphql::Error::new(err.message());
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", code);
+        error.extensions = Some(err.extensions());
         error
     }
 }

@@ -11,23 +11,14 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Request, Response, ServerError, Value as ConstValue, Variables};
 
-use super::error::{ApiError, OPERATION_LIMIT_EXCEEDED};
+use super::error::{ApiError, Limit, OPERATION_LIMIT_EXCEEDED};
 use crate::config::OperationLimits;
 use crate::domain::paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// A refusal naming the limit, the value found and the maximum, with the three also in
 /// `extensions` (`limit`, `value`, `max`) for clients that act on them.
 pub fn limit_exceeded(limit: &str, value: impl std::fmt::Display, max: u64) -> ServerError {
-    let value = value.to_string();
-    let mut error = ApiError::OperationLimit(format!(
-        "operation limit exceeded: {limit} is {value}, the maximum is {max}"
-    ))
-    .into_server_error();
-    let ext = error.extensions.get_or_insert_with(Default::default);
-    ext.set("limit", limit);
-    ext.set("value", value);
-    ext.set("max", max);
-    error
+    ApiError::OperationLimit(Limit::new(limit, value, max)).into_server_error()
 }
 
 /// One field of the schema as the complexity count sees it.

@@ -14,6 +14,7 @@ use crate::domain::{
     SkuId, Subscription, Tenant, TenantId, TenantScope, UserDetails, UserFilter, UserId,
     UserSummary,
 };
+use crate::graphql::error::ApiError;
 use crate::graphql::types::DatedReport;
 use crate::metrics::Metrics;
 use crate::store::import_queries::{self, TenantRuns};
@@ -409,11 +410,13 @@ loader!(
 );
 impl Loader<(TenantId, NaiveDate)> for CostReportOfTenant {
     type Value = Arc<DatedReport>;
-    type Error = LoadError;
+    // A report can fail on its stored inputs (prices in several currencies), not only on the
+    // store: the error the API answers with.
+    type Error = ApiError;
     async fn load(
         &self,
         keys: &[(TenantId, NaiveDate)],
-    ) -> Result<HashMap<(TenantId, NaiveDate), Self::Value>, LoadError> {
+    ) -> Result<HashMap<(TenantId, NaiveDate), Self::Value>, ApiError> {
         self.0.batch("cost_report_of_tenant", keys.len());
         let tenants: Vec<TenantId> = keys.iter().map(|(t, _)| *t).collect();
         let inputs = evaluation::list_report_inputs(&self.0.store, &self.0.scope, &tenants).await?;
@@ -423,7 +426,7 @@ impl Loader<(TenantId, NaiveDate)> for CostReportOfTenant {
                 continue;
             };
             let report = report_from_tally(&i.tally, &i.subscriptions, &i.prices, &i.groups, as_of)
-                .map_err(|e| Arc::new(StoreError::Report(e)))?;
+                .map_err(ApiError::from)?;
             out.insert(
                 (tenant, as_of),
                 Arc::new(DatedReport {

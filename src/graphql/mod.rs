@@ -33,6 +33,7 @@ use crate::config::ApiSettings;
 use crate::domain::Principal;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use error::ApiError;
 
 /// The schema with what every operation needs: the limits checked before it runs, fresh
 /// DataLoaders per operation and the importer, on HTTP and on WebSocket alike, and panics
@@ -224,11 +225,7 @@ pub fn principal_in(data: &Data) -> Option<&Principal> {
 /// The answer refusing an operation that arrived without a valid principal; `reason` names the
 /// failed check.
 pub fn unauthenticated(reason: &str) -> Response {
-    let mut error = ServerError::new(format!("authentication failed: {reason}"), None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "UNAUTHENTICATED");
-    error.extensions = Some(ext);
-    Response::from_errors(vec![error])
+    Response::from_errors(vec![ApiError::unauthenticated(reason).into_server_error()])
 }
 
 /// Adds the request id to the response's internal errors, so support can find the log lines,
@@ -239,7 +236,7 @@ pub fn tag_internal_errors(response: &mut Response, request_id: &str) {
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
-            ext.set("code", "BAD_USER_INPUT");
+            ext.set("code", error::BAD_USER_INPUT);
         }
         let is_internal = error
             .extensions
@@ -270,12 +267,11 @@ fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default();
-    tracing::error!(panic = %detail, "panic while executing a GraphQL request");
-    let mut error = ServerError::new("internal error", None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", error::INTERNAL_SERVER_ERROR);
-    error.extensions = Some(ext);
-    Response::from_errors(vec![error])
+    // Logged once, with the panic's message, where the internal error is made.
+    Response::from_errors(vec![
+        ApiError::Internal(format!("panic while executing a GraphQL request: {detail}"))
+            .into_server_error(),
+    ])
 }
 
 #[cfg(test)]

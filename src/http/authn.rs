@@ -1,55 +1,24 @@
-//! The principal of an HTTP request from its `Authorization` header, or the 401/403/429
-//! response that refuses it. Shared by `/graphql` and the CSV exports.
+//! The principal of an HTTP request from its `Authorization` header, or the refusal (401, 403
+//! or 429) of a request without one. Shared by `/graphql` and the CSV exports.
 
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse};
-use serde_json::json;
+use actix_web::HttpRequest;
+use actix_web::http::header;
 
 use super::forwarded::client_address;
-use crate::auth::{AuthError, Authenticator};
+use crate::auth::Authenticator;
 use crate::domain::{Action, Principal};
-use crate::rate_limit::{Caller, Limited, RateLimiter};
+use crate::graphql::error::ApiError;
+use crate::rate_limit::{Caller, RateLimiter};
 
-/// The response refusing a request that failed authentication: HTTP 401 with a GraphQL error
-/// `UNAUTHENTICATED` naming the failed check (never the token).
-pub fn unauthenticated(error: &AuthError) -> HttpResponse {
-    HttpResponse::build(StatusCode::UNAUTHORIZED)
-        .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "errors": [{
-            "message": format!("authentication failed: {error}"),
-            "extensions": { "code": "UNAUTHENTICATED" }
-        }] }))
-}
-
-/// The response refusing an authenticated caller without any role: HTTP 403, `FORBIDDEN`.
-pub fn without_role() -> HttpResponse {
-    HttpResponse::build(StatusCode::FORBIDDEN).json(json!({ "errors": [{
-        "message": "the token grants none of the roles reader, allocator, importer, partner_admin",
-        "extensions": { "code": "FORBIDDEN" }
-    }] }))
-}
-
-/// The response refusing a caller whose bucket is empty: HTTP 429 with `Retry-After`, and a
-/// GraphQL error `RATE_LIMITED` carrying the same wait in `extensions.retryAfter` (seconds).
-pub fn too_many_requests(limited: &Limited) -> HttpResponse {
-    let secs = limited.retry_after_secs();
-    HttpResponse::build(StatusCode::TOO_MANY_REQUESTS)
-        .insert_header((header::RETRY_AFTER, secs.to_string()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "errors": [{
-            "message": limited.message(),
-            "extensions": { "code": "RATE_LIMITED", "retryAfter": secs }
-        }] }))
-}
-
-/// The caller of `req`, allowed to read and within its rate limit; or the response refusing
-/// it. A request without a valid token is counted against its client address.
+/// The caller of `req`, allowed to read and within its rate limit; or the error refusing it:
+/// `UNAUTHENTICATED` naming the failed check (never the token), `FORBIDDEN` without a role,
+/// `RATE_LIMITED` over the rate. A request without a valid token is counted against its client
+/// address.
 pub async fn reader(
     req: &HttpRequest,
     auth: &Authenticator,
     limits: &RateLimiter,
-) -> Result<Principal, HttpResponse> {
+) -> Result<Principal, ApiError> {
     let address = client_address(req);
     let header = req
         .headers()
@@ -60,15 +29,15 @@ pub async fn reader(
         Err(error) => {
             limits
                 .check_unauthenticated(address)
-                .map_err(|l| too_many_requests(&l))?;
-            return Err(unauthenticated(&error));
+                .map_err(|l| ApiError::from(&l))?;
+            return Err(ApiError::unauthenticated(error));
         }
     };
     limits
         .check(&Caller::of(&principal, address))
-        .map_err(|l| too_many_requests(&l))?;
+        .map_err(|l| ApiError::from(&l))?;
     if !principal.may(Action::Read) {
-        return Err(without_role());
+        return Err(ApiError::without_role());
     }
     Ok(principal)
 }

@@ -13,11 +13,13 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::authn;
+use super::refusal::Refusal;
 use crate::auth::Authenticator;
 use crate::domain::allocation::{AllocationSource, CostLine, Currency, report_from_tally};
 use crate::domain::{CostGroup, CostGroupId, SkuId, TenantId, TenantScope};
 use crate::rate_limit::RateLimiter;
 use crate::store::{Store, evaluation, exports};
+use actix_web::ResponseError;
 
 /// Users read per statement while streaming `users.csv`.
 const USERS_PER_CHUNK: u64 = 2000;
@@ -112,7 +114,7 @@ pub async fn cost_report_csv(
 ) -> HttpResponse {
     let scope = match authn::reader(&req, &auth, &limits).await {
         Ok(principal) => principal.scope,
-        Err(refused) => return refused,
+        Err(refused) => return Refusal::from(refused).error_response(),
     };
     let tenant = match parse_tenant(&path) {
         Ok(t) => t,
@@ -379,7 +381,7 @@ pub async fn users_csv(
 ) -> HttpResponse {
     let scope = match authn::reader(&req, &auth, &limits).await {
         Ok(principal) => principal.scope,
-        Err(refused) => return refused,
+        Err(refused) => return Refusal::from(refused).error_response(),
     };
     let tenant = match parse_tenant(&path) {
         Ok(t) => t,

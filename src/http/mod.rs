@@ -1,4 +1,4 @@
-//! Routes that are not GraphQL: health, readiness, metrics, the client address, CSV exports and the GraphiQL page.
+//! Routes that are not GraphQL: health, readiness, metrics, the client address, CSV exports and the GraphiQL page; the answer refusing a request.
 
 pub mod authn;
 pub mod export;
@@ -6,3 +6,4 @@ pub mod forwarded;
 pub mod graphiql;
 pub mod health;
 pub mod metrics;
+pub mod refusal;

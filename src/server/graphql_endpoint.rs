@@ -4,17 +4,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use serde_json::json;
 use tracing_actix_web::RequestId;
 
 use crate::auth::Authenticator;
 use crate::domain::{Principal, Role};
-use crate::graphql::limits::limit_exceeded;
+use crate::graphql::error::{ApiError, Limit};
 use crate::graphql::persisted;
 use crate::graphql::{self, ApiExecutor, TransportRefusal};
+use crate::http::refusal::Refusal;
 use crate::http::{authn, forwarded};
 use crate::metrics::{Metrics, Namer, Outcome};
 use crate::rate_limit::{Caller, RateLimiter};
@@ -37,24 +37,12 @@ pub struct GraphqlState {
     pub ws_init_timeout: Duration,
 }
 
-fn refuse(state: &GraphqlState, status: StatusCode, error: serde_json::Value) -> HttpResponse {
+/// Counts a refused request in the metrics and turns its error into the HTTP refusal.
+fn refused(state: &GraphqlState, request_id: &RequestId, error: ApiError) -> Refusal {
     state
         .metrics
         .record_request(None, Namer::Caller, Outcome::Rejected, Duration::ZERO);
-    HttpResponse::build(status).json(json!({ "errors": [error] }))
-}
-
-fn reject(state: &GraphqlState, message: String) -> HttpResponse {
-    refuse(
-        state,
-        StatusCode::BAD_REQUEST,
-        json!({ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }),
-    )
-}
-
-fn refuse_limit(state: &GraphqlState, error: async_graphql::ServerError) -> HttpResponse {
-    let error = serde_json::to_value(&error).unwrap_or_default();
-    refuse(state, StatusCode::PAYLOAD_TOO_LARGE, error)
+    Refusal::with_request_id(error, request_id)
 }
 
 /// Why a body was not read.
@@ -123,11 +111,19 @@ pub async fn post(
     payload: web::Payload,
     state: web::Data<GraphqlState>,
     request_id: RequestId,
-) -> HttpResponse {
-    let principal = match authn::reader(&req, &state.auth, &state.limits).await {
-        Ok(principal) => principal,
-        Err(refused) => return refuse_auth(&state, refused),
-    };
+) -> Result<HttpResponse, Refusal> {
+    post_body(&req, payload, &state, &request_id)
+        .await
+        .map_err(|error| refused(&state, &request_id, error))
+}
+
+async fn post_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &GraphqlState,
+    request_id: &RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authn::reader(req, &state.auth, &state.limits).await?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -136,56 +132,45 @@ pub async fn post(
     // text/plain, form and multipart bodies are what a cross-site form or script can send
     // without a preflight: only JSON is read.
     if !is_json(content_type) {
-        return reject(
-            &state,
-            format!(
-                "Content-Type must be application/json, got {:?} (other types are refused as \
-                 cross-site request forgery protection)",
-                content_type.chars().take(80).collect::<String>()
-            ),
-        );
+        return Err(ApiError::BadUserInput(format!(
+            "Content-Type must be application/json, got {:?} (other types are refused as \
+             cross-site request forgery protection)",
+            content_type.chars().take(80).collect::<String>()
+        )));
     }
-    let body = match read_body(&req, payload, state.max_body_bytes).await {
+    let body = match read_body(req, payload, state.max_body_bytes).await {
         Ok(body) => body,
         Err(BodyError::TooLarge(size)) => {
-            return refuse_limit(
-                &state,
-                limit_exceeded(
-                    "request body size in bytes",
-                    size,
-                    state.max_body_bytes as u64,
-                ),
-            );
+            return Err(ApiError::PayloadTooLarge(Limit::new(
+                "request body size in bytes",
+                size,
+                state.max_body_bytes as u64,
+            )));
         }
         Err(BodyError::Read(err)) => {
-            return reject(&state, format!("request body could not be read: {err}"));
+            return Err(ApiError::BadUserInput(format!(
+                "request body could not be read: {err}"
+            )));
         }
     };
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(err) => return reject(&state, format!("request body is not valid JSON: {err}")),
-    };
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::BadUserInput(format!("request body is not valid JSON: {err}")))?;
     if let serde_json::Value::Array(items) = value {
-        let caller = Caller::of(&principal, forwarded::client_address(&req));
+        let caller = Caller::of(&principal, forwarded::client_address(req));
         // The request took one from the caller's bucket; the batch's other operations too.
         let extra = u32::try_from(items.len().saturating_sub(1)).unwrap_or(u32::MAX);
-        if state.max_batch.is_some_and(|max| items.len() <= max)
-            && let Err(limited) = state.limits.check_n(&caller, extra)
-        {
-            return refuse_auth(&state, authn::too_many_requests(&limited));
+        if state.max_batch.is_some_and(|max| items.len() <= max) {
+            state
+                .limits
+                .check_n(&caller, extra)
+                .map_err(|l| ApiError::from(&l))?;
         }
-        return batch(items, &state, &principal, &request_id).await;
+        return batch(items, state, &principal, request_id).await;
     }
-    let request: async_graphql::Request = match serde_json::from_value(value) {
-        Ok(request) => request,
-        Err(err) => {
-            return reject(
-                &state,
-                format!("request body is not a GraphQL request: {err}"),
-            );
-        }
-    };
-    answer(request, &state, principal, &request_id, false).await
+    let request: async_graphql::Request = serde_json::from_value(value).map_err(|err| {
+        ApiError::BadUserInput(format!("request body is not a GraphQL request: {err}"))
+    })?;
+    answer(request, state, principal, request_id, false).await
 }
 
 /// A JSON array of operations: run one after the other when batching is on and the batch is
@@ -195,18 +180,18 @@ async fn batch(
     state: &GraphqlState,
     principal: &Principal,
     request_id: &RequestId,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let Some(max) = state.max_batch else {
-        return reject(
-            state,
+        return Err(ApiError::BadUserInput(
             "batched operations are not enabled; send one operation per request".to_owned(),
-        );
+        ));
     };
     if items.len() > max {
-        return refuse_limit(
-            state,
-            limit_exceeded("batched operations", items.len(), max as u64),
-        );
+        return Err(ApiError::PayloadTooLarge(Limit::new(
+            "batched operations",
+            items.len(),
+            max as u64,
+        )));
     }
     let mut requests = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
@@ -215,16 +200,14 @@ async fn batch(
                 requests.push(request)
             }
             Ok(_) => {
-                return reject(
-                    state,
-                    format!("operation {index} of the batch has no query"),
-                );
+                return Err(ApiError::BadUserInput(format!(
+                    "operation {index} of the batch has no query"
+                )));
             }
             Err(err) => {
-                return reject(
-                    state,
-                    format!("operation {index} of the batch is not a GraphQL request: {err}"),
-                );
+                return Err(ApiError::BadUserInput(format!(
+                    "operation {index} of the batch is not a GraphQL request: {err}"
+                )));
             }
         }
     }
@@ -233,11 +216,13 @@ async fn batch(
         match execute(request, state, principal.clone(), request_id, false).await {
             Ok(response) => responses.push(response),
             Err(TransportRefusal::MutationOverGet) => {
-                return reject(state, "mutations are only accepted over POST".to_owned());
+                return Err(ApiError::BadUserInput(
+                    "mutations are only accepted over POST".to_owned(),
+                ));
             }
         }
     }
-    respond(&responses, request_id)
+    respond(&responses)
 }
 
 /// `GET /graphql?query=…&operationName=…&variables=…`: queries only, and only with a preflight
@@ -246,29 +231,29 @@ pub async fn get(
     req: HttpRequest,
     state: web::Data<GraphqlState>,
     request_id: RequestId,
-) -> HttpResponse {
-    let principal = match authn::reader(&req, &state.auth, &state.limits).await {
-        Ok(principal) => principal,
-        Err(refused) => return refuse_auth(&state, refused),
-    };
-    if !has_preflight_marker(&req) {
-        return reject(
-            &state,
+) -> Result<HttpResponse, Refusal> {
+    get_query(&req, &state, &request_id)
+        .await
+        .map_err(|error| refused(&state, &request_id, error))
+}
+
+async fn get_query(
+    req: &HttpRequest,
+    state: &GraphqlState,
+    request_id: &RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authn::reader(req, &state.auth, &state.limits).await?;
+    if !has_preflight_marker(req) {
+        return Err(ApiError::BadUserInput(
             "GET /graphql needs an X-Requested-With or Apollo-Require-Preflight header \
              (cross-site request forgery protection)"
                 .to_owned(),
-        );
+        ));
     }
-    let request = match async_graphql::http::parse_query_string(req.query_string()) {
-        Ok(request) => request,
-        Err(err) => {
-            return reject(
-                &state,
-                format!("query string is not a GraphQL request: {err}"),
-            );
-        }
-    };
-    answer(request, &state, principal, &request_id, true).await
+    let request = async_graphql::http::parse_query_string(req.query_string()).map_err(|err| {
+        ApiError::BadUserInput(format!("query string is not a GraphQL request: {err}"))
+    })?;
+    answer(request, state, principal, request_id, true).await
 }
 
 /// Runs one operation and answers it; with `read_only` (GET) a mutation gets 405.
@@ -278,23 +263,15 @@ async fn answer(
     principal: Principal,
     request_id: &RequestId,
     read_only: bool,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     if request.query.trim().is_empty() && !persisted::has_hash(&request) {
-        return reject(state, "request has no query".to_owned());
+        return Err(ApiError::BadUserInput("request has no query".to_owned()));
     }
     match execute(request, state, principal, request_id, read_only).await {
-        Ok(response) => respond(&response, request_id),
-        Err(TransportRefusal::MutationOverGet) => {
-            state
-                .metrics
-                .record_request(None, Namer::Caller, Outcome::Rejected, Duration::ZERO);
-            HttpResponse::MethodNotAllowed()
-                .insert_header((header::ALLOW, "POST"))
-                .json(json!({ "errors": [{
-                    "message": "mutations are only accepted over POST; GET runs queries only",
-                    "extensions": { "code": "BAD_USER_INPUT" }
-                }] }))
-        }
+        Ok(response) => respond(&response),
+        Err(TransportRefusal::MutationOverGet) => Err(ApiError::MethodNotAllowed(
+            "mutations are only accepted over POST; GET runs queries only".to_owned(),
+        )),
     }
 }
 
@@ -330,25 +307,12 @@ async fn execute(
     Ok(response)
 }
 
-fn respond<T: serde::Serialize>(response: &T, request_id: &RequestId) -> HttpResponse {
-    match serde_json::to_vec(response) {
-        Ok(body) => HttpResponse::Ok()
-            .content_type("application/json")
-            .insert_header(("Cache-Control", "no-store"))
-            .body(body),
-        Err(err) => {
-            tracing::error!(error = %err, "GraphQL response could not be serialized");
-            HttpResponse::InternalServerError().json(json!({
-                "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR", "requestId": request_id.to_string() } }]
-            }))
-        }
-    }
-}
-
-/// A refused authentication or rate limit, counted like the other refusals.
-fn refuse_auth(state: &GraphqlState, response: HttpResponse) -> HttpResponse {
-    state
-        .metrics
-        .record_request(None, Namer::Caller, Outcome::Rejected, Duration::ZERO);
-    response
+fn respond<T: serde::Serialize>(response: &T) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(response).map_err(|err| {
+        ApiError::Internal(format!("GraphQL response could not be serialized: {err}"))
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
 }

@@ -15,20 +15,21 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use async_graphql::futures_util::stream::BoxStream;
 use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
-use async_graphql::{Data, Executor, Request, Response, ServerError};
+use async_graphql::{Data, Executor, Request, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use serde_json::json;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::cors::CorsPolicy;
 use super::graphql_endpoint::GraphqlState;
 use crate::domain::Action;
+use crate::graphql::error::ApiError;
 use crate::graphql::{self, ApiExecutor};
 use crate::http::forwarded;
-use crate::rate_limit::{Caller, Limited, RateLimiter};
+use crate::http::refusal::Refusal;
+use crate::rate_limit::{Caller, RateLimiter};
 
 /// How often the server pings a quiet client.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -62,7 +63,9 @@ impl LimitedExecutor {
             .limits
             .check(&Caller::of(principal, self.address))
             .err()?;
-        Some(rate_limited(&limited))
+        Some(Response::from_errors(vec![
+            ApiError::from(&limited).into_server_error(),
+        ]))
     }
 }
 
@@ -90,16 +93,6 @@ impl Executor for LimitedExecutor {
     }
 }
 
-/// A GraphQL error `RATE_LIMITED` with the wait in `extensions.retryAfter` (seconds).
-fn rate_limited(limited: &Limited) -> Response {
-    let mut error = ServerError::new(limited.message(), None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "RATE_LIMITED");
-    ext.set("retryAfter", limited.retry_after_secs());
-    error.extensions = Some(ext);
-    Response::from_errors(vec![error])
-}
-
 /// Opens a GraphQL WebSocket. An `Origin` other than the server's own or a configured CORS
 /// origin gets 403. The `connection_init` payload's `Authorization` (`Bearer <JWT>`)
 /// authenticates the connection, which is closed when the check fails, the caller is over its
@@ -119,20 +112,18 @@ pub async fn websocket(
             .get(header::HOST)
             .and_then(|h| h.to_str().ok());
         if !cors.allows_websocket(origin, host) {
-            return Ok(HttpResponse::Forbidden().json(json!({ "errors": [{
-                "message": format!(
-                    "WebSocket connections from origin {:?} are not allowed (see TENANTGRAPH_HTTP_CORS_ORIGINS)",
-                    origin.chars().take(200).collect::<String>()
-                ),
-                "extensions": { "code": "FORBIDDEN" }
-            }] })));
+            return Err(Refusal::from(ApiError::Forbidden(format!(
+                "WebSocket connections from origin {:?} are not allowed (see TENANTGRAPH_HTTP_CORS_ORIGINS)",
+                origin.chars().take(200).collect::<String>()
+            )))
+            .into());
         }
     }
     let Some(protocol) = offered_protocol(&req) else {
-        return Ok(HttpResponse::BadRequest().json(json!({ "errors": [{
-            "message": "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws",
-            "extensions": { "code": "BAD_USER_INPUT" }
-        }] })));
+        return Err(Refusal::from(ApiError::BadUserInput(
+            "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws".to_owned(),
+        ))
+        .into());
     };
     let (response, session, messages) =
         actix_ws::handle_with_protocols(&req, payload, &[protocol.sec_websocket_protocol()])?;
@@ -364,11 +355,11 @@ fn on_connection_init(
             let principal = match auth.authenticate(authorization).await {
                 Ok(principal) => principal,
                 Err(error) => {
-                    let message = match limits.check_unauthenticated(address) {
-                        Ok(()) => format!("authentication failed: {error}"),
-                        Err(limited) => limited.message(),
+                    let refusal = match limits.check_unauthenticated(address) {
+                        Ok(()) => ApiError::unauthenticated(error),
+                        Err(limited) => ApiError::from(&limited),
                     };
-                    return Err(async_graphql::Error::new(message));
+                    return Err(async_graphql::Error::new(refusal.message()));
                 }
             };
             if let Err(limited) = limits.check(&Caller::of(&principal, address)) {
@@ -376,7 +367,7 @@ fn on_connection_init(
             }
             if !principal.may(Action::Read) {
                 return Err(async_graphql::Error::new(
-                    "the token grants none of the roles reader, allocator, importer, partner_admin",
+                    ApiError::without_role().message(),
                 ));
             }
             if let Ok(mut until) = state.valid_until.lock() {

@@ -21,9 +21,6 @@ pub enum StoreError {
     /// A write that would break the rules of cost groups (a clash, cycle or depth).
     #[error(transparent)]
     CostGroup(#[from] crate::domain::CostGroupError),
-    /// The stored data can't be reported on (prices in several currencies).
-    #[error(transparent)]
-    Report(crate::domain::allocation::ReportError),
     /// A rule that can't be evaluated (the GraphQL layer checks first; this keeps the store safe).
     #[error(transparent)]
     Rule(#[from] crate::domain::allocation::RuleError),

@@ -12,7 +12,7 @@ use crate::domain::allocation::{
 };
 use crate::domain::{AllocationRuleId, Principal, TenantId};
 use crate::graphql::OperationGuard;
-use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::error::{ApiError, ApiResult, Limit};
 use crate::graphql::heavy::HeavyWork;
 use crate::graphql::query::parse_id;
 use crate::store::StoreError;
@@ -137,9 +137,10 @@ impl PreviewQuery {
             .data::<Arc<OperationGuard>>()
             .map_or(usize::MAX, |g| g.limits().max_preview_rules);
         if rules.len() > max_rules {
-            return Err(ApiError::OperationLimit(format!(
-                "operation limit exceeded: rules of one allocation preview is {}, the maximum is {max_rules}",
-                rules.len()
+            return Err(ApiError::OperationLimit(Limit::new(
+                "rules of one allocation preview",
+                rules.len(),
+                max_rules as u64,
             )));
         }
         let heavy = ctx
@@ -196,7 +197,7 @@ impl PreviewQuery {
         let as_of = as_of.map_or_else(|| chrono::Utc::now().date_naive(), |d| d.0);
         let i = &preview.inputs;
         let report = report_from_tally(&i.tally, &i.subscriptions, &i.prices, &i.groups, as_of)
-            .map_err(StoreError::Report)?;
+            .map_err(ApiError::from)?;
         Ok(AllocationPreviewObject {
             tenant_id,
             report: Arc::new(DatedReport {
