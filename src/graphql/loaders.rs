@@ -7,7 +7,6 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 
-use crate::domain::allocation::report_from_tally;
 use crate::domain::allocation::{AllocationRuleEntry, UserAllocation};
 use crate::domain::{
     AllocationRuleId, AssignedLicense, CostGroup, CostGroupId, Page, PageRequest, ServicePlan,
@@ -425,8 +424,7 @@ impl Loader<(TenantId, NaiveDate)> for CostReportOfTenant {
             let Some(i) = inputs.get(&tenant) else {
                 continue;
             };
-            let report = report_from_tally(&i.tally, &i.subscriptions, &i.prices, &i.groups, as_of)
-                .map_err(ApiError::from)?;
+            let report = i.report_on(as_of).map_err(ApiError::from)?;
             out.insert(
                 (tenant, as_of),
                 Arc::new(DatedReport {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::authn;
 use super::refusal::Refusal;
 use crate::auth::Authenticator;
-use crate::domain::allocation::{AllocationSource, CostLine, Currency, report_from_tally};
+use crate::domain::allocation::{AllocationSource, CostLine, Currency};
 use crate::domain::{CostGroup, CostGroupId, SkuId, TenantId, TenantScope};
 use crate::rate_limit::RateLimiter;
 use crate::store::{Store, evaluation, exports};
@@ -137,13 +137,7 @@ pub async fn cost_report_csv(
         },
         Err(e) => return internal(&e),
     };
-    let report = match report_from_tally(
-        &inputs.tally,
-        &inputs.subscriptions,
-        &inputs.prices,
-        &inputs.groups,
-        as_of,
-    ) {
+    let report = match inputs.report_on(as_of) {
         Ok(r) => r,
         Err(e) => return text(actix_web::http::StatusCode::CONFLICT, e.to_string()),
     };

@@ -600,6 +600,23 @@ pub struct ReportInputs {
     pub groups: Vec<crate::domain::CostGroup>,
 }
 
+impl ReportInputs {
+    /// The tenant's cost report with the prices in force on `as_of`: the one place a report is
+    /// built from stored inputs (GraphQL, the preview and the CSV export all come here).
+    pub fn report_on(
+        &self,
+        as_of: chrono::NaiveDate,
+    ) -> Result<crate::domain::allocation::CostReport, crate::domain::allocation::ReportError> {
+        crate::domain::allocation::report_from_tally(
+            &self.tally,
+            &self.subscriptions,
+            &self.prices,
+            &self.groups,
+            as_of,
+        )
+    }
+}
+
 /// The report inputs of each of `tenants` in `scope` (others are left out), in four statements
 /// whatever the number of tenants; tenants never evaluated are evaluated first.
 pub async fn list_report_inputs(

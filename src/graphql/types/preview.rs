@@ -7,9 +7,7 @@ use async_graphql::{Context, ID, Object};
 use super::allocation_rule::{AllocationRuleInput, UserAllocationObject, parse_rule_input};
 use super::cost_report::{CostReportObject, DatedReport};
 use super::{UserObject, loaders};
-use crate::domain::allocation::{
-    AllocationSource, CompiledRule, UserAllocation, report_from_tally,
-};
+use crate::domain::allocation::{AllocationSource, CompiledRule, UserAllocation};
 use crate::domain::{AllocationRuleId, Principal, TenantId};
 use crate::graphql::OperationGuard;
 use crate::graphql::error::{ApiError, ApiResult, Limit};
@@ -196,8 +194,7 @@ impl PreviewQuery {
             .ok_or_else(not_found)?;
         let as_of = as_of.map_or_else(|| chrono::Utc::now().date_naive(), |d| d.0);
         let i = &preview.inputs;
-        let report = report_from_tally(&i.tally, &i.subscriptions, &i.prices, &i.groups, as_of)
-            .map_err(ApiError::from)?;
+        let report = i.report_on(as_of).map_err(ApiError::from)?;
         Ok(AllocationPreviewObject {
             tenant_id,
             report: Arc::new(DatedReport {
