@@ -121,10 +121,6 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
-
-    fn len(&self) -> usize {
-        self.limiter.len()
-    }
 }
 
 /// The rate limits of the whole server, shared by every worker.
@@ -194,17 +190,25 @@ impl RateLimiter {
             k.sweep();
         }
     }
-
-    /// Callers with a bucket kept (principals and addresses).
-    pub fn tracked(&self) -> usize {
-        self.principals.as_ref().map_or(0, Keyed::len)
-            + self.unauthenticated.as_ref().map_or(0, Keyed::len)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
+        fn len(&self) -> usize {
+            self.limiter.len()
+        }
+    }
+
+    impl RateLimiter {
+        /// Callers with a bucket kept (principals and addresses).
+        fn tracked(&self) -> usize {
+            self.principals.as_ref().map_or(0, Keyed::len)
+                + self.unauthenticated.as_ref().map_or(0, Keyed::len)
+        }
+    }
 
     fn limiter(per_second: u32, burst: u32) -> RateLimiter {
         RateLimiter::new(RateLimits {

@@ -106,11 +106,6 @@ impl HeavyWork {
             .or_insert_with(|| Arc::new(Semaphore::new(self.per_principal)))
             .clone()
     }
-
-    /// Principals with work running or waiting (for tests).
-    pub fn principals_busy(&self) -> usize {
-        self.running.lock().map_or(0, |r| r.len())
-    }
 }
 
 #[cfg(test)]
@@ -118,6 +113,13 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
+
+    impl HeavyWork {
+        /// Principals with work running or waiting.
+        fn principals_busy(&self) -> usize {
+            self.running.lock().map_or(0, |r| r.len())
+        }
+    }
 
     #[tokio::test]
     async fn one_principal_runs_one_piece_at_a_time_and_others_are_not_held_up() {

@@ -11,7 +11,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Request, Response, ServerError, Value as ConstValue, Variables};
 
-use super::error::{ApiError, Limit, OPERATION_LIMIT_EXCEEDED};
+use super::error::{ApiError, Limit};
 use crate::config::OperationLimits;
 use crate::domain::paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
@@ -770,19 +770,20 @@ fn count_tokens(source: &str, max: usize) -> usize {
     tokens
 }
 
-/// Whether a refusal came from these limits (for metrics and tests).
-pub fn is_limit_error(error: &ServerError) -> bool {
-    error
-        .extensions
-        .as_ref()
-        .and_then(|e| e.get("code"))
-        .is_some_and(|code| *code == async_graphql::Value::from(OPERATION_LIMIT_EXCEEDED))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Settings;
+    use crate::graphql::error::OPERATION_LIMIT_EXCEEDED;
+
+    /// Whether a refusal came from these limits.
+    fn is_limit_error(error: &ServerError) -> bool {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from(OPERATION_LIMIT_EXCEEDED))
+    }
 
     fn guard() -> OperationGuard {
         let schema = crate::graphql::build();

@@ -56,15 +56,6 @@ pub struct RunSummary {
     pub skipped: Vec<TenantId>,
 }
 
-impl RunSummary {
-    /// Whether any tenant failed.
-    pub fn any_failed(&self) -> bool {
-        self.runs
-            .iter()
-            .any(|r| r.status == crate::domain::RunStatus::Failed)
-    }
-}
-
 /// Why `trigger` could not start a run.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {

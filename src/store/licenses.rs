@@ -4,7 +4,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::connect::Store;
-use super::entities::user_license::{self, Column, Entity, Model};
+use super::entities::user_license::{Column, Entity, Model};
 use super::error::StoreError;
 use crate::domain::{AssignedLicense, ServicePlanId, SkuId, TenantId, UserId};
 
@@ -20,17 +20,6 @@ pub(crate) fn to_domain(m: Model) -> Result<AssignedLicense, StoreError> {
         sku_id: SkuId(m.sku_id),
         disabled_plans: disabled.into_iter().map(ServicePlanId).collect(),
     })
-}
-
-pub(crate) fn to_active(l: &AssignedLicense) -> user_license::ActiveModel {
-    use sea_orm::ActiveValue::Set;
-    let plans: Vec<Uuid> = l.disabled_plans.iter().map(|p| p.uuid()).collect();
-    user_license::ActiveModel {
-        user_id: Set(l.user_id.uuid()),
-        sku_id: Set(l.sku_id.uuid()),
-        tenant_id: Set(l.tenant_id.uuid()),
-        disabled_plans: Set(serde_json::json!(plans)),
-    }
 }
 
 /// The licenses of each of `users`, ordered by user then SKU.

@@ -18,7 +18,6 @@ pub mod licenses;
 pub mod members;
 pub mod overrides;
 pub mod prices;
-pub mod snapshot;
 pub mod subscriptions;
 pub mod tenants;
 pub mod users;

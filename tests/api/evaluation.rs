@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::support::snapshot::replace_tenant;
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -12,7 +13,6 @@ use tenantgraph::domain::allocation::{
     tally,
 };
 use tenantgraph::domain::{AssignedLicense, CostGroupId, TenantScope, UserId};
-use tenantgraph::store::snapshot::replace_tenant;
 use tenantgraph::store::{allocation_rules, evaluation};
 
 use crate::statements::big_tenant;
@@ -69,7 +69,7 @@ async fn a_tenant_of_three_evaluation_chunks_is_allocated_as_one_evaluation_of_a
         snapshot.users.retain(|u| present.contains(&u.id));
         snapshot.licenses.retain(|l| present.contains(&l.user_id));
         let counts = replace_tenant(&app.store, &snapshot, now).await.unwrap();
-        assert_eq!(counts.users_soft_deleted, 119);
+        assert_eq!(counts.users_removed, 119);
         let tenant_id = snapshot.tenant.id;
         let t = tenant_id.to_string();
 

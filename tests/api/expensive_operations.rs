@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use crate::support::snapshot::replace_tenant;
 use chrono::Utc;
 use serde_json::{Value, json};
 use tenantgraph::config::ApiSettings;
-use tenantgraph::store::snapshot::replace_tenant;
 
 use crate::statements::big_tenant;
 use crate::support::{TestApp, backends, first_error_code, test_api};
@@ -106,7 +106,7 @@ async fn a_preview_past_the_timeout_is_cancelled_while_another_tenants_reads_are
             ..test_api()
         };
         let app = TestApp::with_api(backend, api).await;
-        tenantgraph::demo::seed(&app.store).await.unwrap();
+        crate::support::demo::seed(&app.store).await;
         let big = big_tenant(20_000);
         replace_tenant(&app.store, &big, Utc::now()).await.unwrap();
         let t = big.tenant.id.to_string();

@@ -1,9 +1,9 @@
 //! Every lookup the API makes is served by an index: the SQL a query mix executes is explained
 //! on SQLite and no stored table may be read by a full scan.
 
+use crate::support::snapshot::replace_tenant;
 use chrono::Utc;
 use serde_json::json;
-use tenantgraph::store::snapshot::replace_tenant;
 
 use crate::statements::big_tenant;
 use crate::support::{Backend, TestApp, demo_data};
@@ -59,12 +59,7 @@ async fn every_statement_of_the_query_mix_uses_an_index() {
     replace_tenant(&app.store, &snapshot, Utc::now())
         .await
         .unwrap();
-    for (demo, groups) in demo_data() {
-        replace_tenant(&app.store, &demo, Utc::now()).await.unwrap();
-        tenantgraph::store::snapshot::upsert_cost_groups(&app.store, &groups)
-            .await
-            .unwrap();
-    }
+    crate::support::demo::seed(&app.store).await;
     let (demo, groups) = &demo_data()[0];
     let vars = json!({
         "dt": demo.tenant.id.to_string(),

@@ -341,7 +341,7 @@ async fn an_operation_past_its_timeout_is_cancelled_with_a_limit_error_and_no_in
     // the timer fires on the runtime's next millisecond tick, long before SLOW_QUERY is done.
     // `{ __typename }` finishes on its first poll, so it is answered even so.
     let app = TestApp::with_api(Backend::Sqlite, api(|a| a.timeout = Duration::ZERO)).await;
-    tenantgraph::demo::seed(&app.store).await.unwrap();
+    crate::support::demo::seed(&app.store).await;
     let body = app.post(SLOW_QUERY, json!({})).await;
     assert_refused(&body, "run time in milliseconds", "over 0", 0);
     assert_eq!(body["errors"].as_array().unwrap().len(), 1);

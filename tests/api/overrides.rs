@@ -2,10 +2,10 @@
 //! users filter, validation, tenant boundaries, audit entries, and overrides kept across
 //! re-imports and for users deleted upstream.
 
+use crate::support::snapshot::{TenantSnapshot, replace_tenant};
 use chrono::Utc;
 use serde_json::{Value, json};
 use tenantgraph::domain::{TenantId, TenantScope, UserId};
-use tenantgraph::store::snapshot::{TenantSnapshot, replace_tenant};
 use tenantgraph::store::{audit, evaluation};
 
 use crate::support::{TestApp, backends, demo_data, first_error_code};

@@ -254,7 +254,7 @@ async fn queries_over_websocket_are_cancelled_at_the_operation_timeout() {
         api.timeout = Duration::ZERO;
     })
     .await;
-    tenantgraph::demo::seed(&app.store).await.unwrap();
+    crate::support::demo::seed(&app.store).await;
     let mut socket = ws_connect(
         app.addr,
         json!({ "Authorization": format!("Bearer {}", token("grace")) }),

@@ -636,7 +636,7 @@ async fn principals_scoped_to_one_tenant_see_and_change_nothing_of_another() {
             )),
         )
         .await;
-        tenantgraph::demo::seed(&app.store).await.unwrap();
+        crate::support::demo::seed(&app.store).await;
         let admin = hs_token(&claims("admin", json!({ "roles": ["partner_admin"] })));
         let a = side(&app, &admin, 0).await;
         let b = side(&app, &admin, 1).await;

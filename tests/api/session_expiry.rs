@@ -71,7 +71,7 @@ async fn a_websocket_is_closed_when_its_token_expires_and_runs_nothing_after() {
         // exp in 2 s, no leeway; and exp 1 s ago with a 3 s leeway: both end about 2 s on.
         for (exp_in, leeway) in [(2, 0), (-1, 3)] {
             let app = TestApp::with_auth(backend, auth(Duration::from_secs(leeway)), None).await;
-            tenantgraph::demo::seed(&app.store).await.unwrap();
+            crate::support::demo::seed(&app.store).await;
             let t = crate::support::demo_data()[0].0.tenant.id.to_string();
             let started = Instant::now();
             let bearer = format!("Bearer {}", token(exp_in));

@@ -1,12 +1,12 @@
 //! SQL statements per request stay constant in the page size (DataLoaders batch every relation).
 
+use crate::support::snapshot::{TenantSnapshot, replace_tenant};
 use chrono::Utc;
 use serde_json::json;
 use tenantgraph::domain::{
     AssignedLicense, PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, Tenant,
     TenantId, User, UserId,
 };
-use tenantgraph::store::snapshot::{TenantSnapshot, replace_tenant};
 use uuid::Uuid;
 
 use crate::support::{TestApp, backends};

@@ -12,6 +12,9 @@ use tenantgraph::server::{self, ServerParts};
 use tenantgraph::store::{StatementObserver, Store};
 use tokio::sync::OnceCell;
 
+pub(crate) mod demo;
+pub(crate) mod snapshot;
+
 /// A spawned process that is killed and reaped when dropped, so that a test failing before it
 /// stops its server leaves no process behind.
 pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
@@ -271,7 +274,7 @@ impl TestApp {
     /// Starts a server on the demo data set.
     pub(crate) async fn demo(backend: Backend) -> TestApp {
         let app = TestApp::empty(backend).await;
-        tenantgraph::demo::seed(&app.store).await.unwrap();
+        demo::seed(&app.store).await;
         app
     }
 
@@ -365,10 +368,10 @@ pub(crate) fn first_error_code(body: &Value) -> &str {
 
 /// The demo data set, for expected values.
 pub(crate) fn demo_data() -> Vec<(
-    tenantgraph::store::snapshot::TenantSnapshot,
+    snapshot::TenantSnapshot,
     Vec<tenantgraph::domain::CostGroup>,
 )> {
-    tenantgraph::demo::data()
+    demo::data()
 }
 
 /// The next text message of a WebSocket as JSON, skipping pings and pongs.

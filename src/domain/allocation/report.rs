@@ -119,22 +119,6 @@ pub struct CostReport {
     pub assigned: CostLine,
 }
 
-impl CostReport {
-    /// The line of `group_id`, alone or with its descendants; `None` for a group not in the report.
-    pub fn cost_of(&self, group_id: CostGroupId, include_descendants: bool) -> Option<&CostLine> {
-        self.groups
-            .iter()
-            .find(|g| g.group_id == group_id)
-            .map(|g| {
-                if include_descendants {
-                    &g.subtree
-                } else {
-                    &g.own
-                }
-            })
-    }
-}
-
 /// Inputs that cannot be reported on.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ReportError {
@@ -555,6 +539,22 @@ mod tests {
     use chrono::{DateTime, Utc};
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
+
+    impl CostReport {
+        /// The line of `group_id`, alone or with its descendants; `None` for a group not in the report.
+        fn cost_of(&self, group_id: CostGroupId, include_descendants: bool) -> Option<&CostLine> {
+            self.groups
+                .iter()
+                .find(|g| g.group_id == group_id)
+                .map(|g| {
+                    if include_descendants {
+                        &g.subtree
+                    } else {
+                        &g.own
+                    }
+                })
+        }
+    }
 
     fn day() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()

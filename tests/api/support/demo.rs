@@ -1,30 +1,23 @@
-//! A deterministic sample data set written straight to the store, for tests: four tenants, a few hundred users with departments,
-//! managers, extension attributes and licenses, SKUs whose consumed counts match the licenses
-//! actually assigned, and a cost-group tree. Deterministic: the same ids and values every run.
-//! (`serve --demo` imports from the built-in simulator instead, through the real importer.)
+//! The tests' sample data set: four tenants, a few hundred users with departments, managers,
+//! extension attributes and licenses, SKUs whose consumed counts match the licenses actually
+//! assigned, and a cost-group tree. Deterministic: the same ids and values every run. Seeded
+//! through the import commit ([`super::snapshot`]). (`serve --demo` imports from the built-in
+//! simulator instead, through the real importer.)
 
 use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::domain::user::EXTENSION_ATTRIBUTES;
-use crate::domain::{
+use tenantgraph::domain::user::EXTENSION_ATTRIBUTES;
+use tenantgraph::domain::{
     AssignedLicense, CostGroup, CostGroupId, PrepaidUnits, ServicePlan, ServicePlanId, SkuId,
     Subscription, Tenant, TenantId, User, UserId,
 };
-use crate::store::snapshot::{self, TenantSnapshot};
-use crate::store::{Store, StoreError};
+use tenantgraph::store::Store;
+
+use super::snapshot::{self, TenantSnapshot};
 
 /// Seed of the demo data; changing it changes every generated value.
 const SEED: u64 = 0x7e4a_9a27;
-
-/// What [`seed`] wrote.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DemoCounts {
-    /// Tenants written.
-    pub tenants: usize,
-    /// Users written.
-    pub users: usize,
-}
 
 struct TenantSpec {
     name: &'static str,
@@ -505,7 +498,7 @@ fn tenant_data(
 }
 
 /// The demo tenants' snapshots and cost groups, always the same.
-pub fn data() -> Vec<(TenantSnapshot, Vec<CostGroup>)> {
+pub(crate) fn data() -> Vec<(TenantSnapshot, Vec<CostGroup>)> {
     let mut rng = fastrand::Rng::with_seed(SEED);
     TENANTS
         .iter()
@@ -514,19 +507,17 @@ pub fn data() -> Vec<(TenantSnapshot, Vec<CostGroup>)> {
         .collect()
 }
 
-/// Writes the demo data set, replacing the demo tenants' previous state.
-pub async fn seed(store: &Store) -> Result<DemoCounts, StoreError> {
-    let mut counts = DemoCounts::default();
+/// Writes the demo data set through the import commit, replacing the demo tenants' previous
+/// state, and inserts their cost groups.
+pub(crate) async fn seed(store: &Store) {
     for (snapshot, groups) in data() {
-        snapshot::replace_tenant(store, &snapshot, Utc::now()).await?;
-        snapshot::upsert_cost_groups(store, &groups).await?;
-        counts.tenants += 1;
-        counts.users += snapshot.users.len();
+        snapshot::replace_tenant(store, &snapshot, Utc::now())
+            .await
+            .unwrap();
+        snapshot::upsert_cost_groups(store, &groups).await;
     }
-    Ok(counts)
 }
 
-#[cfg(test)]
 mod tests {
     use super::*;
 
