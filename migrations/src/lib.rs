@@ -16,6 +16,7 @@ mod m20261127_000006_create_import_run;
 mod m20261127_000007_create_import_state;
 mod m20261127_000008_index_user_licenses_by_tenant;
 mod m20261127_000009_create_allocation;
+mod m20261128_000010_encrypt_partner_credentials;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_create_import_state::Migration),
             Box::new(m20261127_000008_index_user_licenses_by_tenant::Migration),
             Box::new(m20261127_000009_create_allocation::Migration),
+            Box::new(m20261128_000010_encrypt_partner_credentials::Migration),
         ]
     }
 }

@@ -22,6 +22,7 @@ mod persisted;
 mod prices;
 mod rate_limits;
 mod reads;
+mod secrets;
 mod security;
 mod simulator;
 mod snapshot;
