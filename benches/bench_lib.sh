@@ -69,6 +69,7 @@ sim_start() {
   export TENANTGRAPH_LOGIN_URL=http://127.0.0.1:$port TENANTGRAPH_PARTNER_CENTER_URL=http://127.0.0.1:$port \
     TENANTGRAPH_GRAPH_URL=http://127.0.0.1:$port TENANTGRAPH_CLIENT_ID=tenantgraph-sim-client \
     TENANTGRAPH_CLIENT_SECRET=sim-client-secret TENANTGRAPH_REFRESH_TOKEN=sim-initial-refresh-token \
+    TENANTGRAPH_SECRET_KEY="$(head -c32 /dev/urandom | base64)" \
     TENANTGRAPH_PARTNER_TENANT_ID=415f1fc4-a74d-4718-bd84-55532608ad38 \
     TENANTGRAPH_DATABASE_URL="sqlite://$bench_work/bench.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn
 }

@@ -147,6 +147,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve { .. } => Some(settings.auth()?),
         _ => None,
     };
+    // So do `serve` and `import` with importer credentials but no key to encrypt the rotated
+    // refresh token with (`--demo` makes its own key).
+    if matches!(cli.command, Command::Serve { .. } | Command::Import { .. }) && !settings.demo {
+        settings.importer()?;
+    }
     telemetry::init(settings.log_format, &settings.log_level);
     let metrics = Arc::new(Metrics::new().map_err(|e| CliError::Other(e.to_string()))?);
     let observer: StatementObserver = {
@@ -371,6 +376,19 @@ async fn demo_upstream(
         partner_tenant_id: Some(config.partner_tenant_id.to_string()),
         import_tenants: None,
         ..settings.clone()
+    };
+    // Without a configured key, a key for this process only: a token stored by an earlier demo
+    // then can't be decrypted, and the simulator's initial token is used again.
+    let demo = if settings.secret_key.is_some() || settings.secret_key_file.is_some() {
+        demo
+    } else {
+        let key = store::secrets::generate_key().map_err(|e| CliError::Other(e.to_string()))?;
+        Settings {
+            secret_key: Some(secrecy::ExposeSecret::expose_secret(&key).to_owned()),
+            secret_key_previous: None,
+            secret_key_previous_file: None,
+            ..demo
+        }
     };
     tracing::info!(url = %sim.base_url(), "demo: built-in Microsoft simulator started");
     Ok((demo, sim))

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::SecretString;
+use secrecy::{SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Default store: an SQLite file in the working directory.
@@ -40,6 +40,10 @@ const ENV_KEYS: &[&str] = &[
     "client_secret_file",
     "refresh_token",
     "refresh_token_file",
+    "secret_key",
+    "secret_key_file",
+    "secret_key_previous",
+    "secret_key_previous_file",
     "partner_tenant_id",
     "import_tenants",
     "import_concurrency",
@@ -163,6 +167,15 @@ pub struct Settings {
     pub refresh_token: Option<String>,
     /// File holding the refresh token.
     pub refresh_token_file: Option<String>,
+    /// 32 random bytes in base64 that encrypt the rotated refresh token in the store (prefer
+    /// `secret_key_file`); required with importer credentials, except with `--demo`.
+    pub secret_key: Option<String>,
+    /// File holding the secret key.
+    pub secret_key_file: Option<String>,
+    /// The key before the last rotation: still decrypts rows written with it.
+    pub secret_key_previous: Option<String>,
+    /// File holding the previous secret key.
+    pub secret_key_previous_file: Option<String>,
     /// The partner's own tenant id (Partner Center tokens are redeemed there).
     pub partner_tenant_id: Option<String>,
     /// Comma-separated tenant ids to import instead of listing Partner Center's customers.
@@ -288,6 +301,10 @@ impl Default for Settings {
             client_secret_file: None,
             refresh_token: None,
             refresh_token_file: None,
+            secret_key: None,
+            secret_key_file: None,
+            secret_key_previous: None,
+            secret_key_previous_file: None,
             partner_tenant_id: None,
             import_tenants: None,
             import_concurrency: 8,
@@ -362,6 +379,14 @@ impl fmt::Debug for Settings {
             .field(
                 "refresh_token",
                 &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "secret_key_previous",
+                &self.secret_key_previous.as_ref().map(|_| "[redacted]"),
             )
             .field("partner_tenant_id", &self.partner_tenant_id)
             .field("import_concurrency", &self.import_concurrency)
@@ -458,7 +483,9 @@ impl Settings {
                 "expected at least 1",
             ));
         }
-        self.importer()?;
+        // Credentials without a secret key are refused by the commands that would store a
+        // token (`Settings::importer`); `migrate` needs no key.
+        self.importer_settings()?;
         self.metrics_listener()?;
         self.api_checked()?;
         if self.auth_mode.is_some() {
@@ -746,8 +773,42 @@ impl Settings {
         })
     }
 
-    /// The importer's part of the settings, with secrets read from their files.
+    /// The importer's part of the settings, with secrets read from their files. Refuses
+    /// credentials without `TENANTGRAPH_SECRET_KEY`: the rotated refresh token they lead to is
+    /// only stored encrypted.
     pub fn importer(&self) -> Result<ImporterSettings, SettingsError> {
+        let settings = self.importer_settings()?;
+        if settings.credentials.is_some() && settings.secret_keys.is_none() {
+            return Err(SettingsError::new(
+                SECRET_KEY,
+                "required with importer credentials, to encrypt the rotated refresh token in \
+                 the store: 32 random bytes in base64 (`openssl rand -base64 32`), or \
+                 TENANTGRAPH_SECRET_KEY_FILE",
+            ));
+        }
+        Ok(settings)
+    }
+
+    /// The keys that encrypt secrets in the store, decoded; `None` when no key is set.
+    pub fn secret_keys(&self) -> Result<Option<SecretKeys>, SettingsError> {
+        let current = secret_key(SECRET_KEY, &self.secret_key, &self.secret_key_file)?;
+        let previous = secret_key(
+            SECRET_KEY_PREVIOUS,
+            &self.secret_key_previous,
+            &self.secret_key_previous_file,
+        )?;
+        match (current, previous) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(SettingsError::new(
+                SECRET_KEY,
+                "required when TENANTGRAPH_SECRET_KEY_PREVIOUS is set: the previous key only \
+                 decrypts, the current one encrypts",
+            )),
+            (Some(current), previous) => Ok(Some(SecretKeys { current, previous })),
+        }
+    }
+
+    fn importer_settings(&self) -> Result<ImporterSettings, SettingsError> {
         let url = |key: &str, value: &str| {
             url::Url::parse(value)
                 .ok()
@@ -849,6 +910,7 @@ impl Settings {
             large_tenant_users: self.import_large_tenant_users,
             lease: Duration::from_secs(self.import_lease_secs),
             http_timeout: Duration::from_secs(self.import_http_timeout_secs.max(1)),
+            secret_keys: self.secret_keys()?,
         })
     }
 }
@@ -936,6 +998,54 @@ fn secret(
     }
 }
 
+const SECRET_KEY: &str = "TENANTGRAPH_SECRET_KEY";
+const SECRET_KEY_PREVIOUS: &str = "TENANTGRAPH_SECRET_KEY_PREVIOUS";
+/// Bytes of a secret key (AES-256).
+const SECRET_KEY_BYTES: usize = 32;
+
+/// A secret key (or its `_FILE`), decoded from base64 and checked to be 32 bytes. Errors never
+/// show the value.
+fn secret_key(
+    key: &str,
+    value: &Option<String>,
+    file: &Option<String>,
+) -> Result<Option<SecretSlice<u8>>, SettingsError> {
+    use base64::Engine as _;
+    let Some(text) = secret(key, value, file)? else {
+        return Ok(None);
+    };
+    let expected = "expected 32 random bytes in base64 (`openssl rand -base64 32`)";
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(secrecy::ExposeSecret::expose_secret(&text))
+        .map_err(|_| SettingsError::new(key, format!("{expected}; the value is not base64")))?;
+    if bytes.len() != SECRET_KEY_BYTES {
+        return Err(SettingsError::new(
+            key,
+            format!("{expected}; got {} bytes", bytes.len()),
+        ));
+    }
+    Ok(Some(SecretSlice::from(bytes)))
+}
+
+/// The keys that encrypt secrets in the store (`TENANTGRAPH_SECRET_KEY`, `_PREVIOUS`), 32 bytes
+/// each. `Debug` shows neither.
+#[derive(Clone)]
+pub struct SecretKeys {
+    /// Encrypts every write and decrypts rows written with it.
+    pub current: SecretSlice<u8>,
+    /// Only decrypts rows written before the last rotation.
+    pub previous: Option<SecretSlice<u8>>,
+}
+
+impl fmt::Debug for SecretKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretKeys")
+            .field("current", &"[redacted]")
+            .field("previous", &self.previous.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
 /// The app + user credentials the importer redeems (secure application model).
 #[derive(Clone)]
 pub struct Credentials {
@@ -988,6 +1098,9 @@ pub struct ImporterSettings {
     pub lease: Duration,
     /// Timeout of one upstream request.
     pub http_timeout: Duration,
+    /// Keys encrypting the rotated refresh token in the store; [`Settings::importer`] refuses
+    /// credentials without them.
+    pub secret_keys: Option<SecretKeys>,
 }
 
 /// Default complexity budget: the Client Portal's users page (100 users with manager and
@@ -1323,6 +1436,7 @@ mod tests {
             client_id: Some("app".into()),
             client_secret: Some("client-s3cret".into()),
             refresh_token: Some("refresh-s3cret".into()),
+            secret_key: Some(KEY_S3CRET.into()),
             ..Settings::default()
         };
         let importer = settings.importer().unwrap();
@@ -1341,6 +1455,7 @@ mod tests {
             client_id: Some("app".into()),
             client_secret: Some("secret".into()),
             refresh_token_file: Some(file.display().to_string()),
+            secret_key: Some(KEY_S3CRET.into()),
             ..Settings::default()
         };
         let credentials = settings.importer().unwrap().credentials.unwrap();
@@ -1355,6 +1470,76 @@ mod tests {
         let err = half.importer().unwrap_err().to_string();
         assert!(err.contains("TENANTGRAPH_CLIENT_SECRET"), "{err}");
         assert!(err.contains("TENANTGRAPH_REFRESH_TOKEN"), "{err}");
+    }
+
+    /// 32 bytes in base64 (they read `s3cret…`): Debug output must never show them.
+    const KEY_S3CRET: &str = "czNjcmV0LWtleS0zMi1ieXRlcy1sb25nLXMzY3JldCE=";
+
+    #[test]
+    fn importer_credentials_need_a_secret_key_that_migrate_does_not() {
+        let settings = Settings {
+            client_id: Some("app".into()),
+            client_secret: Some("secret".into()),
+            refresh_token: Some("token".into()),
+            ..Settings::default()
+        };
+        settings.validate().unwrap();
+        let err = settings.importer().unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid setting TENANTGRAPH_SECRET_KEY:"),
+            "{err}"
+        );
+        assert!(err.contains("openssl rand -base64 32"), "{err}");
+        let keyed = Settings {
+            secret_key: Some(KEY_S3CRET.into()),
+            ..settings
+        };
+        let keys = keyed.importer().unwrap().secret_keys.unwrap();
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&keys.current).len(),
+            32
+        );
+        assert!(keys.previous.is_none());
+    }
+
+    #[test]
+    fn secret_keys_are_32_bytes_of_base64_named_but_never_shown() {
+        for (value, expected) in [("not base64!", "not base64"), ("c2hvcnQ=", "got 5 bytes")] {
+            let settings = Settings {
+                secret_key_previous: Some(value.into()),
+                secret_key: Some(KEY_S3CRET.into()),
+                ..Settings::default()
+            };
+            let err = settings.validate().unwrap_err().to_string();
+            assert!(err.contains("TENANTGRAPH_SECRET_KEY_PREVIOUS"), "{err}");
+            assert!(err.contains(expected) && !err.contains(value), "{err}");
+        }
+        let previous_only = Settings {
+            secret_key_previous: Some(KEY_S3CRET.into()),
+            ..Settings::default()
+        };
+        let err = previous_only.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid setting TENANTGRAPH_SECRET_KEY:"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, format!("{KEY_S3CRET}\n")).unwrap();
+        let settings = Settings {
+            secret_key_file: Some(file.display().to_string()),
+            secret_key_previous: Some(KEY_S3CRET.into()),
+            ..Settings::default()
+        };
+        let keys = settings.secret_keys().unwrap().unwrap();
+        assert!(keys.previous.is_some());
+        for text in [format!("{settings:?}"), format!("{keys:?}")] {
+            assert!(
+                !text.contains(KEY_S3CRET) && !text.contains("s3cret"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

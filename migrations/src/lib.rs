@@ -17,6 +17,7 @@ mod m20261127_000007_create_import_state;
 mod m20261127_000008_index_user_licenses_by_tenant;
 mod m20261127_000009_create_allocation;
 mod m20261128_000010_index_audit_log_at;
+mod m20261128_000011_encrypt_partner_credentials;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_index_user_licenses_by_tenant::Migration),
             Box::new(m20261127_000009_create_allocation::Migration),
             Box::new(m20261128_000010_index_audit_log_at::Migration),
+            Box::new(m20261128_000011_encrypt_partner_credentials::Migration),
         ]
     }
 }

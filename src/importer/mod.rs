@@ -25,6 +25,7 @@ use self::progress::ProgressHub;
 use crate::config::ImporterSettings;
 use crate::domain::{ImportRun, ImportTrigger, Tenant, TenantId};
 use crate::store::import_runs::{self, NewRun, StartRefused};
+use crate::store::secrets::Keyring;
 use crate::store::{Store, StoreError};
 
 /// Runs imports for this process. Cheap to share (`Arc`).
@@ -33,6 +34,7 @@ pub struct Importer {
     settings: ImporterSettings,
     upstream: Upstream,
     tokens: Option<TokenClient>,
+    keys: Option<Keyring>,
     fingerprint: String,
     holder: String,
     progress: ProgressHub,
@@ -78,6 +80,23 @@ fn fingerprint(token: &SecretString) -> String {
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The keyring of the settings' secret keys; credentials come with keys (`Settings::importer`).
+fn keyring(settings: &ImporterSettings) -> Result<Keyring, ImportError> {
+    let refused = |message: String| ImportError::Refused {
+        reason: crate::domain::FailureReason::AppConfiguration,
+        code: "NOT_CONFIGURED".to_owned(),
+        message,
+    };
+    let keys = settings.secret_keys.as_ref().ok_or_else(|| {
+        refused("TENANTGRAPH_SECRET_KEY is required with importer credentials".to_owned())
+    })?;
+    Keyring::new(
+        keys.current.expose_secret(),
+        keys.previous.as_ref().map(|k| k.expose_secret()),
+    )
+    .map_err(|e| refused(format!("TENANTGRAPH_SECRET_KEY: {e}")))
+}
+
 fn holder_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
@@ -88,7 +107,8 @@ fn holder_name() -> String {
 
 impl Importer {
     /// An importer on `store`. Uses the newest stored refresh token when it was rotated from
-    /// the configured one.
+    /// the configured one; when the configured keys can't decrypt it, warns and uses the
+    /// configured token (the next rotation overwrites the row with the current key).
     pub async fn new(store: Store, settings: ImporterSettings) -> Result<Arc<Self>, ImportError> {
         let retry = RetryPolicy {
             max_attempts: settings.max_attempts,
@@ -96,15 +116,31 @@ impl Importer {
             max_delay: settings.retry_cap,
         };
         let upstream = Upstream::new(settings.http_timeout, retry)?;
-        let (tokens, fingerprint) = match &settings.credentials {
-            None => (None, String::new()),
+        let (tokens, keys, fingerprint) = match &settings.credentials {
+            None => (None, None, String::new()),
             Some(credentials) => {
+                let keys = keyring(&settings)?;
                 let fingerprint = fingerprint(&credentials.refresh_token);
-                let refresh =
-                    import_runs::find_refresh_token(&store, &credentials.client_id, &fingerprint)
-                        .await?
-                        .map(SecretString::from)
-                        .unwrap_or_else(|| credentials.refresh_token.clone());
+                let stored = import_runs::find_refresh_token(
+                    &store,
+                    &keys,
+                    &credentials.client_id,
+                    &fingerprint,
+                )
+                .await;
+                let refresh = match stored {
+                    Ok(Some(token)) => token,
+                    Ok(None) => credentials.refresh_token.clone(),
+                    Err(StoreError::Secret(err)) => {
+                        tracing::warn!(
+                            error = %err,
+                            "the stored refresh token can't be decrypted; using the configured \
+                             refresh token"
+                        );
+                        credentials.refresh_token.clone()
+                    }
+                    Err(err) => return Err(err.into()),
+                };
                 let client = TokenClient::new(
                     upstream.clone(),
                     settings.login_url.clone(),
@@ -112,7 +148,7 @@ impl Importer {
                     credentials.client_secret.clone(),
                     refresh,
                 );
-                (Some(client), fingerprint)
+                (Some(client), Some(keys), fingerprint)
             }
         };
         Ok(Arc::new(Importer {
@@ -120,6 +156,7 @@ impl Importer {
             settings,
             upstream,
             tokens,
+            keys,
             fingerprint,
             holder: holder_name(),
             progress: ProgressHub::default(),
@@ -321,15 +358,18 @@ impl Importer {
     }
 
     async fn keep_rotated_refresh_token(&self) {
-        let (Some(tokens), Some(credentials)) = (&self.tokens, &self.settings.credentials) else {
+        let (Some(tokens), Some(keys), Some(credentials)) =
+            (&self.tokens, &self.keys, &self.settings.credentials)
+        else {
             return;
         };
         if let Some(newest) = tokens.take_rotated_refresh_token()
             && let Err(err) = import_runs::save_refresh_token(
                 &self.store,
+                keys,
                 &credentials.client_id,
                 &self.fingerprint,
-                newest.expose_secret(),
+                &newest,
             )
             .await
         {

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A new rule order that does not list each of the tenant's rules once.
     #[error(transparent)]
     RuleOrder(#[from] crate::domain::allocation::RuleOrderError),
+    /// A stored secret that the configured keys can't open (or a key that can't seal).
+    #[error(transparent)]
+    Secret(#[from] super::secrets::SealError),
     /// A stored value that the domain can't read (written by hand or by a newer version).
     #[error("corrupt row in {table}: {detail}")]
     Corrupt {

@@ -1,4 +1,5 @@
-//! Import runs, each tenant's import lease and delta link, and the newest refresh token.
+//! Import runs, each tenant's import lease and delta link, and the newest refresh token
+//! (encrypted).
 //! A lease row per tenant makes one replica at a time import a tenant; a scheduled slot's run
 //! row is unique per tenant, so a slot imports each tenant once whichever replica gets there.
 
@@ -8,11 +9,13 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
+use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use super::connect::Store;
 use super::entities::{import_run, partner_credential, tenant, tenant_import_state, user};
 use super::error::StoreError;
+use super::secrets::{Keyring, Sealed};
 use crate::domain::{
     FailureReason, ImportCounts, ImportMode, ImportRun, ImportRunId, ImportTrigger, RunStatus,
     Tenant, TenantId,
@@ -467,31 +470,97 @@ pub async fn import_basis(store: &Store, tenant_id: TenantId) -> Result<ImportBa
 
 /// The stored refresh token for `client_id`, if it was rotated from the configured token whose
 /// fingerprint is `configured_fingerprint` (a new configured token wins over older rotations).
+/// A row still in plaintext (written before tokens were encrypted) leaves none behind: it is
+/// encrypted with the current key, or deleted when a newer token is configured. Fails with
+/// [`StoreError::Secret`] when neither key of `keys` opens the row.
 pub async fn find_refresh_token(
     store: &Store,
+    keys: &Keyring,
     client_id: &str,
     configured_fingerprint: &str,
-) -> Result<Option<String>, StoreError> {
-    Ok(partner_credential::Entity::find_by_id(client_id.to_owned())
+) -> Result<Option<SecretString>, StoreError> {
+    let Some(row) = partner_credential::Entity::find_by_id(client_id.to_owned())
         .one(store.db())
         .await?
-        .filter(|c| c.configured_fingerprint == configured_fingerprint)
-        .map(|c| c.refresh_token))
+    else {
+        return Ok(None);
+    };
+    let current = row.configured_fingerprint == configured_fingerprint;
+    if !row.refresh_token.is_empty() {
+        if !current {
+            partner_credential::Entity::delete_by_id(client_id.to_owned())
+                .exec(store.db())
+                .await?;
+            return Ok(None);
+        }
+        let token = SecretString::from(row.refresh_token);
+        upsert_sealed(
+            store,
+            keys,
+            client_id,
+            configured_fingerprint,
+            &token,
+            row.rotated_at,
+        )
+        .await?;
+        return Ok(Some(token));
+    }
+    if !current {
+        return Ok(None);
+    }
+    match (row.token_ciphertext, row.token_nonce, row.key_id) {
+        (Some(ciphertext), Some(nonce), Some(key_id)) => {
+            let sealed = Sealed {
+                ciphertext,
+                nonce,
+                key_id,
+            };
+            Ok(Some(keys.open(&sealed, client_id)?))
+        }
+        _ => Err(StoreError::Corrupt {
+            table: "partner_credentials",
+            detail: format!("the row of client id {client_id} holds no token"),
+        }),
+    }
 }
 
-/// Keeps the newest rotated refresh token for the next run.
+/// Keeps the newest rotated refresh token for the next run, encrypted with the current key.
 pub async fn save_refresh_token(
     store: &Store,
+    keys: &Keyring,
     client_id: &str,
     configured_fingerprint: &str,
-    refresh_token: &str,
+    refresh_token: &SecretString,
 ) -> Result<(), StoreError> {
+    upsert_sealed(
+        store,
+        keys,
+        client_id,
+        configured_fingerprint,
+        refresh_token,
+        Utc::now(),
+    )
+    .await
+}
+
+async fn upsert_sealed(
+    store: &Store,
+    keys: &Keyring,
+    client_id: &str,
+    configured_fingerprint: &str,
+    refresh_token: &SecretString,
+    rotated_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let sealed = keys.seal(refresh_token.expose_secret(), client_id)?;
     let txn = store.db().begin().await?;
     partner_credential::Entity::insert(partner_credential::ActiveModel {
         client_id: Set(client_id.to_owned()),
-        refresh_token: Set(refresh_token.to_owned()),
+        refresh_token: Set(String::new()),
         configured_fingerprint: Set(configured_fingerprint.to_owned()),
-        rotated_at: Set(Utc::now()),
+        rotated_at: Set(rotated_at),
+        token_ciphertext: Set(Some(sealed.ciphertext)),
+        token_nonce: Set(Some(sealed.nonce)),
+        key_id: Set(Some(sealed.key_id)),
     })
     .on_conflict(
         OnConflict::column(partner_credential::Column::ClientId)
@@ -499,6 +568,9 @@ pub async fn save_refresh_token(
                 partner_credential::Column::RefreshToken,
                 partner_credential::Column::ConfiguredFingerprint,
                 partner_credential::Column::RotatedAt,
+                partner_credential::Column::TokenCiphertext,
+                partner_credential::Column::TokenNonce,
+                partner_credential::Column::KeyId,
             ])
             .to_owned(),
     )

@@ -18,6 +18,7 @@ pub mod licenses;
 pub mod members;
 pub mod overrides;
 pub mod prices;
+pub mod secrets;
 pub mod subscriptions;
 pub mod tenants;
 pub mod users;

@@ -2,11 +2,19 @@
 
 use std::process::Command;
 
-use crate::support::KillOnDrop;
+use crate::support::{KillOnDrop, SECRET_KEY};
 
 fn tenantgraph() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantgraph"));
     cmd.env_remove("TENANTGRAPH_DATABASE_URL");
+    for key in [
+        "TENANTGRAPH_SECRET_KEY",
+        "TENANTGRAPH_SECRET_KEY_FILE",
+        "TENANTGRAPH_SECRET_KEY_PREVIOUS",
+        "TENANTGRAPH_SECRET_KEY_PREVIOUS_FILE",
+    ] {
+        cmd.env_remove(key);
+    }
     // These tests are not about authentication: loopback servers without it.
     cmd.env("TENANTGRAPH_AUTH_MODE", "none");
     cmd
@@ -92,6 +100,49 @@ fn invalid_setting_names_it_and_exits_2() {
         Some(2),
         "clap refuses a malformed --bind"
     );
+}
+
+#[test]
+fn importer_credentials_without_a_secret_key_exit_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+    let with_credentials = |args: &[&str]| {
+        let mut cmd = tenantgraph();
+        cmd.args(args)
+            .env("TENANTGRAPH_DATABASE_URL", &url)
+            .env("TENANTGRAPH_CLIENT_ID", "app")
+            .env("TENANTGRAPH_CLIENT_SECRET", "client-secret")
+            .env("TENANTGRAPH_REFRESH_TOKEN", "refresh-token")
+            .env(
+                "TENANTGRAPH_PARTNER_TENANT_ID",
+                uuid::Uuid::nil().to_string(),
+            )
+            .env("TENANTGRAPH_LOG_LEVEL", "off");
+        cmd
+    };
+    for args in [vec!["import"], vec!["serve", "--bind", "127.0.0.1:0"]] {
+        let output = with_credentials(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("TENANTGRAPH_SECRET_KEY"), "{stderr}");
+    }
+    assert!(
+        !dir.path().join("k.db").exists(),
+        "refused before opening the store"
+    );
+    // A key that is not 32 bytes of base64 is named, never shown.
+    let output = with_credentials(&["import"])
+        .env("TENANTGRAPH_SECRET_KEY", "c2hvcnQta2V5LXZhbHVl")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TENANTGRAPH_SECRET_KEY"), "{stderr}");
+    assert!(!stderr.contains("c2hvcnQta2V5LXZhbHVl"), "{stderr}");
+    // Migrations store no token: no key needed.
+    let status = with_credentials(&["migrate"]).status().unwrap();
+    assert!(status.success());
 }
 
 #[test]
@@ -205,6 +256,7 @@ async fn import_prints_a_summary_with_what_to_do_and_exits_1_when_a_tenant_faile
             .env("TENANTGRAPH_CLIENT_ID", &config.client_id)
             .env("TENANTGRAPH_CLIENT_SECRET", &config.client_secret)
             .env("TENANTGRAPH_REFRESH_TOKEN", &config.refresh_token)
+            .env("TENANTGRAPH_SECRET_KEY", SECRET_KEY)
             .env(
                 "TENANTGRAPH_PARTNER_TENANT_ID",
                 config.partner_tenant_id.to_string(),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tenantgraph::config::{Settings, StoreSettings};
 use tenantgraph::domain::{
@@ -14,9 +15,9 @@ use tenantgraph::store::entities::{import_run, service_plan, subscription, user,
 use tenantgraph::store::{Store, import_runs};
 use uuid::Uuid;
 
-use crate::support::{TestApp, backends};
+use crate::support::{SECRET_KEY, TestApp, backends, keyring};
 
-async fn simulator(tenants: usize, users: usize) -> RunningSimulator {
+pub(crate) async fn simulator(tenants: usize, users: usize) -> RunningSimulator {
     simulator::start(
         SimulatorConfig {
             tenants,
@@ -31,7 +32,7 @@ async fn simulator(tenants: usize, users: usize) -> RunningSimulator {
 }
 
 /// Settings pointing the importer at `sim`, with fast retries.
-fn settings_for(sim: &RunningSimulator) -> Settings {
+pub(crate) fn settings_for(sim: &RunningSimulator) -> Settings {
     let config = sim.config();
     Settings {
         login_url: sim.base_url(),
@@ -40,6 +41,7 @@ fn settings_for(sim: &RunningSimulator) -> Settings {
         client_id: Some(config.client_id.clone()),
         client_secret: Some(config.client_secret.clone()),
         refresh_token: Some(config.refresh_token.clone()),
+        secret_key: Some(SECRET_KEY.to_owned()),
         partner_tenant_id: Some(config.partner_tenant_id.to_string()),
         import_max_attempts: 4,
         import_retry_base_ms: 1,
@@ -49,13 +51,13 @@ fn settings_for(sim: &RunningSimulator) -> Settings {
     }
 }
 
-async fn importer_for(store: &Store, sim: &RunningSimulator) -> Arc<Importer> {
+pub(crate) async fn importer_for(store: &Store, sim: &RunningSimulator) -> Arc<Importer> {
     Importer::new(store.clone(), settings_for(sim).importer().unwrap())
         .await
         .unwrap()
 }
 
-async fn import_all(importer: &Arc<Importer>) -> Vec<ImportRun> {
+pub(crate) async fn import_all(importer: &Arc<Importer>) -> Vec<ImportRun> {
     importer
         .run_all(ImportTrigger::Cli, None, None)
         .await
@@ -107,7 +109,7 @@ async fn dump(store: &Store, tenant: Uuid) -> Value {
 }
 
 /// A second connection to the same database (the store's own is crate-private).
-async fn store_db(store: &Store) -> sea_orm::DatabaseConnection {
+pub(crate) async fn store_db(store: &Store) -> sea_orm::DatabaseConnection {
     sea_orm::Database::connect(store.url()).await.unwrap()
 }
 
@@ -632,12 +634,22 @@ async fn the_rotated_refresh_token_is_kept_for_the_next_run() {
             .await
             .unwrap();
         assert_eq!(kept.len(), 1);
-        assert_ne!(kept[0].refresh_token, sim.config().refresh_token);
-        let stored = import_runs::find_refresh_token(&app.store, &sim.config().client_id, "other")
+        assert_eq!(kept[0].refresh_token, "", "kept encrypted only");
+        let keys = keyring(SECRET_KEY, None);
+        assert_eq!(kept[0].key_id.as_deref(), Some(keys.current_key_id()));
+        let client_id = &sim.config().client_id;
+        let fingerprint = &kept[0].configured_fingerprint;
+        let stored = import_runs::find_refresh_token(&app.store, &keys, client_id, fingerprint)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(stored.expose_secret(), sim.config().refresh_token);
+        assert!(stored.expose_secret().starts_with("sim-rt-"));
+        let stored = import_runs::find_refresh_token(&app.store, &keys, client_id, "other")
             .await
             .unwrap();
-        assert_eq!(
-            stored, None,
+        assert!(
+            stored.is_none(),
             "a newly configured token wins over older rotations"
         );
         sim.stop().await;

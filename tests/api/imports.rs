@@ -87,6 +87,7 @@ pub(crate) fn unreachable_upstream(tenant_id: TenantId) -> Settings {
         client_id: Some("00000000-0000-0000-0000-00000000c11d".to_owned()),
         client_secret: Some("test-secret".to_owned()),
         refresh_token: Some("test-refresh-token".to_owned()),
+        secret_key: Some(crate::support::SECRET_KEY.to_owned()),
         import_tenants: Some(tenant_id.to_string()),
         import_max_attempts: 1,
         import_retry_base_ms: 1,

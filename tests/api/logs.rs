@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tenantgraph::simulator::{self, Fault, RunningSimulator, SimulatorConfig, TenantSelector};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{KillOnDrop, client, read_json, ws_connect, ws_open_with_headers};
+use crate::support::{KillOnDrop, SECRET_KEY, client, read_json, ws_connect, ws_open_with_headers};
 
 /// The server's HS256 secret; it must never be logged.
 const AUTH_SECRET: &str = "logs-test-hs256-secret-5b0c2e9d71a4f3e8";
@@ -53,6 +53,7 @@ fn tenantgraph(sim: &RunningSimulator, db: &str) -> Command {
         .env("TENANTGRAPH_CLIENT_ID", &config.client_id)
         .env("TENANTGRAPH_CLIENT_SECRET", &config.client_secret)
         .env("TENANTGRAPH_REFRESH_TOKEN", &config.refresh_token)
+        .env("TENANTGRAPH_SECRET_KEY", SECRET_KEY)
         .env(
             "TENANTGRAPH_PARTNER_TENANT_ID",
             config.partner_tenant_id.to_string(),
@@ -424,6 +425,7 @@ async fn an_import_and_a_session_log_no_secret_and_no_personal_value_at_info() {
             config.refresh_token.as_str(),
             CLIENT_BEARER.as_str(),
             AUTH_SECRET,
+            SECRET_KEY,
         ],
     );
     // Neither the tokens nor their signatures (the part that cannot be derived from claims).

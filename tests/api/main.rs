@@ -25,6 +25,7 @@ mod persisted;
 mod prices;
 mod rate_limits;
 mod reads;
+mod secrets;
 mod security;
 mod session_expiry;
 mod simulator;

@@ -9,11 +9,26 @@ use tenantgraph::config::{ApiSettings, AuthSettings, Settings, StoreSettings};
 use tenantgraph::importer::Importer;
 use tenantgraph::metrics::Metrics;
 use tenantgraph::server::{self, ServerParts};
+use tenantgraph::store::secrets::Keyring;
 use tenantgraph::store::{StatementObserver, Store};
 use tokio::sync::OnceCell;
 
 pub(crate) mod demo;
 pub(crate) mod snapshot;
+
+/// `TENANTGRAPH_SECRET_KEY` of the tests that import with credentials (32 bytes, base64).
+pub(crate) const SECRET_KEY: &str = "jXKhcYw2UWzr5Y41vgYU+WEN6axVDi9zhTF2JwPJTz0=";
+
+/// The keyring of base64 keys, as `TENANTGRAPH_SECRET_KEY` and `_PREVIOUS` give them.
+pub(crate) fn keyring(current: &str, previous: Option<&str>) -> Keyring {
+    use base64::Engine as _;
+    let decode = |key: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .unwrap()
+    };
+    Keyring::new(&decode(current), previous.map(decode).as_deref()).unwrap()
+}
 
 /// A spawned process that is killed and reaped when dropped, so that a test failing before it
 /// stops its server leaves no process behind.
