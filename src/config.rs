@@ -1412,6 +1412,49 @@ fn from_figment(err: figment::Error) -> SettingsError {
 mod tests {
     use super::*;
 
+    /// `config.default.toml` lists every setting: each key read from the environment, no
+    /// other, each with the built-in default (keys unset by default are commented out), and the
+    /// README's settings table names each one.
+    #[test]
+    fn config_default_toml_lists_every_setting_with_its_default() {
+        let text = include_str!("../config.default.toml");
+        let in_file: std::collections::BTreeSet<&str> = text
+            .lines()
+            .filter_map(|line| {
+                let line = line.strip_prefix("# ").unwrap_or(line);
+                let (key, _) = line.split_once(" = ")?;
+                key.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    .then_some(key)
+            })
+            .collect();
+        let in_code: std::collections::BTreeSet<&str> = ENV_KEYS.iter().copied().collect();
+        assert_eq!(
+            in_file.difference(&in_code).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "keys in config.default.toml that the code does not read"
+        );
+        assert_eq!(
+            in_code.difference(&in_file).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "settings missing from config.default.toml"
+        );
+        let from_file: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&from_file).unwrap(),
+            serde_json::to_value(Settings::default()).unwrap(),
+            "a value in config.default.toml is not the built-in default"
+        );
+        let readme = include_str!("../README.md");
+        for key in ENV_KEYS {
+            let variable = format!("`TENANTGRAPH_{}`", key.to_uppercase());
+            assert!(readme.contains(&variable), "{variable} is not in the README");
+        }
+    }
+
     #[test]
     fn password_in_a_database_url_is_masked() {
         assert_eq!(
