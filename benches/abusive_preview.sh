@@ -30,10 +30,10 @@ wait_ready "http://127.0.0.1:$port/readyz"
 url="http://127.0.0.1:$port/graphql"
 
 # Prints "abused-tenant victim-tenant cost-group".
-read -r abused victim group < <(python3 benches/abusive_preview.py "$url" setup)
+read -r abused victim group < <(python3 benches/abusive_preview.py setup "$url")
 export TENANT_ID=$victim
 echo "abused tenant $abused, victim tenant $victim"
-python3 benches/abusive_preview.py "$url" refused "$abused" "$group"
+python3 benches/abusive_preview.py refused "$url" "$abused" "$group"
 
 wrk -t1 -c1 -d3s -s benches/tenant_name.lua "$url" >/dev/null   # warm-up
 report() {
@@ -41,7 +41,7 @@ report() {
   echo "$2" | grep -E 'Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx|timeout'
 }
 report "alone" "$(wrk -t1 -c1 -d"${secs}s" --latency -s benches/tenant_name.lua "$url")"
-python3 benches/abusive_preview.py "$url" abuse "$abused" "$group" $((secs + 5)) >"$bench_work/abuse.txt" &
+python3 benches/abusive_preview.py abuse "$url" "$abused" "$group" $((secs + 5)) >"$bench_work/abuse.txt" &
 abuser=$!
 sleep 2
 report "beside the previews" "$(wrk -t1 -c1 -d"${secs}s" --latency -s benches/tenant_name.lua "$url")"

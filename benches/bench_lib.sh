@@ -1,6 +1,7 @@
 # Sourced by the benchmark scripts: builds the release binary, gives them a scratch directory
 # ($bench_work) and starts servers that are killed (and the directory removed) when the script
-# exits. Set BENCH_TOOL (wrk, hyperfine) before sourcing to check that it is installed.
+# exits. Set BENCH_TOOL (wrk, hyperfine) before sourcing to check that it is installed, and
+# BENCH_BIN to use a binary already built.
 #   free_port                     prints a free loopback port
 #   bench_spawn LOG CMD...        runs CMD in the background, output to $bench_work/LOG; kills it on exit
 #   wait_ready URL                waits until URL answers 2xx (10 s at most)
@@ -14,8 +15,13 @@
 #                                 on the SQLite file $bench_work/bench.db
 tool=${BENCH_TOOL:-wrk}
 command -v "$tool" >/dev/null || { echo "install $tool first: apt-get install -y $tool" >&2; exit 1; }
-cargo build --release --locked --bin tenantgraph
-bench_bin=$PWD/target/release/tenantgraph
+# BENCH_BIN runs an already built binary instead (an A/B comparison of two builds).
+if [[ -n ${BENCH_BIN:-} ]]; then
+  bench_bin=$BENCH_BIN
+else
+  cargo build --release --locked --bin tenantgraph
+  bench_bin=$PWD/target/release/tenantgraph
+fi
 bench_work=$(mktemp -d)
 bench_pids=()
 declare -A demo_port demo_pid
