@@ -1414,7 +1414,7 @@ mod tests {
 
     /// `config.default.toml` lists every setting: each key read from the environment, no
     /// other, each with the built-in default (keys unset by default are commented out), and the
-    /// README's settings table names each one.
+    /// settings table of docs/configuration.md names each one.
     #[test]
     fn config_default_toml_lists_every_setting_with_its_default() {
         let text = include_str!("../config.default.toml");
@@ -1448,10 +1448,13 @@ mod tests {
             serde_json::to_value(Settings::default()).unwrap(),
             "a value in config.default.toml is not the built-in default"
         );
-        let readme = include_str!("../README.md");
+        let table = include_str!("../docs/configuration.md");
         for key in ENV_KEYS {
             let variable = format!("`TENANTGRAPH_{}`", key.to_uppercase());
-            assert!(readme.contains(&variable), "{variable} is not in the README");
+            assert!(
+                table.contains(&variable),
+                "{variable} is not in docs/configuration.md"
+            );
         }
     }
 
