@@ -10,11 +10,12 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::connect::Store;
-use super::cost_groups::{lock_tenant, stored_now};
 use super::entities::allocation_rule::{self, Column, Entity, Model};
 use super::entities::cost_group;
 use super::error::StoreError;
-use super::{audit, evaluation};
+use super::tenant_write::TenantWrite;
+use super::transaction::stored_now;
+
 use crate::domain::allocation::{
     AllocationRule, AllocationRuleEntry, Attribute, Condition, Operator, check_rule_order,
     validate_conditions,
@@ -196,18 +197,19 @@ async fn get_rule_on(
     to_entry(row)
 }
 
-/// Reads rule `id` and locks its tenant: the rule as it stands once no other writer can change
-/// it. `NotFound` when the rule is unknown or out of `scope`.
+/// Begins a write to the tenant of rule `id`, and reads the rule as it stands once no other
+/// writer can change it. `NotFound` when the rule is unknown or out of `scope`.
 async fn lock_rule(
     store: &Store,
-    txn: &DatabaseTransaction,
     scope: &TenantScope,
     id: AllocationRuleId,
-) -> Result<AllocationRuleEntry, StoreError> {
-    let tenant_id = get_rule_on(txn, scope, id).await?.rule.tenant_id;
-    lock_tenant(txn, store.backend(), scope, tenant_id).await?;
+) -> Result<(TenantWrite, AllocationRuleEntry), StoreError> {
+    let txn = store.begin_write().await?;
+    let tenant_id = get_rule_on(&txn, scope, id).await?.rule.tenant_id;
+    let write = TenantWrite::lock(store, txn, scope, tenant_id).await?;
     // Read again under the lock: another writer may have changed it in between.
-    get_rule_on(txn, scope, id).await
+    let rule = get_rule_on(write.txn(), scope, id).await?;
+    Ok((write, rule))
 }
 
 /// Fails with `NotFound` unless `group` is a cost group of `tenant_id`; a group of another tenant
@@ -225,13 +227,11 @@ async fn check_target(
         .ok_or_else(|| StoreError::NotFound(format!("input.costGroupId: cost group {group}")))
 }
 
-/// Records `change`, re-evaluates the tenant and commits `txn`.
-async fn commit_change(txn: DatabaseTransaction, change: AuditChange) -> Result<(), StoreError> {
-    let tenant_id = change.tenant_id;
-    audit::record(&txn, change).await?;
-    evaluation::reevaluate(&txn, tenant_id).await?;
-    txn.commit().await?;
-    Ok(())
+/// Records `change`, re-evaluates the whole tenant (a rule can move any user) and commits.
+async fn commit_change(mut write: TenantWrite, change: AuditChange) -> Result<(), StoreError> {
+    write.audit(change);
+    write.moves_tenant();
+    write.commit().await
 }
 
 /// The audit record of a change to `rule`, with its values before and after.
@@ -265,15 +265,15 @@ pub async fn create_rule(
     mut rule: AllocationRule,
 ) -> Result<AllocationRuleEntry, StoreError> {
     rule.validate()?;
-    let txn = store.begin_write().await?;
-    lock_tenant(&txn, store.backend(), scope, rule.tenant_id).await?;
-    check_target(&txn, rule.tenant_id, rule.target).await?;
+    let write = TenantWrite::begin(store, scope, rule.tenant_id).await?;
+    let txn = write.txn();
+    check_target(txn, rule.tenant_id, rule.target).await?;
     let last: Option<i32> = Entity::find()
         .select_only()
         .expr(Column::Priority.max())
         .filter(Column::TenantId.eq(rule.tenant_id.uuid()))
         .into_tuple::<Option<i32>>()
-        .one(&txn)
+        .one(txn)
         .await?
         .flatten();
     rule.priority = last.map_or(0, |p| p.saturating_add(1));
@@ -283,7 +283,7 @@ pub async fn create_rule(
         created_at: now,
         updated_at: now,
     };
-    to_active(&entry).insert(&txn).await?;
+    to_active(&entry).insert(txn).await?;
     let change = rule_change(
         actor,
         "createAllocationRule",
@@ -291,7 +291,7 @@ pub async fn create_rule(
         None,
         Some(&entry.rule),
     );
-    commit_change(txn, change).await?;
+    commit_change(write, change).await?;
     Ok(entry)
 }
 
@@ -320,11 +320,11 @@ pub async fn update_rule(
     if let Some(conditions) = &changes.conditions {
         validate_conditions(conditions)?;
     }
-    let txn = store.begin_write().await?;
-    let before = lock_rule(store, &txn, scope, id).await?;
+    let (write, before) = lock_rule(store, scope, id).await?;
+    let txn = write.txn();
     let mut after = before.clone();
     if let Some(target) = changes.target {
-        check_target(&txn, before.rule.tenant_id, target).await?;
+        check_target(txn, before.rule.tenant_id, target).await?;
         after.rule.target = target;
     }
     if let Some(conditions) = changes.conditions {
@@ -334,7 +334,7 @@ pub async fn update_rule(
         after.rule.enabled = enabled;
     }
     after.updated_at = stored_now();
-    to_active(&after).update(&txn).await?;
+    to_active(&after).update(txn).await?;
     let change = rule_change(
         actor,
         "updateAllocationRule",
@@ -342,7 +342,7 @@ pub async fn update_rule(
         Some(&before.rule),
         Some(&after.rule),
     );
-    commit_change(txn, change).await?;
+    commit_change(write, change).await?;
     Ok(after)
 }
 
@@ -355,12 +355,11 @@ pub async fn delete_rule(
     actor: &str,
     id: AllocationRuleId,
 ) -> Result<AllocationRuleId, StoreError> {
-    let txn = store.begin_write().await?;
-    let before = lock_rule(store, &txn, scope, id).await?;
+    let (write, before) = lock_rule(store, scope, id).await?;
     Entity::delete_many()
         .filter(Column::TenantId.eq(before.rule.tenant_id.uuid()))
         .filter(Column::Id.eq(id.uuid()))
-        .exec(&txn)
+        .exec(write.txn())
         .await?;
     let change = rule_change(
         actor,
@@ -369,7 +368,7 @@ pub async fn delete_rule(
         Some(&before.rule),
         None,
     );
-    commit_change(txn, change).await?;
+    commit_change(write, change).await?;
     Ok(id)
 }
 
@@ -385,9 +384,9 @@ pub async fn reorder_rules(
     tenant_id: TenantId,
     order: &[AllocationRuleId],
 ) -> Result<Vec<AllocationRuleEntry>, StoreError> {
-    let txn = store.begin_write().await?;
-    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
-    let before = list_entries_of_tenant_on(&txn, tenant_id).await?;
+    let write = TenantWrite::begin(store, scope, tenant_id).await?;
+    let txn = write.txn();
+    let before = list_entries_of_tenant_on(txn, tenant_id).await?;
     let ids: Vec<AllocationRuleId> = before.iter().map(|e| e.rule.id).collect();
     check_rule_order(&ids, order)?;
     let now = stored_now();
@@ -405,7 +404,7 @@ pub async fn reorder_rules(
                 .col_expr(Column::UpdatedAt, Expr::value(now))
                 .filter(Column::TenantId.eq(tenant_id.uuid()))
                 .filter(Column::Id.eq(id.uuid()))
-                .exec(&txn)
+                .exec(txn)
                 .await?;
         }
         after.push(entry);
@@ -422,6 +421,6 @@ pub async fn reorder_rules(
         before: Some(list(&before)),
         after: Some(list(&after)),
     };
-    commit_change(txn, change).await?;
+    commit_change(write, change).await?;
     Ok(after)
 }

@@ -23,7 +23,7 @@ pub(crate) async fn record(
     audit_log::ActiveModel {
         id: NotSet,
         tenant_id: Set(change.tenant_id.uuid()),
-        at: Set(super::cost_groups::stored_now()),
+        at: Set(super::transaction::stored_now()),
         actor: Set(clip(&change.actor, 200)),
         action: Set(change.action),
         subject_type: Set(change.subject_type),

@@ -4,20 +4,20 @@
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
-use chrono::Utc;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::connect::Store;
 use super::entities::cost_group::{self, Column, Entity, Model};
-use super::entities::{allocation_override_share, allocation_rule, tenant, user_allocation};
+use super::entities::{allocation_override_share, allocation_rule, user_allocation};
 use super::error::StoreError;
-use super::{audit, evaluation};
+use super::tenant_write::TenantWrite;
+use super::transaction::stored_now;
 use crate::domain::audit::AuditChange;
 use crate::domain::cost_group::{CostGroupError, check_tree};
 use crate::domain::{CostGroup, CostGroupId, TenantId, TenantScope};
@@ -124,26 +124,6 @@ pub struct CostGroupChanges {
     pub parent_id: Option<Option<CostGroupId>>,
 }
 
-/// Fails with `NotFound` unless `tenant_id` exists and is in `scope`. On PostgreSQL the
-/// tenant row is locked for the rest of the transaction, so writers to one tenant's cost groups
-/// take turns (SQLite's write transactions already do).
-pub(crate) async fn lock_tenant(
-    txn: &DatabaseTransaction,
-    backend: DatabaseBackend,
-    scope: &TenantScope,
-    tenant_id: TenantId,
-) -> Result<(), StoreError> {
-    let not_found = || StoreError::NotFound(format!("tenant {tenant_id}"));
-    if !scope.allows(tenant_id) {
-        return Err(not_found());
-    }
-    let mut query = tenant::Entity::find_by_id(tenant_id.uuid());
-    if backend == DatabaseBackend::Postgres {
-        query = query.lock_exclusive();
-    }
-    query.one(txn).await?.map(|_| ()).ok_or_else(not_found)
-}
-
 /// Every cost group of one tenant, inside `txn`.
 async fn list_in_txn(
     txn: &DatabaseTransaction,
@@ -193,9 +173,9 @@ pub async fn create_cost_group(
     actor: &str,
     new: NewCostGroup,
 ) -> Result<CostGroup, StoreError> {
-    let txn = store.begin_write().await?;
-    lock_tenant(&txn, store.backend(), scope, new.tenant_id).await?;
-    let mut groups = list_in_txn(&txn, new.tenant_id).await?;
+    let mut write = TenantWrite::begin(store, scope, new.tenant_id).await?;
+    let txn = write.txn();
+    let mut groups = list_in_txn(txn, new.tenant_id).await?;
     check_parent(&groups, new.parent_id)?;
     let now = stored_now();
     let group = CostGroup {
@@ -210,18 +190,16 @@ pub async fn create_cost_group(
     };
     groups.insert(0, group.clone());
     check_tree(&groups)?;
-    to_active(&group).insert(&txn).await?;
-    record_change(
-        &txn,
+    to_active(&group).insert(txn).await?;
+    write.audit(change_of(
         actor,
         "createCostGroup",
         &group,
         None,
         Some(&group),
         None,
-    )
-    .await?;
-    txn.commit().await?;
+    ));
+    write.commit().await?;
     Ok(group)
 }
 
@@ -238,8 +216,9 @@ pub async fn update_cost_group(
 ) -> Result<CostGroup, StoreError> {
     let txn = store.begin_write().await?;
     let tenant_id = tenant_of(&txn, scope, id).await?;
-    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
-    let mut groups = list_in_txn(&txn, tenant_id).await?;
+    let mut write = TenantWrite::lock(store, txn, scope, tenant_id).await?;
+    let txn = write.txn();
+    let mut groups = list_in_txn(txn, tenant_id).await?;
     let index = groups
         .iter()
         .position(|g| g.id == id)
@@ -265,18 +244,16 @@ pub async fn update_cost_group(
     group.updated_at = stored_now();
     groups.insert(0, group.clone());
     check_tree(&groups)?;
-    to_active(&group).update(&txn).await?;
-    record_change(
-        &txn,
+    to_active(&group).update(txn).await?;
+    write.audit(change_of(
         actor,
         "updateCostGroup",
         &group,
         Some(&before),
         Some(&group),
         None,
-    )
-    .await?;
-    txn.commit().await?;
+    ));
+    write.commit().await?;
     Ok(group)
 }
 
@@ -298,8 +275,9 @@ pub async fn delete_cost_group(
 ) -> Result<CostGroupId, StoreError> {
     let txn = store.begin_write().await?;
     let tenant_id = tenant_of(&txn, scope, id).await?;
-    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
-    let mut groups = list_in_txn(&txn, tenant_id).await?;
+    let mut write = TenantWrite::lock(store, txn, scope, tenant_id).await?;
+    let txn = write.txn();
+    let mut groups = list_in_txn(txn, tenant_id).await?;
     let index = groups
         .iter()
         .position(|g| g.id == id)
@@ -316,10 +294,10 @@ pub async fn delete_cost_group(
         )));
     }
     let children = groups.iter().filter(|g| g.parent_id == Some(id)).count();
-    let members = members_of(&txn, id).await?;
+    let members = members_of(txn, id).await?;
     let rules = allocation_rule::Entity::find()
         .filter(allocation_rule::Column::CostGroupId.eq(id.uuid()))
-        .count(&txn)
+        .count(txn)
         .await? as usize;
     let Some(target) = reassign_to else {
         if children + members + rules > 0 {
@@ -331,18 +309,16 @@ pub async fn delete_cost_group(
             }
             .into());
         }
-        delete_row(&txn, tenant_id, id).await?;
-        record_change(
-            &txn,
+        delete_row(txn, tenant_id, id).await?;
+        write.audit(change_of(
             actor,
             "deleteCostGroup",
             &group,
             Some(&group),
             None,
             None,
-        )
-        .await?;
-        txn.commit().await?;
+        ));
+        write.commit().await?;
         return Ok(id);
     };
     if children > 0 {
@@ -359,7 +335,7 @@ pub async fn delete_cost_group(
             .col_expr(Column::UpdatedAt, Expr::value(stored_now()))
             .filter(Column::TenantId.eq(tenant_id.uuid()))
             .filter(Column::ParentId.eq(id.uuid()))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
     allocation_rule::Entity::update_many()
@@ -372,14 +348,14 @@ pub async fn delete_cost_group(
             Expr::value(stored_now()),
         )
         .filter(allocation_rule::Column::CostGroupId.eq(id.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    let overrides = reassign_override_shares(&txn, id, target).await?;
+    let overrides = reassign_override_shares(txn, id, target).await?;
     user_allocation::Entity::delete_many()
         .filter(user_allocation::Column::CostGroupId.eq(id.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    delete_row(&txn, tenant_id, id).await?;
+    delete_row(txn, tenant_id, id).await?;
     let moved = serde_json::json!({
         "reassignTo": target.to_string(),
         "children": children,
@@ -387,18 +363,16 @@ pub async fn delete_cost_group(
         "rules": rules,
         "overrides": overrides,
     });
-    record_change(
-        &txn,
+    write.audit(change_of(
         actor,
         "deleteCostGroup",
         &group,
         Some(&group),
         None,
         Some(moved),
-    )
-    .await?;
-    evaluation::reevaluate(&txn, tenant_id).await?;
-    txn.commit().await?;
+    ));
+    write.moves_tenant();
+    write.commit().await?;
     Ok(id)
 }
 
@@ -507,39 +481,27 @@ fn audit_json(g: &CostGroup) -> serde_json::Value {
 }
 
 /// Records a change to `group` in the audit log, inside `txn`.
-async fn record_change(
-    txn: &DatabaseTransaction,
+fn change_of(
     actor: &str,
     action: &str,
     group: &CostGroup,
     before: Option<&CostGroup>,
     after: Option<&CostGroup>,
     extra: Option<serde_json::Value>,
-) -> Result<(), StoreError> {
+) -> AuditChange {
     let mut before = before.map(audit_json);
     if let (Some(serde_json::Value::Object(b)), Some(serde_json::Value::Object(e))) =
         (before.as_mut(), extra)
     {
         b.insert("reassigned".to_owned(), serde_json::Value::Object(e));
     }
-    audit::record(
-        txn,
-        AuditChange {
-            tenant_id: group.tenant_id,
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            subject_type: "costGroup".to_owned(),
-            subject_id: group.id.to_string(),
-            before,
-            after: after.map(audit_json),
-        },
-    )
-    .await
-}
-
-/// The current time at the precision both backends store (PostgreSQL keeps microseconds), so a
-/// mutation returns exactly what a later read shows.
-pub(crate) fn stored_now() -> chrono::DateTime<Utc> {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(6)
+    AuditChange {
+        tenant_id: group.tenant_id,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject_type: "costGroup".to_owned(),
+        subject_id: group.id.to_string(),
+        before,
+        after: after.map(audit_json),
+    }
 }

@@ -283,7 +283,7 @@ async fn save_tally(
 ) -> Result<(), StoreError> {
     allocation_evaluation::Entity::insert(allocation_evaluation::ActiveModel {
         tenant_id: sea_orm::ActiveValue::Set(tenant_id.uuid()),
-        evaluated_at: sea_orm::ActiveValue::Set(super::cost_groups::stored_now()),
+        evaluated_at: sea_orm::ActiveValue::Set(super::transaction::stored_now()),
         tally: sea_orm::ActiveValue::Set(tally_json(tally)),
     })
     .on_conflict(

@@ -20,7 +20,9 @@ pub mod overrides;
 pub mod prices;
 pub mod secrets;
 pub mod subscriptions;
+mod tenant_write;
 pub mod tenants;
+mod transaction;
 pub mod users;
 
 pub use connect::{StatementObserver, Store};

@@ -13,13 +13,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::audit;
 use super::connect::Store;
-use super::cost_groups::{lock_tenant, stored_now};
 use super::entities::allocation_override_share::{ActiveModel, Column, Entity, Model};
 use super::entities::{allocation_override, cost_group, user};
 use super::error::StoreError;
-use super::evaluation::reevaluate_users;
+use super::tenant_write::TenantWrite;
+use super::transaction::stored_now;
 use crate::domain::allocation::{Override, Share};
 use crate::domain::audit::AuditChange;
 use crate::domain::{CostGroupId, TenantId, TenantScope, UserId};
@@ -101,29 +100,25 @@ struct OverrideChange {
     user_id: UserId,
 }
 
-/// Records an override change in the audit log and re-evaluates its user, inside `txn`.
-async fn record_and_reevaluate(
-    txn: &DatabaseTransaction,
+/// Records an override change in the audit log, re-evaluates its user and commits.
+async fn commit_change(
+    mut write: TenantWrite,
     change: OverrideChange,
     before: Option<&Override>,
     after: Option<&Override>,
 ) -> Result<(), StoreError> {
-    audit::record(
-        txn,
-        AuditChange {
-            tenant_id: change.tenant_id,
-            actor: change.actor,
-            action: change.action.to_owned(),
-            subject_type: "override".to_owned(),
-            subject_id: change.user_id.to_string(),
-            before: before.map(audit_json),
-            after: after.map(audit_json),
-        },
-    )
-    .await?;
+    write.audit(AuditChange {
+        tenant_id: change.tenant_id,
+        actor: change.actor,
+        action: change.action.to_owned(),
+        subject_type: "override".to_owned(),
+        subject_id: change.user_id.to_string(),
+        before: before.map(audit_json),
+        after: after.map(audit_json),
+    });
     // An override moves only its own user.
-    reevaluate_users(txn, change.tenant_id, &[change.user_id]).await?;
-    Ok(())
+    write.moves_users(&[change.user_id]);
+    write.commit().await
 }
 
 /// Fails with `NotFound` unless `user_id` is a user of `tenant_id` (and, with `present_only`,
@@ -206,16 +201,16 @@ pub async fn set_override(
 ) -> Result<(), StoreError> {
     use sea_orm::ActiveValue::Set;
     let user_id = new.user_id();
-    let txn = store.begin_write().await?;
-    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
-    check_user(&txn, tenant_id, user_id, true).await?;
-    check_groups(&txn, tenant_id, &new).await?;
-    let before = list_overrides_of_users_on(&txn, &[user_id]).await?;
+    let write = TenantWrite::begin(store, scope, tenant_id).await?;
+    let txn = write.txn();
+    check_user(txn, tenant_id, user_id, true).await?;
+    check_groups(txn, tenant_id, &new).await?;
+    let before = list_overrides_of_users_on(txn, &[user_id]).await?;
 
     let now = stored_now();
     Entity::delete_many()
         .filter(Column::UserId.eq(user_id.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     allocation_override::Entity::insert(allocation_override::ActiveModel {
         user_id: Set(user_id.uuid()),
@@ -228,7 +223,7 @@ pub async fn set_override(
             .update_column(allocation_override::Column::UpdatedAt)
             .to_owned(),
     )
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
     Entity::insert_many(new.shares().iter().map(|s| ActiveModel {
         user_id: Set(user_id.uuid()),
@@ -236,7 +231,7 @@ pub async fn set_override(
         tenant_id: Set(tenant_id.uuid()),
         percent: Set(s.percent.normalize().to_string()),
     }))
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
 
     let change = OverrideChange {
@@ -245,8 +240,7 @@ pub async fn set_override(
         action: "setUserAllocation",
         user_id,
     };
-    record_and_reevaluate(&txn, change, before.first(), Some(&new)).await?;
-    txn.commit().await?;
+    commit_change(write, change, before.first(), Some(&new)).await?;
     Ok(())
 }
 
@@ -262,24 +256,23 @@ pub async fn clear_override(
     actor: String,
     user_id: UserId,
 ) -> Result<bool, StoreError> {
-    let txn = store.begin_write().await?;
-    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
-    check_user(&txn, tenant_id, user_id, false).await?;
-    let Some(before) = list_overrides_of_users_on(&txn, &[user_id])
+    let write = TenantWrite::begin(store, scope, tenant_id).await?;
+    let txn = write.txn();
+    check_user(txn, tenant_id, user_id, false).await?;
+    let Some(before) = list_overrides_of_users_on(txn, &[user_id])
         .await?
         .into_iter()
         .next()
     else {
         return Ok(false);
     };
-    delete_override(&txn, user_id).await?;
+    delete_override(txn, user_id).await?;
     let change = OverrideChange {
         tenant_id,
         actor,
         action: "clearUserAllocation",
         user_id,
     };
-    record_and_reevaluate(&txn, change, Some(&before), None).await?;
-    txn.commit().await?;
+    commit_change(write, change, Some(&before), None).await?;
     Ok(true)
 }

@@ -10,12 +10,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::audit;
 use super::connect::Store;
-use super::cost_groups::{lock_tenant, stored_now};
 use super::entities::license_price::{self, Column, Entity, Model};
 use super::entities::subscription;
 use super::error::StoreError;
+use super::tenant_write::TenantWrite;
+use super::transaction::stored_now;
 use crate::domain::allocation::{Currency, Price};
 use crate::domain::audit::AuditChange;
 use crate::domain::{SkuId, TenantId, TenantScope};
@@ -113,12 +113,12 @@ pub async fn set_price(
     use sea_orm::ActiveValue::Set;
     let sku = price.sku_id();
     let day = price.effective_from();
-    let txn = store.begin_write().await?;
-    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
+    let mut write = TenantWrite::begin(store, scope, tenant_id).await?;
+    let txn = write.txn();
     if subscription::Entity::find()
         .filter(subscription::Column::TenantId.eq(tenant_id.uuid()))
         .filter(subscription::Column::SkuId.eq(sku.uuid()))
-        .one(&txn)
+        .one(txn)
         .await?
         .is_none()
     {
@@ -128,7 +128,7 @@ pub async fn set_price(
     }
     let stored = Entity::find()
         .filter(Column::TenantId.eq(tenant_id.uuid()))
-        .all(&txn)
+        .all(txn)
         .await?;
     let (same, others): (Vec<Model>, Vec<Model>) = stored
         .into_iter()
@@ -152,22 +152,19 @@ pub async fn set_price(
         created_at: Set(stored_now()),
     };
     let after = match before {
-        Some(_) => row.update(&txn).await?,
-        None => row.insert(&txn).await?,
+        Some(_) => row.update(txn).await?,
+        None => row.insert(txn).await?,
     };
-    audit::record(
-        &txn,
-        AuditChange {
-            tenant_id,
-            actor,
-            action: "setLicensePrice".to_owned(),
-            subject_type: "licensePrice".to_owned(),
-            subject_id: format!("{sku}@{day}"),
-            before: before.as_ref().map(audit_json),
-            after: Some(audit_json(&after)),
-        },
-    )
-    .await?;
-    txn.commit().await?;
+    // A price moves nobody: the report prices the stored allocation when it is read.
+    write.audit(AuditChange {
+        tenant_id,
+        actor,
+        action: "setLicensePrice".to_owned(),
+        subject_type: "licensePrice".to_owned(),
+        subject_id: format!("{sku}@{day}"),
+        before: before.as_ref().map(audit_json),
+        after: Some(audit_json(&after)),
+    });
+    write.commit().await?;
     to_entry(after)
 }
