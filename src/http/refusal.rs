@@ -22,11 +22,6 @@ impl Refusal {
             request_id: Some(request_id.to_string()),
         }
     }
-
-    /// The error refusing the request.
-    pub fn error(&self) -> &ApiError {
-        &self.error
-    }
 }
 
 impl From<ApiError> for Refusal {

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{CostGroupObject, loaders};
 use crate::domain::allocation::{
-    AllocationRule, AllocationRuleEntry, AllocationSource, Attribute, Condition, Operator, Share,
-    UserAllocation, validate_conditions,
+    AllocationRule, AllocationRuleEntry, AllocationSource, Attribute, CompiledRule, Condition,
+    Operator, Share, UserAllocation, validate_conditions,
 };
 use crate::domain::{AllocationRuleId, CostGroupId, TenantId};
 use crate::graphql::error::{ApiError, ApiResult};
@@ -430,15 +430,32 @@ pub(crate) fn parse_rule_input(
     tenant: TenantId,
     input: AllocationRuleInput,
 ) -> ApiResult<AllocationRule> {
+    Ok(compile_rule_input(prefix, tenant, 0, input)?.rule().clone())
+}
+
+/// A rule of `tenant` from input field `prefix`, at `priority`, compiled (regexes built) in the
+/// same pass that checks it, ready to evaluate. Errors as [`parse_rule_input`].
+pub(crate) fn compile_rule_input(
+    prefix: &str,
+    tenant: TenantId,
+    priority: i32,
+    input: AllocationRuleInput,
+) -> ApiResult<CompiledRule> {
     let target: CostGroupId = parse_id(&format!("{prefix}.costGroupId"), &input.cost_group_id)?;
-    Ok(AllocationRule {
+    AllocationRule {
         id: AllocationRuleId(Uuid::new_v4()),
         tenant_id: tenant,
         target,
-        priority: 0,
+        priority,
         enabled: input.enabled.unwrap_or(true),
-        conditions: parse_conditions(prefix, input.conditions)?,
-    })
+        conditions: input
+            .conditions
+            .into_iter()
+            .map(AllocationConditionInput::into_domain)
+            .collect(),
+    }
+    .compile()
+    .map_err(|e| ApiError::rule_input(prefix, &e))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
 
-use super::allocation_rule::{AllocationRuleInput, UserAllocationObject, parse_rule_input};
+use super::allocation_rule::{AllocationRuleInput, UserAllocationObject, compile_rule_input};
 use super::cost_report::{CostReportObject, DatedReport};
 use super::{UserObject, loaders};
 use crate::domain::allocation::{AllocationSource, CompiledRule, UserAllocation};
@@ -13,10 +13,9 @@ use crate::graphql::OperationGuard;
 use crate::graphql::error::{ApiError, ApiResult, Limit};
 use crate::graphql::heavy::HeavyWork;
 use crate::graphql::query::parse_id;
-use crate::store::StoreError;
 use crate::store::evaluation::{self, Preview};
 
-/// Rules checked or compiled between two chances for a timed-out preview to stop.
+/// Rules compiled between two chances for a timed-out preview to stop.
 const RULES_PER_YIELD: usize = 25;
 
 /// Most users `changes` lists at once.
@@ -150,18 +149,22 @@ impl PreviewQuery {
         // Checking and compiling the rules' regexes and evaluating every user is CPU work: it
         // runs off the HTTP workers, and is given up between slices once the operation times
         // out.
-        let proposed = heavy
+        let compiled = heavy
             .run(&principal.name, async move {
-                let mut proposed = Vec::with_capacity(rules.len());
+                let mut compiled = Vec::with_capacity(rules.len());
                 for (i, input) in rules.into_iter().enumerate() {
-                    let mut rule = parse_rule_input(&format!("rules[{i}]"), tenant_id, input)?;
-                    rule.priority = i32::try_from(i).unwrap_or(i32::MAX);
-                    proposed.push(rule);
+                    let priority = i32::try_from(i).unwrap_or(i32::MAX);
+                    compiled.push(compile_rule_input(
+                        &format!("rules[{i}]"),
+                        tenant_id,
+                        priority,
+                        input,
+                    )?);
                     if i % RULES_PER_YIELD == RULES_PER_YIELD - 1 {
                         tokio::task::yield_now().await;
                     }
                 }
-                Ok(proposed)
+                Ok(compiled)
             })
             .await?;
         let l = loaders(ctx)?;
@@ -170,7 +173,7 @@ impl PreviewQuery {
         if l.tenant.load_one(tenant_id).await?.is_none() {
             return Err(not_found());
         }
-        for (i, rule) in proposed.iter().enumerate() {
+        for (i, rule) in compiled.iter().map(CompiledRule::rule).enumerate() {
             if !groups.iter().any(|g| g.id == rule.target) {
                 return Err(ApiError::NotFound(format!(
                     "rules[{i}].costGroupId: cost group {} not found",
@@ -178,16 +181,10 @@ impl PreviewQuery {
                 )));
             }
         }
-        let (store, scope, rules) = (l.store.clone(), l.scope.clone(), proposed.clone());
+        let rule_ids = compiled.iter().map(|c| c.rule().id).collect();
+        let (store, scope) = (l.store.clone(), l.scope.clone());
         let preview = heavy
             .run(&principal.name, async move {
-                let mut compiled: Vec<CompiledRule> = Vec::with_capacity(rules.len());
-                for (i, rule) in rules.iter().enumerate() {
-                    compiled.push(rule.compile().map_err(StoreError::from)?);
-                    if i % RULES_PER_YIELD == RULES_PER_YIELD - 1 {
-                        tokio::task::yield_now().await;
-                    }
-                }
                 Ok(evaluation::preview_allocation(&store, &scope, tenant_id, &compiled).await?)
             })
             .await?
@@ -201,7 +198,7 @@ impl PreviewQuery {
                 report,
                 evaluated_at: i.evaluated_at,
             }),
-            rule_ids: proposed.iter().map(|r| r.id).collect(),
+            rule_ids,
             preview,
         })
     }
