@@ -67,11 +67,14 @@ pub enum FailureReason {
     Interrupted,
     /// tenantgraph's own store failed while writing the run.
     StoreFailed,
+    /// The partner's service account itself cannot sign in: password expired, disabled,
+    /// locked (AADSTS50055, 50057, 50053) or held back for sign-in risk (AADSTS530034).
+    ServiceAccountBlocked,
 }
 
 impl FailureReason {
     /// Every reason, for tests and documentation.
-    pub const ALL: [FailureReason; 12] = [
+    pub const ALL: [FailureReason; 13] = [
         FailureReason::ConditionalAccessBlocked,
         FailureReason::MfaRequired,
         FailureReason::ConsentMissing,
@@ -84,6 +87,7 @@ impl FailureReason {
         FailureReason::AppConfiguration,
         FailureReason::Interrupted,
         FailureReason::StoreFailed,
+        FailureReason::ServiceAccountBlocked,
     ];
 
     /// The stable code stored and served (`CONDITIONAL_ACCESS_BLOCKED`, ...).
@@ -101,6 +105,7 @@ impl FailureReason {
             FailureReason::AppConfiguration => "APP_CONFIGURATION",
             FailureReason::Interrupted => "INTERRUPTED",
             FailureReason::StoreFailed => "STORE_FAILED",
+            FailureReason::ServiceAccountBlocked => "SERVICE_ACCOUNT_BLOCKED",
         }
     }
 
@@ -162,8 +167,76 @@ impl FailureReason {
                 "tenantgraph's database failed while writing; nothing of the run was kept. Check the \
                  database's health and the log lines of this run, then trigger the import again."
             }
+            FailureReason::ServiceAccountBlocked => {
+                "The partner's own service account cannot sign in: its password expired, it was \
+                 disabled or locked out, or Entra ID holds its sign-ins back for risk. Fix the \
+                 account in the partner tenant (reset the password, enable or unlock it, or \
+                 remediate the risk in Identity Protection); signing in again with the same \
+                 account state will not help. Then trigger the import again."
+            }
         }
     }
+
+    /// The remediation with what this failure knows filled in: for a Conditional Access block,
+    /// the partner tenant to exclude and the policies that blocked the sign-in.
+    pub fn remediation_for(self, context: &RemediationContext<'_>) -> String {
+        if self != FailureReason::ConditionalAccessBlocked {
+            return self.remediation().to_owned();
+        }
+        let partner = match context.partner_tenant_id {
+            Some(id) => format!("the partner tenant {id}"),
+            None => "the partner tenant (set TENANTGRAPH_PARTNER_TENANT_ID to see its id here)"
+                .to_owned(),
+        };
+        let policies = match context.policy_ids {
+            [] => "the blocking policy (its id is in the upstream message when Entra ID sent one)"
+                .to_owned(),
+            [one] => format!("policy {one}"),
+            many => format!("policies {}", many.join(", ")),
+        };
+        format!(
+            "A Conditional Access policy in the customer tenant blocks the partner's service user. \
+             Ask the customer's admin to exclude service provider users of {partner} from \
+             {policies} (Users > Exclude > Guest or external users > Service provider users, with \
+             that tenant as the external tenant); a scheduled import cannot meet device, location \
+             or MFA conditions."
+        )
+    }
+}
+
+/// What a failed run knows beyond its reason, for [`FailureReason::remediation_for`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RemediationContext<'a> {
+    /// The configured partner tenant (`TENANTGRAPH_PARTNER_TENANT_ID`).
+    pub partner_tenant_id: Option<uuid::Uuid>,
+    /// Conditional Access policy ids from the token error's claims challenge.
+    pub policy_ids: &'a [String],
+}
+
+/// Something a successful run worked around: the tenant was imported, but an operator may
+/// want to know.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportWarning {
+    /// What happened.
+    pub code: ImportWarningCode,
+    /// Details: upstream codes, ids, what was done instead.
+    pub message: String,
+}
+
+/// Kinds of [`ImportWarning`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ImportWarningCode {
+    /// The stored delta link was refused; the run imported every user instead.
+    DeltaLinkRefused,
+    /// `$deltatoken=latest` was refused; the run stored no delta link and the next run starts
+    /// with an initial delta round.
+    DeltaLatestRefused,
+    /// A page token expired while paging (`Directory_ExpiredPageToken`); the listing restarted.
+    PageTokenExpired,
+    /// A license named a SKU that `subscribedSkus` did not list, even when read again; the
+    /// license is kept under a placeholder SKU marked unknown.
+    UnknownSku,
 }
 
 /// Counts of one run.
@@ -216,6 +289,10 @@ pub struct ImportRun {
     pub finished_at: Option<DateTime<Utc>>,
     /// Counts so far (final once ended).
     pub counts: ImportCounts,
+    /// The remediation written when the run failed.
+    pub remediation: Option<String>,
+    /// What a successful run worked around.
+    pub warnings: Vec<ImportWarning>,
 }
 
 impl ImportRun {
@@ -224,9 +301,11 @@ impl ImportRun {
         self.finished_at.map(|end| end - self.started_at)
     }
 
-    /// The remediation for the failure reason, if failed.
-    pub fn remediation(&self) -> Option<&'static str> {
-        self.reason.map(FailureReason::remediation)
+    /// The remediation for the failure reason, if failed: as written when the run ended
+    /// (with the partner tenant and policy ids filled in), else the reason's general text.
+    pub fn remediation(&self) -> Option<&str> {
+        let reason = self.reason?;
+        Some(self.remediation.as_deref().unwrap_or(reason.remediation()))
     }
 }
 
@@ -299,6 +378,30 @@ mod tests {
     fn conditional_access_remediation_names_the_service_provider_exclusion() {
         let text = FailureReason::ConditionalAccessBlocked.remediation();
         assert!(text.contains("Service provider users"), "{text}");
+    }
+
+    #[test]
+    fn conditional_access_remediation_names_the_partner_tenant_and_policies() {
+        let partner = uuid::Uuid::from_u128(7);
+        let policies = ["p-1".to_owned(), "p-2".to_owned()];
+        let text = FailureReason::ConditionalAccessBlocked.remediation_for(&RemediationContext {
+            partner_tenant_id: Some(partner),
+            policy_ids: &policies,
+        });
+        assert!(text.contains(&partner.to_string()), "{text}");
+        assert!(text.contains("policies p-1, p-2"), "{text}");
+        let other = FailureReason::MfaRequired.remediation_for(&RemediationContext {
+            partner_tenant_id: Some(partner),
+            policy_ids: &policies,
+        });
+        assert_eq!(other, FailureReason::MfaRequired.remediation());
+    }
+
+    #[test]
+    fn service_account_remediation_says_to_fix_the_account() {
+        let text = FailureReason::ServiceAccountBlocked.remediation();
+        assert!(text.contains("Fix the account"), "{text}");
+        assert!(!text.contains("store the new refresh token"), "{text}");
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub use cost_group::{CostGroup, CostGroupError};
 pub use error::DomainError;
 pub use ids::{AllocationRuleId, CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId};
 pub use import_run::{
-    FailureReason, ImportCounts, ImportMode, ImportRun, ImportTrigger, RunStatus,
+    FailureReason, ImportCounts, ImportMode, ImportRun, ImportTrigger, ImportWarning,
+    ImportWarningCode, RemediationContext, RunStatus,
 };
 pub use imported_user::{FieldSet, ImportedUser, ImportedUserError, UserChange, UserField};
 pub use paging::{Cursor, Page, PageRequest};

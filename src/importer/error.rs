@@ -1,7 +1,7 @@
 //! Why an import step failed, classified once where the upstream answer enters
 //! (shared/reference/microsoft-apis.md §1.6 for token errors, §3 for Graph errors).
 
-use crate::domain::FailureReason;
+use crate::domain::{FailureReason, RemediationContext};
 use crate::store::StoreError;
 use crate::store::import_commit::CommitError;
 
@@ -17,6 +17,8 @@ pub enum ImportError {
         code: String,
         /// What upstream said, with its trace ids.
         message: String,
+        /// Conditional Access policy ids the token error named (empty otherwise).
+        policies: Vec<String>,
     },
     /// Every attempt was throttled.
     #[error("throttled on all {attempts} attempts: {message}")]
@@ -81,6 +83,19 @@ impl ImportError {
         }
     }
 
+    /// What an operator does about it, with the partner tenant and the blocking policies
+    /// filled in where they matter.
+    pub fn remediation(&self, partner_tenant_id: Option<uuid::Uuid>) -> String {
+        let policy_ids = match self {
+            ImportError::Refused { policies, .. } => policies.as_slice(),
+            _ => &[],
+        };
+        self.reason().remediation_for(&RemediationContext {
+            partner_tenant_id,
+            policy_ids,
+        })
+    }
+
     /// The message recorded on the run.
     pub fn upstream_message(&self) -> String {
         match self {
@@ -115,12 +130,15 @@ pub(crate) fn classify_token_error(error: &str, codes: &[i64], http_status: u16)
     use FailureReason as R;
     for code in codes {
         let reason = match code {
-            53003 | 53000 | 53001 | 53002 | 530032 | 530034 | 530035 | 50131 | 500212 | 500213 => {
+            53003 | 53000 | 53001 | 53002 | 530032 | 530035 | 50131 | 500212 | 500213 => {
                 R::ConditionalAccessBlocked
             }
+            // The service account's own state, not the customer's policies (reference §1.6).
+            50055 | 50057 | 50053 | 530034 => R::ServiceAccountBlocked,
             50076 | 50079 | 50072 | 50074 | 50078 | 50158 => R::MfaRequired,
-            700082 | 70008 | 70043 | 50173 | 50132 | 50133 | 50089 | 70000 | 54005 | 50055
-            | 50057 | 50053 => R::RefreshTokenExpired,
+            700082 | 70008 | 70043 | 50173 | 50132 | 50133 | 50089 | 70000 | 54005 => {
+                R::RefreshTokenExpired
+            }
             65001 | 90099 | 500011 | 700016 | 650052 => R::ConsentMissing,
             90002 => R::TenantNotFound,
             50020 | 50034 => R::NoDelegatedAccess,
@@ -161,6 +179,14 @@ mod tests {
             ("invalid_grant", 65001, FailureReason::ConsentMissing),
             ("invalid_request", 90002, FailureReason::TenantNotFound),
             ("invalid_client", 7000215, FailureReason::AppConfiguration),
+            ("invalid_grant", 50055, FailureReason::ServiceAccountBlocked),
+            ("invalid_grant", 50057, FailureReason::ServiceAccountBlocked),
+            ("invalid_grant", 50053, FailureReason::ServiceAccountBlocked),
+            (
+                "interaction_required",
+                530034,
+                FailureReason::ServiceAccountBlocked,
+            ),
         ];
         for (error, code, reason) in cases {
             assert_eq!(
@@ -183,6 +209,21 @@ mod tests {
         );
         assert_eq!(
             classify_token_error("temporarily_unavailable", &[], 503),
+            TokenFailure::Transient
+        );
+    }
+
+    #[test]
+    fn transient_sign_in_codes_win_over_the_error_class() {
+        for code in [50033, 90006, 90033, 90055] {
+            assert_eq!(
+                classify_token_error("invalid_grant", &[code], 400),
+                TokenFailure::Transient,
+                "AADSTS{code}"
+            );
+        }
+        assert_eq!(
+            classify_token_error("temporarily_unavailable", &[], 400),
             TokenFailure::Transient
         );
     }

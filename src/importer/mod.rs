@@ -86,6 +86,7 @@ fn keyring(settings: &ImporterSettings) -> Result<Keyring, ImportError> {
         reason: crate::domain::FailureReason::AppConfiguration,
         code: "NOT_CONFIGURED".to_owned(),
         message,
+        policies: Vec::new(),
     };
     let keys = settings.secret_keys.as_ref().ok_or_else(|| {
         refused("TENANTGRAPH_SECRET_KEY is required with importer credentials".to_owned())
@@ -189,6 +190,7 @@ impl Importer {
             code: "NOT_CONFIGURED".to_owned(),
             message: "TENANTGRAPH_CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN are not set"
                 .to_owned(),
+            policies: Vec::new(),
         })
     }
 
@@ -222,6 +224,7 @@ impl Importer {
                 message: "set TENANTGRAPH_PARTNER_TENANT_ID to list Partner Center customers, or \
                       TENANTGRAPH_IMPORT_TENANTS to import a fixed list"
                     .to_owned(),
+                policies: Vec::new(),
             })?;
         let stats = TrafficStats::default();
         let token = self
@@ -276,6 +279,7 @@ impl Importer {
                     reason: crate::domain::FailureReason::TenantNotFound,
                     code: "NOT_A_CUSTOMER".to_owned(),
                     message: format!("tenant {only} is not among the customers to import"),
+                    policies: Vec::new(),
                 });
             }
             tenants = vec![only];

@@ -7,13 +7,14 @@ use chrono::Utc;
 
 use super::Importer;
 use super::clients::TrafficStats;
-use super::clients::graph::{self, GraphClient};
+use super::clients::graph::{self, GraphClient, Read};
 use super::error::ImportError;
 use super::mapping::{self, Semantics};
 use super::progress::{Phase, Progress};
 use super::spool::Spool;
 use crate::domain::{
-    ImportCounts, ImportMode, ImportRun, RunStatus, ServicePlan, Subscription, UserChange,
+    FailureReason, ImportCounts, ImportMode, ImportRun, ImportWarning, ImportWarningCode,
+    RunStatus, ServicePlan, Subscription, UserChange,
 };
 use crate::store::import_commit::{self, ImportCommit};
 use crate::store::import_runs::{self, RunEnd};
@@ -25,6 +26,7 @@ struct Fetched {
     service_plans: Vec<ServicePlan>,
     spool: Spool,
     delta_link: Option<String>,
+    warnings: Vec<ImportWarning>,
 }
 
 /// Runs a claimed run to its end and records the outcome. Never panics into the caller.
@@ -84,6 +86,8 @@ pub(crate) async fn execute(importer: Arc<Importer>, run: ImportRun) -> ImportRu
                 reason: Some(err.reason()),
                 upstream_code: err.upstream_code(),
                 upstream_message: Some(err.upstream_message()),
+                remediation: Some(err.remediation(importer.settings.partner_tenant_id)),
+                warnings: Vec::new(),
                 counts: ImportCounts {
                     pages: stats.pages(),
                     retries: stats.retries(),
@@ -152,6 +156,7 @@ async fn fetch_and_commit(
             retries: stats.retries(),
             ..ImportCounts::default()
         },
+        warnings: &fetched.warnings,
     };
     import_commit::commit_import(&importer.store, &commit, &mut reader)
         .await
@@ -186,20 +191,20 @@ async fn fetch(
     report(importer, run, stats, Phase::Starting, 0);
     let (subscriptions, service_plans) = fetch_skus(&graph, run).await?;
     let basis = import_runs::import_basis(&importer.store, run.tenant_id).await?;
+    let mut warnings = Vec::new();
+    let users = UserReader {
+        importer,
+        run,
+        stats,
+        graph: &graph,
+    };
 
     if let Some(link) = basis.delta_link {
-        let mut spool = Spool::new().map_err(|e| ImportError::Spool(e.to_string()))?;
+        let mut spool = new_spool()?;
         let url = graph.link(&link)?;
-        match read_users(
-            importer,
-            run,
-            stats,
-            &graph,
-            url,
-            Semantics::Changes,
-            &mut spool,
-        )
-        .await
+        match users
+            .read(url, Semantics::Changes, &mut spool, &mut warnings)
+            .await
         {
             Ok(delta_link) => {
                 return Ok(Fetched {
@@ -208,45 +213,49 @@ async fn fetch(
                     service_plans,
                     spool,
                     delta_link,
+                    warnings,
                 });
             }
             Err(ImportError::DeltaExpired { code }) => {
                 tracing::info!(tenant_id = %run.tenant_id, code = %code, "delta link rejected, importing in full");
+                // Expiry is routine (7 days); anything else is worth telling the operator.
+                if !matches!(
+                    code.as_str(),
+                    "syncStateNotFound" | "resyncRequired" | "HTTP 410"
+                ) {
+                    warnings.push(ImportWarning {
+                        code: ImportWarningCode::DeltaLinkRefused,
+                        message: format!(
+                            "Graph refused the stored delta link ({code}); every user was listed \
+                             instead and a new link was taken"
+                        ),
+                    });
+                }
+                warnings.retain(|w| w.code != ImportWarningCode::PageTokenExpired);
             }
             Err(other) => return Err(other),
         }
     }
 
-    let mut spool = Spool::new().map_err(|e| ImportError::Spool(e.to_string()))?;
-    let delta_link = if basis.present_users >= importer.settings.large_tenant_users {
+    let mut spool = new_spool()?;
+    let delta_link = if basis.initial_delta_next
+        || basis.present_users >= importer.settings.large_tenant_users
+    {
         // Large tenants: 999 users a page through an initial delta round, whose
         // `manager@delta` carries the managers (reference §4.3), and which ends in a delta link.
+        // Also the way back to a delta link after `$deltatoken=latest` was refused.
         let url = graph.delta_url()?;
-        read_users(
-            importer,
-            run,
-            stats,
-            &graph,
-            url,
-            Semantics::InitialDelta,
-            &mut spool,
-        )
-        .await?
+        users
+            .read(url, Semantics::InitialDelta, &mut spool, &mut warnings)
+            .await?
     } else {
         // Take the delta link first, so that changes made while listing are replayed next run.
-        let latest = graph::parse_users_page(&graph.get(&graph.latest_delta_url()?, false).await?)?;
+        let latest = latest_delta_link(&graph, &mut warnings).await?;
         let url = graph.users_url()?;
-        read_users(
-            importer,
-            run,
-            stats,
-            &graph,
-            url,
-            Semantics::Listing,
-            &mut spool,
-        )
-        .await?;
-        latest.delta_link
+        users
+            .read(url, Semantics::Listing, &mut spool, &mut warnings)
+            .await?;
+        latest
     };
     Ok(Fetched {
         mode: ImportMode::Full,
@@ -254,7 +263,42 @@ async fn fetch(
         service_plans,
         spool,
         delta_link,
+        warnings,
     })
+}
+
+fn new_spool() -> Result<Spool, ImportError> {
+    Spool::new().map_err(|e| ImportError::Spool(e.to_string()))
+}
+
+/// `$deltatoken=latest`: a link for "now". Graph refusing it fails nothing: this run stores
+/// no link, and the next one starts with an initial delta round, which ends in a link.
+async fn latest_delta_link(
+    graph: &GraphClient<'_>,
+    warnings: &mut Vec<ImportWarning>,
+) -> Result<Option<String>, ImportError> {
+    let refused = match graph.get(&graph.latest_delta_url()?, Read::Listing).await {
+        Ok(body) => match graph::parse_users_page(&body) {
+            Ok(page) if page.delta_link.is_some() => return Ok(page.delta_link),
+            Ok(_) => "the answer carried no @odata.deltaLink".to_owned(),
+            Err(err) => err.to_string(),
+        },
+        // The token itself failing fails the listing too; say so with its own reason.
+        Err(err @ ImportError::Refused { .. })
+            if err.reason() != FailureReason::InvalidUpstreamData =>
+        {
+            return Err(err);
+        }
+        Err(err) => err.to_string(),
+    };
+    warnings.push(ImportWarning {
+        code: ImportWarningCode::DeltaLatestRefused,
+        message: format!(
+            "$deltatoken=latest was not answered with a delta link ({refused}); the users were \
+             listed without one, and the next run starts with an initial delta round"
+        ),
+    });
+    Ok(None)
 }
 
 async fn fetch_skus(
@@ -266,7 +310,7 @@ async fn fetch_skus(
     let mut subscriptions = Vec::new();
     let mut plans = Vec::new();
     loop {
-        let page = graph::parse_skus_page(&graph.get(&url, false).await?)?;
+        let page = graph::parse_skus_page(&graph.get(&url, Read::Listing).await?)?;
         for sku in page.value {
             let (subscription, sku_plans) = mapping::subscription(run.tenant_id, sku, now)?;
             if subscriptions
@@ -287,38 +331,83 @@ async fn fetch_skus(
     }
 }
 
-/// Follows a user listing or delta round from `url` to its end, spooling every record.
-/// Returns the delta link the last page carried, if any.
-async fn read_users(
-    importer: &Importer,
-    run: &ImportRun,
-    stats: &TrafficStats,
-    graph: &GraphClient<'_>,
-    mut url: url::Url,
-    semantics: Semantics,
-    spool: &mut Spool,
-) -> Result<Option<String>, ImportError> {
-    let delta = semantics != Semantics::Listing;
-    let mut users = 0i64;
-    loop {
-        let body = graph.get(&url, delta).await?;
-        let page = graph::parse_users_page(&body)?;
-        drop(body);
-        for user in page.value {
-            let change = mapping::user_change(user, semantics)?;
-            // An initial round may report users already gone; they are simply not present.
-            if semantics == Semantics::InitialDelta && matches!(change, UserChange::Removed(_)) {
-                continue;
+/// What reading a tenant's users needs.
+struct UserReader<'a> {
+    importer: &'a Importer,
+    run: &'a ImportRun,
+    stats: &'a TrafficStats,
+    graph: &'a GraphClient<'a>,
+}
+
+impl UserReader<'_> {
+    /// Follows a user listing or delta round from `url` to its end, spooling every record.
+    /// A page token that expired while paging (`Directory_ExpiredPageToken`) restarts the
+    /// round once, with an empty spool. Returns the delta link the last page carried, if any.
+    async fn read(
+        &self,
+        url: url::Url,
+        semantics: Semantics,
+        spool: &mut Spool,
+        warnings: &mut Vec<ImportWarning>,
+    ) -> Result<Option<String>, ImportError> {
+        match self.read_once(url.clone(), semantics, spool).await {
+            Err(ImportError::Refused { code, message, .. })
+                if code == EXPIRED_PAGE_TOKEN
+                    && !warnings
+                        .iter()
+                        .any(|w| w.code == ImportWarningCode::PageTokenExpired) =>
+            {
+                tracing::info!(tenant_id = %self.run.tenant_id, "page token expired, reading again from the start");
+                warnings.push(ImportWarning {
+                    code: ImportWarningCode::PageTokenExpired,
+                    message: format!(
+                        "a page token expired while paging ({message}); the listing was read \
+                         again from its first page"
+                    ),
+                });
+                *spool = new_spool()?;
+                self.read_once(url, semantics, spool).await
             }
-            spool
-                .push(change)
-                .map_err(|e| ImportError::Spool(e.to_string()))?;
-            users += 1;
+            other => other,
         }
-        report(importer, run, stats, Phase::Users, users);
-        match (page.next_link, page.delta_link) {
-            (Some(next), _) => url = graph.link(&next)?,
-            (None, delta_link) => return Ok(delta_link),
+    }
+
+    async fn read_once(
+        &self,
+        mut url: url::Url,
+        semantics: Semantics,
+        spool: &mut Spool,
+    ) -> Result<Option<String>, ImportError> {
+        let read = match semantics {
+            Semantics::Listing => Read::Listing,
+            Semantics::InitialDelta => Read::Delta,
+            Semantics::Changes => Read::StoredDelta,
+        };
+        let mut users = 0i64;
+        loop {
+            let body = self.graph.get(&url, read).await?;
+            let page = graph::parse_users_page(&body)?;
+            drop(body);
+            for user in page.value {
+                let change = mapping::user_change(user, semantics)?;
+                // An initial round may report users already gone; they are simply not present.
+                if semantics == Semantics::InitialDelta && matches!(change, UserChange::Removed(_))
+                {
+                    continue;
+                }
+                spool
+                    .push(change)
+                    .map_err(|e| ImportError::Spool(e.to_string()))?;
+                users += 1;
+            }
+            report(self.importer, self.run, self.stats, Phase::Users, users);
+            match (page.next_link, page.delta_link) {
+                (Some(next), _) => url = self.graph.link(&next)?,
+                (None, delta_link) => return Ok(delta_link),
+            }
         }
     }
 }
+
+/// Graph's code for a `$skiptoken` that waited too long (reference §3).
+const EXPIRED_PAGE_TOKEN: &str = "Directory_ExpiredPageToken";

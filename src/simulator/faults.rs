@@ -71,6 +71,35 @@ pub enum Fault {
     },
     /// Following a `$deltatoken` link answers 400 `syncStateNotFound`.
     DeltaTokenExpired,
+    /// Following a stored `$deltatoken` link answers `status` (a 4xx) with Graph's error body.
+    DeltaLinkRefused {
+        /// The HTTP status (400 to 499).
+        status: u32,
+    },
+    /// `$deltatoken=latest` answers 400 `Request_UnsupportedQuery`.
+    DeltaLatestRefused,
+    /// The `page`-th (1-based, 2 or later) users or delta page answers 400
+    /// `Directory_ExpiredPageToken`, `count` times.
+    ExpiredPageToken {
+        /// The 1-based page number.
+        page: u32,
+        /// How many times.
+        count: u32,
+    },
+    /// The next `count` token requests fail with the transient AADSTS `code` (50033, 90006,
+    /// 90033 or 90055).
+    SignInTransient {
+        /// How many requests fail.
+        count: u32,
+        /// The AADSTS code.
+        code: u32,
+    },
+    /// Token requests fail because the service account itself is blocked: AADSTS50055
+    /// (password expired), 50057 (disabled), 50053 (locked) or 530034 (sign-in risk).
+    ServiceAccount {
+        /// The AADSTS code.
+        code: u32,
+    },
 }
 
 /// One `--fault` command-line value: `<SELECTOR>=<KIND>[:ARGS]`.
@@ -96,7 +125,8 @@ pub enum FaultSpecError {
         "unknown fault kind {0:?}; expected one of throttle, unavailable, gateway-timeout, revoked-token, \
          latency, conditional-access, mfa-required, refresh-token-expired, consent-missing, \
          tenant-not-found, no-delegated-access, malformed-page, drop-connection, \
-         delta-token-expired"
+         delta-token-expired, delta-link-refused, delta-latest-refused, expired-page-token, \
+         sign-in-transient, service-account"
     )]
     Kind(String),
     /// A numeric argument is missing or not a number.
@@ -108,6 +138,18 @@ pub enum FaultSpecError {
         what: &'static str,
         /// What was given.
         got: String,
+    },
+    /// A number outside what the kind accepts.
+    #[error("fault {kind} takes {what} {allowed}, got {got}")]
+    OutOfRange {
+        /// The fault kind.
+        kind: String,
+        /// Which argument.
+        what: &'static str,
+        /// The values allowed.
+        allowed: &'static str,
+        /// What was given.
+        got: u32,
     },
     /// More arguments than the kind takes.
     #[error("fault {kind} takes at most {max} argument(s), got {got:?}")]
@@ -216,8 +258,49 @@ impl FromStr for FaultSpec {
                     count: number(1, "COUNT", Some(1))?,
                 }
             }
+            "delta-link-refused" => {
+                at_most(1)?;
+                let status = number(0, "STATUS", Some(400))?;
+                in_range(
+                    &name,
+                    "STATUS",
+                    "from 400 to 499 (not 401, 403, 429)",
+                    status,
+                    |s| (400..500).contains(&s) && !matches!(s, 401 | 403 | 429),
+                )?;
+                Fault::DeltaLinkRefused { status }
+            }
+            "expired-page-token" => {
+                at_most(2)?;
+                let page = number(0, "PAGE", Some(2))?;
+                in_range(&name, "PAGE", "2 or later", page, |p| p >= 2)?;
+                Fault::ExpiredPageToken {
+                    page,
+                    count: number(1, "COUNT", Some(1))?,
+                }
+            }
+            "sign-in-transient" => {
+                at_most(2)?;
+                let code = number(1, "CODE", Some(90033))?;
+                in_range(&name, "CODE", "50033, 90006, 90033 or 90055", code, |c| {
+                    matches!(c, 50033 | 90006 | 90033 | 90055)
+                })?;
+                Fault::SignInTransient {
+                    count: number(0, "COUNT", Some(1))?,
+                    code,
+                }
+            }
+            "service-account" => {
+                at_most(1)?;
+                let code = number(0, "CODE", Some(50055))?;
+                in_range(&name, "CODE", "50055, 50057, 50053 or 530034", code, |c| {
+                    matches!(c, 50055 | 50057 | 50053 | 530034)
+                })?;
+                Fault::ServiceAccount { code }
+            }
             simple => {
                 let fault = match simple {
+                    "delta-latest-refused" => Fault::DeltaLatestRefused,
                     "conditional-access" => Fault::ConditionalAccess,
                     "mfa-required" => Fault::MfaRequired,
                     "refresh-token-expired" => Fault::RefreshTokenExpired,
@@ -232,6 +315,25 @@ impl FromStr for FaultSpec {
             }
         };
         Ok(FaultSpec { selector, fault })
+    }
+}
+
+fn in_range(
+    kind: &str,
+    what: &'static str,
+    allowed: &'static str,
+    got: u32,
+    ok: impl Fn(u32) -> bool,
+) -> Result<(), FaultSpecError> {
+    if ok(got) {
+        Ok(())
+    } else {
+        Err(FaultSpecError::OutOfRange {
+            kind: kind.to_owned(),
+            what,
+            allowed,
+            got,
+        })
     }
 }
 
@@ -293,6 +395,17 @@ impl FaultTable {
             .any(|(_, fault)| wanted(fault))
     }
 
+    /// The first uncounted fault for the tenant that `pick` takes, as `pick` reads it.
+    pub(crate) fn first<T>(
+        &self,
+        tenant: Uuid,
+        customers: &[Uuid],
+        pick: impl Fn(&Fault) -> Option<T>,
+    ) -> Option<T> {
+        self.matching(tenant, customers)
+            .find_map(|(_, fault)| pick(fault))
+    }
+
     /// The first token-endpoint fault for the tenant.
     pub(crate) fn token_fault(&self, tenant: Uuid, customers: &[Uuid]) -> Option<Fault> {
         self.matching(tenant, customers)
@@ -305,6 +418,7 @@ impl FaultTable {
                         | Fault::RefreshTokenExpired
                         | Fault::ConsentMissing
                         | Fault::TenantNotFound
+                        | Fault::ServiceAccount { .. }
                 )
             })
             .cloned()
@@ -322,30 +436,53 @@ impl FaultTable {
 
     /// Consumes one use of the first counted 429/503/504 fault that has uses left.
     pub(crate) fn take_transient(&mut self, tenant: Uuid, customers: &[Uuid]) -> Option<Transient> {
+        self.take_counted(tenant, customers, |fault| match fault {
+            Fault::Throttle {
+                count,
+                retry_after_secs,
+            } => Some((
+                *count,
+                Transient::Throttle {
+                    retry_after_secs: *retry_after_secs,
+                },
+            )),
+            Fault::Unavailable { count } => Some((*count, Transient::Unavailable)),
+            Fault::GatewayTimeout { count } => Some((*count, Transient::GatewayTimeout)),
+            Fault::RevokedToken { count } => Some((*count, Transient::Unauthorized)),
+            _ => None,
+        })
+    }
+
+    /// Consumes one use of a counted transient sign-in fault; its AADSTS code.
+    pub(crate) fn take_sign_in_transient(
+        &mut self,
+        tenant: Uuid,
+        customers: &[Uuid],
+    ) -> Option<u32> {
+        self.take_counted(tenant, customers, |fault| match fault {
+            Fault::SignInTransient { count, code } => Some((*count, *code)),
+            _ => None,
+        })
+    }
+
+    /// The first matching fault, by `pick` returning its use count and answer, that has uses
+    /// left; counts one use.
+    fn take_counted<T>(
+        &mut self,
+        tenant: Uuid,
+        customers: &[Uuid],
+        pick: impl Fn(&Fault) -> Option<(u32, T)>,
+    ) -> Option<T> {
         let found = self
             .matching(tenant, customers)
             .find_map(|(position, fault)| {
-                let (count, transient) = match fault {
-                    Fault::Throttle {
-                        count,
-                        retry_after_secs,
-                    } => (
-                        *count,
-                        Transient::Throttle {
-                            retry_after_secs: *retry_after_secs,
-                        },
-                    ),
-                    Fault::Unavailable { count } => (*count, Transient::Unavailable),
-                    Fault::GatewayTimeout { count } => (*count, Transient::GatewayTimeout),
-                    Fault::RevokedToken { count } => (*count, Transient::Unauthorized),
-                    _ => return None,
-                };
+                let (count, answer) = pick(fault)?;
                 let fired = self.fired.get(&(position, tenant)).copied().unwrap_or(0);
-                (fired < count).then_some((position, transient))
+                (fired < count).then_some((position, answer))
             });
-        let (position, transient) = found?;
+        let (position, answer) = found?;
         *self.fired.entry((position, tenant)).or_insert(0) += 1;
-        Some(transient)
+        Some(answer)
     }
 
     /// What to do with the `page`-th page of a listing: serve it broken, drop it, or serve it.
@@ -365,6 +502,10 @@ impl FaultTable {
                     let fired = self.fired.get(&(position, tenant)).copied().unwrap_or(0);
                     (fired < *count).then_some((position, PageFault::Drop, Some(())))
                 }
+                Fault::ExpiredPageToken { page: p, count } if *p == page => {
+                    let fired = self.fired.get(&(position, tenant)).copied().unwrap_or(0);
+                    (fired < *count).then_some((position, PageFault::ExpiredToken, Some(())))
+                }
                 _ => None,
             });
         let (position, fault, counted) = found?;
@@ -380,6 +521,7 @@ impl FaultTable {
 pub(crate) enum PageFault {
     Malformed,
     Drop,
+    ExpiredToken,
 }
 
 #[cfg(test)]
@@ -470,6 +612,57 @@ mod tests {
                 TenantSelector::Index(0),
                 Fault::DeltaTokenExpired,
             ),
+            (
+                "0=delta-link-refused",
+                TenantSelector::Index(0),
+                Fault::DeltaLinkRefused { status: 400 },
+            ),
+            (
+                "0=delta-link-refused:404",
+                TenantSelector::Index(0),
+                Fault::DeltaLinkRefused { status: 404 },
+            ),
+            (
+                "1=delta-latest-refused",
+                TenantSelector::Index(1),
+                Fault::DeltaLatestRefused,
+            ),
+            (
+                "0=expired-page-token",
+                TenantSelector::Index(0),
+                Fault::ExpiredPageToken { page: 2, count: 1 },
+            ),
+            (
+                "0=expired-page-token:3:2",
+                TenantSelector::Index(0),
+                Fault::ExpiredPageToken { page: 3, count: 2 },
+            ),
+            (
+                "*=sign-in-transient:2",
+                TenantSelector::All,
+                Fault::SignInTransient {
+                    count: 2,
+                    code: 90033,
+                },
+            ),
+            (
+                "*=sign-in-transient:1:50033",
+                TenantSelector::All,
+                Fault::SignInTransient {
+                    count: 1,
+                    code: 50033,
+                },
+            ),
+            (
+                "*=service-account",
+                TenantSelector::All,
+                Fault::ServiceAccount { code: 50055 },
+            ),
+            (
+                "*=service-account:530034",
+                TenantSelector::All,
+                Fault::ServiceAccount { code: 530034 },
+            ),
         ];
         for (text, selector, fault) in cases {
             assert_eq!(
@@ -496,6 +689,10 @@ mod tests {
         assert!(message("*=throttle:many").contains("\"many\""));
         assert!(message("*=latency:1:2").contains("at most 1"));
         assert!(message("*=mfa-required:1").contains("at most 0"));
+        assert!(message("*=delta-link-refused:403").contains("not 401, 403, 429"));
+        assert!(message("*=expired-page-token:1").contains("2 or later"));
+        assert!(message("*=sign-in-transient:1:53003").contains("90055"));
+        assert!(message("*=service-account:70008").contains("530034"));
     }
 
     #[test]

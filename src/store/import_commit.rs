@@ -18,8 +18,8 @@ use super::error::StoreError;
 use super::import_runs::{self, RunEnd};
 use super::{licenses, subscriptions, users};
 use crate::domain::{
-    AssignedLicense, ImportCounts, ImportMode, ImportRun, RunStatus, ServicePlan, SkuId,
-    Subscription, TenantId, User, UserChange, UserId, imported_user,
+    AssignedLicense, ImportCounts, ImportMode, ImportRun, ImportWarning, ImportWarningCode,
+    RunStatus, ServicePlan, SkuId, Subscription, TenantId, User, UserChange, UserId, imported_user,
 };
 
 /// Rows per multi-row INSERT (users have 25 columns: 25,000 parameters, under SQLite's 32,766
@@ -53,6 +53,8 @@ pub struct ImportCommit<'a> {
     pub seen_at: DateTime<Utc>,
     /// Counts gathered while fetching (pages, retries).
     pub fetched: ImportCounts,
+    /// What the run worked around, recorded on it.
+    pub warnings: &'a [ImportWarning],
 }
 
 /// Why a commit was refused or failed. Nothing was written either way.
@@ -175,7 +177,11 @@ pub async fn commit_import(
         .await?;
     // The allocation follows the data it is computed from, in the same transaction.
     super::evaluation::reevaluate(&txn, tenant_id).await?;
-    import_runs::save_delta_link(&txn, tenant_id, commit.delta_link).await?;
+    let initial_delta_next = commit
+        .warnings
+        .iter()
+        .any(|w| w.code == ImportWarningCode::DeltaLatestRefused);
+    import_runs::save_delta_link(&txn, tenant_id, commit.delta_link, initial_delta_next).await?;
     import_runs::finish_run_on(
         &txn,
         commit.run,
@@ -185,6 +191,8 @@ pub async fn commit_import(
             reason: None,
             upstream_code: None,
             upstream_message: None,
+            remediation: None,
+            warnings: commit.warnings.to_vec(),
             counts,
         },
     )

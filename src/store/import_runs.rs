@@ -17,8 +17,8 @@ use super::entities::{import_run, partner_credential, tenant, tenant_import_stat
 use super::error::StoreError;
 use super::secrets::{Keyring, Sealed};
 use crate::domain::{
-    FailureReason, ImportCounts, ImportMode, ImportRun, ImportRunId, ImportTrigger, RunStatus,
-    Tenant, TenantId,
+    FailureReason, ImportCounts, ImportMode, ImportRun, ImportRunId, ImportTrigger, ImportWarning,
+    RunStatus, Tenant, TenantId,
 };
 
 /// A run to start.
@@ -86,7 +86,26 @@ pub(crate) fn to_domain(m: import_run::Model) -> Result<ImportRun, StoreError> {
             pages: m.pages,
             retries: m.retries,
         },
+        warnings: match m.warnings.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| corrupt(format!("warnings of run {}: {e}", m.id)))?,
+        },
+        remediation: m.remediation,
     })
+}
+
+/// The stored form of a run's warnings: `NULL` for none, else a JSON list.
+fn warnings_json(warnings: &[ImportWarning]) -> Result<Option<String>, StoreError> {
+    if warnings.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(warnings)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt {
+            table: "import_runs",
+            detail: format!("warnings not serializable: {e}"),
+        })
 }
 
 /// Creates tenant rows for tenants found upstream, or refreshes their Partner Center name,
@@ -138,6 +157,7 @@ pub async fn start_run(
         lease_run_id: Set(None),
         lease_expires_at: Set(None),
         updated_at: Set(now),
+        initial_delta_next: Set(false),
     })
     .on_conflict(
         OnConflict::column(tenant_import_state::Column::TenantId)
@@ -209,6 +229,7 @@ pub async fn start_run(
         skus: Set(0),
         pages: Set(0),
         retries: Set(0),
+        warnings: Set(None),
     };
     match import_run::Entity::insert(row)
         .exec_without_returning(&txn)
@@ -291,6 +312,10 @@ pub struct RunEnd {
     pub upstream_code: Option<String>,
     /// Upstream error message (no secrets).
     pub upstream_message: Option<String>,
+    /// What an operator can do; the reason's general text when `None`.
+    pub remediation: Option<String>,
+    /// What a successful run worked around.
+    pub warnings: Vec<ImportWarning>,
     /// Counts.
     pub counts: ImportCounts,
 }
@@ -323,7 +348,15 @@ pub(crate) async fn finish_run_on<C: ConnectionTrait>(
         )
         .col_expr(
             import_run::Column::Remediation,
-            Expr::value(end.reason.map(|r| r.remediation().to_owned())),
+            Expr::value(
+                end.remediation
+                    .clone()
+                    .or_else(|| end.reason.map(|r| r.remediation().to_owned())),
+            ),
+        )
+        .col_expr(
+            import_run::Column::Warnings,
+            Expr::value(warnings_json(&end.warnings)?),
         )
         .col_expr(import_run::Column::FinishedAt, Expr::value(now))
         .col_expr(
@@ -393,6 +426,8 @@ pub async fn interrupt_abandoned_runs(store: &Store) -> Result<u64, StoreError> 
                     "the process {} stopped before the run finished",
                     run.holder
                 )),
+                remediation: None,
+                warnings: Vec::new(),
                 counts: run.counts,
             },
         )
@@ -449,14 +484,18 @@ pub struct ImportBasis {
     pub delta_link: Option<String>,
     /// Users present (not soft-deleted).
     pub present_users: u64,
+    /// The last run could not take a delta link (`$deltatoken=latest` refused): start with an
+    /// initial delta round, which ends in one.
+    pub initial_delta_next: bool,
 }
 
 /// The basis of the next run of `tenant_id`.
 pub async fn import_basis(store: &Store, tenant_id: TenantId) -> Result<ImportBasis, StoreError> {
-    let delta_link = tenant_import_state::Entity::find_by_id(tenant_id.uuid())
+    let state = tenant_import_state::Entity::find_by_id(tenant_id.uuid())
         .one(store.db())
-        .await?
-        .and_then(|s| s.delta_link);
+        .await?;
+    let initial_delta_next = state.as_ref().is_some_and(|s| s.initial_delta_next);
+    let delta_link = state.and_then(|s| s.delta_link);
     let present_users = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id.uuid()))
         .filter(user::Column::DeletedAt.is_null())
@@ -465,6 +504,7 @@ pub async fn import_basis(store: &Store, tenant_id: TenantId) -> Result<ImportBa
     Ok(ImportBasis {
         delta_link,
         present_users,
+        initial_delta_next,
     })
 }
 
@@ -580,11 +620,13 @@ async fn upsert_sealed(
     Ok(())
 }
 
-/// Saves (or clears) the delta link of a tenant; part of a run's commit.
+/// Saves (or clears) the delta link of a tenant, and whether its next run must start with an
+/// initial delta round; part of a run's commit.
 pub(crate) async fn save_delta_link<C: ConnectionTrait>(
     db: &C,
     tenant_id: TenantId,
     delta_link: Option<&str>,
+    initial_delta_next: bool,
 ) -> Result<(), StoreError> {
     let now = Utc::now();
     tenant_import_state::Entity::update_many()
@@ -595,6 +637,10 @@ pub(crate) async fn save_delta_link<C: ConnectionTrait>(
         .col_expr(
             tenant_import_state::Column::DeltaLinkAt,
             Expr::value(delta_link.map(|_| now)),
+        )
+        .col_expr(
+            tenant_import_state::Column::InitialDeltaNext,
+            Expr::value(initial_delta_next),
         )
         .col_expr(tenant_import_state::Column::UpdatedAt, Expr::value(now))
         .filter(tenant_import_state::Column::TenantId.eq(tenant_id.uuid()))

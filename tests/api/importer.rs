@@ -65,7 +65,7 @@ pub(crate) async fn import_all(importer: &Arc<Importer>) -> Vec<ImportRun> {
         .runs
 }
 
-fn run_of(runs: &[ImportRun], tenant: Uuid) -> &ImportRun {
+pub(crate) fn run_of(runs: &[ImportRun], tenant: Uuid) -> &ImportRun {
     runs.iter()
         .find(|r| r.tenant_id == TenantId(tenant))
         .unwrap_or_else(|| panic!("no run for tenant {tenant}"))
@@ -115,7 +115,7 @@ pub(crate) async fn store_db(store: &Store) -> sea_orm::DatabaseConnection {
 
 /// Asserts the stored present users, licenses and SKUs of `tenant` equal the simulator's
 /// current data, field by field.
-async fn assert_matches_simulator(store: &Store, sim: &RunningSimulator, tenant: Uuid) {
+pub(crate) async fn assert_matches_simulator(store: &Store, sim: &RunningSimulator, tenant: Uuid) {
     let expected = sim.snapshot(tenant).unwrap();
     let db = store_db(store).await;
     let stored: Vec<user::Model> = user::Entity::find()
@@ -346,7 +346,7 @@ async fn every_failure_reason_is_recorded_with_upstream_code_and_remediation() {
     }
 }
 
-async fn dump_users(store: &Store, tenant: Uuid) -> usize {
+pub(crate) async fn dump_users(store: &Store, tenant: Uuid) -> usize {
     user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant))
         .all(&store_db(store).await)

@@ -67,6 +67,8 @@ pub(crate) async fn run(
         reason,
         upstream_code: reason.map(|_| "AADSTS53003".to_owned()),
         upstream_message: reason.map(|_| "blocked by policy".to_owned()),
+        remediation: None,
+        warnings: Vec::new(),
         counts: ImportCounts {
             users_added: 3,
             pages: 2,
@@ -412,6 +414,8 @@ async fn import_progress_of_a_run_of_another_replica_follows_the_store_until_it_
             reason: Some(FailureReason::Throttled),
             upstream_code: Some("429".to_owned()),
             upstream_message: None,
+            remediation: None,
+            warnings: Vec::new(),
             counts: ImportCounts::default(),
         };
         import_runs::finish_run(&app.store, &elsewhere, &end)

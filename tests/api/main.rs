@@ -14,6 +14,7 @@ mod expensive_operations;
 mod federation;
 mod http;
 mod import_commit;
+mod import_edge_cases;
 mod importer;
 mod imports;
 mod indexes;

@@ -102,6 +102,9 @@ pub enum ImportFailureReason {
     Interrupted,
     /// tenantgraph's own database failed while writing the run.
     StoreFailed,
+    /// The partner's own service account cannot sign in (password expired, disabled, locked,
+    /// or held back for sign-in risk): fix the account, signing in again does not help.
+    ServiceAccountBlocked,
 }
 
 impl From<FailureReason> for ImportFailureReason {
@@ -121,7 +124,41 @@ impl From<FailureReason> for ImportFailureReason {
             FailureReason::AppConfiguration => ImportFailureReason::AppConfiguration,
             FailureReason::Interrupted => ImportFailureReason::Interrupted,
             FailureReason::StoreFailed => ImportFailureReason::StoreFailed,
+            FailureReason::ServiceAccountBlocked => ImportFailureReason::ServiceAccountBlocked,
         }
+    }
+}
+
+/// What a successful import worked around.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::ImportWarningCode")]
+pub enum ImportWarningCode {
+    /// Graph refused the stored delta link with an error other than expiry; every user was
+    /// listed instead.
+    DeltaLinkRefused,
+    /// `$deltatoken=latest` was refused; no delta link was stored, and the next run starts
+    /// with an initial delta round.
+    DeltaLatestRefused,
+    /// A page token expired while paging; the listing was read again from its first page.
+    PageTokenExpired,
+    /// A license named a SKU that subscribedSkus did not list even when read again; it is kept
+    /// under a placeholder SKU marked unknown.
+    UnknownSku,
+}
+
+/// Wraps a domain warning as its GraphQL object.
+pub struct ImportWarningObject(crate::domain::ImportWarning);
+
+#[Object(name = "ImportWarning")]
+impl ImportWarningObject {
+    /// What happened.
+    async fn code(&self) -> ImportWarningCode {
+        self.0.code.into()
+    }
+
+    /// Details: upstream codes and what was done instead.
+    async fn message(&self) -> &str {
+        &self.0.message
     }
 }
 
@@ -205,9 +242,21 @@ impl ImportRunObject {
         self.0.upstream_message.as_deref()
     }
 
-    /// What an operator does to fix the failure; null unless `FAILED`.
-    async fn remediation(&self) -> Option<&'static str> {
+    /// What an operator does to fix the failure; null unless `FAILED`. For a Conditional
+    /// Access block it names the partner tenant to exclude and the blocking policy ids.
+    async fn remediation(&self) -> Option<&str> {
         self.0.remediation()
+    }
+
+    /// What a successful run worked around (a refused delta link, an expired page token, a
+    /// SKU missing from subscribedSkus, ...); empty when nothing.
+    async fn warnings(&self) -> Vec<ImportWarningObject> {
+        self.0
+            .warnings
+            .iter()
+            .cloned()
+            .map(ImportWarningObject)
+            .collect()
     }
 
     /// The schedule slot of a scheduled run.
@@ -300,7 +349,7 @@ impl ImportStatusObject {
     }
 
     /// What an operator does about the newest run's failure; null unless it failed.
-    async fn remediation(&self) -> Option<&'static str> {
+    async fn remediation(&self) -> Option<&str> {
         self.0.last_run.as_ref().and_then(|run| run.remediation())
     }
 

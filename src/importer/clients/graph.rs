@@ -224,6 +224,18 @@ struct GraphError {
     inner_error: Option<serde_json::Value>,
 }
 
+/// What a Graph request reads, which decides its page size and how a refusal is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// `/users` pages and `/subscribedSkus`.
+    Listing,
+    /// A delta round started in this run (`Prefer: odata.maxpagesize=999`).
+    Delta,
+    /// A delta round from a link stored by an earlier run: any 4xx but 401, 403 and 429 means
+    /// the link is no longer usable ([`ImportError::DeltaExpired`]).
+    StoredDelta,
+}
+
 /// Graph for one customer tenant.
 pub struct GraphClient<'a> {
     upstream: &'a Upstream,
@@ -288,7 +300,8 @@ impl<'a> GraphClient<'a> {
     }
 
     /// GETs `url` and returns the body of a 200 answer; counts the page.
-    pub async fn get(&self, url: &url::Url, max_page: bool) -> Result<bytes::Bytes, ImportError> {
+    pub async fn get(&self, url: &url::Url, read: Read) -> Result<bytes::Bytes, ImportError> {
+        let max_page = read != Read::Listing;
         let mut renewed = false;
         loop {
             let token = self
@@ -323,11 +336,11 @@ impl<'a> GraphClient<'a> {
                 renewed = true;
                 continue;
             }
-            return Err(self.refusal(&answer));
+            return Err(self.refusal(&answer, read));
         }
     }
 
-    fn refusal(&self, answer: &Answer) -> ImportError {
+    fn refusal(&self, answer: &Answer, read: Read) -> ImportError {
         let body: GraphErrorBody = serde_json::from_slice(&answer.body).unwrap_or_default();
         let code = if body.error.code.is_empty() {
             format!("HTTP {}", answer.status)
@@ -363,6 +376,11 @@ impl<'a> GraphClient<'a> {
             (400, "syncStateNotFound" | "resyncRequired") | (410, _) => {
                 return ImportError::DeltaExpired { code };
             }
+            (400..=499, _)
+                if read == Read::StoredDelta && !matches!(answer.status, 401 | 403 | 429) =>
+            {
+                return ImportError::DeltaExpired { code };
+            }
             (403, "Authorization_IdentityNotFound") => FailureReason::ConsentMissing,
             (403, _) | (401, _) => FailureReason::NoDelegatedAccess,
             (404, _) => FailureReason::TenantNotFound,
@@ -372,6 +390,7 @@ impl<'a> GraphClient<'a> {
             reason,
             code,
             message,
+            policies: Vec::new(),
         }
     }
 }

@@ -123,6 +123,22 @@ impl Upstream {
     where
         F: Fn() -> reqwest::RequestBuilder,
     {
+        self.send_retrying(build, stats, |_, _| None).await
+    }
+
+    /// [`Upstream::send`], also retrying (with the same backoff) any answer for which
+    /// `transient(status, body)` names an error code: the token endpoint's transient sign-in
+    /// errors come as 400s (reference §1.6).
+    pub async fn send_retrying<F, T>(
+        &self,
+        build: F,
+        stats: &TrafficStats,
+        transient: T,
+    ) -> Result<Answer, ImportError>
+    where
+        F: Fn() -> reqwest::RequestBuilder,
+        T: Fn(u16, &[u8]) -> Option<String>,
+    {
         let attempt = || async {
             let response = build().send().await.map_err(|e| Attempt::Unavailable {
                 retry_after: None,
@@ -151,6 +167,13 @@ impl Upstream {
                     code: Some(status.to_string()),
                     detail: format!("HTTP {status}: {}", snippet(&body)),
                 }),
+                _ if status != 200 && transient(status, &body).is_some() => {
+                    Err(Attempt::Unavailable {
+                        retry_after,
+                        code: transient(status, &body),
+                        detail: format!("HTTP {status}: {}", snippet(&body)),
+                    })
+                }
                 _ => Ok(Answer {
                     status,
                     headers,

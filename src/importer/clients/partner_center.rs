@@ -196,6 +196,7 @@ fn refusal(status: u16, body: &[u8]) -> ImportError {
         reason,
         code,
         message,
+        policies: Vec::new(),
     }
 }
 

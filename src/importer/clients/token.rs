@@ -175,7 +175,7 @@ impl TokenClient {
             .clone();
         let answer = self
             .upstream
-            .send(
+            .send_retrying(
                 || {
                     self.upstream.http().post(url.clone()).form(&[
                         ("grant_type", "refresh_token"),
@@ -186,6 +186,7 @@ impl TokenClient {
                     ])
                 },
                 stats,
+                transient_sign_in_error,
             )
             .await?;
         if answer.status == 200 {
@@ -222,6 +223,11 @@ impl TokenClient {
                 }
             });
         let message = describe(&body, answer.status, &answer.body);
+        let policies = body
+            .claims
+            .as_deref()
+            .and_then(policy_ids)
+            .unwrap_or_default();
         match classify_token_error(&body.error, &body.error_codes, answer.status) {
             TokenFailure::Refused(reason) => {
                 tracing::warn!(code = %code, reason = reason.code(), "token request refused");
@@ -229,6 +235,7 @@ impl TokenClient {
                     reason,
                     code,
                     message,
+                    policies,
                 })
             }
             TokenFailure::Transient => Err(ImportError::Unavailable {
@@ -245,6 +252,20 @@ impl TokenClient {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&(tenant, resource));
+    }
+}
+
+/// The error code of a token error worth retrying (AADSTS50033, 90006, 90033, 90055,
+/// `temporarily_unavailable`), for [`super::Upstream::send_retrying`].
+fn transient_sign_in_error(status: u16, raw: &[u8]) -> Option<String> {
+    let body: TokenErrorBody = serde_json::from_slice(raw).ok()?;
+    match classify_token_error(&body.error, &body.error_codes, status) {
+        TokenFailure::Transient => Some(
+            body.error_codes
+                .first()
+                .map_or_else(|| body.error.clone(), |c| format!("AADSTS{c}")),
+        ),
+        TokenFailure::Refused(_) => None,
     }
 }
 

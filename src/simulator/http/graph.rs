@@ -58,6 +58,14 @@ fn serve_page(state: &Shared, ctx: &Ctx, tenant: Uuid, page: u32, body: Vec<u8>)
             }
             ctx.json(body[..cut].to_vec())
         }
+        Some(PageFault::ExpiredToken) => {
+            state.count(Some(tenant), |c| c.faults_injected += 1);
+            ctx.error(
+                StatusCode::BAD_REQUEST,
+                "Directory_ExpiredPageToken",
+                "The specified page token value has expired and can no longer be included in your request.",
+            )
+        }
         Some(PageFault::Drop) => {
             state.count(Some(tenant), |c| c.faults_injected += 1);
             let full = body.len() as u64;
@@ -302,6 +310,24 @@ fn sync_state_not_found(ctx: &Ctx) -> HttpResponse {
     )
 }
 
+/// A stored delta link refused with `status` (the `delta-link-refused` fault).
+fn delta_link_refused(ctx: &Ctx, status: u32) -> HttpResponse {
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::BAD_REQUEST);
+    let code = match status.as_u16() {
+        404 => "ResourceNotFound",
+        409 => "Conflict",
+        _ => "Request_BadRequest",
+    };
+    ctx.error(
+        status,
+        code,
+        "The delta token is not valid for this request.",
+    )
+}
+
 /// `GET /v1.0/users/delta` (reference §5).
 pub(super) async fn users_delta(state: Data, req: HttpRequest) -> HttpResponse {
     let ctx = Ctx::new(&req, Api::Graph);
@@ -327,6 +353,17 @@ pub(super) async fn users_delta(state: Data, req: HttpRequest) -> HttpResponse {
     // (from day or None for an initial round, to day, select, position, page)
     let (from, to, select, position, page) = if let Some(token) = option(&pairs, "deltatoken") {
         if token.eq_ignore_ascii_case("latest") {
+            let refused = lock(&state.faults).has(tenant, &state.customers, |f| {
+                matches!(f, Fault::DeltaLatestRefused)
+            });
+            if refused {
+                state.count(Some(tenant), |c| c.faults_injected += 1);
+                return ctx.error(
+                    StatusCode::BAD_REQUEST,
+                    "Request_UnsupportedQuery",
+                    "The value 'latest' is not supported for $deltatoken on this resource.",
+                );
+            }
             let fields = match parse_fields(option(&pairs, "select")) {
                 Ok(f) => f,
                 Err(message) => return bad_request(&ctx, &message),
@@ -355,12 +392,24 @@ pub(super) async fn users_delta(state: Data, req: HttpRequest) -> HttpResponse {
                 day,
                 select,
             }) if t == tenant => {
-                let expired = lock(&state.faults).has(tenant, &state.customers, |f| {
-                    matches!(f, Fault::DeltaTokenExpired)
-                });
+                let (expired, refused) = {
+                    let faults = lock(&state.faults);
+                    let expired = faults.has(tenant, &state.customers, |f| {
+                        matches!(f, Fault::DeltaTokenExpired)
+                    });
+                    let refused = faults.first(tenant, &state.customers, |f| match f {
+                        Fault::DeltaLinkRefused { status } => Some(*status),
+                        _ => None,
+                    });
+                    (expired, refused)
+                };
                 if expired {
                     state.count(Some(tenant), |c| c.faults_injected += 1);
                     return sync_state_not_found(&ctx);
+                }
+                if let Some(status) = refused {
+                    state.count(Some(tenant), |c| c.faults_injected += 1);
+                    return delta_link_refused(&ctx, status);
                 }
                 if current.saturating_sub(day) > DELTA_TOKEN_MAX_AGE_DAYS {
                     return sync_state_not_found(&ctx);

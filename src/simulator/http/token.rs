@@ -103,8 +103,43 @@ fn token_fault_response(fault: &Fault, tenant: Uuid, client_id: &str) -> HttpRes
             Some("consent_required"),
             None,
         ),
+        Fault::ServiceAccount { code } => {
+            let (error, text) = match code {
+                50055 => ("invalid_grant", "The password is expired."),
+                50057 => (
+                    "invalid_grant",
+                    "The user account is disabled. The account has been disabled by an administrator.",
+                ),
+                50053 => (
+                    "invalid_grant",
+                    "Your account is locked because you've tried to sign in too many times with an incorrect user ID or password.",
+                ),
+                _ => (
+                    "interaction_required",
+                    "Delegated admin access is blocked because the partner user's sign-in was flagged as risky in the home tenant.",
+                ),
+            };
+            aad_error(bad, error, *code, text, None, None)
+        }
         _ => tenant_not_found(&tenant.to_string()),
     }
+}
+
+/// A transient sign-in failure (the `sign-in-transient` fault): worth retrying.
+fn transient_sign_in(code: u32) -> HttpResponse {
+    let error = if code == 50033 {
+        "invalid_grant"
+    } else {
+        "temporarily_unavailable"
+    };
+    aad_error(
+        StatusCode::BAD_REQUEST,
+        error,
+        code,
+        "A transient error has occurred. Please try again.",
+        None,
+        None,
+    )
 }
 
 fn tenant_not_found(tenant: &str) -> HttpResponse {
@@ -131,11 +166,12 @@ pub(super) async fn token(state: Data, path: web::Path<String>, body: Bytes) -> 
     else {
         return tenant_not_found(&tenant_text);
     };
-    let (latency, fault) = {
-        let faults = lock(&state.faults);
+    let (latency, fault, transient) = {
+        let mut faults = lock(&state.faults);
         (
             faults.latency(tenant, &state.customers),
             faults.token_fault(tenant, &state.customers),
+            faults.take_sign_in_transient(tenant, &state.customers),
         )
     };
     pause(latency).await;
@@ -167,6 +203,10 @@ pub(super) async fn token(state: Data, path: web::Path<String>, body: Bytes) -> 
             None,
             None,
         );
+    }
+    if let Some(code) = transient {
+        state.count(Some(tenant), |c| c.faults_injected += 1);
+        return transient_sign_in(code);
     }
     if let Some(fault) = fault {
         state.count(Some(tenant), |c| c.faults_injected += 1);

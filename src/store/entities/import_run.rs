@@ -29,6 +29,7 @@ pub struct Model {
     pub skus: i64,
     pub pages: i64,
     pub retries: i64,
+    pub warnings: Option<String>,
 }
 
 /// No relations are navigated through SeaORM.

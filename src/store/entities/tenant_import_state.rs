@@ -14,6 +14,7 @@ pub struct Model {
     pub lease_run_id: Option<Uuid>,
     pub lease_expires_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    pub initial_delta_next: bool,
 }
 
 /// No relations are navigated through SeaORM.

@@ -102,6 +102,7 @@ pub(crate) async fn replace_tenant(
         service_plans: &snapshot.service_plans,
         delta_link: None,
         seen_at,
+        warnings: &[],
         fetched: ImportCounts::default(),
     };
     let records: Vec<UserChange> = snapshot
@@ -118,6 +119,8 @@ pub(crate) async fn replace_tenant(
             reason: Some(tenantgraph::domain::FailureReason::InvalidUpstreamData),
             upstream_code: None,
             upstream_message: None,
+            remediation: None,
+            warnings: Vec::new(),
             counts: ImportCounts::default(),
         };
         import_runs::finish_run(store, &run, &end).await?;
