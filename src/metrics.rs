@@ -6,8 +6,8 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Distinct operation names first sent by partner administrators that are kept as labels; later
@@ -37,6 +37,7 @@ pub struct Metrics {
     statement_errors: IntCounter,
     statement_seconds: Histogram,
     pool: IntGaugeVec,
+    imports: ImportMetrics,
     /// Operation names of the trusted documents manifest.
     trusted_names: RwLock<HashSet<String>>,
     /// Operation names partner administrators have sent, at most
@@ -112,7 +113,9 @@ impl Metrics {
         registry.register(Box::new(statement_errors.clone()))?;
         registry.register(Box::new(statement_seconds.clone()))?;
         registry.register(Box::new(pool.clone()))?;
+        let imports = ImportMetrics::register(&registry)?;
         Ok(Metrics {
+            imports,
             registry,
             requests,
             request_seconds,
@@ -212,12 +215,144 @@ impl Metrics {
         self.pool.with_label_values(&["idle"]).set(i64::from(idle));
     }
 
+    /// Records the end of one import run: its status and reason (`none` when it succeeded),
+    /// and the users it wrote (added, updated, removed, restored).
+    pub fn record_import_run(&self, status: &str, reason: Option<&str>, users_written: u64) {
+        self.imports
+            .runs
+            .with_label_values(&[status, reason.unwrap_or("none")])
+            .inc();
+        self.imports.users_written.inc_by(users_written);
+    }
+
+    /// Records upstream requests repeated, by what was answered (`429`, `503`, `sign_in`,
+    /// `transport`, ...).
+    pub fn record_import_retries(&self, status: &str, count: u64) {
+        self.imports
+            .retries
+            .with_label_values(&[status])
+            .inc_by(count);
+    }
+
+    /// Replaces the per-tenant import health gauges: each tenant's last successful import
+    /// (Unix seconds, when it has one) and its newest run's status and reason. Tenants gone
+    /// since the last scrape disappear, so the series stay bounded by the tenant count.
+    pub fn set_import_health<'a>(&self, tenants: impl IntoIterator<Item = TenantImportHealth<'a>>) {
+        self.imports.last_success.reset();
+        self.imports.last_run.reset();
+        for tenant in tenants {
+            if let Some(at) = tenant.last_success_unix {
+                self.imports
+                    .last_success
+                    .with_label_values(&[tenant.tenant])
+                    .set(at);
+            }
+            if let Some(status) = tenant.last_status {
+                self.imports
+                    .last_run
+                    .with_label_values(&[
+                        tenant.tenant,
+                        status,
+                        tenant.last_reason.unwrap_or("none"),
+                    ])
+                    .set(1);
+            }
+        }
+    }
+
+    /// Replaces the age of the stored refresh token of each client id, in seconds.
+    pub fn set_refresh_token_ages<'a>(&self, ages: impl IntoIterator<Item = (&'a str, f64)>) {
+        self.imports.refresh_token_age.reset();
+        for (client_id, age) in ages {
+            self.imports
+                .refresh_token_age
+                .with_label_values(&[client_id])
+                .set(age);
+        }
+    }
+
     /// Renders every metric in Prometheus' text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         // Encoding to a Vec only fails on invalid metric names, which `new` rules out.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// One tenant's import health, for [`Metrics::set_import_health`].
+#[derive(Debug, Clone, Copy)]
+pub struct TenantImportHealth<'a> {
+    /// The tenant id.
+    pub tenant: &'a str,
+    /// When its newest successful import ended, in Unix seconds.
+    pub last_success_unix: Option<f64>,
+    /// Its newest run's status (`SUCCEEDED`, `FAILED`, `RUNNING`).
+    pub last_status: Option<&'a str>,
+    /// Its newest run's failure reason.
+    pub last_reason: Option<&'a str>,
+}
+
+/// The importer's metrics.
+struct ImportMetrics {
+    runs: IntCounterVec,
+    retries: IntCounterVec,
+    users_written: IntCounter,
+    last_success: GaugeVec,
+    last_run: IntGaugeVec,
+    refresh_token_age: GaugeVec,
+}
+
+impl ImportMetrics {
+    fn register(registry: &Registry) -> Result<ImportMetrics, prometheus::Error> {
+        let metrics = ImportMetrics {
+            runs: IntCounterVec::new(
+                Opts::new(
+                    "import_runs_total",
+                    "Import runs ended in this process, by status and failure reason",
+                ),
+                &["status", "reason"],
+            )?,
+            retries: IntCounterVec::new(
+                Opts::new(
+                    "import_upstream_retries_total",
+                    "Upstream requests the importer repeated, by what was answered",
+                ),
+                &["status"],
+            )?,
+            users_written: IntCounter::new(
+                "import_users_written_total",
+                "Users added, updated, removed or restored by imports in this process",
+            )?,
+            last_success: GaugeVec::new(
+                Opts::new(
+                    "import_last_success_timestamp_seconds",
+                    "When each tenant's newest successful import ended (Unix time)",
+                ),
+                &["tenant"],
+            )?,
+            last_run: IntGaugeVec::new(
+                Opts::new(
+                    "import_last_run",
+                    "Each tenant's newest import run (1), labelled with its status and reason",
+                ),
+                &["tenant", "status", "reason"],
+            )?,
+            refresh_token_age: GaugeVec::new(
+                Opts::new(
+                    "import_refresh_token_age_seconds",
+                    "Age of the stored refresh token (since it was last rotated), per client id",
+                ),
+                &["client_id"],
+            )?,
+        };
+        registry.register(Box::new(metrics.runs.clone()))?;
+        registry.register(Box::new(metrics.retries.clone()))?;
+        registry.register(Box::new(metrics.users_written.clone()))?;
+        registry.register(Box::new(metrics.last_success.clone()))?;
+        registry.register(Box::new(metrics.last_run.clone()))?;
+        registry.register(Box::new(metrics.refresh_token_age.clone()))?;
+        Ok(metrics)
     }
 }
 

@@ -24,6 +24,7 @@ pub use self::error::ImportError;
 use self::progress::ProgressHub;
 use crate::config::ImporterSettings;
 use crate::domain::{ImportRun, ImportTrigger, Tenant, TenantId};
+use crate::metrics::Metrics;
 use crate::store::import_runs::{self, NewRun, StartRefused};
 use crate::store::secrets::Keyring;
 use crate::store::{Store, StoreError};
@@ -38,6 +39,7 @@ pub struct Importer {
     fingerprint: String,
     holder: String,
     progress: ProgressHub,
+    metrics: std::sync::OnceLock<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for Importer {
@@ -161,7 +163,19 @@ impl Importer {
             fingerprint,
             holder: holder_name(),
             progress: ProgressHub::default(),
+            metrics: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Records this importer's runs, retries and users written into `metrics` from now on
+    /// (the first call wins).
+    pub fn record_into(&self, metrics: Arc<Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    /// Where runs are recorded, once [`Importer::record_into`] was called.
+    fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.get().map(Arc::as_ref)
     }
 
     /// Whether credentials are configured.

@@ -99,6 +99,19 @@ pub(crate) async fn execute(importer: Arc<Importer>, run: ImportRun) -> ImportRu
             }
         }
     }
+    if let Some(metrics) = importer.metrics() {
+        let written = outcome.as_ref().map_or(0, |c| {
+            c.users_added + c.users_updated + c.users_removed + c.users_restored
+        });
+        metrics.record_import_run(
+            status.as_str(),
+            reason.map(|r| r.code()),
+            u64::try_from(written).unwrap_or(0),
+        );
+        for (answered, count) in stats.retries_by_answer() {
+            metrics.record_import_retries(answered, count);
+        }
+    }
     importer.progress.publish(Progress {
         run_id: run.id,
         tenant_id: run.tenant_id,

@@ -86,6 +86,9 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
         }
         None => (None, None),
     };
+    if let Some(importer) = &parts.importer {
+        importer.record_into(parts.metrics.clone());
+    }
     if let Some(manifest) = &parts.api.trusted_documents {
         parts
             .metrics

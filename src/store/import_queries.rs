@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::connect::Store;
-use super::entities::import_run;
+use super::entities::{import_run, partner_credential, tenant};
 use super::error::StoreError;
 use super::import_runs::to_domain;
 use crate::domain::{ImportRun, RunStatus, TenantId};
@@ -89,4 +89,32 @@ pub async fn latest_runs_of_tenants(
         }
     }
     Ok(out)
+}
+
+/// Every tenant's newest run and newest successful run, for the import health metrics.
+pub async fn import_health(store: &Store) -> Result<Vec<(TenantId, TenantRuns)>, StoreError> {
+    let ids: Vec<TenantId> = tenant::Entity::find()
+        .all(store.db())
+        .await?
+        .into_iter()
+        .map(|t| TenantId(t.id))
+        .collect();
+    let mut runs: Vec<(TenantId, TenantRuns)> = latest_runs_of_tenants(store, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    runs.sort_by_key(|(id, _)| id.uuid());
+    Ok(runs)
+}
+
+/// When each client id's stored refresh token was last rotated (issued to the importer).
+pub async fn refresh_tokens_rotated_at(
+    store: &Store,
+) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, StoreError> {
+    Ok(partner_credential::Entity::find()
+        .all(store.db())
+        .await?
+        .into_iter()
+        .map(|row| (row.client_id, row.rotated_at))
+        .collect())
 }

@@ -209,3 +209,136 @@ async fn service_account_problems_and_conditional_access_get_remediations_of_the
         sim.stop().await;
     }
 }
+
+/// The value of the sample of `name` whose labels include every pair of `labels`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| {
+            line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
+        })
+        .find(|line| {
+            labels
+                .iter()
+                .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn import_health_is_in_metrics_per_tenant_with_runs_retries_and_the_token_age() {
+    for backend in backends() {
+        let sim = simulator(2, 40).await;
+        let tenants = sim.tenant_ids();
+        let app = TestApp::with_importer(backend, crate::importer::settings_for(&sim)).await;
+        // A first import (another importer, as `tenantgraph import` would) finds the tenants.
+        import_all(&importer_for(&app.store, &sim).await).await;
+        sim.set_day(1);
+        sim.set_faults(vec![
+            (
+                TenantSelector::Index(0),
+                Fault::Throttle {
+                    count: 2,
+                    retry_after_secs: 0,
+                },
+            ),
+            (TenantSelector::Index(1), Fault::ConditionalAccess),
+        ]);
+        for tenant in &tenants {
+            app.data(
+                "mutation($id: ID!) { triggerImport(tenantId: $id) { id } }",
+                serde_json::json!({ "id": tenant.to_string() }),
+            )
+            .await;
+        }
+        let status = "query($id: ID!) { tenant(id: $id) { importStatus { lastRun { status } } } }";
+        for tenant in &tenants {
+            for _ in 0..200 {
+                let data = app
+                    .data(status, serde_json::json!({ "id": tenant.to_string() }))
+                    .await;
+                if data["tenant"]["importStatus"]["lastRun"]["status"] != "RUNNING" {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        let text = app.scrape_metrics().await;
+        let runs = "tenantgraph_import_runs_total";
+        assert_eq!(
+            sample(&text, runs, &[("status", "SUCCEEDED"), ("reason", "none")]),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                runs,
+                &[
+                    ("status", "FAILED"),
+                    ("reason", "CONDITIONAL_ACCESS_BLOCKED")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "tenantgraph_import_upstream_retries_total",
+                &[("status", "429")]
+            ),
+            Some(2.0)
+        );
+        let written = sample(&text, "tenantgraph_import_users_written_total", &[]).unwrap();
+        assert!(written > 0.0, "day 1 changes users: {text}");
+        // Per tenant, from the store: the last success of both (the failed one from the first
+        // import) and the newest run's status and reason.
+        let now = chrono::Utc::now().timestamp() as f64;
+        for tenant in &tenants {
+            let at = sample(
+                &text,
+                "tenantgraph_import_last_success_timestamp_seconds",
+                &[("tenant", &tenant.to_string())],
+            )
+            .unwrap_or_else(|| panic!("no last success for {tenant}: {text}"));
+            assert!((now - at).abs() < 600.0, "{at} vs {now}");
+        }
+        let last_run = "tenantgraph_import_last_run";
+        let t0 = tenants[0].to_string();
+        let t1 = tenants[1].to_string();
+        assert_eq!(
+            sample(
+                &text,
+                last_run,
+                &[("tenant", &t0), ("status", "SUCCEEDED"), ("reason", "none")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                last_run,
+                &[
+                    ("tenant", &t1),
+                    ("status", "FAILED"),
+                    ("reason", "CONDITIONAL_ACCESS_BLOCKED")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("tenantgraph_import_last_run{"))
+                .count(),
+            2,
+            "one series per tenant"
+        );
+        let age = sample(
+            &text,
+            "tenantgraph_import_refresh_token_age_seconds",
+            &[("client_id", &sim.config().client_id)],
+        )
+        .unwrap();
+        assert!((0.0..600.0).contains(&age), "{age}");
+        sim.stop().await;
+    }
+}

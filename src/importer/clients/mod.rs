@@ -6,6 +6,8 @@ pub mod graph;
 pub mod partner_center;
 pub mod token;
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -21,6 +23,8 @@ pub struct TrafficStats {
     pub pages: AtomicI64,
     /// Requests repeated after a retryable failure.
     pub retries: AtomicI64,
+    /// Those repeats by what was answered (`429`, `503`, `sign_in`, `transport`, ...).
+    retried_by: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl TrafficStats {
@@ -37,6 +41,27 @@ impl TrafficStats {
     /// Retries so far.
     pub fn retries(&self) -> i64 {
         self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Counts one repeated request and what it answered.
+    fn retried(&self, answered: &'static str) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        *self
+            .retried_by
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(answered)
+            .or_insert(0) += 1;
+    }
+
+    /// Retries so far by what was answered.
+    pub fn retries_by_answer(&self) -> Vec<(&'static str, u64)> {
+        self.retried_by
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(answer, count)| (*answer, *count))
+            .collect()
     }
 }
 
@@ -77,6 +102,22 @@ enum Attempt {
 }
 
 impl Attempt {
+    /// What was answered, as a metrics label from a fixed set.
+    fn answered(&self) -> &'static str {
+        match self {
+            Attempt::Throttled { .. } => "429",
+            Attempt::Unavailable { code, detail, .. } => match code.as_deref() {
+                _ if detail.starts_with("body cut off") => "transport",
+                Some("500") => "500",
+                Some("502") => "502",
+                Some("503") => "503",
+                Some("504") => "504",
+                Some(_) => "sign_in",
+                None => "transport",
+            },
+        }
+    }
+
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Attempt::Throttled { retry_after, .. } | Attempt::Unavailable { retry_after, .. } => {
@@ -195,7 +236,7 @@ impl Upstream {
                 delay.map(|d| err.retry_after().map_or(d, |r| r.min(policy.max_delay)))
             })
             .notify(|err: &Attempt, delay| {
-                stats.retries.fetch_add(1, Ordering::Relaxed);
+                stats.retried(err.answered());
                 tracing::debug!(?delay, error = ?err, "upstream request retried");
             })
             .await;
