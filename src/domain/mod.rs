@@ -3,6 +3,7 @@
 
 pub mod allocation;
 pub mod audit;
+pub mod commerce;
 pub mod cost_group;
 pub mod error;
 pub mod ids;
@@ -15,6 +16,7 @@ pub mod subscription;
 pub mod tenant;
 pub mod user;
 
+pub use commerce::{CommerceSubscription, DirectorySubscription, SkuBilling};
 pub use cost_group::{CostGroup, CostGroupError};
 pub use error::DomainError;
 pub use ids::{AllocationRuleId, CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId};

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::commerce::SkuBilling;
 use super::ids::{ServicePlanId, SkuId, TenantId};
 
 /// The state of a subscribed SKU (`capabilityStatus`).
@@ -67,6 +68,8 @@ pub struct Subscription {
     pub consumed_units: i64,
     /// Directory subscription ids this SKU aggregates.
     pub subscription_ids: Vec<String>,
+    /// How it is paid for (a staff override applied).
+    pub billing: SkuBilling,
     /// When this row was last written.
     pub updated_at: DateTime<Utc>,
 }
@@ -169,6 +172,7 @@ mod tests {
             },
             consumed_units: consumed,
             subscription_ids: vec![],
+            billing: SkuBilling::Partner,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
         }
     }

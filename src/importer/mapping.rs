@@ -222,6 +222,8 @@ pub fn subscription(
             },
             consumed_units: sku.consumed_units,
             subscription_ids: sku.subscription_ids,
+            // Classified once the commerce and directory subscriptions are read.
+            billing: crate::domain::SkuBilling::Other,
             updated_at: seen_at,
         },
         plans,

@@ -245,13 +245,14 @@ impl Importer {
             .tokens()?
             .access_token(partner, Resource::PartnerCenter, &stats)
             .await?;
-        let customers = partner_center::list_customers(
-            &self.upstream,
-            &self.settings.partner_center_url,
-            &token,
-            Uuid::new_v4(),
-            &stats,
-        )
+        let customers = partner_center::PartnerCenter {
+            upstream: &self.upstream,
+            base: &self.settings.partner_center_url,
+            token: &token,
+            correlation_id: Uuid::new_v4(),
+            stats: &stats,
+        }
+        .list_customers()
         .await?;
         let tenants: Vec<Tenant> = customers
             .into_iter()

@@ -29,6 +29,10 @@ fn to_domain(m: subscription::Model) -> Result<Subscription, StoreError> {
         },
         consumed_units: m.consumed_units,
         subscription_ids,
+        billing: m.billing.parse().map_err(|detail| StoreError::Corrupt {
+            table: "subscriptions",
+            detail,
+        })?,
         updated_at: m.updated_at,
     })
 }
@@ -47,6 +51,8 @@ pub(crate) fn to_active(s: &Subscription) -> subscription::ActiveModel {
         prepaid_locked_out: Set(s.prepaid.locked_out),
         consumed_units: Set(s.consumed_units),
         subscription_ids: Set(serde_json::json!(s.subscription_ids)),
+        billing_detected: Set(s.billing.as_str().to_owned()),
+        billing: Set(s.billing.as_str().to_owned()),
         updated_at: Set(s.updated_at),
     }
 }

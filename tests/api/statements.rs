@@ -93,6 +93,7 @@ pub(crate) fn big_tenant(n: usize) -> TenantSnapshot {
             },
             consumed_units: licenses.iter().filter(|l| l.sku_id == *sku).count() as i64,
             subscription_ids: vec![],
+            billing: tenantgraph::domain::SkuBilling::Partner,
             updated_at: now,
         })
         .collect();

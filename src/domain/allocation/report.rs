@@ -621,6 +621,7 @@ mod tests {
             },
             consumed_units: consumed,
             subscription_ids: vec![],
+            billing: crate::domain::SkuBilling::Partner,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
         }
     }

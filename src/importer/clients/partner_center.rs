@@ -27,8 +27,9 @@ pub struct PartnerCustomer {
 }
 
 #[derive(Deserialize)]
-struct CustomerCollection {
-    items: Vec<WireCustomer>,
+#[serde(bound = "T: serde::de::DeserializeOwned")]
+struct Collection<T> {
+    items: Vec<T>,
     #[serde(default)]
     links: Option<Links>,
 }
@@ -91,80 +92,155 @@ fn next_url(base: &url::Url, uri: &str) -> Result<url::Url, ImportError> {
         })
 }
 
-/// Lists every customer, following `links.next` with its continuation headers.
-#[tracing::instrument(skip_all)]
-pub async fn list_customers(
-    upstream: &Upstream,
-    base: &url::Url,
-    token: &SecretString,
-    correlation_id: Uuid,
-    stats: &TrafficStats,
-) -> Result<Vec<PartnerCustomer>, ImportError> {
-    let prefix = base.path().trim_end_matches('/');
-    let mut url = base
-        .join(&format!("{prefix}/v1/customers?size={PAGE_SIZE}"))
-        .map_err(|e| ImportError::Malformed {
-            message: format!("bad Partner Center URL: {e}"),
-        })?;
-    let mut headers: Vec<(String, String)> = Vec::new();
-    let mut customers = Vec::new();
-    loop {
-        // Same MS-RequestId on retries of one call (idempotency key), new per call.
-        let request_id = Uuid::new_v4().to_string();
-        let answer = upstream
-            .send(
-                || {
-                    let mut request = upstream
-                        .http()
-                        .get(url.clone())
-                        .bearer_auth(token.expose_secret())
-                        .header("Accept", "application/json")
-                        .header("MS-RequestId", &request_id)
-                        .header("MS-CorrelationId", correlation_id.to_string());
-                    for (k, v) in &headers {
-                        request = request.header(k, v);
-                    }
-                    request
-                },
-                stats,
-            )
-            .await?;
-        if answer.status != 200 {
-            return Err(refusal(answer.status, &answer.body));
-        }
-        stats.page();
-        let page: CustomerCollection =
-            serde_json::from_slice(&answer.body).map_err(|e| ImportError::Malformed {
-                message: format!("Partner Center customers page: {e}"),
+/// Where and as whom Partner Center is read.
+#[derive(Clone, Copy)]
+pub struct PartnerCenter<'a> {
+    /// The HTTP client with the retry policy.
+    pub upstream: &'a Upstream,
+    /// `https://api.partnercenter.microsoft.com`.
+    pub base: &'a url::Url,
+    /// A Partner Center token of the partner tenant.
+    pub token: &'a SecretString,
+    /// Groups the calls of one run (`MS-CorrelationId`).
+    pub correlation_id: Uuid,
+    /// The run's traffic counters.
+    pub stats: &'a TrafficStats,
+}
+
+impl PartnerCenter<'_> {
+    /// Every item of the collection at `path_and_query` (after `/v1/`), following `links.next`
+    /// with its continuation headers (reference §2.2).
+    async fn collection<T: serde::de::DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+        what: &str,
+    ) -> Result<Vec<T>, ImportError> {
+        let prefix = self.base.path().trim_end_matches('/');
+        let mut url = self
+            .base
+            .join(&format!("{prefix}/v1/{path_and_query}"))
+            .map_err(|e| ImportError::Malformed {
+                message: format!("bad Partner Center URL: {e}"),
             })?;
-        for item in page.items {
-            let profile = item.company_profile;
-            let tenant = profile
-                .as_ref()
-                .and_then(|p| p.tenant_id.as_deref())
-                .unwrap_or(&item.id);
-            let tenant_id = Uuid::try_parse(tenant).map_err(|_| ImportError::Malformed {
-                message: format!("customer {:?} has no tenant GUID", item.id),
-            })?;
-            customers.push(PartnerCustomer {
-                tenant_id,
-                name: profile
-                    .as_ref()
-                    .and_then(|p| p.company_name.clone())
-                    .unwrap_or_else(|| tenant_id.to_string()),
-                domain: profile.and_then(|p| p.domain),
-                customer_id: item.id,
-                relationship: item.relationship_to_partner,
-            });
-        }
-        match page.links.and_then(|l| l.next) {
-            Some(next) => {
-                url = next_url(base, &next.uri)?;
-                headers = next.headers.into_iter().map(|h| (h.key, h.value)).collect();
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let mut items = Vec::new();
+        loop {
+            // Same MS-RequestId on retries of one call (idempotency key), new per call.
+            let request_id = Uuid::new_v4().to_string();
+            let answer = self
+                .upstream
+                .send(
+                    || {
+                        let mut request = self
+                            .upstream
+                            .http()
+                            .get(url.clone())
+                            .bearer_auth(self.token.expose_secret())
+                            .header("Accept", "application/json")
+                            .header("MS-RequestId", &request_id)
+                            .header("MS-CorrelationId", self.correlation_id.to_string());
+                        for (k, v) in &headers {
+                            request = request.header(k, v);
+                        }
+                        request
+                    },
+                    self.stats,
+                )
+                .await?;
+            if answer.status != 200 {
+                return Err(refusal(answer.status, &answer.body));
             }
-            None => return Ok(customers),
+            self.stats.page();
+            let page: Collection<T> =
+                serde_json::from_slice(&answer.body).map_err(|e| ImportError::Malformed {
+                    message: format!("Partner Center {what} page: {e}"),
+                })?;
+            items.extend(page.items);
+            match page.links.and_then(|l| l.next) {
+                Some(next) => {
+                    url = next_url(self.base, &next.uri)?;
+                    headers = next.headers.into_iter().map(|h| (h.key, h.value)).collect();
+                }
+                None => return Ok(items),
+            }
         }
     }
+
+    /// Lists every customer.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_customers(&self) -> Result<Vec<PartnerCustomer>, ImportError> {
+        let wire: Vec<WireCustomer> = self
+            .collection(&format!("customers?size={PAGE_SIZE}"), "customers")
+            .await?;
+        wire.into_iter()
+            .map(|item| {
+                let profile = item.company_profile;
+                let tenant = profile
+                    .as_ref()
+                    .and_then(|p| p.tenant_id.as_deref())
+                    .unwrap_or(&item.id);
+                let tenant_id = Uuid::try_parse(tenant).map_err(|_| ImportError::Malformed {
+                    message: format!("customer {:?} has no tenant GUID", item.id),
+                })?;
+                Ok(PartnerCustomer {
+                    tenant_id,
+                    name: profile
+                        .as_ref()
+                        .and_then(|p| p.company_name.clone())
+                        .unwrap_or_else(|| tenant_id.to_string()),
+                    domain: profile.and_then(|p| p.domain),
+                    customer_id: item.id,
+                    relationship: item.relationship_to_partner,
+                })
+            })
+            .collect()
+    }
+
+    /// Lists every commerce subscription of a customer (reference §2.3), as sent.
+    #[tracing::instrument(skip_all, fields(customer = %customer))]
+    pub async fn list_subscriptions(
+        &self,
+        customer: &str,
+    ) -> Result<Vec<WireSubscription>, ImportError> {
+        self.collection(&format!("customers/{customer}/subscriptions"), "subscriptions")
+            .await
+    }
+}
+
+/// A Partner Center subscription as sent (reference §2.3).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct WireSubscription {
+    pub id: String,
+    #[serde(default)]
+    pub offer_id: Option<String>,
+    #[serde(default)]
+    pub offer_name: Option<String>,
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    #[serde(default)]
+    pub unit_type: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub billing_cycle: Option<String>,
+    #[serde(default)]
+    pub term_duration: Option<String>,
+    #[serde(default)]
+    pub effective_start_date: Option<String>,
+    #[serde(default)]
+    pub commitment_end_date: Option<String>,
+    #[serde(default)]
+    pub auto_renew_enabled: Option<bool>,
+    #[serde(default)]
+    pub is_trial: Option<bool>,
+    #[serde(default)]
+    pub billing_type: Option<String>,
+    #[serde(default)]
+    pub parent_subscription_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -218,7 +294,7 @@ mod tests {
 
     #[test]
     fn fixture_page_parses_with_its_continuation_header() {
-        let page: CustomerCollection = serde_json::from_str(include_str!(
+        let page: Collection<WireCustomer> = serde_json::from_str(include_str!(
             "../../../tests/fixtures/microsoft/partner-center/customers-page1.json"
         ))
         .unwrap();

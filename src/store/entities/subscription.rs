@@ -20,6 +20,10 @@ pub struct Model {
     pub consumed_units: i64,
     pub subscription_ids: Json,
     pub updated_at: DateTimeUtc,
+    /// How the importer classified it.
+    pub billing_detected: String,
+    /// How it is billed: `billing_detected` unless staff overrode it.
+    pub billing: String,
 }
 
 /// No relations are navigated through SeaORM; finders join explicitly.

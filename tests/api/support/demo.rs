@@ -450,6 +450,7 @@ fn tenant_data(
             },
             consumed_units: consumed[i],
             subscription_ids: vec![guid(rng).to_string()],
+            billing: tenantgraph::domain::SkuBilling::Partner,
             updated_at: now,
         });
         for plan in plans_of(part) {
