@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 
-use crate::config::{AuthMode, AuthSettings};
+use crate::config::auth::{AuthMode, AuthSettings};
 use crate::domain::{Principal, Role, TenantId, TenantScope};
 
 /// Why a request was not authenticated; the message names the check that failed.

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{LogFormat, Overrides, Settings, SettingsError};
+use crate::config::secrets::SecretsSection;
+use crate::config::telemetry::LogFormat;
+use crate::config::upstream::UpstreamSection;
+use crate::config::{Config, Overrides, Settings, SettingsError};
 use crate::domain::{Cursor, ImportTrigger, PageRequest, TenantId, TenantScope};
 use crate::importer::Importer;
 use crate::metrics::Metrics;
@@ -119,7 +122,7 @@ impl CliError {
 }
 
 impl Cli {
-    fn settings(&self) -> Result<Settings, SettingsError> {
+    fn config(&self) -> Result<Config, SettingsError> {
         let mut overrides = Overrides {
             log_format: self.log_format,
             ..Overrides::default()
@@ -141,25 +144,25 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Simulate(args) = cli.command {
         return simulate(args, cli.log_format.unwrap_or_default()).await;
     }
-    let settings = cli.settings()?;
+    let config = cli.config()?;
     // `serve` refuses to start without a usable authentication mode, before touching the store.
     let auth = match cli.command {
-        Command::Serve { .. } => Some(settings.auth()?),
+        Command::Serve { .. } => Some(config.auth()?),
         _ => None,
     };
     // So do `serve` and `import` with importer credentials but no key to encrypt the rotated
     // refresh token with (`--demo` makes its own key).
-    if matches!(cli.command, Command::Serve { .. } | Command::Import { .. }) && !settings.demo {
-        settings.importer()?;
+    if matches!(cli.command, Command::Serve { .. } | Command::Import { .. }) && !config.demo {
+        config.importer()?;
     }
-    telemetry::init(settings.log_format, &settings.log_level);
+    telemetry::init(config.telemetry.log_format, &config.telemetry.log_level);
     let metrics = Arc::new(Metrics::new().map_err(|e| CliError::Other(e.to_string()))?);
     let observer: StatementObserver = {
         let metrics = metrics.clone();
         Arc::new(move |s| metrics.record_statement(s.elapsed, s.failed))
     };
-    let store_settings = settings.store();
-    let store = Store::connect(&store_settings, Some(observer)).await?;
+    let store_settings = &config.store;
+    let store = Store::connect(store_settings, Some(observer)).await?;
     store.migrate().await?;
     match cli.command {
         Command::Migrate => {
@@ -172,24 +175,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     "authentication settings were not read".to_owned(),
                 ));
             };
-            if matches!(auth.mode, crate::config::AuthMode::None) {
+            if matches!(auth.mode, crate::config::auth::AuthMode::None) {
                 tracing::warn!(
-                    bind = %settings.bind,
+                    bind = %config.bind,
                     "authentication is off (TENANTGRAPH_AUTH_MODE=none): every request acts as \
                      partner administrator on every tenant; loopback only"
                 );
             }
             // `--demo` imports from the built-in simulator, through the real importer path.
-            let (importer_settings, _simulator) = if settings.demo {
-                let (demo_settings, sim) = demo_upstream(&settings).await?;
-                (demo_settings.importer()?, Some(sim))
+            let (importer_settings, _simulator) = if config.demo {
+                let (demo_settings, sim) = demo_upstream(&config.settings).await?;
+                (demo_settings.check()?.importer()?, Some(sim))
             } else {
-                (settings.importer()?, None)
+                (config.importer()?, None)
             };
             let importer = Importer::new(store.clone(), importer_settings)
                 .await
                 .map_err(|e| CliError::Other(format!("cannot start the importer: {e}")))?;
-            if settings.demo {
+            if config.demo {
                 let summary = importer
                     .run_all(ImportTrigger::Cli, None, None)
                     .await
@@ -214,23 +217,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 }
                 (None, _) => None,
             };
-            let metrics_bind = settings.metrics_listener()?;
+            let metrics_bind = config.telemetry.metrics_bind;
             let running = server::start(
-                settings.bind,
+                config.bind,
                 ServerParts {
                     store,
                     metrics,
-                    graphiql: settings.graphiql,
+                    graphiql: config.graphiql,
                     importer: importer.is_configured().then(|| importer.clone()),
-                    api: settings.api(),
+                    api: config.api.clone(),
                     auth,
                     metrics_bind,
-                    audit_retention: settings.audit_retention(),
+                    audit_retention: config.audit_retention,
                 },
             )
             .map_err(|e| {
                 let metrics = metrics_bind.map_or_else(String::new, |m| format!(" and {m}"));
-                CliError::Other(format!("cannot listen on {}{metrics}: {e}", settings.bind))
+                CliError::Other(format!("cannot listen on {}{metrics}: {e}", config.bind))
             })?;
             let handles = [
                 Some(running.server.handle()),
@@ -244,8 +247,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             tracing::info!(
                 addr = %running.addr,
                 metrics = %metrics_addr,
-                audit_retention_days = settings.audit_retention_days,
-                demo = settings.demo,
+                audit_retention_days = config.settings.audit.audit_retention_days,
+                demo = config.demo,
                 "serving GraphQL at /graphql"
             );
             let stopped = running.server.await;
@@ -256,17 +259,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             tracing::info!("shut down");
             Ok(())
         }
-        Command::Import { tenant } => import(store, &settings, tenant.as_deref()).await,
+        Command::Import { tenant } => import(store, &config, tenant.as_deref()).await,
         Command::Schema | Command::Simulate(_) => Ok(()),
     }
 }
 
-async fn import(store: Store, settings: &Settings, tenant: Option<&str>) -> Result<(), CliError> {
+async fn import(store: Store, config: &Config, tenant: Option<&str>) -> Result<(), CliError> {
     let only = tenant
         .map(|t| t.parse::<TenantId>())
         .transpose()
         .map_err(|e| CliError::Other(format!("--tenant: {e}")))?;
-    let importer = Importer::new(store.clone(), settings.importer()?)
+    let importer = Importer::new(store.clone(), config.importer()?)
         .await
         .map_err(|e| CliError::Other(format!("cannot start the importer: {e}")))?;
     if !importer.is_configured() {
@@ -364,7 +367,8 @@ async fn demo_upstream(
         .map_err(|e| CliError::Other(format!("cannot start the demo simulator: {e}")))?;
     let config = sim.config();
     let base = sim.base_url();
-    let demo = Settings {
+    let mut demo = settings.clone();
+    demo.upstream = UpstreamSection {
         login_url: base.clone(),
         partner_center_url: base.clone(),
         graph_url: base,
@@ -374,22 +378,17 @@ async fn demo_upstream(
         refresh_token: Some(config.refresh_token.clone()),
         refresh_token_file: None,
         partner_tenant_id: Some(config.partner_tenant_id.to_string()),
-        import_tenants: None,
-        ..settings.clone()
     };
+    demo.importer.import_tenants = None;
     // Without a configured key, a key for this process only: a token stored by an earlier demo
     // then can't be decrypted, and the simulator's initial token is used again.
-    let demo = if settings.secret_key.is_some() || settings.secret_key_file.is_some() {
-        demo
-    } else {
+    if !settings.secrets.has_key() {
         let key = store::secrets::generate_key().map_err(|e| CliError::Other(e.to_string()))?;
-        Settings {
+        demo.secrets = SecretsSection {
             secret_key: Some(secrecy::ExposeSecret::expose_secret(&key).to_owned()),
-            secret_key_previous: None,
-            secret_key_previous_file: None,
-            ..demo
-        }
-    };
+            ..SecretsSection::default()
+        };
+    }
     tracing::info!(url = %sim.base_url(), "demo: built-in Microsoft simulator started");
     Ok((demo, sim))
 }

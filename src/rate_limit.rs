@@ -10,7 +10,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::config::{Bucket, RateLimits};
+use crate::config::rate_limits::{Bucket, RateLimits};
 use crate::domain::Principal;
 use crate::domain::audit::ANONYMOUS;
 

@@ -3,7 +3,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use crate::config::telemetry::LogFormat;
 
 /// Installs the global subscriber writing to stderr. `filter` is a `tracing` filter such as
 /// `info`; it has been checked by `config`.

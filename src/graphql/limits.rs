@@ -12,7 +12,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Request, Response, ServerError, Value as ConstValue, Variables};
 
 use super::error::{ApiError, Limit};
-use crate::config::OperationLimits;
+use crate::config::graphql::OperationLimits;
 use crate::domain::paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// A refusal naming the limit, the value found and the maximum, with the three also in
@@ -773,7 +773,7 @@ fn count_tokens(source: &str, max: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    use crate::config::api::ApiSettings;
     use crate::graphql::error::OPERATION_LIMIT_EXCEEDED;
 
     /// Whether a refusal came from these limits.
@@ -788,7 +788,7 @@ mod tests {
     fn guard() -> OperationGuard {
         let schema = crate::graphql::build();
         OperationGuard::new(
-            Settings::default().api().limits,
+            ApiSettings::default().limits,
             SchemaShape::from_sdl(&schema.sdl()),
         )
     }
@@ -833,7 +833,7 @@ mod tests {
         let guard = OperationGuard::new(
             OperationLimits {
                 max_complexity: 1000,
-                ..Settings::default().api().limits
+                ..ApiSettings::default().limits
             },
             SchemaShape::from_sdl(&crate::graphql::build().sdl()),
         );
@@ -849,7 +849,7 @@ mod tests {
         let guard = OperationGuard::new(
             OperationLimits {
                 max_complexity: 1000,
-                ..Settings::default().api().limits
+                ..ApiSettings::default().limits
             },
             SchemaShape::from_sdl(&crate::graphql::build().sdl()),
         );
@@ -986,7 +986,7 @@ mod tests {
 
     fn with_introspection() -> OperationGuard {
         let schema = crate::graphql::build();
-        let mut limits = Settings::default().api().limits;
+        let mut limits = ApiSettings::default().limits;
         limits.introspection = true;
         OperationGuard::new(limits, SchemaShape::from_sdl(&schema.sdl()))
     }

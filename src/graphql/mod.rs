@@ -29,7 +29,7 @@ pub use loaders::Loaders;
 pub use mutation::ImporterHandle;
 pub use schema::{AppSchema, build, build_for, federation_sdl};
 
-use crate::config::ApiSettings;
+use crate::config::api::ApiSettings;
 use crate::domain::Principal;
 use crate::metrics::Metrics;
 use crate::store::Store;

@@ -10,7 +10,7 @@ use async_graphql::{Request, ServerError, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use crate::config::TrustedDocuments;
+use crate::config::graphql::TrustedDocuments;
 
 /// The request extension that carries the hash.
 const EXTENSION: &str = "persistedQuery";

@@ -10,7 +10,7 @@ use super::query::{ImportQuery, RootQuery};
 use super::subscription::SubscriptionRoot;
 use super::types::audit::AuditQuery;
 use super::types::preview::PreviewQuery;
-use crate::config::ApiSettings;
+use crate::config::api::ApiSettings;
 
 /// The query root: reading fields plus federation entity lookups.
 #[derive(MergedObject, Default)]

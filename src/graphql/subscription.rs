@@ -173,7 +173,7 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StoreSettings;
+    use crate::config::store::StoreSettings;
     use crate::domain::TenantId;
     use uuid::Uuid;
 

@@ -22,7 +22,7 @@ use self::clients::token::{Resource, TokenClient};
 use self::clients::{RetryPolicy, TrafficStats, Upstream, partner_center};
 pub use self::error::ImportError;
 use self::progress::ProgressHub;
-use crate::config::ImporterSettings;
+use crate::config::importer::ImporterSettings;
 use crate::domain::{ImportRun, ImportTrigger, Tenant, TenantId};
 use crate::metrics::Metrics;
 use crate::store::import_runs::{self, NewRun, StartRefused};
@@ -82,7 +82,7 @@ fn fingerprint(token: &SecretString) -> String {
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The keyring of the settings' secret keys; credentials come with keys (`Settings::importer`).
+/// The keyring of the settings' secret keys; credentials come with keys (`Config::importer`).
 fn keyring(settings: &ImporterSettings) -> Result<Keyring, ImportError> {
     let refused = |message: String| ImportError::Refused {
         reason: crate::domain::FailureReason::AppConfiguration,

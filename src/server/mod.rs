@@ -16,7 +16,8 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
 
 use crate::auth::Authenticator;
-use crate::config::{ApiSettings, AuthMode, AuthSettings};
+use crate::config::api::ApiSettings;
+use crate::config::auth::{AuthMode, AuthSettings};
 use crate::graphql;
 use crate::http::forwarded::{self, TrustedProxies};
 use crate::http::{export, graphiql, health, metrics as metrics_route};

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::error::StoreError;
-use crate::config::StoreSettings;
+use crate::config::store::StoreSettings;
 
 /// One executed SQL statement, as seen by a [`StatementObserver`].
 pub struct ExecutedStatement<'a> {

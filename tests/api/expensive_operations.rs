@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::support::snapshot::replace_tenant;
 use chrono::Utc;
 use serde_json::{Value, json};
-use tenantgraph::config::ApiSettings;
+use tenantgraph::config::api::ApiSettings;
 
 use crate::statements::big_tenant;
 use crate::support::{TestApp, backends, first_error_code, test_api};

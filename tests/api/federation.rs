@@ -6,11 +6,9 @@ use crate::support::{TestApp, backends, demo_data, first_error_code};
 
 #[tokio::test]
 async fn service_sdl_declares_the_four_entities() {
-    let api = tenantgraph::config::Settings {
-        graphql_introspection: Some(true),
-        ..Default::default()
-    }
-    .api();
+    let mut settings = tenantgraph::config::Settings::default();
+    settings.graphql.graphql_introspection = Some(true);
+    let api = settings.check().unwrap().api;
     let app = TestApp::with_api(crate::support::Backend::Sqlite, api).await;
     let data = app.data("{ _service { sdl } }", json!({})).await;
     let sdl = data["_service"]["sdl"].as_str().unwrap();

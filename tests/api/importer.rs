@@ -5,7 +5,11 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use tenantgraph::config::{Settings, StoreSettings};
+use tenantgraph::config::Settings;
+use tenantgraph::config::importer::ImporterSection;
+use tenantgraph::config::secrets::SecretsSection;
+use tenantgraph::config::store::StoreSettings;
+use tenantgraph::config::upstream::UpstreamSection;
 use tenantgraph::domain::{
     FailureReason, ImportMode, ImportRun, ImportTrigger, RunStatus, TenantId,
 };
@@ -35,26 +39,38 @@ pub(crate) async fn simulator(tenants: usize, users: usize) -> RunningSimulator 
 pub(crate) fn settings_for(sim: &RunningSimulator) -> Settings {
     let config = sim.config();
     Settings {
-        login_url: sim.base_url(),
-        partner_center_url: sim.base_url(),
-        graph_url: sim.base_url(),
-        client_id: Some(config.client_id.clone()),
-        client_secret: Some(config.client_secret.clone()),
-        refresh_token: Some(config.refresh_token.clone()),
-        secret_key: Some(SECRET_KEY.to_owned()),
-        partner_tenant_id: Some(config.partner_tenant_id.to_string()),
-        import_max_attempts: 4,
-        import_retry_base_ms: 1,
-        import_retry_cap_secs: 1,
-        import_lease_secs: 30,
+        upstream: UpstreamSection {
+            login_url: sim.base_url(),
+            partner_center_url: sim.base_url(),
+            graph_url: sim.base_url(),
+            client_id: Some(config.client_id.clone()),
+            client_secret: Some(config.client_secret.clone()),
+            refresh_token: Some(config.refresh_token.clone()),
+            partner_tenant_id: Some(config.partner_tenant_id.to_string()),
+            ..UpstreamSection::default()
+        },
+        secrets: SecretsSection {
+            secret_key: Some(SECRET_KEY.to_owned()),
+            ..SecretsSection::default()
+        },
+        importer: ImporterSection {
+            import_max_attempts: 4,
+            import_retry_base_ms: 1,
+            import_retry_cap_secs: 1,
+            import_lease_secs: 30,
+            ..ImporterSection::default()
+        },
         ..Settings::default()
     }
 }
 
 pub(crate) async fn importer_for(store: &Store, sim: &RunningSimulator) -> Arc<Importer> {
-    Importer::new(store.clone(), settings_for(sim).importer().unwrap())
-        .await
-        .unwrap()
+    Importer::new(
+        store.clone(),
+        settings_for(sim).check().unwrap().importer().unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 pub(crate) async fn import_all(importer: &Arc<Importer>) -> Vec<ImportRun> {
@@ -662,13 +678,14 @@ async fn a_large_tenant_is_read_through_a_delta_round_with_managers_from_manager
         let app = TestApp::empty(backend).await;
         let sim = simulator(1, 1200).await;
         let tenant = sim.tenant_ids()[0];
-        let settings = Settings {
-            import_large_tenant_users: 1000,
-            ..settings_for(&sim)
-        };
-        let importer = Importer::new(app.store.clone(), settings.importer().unwrap())
-            .await
-            .unwrap();
+        let mut settings = settings_for(&sim);
+        settings.importer.import_large_tenant_users = 1000;
+        let importer = Importer::new(
+            app.store.clone(),
+            settings.check().unwrap().importer().unwrap(),
+        )
+        .await
+        .unwrap();
         // The first import can't know the size: it lists 100 users a page with managers.
         import_all(&importer).await;
         assert_eq!(sim.stats().tenant(tenant).users_pages, 12);

@@ -4,6 +4,9 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 use tenantgraph::config::Settings;
+use tenantgraph::config::importer::ImporterSection;
+use tenantgraph::config::secrets::SecretsSection;
+use tenantgraph::config::upstream::UpstreamSection;
 use tenantgraph::domain::{
     FailureReason, ImportCounts, ImportMode, ImportRun, ImportTrigger, RunStatus, Tenant, TenantId,
 };
@@ -83,16 +86,25 @@ pub(crate) async fn run(
 pub(crate) fn unreachable_upstream(tenant_id: TenantId) -> Settings {
     let closed = "http://127.0.0.1:9".to_owned();
     Settings {
-        login_url: closed.clone(),
-        partner_center_url: closed.clone(),
-        graph_url: closed,
-        client_id: Some("00000000-0000-0000-0000-00000000c11d".to_owned()),
-        client_secret: Some("test-secret".to_owned()),
-        refresh_token: Some("test-refresh-token".to_owned()),
-        secret_key: Some(crate::support::SECRET_KEY.to_owned()),
-        import_tenants: Some(tenant_id.to_string()),
-        import_max_attempts: 1,
-        import_retry_base_ms: 1,
+        upstream: UpstreamSection {
+            login_url: closed.clone(),
+            partner_center_url: closed.clone(),
+            graph_url: closed,
+            client_id: Some("00000000-0000-0000-0000-00000000c11d".to_owned()),
+            client_secret: Some("test-secret".to_owned()),
+            refresh_token: Some("test-refresh-token".to_owned()),
+            ..UpstreamSection::default()
+        },
+        secrets: SecretsSection {
+            secret_key: Some(crate::support::SECRET_KEY.to_owned()),
+            ..SecretsSection::default()
+        },
+        importer: ImporterSection {
+            import_tenants: Some(tenant_id.to_string()),
+            import_max_attempts: 1,
+            import_retry_base_ms: 1,
+            ..ImporterSection::default()
+        },
         ..Settings::default()
     }
 }

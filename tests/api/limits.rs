@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tenantgraph::config::{ApiSettings, Settings, StoreSettings};
+use tenantgraph::config::Settings;
+use tenantgraph::config::api::ApiSettings;
+use tenantgraph::config::store::StoreSettings;
 use tenantgraph::store::Store;
 
 use crate::support::{Backend, SLOW_QUERY, TestApp, backends, first_error_code};
@@ -373,7 +375,9 @@ async fn introspection_and_service_sdl_are_forbidden_in_production_and_answered_
         demo: true,
         ..Settings::default()
     }
-    .api();
+    .check()
+    .unwrap()
+    .api;
     let demo = TestApp::with_api(Backend::Sqlite, demo_api).await;
     let data = demo
         .data(
@@ -396,7 +400,9 @@ async fn field_suggestions_are_off_in_production_and_on_in_demo() {
         demo: true,
         ..Settings::default()
     }
-    .api();
+    .check()
+    .unwrap()
+    .api;
     let demo = TestApp::with_api(Backend::Sqlite, demo_api).await;
     let body = demo.post(doc, json!({})).await;
     assert!(message(&body).contains("Did you mean"), "{body:#}");
@@ -590,7 +596,9 @@ async fn the_standard_introspection_query_runs_in_demo_and_circular_introspectio
         demo: true,
         ..Settings::default()
     }
-    .api();
+    .check()
+    .unwrap()
+    .api;
     let demo = TestApp::with_api(Backend::Sqlite, demo_api).await;
     let data = demo.data(STANDARD_INTROSPECTION, json!({})).await;
     assert_eq!(data["__schema"]["queryType"]["name"], "Query");

@@ -3,7 +3,9 @@
 //! the operations of a manifest.
 
 use serde_json::{Value, json};
-use tenantgraph::config::{ApiSettings, Settings, TrustedDocuments};
+use tenantgraph::config::Settings;
+use tenantgraph::config::api::ApiSettings;
+use tenantgraph::config::graphql::TrustedDocuments;
 use tenantgraph::graphql::persisted::sha256_hex;
 
 use crate::support::{Backend, TestApp, first_error_code};
@@ -84,7 +86,7 @@ async fn a_hash_that_does_not_match_the_query_is_bad_user_input() {
 #[tokio::test]
 async fn a_persisted_document_is_checked_against_the_limits_each_time() {
     let api = ApiSettings {
-        limits: tenantgraph::config::OperationLimits {
+        limits: tenantgraph::config::graphql::OperationLimits {
             max_depth: 3,
             ..ApiSettings::default().limits
         },
@@ -158,11 +160,9 @@ async fn trusted_app() -> (TestApp, String) {
         .to_string(),
     )
     .unwrap();
-    let settings = Settings {
-        graphql_trusted_documents: Some(path.display().to_string()),
-        ..Settings::default()
-    };
-    let api = settings.api();
+    let mut settings = Settings::default();
+    settings.graphql.graphql_trusted_documents = Some(path.display().to_string());
+    let api = settings.check().unwrap().api;
     assert_eq!(
         api.trusted_documents.as_ref().map(|t| t.documents.len()),
         Some(1)

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
-use tenantgraph::config::{ApiSettings, AuthSettings, Bucket, RateLimits};
+use tenantgraph::config::api::ApiSettings;
+use tenantgraph::config::auth::AuthSettings;
+use tenantgraph::config::rate_limits::{Bucket, RateLimits};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::support::{

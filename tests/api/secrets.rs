@@ -4,7 +4,6 @@
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
 use secrecy::{ExposeSecret, SecretString};
-use tenantgraph::config::Settings;
 use tenantgraph::domain::RunStatus;
 use tenantgraph::importer::Importer;
 use tenantgraph::store::entities::partner_credential;
@@ -226,13 +225,14 @@ async fn the_importer_falls_back_to_the_configured_token_when_the_stored_one_can
         let first = credential(&app.store, &client_id).await.unwrap();
 
         // A new key without the old one as previous: the stored token can't be read.
-        let settings = Settings {
-            secret_key: Some(KEY_C.to_owned()),
-            ..settings_for(&sim)
-        };
-        let importer = Importer::new(app.store.clone(), settings.importer().unwrap())
-            .await
-            .unwrap();
+        let mut settings = settings_for(&sim);
+        settings.secrets.secret_key = Some(KEY_C.to_owned());
+        let importer = Importer::new(
+            app.store.clone(),
+            settings.check().unwrap().importer().unwrap(),
+        )
+        .await
+        .unwrap();
         let runs = import_all(&importer).await;
         assert_eq!(runs[0].status, RunStatus::Succeeded, "{runs:?}");
         let row = credential(&app.store, &client_id).await.unwrap();

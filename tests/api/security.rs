@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
-use tenantgraph::config::{AuthMode, AuthSettings};
+use tenantgraph::config::auth::{AuthMode, AuthSettings};
 use tenantgraph::domain::FailureReason;
 
 use crate::support::{TestApp, backends, demo_data, read_json, ws_connect, ws_open};

@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use tenantgraph::config::{ApiSettings, AuthSettings, Settings, StoreSettings};
+use tenantgraph::config::Settings;
+use tenantgraph::config::api::ApiSettings;
+use tenantgraph::config::auth::AuthSettings;
+use tenantgraph::config::store::StoreSettings;
 use tenantgraph::importer::Importer;
 use tenantgraph::metrics::Metrics;
 use tenantgraph::server::{self, ServerParts};
@@ -254,7 +257,7 @@ impl TestApp {
         let importer = match importer {
             None => None,
             Some(settings) => Some(
-                Importer::new(store.clone(), settings.importer().unwrap())
+                Importer::new(store.clone(), settings.check().unwrap().importer().unwrap())
                     .await
                     .unwrap(),
             ),
@@ -364,7 +367,7 @@ pub(crate) const SLOW_QUERY: &str = "{ tenants(first: 5) { edges { node { users(
 
 pub(crate) fn test_api() -> ApiSettings {
     ApiSettings {
-        rate_limits: tenantgraph::config::RateLimits::off(),
+        rate_limits: tenantgraph::config::rate_limits::RateLimits::off(),
         ..ApiSettings::default()
     }
 }
