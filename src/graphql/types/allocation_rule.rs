@@ -16,7 +16,7 @@ use crate::domain::allocation::{
 };
 use crate::domain::{AllocationRuleId, CostGroupId, TenantId};
 use crate::graphql::error::{ApiError, ApiResult};
-use crate::graphql::query::parse_id;
+use crate::graphql::ids::parse_id;
 
 /// The user attribute a condition reads.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]

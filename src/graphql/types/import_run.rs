@@ -7,7 +7,7 @@ use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::{TenantObject, loaders};
-use crate::domain::{self, FailureReason, ImportRunId, RunStatus};
+use crate::domain::{self, FailureReason, RunStatus};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::importer::progress::{Phase, Progress};
 use crate::store::import_queries::TenantRuns;
@@ -384,9 +384,4 @@ pub(crate) fn progress_of_stored(run: &domain::ImportRun) -> Progress {
         status: run.status,
         reason: run.reason,
     }
-}
-
-/// Parses a run id argument.
-pub(crate) fn parse_run_id(argument: &str, id: &ID) -> ApiResult<ImportRunId> {
-    crate::graphql::query::parse_id(argument, id)
 }
