@@ -453,6 +453,8 @@ mod tests {
                 AllocationAttribute::from_domain(domain).ok(),
                 Some(item.value)
             );
+            // Every attribute a client can name has a stored name that reads back.
+            assert_eq!(Attribute::from_name(&domain.to_string()), Some(domain));
         }
         for item in ConditionOperator::items() {
             assert_eq!(item.name, Operator::from(item.value).to_string());
