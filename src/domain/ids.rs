@@ -3,9 +3,25 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::error::{DomainError, clip};
+
+/// Reads an id written by its `Serialize` through its `FromStr`, the one way ids are parsed.
+struct IdVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T: FromStr<Err = DomainError>> serde::de::Visitor<'_> for IdVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a hyphenated GUID")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<T, E> {
+        value.parse().map_err(E::custom)
+    }
+}
 
 macro_rules! guid_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
@@ -43,6 +59,20 @@ macro_rules! guid_id {
         impl From<Uuid> for $name {
             fn from(value: Uuid) -> Self {
                 $name(value)
+            }
+        }
+
+        /// The hyphenated GUID, as `Display` writes it.
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.0.hyphenated().encode_lower(&mut Uuid::encode_buffer()))
+            }
+        }
+
+        /// A hyphenated GUID, checked as `FromStr` checks it.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(IdVisitor(std::marker::PhantomData))
             }
         }
     };
@@ -107,6 +137,16 @@ mod tests {
     #[test]
     fn bare_hex_guid_is_refused() {
         assert!("285f489edcff4d569faf41b5bb7c2dd0".parse::<SkuId>().is_err());
+    }
+
+    #[test]
+    fn serde_writes_the_display_form_and_reads_it_as_from_str_does() {
+        let id = UserId(Uuid::from_u128(7));
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<UserId>(&json).unwrap(), id);
+        let bare = format!("\"{}\"", id.0.simple());
+        assert!(serde_json::from_str::<UserId>(&bare).is_err());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A user as one import saw it upstream, and how it is applied to the stored user. A delta query
 //! sends only some properties ("absent" means unchanged), so every field carries whether it was
-//! sent.
+//! sent. Serde writes them whole, with their field names, for the import's spool.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::ids::{ServicePlanId, SkuId, TenantId, UserId};
 use super::user::{AssignedLicense, EXTENSION_ATTRIBUTES, User};
@@ -56,7 +57,8 @@ pub enum UserField {
 }
 
 /// The set of properties an upstream record carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct FieldSet(u32);
 
 impl FieldSet {
@@ -72,20 +74,10 @@ impl FieldSet {
     pub fn contains(self, field: UserField) -> bool {
         self.0 & (1 << field as u8) != 0
     }
-
-    /// The raw bits, for spooling.
-    pub fn bits(self) -> u32 {
-        self.0
-    }
-
-    /// From raw bits written by [`Self::bits`].
-    pub fn from_bits(bits: u32) -> Self {
-        FieldSet(bits & Self::ALL.0)
-    }
 }
 
 /// A user as upstream sent it. Fields not in `present` keep their stored value.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ImportedUser {
     /// Graph object id.
     pub id: Option<UserId>,
@@ -136,7 +128,7 @@ pub struct ImportedUser {
 }
 
 /// One record of an import: a present user, or one gone upstream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserChange {
     /// The user exists upstream with these properties.
     Present(Box<ImportedUser>),

@@ -4,7 +4,7 @@
 use async_graphql::{Context, ID, Object};
 
 use super::error::{ApiError, ApiResult};
-use super::query::parse_id;
+use super::ids::parse_id;
 use super::types::{CostGroupObject, SubscriptionObject, TenantObject, UserObject, loaders};
 use crate::domain::{CostGroupId, SkuId, TenantId, UserId};
 

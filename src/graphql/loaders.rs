@@ -5,16 +5,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::allocation::{AllocationRuleEntry, UserAllocation};
+use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
 use crate::domain::{
     AllocationRuleId, AssignedLicense, CostGroup, CostGroupId, Page, PageRequest, ServicePlan,
     SkuId, Subscription, Tenant, TenantId, TenantScope, UserDetails, UserFilter, UserId,
     UserSummary,
 };
 use crate::graphql::error::ApiError;
-use crate::graphql::types::DatedReport;
 use crate::metrics::Metrics;
 use crate::store::import_queries::{self, TenantRuns};
 use crate::store::members::{self, CostGroupMember};
@@ -400,6 +399,15 @@ impl Loader<UserCountKey> for UserCounts {
         }
         Ok(out)
     }
+}
+
+/// A tenant's report on one date and when its allocation was evaluated.
+#[derive(Debug)]
+pub struct DatedReport {
+    /// The report.
+    pub report: CostReport,
+    /// When the evaluation it reads was stored.
+    pub evaluated_at: DateTime<Utc>,
 }
 
 loader!(

@@ -4,8 +4,11 @@
 pub mod entities;
 pub mod error;
 pub mod heavy;
+pub mod ids;
 pub mod limits;
 pub mod loaders;
+#[cfg(test)]
+mod module_graph;
 pub mod mutation;
 pub mod pagination;
 pub mod persisted;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use super::error::{ApiError, ApiResult};
-use super::query::parse_id;
+use super::ids::parse_id;
 use super::types::allocation_rule::{
     AllocationRuleInput, CreateAllocationRuleInput, UpdateAllocationRuleInput, parse_conditions,
     parse_rule_input,

@@ -6,6 +6,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::error::{ApiError, ApiResult};
+use super::ids::parse_id;
 use super::pagination;
 use super::types::connection::{IMPORT_RUN_ORDERING, import_run_connection, tenant_connection};
 use super::types::{
@@ -13,15 +14,6 @@ use super::types::{
 };
 use crate::domain::{ImportRunId, Page, TenantId, UserId};
 use crate::store::{import_runs, tenants};
-
-/// Parses a GUID argument, naming the argument when it is malformed.
-pub(crate) fn parse_id<T>(argument: &str, id: &ID) -> ApiResult<T>
-where
-    T: std::str::FromStr<Err = crate::domain::DomainError>,
-{
-    id.parse::<T>()
-        .map_err(|e| ApiError::BadUserInput(format!("{argument}: {e}")))
-}
 
 /// Root fields for reading tenants and users.
 #[derive(Default)]

@@ -9,8 +9,9 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::sync::watch;
 
 use super::error::ApiError;
+use super::ids::parse_id;
 use super::mutation::importer;
-use super::types::import_run::{parse_run_id, progress_of_stored};
+use super::types::import_run::progress_of_stored;
 use super::types::{ImportProgressObject, loaders};
 use crate::domain::{ImportRunId, RunStatus};
 use crate::importer::Importer;
@@ -37,7 +38,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         run_id: ID,
     ) -> Result<BoxStream<'static, ProgressItem>, ApiError> {
-        let run_id = parse_run_id("runId", &run_id)?;
+        let run_id: ImportRunId = parse_id("runId", &run_id)?;
         let l = loaders(ctx)?;
         let follower = Follower {
             store: l.store.clone(),

@@ -16,7 +16,7 @@ use super::authn;
 use super::refusal::Refusal;
 use crate::auth::Authenticator;
 use crate::domain::allocation::{AllocationSource, CostLine, Currency};
-use crate::domain::{CostGroup, CostGroupId, SkuId, TenantId, TenantScope};
+use crate::domain::{CostGroup, CostGroupId, SkuId, TenantId, TenantScope, User};
 use crate::rate_limit::RateLimiter;
 use crate::store::{Store, evaluation, exports};
 use actix_web::ResponseError;
@@ -245,23 +245,37 @@ struct UserStream {
     done: bool,
 }
 
-const USER_HEADER: [&str; 15] = [
-    "user_id",
-    "display_name",
-    "user_principal_name",
-    "mail",
-    "department",
-    "company_name",
-    "job_title",
-    "office_location",
-    "country",
-    "user_type",
-    "licenses",
-    "source",
-    "rule_id",
-    "cost_group_path",
-    "percent",
+/// A column of `users.csv` read from the user: its name and the text it holds.
+type UserColumn = (&'static str, fn(&User) -> &str);
+
+/// The columns of `users.csv` read from the user, after `user_id`.
+const USER_COLUMNS: [UserColumn; 9] = [
+    ("display_name", |u| &u.display_name),
+    ("user_principal_name", |u| &u.user_principal_name),
+    ("mail", |u| or_empty(&u.mail)),
+    ("department", |u| or_empty(&u.department)),
+    ("company_name", |u| or_empty(&u.company_name)),
+    ("job_title", |u| or_empty(&u.job_title)),
+    ("office_location", |u| or_empty(&u.office_location)),
+    ("country", |u| or_empty(&u.country)),
+    ("user_type", |u| or_empty(&u.user_type)),
 ];
+
+/// An optional attribute's text; a missing one is an empty cell.
+fn or_empty(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or_default()
+}
+
+/// The columns of `users.csv` after the user's licenses: one cost group share.
+const SHARE_COLUMNS: [&str; 4] = ["source", "rule_id", "cost_group_path", "percent"];
+
+/// Every column of `users.csv`, in order.
+fn user_header() -> impl Iterator<Item = &'static str> {
+    std::iter::once("user_id")
+        .chain(USER_COLUMNS.iter().map(|(name, _)| *name))
+        .chain(["licenses"])
+        .chain(SHARE_COLUMNS)
+}
 
 impl UserStream {
     /// The next chunk of CSV text; `None` after the last.
@@ -290,7 +304,7 @@ impl UserStream {
         let mut out = csv::Writer::from_writer(Vec::new());
         let mut result = Ok(());
         if std::mem::take(&mut self.header) {
-            result = out.write_record(USER_HEADER);
+            result = out.write_record(user_header());
         }
         for e in &users {
             let u = &e.user;
@@ -305,19 +319,10 @@ impl UserStream {
                 })
                 .collect();
             licenses.sort();
-            let base = [
-                u.id.to_string(),
-                cell(&u.display_name),
-                cell(&u.user_principal_name),
-                cell(u.mail.as_deref().unwrap_or("")),
-                cell(u.department.as_deref().unwrap_or("")),
-                cell(u.company_name.as_deref().unwrap_or("")),
-                cell(u.job_title.as_deref().unwrap_or("")),
-                cell(u.office_location.as_deref().unwrap_or("")),
-                cell(u.country.as_deref().unwrap_or("")),
-                cell(u.user_type.as_deref().unwrap_or("")),
-                cell(&licenses.join(";")),
-            ];
+            let base: Vec<String> = std::iter::once(u.id.to_string())
+                .chain(USER_COLUMNS.iter().map(|(_, read)| cell(read(u))))
+                .chain([cell(&licenses.join(";"))])
+                .collect();
             let shares: Vec<[String; 4]> = match &e.allocation {
                 Some(a) if !a.shares.is_empty() => {
                     let (source, rule) = match a.source {
@@ -422,5 +427,15 @@ mod tests {
         assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(cell("Sales"), "Sales");
         assert_eq!(cell(""), "");
+    }
+
+    #[test]
+    fn users_csv_columns_are_the_published_ones_in_order() {
+        let header: Vec<&str> = user_header().collect();
+        assert_eq!(
+            header.join(","),
+            "user_id,display_name,user_principal_name,mail,department,company_name,job_title,\
+             office_location,country,user_type,licenses,source,rule_id,cost_group_path,percent"
+        );
     }
 }

@@ -62,101 +62,66 @@ pub enum Attribute {
     ReportsTo,
 }
 
-/// Number of text attribute slots: the twelve named text attributes, mail and the fifteen
-/// extension attributes.
-pub(crate) const TEXT_SLOTS: usize = 13 + EXTENSION_ATTRIBUTES;
+/// A text attribute other than the extension attributes: the attribute, its name (as
+/// [`Attribute`]'s `Display` writes it) and its raw value in a user, `None` when missing.
+type TextAttribute = (Attribute, &'static str, fn(&User) -> Option<&str>);
+
+/// Every text attribute but the extension attributes, each once. An attribute's place here is
+/// its slot in the per-user cache; extension attribute `n` takes the slot `n - 1` places after
+/// the last of these.
+const TEXT_ATTRIBUTES: [TextAttribute; 13] = [
+    (Attribute::Department, "department", |u| {
+        u.department.as_deref()
+    }),
+    (Attribute::CompanyName, "companyName", |u| {
+        u.company_name.as_deref()
+    }),
+    (Attribute::JobTitle, "jobTitle", |u| u.job_title.as_deref()),
+    (Attribute::OfficeLocation, "officeLocation", |u| {
+        u.office_location.as_deref()
+    }),
+    (Attribute::City, "city", |u| u.city.as_deref()),
+    (Attribute::State, "state", |u| u.state.as_deref()),
+    (Attribute::Country, "country", |u| u.country.as_deref()),
+    (Attribute::PostalCode, "postalCode", |u| {
+        u.postal_code.as_deref()
+    }),
+    (Attribute::UsageLocation, "usageLocation", |u| {
+        u.usage_location.as_deref()
+    }),
+    (Attribute::PreferredLanguage, "preferredLanguage", |u| {
+        u.preferred_language.as_deref()
+    }),
+    (Attribute::UserType, "userType", |u| u.user_type.as_deref()),
+    (Attribute::UpnDomain, "upnDomain", |u| {
+        u.user_principal_name
+            .rsplit_once('@')
+            .map(|(_, domain)| domain)
+    }),
+    (Attribute::Mail, "mail", |u| u.mail.as_deref()),
+];
+
+/// The attributes read from a user's relations, by their names.
+const RELATION_ATTRIBUTES: [(Attribute, &str); 2] = [
+    (Attribute::HasLicenseOfSku, "hasLicenseOfSku"),
+    (Attribute::ReportsTo, "reportsTo"),
+];
+
+/// Number of text attribute slots: [`TEXT_ATTRIBUTES`] and the fifteen extension attributes.
+pub(crate) const TEXT_SLOTS: usize = TEXT_ATTRIBUTES.len() + EXTENSION_ATTRIBUTES;
 
 impl Attribute {
     /// Index of a text attribute in the per-user cache; `None` for SKU and manager attributes.
     fn slot(self) -> Option<usize> {
-        let slot = match self {
-            Attribute::Department => 0,
-            Attribute::CompanyName => 1,
-            Attribute::JobTitle => 2,
-            Attribute::OfficeLocation => 3,
-            Attribute::City => 4,
-            Attribute::State => 5,
-            Attribute::Country => 6,
-            Attribute::PostalCode => 7,
-            Attribute::UsageLocation => 8,
-            Attribute::PreferredLanguage => 9,
-            Attribute::UserType => 10,
-            Attribute::UpnDomain => 11,
-            Attribute::Mail => 12,
-            Attribute::ExtensionAttribute(n) => 12 + usize::from(n),
-            Attribute::HasLicenseOfSku | Attribute::ReportsTo => return None,
-        };
-        Some(slot)
+        if let Attribute::ExtensionAttribute(n) = self {
+            // Numbered from 1; a number outside 1..=15 has no slot (`check_shape` refuses it).
+            return usize::from(n)
+                .checked_sub(1)
+                .map(|index| TEXT_ATTRIBUTES.len() + index)
+                .filter(|slot| *slot < TEXT_SLOTS);
+        }
+        TEXT_ATTRIBUTES.iter().position(|(a, ..)| *a == self)
     }
-}
-
-/// The raw value of text slot `slot` of `user`; `None` when missing.
-pub(crate) fn slot_value(user: &User, slot: usize) -> Option<&str> {
-    match slot {
-        0 => user.department.as_deref(),
-        1 => user.company_name.as_deref(),
-        2 => user.job_title.as_deref(),
-        3 => user.office_location.as_deref(),
-        4 => user.city.as_deref(),
-        5 => user.state.as_deref(),
-        6 => user.country.as_deref(),
-        7 => user.postal_code.as_deref(),
-        8 => user.usage_location.as_deref(),
-        9 => user.preferred_language.as_deref(),
-        10 => user.user_type.as_deref(),
-        11 => user
-            .user_principal_name
-            .rsplit_once('@')
-            .map(|(_, domain)| domain),
-        12 => user.mail.as_deref(),
-        n if (13..TEXT_SLOTS).contains(&n) => user.extension_attributes[n - 13].as_deref(),
-        _ => None,
-    }
-}
-
-impl fmt::Display for Attribute {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Attribute::Department => "department",
-            Attribute::CompanyName => "companyName",
-            Attribute::JobTitle => "jobTitle",
-            Attribute::OfficeLocation => "officeLocation",
-            Attribute::City => "city",
-            Attribute::State => "state",
-            Attribute::Country => "country",
-            Attribute::PostalCode => "postalCode",
-            Attribute::UsageLocation => "usageLocation",
-            Attribute::PreferredLanguage => "preferredLanguage",
-            Attribute::UserType => "userType",
-            Attribute::UpnDomain => "upnDomain",
-            Attribute::Mail => "mail",
-            Attribute::ExtensionAttribute(n) => return write!(f, "extensionAttribute{n}"),
-            Attribute::HasLicenseOfSku => "hasLicenseOfSku",
-            Attribute::ReportsTo => "reportsTo",
-        };
-        f.write_str(name)
-    }
-}
-
-impl Attribute {
-    /// Every text and relation attribute except the extension attributes, by their names.
-    const NAMED: [Attribute; 15] = [
-        Attribute::Department,
-        Attribute::CompanyName,
-        Attribute::JobTitle,
-        Attribute::OfficeLocation,
-        Attribute::City,
-        Attribute::State,
-        Attribute::Country,
-        Attribute::PostalCode,
-        Attribute::UsageLocation,
-        Attribute::PreferredLanguage,
-        Attribute::UserType,
-        Attribute::UpnDomain,
-        Attribute::Mail,
-        Attribute::HasLicenseOfSku,
-        Attribute::ReportsTo,
-    ];
 
     /// The attribute of a name as [`Attribute`]'s `Display` writes it (`department`,
     /// `extensionAttribute7`, `reportsTo`); `None` for any other name.
@@ -168,7 +133,40 @@ impl Attribute {
                 .filter(|v| (1..=15).contains(v) && v.to_string() == n)
                 .map(Attribute::ExtensionAttribute);
         }
-        Attribute::NAMED.into_iter().find(|a| a.to_string() == name)
+        named()
+            .find(|(_, text)| *text == name)
+            .map(|(attribute, _)| attribute)
+    }
+}
+
+/// Every attribute but the extension attributes, with its name.
+fn named() -> impl Iterator<Item = (Attribute, &'static str)> {
+    TEXT_ATTRIBUTES
+        .iter()
+        .map(|(attribute, name, _)| (*attribute, *name))
+        .chain(RELATION_ATTRIBUTES)
+}
+
+/// The raw value of text slot `slot` of `user`; `None` when missing.
+pub(crate) fn slot_value(user: &User, slot: usize) -> Option<&str> {
+    match TEXT_ATTRIBUTES.get(slot) {
+        Some((_, _, read)) => read(user),
+        None => user
+            .extension_attributes
+            .get(slot - TEXT_ATTRIBUTES.len())?
+            .as_deref(),
+    }
+}
+
+impl fmt::Display for Attribute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Attribute::ExtensionAttribute(n) = self {
+            return write!(f, "extensionAttribute{n}");
+        }
+        let name = named()
+            .find(|(a, _)| a == self)
+            .map_or("", |(_, name)| name);
+        f.write_str(name)
     }
 }
 
@@ -1111,8 +1109,8 @@ mod tests {
 
     #[test]
     fn attribute_and_operator_names_read_back_as_written() {
-        let attributes = Attribute::NAMED
-            .into_iter()
+        let attributes = named()
+            .map(|(attribute, _)| attribute)
             .chain((1..=15).map(Attribute::ExtensionAttribute));
         for a in attributes {
             assert_eq!(Attribute::from_name(&a.to_string()), Some(a));

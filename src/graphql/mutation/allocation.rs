@@ -11,8 +11,8 @@ use super::{Target, actor, authorize};
 use crate::domain::allocation::{Currency, Override, Price, Share};
 use crate::domain::{Action, CostGroupId, SkuId, TenantId, UserId};
 use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::query::parse_id;
 use crate::graphql::types::{Date, LicensePriceObject, UserObject, loaders};
 use crate::store::{overrides, prices};
 

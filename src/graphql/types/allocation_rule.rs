@@ -12,11 +12,11 @@ use uuid::Uuid;
 use super::{CostGroupObject, loaders};
 use crate::domain::allocation::{
     AllocationRule, AllocationRuleEntry, AllocationSource, Attribute, CompiledRule, Condition,
-    Operator, Share, UserAllocation, validate_conditions,
+    Share, UserAllocation, validate_conditions,
 };
 use crate::domain::{AllocationRuleId, CostGroupId, TenantId};
 use crate::graphql::error::{ApiError, ApiResult};
-use crate::graphql::query::parse_id;
+use crate::graphql::ids::parse_id;
 
 /// The user attribute a condition reads.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -136,11 +136,23 @@ impl AllocationAttribute {
             A::ReportsTo => Attribute::ReportsTo,
         }
     }
+
+    /// The GraphQL value of a domain attribute, found through [`Self::to_domain`] so the
+    /// mapping is written once; `Internal` for an attribute no GraphQL value stands for (a
+    /// stored rule the domain never validated).
+    fn from_domain(attribute: Attribute) -> ApiResult<Self> {
+        Self::items()
+            .iter()
+            .map(|item| item.value)
+            .find(|item| item.to_domain() == attribute)
+            .ok_or_else(|| ApiError::Internal(format!("no GraphQL value for {attribute}")))
+    }
 }
 
 /// How a condition compares the attribute with its values. A missing attribute reads as the
 /// empty string.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "crate::domain::allocation::Operator")]
 pub enum ConditionOperator {
     /// The whole value equals the one value given.
     Equals,
@@ -158,36 +170,6 @@ pub enum ConditionOperator {
     Matches,
     /// The value is missing or empty; takes no values.
     IsEmpty,
-}
-
-impl ConditionOperator {
-    fn to_domain(self) -> Operator {
-        use ConditionOperator as O;
-        match self {
-            O::Equals => Operator::Equals,
-            O::NotEquals => Operator::NotEquals,
-            O::Contains => Operator::Contains,
-            O::StartsWith => Operator::StartsWith,
-            O::EndsWith => Operator::EndsWith,
-            O::In => Operator::In,
-            O::Matches => Operator::Matches,
-            O::IsEmpty => Operator::IsEmpty,
-        }
-    }
-}
-
-/// The GraphQL value of a domain value, found through `to_domain` so each mapping is written
-/// once; `Internal` for a domain value no GraphQL value stands for (a stored rule the domain
-/// never validated).
-fn from_domain<E: EnumType, D: PartialEq + std::fmt::Display>(
-    value: &D,
-    to_domain: impl Fn(E) -> D,
-) -> ApiResult<E> {
-    E::items()
-        .iter()
-        .map(|item| item.value)
-        .find(|item| to_domain(*item) == *value)
-        .ok_or_else(|| ApiError::Internal(format!("no GraphQL value for {value}")))
 }
 
 /// Where a user's allocation comes from.
@@ -220,8 +202,8 @@ pub struct AllocationConditionObject {
 impl AllocationConditionObject {
     fn of(c: &Condition) -> ApiResult<Self> {
         Ok(AllocationConditionObject {
-            attribute: from_domain(&c.attribute, AllocationAttribute::to_domain)?,
-            operator: from_domain(&c.operator, ConditionOperator::to_domain)?,
+            attribute: AllocationAttribute::from_domain(c.attribute)?,
+            operator: c.operator.into(),
             values: c.values.clone(),
             case_sensitive: c.case_sensitive,
         })
@@ -364,7 +346,7 @@ impl AllocationConditionInput {
     fn into_domain(self) -> Condition {
         Condition {
             attribute: self.attribute.to_domain(),
-            operator: self.operator.to_domain(),
+            operator: self.operator.into(),
             values: self.values.unwrap_or_default(),
             case_sensitive: self.case_sensitive.unwrap_or(false),
         }
@@ -461,19 +443,21 @@ pub(crate) fn compile_rule_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::allocation::Operator;
 
     #[test]
     fn every_attribute_and_operator_maps_both_ways() {
         for item in AllocationAttribute::items() {
             let domain = item.value.to_domain();
             assert_eq!(
-                from_domain(&domain, AllocationAttribute::to_domain).ok(),
+                AllocationAttribute::from_domain(domain).ok(),
                 Some(item.value)
             );
+            // Every attribute a client can name has a stored name that reads back.
+            assert_eq!(Attribute::from_name(&domain.to_string()), Some(domain));
         }
         for item in ConditionOperator::items() {
-            let domain = item.value.to_domain();
-            assert_eq!(item.name, domain.to_string());
+            assert_eq!(item.name, Operator::from(item.value).to_string());
         }
         let names: Vec<&str> = AllocationAttribute::items()
             .iter()
@@ -482,12 +466,6 @@ mod tests {
         assert!(names.contains(&"EXTENSION_ATTRIBUTE_15"), "{names:?}");
         assert!(names.contains(&"UPN_DOMAIN"), "{names:?}");
         assert!(names.contains(&"HAS_LICENSE_OF_SKU"), "{names:?}");
-        assert!(
-            from_domain(
-                &Attribute::ExtensionAttribute(16),
-                AllocationAttribute::to_domain
-            )
-            .is_err()
-        );
+        assert!(AllocationAttribute::from_domain(Attribute::ExtensionAttribute(16)).is_err());
     }
 }

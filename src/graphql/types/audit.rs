@@ -9,8 +9,8 @@ use super::loaders;
 use crate::domain::audit::AuditEntry;
 use crate::domain::{Page, TenantId};
 use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::ids::parse_id;
 use crate::graphql::pagination;
-use crate::graphql::query::parse_id;
 use crate::store::audit;
 
 /// Cursor tag of the audit log (newest first).

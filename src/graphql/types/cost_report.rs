@@ -10,15 +10,7 @@ use super::{CostGroupObject, SubscriptionObject, loaders};
 use crate::domain::TenantId;
 use crate::domain::allocation::{CostLine, CostReport, Currency, SkuCost};
 use crate::graphql::error::{ApiError, ApiResult};
-
-/// A tenant's report on one date and when its allocation was evaluated.
-#[derive(Debug)]
-pub struct DatedReport {
-    /// The report.
-    pub report: CostReport,
-    /// When the evaluation it reads was stored.
-    pub evaluated_at: DateTime<Utc>,
-}
+use crate::graphql::loaders::DatedReport;
 
 /// Presents a line's amounts in the report's currency.
 fn present(minor: i64, currency: Option<Currency>) -> Decimal {

@@ -7,7 +7,7 @@ use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::{TenantObject, loaders};
-use crate::domain::{self, FailureReason, ImportRunId, RunStatus};
+use crate::domain::{self, RunStatus};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::importer::progress::{Phase, Progress};
 use crate::store::import_queries::TenantRuns;
@@ -15,7 +15,7 @@ use crate::store::import_runs;
 
 /// What started an import run.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "ImportTrigger")]
+#[graphql(name = "ImportTrigger", remote = "crate::domain::ImportTrigger")]
 pub enum ImportTriggerValue {
     /// The daily schedule (`TENANTGRAPH_IMPORT_SCHEDULE`) of `serve`.
     Schedule,
@@ -25,19 +25,9 @@ pub enum ImportTriggerValue {
     Cli,
 }
 
-impl From<domain::ImportTrigger> for ImportTriggerValue {
-    fn from(value: domain::ImportTrigger) -> Self {
-        match value {
-            domain::ImportTrigger::Schedule => ImportTriggerValue::Schedule,
-            domain::ImportTrigger::Manual => ImportTriggerValue::Manual,
-            domain::ImportTrigger::Cli => ImportTriggerValue::Cli,
-        }
-    }
-}
-
 /// How an import run read the tenant's users.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "ImportMode")]
+#[graphql(name = "ImportMode", remote = "crate::domain::ImportMode")]
 pub enum ImportModeValue {
     /// Every user listed; users not listed were soft-deleted.
     Full,
@@ -45,17 +35,9 @@ pub enum ImportModeValue {
     Delta,
 }
 
-impl From<domain::ImportMode> for ImportModeValue {
-    fn from(value: domain::ImportMode) -> Self {
-        match value {
-            domain::ImportMode::Full => ImportModeValue::Full,
-            domain::ImportMode::Delta => ImportModeValue::Delta,
-        }
-    }
-}
-
 /// Where an import run stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::RunStatus")]
 pub enum ImportRunStatus {
     /// Still fetching or committing.
     Running,
@@ -65,18 +47,9 @@ pub enum ImportRunStatus {
     Failed,
 }
 
-impl From<RunStatus> for ImportRunStatus {
-    fn from(value: RunStatus) -> Self {
-        match value {
-            RunStatus::Running => ImportRunStatus::Running,
-            RunStatus::Succeeded => ImportRunStatus::Succeeded,
-            RunStatus::Failed => ImportRunStatus::Failed,
-        }
-    }
-}
-
 /// Why an import run failed. `remediation` says what an operator can do about it.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::FailureReason")]
 pub enum ImportFailureReason {
     /// A Conditional Access policy of the customer tenant refused the token (AADSTS53003).
     ConditionalAccessBlocked,
@@ -105,28 +78,6 @@ pub enum ImportFailureReason {
     /// The partner's own service account cannot sign in (password expired, disabled, locked,
     /// or held back for sign-in risk): fix the account, signing in again does not help.
     ServiceAccountBlocked,
-}
-
-impl From<FailureReason> for ImportFailureReason {
-    fn from(value: FailureReason) -> Self {
-        match value {
-            FailureReason::ConditionalAccessBlocked => {
-                ImportFailureReason::ConditionalAccessBlocked
-            }
-            FailureReason::MfaRequired => ImportFailureReason::MfaRequired,
-            FailureReason::ConsentMissing => ImportFailureReason::ConsentMissing,
-            FailureReason::RefreshTokenExpired => ImportFailureReason::RefreshTokenExpired,
-            FailureReason::NoDelegatedAccess => ImportFailureReason::NoDelegatedAccess,
-            FailureReason::TenantNotFound => ImportFailureReason::TenantNotFound,
-            FailureReason::Throttled => ImportFailureReason::Throttled,
-            FailureReason::UpstreamUnavailable => ImportFailureReason::UpstreamUnavailable,
-            FailureReason::InvalidUpstreamData => ImportFailureReason::InvalidUpstreamData,
-            FailureReason::AppConfiguration => ImportFailureReason::AppConfiguration,
-            FailureReason::Interrupted => ImportFailureReason::Interrupted,
-            FailureReason::StoreFailed => ImportFailureReason::StoreFailed,
-            FailureReason::ServiceAccountBlocked => ImportFailureReason::ServiceAccountBlocked,
-        }
-    }
 }
 
 /// What a successful import worked around.
@@ -164,6 +115,7 @@ impl ImportWarningObject {
 
 /// Where a running import is.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::importer::progress::Phase")]
 pub enum ImportPhase {
     /// Getting a token and the tenant's SKUs.
     Starting,
@@ -173,17 +125,6 @@ pub enum ImportPhase {
     Committing,
     /// Ended; `status` is final.
     Finished,
-}
-
-impl From<Phase> for ImportPhase {
-    fn from(value: Phase) -> Self {
-        match value {
-            Phase::Starting => ImportPhase::Starting,
-            Phase::Users => ImportPhase::Users,
-            Phase::Committing => ImportPhase::Committing,
-            Phase::Finished => ImportPhase::Finished,
-        }
-    }
 }
 
 /// One import of one tenant: what started it, how it ended and what it wrote.
@@ -433,9 +374,4 @@ pub(crate) fn progress_of_stored(run: &domain::ImportRun) -> Progress {
         status: run.status,
         reason: run.reason,
     }
-}
-
-/// Parses a run id argument.
-pub(crate) fn parse_run_id(argument: &str, id: &ID) -> ApiResult<ImportRunId> {
-    crate::graphql::query::parse_id(argument, id)
 }

@@ -18,7 +18,7 @@ pub mod user;
 pub use allocation_rule::{AllocationRuleObject, UserAllocationObject};
 pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
-pub use cost_report::{CostLineObject, CostReportObject, DatedReport};
+pub use cost_report::{CostLineObject, CostReportObject};
 pub use date::Date;
 pub use import_run::{ImportProgressObject, ImportRunObject, ImportStatusObject};
 pub use price::LicensePriceObject;

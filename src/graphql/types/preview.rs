@@ -5,14 +5,15 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 
 use super::allocation_rule::{AllocationRuleInput, UserAllocationObject, compile_rule_input};
-use super::cost_report::{CostReportObject, DatedReport};
+use super::cost_report::CostReportObject;
 use super::{UserObject, loaders};
 use crate::domain::allocation::{AllocationSource, CompiledRule, UserAllocation};
 use crate::domain::{AllocationRuleId, Principal, TenantId};
-use crate::graphql::OperationGuard;
 use crate::graphql::error::{ApiError, ApiResult, Limit};
 use crate::graphql::heavy::HeavyWork;
-use crate::graphql::query::parse_id;
+use crate::graphql::ids::parse_id;
+use crate::graphql::limits::OperationGuard;
+use crate::graphql::loaders::DatedReport;
 use crate::store::evaluation::{self, Preview};
 
 /// Rules compiled between two chances for a timed-out preview to stop.

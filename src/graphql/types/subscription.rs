@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use super::tenant::user_list;
 use super::{Date, LicensePriceObject, UserConnection, loaders};
 use crate::domain::allocation::price_on;
-use crate::domain::{CapabilityStatus, ServicePlan, Subscription, UserFilter, UserSort};
+use crate::domain::{ServicePlan, Subscription, UserFilter, UserSort};
 use crate::graphql::error::ApiResult;
 use crate::store::users::UserParent;
 
 /// State of a subscribed SKU (Graph `capabilityStatus`).
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "CapabilityStatus")]
+#[graphql(name = "CapabilityStatus", remote = "crate::domain::CapabilityStatus")]
 pub enum CapabilityStatusValue {
     /// Active.
     Enabled,
@@ -29,19 +29,6 @@ pub enum CapabilityStatusValue {
     LockedOut,
     /// A value this version does not know; see `capabilityStatusRaw`.
     Unknown,
-}
-
-impl From<CapabilityStatus> for CapabilityStatusValue {
-    fn from(s: CapabilityStatus) -> Self {
-        match s {
-            CapabilityStatus::Enabled => Self::Enabled,
-            CapabilityStatus::Warning => Self::Warning,
-            CapabilityStatus::Suspended => Self::Suspended,
-            CapabilityStatus::Deleted => Self::Deleted,
-            CapabilityStatus::LockedOut => Self::LockedOut,
-            CapabilityStatus::Unknown => Self::Unknown,
-        }
-    }
 }
 
 /// One subscribed SKU of a tenant, with its license counts.

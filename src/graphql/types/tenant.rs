@@ -19,9 +19,9 @@ use crate::domain::{
     UserSummary,
 };
 use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::{UserCountKey, UserPageKey};
 use crate::graphql::pagination;
-use crate::graphql::query::parse_id;
 use crate::store::users::{UserListQuery, UserParent};
 
 /// Which users `Tenant.users` returns. Text matches ignore case.

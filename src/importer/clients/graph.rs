@@ -439,4 +439,48 @@ mod tests {
         .unwrap();
         assert_eq!(page.value.len(), 4);
     }
+
+    /// The JSON keys `T`'s derived `Deserialize` reads, as serde hands them to a deserializer.
+    fn keys_read_by<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+        use serde::de::{Error, Visitor, value::Error as Refused};
+
+        struct Keys(&'static [&'static str]);
+        impl<'de> Deserializer<'de> for &mut Keys {
+            type Error = Refused;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Refused> {
+                Err(Refused::custom("not a struct"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Refused> {
+                self.0 = fields;
+                Err(Refused::custom("keys taken"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes byte_buf
+                option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let mut keys = Keys(&[]);
+        let _refused = T::deserialize(&mut keys);
+        keys.0
+    }
+
+    #[test]
+    fn the_select_asks_for_every_property_graph_user_reads() {
+        let mut read: Vec<&str> = keys_read_by::<GraphUser>()
+            .iter()
+            .copied()
+            // Sent unasked (`@removed`) or asked for beside `$select` (`$expand=manager`, `manager`).
+            .filter(|key| !key.starts_with('@') && !key.starts_with("manager"))
+            .collect();
+        let mut selected: Vec<&str> = USER_SELECT.split(',').collect();
+        read.sort_unstable();
+        selected.sort_unstable();
+        assert_eq!(selected, read);
+    }
 }
