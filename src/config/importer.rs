@@ -30,6 +30,8 @@ pub struct ImporterSection {
     pub import_lease_secs: u64,
     /// Timeout of one upstream HTTP request, in seconds.
     pub import_http_timeout_secs: u64,
+    /// Comma-separated SKU part numbers billed as `FREE` besides the built-in list.
+    pub free_skus: Option<String>,
 }
 
 impl Default for ImporterSection {
@@ -44,6 +46,7 @@ impl Default for ImporterSection {
             import_large_tenant_users: 10_000,
             import_lease_secs: 120,
             import_http_timeout_secs: 60,
+            free_skus: None,
         }
     }
 }
@@ -82,6 +85,8 @@ pub struct ImporterSettings {
     /// Keys encrypting the rotated refresh token in the store; [`super::Config::importer`]
     /// refuses credentials without them.
     pub secret_keys: Option<SecretKeys>,
+    /// SKU part numbers billed as `FREE` besides the built-in list.
+    pub free_skus: Vec<String>,
 }
 
 impl ImporterSection {
@@ -158,6 +163,15 @@ impl ImporterSection {
             lease: Duration::from_secs(self.import_lease_secs),
             http_timeout: Duration::from_secs(self.import_http_timeout_secs.max(1)),
             secret_keys,
+            free_skus: self
+                .free_skus
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }

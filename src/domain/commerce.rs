@@ -7,6 +7,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::ids::{SkuId, TenantId};
+use super::paging::Cursor;
 use super::subscription::Subscription;
 
 /// One commerce subscription of a customer, as Partner Center lists it.
@@ -113,6 +114,62 @@ impl FromStr for SkuBilling {
             .into_iter()
             .find(|b| b.as_str() == value)
             .ok_or_else(|| format!("unknown SKU billing {value:?}"))
+    }
+}
+
+/// Where a page of renewals ends: its commitment end date, tenant and subscription id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalKey {
+    /// The commitment end date.
+    pub end: DateTime<Utc>,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The commerce subscription id.
+    pub id: String,
+}
+
+impl RenewalKey {
+    /// The ordering name of renewal cursors.
+    pub const ORDERING: &'static str = "renewals";
+
+    /// The key after `s` (which has a commitment end date, being in the list).
+    pub fn of(s: &CommerceSubscription) -> Option<RenewalKey> {
+        Some(RenewalKey {
+            end: s.commitment_end_date?,
+            tenant: s.tenant_id,
+            id: s.id.clone(),
+        })
+    }
+
+    /// As a cursor.
+    pub fn to_cursor(&self) -> Cursor {
+        Cursor {
+            ordering: Self::ORDERING.to_owned(),
+            key: format!("{}|{}", self.end.to_rfc3339(), self.id),
+            id: self.tenant.uuid(),
+        }
+    }
+
+    /// From a cursor; the error says what was wrong.
+    pub fn from_cursor(cursor: &Cursor) -> Result<RenewalKey, String> {
+        if cursor.ordering != Self::ORDERING {
+            return Err(format!(
+                "the cursor belongs to the ordering {:?}, not to renewals",
+                cursor.ordering
+            ));
+        }
+        let (end, id) = cursor
+            .key
+            .split_once('|')
+            .ok_or("the cursor has no renewal position")?;
+        let end = DateTime::parse_from_rfc3339(end)
+            .map_err(|e| format!("the cursor's date is not a date: {e}"))?
+            .with_timezone(&Utc);
+        Ok(RenewalKey {
+            end,
+            tenant: TenantId(cursor.id),
+            id: id.to_owned(),
+        })
     }
 }
 

@@ -237,6 +237,12 @@ pub enum ImportWarningCode {
     /// A license named a SKU that `subscribedSkus` did not list, even when read again; the
     /// license is kept under a placeholder SKU marked unknown.
     UnknownSku,
+    /// Partner Center's subscriptions of the customer could not be read; the ones stored by an
+    /// earlier run were kept.
+    CommerceSubscriptionsUnavailable,
+    /// Graph refused `directory/subscriptions` (it needs Organization.Read.All); commerce
+    /// subscriptions are stored without the SKU they back.
+    DirectorySubscriptionsRefused,
 }
 
 /// Counts of one run.

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
 use crate::domain::{
-    AllocationRuleId, AssignedLicense, CostGroup, CostGroupId, Page, PageRequest, ServicePlan,
+    AllocationRuleId, AssignedLicense, CommerceSubscription, CostGroup, CostGroupId, Page, PageRequest, ServicePlan,
     SkuId, Subscription, Tenant, TenantId, TenantScope, UserDetails, UserFilter, UserId,
     UserSummary,
 };
@@ -20,7 +20,7 @@ use crate::store::members::{self, CostGroupMember};
 use crate::store::prices::{self, PriceEntry};
 use crate::store::users::{UserListQuery, UserParent};
 use crate::store::{
-    Store, StoreError, allocation_rules, cost_groups, evaluation, licenses, subscriptions, tenants,
+    Store, StoreError, allocation_rules, commerce, cost_groups, evaluation, licenses, subscriptions, tenants,
     users,
 };
 
@@ -151,6 +151,20 @@ impl Loader<TenantId> for SubscriptionsOfTenant {
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
         self.0.batch("subscriptions_of_tenant", keys.len());
         let rows = subscriptions::list_subscriptions_of_tenants(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |s| s.tenant_id))
+    }
+}
+
+loader!(
+    /// Commerce subscriptions of each tenant.
+    CommerceOfTenant
+);
+impl Loader<TenantId> for CommerceOfTenant {
+    type Value = Vec<Arc<CommerceSubscription>>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
+        self.0.batch("commerce_of_tenant", keys.len());
+        let rows = commerce::list_commerce_subscriptions_of_tenants(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |s| s.tenant_id))
     }
 }
@@ -542,6 +556,8 @@ pub struct Loaders {
     pub subscriptions: Cached<SubscriptionsOfTenant>,
     /// See [`PlansOfSubscription`].
     pub plans: Cached<PlansOfSubscription>,
+    /// See [`CommerceOfTenant`].
+    pub commerce: Cached<CommerceOfTenant>,
     /// See [`CostGroupById`].
     pub cost_group: Cached<CostGroupById>,
     /// See [`CostGroupsOfTenant`].
@@ -622,6 +638,7 @@ impl Loaders {
             subscription: cached(SubscriptionByKey(source.clone())),
             subscriptions: cached(SubscriptionsOfTenant(source.clone())),
             plans: cached(PlansOfSubscription(source.clone())),
+            commerce: cached(CommerceOfTenant(source.clone())),
             cost_group: cached(CostGroupById(source.clone())),
             cost_groups: cached(CostGroupsOfTenant(source.clone())),
             children: cached(ChildrenOfCostGroup(source.clone())),

@@ -1,4 +1,4 @@
-//! Root query fields: tenants, one tenant, one user, a tenant's import runs, one run.
+//! Root query fields: tenants, one tenant, one user, renewals, a tenant's import runs, one run.
 
 use std::sync::Arc;
 
@@ -12,8 +12,10 @@ use super::types::connection::{IMPORT_RUN_ORDERING, import_run_connection, tenan
 use super::types::{
     ImportRunConnection, ImportRunObject, TenantConnection, TenantObject, UserObject, loaders,
 };
+use super::types::commerce::{CommerceSubscriptionConnection, renewal_connection};
+use crate::domain::commerce::RenewalKey;
 use crate::domain::{ImportRunId, Page, TenantId, UserId};
-use crate::store::{import_runs, tenants};
+use crate::store::{commerce, import_runs, tenants};
 
 /// Root fields for reading tenants and users.
 #[derive(Default)]
@@ -34,6 +36,31 @@ impl RootQuery {
         let has_previous = page.after.is_some();
         let found = tenants::list_tenants(&l.store, &l.scope, search.as_deref(), &page).await?;
         Ok(tenant_connection(found, search, has_previous))
+    }
+
+    /// The commerce subscriptions whose commitment ends within the next `within` days (0 to
+    /// 3,650), soonest first, over every tenant the caller may see, a page at a time.
+    async fn renewals(
+        &self,
+        ctx: &Context<'_>,
+        within: i32,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<CommerceSubscriptionConnection> {
+        if !(0..=3650).contains(&within) {
+            return Err(ApiError::BadUserInput(format!(
+                "within must be from 0 to 3650 days, got {within}"
+            )));
+        }
+        let page = pagination::page_request(RenewalKey::ORDERING, first, after)?;
+        if let Some(cursor) = &page.after {
+            RenewalKey::from_cursor(cursor).map_err(ApiError::BadUserInput)?;
+        }
+        let l = loaders(ctx)?;
+        let now = Utc::now();
+        let until = now + chrono::Duration::days(i64::from(within));
+        let found = commerce::list_renewals(&l.store, &l.scope, now, until, &page).await?;
+        Ok(renewal_connection(found, page.after.is_some()))
     }
 
     /// One tenant by its Entra tenant id; null when unknown.

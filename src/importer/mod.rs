@@ -6,6 +6,7 @@ pub mod clients;
 pub mod error;
 pub mod mapping;
 pub mod progress;
+mod commerce;
 mod run;
 pub mod schedule;
 pub mod spool;

@@ -13,6 +13,7 @@ use super::mapping::{self, Semantics};
 use super::progress::{Phase, Progress};
 use super::spool::Spool;
 use crate::domain::{
+    CommerceSubscription,
     FailureReason, ImportCounts, ImportMode, ImportRun, ImportWarning, ImportWarningCode,
     RunStatus, ServicePlan, Subscription, UserChange,
 };
@@ -27,6 +28,7 @@ struct Fetched {
     spool: Spool,
     delta_link: Option<String>,
     warnings: Vec<ImportWarning>,
+    commerce: Option<Vec<CommerceSubscription>>,
 }
 
 /// Runs a claimed run to its end and records the outcome. Never panics into the caller.
@@ -170,6 +172,7 @@ async fn fetch_and_commit(
             ..ImportCounts::default()
         },
         warnings: &fetched.warnings,
+        commerce: fetched.commerce.as_deref(),
     };
     import_commit::commit_import(&importer.store, &commit, &mut reader)
         .await
@@ -202,9 +205,18 @@ async fn fetch(
         stats,
     );
     report(importer, run, stats, Phase::Starting, 0);
-    let (subscriptions, service_plans) = fetch_skus(&graph, run).await?;
+    let (mut subscriptions, service_plans) = fetch_skus(&graph, run).await?;
     let basis = import_runs::import_basis(&importer.store, run.tenant_id).await?;
     let mut warnings = Vec::new();
+    let commerce = super::commerce::read_commerce(
+        importer,
+        run,
+        stats,
+        &graph,
+        &mut subscriptions,
+        &mut warnings,
+    )
+    .await?;
     let users = UserReader {
         importer,
         run,
@@ -227,6 +239,7 @@ async fn fetch(
                     spool,
                     delta_link,
                     warnings,
+                    commerce,
                 });
             }
             Err(ImportError::DeltaExpired { code }) => {
@@ -277,6 +290,7 @@ async fn fetch(
         spool,
         delta_link,
         warnings,
+        commerce,
     })
 }
 

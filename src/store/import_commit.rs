@@ -16,9 +16,9 @@ use super::connect::Store;
 use super::entities::{service_plan, subscription, tenant, user, user_license};
 use super::error::StoreError;
 use super::import_runs::{self, RunEnd};
-use super::{licenses, subscriptions, users};
+use super::{commerce, licenses, subscriptions, users};
 use crate::domain::{
-    AssignedLicense, ImportCounts, ImportMode, ImportRun, ImportWarning, ImportWarningCode,
+    AssignedLicense, CommerceSubscription, ImportCounts, ImportMode, ImportRun, ImportWarning, ImportWarningCode,
     RunStatus, ServicePlan, SkuId, Subscription, TenantId, User, UserChange, UserId, imported_user,
 };
 
@@ -55,6 +55,8 @@ pub struct ImportCommit<'a> {
     pub fetched: ImportCounts,
     /// What the run worked around, recorded on it.
     pub warnings: &'a [ImportWarning],
+    /// The customer's commerce subscriptions, replacing the stored ones; `None` keeps them.
+    pub commerce: Option<&'a [CommerceSubscription]>,
 }
 
 /// Why a commit was refused or failed. Nothing was written either way.
@@ -96,6 +98,10 @@ pub async fn commit_import(
     let txn = store.begin_write().await?;
 
     subscriptions::upsert_subscriptions(&txn, commit.subscriptions).await?;
+    commerce::apply_billing_overrides(&txn, tenant_id).await?;
+    if let Some(list) = commit.commerce {
+        commerce::replace_commerce_subscriptions(&txn, tenant_id, list, seen_at).await?;
+    }
     // A tenant with no present users (a first import) has nobody to soft-delete or mark seen.
     let had_users = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id.uuid()))

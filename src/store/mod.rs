@@ -4,6 +4,7 @@
 
 pub mod allocation_rules;
 pub mod audit;
+pub mod commerce;
 pub mod connect;
 pub mod cost_groups;
 pub mod entities;

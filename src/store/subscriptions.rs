@@ -9,7 +9,7 @@ use crate::domain::{
     PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, TenantId, TenantScope,
 };
 
-fn to_domain(m: subscription::Model) -> Result<Subscription, StoreError> {
+pub(crate) fn to_domain(m: subscription::Model) -> Result<Subscription, StoreError> {
     let subscription_ids: Vec<String> =
         serde_json::from_value(m.subscription_ids).map_err(|e| StoreError::Corrupt {
             table: "subscriptions",
@@ -105,7 +105,7 @@ pub(crate) async fn upsert_subscriptions<C: sea_orm::ConnectionTrait>(
 ) -> Result<(), StoreError> {
     use sea_orm::Iterable;
     use sea_orm::sea_query::OnConflict;
-    // 11 columns a row: 300 rows stay under every backend's bind-parameter limit.
+    // 13 columns a row: 300 rows stay under every backend's bind-parameter limit.
     const ROWS: usize = 300;
     let updates: Vec<_> = subscription::Column::iter()
         .filter(|c| {

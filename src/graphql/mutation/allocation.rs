@@ -10,11 +10,12 @@ use rust_decimal::Decimal;
 use super::{Target, actor, authorize};
 use crate::domain::allocation::{Currency, Override, Price, Share};
 use crate::domain::{Action, CostGroupId, SkuId, TenantId, UserId};
+use crate::graphql::types::{SkuBilling, SubscriptionObject};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::types::{Date, LicensePriceObject, UserObject, loaders};
-use crate::store::{overrides, prices};
+use crate::store::{commerce, overrides, prices};
 
 /// A part of a user's license cost going to one cost group.
 #[derive(InputObject)]
@@ -133,5 +134,31 @@ impl AllocationMutation {
         let l = loaders(ctx)?;
         let entry = prices::set_price(&l.store, &l.scope, tenant_id, actor(ctx), price).await?;
         Ok(LicensePriceObject(Arc::new(entry)))
+    }
+
+    /// Sets how a tenant's SKU is billed (`billing`), overriding what each import detects, or
+    /// with `billing: null` goes back to the detected value; audited. `NOT_FOUND` when the
+    /// tenant has no subscription of the SKU.
+    async fn set_sku_billing(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        sku_id: ID,
+        billing: Option<SkuBilling>,
+    ) -> ApiResult<SubscriptionObject> {
+        let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
+        let sku_id: SkuId = parse_id("skuId", &sku_id)?;
+        authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
+        let l = loaders(ctx)?;
+        let sku = commerce::set_sku_billing(
+            &l.store,
+            &l.scope,
+            tenant_id,
+            sku_id,
+            billing.map(Into::into),
+            actor(ctx),
+        )
+        .await?;
+        Ok(SubscriptionObject(Arc::new(sku)))
     }
 }

@@ -95,6 +95,12 @@ pub enum ImportWarningCode {
     /// A license named a SKU that subscribedSkus did not list even when read again; it is kept
     /// under a placeholder SKU marked unknown.
     UnknownSku,
+    /// Partner Center's subscriptions of the customer could not be read; those stored by an
+    /// earlier run were kept.
+    CommerceSubscriptionsUnavailable,
+    /// Graph refused directory/subscriptions (it needs Organization.Read.All): commerce
+    /// subscriptions are stored without the SKU they back, and SKU billing is less exact.
+    DirectorySubscriptionsRefused,
 }
 
 /// Wraps a domain warning as its GraphQL object.

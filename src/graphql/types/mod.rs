@@ -4,6 +4,7 @@
 pub mod allocation;
 pub mod allocation_rule;
 pub mod audit;
+pub mod commerce;
 pub mod connection;
 pub mod cost_group;
 pub mod cost_report;
@@ -16,6 +17,7 @@ pub mod tenant;
 pub mod user;
 
 pub use allocation_rule::{AllocationRuleObject, UserAllocationObject};
+pub use commerce::{CommerceSubscriptionObject, SkuBilling};
 pub use connection::{ImportRunConnection, TenantConnection, UserConnection};
 pub use cost_group::CostGroupObject;
 pub use cost_report::{CostLineObject, CostReportObject};

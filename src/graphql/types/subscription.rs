@@ -7,7 +7,9 @@ use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::tenant::user_list;
-use super::{Date, LicensePriceObject, UserConnection, loaders};
+use super::{
+    CommerceSubscriptionObject, Date, LicensePriceObject, SkuBilling, UserConnection, loaders,
+};
 use crate::domain::allocation::price_on;
 use crate::domain::{ServicePlan, Subscription, UserFilter, UserSort};
 use crate::graphql::error::ApiResult;
@@ -54,6 +56,30 @@ impl SubscriptionObject {
     /// Microsoft's part number, e.g. `SPE_E3`.
     async fn sku_part_number(&self) -> &str {
         &self.0.sku_part_number
+    }
+
+    /// How the SKU is paid for: detected from the partner's commerce subscriptions and the
+    /// free SKU list at each import, unless staff set it with `setSkuBilling`.
+    async fn billing(&self) -> SkuBilling {
+        self.0.billing.into()
+    }
+
+    /// This partner's commerce subscriptions behind the SKU (each with its `quantity`); the
+    /// SKU's assigned and unassigned licenses are not split among them.
+    async fn commerce_subscriptions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<CommerceSubscriptionObject>> {
+        let all = loaders(ctx)?
+            .commerce
+            .load_one(self.0.tenant_id)
+            .await?
+            .unwrap_or_default();
+        Ok(all
+            .into_iter()
+            .filter(|c| c.sku_id == Some(self.0.sku_id))
+            .map(CommerceSubscriptionObject)
+            .collect())
     }
 
     /// Purchased licenses: prepaid enabled plus warning units (Partner Center's definition).

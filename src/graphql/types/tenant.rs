@@ -9,8 +9,8 @@ use super::connection::{UserConnection, user_connection};
 use super::cost_report::{CostReportObject, report_of};
 use super::user::{DETAIL_FIELDS, PageRelations};
 use super::{
-    AllocationRuleObject, CostGroupObject, ImportStatusObject, LicensePriceObject,
-    SubscriptionObject, loaders,
+    AllocationRuleObject, CommerceSubscriptionObject, CostGroupObject, ImportStatusObject, LicensePriceObject,
+    SkuBilling, SubscriptionObject, loaders,
 };
 use std::collections::HashSet;
 
@@ -325,14 +325,43 @@ impl TenantObject {
         Ok(subs.into_iter().map(SubscriptionObject).collect())
     }
 
-    /// Purchased, assigned and unassigned licenses over the tenant's user SKUs.
-    async fn consumption(&self, ctx: &Context<'_>) -> ApiResult<ConsumptionObject> {
+    /// Purchased, assigned and unassigned licenses over the tenant's user SKUs that are billed
+    /// as one of `billing` (by default `PARTNER` and `OTHER`: seats someone pays for, so a free
+    /// SKU's 10,000 units do not count as unassigned licenses).
+    async fn consumption(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "vec![SkuBilling::Partner, SkuBilling::Other]")] billing: Vec<
+            SkuBilling,
+        >,
+    ) -> ApiResult<ConsumptionObject> {
         let subs = loaders(ctx)?
             .subscriptions
             .load_one(self.0.id)
             .await?
             .unwrap_or_default();
-        Ok(Consumption::of(subs.iter().map(|s| s.as_ref())).into())
+        let wanted: Vec<crate::domain::SkuBilling> = billing.into_iter().map(Into::into).collect();
+        Ok(Consumption::of(
+            subs.iter()
+                .map(|s| s.as_ref())
+                .filter(|s| wanted.contains(&s.billing)),
+        )
+        .into())
+    }
+
+    /// The customer's commerce subscriptions from Partner Center, by offer name.
+    async fn commerce_subscriptions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<CommerceSubscriptionObject>> {
+        Ok(loaders(ctx)?
+            .commerce
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(CommerceSubscriptionObject)
+            .collect())
     }
 
     /// The tenant's cost groups (all levels), by name.

@@ -402,6 +402,42 @@ pub fn parse_users_page(body: &[u8]) -> Result<GraphUsersPage, ImportError> {
     })
 }
 
+/// One page of `/directory/subscriptions` (companySubscription).
+#[derive(Debug, Deserialize)]
+pub struct GraphDirectorySubscriptionsPage {
+    /// Directory subscriptions.
+    pub value: Vec<GraphCompanySubscription>,
+    /// The next page, verbatim.
+    #[serde(rename = "@odata.nextLink", default)]
+    pub next_link: Option<String>,
+}
+
+/// `companySubscription`: the fields that join a commerce subscription to a SKU.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct GraphCompanySubscription {
+    pub id: String,
+    #[serde(default)]
+    pub commerce_subscription_id: Option<String>,
+    #[serde(default)]
+    pub sku_id: Option<String>,
+    #[serde(default)]
+    pub is_trial: Option<bool>,
+}
+
+/// The fields of `directory/subscriptions` the importer reads.
+pub const DIRECTORY_SUBSCRIPTION_SELECT: &str = "id,commerceSubscriptionId,skuId,isTrial";
+
+/// Parses a `directory/subscriptions` page.
+pub fn parse_directory_subscriptions_page(
+    body: &[u8],
+) -> Result<GraphDirectorySubscriptionsPage, ImportError> {
+    serde_json::from_slice(body).map_err(|e| ImportError::Malformed {
+        message: format!("Graph directory/subscriptions page is not the documented JSON: {e}"),
+    })
+}
+
 /// Parses a subscribedSkus page.
 pub fn parse_skus_page(body: &[u8]) -> Result<GraphSkusPage, ImportError> {
     serde_json::from_slice(body).map_err(|e| ImportError::Malformed {

@@ -103,6 +103,7 @@ pub(crate) async fn replace_tenant(
         delta_link: None,
         seen_at,
         warnings: &[],
+        commerce: None,
         fetched: ImportCounts::default(),
     };
     let records: Vec<UserChange> = snapshot
