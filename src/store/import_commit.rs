@@ -174,7 +174,7 @@ pub async fn commit_import(
         .exec(&txn)
         .await?;
     // The allocation follows the data it is computed from, in the same transaction.
-    super::evaluation::reevaluate(&txn, tenant_id).await?;
+    super::allocation::reevaluate(&txn, tenant_id).await?;
     import_runs::save_delta_link(&txn, tenant_id, commit.delta_link).await?;
     import_runs::finish_run_on(
         &txn,

@@ -679,7 +679,7 @@ async fn overrides_adjusted_user_by_user_report_what_a_full_evaluation_reports()
         let incremental = report(&app, &t.id, Some("2026-11-01")).await;
 
         let tenant_id: tenantgraph::domain::TenantId = t.id.parse().unwrap();
-        tenantgraph::store::evaluation::evaluate_tenant(&app.store, tenant_id)
+        tenantgraph::store::allocation::evaluate_tenant(&app.store, tenant_id)
             .await
             .unwrap();
         let full = report(&app, &t.id, Some("2026-11-01")).await;

@@ -13,7 +13,7 @@ use crate::graphql::OperationGuard;
 use crate::graphql::error::{ApiError, ApiResult, Limit};
 use crate::graphql::heavy::HeavyWork;
 use crate::graphql::query::parse_id;
-use crate::store::evaluation::{self, Preview};
+use crate::store::allocation::{self, Preview};
 
 /// Rules compiled between two chances for a timed-out preview to stop.
 const RULES_PER_YIELD: usize = 25;
@@ -185,7 +185,7 @@ impl PreviewQuery {
         let (store, scope) = (l.store.clone(), l.scope.clone());
         let preview = heavy
             .run(&principal.name, async move {
-                Ok(evaluation::preview_allocation(&store, &scope, tenant_id, &compiled).await?)
+                Ok(allocation::preview_allocation(&store, &scope, tenant_id, &compiled).await?)
             })
             .await?
             .ok_or_else(not_found)?;

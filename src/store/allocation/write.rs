@@ -1,15 +1,17 @@
 //! The one write path of a tenant's allocation data (cost groups, rules, overrides, prices):
 //! the tenant locked, the change written, the allocation re-evaluated as far as the change
-//! reaches, the change audited, then committed. Uses `evaluation`, `audit` and `transaction`.
+//! reaches, the change audited, then committed. Uses `evaluation`, the store's `audit` and
+//! `transaction`; no writer of this module's callers.
 
 use sea_orm::DatabaseTransaction;
 
-use super::connect::Store;
-use super::error::StoreError;
-use super::transaction::lock_tenant;
-use super::{audit, evaluation};
+use super::evaluation;
 use crate::domain::audit::AuditChange;
 use crate::domain::{TenantId, TenantScope, UserId};
+use crate::store::audit;
+use crate::store::connect::Store;
+use crate::store::error::StoreError;
+use crate::store::transaction::lock_tenant;
 
 /// How much of the tenant's allocation a change can move.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,7 +25,7 @@ enum Reach {
 }
 
 /// One write to one tenant, inside a write transaction holding the tenant's lock.
-pub(crate) struct TenantWrite {
+pub(super) struct TenantWrite {
     txn: DatabaseTransaction,
     tenant_id: TenantId,
     reach: Reach,
@@ -33,7 +35,7 @@ pub(crate) struct TenantWrite {
 impl TenantWrite {
     /// Begins a write transaction and locks `tenant_id`; `NotFound` when the tenant is unknown
     /// or out of `scope`.
-    pub(crate) async fn begin(
+    pub(super) async fn begin(
         store: &Store,
         scope: &TenantScope,
         tenant_id: TenantId,
@@ -44,7 +46,7 @@ impl TenantWrite {
 
     /// Locks `tenant_id` inside `txn`, a write transaction that first read which tenant a
     /// change is about (the tenant of a rule or cost group).
-    pub(crate) async fn lock(
+    pub(super) async fn lock(
         store: &Store,
         txn: DatabaseTransaction,
         scope: &TenantScope,
@@ -60,17 +62,17 @@ impl TenantWrite {
     }
 
     /// The transaction to read and write in.
-    pub(crate) fn txn(&self) -> &DatabaseTransaction {
+    pub(super) fn txn(&self) -> &DatabaseTransaction {
         &self.txn
     }
 
     /// Records `change` in the audit log when the write commits.
-    pub(crate) fn audit(&mut self, change: AuditChange) {
+    pub(super) fn audit(&mut self, change: AuditChange) {
         self.changes.push(change);
     }
 
     /// The change can move `users` to other cost groups.
-    pub(crate) fn moves_users(&mut self, users: &[UserId]) {
+    pub(super) fn moves_users(&mut self, users: &[UserId]) {
         match &mut self.reach {
             Reach::Nothing => self.reach = Reach::Users(users.to_vec()),
             Reach::Users(moved) => moved.extend_from_slice(users),
@@ -79,12 +81,12 @@ impl TenantWrite {
     }
 
     /// The change can move any user of the tenant.
-    pub(crate) fn moves_tenant(&mut self) {
+    pub(super) fn moves_tenant(&mut self) {
         self.reach = Reach::Tenant;
     }
 
     /// Re-evaluates what the change reaches, records its audit entries and commits.
-    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+    pub(super) async fn commit(self) -> Result<(), StoreError> {
         match &self.reach {
             Reach::Nothing => {}
             Reach::Users(users) => {

@@ -1,5 +1,6 @@
-//! Finders and writes for cost groups. Writes check the tree rules of
-//! [`crate::domain::cost_group`] inside their transaction.
+//! The writes behind the cost group mutations. Each checks the tree rules of
+//! [`crate::domain::cost_group`] inside its [`TenantWrite`]; a delete that reassigns members
+//! re-evaluates the tenant. Cost groups are read back through `reads`.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -12,30 +13,19 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::connect::Store;
-use super::entities::cost_group::{self, Column, Entity, Model};
-use super::entities::{allocation_override_share, allocation_rule, user_allocation};
-use super::error::StoreError;
-use super::tenant_write::TenantWrite;
-use super::transaction::stored_now;
+use super::reads::cost_group_of_row;
+use super::write::TenantWrite;
 use crate::domain::audit::AuditChange;
 use crate::domain::cost_group::{CostGroupError, check_tree};
 use crate::domain::{CostGroup, CostGroupId, TenantId, TenantScope};
+use crate::store::connect::Store;
+use crate::store::entities::cost_group::{self, Column, Entity};
+use crate::store::entities::{allocation_override_share, allocation_rule, user_allocation};
+use crate::store::error::StoreError;
+use crate::store::transaction::stored_now;
 
-fn to_domain(m: Model) -> CostGroup {
-    CostGroup {
-        id: CostGroupId(m.id),
-        tenant_id: TenantId(m.tenant_id),
-        parent_id: m.parent_id.map(CostGroupId),
-        name: m.name,
-        code: m.code,
-        description: m.description,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-    }
-}
-
-pub(crate) fn to_active(g: &CostGroup) -> cost_group::ActiveModel {
+/// The stored form of a cost group, for inserts and updates.
+fn to_active(g: &CostGroup) -> cost_group::ActiveModel {
     use sea_orm::ActiveValue::Set;
     cost_group::ActiveModel {
         id: Set(g.id.uuid()),
@@ -47,52 +37,6 @@ pub(crate) fn to_active(g: &CostGroup) -> cost_group::ActiveModel {
         created_at: Set(g.created_at),
         updated_at: Set(g.updated_at),
     }
-}
-
-/// Every cost group of each of `tenants`, by name.
-pub async fn list_cost_groups_of_tenants(
-    store: &Store,
-    tenants: &[TenantId],
-) -> Result<Vec<CostGroup>, StoreError> {
-    let rows = Entity::find()
-        .filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
-        .order_by_asc(Column::Name)
-        .order_by_asc(Column::Id)
-        .all(store.db())
-        .await?;
-    Ok(rows.into_iter().map(to_domain).collect())
-}
-
-/// The cost groups among `ids` that exist in a tenant of `scope`.
-pub async fn find_cost_groups(
-    store: &Store,
-    scope: &TenantScope,
-    ids: &[CostGroupId],
-) -> Result<Vec<CostGroup>, StoreError> {
-    let mut query = Entity::find().filter(Column::Id.is_in(ids.iter().map(|id| id.uuid())));
-    if let TenantScope::Only(tenants) = scope {
-        query = query.filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
-    }
-    Ok(query
-        .all(store.db())
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect())
-}
-
-/// The children of each of `parents`, by name.
-pub async fn list_children(
-    store: &Store,
-    parents: &[CostGroupId],
-) -> Result<Vec<CostGroup>, StoreError> {
-    let rows = Entity::find()
-        .filter(Column::ParentId.is_in(parents.iter().map(|id| id.uuid())))
-        .order_by_asc(Column::Name)
-        .order_by_asc(Column::Id)
-        .all(store.db())
-        .await?;
-    Ok(rows.into_iter().map(to_domain).collect())
 }
 
 /// A cost group to create; its values are already checked by the `parse_*` functions of
@@ -134,11 +78,11 @@ async fn list_in_txn(
         .order_by_asc(Column::Id)
         .all(txn)
         .await?;
-    Ok(rows.into_iter().map(to_domain).collect())
+    Ok(rows.into_iter().map(cost_group_of_row).collect())
 }
 
 /// The tenant of cost group `id`, when the group exists in a tenant of `scope`.
-pub(crate) async fn tenant_of(
+async fn tenant_of(
     txn: &DatabaseTransaction,
     scope: &TenantScope,
     id: CostGroupId,
