@@ -1,6 +1,7 @@
 //! The stored evaluation of each tenant's allocation: one `user_allocations` row per user and
 //! cost group placed in, and the tally cost reports are built from. Rewritten, inside the
-//! writer's transaction, after every import and allocation change.
+//! writer's transaction, after every import and allocation change. Reads rules, overrides, cost
+//! groups and prices through `reads`, never through the writers (they re-evaluate through it).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;

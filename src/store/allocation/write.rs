@@ -1,7 +1,7 @@
 //! The one write path of a tenant's allocation data (cost groups, rules, overrides, prices):
 //! the tenant locked, the change written, the allocation re-evaluated as far as the change
-//! reaches, the change audited, then committed. Uses `evaluation`, the store's `audit` and
-//! `transaction`; no writer of this module's callers.
+//! reaches, the change audited, then committed. Imports `evaluation` and the store's `audit`
+//! and `transaction`, never the writers that use it.
 
 use sea_orm::DatabaseTransaction;
 
