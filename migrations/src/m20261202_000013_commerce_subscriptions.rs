@@ -28,7 +28,9 @@ impl MigrationTrait for Migration {
                     .col(string_len(CommerceSubscriptions::Status, 32))
                     .col(string_len_null(CommerceSubscriptions::BillingCycle, 32))
                     .col(string_len_null(CommerceSubscriptions::TermDuration, 32))
-                    .col(timestamp_with_time_zone_null(CommerceSubscriptions::StartDate))
+                    .col(timestamp_with_time_zone_null(
+                        CommerceSubscriptions::StartDate,
+                    ))
                     .col(timestamp_with_time_zone_null(
                         CommerceSubscriptions::CommitmentEndDate,
                     ))
@@ -49,7 +51,10 @@ impl MigrationTrait for Migration {
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_commerce_subscriptions_tenant")
-                            .from(CommerceSubscriptions::Table, CommerceSubscriptions::TenantId)
+                            .from(
+                                CommerceSubscriptions::Table,
+                                CommerceSubscriptions::TenantId,
+                            )
                             .to(Tenants::Table, Tenants::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )

@@ -246,7 +246,9 @@ pub fn classify_sku(
     let free = FREE_SKU_PART_NUMBERS
         .iter()
         .any(|p| p.eq_ignore_ascii_case(part))
-        || free_part_numbers.iter().any(|p| p.eq_ignore_ascii_case(part));
+        || free_part_numbers
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(part));
     if free {
         return SkuBilling::Free;
     }
@@ -381,7 +383,10 @@ mod tests {
         for billing in SkuBilling::ALL {
             assert_eq!(billing.as_str().parse::<SkuBilling>(), Ok(billing));
         }
-        let paid: Vec<_> = SkuBilling::ALL.into_iter().filter(|b| b.is_paid()).collect();
+        let paid: Vec<_> = SkuBilling::ALL
+            .into_iter()
+            .filter(|b| b.is_paid())
+            .collect();
         assert_eq!(paid, [SkuBilling::Partner, SkuBilling::Other]);
     }
 }

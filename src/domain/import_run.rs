@@ -266,6 +266,20 @@ pub struct ImportCounts {
     pub retries: i64,
 }
 
+impl std::ops::AddAssign for ImportCounts {
+    /// Adds every count of `other` (the counts of a part of a run to the run's).
+    fn add_assign(&mut self, other: ImportCounts) {
+        self.users_added += other.users_added;
+        self.users_updated += other.users_updated;
+        self.users_removed += other.users_removed;
+        self.users_restored += other.users_restored;
+        self.licenses += other.licenses;
+        self.skus += other.skus;
+        self.pages += other.pages;
+        self.retries += other.retries;
+    }
+}
+
 /// One import of one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRun {

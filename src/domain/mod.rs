@@ -7,6 +7,7 @@ pub mod commerce;
 pub mod cost_group;
 pub mod error;
 pub mod ids;
+pub mod import_plan;
 pub mod import_run;
 pub mod imported_user;
 pub mod paging;

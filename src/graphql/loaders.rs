@@ -9,20 +9,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
 use crate::domain::{
-    AllocationRuleId, AssignedLicense, CommerceSubscription, CostGroup, CostGroupId, Page, PageRequest, ServicePlan,
-    SkuId, Subscription, Tenant, TenantId, TenantScope, UserDetails, UserFilter, UserId,
-    UserSummary,
+    AllocationRuleId, AssignedLicense, CommerceSubscription, CostGroup, CostGroupId, Page,
+    PageRequest, ServicePlan, SkuId, Subscription, Tenant, TenantId, TenantScope, UserDetails,
+    UserFilter, UserId, UserSummary,
 };
 use crate::graphql::error::ApiError;
 use crate::metrics::Metrics;
+use crate::store::allocation::{self, PriceEntry};
 use crate::store::import_queries::{self, TenantRuns};
 use crate::store::members::{self, CostGroupMember};
-use crate::store::prices::{self, PriceEntry};
 use crate::store::users::{UserListQuery, UserParent};
-use crate::store::{
-    Store, StoreError, allocation_rules, commerce, cost_groups, evaluation, licenses, subscriptions, tenants,
-    users,
-};
+use crate::store::{Store, StoreError, commerce, licenses, subscriptions, tenants, users};
 
 /// Errors are shared between every caller waiting on a batch.
 pub type LoadError = Arc<StoreError>;
@@ -198,7 +195,7 @@ impl Loader<CostGroupId> for CostGroupById {
         keys: &[CostGroupId],
     ) -> Result<HashMap<CostGroupId, Arc<CostGroup>>, LoadError> {
         self.0.batch("cost_group_by_id", keys.len());
-        let rows = cost_groups::find_cost_groups(&self.0.store, &self.0.scope, keys).await?;
+        let rows = allocation::find_cost_groups(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |g| g.id))
     }
 }
@@ -212,7 +209,7 @@ impl Loader<TenantId> for CostGroupsOfTenant {
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
         self.0.batch("cost_groups_of_tenant", keys.len());
-        let rows = cost_groups::list_cost_groups_of_tenants(&self.0.store, keys).await?;
+        let rows = allocation::list_cost_groups_of_tenants(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |g| g.tenant_id))
     }
 }
@@ -229,7 +226,7 @@ impl Loader<CostGroupId> for ChildrenOfCostGroup {
         keys: &[CostGroupId],
     ) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
         self.0.batch("children_of_cost_group", keys.len());
-        let rows = cost_groups::list_children(&self.0.store, keys).await?;
+        let rows = allocation::list_children_of_cost_groups(&self.0.store, keys).await?;
         let mut groups: HashMap<CostGroupId, Vec<Arc<CostGroup>>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
@@ -253,7 +250,7 @@ impl Loader<AllocationRuleId> for RuleById {
         keys: &[AllocationRuleId],
     ) -> Result<HashMap<AllocationRuleId, Self::Value>, LoadError> {
         self.0.batch("rule_by_id", keys.len());
-        let rows = allocation_rules::find_rules(&self.0.store, &self.0.scope, keys).await?;
+        let rows = allocation::find_rules(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |r| r.rule.id))
     }
 }
@@ -267,7 +264,7 @@ impl Loader<TenantId> for RulesOfTenant {
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
         self.0.batch("rules_of_tenant", keys.len());
-        let rows = allocation_rules::list_rules_of_tenants(&self.0.store, keys).await?;
+        let rows = allocation::list_rules_of_tenants(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |r| r.rule.tenant_id))
     }
 }
@@ -284,7 +281,7 @@ impl Loader<CostGroupId> for RulesOfCostGroup {
         keys: &[CostGroupId],
     ) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
         self.0.batch("rules_of_cost_group", keys.len());
-        let rows = allocation_rules::list_rules_of_cost_groups(&self.0.store, keys).await?;
+        let rows = allocation::list_rules_of_cost_groups(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |r| r.rule.target))
     }
 }
@@ -299,7 +296,7 @@ impl Loader<UserId> for AllocationOfUser {
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
         self.0.batch("allocation_of_user", keys.len());
-        let rows = evaluation::list_allocations_of_users(&self.0.store, keys).await?;
+        let rows = allocation::list_allocations_of_users(&self.0.store, keys).await?;
         let mut found = index_by(rows, |a| a.user_id);
         for &key in keys {
             found
@@ -440,7 +437,7 @@ impl Loader<(TenantId, NaiveDate)> for CostReportOfTenant {
     ) -> Result<HashMap<(TenantId, NaiveDate), Self::Value>, ApiError> {
         self.0.batch("cost_report_of_tenant", keys.len());
         let tenants: Vec<TenantId> = keys.iter().map(|(t, _)| *t).collect();
-        let inputs = evaluation::list_report_inputs(&self.0.store, &self.0.scope, &tenants).await?;
+        let inputs = allocation::list_report_inputs(&self.0.store, &self.0.scope, &tenants).await?;
         let mut out = HashMap::with_capacity(keys.len());
         for &(tenant, as_of) in keys {
             let Some(i) = inputs.get(&tenant) else {
@@ -468,7 +465,7 @@ impl Loader<TenantId> for PricesOfTenant {
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
         self.0.batch("prices_of_tenant", keys.len());
-        let rows = prices::list_price_entries_of_tenants(&self.0.store, keys).await?;
+        let rows = allocation::list_price_entries_of_tenants(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |p| p.tenant_id))
     }
 }

@@ -19,8 +19,8 @@ use crate::domain::audit::ANONYMOUS;
 use crate::domain::cost_group::{parse_code, parse_description, parse_name};
 use crate::domain::{Action, AllocationRuleId, CostGroupId, ImportTrigger, Principal, TenantId};
 use crate::importer::Importer;
-use crate::store::allocation_rules::{self, AllocationRuleChanges};
-use crate::store::cost_groups::{self, CostGroupChanges, NewCostGroup};
+use crate::store;
+use crate::store::allocation::{AllocationRuleChanges, CostGroupChanges, NewCostGroup};
 
 /// The importer of this process, when imports are configured; request data of every operation.
 pub type ImporterHandle = Option<Arc<Importer>>;
@@ -162,7 +162,8 @@ impl CostGroupMutation {
             },
         };
         let l = loaders(ctx)?;
-        let group = cost_groups::create_cost_group(&l.store, &l.scope, &actor(ctx), new).await?;
+        let group =
+            store::allocation::create_cost_group(&l.store, &l.scope, &actor(ctx), new).await?;
         Ok(CostGroupObject(Arc::new(group)))
     }
 
@@ -202,7 +203,8 @@ impl CostGroupMutation {
         };
         let l = loaders(ctx)?;
         let group =
-            cost_groups::update_cost_group(&l.store, &l.scope, &actor(ctx), id, changes).await?;
+            store::allocation::update_cost_group(&l.store, &l.scope, &actor(ctx), id, changes)
+                .await?;
         Ok(CostGroupObject(Arc::new(group)))
     }
 
@@ -223,7 +225,7 @@ impl CostGroupMutation {
             .transpose()?;
         let l = loaders(ctx)?;
         let deleted =
-            cost_groups::delete_cost_group(&l.store, &l.scope, &actor(ctx), id, reassign_to)
+            store::allocation::delete_cost_group(&l.store, &l.scope, &actor(ctx), id, reassign_to)
                 .await?;
         Ok(ID(deleted.to_string()))
     }
@@ -256,7 +258,7 @@ impl AllocationRuleMutation {
             },
         )?;
         let l = loaders(ctx)?;
-        let entry = allocation_rules::create_rule(&l.store, &l.scope, &actor(ctx), rule).await?;
+        let entry = store::allocation::create_rule(&l.store, &l.scope, &actor(ctx), rule).await?;
         Ok(AllocationRuleObject(Arc::new(entry)))
     }
 
@@ -283,7 +285,7 @@ impl AllocationRuleMutation {
         };
         let l = loaders(ctx)?;
         let entry =
-            allocation_rules::update_rule(&l.store, &l.scope, &actor(ctx), id, changes).await?;
+            store::allocation::update_rule(&l.store, &l.scope, &actor(ctx), id, changes).await?;
         Ok(AllocationRuleObject(Arc::new(entry)))
     }
 
@@ -292,7 +294,7 @@ impl AllocationRuleMutation {
         let id: AllocationRuleId = parse_id("id", &id)?;
         authorize(ctx, Action::Allocate, Target::Rule(id)).await?;
         let l = loaders(ctx)?;
-        let deleted = allocation_rules::delete_rule(&l.store, &l.scope, &actor(ctx), id).await?;
+        let deleted = store::allocation::delete_rule(&l.store, &l.scope, &actor(ctx), id).await?;
         Ok(ID(deleted.to_string()))
     }
 
@@ -315,7 +317,7 @@ impl AllocationRuleMutation {
             .collect::<ApiResult<Vec<_>>>()?;
         let l = loaders(ctx)?;
         let rules =
-            allocation_rules::reorder_rules(&l.store, &l.scope, &actor(ctx), tenant_id, &order)
+            store::allocation::reorder_rules(&l.store, &l.scope, &actor(ctx), tenant_id, &order)
                 .await?;
         Ok(rules
             .into_iter()

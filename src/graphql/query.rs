@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use super::error::{ApiError, ApiResult};
 use super::ids::parse_id;
 use super::pagination;
+use super::types::commerce::{CommerceSubscriptionConnection, renewal_connection};
 use super::types::connection::{IMPORT_RUN_ORDERING, import_run_connection, tenant_connection};
 use super::types::{
     ImportRunConnection, ImportRunObject, TenantConnection, TenantObject, UserObject, loaders,
 };
-use super::types::commerce::{CommerceSubscriptionConnection, renewal_connection};
 use crate::domain::commerce::RenewalKey;
 use crate::domain::{ImportRunId, Page, TenantId, UserId};
 use crate::store::{commerce, import_runs, tenants};

@@ -18,7 +18,7 @@ use crate::auth::Authenticator;
 use crate::domain::allocation::{AllocationSource, CostLine, Currency};
 use crate::domain::{CostGroup, CostGroupId, SkuId, TenantId, TenantScope, User};
 use crate::rate_limit::RateLimiter;
-use crate::store::{Store, evaluation, exports};
+use crate::store::{Store, allocation, exports};
 use actix_web::ResponseError;
 
 /// Users read per statement while streaming `users.csv`.
@@ -130,7 +130,7 @@ pub async fn cost_report_csv(
             );
         }
     };
-    let inputs = match evaluation::list_report_inputs(&store, &scope, &[tenant]).await {
+    let inputs = match allocation::list_report_inputs(&store, &scope, &[tenant]).await {
         Ok(mut i) => match i.remove(&tenant) {
             Some(i) => i,
             None => return not_found(tenant),
@@ -387,7 +387,7 @@ pub async fn users_csv(
         Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
     };
     let store = store.get_ref().clone();
-    let inputs = match evaluation::list_report_inputs(&store, &scope, &[tenant]).await {
+    let inputs = match allocation::list_report_inputs(&store, &scope, &[tenant]).await {
         Ok(mut i) => match i.remove(&tenant) {
             Some(i) => i,
             None => return not_found(tenant),

@@ -2,7 +2,6 @@
 //! directory subscriptions, and each SKU's billing (reference §2.3). Neither call fails the
 //! tenant: what could not be read is a warning on the run.
 
-use chrono::{DateTime, Utc};
 use super::Importer;
 use super::clients::TrafficStats;
 use super::clients::graph::{self, GraphClient, Read};
@@ -14,6 +13,7 @@ use crate::domain::{
     CommerceSubscription, DirectorySubscription, ImportRun, ImportWarning, ImportWarningCode,
     Subscription,
 };
+use chrono::{DateTime, Utc};
 
 /// Reads the customer's commerce and directory subscriptions, links them to `skus` and sets
 /// each SKU's billing. Returns the commerce subscriptions to store, `None` when Partner Center
@@ -155,7 +155,8 @@ async fn directory_subscriptions(
     ))?;
     let mut out = Vec::new();
     loop {
-        let page = graph::parse_directory_subscriptions_page(&graph.get(&url, Read::Listing).await?)?;
+        let page =
+            graph::parse_directory_subscriptions_page(&graph.get(&url, Read::Listing).await?)?;
         out.extend(page.value.into_iter().map(|d| DirectorySubscription {
             id: d.id,
             commerce_subscription_id: d.commerce_subscription_id,
@@ -167,4 +168,3 @@ async fn directory_subscriptions(
         }
     }
 }
-

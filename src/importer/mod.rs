@@ -3,10 +3,10 @@
 //! per tenant. Imports nothing of `graphql` or `server`.
 
 pub mod clients;
+mod commerce;
 pub mod error;
 pub mod mapping;
 pub mod progress;
-mod commerce;
 mod run;
 pub mod schedule;
 pub mod spool;

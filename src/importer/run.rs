@@ -13,9 +13,8 @@ use super::mapping::{self, Semantics};
 use super::progress::{Phase, Progress};
 use super::spool::Spool;
 use crate::domain::{
-    CommerceSubscription,
-    FailureReason, ImportCounts, ImportMode, ImportRun, ImportWarning, ImportWarningCode,
-    RunStatus, ServicePlan, Subscription, UserChange,
+    CommerceSubscription, FailureReason, ImportCounts, ImportMode, ImportRun, ImportWarning,
+    ImportWarningCode, RunStatus, ServicePlan, Subscription, UserChange,
 };
 use crate::store::import_commit::{self, ImportCommit};
 use crate::store::import_runs::{self, RunEnd};

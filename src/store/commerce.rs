@@ -8,18 +8,17 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use super::allocation::TenantWrite;
 use super::connect::Store;
 use super::entities::{commerce_subscription, sku_billing_override, subscription};
 use super::error::StoreError;
 use super::subscriptions;
-use super::tenant_write::TenantWrite;
 use super::transaction::stored_now;
 use crate::domain::audit::AuditChange;
-use crate::domain::{
-    CommerceSubscription, Page, PageRequest, SkuBilling, SkuId, Subscription, TenantId,
-    TenantScope,
-};
 use crate::domain::commerce::RenewalKey;
+use crate::domain::{
+    CommerceSubscription, Page, PageRequest, SkuBilling, SkuId, Subscription, TenantId, TenantScope,
+};
 
 /// 19 columns a row: 500 rows stay under every backend's bind-parameter limit.
 const ROWS_PER_INSERT: usize = 500;
@@ -206,12 +205,15 @@ pub async fn list_renewals(
     page: &PageRequest,
 ) -> Result<Page<CommerceSubscription>, StoreError> {
     use commerce_subscription::Column as C;
-    let after = page.after.as_ref().map(RenewalKey::from_cursor).transpose().map_err(|detail| {
-        StoreError::Corrupt {
+    let after = page
+        .after
+        .as_ref()
+        .map(RenewalKey::from_cursor)
+        .transpose()
+        .map_err(|detail| StoreError::Corrupt {
             table: "commerce_subscriptions",
             detail: format!("cursor: {detail}"),
-        }
-    })?;
+        })?;
     let mut query = commerce_subscription::Entity::find()
         .filter(C::CommitmentEndDate.gte(from))
         .filter(C::CommitmentEndDate.lte(until));

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::allocation;
 use super::connect::Store;
 use super::entities::user;
 use super::error::StoreError;
-use super::{evaluation, licenses, users};
+use super::{licenses, users};
 use crate::domain::allocation::UserAllocation;
 use crate::domain::{AssignedLicense, TenantId, TenantScope, User, UserId};
 
@@ -50,7 +51,7 @@ pub async fn list_users_for_export(
         licenses_of.entry(l.user_id).or_default().push(l);
     }
     let mut allocation_of: HashMap<UserId, UserAllocation> =
-        evaluation::list_allocations_of_users(store, &ids)
+        allocation::list_allocations_of_users(store, &ids)
             .await?
             .into_iter()
             .map(|a| (a.user_id, a))

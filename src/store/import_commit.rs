@@ -1,8 +1,11 @@
 //! The commit of one tenant's import: everything a run fetched becomes visible in one write
 //! transaction, or nothing does. Users stream in chunks from the run's spool, so a tenant of any
 //! size is written without holding it in memory; only the ids seen are kept (for soft deletes).
+//! Each chunk is read (the stored rows of its users), planned by
+//! [`crate::domain::import_plan`] (pure: what to insert, update, restore, soft-delete) and
+//! written.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -16,10 +19,12 @@ use super::connect::Store;
 use super::entities::{service_plan, subscription, tenant, user, user_license};
 use super::error::StoreError;
 use super::import_runs::{self, RunEnd};
-use super::{commerce, licenses, subscriptions, users};
+use super::{allocation, commerce, licenses, subscriptions, users};
+use crate::domain::import_plan::{ChunkPlan, ImportPlanner, StoredUsers, users_named};
 use crate::domain::{
-    AssignedLicense, CommerceSubscription, ImportCounts, ImportMode, ImportRun, ImportWarning, ImportWarningCode,
-    RunStatus, ServicePlan, SkuId, Subscription, TenantId, User, UserChange, UserId, imported_user,
+    AssignedLicense, CommerceSubscription, ImportCounts, ImportMode, ImportRun, ImportWarning,
+    ImportWarningCode, RunStatus, ServicePlan, SkuId, Subscription, TenantId, User, UserChange,
+    UserId,
 };
 
 /// Rows per multi-row INSERT (users have 25 columns: 25,000 parameters, under SQLite's 32,766
@@ -87,7 +92,6 @@ pub async fn commit_import(
     source: &mut dyn ChangeSource,
 ) -> Result<ImportCounts, CommitError> {
     let tenant_id = commit.run.tenant_id;
-    let seen_at = commit.seen_at;
     let skus: HashSet<SkuId> = commit.subscriptions.iter().map(|s| s.sku_id).collect();
     let mut counts = ImportCounts {
         skus: commit.subscriptions.len() as i64,
@@ -100,7 +104,7 @@ pub async fn commit_import(
     subscriptions::upsert_subscriptions(&txn, commit.subscriptions).await?;
     commerce::apply_billing_overrides(&txn, tenant_id).await?;
     if let Some(list) = commit.commerce {
-        commerce::replace_commerce_subscriptions(&txn, tenant_id, list, seen_at).await?;
+        commerce::replace_commerce_subscriptions(&txn, tenant_id, list, commit.seen_at).await?;
     }
     // A tenant with no present users (a first import) has nobody to soft-delete or mark seen.
     let had_users = user::Entity::find()
@@ -110,45 +114,66 @@ pub async fn commit_import(
         .one(&txn)
         .await?
         .is_some();
-
-    let mut seen: HashSet<Uuid> = HashSet::new();
-    let mut counted: HashSet<Uuid> = HashSet::new();
+    let mut planner = ImportPlanner::new(tenant_id, commit.seen_at, skus.clone());
     while let Some(chunk) = source
         .next_chunk(CHANGES_PER_CHUNK)
         .map_err(CommitError::Spool)?
     {
-        apply_chunk(
-            &txn,
-            tenant_id,
-            seen_at,
-            &skus,
-            chunk,
-            &mut seen,
-            &mut counted,
-            &mut counts,
-        )
-        .await?;
-    }
-
-    if had_users && commit.mode == ImportMode::Full {
-        counts.users_removed += soft_delete_missing(&txn, tenant_id, seen_at, &seen).await?;
+        let stored = read_stored_users(&txn, tenant_id, &users_named(&chunk)).await?;
+        let plan = planner
+            .plan_chunk(chunk, &stored)
+            .map_err(|e| CommitError::Invalid(e.to_string()))?;
+        counts += plan.counts;
+        write_chunk(&txn, &plan, commit.seen_at).await?;
     }
     if had_users {
-        // Users no record named are still there upstream: the run saw them too.
-        user::Entity::update_many()
-            .col_expr(user::Column::LastSeenAt, Expr::value(seen_at))
-            .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-            .filter(user::Column::DeletedAt.is_null())
-            .filter(user::Column::LastSeenAt.lt(seen_at))
-            .exec(&txn)
-            .await?;
+        counts.users_removed += finish_users(&txn, commit, planner.listed()).await?;
     }
+    replace_skus(&txn, tenant_id, &skus, commit.service_plans).await?;
+    counts.licenses = user_license::Entity::find()
+        .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
+        .count(&txn)
+        .await? as i64;
+    finish_commit(txn, commit, counts).await?;
+    Ok(counts)
+}
 
+/// After the users of a tenant that had present users: a full import soft-deletes those it did
+/// not list (returns how many), and the others are marked seen.
+async fn finish_users(
+    txn: &DatabaseTransaction,
+    commit: &ImportCommit<'_>,
+    listed: &HashSet<UserId>,
+) -> Result<i64, CommitError> {
+    let tenant_id = commit.run.tenant_id;
+    let mut removed = 0;
+    if commit.mode == ImportMode::Full {
+        removed = soft_delete_missing(txn, tenant_id, commit.seen_at, listed).await?;
+    }
+    // Users no record named are still there upstream: the run saw them too.
+    user::Entity::update_many()
+        .col_expr(user::Column::LastSeenAt, Expr::value(commit.seen_at))
+        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::LastSeenAt.lt(commit.seen_at))
+        .exec(txn)
+        .await?;
+    Ok(removed)
+}
+
+/// Keeps the tenant's subscriptions to `skus` (refused while a license holds another SKU) and
+/// replaces its service plans with `plans`.
+async fn replace_skus(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    skus: &HashSet<SkuId>,
+    plans: &[ServicePlan],
+) -> Result<(), CommitError> {
     let orphaned = user_license::Entity::find()
         .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
         .filter(user_license::Column::SkuId.is_not_in(skus.iter().map(|s| s.uuid())))
         .limit(1)
-        .one(&txn)
+        .one(txn)
         .await?;
     if let Some(license) = orphaned {
         return Err(CommitError::Invalid(format!(
@@ -159,30 +184,36 @@ pub async fn commit_import(
     subscription::Entity::delete_many()
         .filter(subscription::Column::TenantId.eq(tenant_id.uuid()))
         .filter(subscription::Column::SkuId.is_not_in(skus.iter().map(|s| s.uuid())))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     service_plan::Entity::delete_many()
         .filter(service_plan::Column::TenantId.eq(tenant_id.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    for chunk in commit.service_plans.chunks(ROWS_PER_INSERT) {
+    for chunk in plans.chunks(ROWS_PER_INSERT) {
         service_plan::Entity::insert_many(chunk.iter().map(subscriptions::plan_to_active))
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
-    counts.licenses = user_license::Entity::find()
-        .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
-        .count(&txn)
-        .await? as i64;
+    Ok(())
+}
 
+/// Stamps the tenant's import time, re-evaluates its allocation, keeps the delta link, marks
+/// the run `SUCCEEDED` with `counts` and commits.
+async fn finish_commit(
+    txn: DatabaseTransaction,
+    commit: &ImportCommit<'_>,
+    counts: ImportCounts,
+) -> Result<(), CommitError> {
+    let tenant_id = commit.run.tenant_id;
     tenant::Entity::update_many()
-        .col_expr(tenant::Column::LastImportAt, Expr::value(seen_at))
-        .col_expr(tenant::Column::UpdatedAt, Expr::value(seen_at))
+        .col_expr(tenant::Column::LastImportAt, Expr::value(commit.seen_at))
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(commit.seen_at))
         .filter(tenant::Column::Id.eq(tenant_id.uuid()))
         .exec(&txn)
         .await?;
     // The allocation follows the data it is computed from, in the same transaction.
-    super::evaluation::reevaluate(&txn, tenant_id).await?;
+    allocation::reevaluate(&txn, tenant_id).await?;
     let initial_delta_next = commit
         .warnings
         .iter()
@@ -204,30 +235,19 @@ pub async fn commit_import(
     )
     .await?;
     txn.commit().await?;
-    Ok(counts)
+    Ok(())
 }
 
-#[expect(clippy::too_many_arguments, reason = "one chunk's whole working state")]
-async fn apply_chunk(
+/// Reads the stored rows of `ids` (users a chunk names) and their licenses, inside `txn`.
+/// `Invalid` when one of them is a user of another tenant.
+async fn read_stored_users(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
-    seen_at: DateTime<Utc>,
-    skus: &HashSet<SkuId>,
-    chunk: Vec<UserChange>,
-    seen: &mut HashSet<Uuid>,
-    counted: &mut HashSet<Uuid>,
-    counts: &mut ImportCounts,
-) -> Result<(), CommitError> {
-    let ids: Vec<Uuid> = chunk
-        .iter()
-        .filter_map(|c| match c {
-            UserChange::Present(u) => u.id.map(UserId::uuid),
-            UserChange::Removed(id) => Some(id.uuid()),
-        })
-        .collect();
-    let mut stored: HashMap<Uuid, User> = HashMap::with_capacity(ids.len());
+    ids: &[UserId],
+) -> Result<StoredUsers, CommitError> {
+    let mut stored = StoredUsers::default();
     for model in user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .filter(user::Column::Id.is_in(ids.iter().map(|u| u.uuid())))
         .all(txn)
         .await?
     {
@@ -237,113 +257,41 @@ async fn apply_chunk(
                 model.id
             )));
         }
-        stored.insert(model.id, users::to_domain(model)?);
+        let user = users::to_domain(model)?;
+        stored.users.insert(user.id, user);
     }
-    let mut stored_licenses: HashMap<Uuid, Vec<AssignedLicense>> = HashMap::new();
     // Users never seen before have no licenses to read (a first import skips this).
-    let known: Vec<Uuid> = stored.keys().copied().collect();
-    let stored_rows = if known.is_empty() {
-        Vec::new()
-    } else {
-        user_license::Entity::find()
-            .filter(user_license::Column::UserId.is_in(known))
-            .all(txn)
-            .await?
-    };
-    for model in stored_rows {
+    if stored.users.is_empty() {
+        return Ok(stored);
+    }
+    for model in user_license::Entity::find()
+        .filter(user_license::Column::UserId.is_in(stored.users.keys().map(|u| u.uuid())))
+        .all(txn)
+        .await?
+    {
         let license = licenses::to_domain(model)?;
-        stored_licenses
-            .entry(license.user_id.uuid())
+        stored
+            .licenses
+            .entry(license.user_id)
             .or_default()
             .push(license);
     }
+    Ok(stored)
+}
 
-    // Later records of the same user win (delta rounds may repeat a user).
-    let mut upserts: HashMap<Uuid, User> = HashMap::new();
-    let mut new_licenses: HashMap<Uuid, Vec<AssignedLicense>> = HashMap::new();
-    let mut removed: HashSet<Uuid> = HashSet::new();
-    for change in chunk {
-        match change {
-            UserChange::Present(record) => {
-                let base = upserts
-                    .get(&record.id.map_or(Uuid::nil(), UserId::uuid))
-                    .or_else(|| stored.get(&record.id.map_or(Uuid::nil(), UserId::uuid)));
-                let user = record
-                    .apply(tenant_id, base, seen_at)
-                    .map_err(|e| CommitError::Invalid(e.to_string()))?;
-                let id = user.id.uuid();
-                let licenses = record.licenses_of(tenant_id);
-                if let Some(list) = &licenses {
-                    let mut skus_of_user = HashSet::new();
-                    for l in list {
-                        if !skus.contains(&l.sku_id) {
-                            return Err(CommitError::Invalid(format!(
-                                "user {id} holds SKU {} which subscribedSkus does not list",
-                                l.sku_id
-                            )));
-                        }
-                        if !skus_of_user.insert(l.sku_id) {
-                            return Err(CommitError::Invalid(format!(
-                                "user {id} lists SKU {} twice in assignedLicenses",
-                                l.sku_id
-                            )));
-                        }
-                    }
-                }
-                seen.insert(id);
-                removed.remove(&id);
-                if counted.insert(id) {
-                    let old = stored.get(&id);
-                    let licenses_changed = licenses.as_ref().is_some_and(|new| {
-                        !same_licenses(new, stored_licenses.get(&id).map_or(&[], Vec::as_slice))
-                    });
-                    match old {
-                        None => counts.users_added += 1,
-                        Some(old) if old.deleted_at.is_some() => counts.users_restored += 1,
-                        Some(old) if imported_user::differs(old, &user) || licenses_changed => {
-                            counts.users_updated += 1
-                        }
-                        Some(_) => {}
-                    }
-                }
-                if let Some(list) = licenses {
-                    new_licenses.insert(id, list);
-                } else if stored.get(&id).is_some_and(|u| u.deleted_at.is_some()) {
-                    // A restored user whose record carried no licenses starts with none.
-                    new_licenses.insert(id, Vec::new());
-                }
-                upserts.insert(id, user);
-            }
-            UserChange::Removed(id) => {
-                let id = id.uuid();
-                seen.remove(&id);
-                upserts.remove(&id);
-                new_licenses.remove(&id);
-                if stored.get(&id).is_some_and(|u| u.deleted_at.is_none()) && counted.insert(id) {
-                    counts.users_removed += 1;
-                }
-                removed.insert(id);
-            }
-        }
-    }
-
-    // Skip rewriting users and licenses that did not change.
-    let changed_users: Vec<&User> = upserts
-        .values()
-        .filter(|u| match stored.get(&u.id.uuid()) {
-            None => true,
-            Some(old) => old.deleted_at.is_some() || imported_user::differs(old, u),
-        })
-        .collect();
-    let (existing, mut new): (Vec<&User>, Vec<&User>) = changed_users
-        .into_iter()
-        .partition(|u| stored.contains_key(&u.id.uuid()));
-    // In key order, consecutive rows land on the same b-tree pages.
-    new.sort_unstable_by_key(|u| u.id);
+/// Writes one chunk's plan inside `txn`, `ROWS_PER_INSERT` rows per statement: new users,
+/// changed and restored users, the licenses replaced, then the users gone (soft-deleted at
+/// `seen_at`).
+async fn write_chunk(
+    txn: &DatabaseTransaction,
+    plan: &ChunkPlan,
+    seen_at: DateTime<Utc>,
+) -> Result<(), CommitError> {
     // New users are plain inserts; only rows that exist pay for the upsert's conflict handling.
-    for rows in new.chunks(ROWS_PER_INSERT) {
+    for rows in plan.insert.chunks(ROWS_PER_INSERT) {
         insert_new_users(txn, rows).await?;
     }
+    let existing: Vec<&User> = plan.update.iter().chain(&plan.restore).collect();
     let updates: Vec<_> = user::Column::iter()
         .filter(|c| !matches!(c, user::Column::Id | user::Column::TenantId))
         .collect();
@@ -357,43 +305,19 @@ async fn apply_chunk(
             .exec_without_returning(txn)
             .await?;
     }
-    let relicensed: Vec<Uuid> = new_licenses
-        .iter()
-        .filter(|(id, list)| {
-            !same_licenses(list, stored_licenses.get(id).map_or(&[], Vec::as_slice))
-        })
-        .map(|(id, _)| *id)
-        .chain(removed.iter().copied())
-        .collect();
-    // Only users that had licenses have rows to delete.
-    let to_clear: Vec<Uuid> = relicensed
-        .iter()
-        .copied()
-        .filter(|id| stored_licenses.contains_key(id))
-        .collect();
-    for ids in to_clear.chunks(ROWS_PER_INSERT) {
+    for ids in plan.clear_licenses.chunks(ROWS_PER_INSERT) {
         user_license::Entity::delete_many()
-            .filter(user_license::Column::UserId.is_in(ids.iter().copied()))
+            .filter(user_license::Column::UserId.is_in(ids.iter().map(|u| u.uuid())))
             .exec(txn)
             .await?;
     }
-    let mut inserts: Vec<&AssignedLicense> = relicensed
-        .iter()
-        .filter_map(|id| new_licenses.get(id))
-        .flatten()
-        .collect();
-    inserts.sort_unstable_by_key(|l| (l.user_id, l.sku_id));
-    for rows in inserts.chunks(ROWS_PER_INSERT) {
+    for rows in plan.insert_licenses.chunks(ROWS_PER_INSERT) {
         insert_licenses(txn, rows).await?;
     }
-    let gone: Vec<Uuid> = removed
-        .into_iter()
-        .filter(|id| stored.get(id).is_some_and(|u| u.deleted_at.is_none()))
-        .collect();
-    for ids in gone.chunks(ROWS_PER_INSERT) {
+    for ids in plan.soft_delete.chunks(ROWS_PER_INSERT) {
         user::Entity::update_many()
             .col_expr(user::Column::DeletedAt, Expr::value(seen_at))
-            .filter(user::Column::Id.is_in(ids.iter().copied()))
+            .filter(user::Column::Id.is_in(ids.iter().map(|u| u.uuid())))
             .exec(txn)
             .await?;
     }
@@ -438,7 +362,7 @@ fn insert_sql(
 /// Inserts license rows with one multi-row statement (see [`insert_new_users`]).
 async fn insert_licenses(
     txn: &DatabaseTransaction,
-    rows: &[&AssignedLicense],
+    rows: &[AssignedLicense],
 ) -> Result<(), CommitError> {
     use sea_orm::{ConnectionTrait, Statement, Value};
     const COLUMNS: [&str; 4] = ["user_id", "sku_id", "tenant_id", "disabled_plans"];
@@ -462,7 +386,7 @@ async fn insert_licenses(
 /// Inserts users that don't exist yet with one multi-row statement, binding values directly:
 /// building SeaORM active models and query trees for every value cost more than SQLite's own
 /// work on a first import (benches/import.sh).
-async fn insert_new_users(txn: &DatabaseTransaction, rows: &[&User]) -> Result<(), CommitError> {
+async fn insert_new_users(txn: &DatabaseTransaction, rows: &[User]) -> Result<(), CommitError> {
     use sea_orm::{ConnectionTrait, Statement, Value};
     let backend = txn.get_database_backend();
     let mut values: Vec<Value> = Vec::with_capacity(rows.len() * users::COLUMNS.len());
@@ -501,28 +425,12 @@ async fn insert_new_users(txn: &DatabaseTransaction, rows: &[&User]) -> Result<(
     Ok(())
 }
 
-fn same_licenses(new: &[AssignedLicense], old: &[AssignedLicense]) -> bool {
-    if new.len() != old.len() {
-        return false;
-    }
-    let key = |l: &AssignedLicense| {
-        let mut plans: Vec<Uuid> = l.disabled_plans.iter().map(|p| p.uuid()).collect();
-        plans.sort_unstable();
-        (l.sku_id, plans)
-    };
-    let mut a: Vec<_> = new.iter().map(key).collect();
-    let mut b: Vec<_> = old.iter().map(key).collect();
-    a.sort_unstable();
-    b.sort_unstable();
-    a == b
-}
-
 /// Soft-deletes the tenant's present users a full import did not list, and drops their licenses.
 async fn soft_delete_missing(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     seen_at: DateTime<Utc>,
-    seen: &HashSet<Uuid>,
+    listed: &HashSet<UserId>,
 ) -> Result<i64, CommitError> {
     let present: Vec<Uuid> = user::Entity::find()
         .select_only()
@@ -534,7 +442,7 @@ async fn soft_delete_missing(
         .await?;
     let missing: Vec<Uuid> = present
         .into_iter()
-        .filter(|id| !seen.contains(id))
+        .filter(|id| !listed.contains(&UserId(*id)))
         .collect();
     for ids in missing.chunks(ROWS_PER_INSERT) {
         user_license::Entity::delete_many()

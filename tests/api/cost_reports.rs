@@ -499,6 +499,18 @@ async fn deleting_a_group_in_use_is_refused_unless_its_members_and_rules_are_rea
         let marketing = group(&app, &t.id, "Marketing", None).await;
         app.data(delete, json!({ "id": sales, "to": marketing }))
             .await;
+        let audit = app.data(AUDIT, json!({ "t": t.id, "first": 1 })).await;
+        let entry = &audit["auditLog"]["edges"][0]["node"];
+        assert_eq!(entry["action"], "deleteCostGroup");
+        assert_eq!(entry["before"]["name"], "Sales");
+        let moved = &entry["before"]["reassigned"];
+        assert_eq!(moved["reassignTo"], marketing.as_str());
+        assert_eq!(
+            (&moved["children"], &moved["rules"], &moved["overrides"]),
+            (&json!(1), &json!(1), &json!(1)),
+            "{entry}"
+        );
+        assert!(entry["after"].is_null());
         let q = r#"query($t: ID!, $u: ID!) { tenant(id: $t) { allocationRules { costGroup { id } }
             costGroups { id parent { id } } }
             user(tenantId: $t, id: $u) { allocation { source shares { costGroup { id } percent } } } }"#;
@@ -679,7 +691,7 @@ async fn overrides_adjusted_user_by_user_report_what_a_full_evaluation_reports()
         let incremental = report(&app, &t.id, Some("2026-11-01")).await;
 
         let tenant_id: tenantgraph::domain::TenantId = t.id.parse().unwrap();
-        tenantgraph::store::evaluation::evaluate_tenant(&app.store, tenant_id)
+        tenantgraph::store::allocation::evaluate_tenant(&app.store, tenant_id)
             .await
             .unwrap();
         let full = report(&app, &t.id, Some("2026-11-01")).await;

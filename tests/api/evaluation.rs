@@ -13,7 +13,7 @@ use tenantgraph::domain::allocation::{
     tally,
 };
 use tenantgraph::domain::{AssignedLicense, CostGroupId, TenantScope, UserId};
-use tenantgraph::store::{allocation_rules, evaluation};
+use tenantgraph::store::allocation;
 
 use crate::statements::big_tenant;
 use crate::support::{TestApp, backends};
@@ -108,19 +108,18 @@ async fn a_tenant_of_three_evaluation_chunks_is_allocated_as_one_evaluation_of_a
         .await;
 
         // Each mutation above evaluated the tenant; another evaluation changes nothing.
-        let again = evaluation::evaluate_tenant(&app.store, tenant_id)
+        let again = allocation::evaluate_tenant(&app.store, tenant_id)
             .await
             .unwrap();
         assert_eq!(again.users, present.len(), "{backend:?}");
         assert_eq!(again.users_changed, 0, "{backend:?}");
 
-        let rules: Vec<CompiledRule> =
-            allocation_rules::list_rules_of_tenants(&app.store, &[tenant_id])
-                .await
-                .unwrap()
-                .iter()
-                .map(|entry| entry.rule.compile().unwrap())
-                .collect();
+        let rules: Vec<CompiledRule> = allocation::list_rules_of_tenants(&app.store, &[tenant_id])
+            .await
+            .unwrap()
+            .iter()
+            .map(|entry| entry.rule.compile().unwrap())
+            .collect();
         assert_eq!(rules.len(), 3);
         let overrides = vec![
             Override::new(pinned[0], vec![Share::whole(group_ids[2])]).unwrap(),
@@ -157,12 +156,12 @@ async fn a_tenant_of_three_evaluation_chunks_is_allocated_as_one_evaluation_of_a
         }
 
         let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
-        let stored = evaluation::list_allocations_of_users(&app.store, &ids)
+        let stored = allocation::list_allocations_of_users(&app.store, &ids)
             .await
             .unwrap();
         assert_eq!(placements(&stored), expected_places, "{backend:?}");
 
-        let inputs = evaluation::list_report_inputs(&app.store, &TenantScope::All, &[tenant_id])
+        let inputs = allocation::list_report_inputs(&app.store, &TenantScope::All, &[tenant_id])
             .await
             .unwrap()
             .remove(&tenant_id)
@@ -170,7 +169,7 @@ async fn a_tenant_of_three_evaluation_chunks_is_allocated_as_one_evaluation_of_a
         assert_eq!(inputs.tally, tally(&expected, &licenses), "{backend:?}");
 
         let preview =
-            evaluation::preview_allocation(&app.store, &TenantScope::All, tenant_id, &rules)
+            allocation::preview_allocation(&app.store, &TenantScope::All, tenant_id, &rules)
                 .await
                 .unwrap()
                 .unwrap();

@@ -1,14 +1,15 @@
-//! The commit of an import (`store::import_commit`): a refused commit writes nothing, and
-//! commits of several tenants at once wait for each other instead of failing.
+//! The commit of an import (`store::import_commit`): a refused commit writes nothing, commits
+//! of several tenants at once wait for each other instead of failing, and users and licenses
+//! are written a thousand rows per statement.
 
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use serde_json::json;
 use tenantgraph::domain::{AssignedLicense, SkuId};
 use uuid::Uuid;
 
 use crate::statements::big_tenant;
 use crate::support::snapshot::replace_tenant;
-use crate::support::{TestApp, backends};
+use crate::support::{TestApp, backends, recording_store};
 
 const COUNTS: &str = r#"query($id: ID!) { tenant(id: $id) { userCount
   all: users(first: 0, filter: { includeDeleted: true }) { totalCount } } }"#;
@@ -78,5 +79,53 @@ async fn concurrent_tenant_commits_wait_for_each_other_instead_of_failing() {
             assert_eq!(counts["tenant"]["userCount"], 150);
             assert_eq!(counts["tenant"]["all"]["totalCount"], 150);
         }
+    }
+}
+
+/// The user and license writes among `statements`: (new users inserted, users upserted,
+/// licenses deleted, licenses inserted, users soft-deleted).
+fn writes(statements: &[String]) -> [usize; 5] {
+    let count = |prefix: &str| statements.iter().filter(|s| s.starts_with(prefix)).count();
+    [
+        count("INSERT INTO users "),
+        count(r#"INSERT INTO "users" "#),
+        count(r#"DELETE FROM "user_licenses" "#),
+        count("INSERT INTO user_licenses "),
+        count(r#"UPDATE "users" SET "deleted_at""#),
+    ]
+}
+
+#[tokio::test]
+async fn an_import_writes_users_and_licenses_a_thousand_rows_per_statement() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let (store, log) = recording_store(&app.store).await;
+        let t0 = Utc::now() - Duration::days(3);
+        let commit = async |snapshot, seen_at| {
+            log.lock().unwrap().clear();
+            let counts = replace_tenant(&store, snapshot, seen_at).await.unwrap();
+            let statements = std::mem::take(&mut *log.lock().unwrap());
+            (writes(&statements), counts)
+        };
+        // 2,500 users with 3,125 licenses.
+        let first = big_tenant(2500);
+        let (written, counts) = commit(&first, t0).await;
+        assert_eq!(written, [3, 0, 0, 4, 0], "first import on {backend:?}");
+        assert_eq!(counts.users_added, 2500);
+
+        // 1,100 renamed, 500 gone (soft-deleted by the full import, with their licenses).
+        let mut second = first.clone();
+        for u in second.users.iter_mut().take(1100) {
+            u.display_name = format!("Renamed {}", u.display_name);
+        }
+        second.users.truncate(2000);
+        let (written, counts) = commit(&second, t0 + Duration::days(1)).await;
+        assert_eq!(written, [0, 2, 1, 0, 1], "second import on {backend:?}");
+        assert_eq!((counts.users_updated, counts.users_removed), (1100, 500));
+
+        // 1,100 renamed back and 500 restored with their 625 licenses.
+        let (written, counts) = commit(&first, t0 + Duration::days(2)).await;
+        assert_eq!(written, [0, 2, 0, 1, 0], "third import on {backend:?}");
+        assert_eq!((counts.users_updated, counts.users_restored), (1100, 500));
     }
 }

@@ -2,7 +2,6 @@
 //! spoil, client addresses taken from forwarding headers of trusted proxies only, and the audit
 //! log pruned past its retention in batches, on every backend.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
@@ -12,13 +11,11 @@ use serde_json::json;
 use tenantgraph::config::api::ApiSettings;
 use tenantgraph::config::auth::AuthSettings;
 use tenantgraph::config::rate_limits::{Bucket, RateLimits};
-use tenantgraph::config::store::StoreSettings;
 use tenantgraph::server::audit_retention::prune_once;
 use tenantgraph::store::audit::prune_audit_entries;
 use tenantgraph::store::entities::{audit_log, tenant};
-use tenantgraph::store::{StatementObserver, Store};
 
-use crate::support::{Backend, TestApp, backends, test_api};
+use crate::support::{Backend, TestApp, backends, recording_store, test_api};
 
 const SECRET: &str = "operations-test-secret-0123456789abcdef";
 
@@ -226,14 +223,7 @@ async fn the_audit_log_retention_finds_old_entries_through_an_index() {
     for day in 1..=40 {
         audit_entries(&db, tenant_id, 50, chrono::Duration::days(day)).await;
     }
-    let statements: Arc<Mutex<Vec<String>>> = Arc::default();
-    let observer: StatementObserver = {
-        let statements = statements.clone();
-        Arc::new(move |s| statements.lock().unwrap().push(s.sql()))
-    };
-    let store = Store::connect(&StoreSettings::for_url(app.store.url()), Some(observer))
-        .await
-        .unwrap();
+    let (store, statements) = recording_store(&app.store).await;
     let cutoff = Utc::now() - chrono::Duration::days(100);
     let prune = prune_audit_entries(&store, cutoff, 1_000).await.unwrap();
     assert_eq!((prune.removed, prune.batches), (0, 1));

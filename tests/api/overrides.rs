@@ -6,7 +6,7 @@ use crate::support::snapshot::{TenantSnapshot, replace_tenant};
 use chrono::Utc;
 use serde_json::{Value, json};
 use tenantgraph::domain::{TenantId, TenantScope, UserId};
-use tenantgraph::store::{audit, evaluation};
+use tenantgraph::store::{allocation, audit};
 
 use crate::support::{TestApp, backends, demo_data, first_error_code};
 
@@ -349,7 +349,7 @@ async fn overrides_survive_re_imports_and_are_kept_for_users_deleted_upstream() 
             std::slice::from_ref(kept),
             "{backend:?}"
         );
-        let stored = evaluation::list_allocations_of_users(&app.store, &[gone_id])
+        let stored = allocation::list_allocations_of_users(&app.store, &[gone_id])
             .await
             .unwrap();
         assert_eq!(stored.len(), 1, "the override of {gone} is kept");
@@ -384,7 +384,7 @@ async fn the_override_of_a_deleted_user_can_be_cleared() {
         pin(&app, &d.tenant, gone, &d.groups[0]).await;
         let gone_id = delete_upstream(&app, &d, gone).await;
         app.data(CLEAR, json!({ "t": d.tenant, "u": gone })).await;
-        let stored = evaluation::list_allocations_of_users(&app.store, &[gone_id])
+        let stored = allocation::list_allocations_of_users(&app.store, &[gone_id])
             .await
             .unwrap();
         assert!(stored.is_empty(), "{backend:?}: {stored:?}");

@@ -107,7 +107,7 @@ async fn a_websocket_is_closed_when_its_token_expires_and_runs_nothing_after() {
                     .to_string(),
                 ))
                 .await;
-            let names: Vec<String> = tenantgraph::store::cost_groups::list_cost_groups_of_tenants(
+            let names: Vec<String> = tenantgraph::store::allocation::list_cost_groups_of_tenants(
                 &app.store,
                 &[t.parse().unwrap()],
             )

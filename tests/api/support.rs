@@ -120,6 +120,20 @@ fn with_database(url: &str, name: &str) -> String {
     parsed.to_string()
 }
 
+/// Another connection pool to `store`'s database, which records the SQL of each statement it
+/// runs in the list returned beside it.
+pub(crate) async fn recording_store(store: &Store) -> (Store, Arc<Mutex<Vec<String>>>) {
+    let statements: Arc<Mutex<Vec<String>>> = Arc::default();
+    let observer: StatementObserver = {
+        let statements = statements.clone();
+        Arc::new(move |s| statements.lock().unwrap().push(s.sql()))
+    };
+    let store = Store::connect(&StoreSettings::for_url(store.url()), Some(observer))
+        .await
+        .unwrap();
+    (store, statements)
+}
+
 /// Creates an empty database on `backend`.
 pub(crate) async fn database(backend: Backend) -> TestDatabase {
     match backend {

@@ -10,12 +10,13 @@ use rust_decimal::Decimal;
 use super::{Target, actor, authorize};
 use crate::domain::allocation::{Currency, Override, Price, Share};
 use crate::domain::{Action, CostGroupId, SkuId, TenantId, UserId};
-use crate::graphql::types::{SkuBilling, SubscriptionObject};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::types::{Date, LicensePriceObject, UserObject, loaders};
-use crate::store::{commerce, overrides, prices};
+use crate::graphql::types::{SkuBilling, SubscriptionObject};
+use crate::store;
+use crate::store::commerce;
 
 /// A part of a user's license cost going to one cost group.
 #[derive(InputObject)]
@@ -87,7 +88,7 @@ impl AllocationMutation {
             .collect::<ApiResult<Vec<Share>>>()?;
         let new = Override::new(user_id, shares)?;
         let l = loaders(ctx)?;
-        overrides::set_override(&l.store, &l.scope, tenant_id, actor(ctx), new).await?;
+        store::allocation::set_override(&l.store, &l.scope, tenant_id, actor(ctx), new).await?;
         user_after(l, user_id).await
     }
 
@@ -104,7 +105,8 @@ impl AllocationMutation {
         let user_id: UserId = parse_id("userId", &user_id)?;
         authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
         let l = loaders(ctx)?;
-        overrides::clear_override(&l.store, &l.scope, tenant_id, actor(ctx), user_id).await?;
+        store::allocation::clear_override(&l.store, &l.scope, tenant_id, actor(ctx), user_id)
+            .await?;
         user_after(l, user_id).await
     }
 
@@ -132,7 +134,8 @@ impl AllocationMutation {
             })
             .map_err(|e| ApiError::from(e).within("input"))?;
         let l = loaders(ctx)?;
-        let entry = prices::set_price(&l.store, &l.scope, tenant_id, actor(ctx), price).await?;
+        let entry =
+            store::allocation::set_price(&l.store, &l.scope, tenant_id, actor(ctx), price).await?;
         Ok(LicensePriceObject(Arc::new(entry)))
     }
 

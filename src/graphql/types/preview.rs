@@ -14,7 +14,7 @@ use crate::graphql::heavy::HeavyWork;
 use crate::graphql::ids::parse_id;
 use crate::graphql::limits::OperationGuard;
 use crate::graphql::loaders::DatedReport;
-use crate::store::evaluation::{self, Preview};
+use crate::store::allocation::{self, Preview};
 
 /// Rules compiled between two chances for a timed-out preview to stop.
 const RULES_PER_YIELD: usize = 25;
@@ -186,7 +186,7 @@ impl PreviewQuery {
         let (store, scope) = (l.store.clone(), l.scope.clone());
         let preview = heavy
             .run(&principal.name, async move {
-                Ok(evaluation::preview_allocation(&store, &scope, tenant_id, &compiled).await?)
+                Ok(allocation::preview_allocation(&store, &scope, tenant_id, &compiled).await?)
             })
             .await?
             .ok_or_else(not_found)?;

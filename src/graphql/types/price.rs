@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::date::Date;
-use crate::store::prices::PriceEntry;
+use crate::store::allocation::PriceEntry;
 
 /// The monthly unit price of a SKU for a tenant, in force from `effectiveFrom` until the next
 /// price of the SKU.

@@ -9,8 +9,8 @@ use super::connection::{UserConnection, user_connection};
 use super::cost_report::{CostReportObject, report_of};
 use super::user::{DETAIL_FIELDS, PageRelations};
 use super::{
-    AllocationRuleObject, CommerceSubscriptionObject, CostGroupObject, ImportStatusObject, LicensePriceObject,
-    SkuBilling, SubscriptionObject, loaders,
+    AllocationRuleObject, CommerceSubscriptionObject, CostGroupObject, ImportStatusObject,
+    LicensePriceObject, SkuBilling, SubscriptionObject, loaders,
 };
 use std::collections::HashSet;
 

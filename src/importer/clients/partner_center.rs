@@ -202,8 +202,11 @@ impl PartnerCenter<'_> {
         &self,
         customer: &str,
     ) -> Result<Vec<WireSubscription>, ImportError> {
-        self.collection(&format!("customers/{customer}/subscriptions"), "subscriptions")
-            .await
+        self.collection(
+            &format!("customers/{customer}/subscriptions"),
+            "subscriptions",
+        )
+        .await
     }
 }
 

@@ -1,15 +1,17 @@
 //! The one write path of a tenant's allocation data (cost groups, rules, overrides, prices):
 //! the tenant locked, the change written, the allocation re-evaluated as far as the change
-//! reaches, the change audited, then committed. Uses `evaluation`, `audit` and `transaction`.
+//! reaches, the change audited, then committed. Imports `evaluation` and the store's `audit`
+//! and `transaction`, never the writers that use it.
 
 use sea_orm::DatabaseTransaction;
 
-use super::connect::Store;
-use super::error::StoreError;
-use super::transaction::lock_tenant;
-use super::{audit, evaluation};
+use super::evaluation;
 use crate::domain::audit::AuditChange;
 use crate::domain::{TenantId, TenantScope, UserId};
+use crate::store::audit;
+use crate::store::connect::Store;
+use crate::store::error::StoreError;
+use crate::store::transaction::lock_tenant;
 
 /// How much of the tenant's allocation a change can move.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,7 +46,7 @@ impl TenantWrite {
 
     /// Locks `tenant_id` inside `txn`, a write transaction that first read which tenant a
     /// change is about (the tenant of a rule or cost group).
-    pub(crate) async fn lock(
+    pub(super) async fn lock(
         store: &Store,
         txn: DatabaseTransaction,
         scope: &TenantScope,
@@ -70,7 +72,7 @@ impl TenantWrite {
     }
 
     /// The change can move `users` to other cost groups.
-    pub(crate) fn moves_users(&mut self, users: &[UserId]) {
+    pub(super) fn moves_users(&mut self, users: &[UserId]) {
         match &mut self.reach {
             Reach::Nothing => self.reach = Reach::Users(users.to_vec()),
             Reach::Users(moved) => moved.extend_from_slice(users),
@@ -79,7 +81,7 @@ impl TenantWrite {
     }
 
     /// The change can move any user of the tenant.
-    pub(crate) fn moves_tenant(&mut self) {
+    pub(super) fn moves_tenant(&mut self) {
         self.reach = Reach::Tenant;
     }
 

@@ -1,91 +1,20 @@
-//! License prices: each tenant's monthly unit price per SKU, with its history. One price per
-//! tenant, SKU and `effective_from` day; setting it again replaces that day's entry.
+//! The write behind the price mutation: each tenant's monthly unit price per SKU, with its
+//! history. One price per tenant, SKU and `effective_from` day; setting it again replaces that
+//! day's entry. Prices are read back through `reads`.
 
-use std::str::FromStr;
-
-use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::connect::Store;
-use super::entities::license_price::{self, Column, Entity, Model};
-use super::entities::subscription;
-use super::error::StoreError;
-use super::tenant_write::TenantWrite;
-use super::transaction::stored_now;
-use crate::domain::allocation::{Currency, Price};
+use super::reads::{PriceEntry, price_entry_of_row};
+use super::write::TenantWrite;
+use crate::domain::allocation::Price;
 use crate::domain::audit::AuditChange;
-use crate::domain::{SkuId, TenantId, TenantScope};
-
-/// A stored price of one tenant, with when it was set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PriceEntry {
-    /// The tenant.
-    pub tenant_id: TenantId,
-    /// The price.
-    pub price: Price,
-    /// When this entry was set (replacing an entry of the same SKU and day sets it anew).
-    pub created_at: DateTime<Utc>,
-}
-
-pub(crate) fn to_domain(m: Model) -> Result<Price, StoreError> {
-    let corrupt = |detail: String| StoreError::Corrupt {
-        table: "license_prices",
-        detail: format!("price {}: {detail}", m.id),
-    };
-    let amount = Decimal::from_str(&m.monthly_unit_price).map_err(|e| corrupt(e.to_string()))?;
-    let currency = Currency::parse(&m.currency).map_err(|e| corrupt(e.to_string()))?;
-    Price::new(SkuId(m.sku_id), amount, currency, m.effective_from)
-        .map_err(|e| corrupt(e.to_string()))
-}
-
-fn to_entry(m: Model) -> Result<PriceEntry, StoreError> {
-    Ok(PriceEntry {
-        tenant_id: TenantId(m.tenant_id),
-        created_at: m.created_at,
-        price: to_domain(m)?,
-    })
-}
-
-/// Every price of each of `tenants`, the whole history, by tenant, SKU and date, on `conn`.
-async fn list_entries_on(
-    conn: &impl ConnectionTrait,
-    tenants: &[TenantId],
-) -> Result<Vec<PriceEntry>, StoreError> {
-    Entity::find()
-        .filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
-        .order_by_asc(Column::TenantId)
-        .order_by_asc(Column::SkuId)
-        .order_by_asc(Column::EffectiveFrom)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(to_entry)
-        .collect()
-}
-
-/// Every price of each of `tenants`, the whole history, by tenant, SKU and date, on `conn`.
-pub(crate) async fn list_prices_of_tenants_on(
-    conn: &impl ConnectionTrait,
-    tenants: &[TenantId],
-) -> Result<Vec<(TenantId, Price)>, StoreError> {
-    Ok(list_entries_on(conn, tenants)
-        .await?
-        .into_iter()
-        .map(|e| (e.tenant_id, e.price))
-        .collect())
-}
-
-/// Every price of each of `tenants`, with when each was set, by tenant, SKU and date.
-pub async fn list_price_entries_of_tenants(
-    store: &Store,
-    tenants: &[TenantId],
-) -> Result<Vec<PriceEntry>, StoreError> {
-    list_entries_on(store.db(), tenants).await
-}
+use crate::domain::{TenantId, TenantScope};
+use crate::store::connect::Store;
+use crate::store::entities::license_price::{self, Column, Entity, Model};
+use crate::store::entities::subscription;
+use crate::store::error::StoreError;
+use crate::store::transaction::stored_now;
 
 /// The audit log's view of a price.
 fn audit_json(m: &Model) -> serde_json::Value {
@@ -166,5 +95,5 @@ pub async fn set_price(
         after: Some(audit_json(&after)),
     });
     write.commit().await?;
-    to_entry(after)
+    price_entry_of_row(after)
 }

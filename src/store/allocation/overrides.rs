@@ -1,81 +1,23 @@
-//! Overrides: users placed in cost groups by hand, with their shares. Writes check the user and
-//! the cost groups, record the change in the audit log and re-evaluate the tenant, all in one
-//! transaction.
+//! The writes behind the override mutations: users placed in cost groups by hand, with their
+//! shares. Each checks the user and the cost groups inside its [`TenantWrite`], which
+//! re-evaluates the one user, audits and commits. Overrides are read back through `reads`.
 
-use std::collections::{BTreeMap, HashSet};
-use std::str::FromStr;
+use std::collections::HashSet;
 
-use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::connect::Store;
-use super::entities::allocation_override_share::{ActiveModel, Column, Entity, Model};
-use super::entities::{allocation_override, cost_group, user};
-use super::error::StoreError;
-use super::tenant_write::TenantWrite;
-use super::transaction::stored_now;
-use crate::domain::allocation::{Override, Share};
+use super::reads::list_overrides_of_users_on;
+use super::write::TenantWrite;
+use crate::domain::allocation::Override;
 use crate::domain::audit::AuditChange;
-use crate::domain::{CostGroupId, TenantId, TenantScope, UserId};
-
-fn corrupt(user: Uuid, detail: String) -> StoreError {
-    StoreError::Corrupt {
-        table: "allocation_override_shares",
-        detail: format!("override of user {user}: {detail}"),
-    }
-}
-
-/// Groups share rows (ordered by user) into overrides.
-fn to_domain(rows: Vec<Model>) -> Result<Vec<Override>, StoreError> {
-    let mut by_user: BTreeMap<Uuid, Vec<Share>> = BTreeMap::new();
-    for row in rows {
-        let percent =
-            Decimal::from_str(&row.percent).map_err(|e| corrupt(row.user_id, e.to_string()))?;
-        by_user.entry(row.user_id).or_default().push(Share {
-            cost_group: CostGroupId(row.cost_group_id),
-            percent,
-        });
-    }
-    by_user
-        .into_iter()
-        .map(|(user, shares)| {
-            Override::new(UserId(user), shares).map_err(|e| corrupt(user, e.to_string()))
-        })
-        .collect()
-}
-
-/// Every override of one tenant, by user, on `conn` (the store or a transaction).
-pub(crate) async fn list_overrides_of_tenant_on(
-    conn: &impl ConnectionTrait,
-    tenant_id: TenantId,
-) -> Result<Vec<Override>, StoreError> {
-    let rows = Entity::find()
-        .filter(Column::TenantId.eq(tenant_id.uuid()))
-        .order_by_asc(Column::UserId)
-        .order_by_asc(Column::CostGroupId)
-        .all(conn)
-        .await?;
-    to_domain(rows)
-}
-
-/// The overrides of those of `users` that have one, on `conn`.
-pub(crate) async fn list_overrides_of_users_on(
-    conn: &impl ConnectionTrait,
-    users: &[UserId],
-) -> Result<Vec<Override>, StoreError> {
-    let rows = Entity::find()
-        .filter(Column::UserId.is_in(users.iter().map(|u| u.uuid())))
-        .order_by_asc(Column::UserId)
-        .order_by_asc(Column::CostGroupId)
-        .all(conn)
-        .await?;
-    to_domain(rows)
-}
+use crate::domain::{TenantId, TenantScope, UserId};
+use crate::store::connect::Store;
+use crate::store::entities::allocation_override_share::{ActiveModel, Column, Entity};
+use crate::store::entities::{allocation_override, cost_group, user};
+use crate::store::error::StoreError;
+use crate::store::transaction::stored_now;
 
 /// The audit log's view of an override: its shares, in the order given.
 fn audit_json(o: &Override) -> serde_json::Value {

@@ -1,161 +1,26 @@
-//! Allocation rules: their stored form (conditions as JSON), finders, and the writes behind the
-//! rule mutations. Every write checks its input, then in one transaction locks the tenant,
-//! writes, records the change in the audit log and re-evaluates the tenant's allocation.
+//! The writes behind the allocation rule mutations. Every write checks its input, then goes
+//! through [`TenantWrite`]: the tenant locked, the rule written, the tenant re-evaluated (a rule
+//! can move any user), the change audited, committed. Rules are read back through `reads`.
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
-use serde::{Deserialize, Serialize};
 
-use super::connect::Store;
-use super::entities::allocation_rule::{self, Column, Entity, Model};
-use super::entities::cost_group;
-use super::error::StoreError;
-use super::tenant_write::TenantWrite;
-use super::transaction::stored_now;
-
+use super::reads::{
+    conditions_json, list_rule_entries_of_tenant_on, rule_entry_of_row, scoped_rules,
+};
+use super::write::TenantWrite;
 use crate::domain::allocation::{
-    AllocationRule, AllocationRuleEntry, Attribute, Condition, Operator, check_rule_order,
-    validate_conditions,
+    AllocationRule, AllocationRuleEntry, Condition, check_rule_order, validate_conditions,
 };
 use crate::domain::audit::AuditChange;
 use crate::domain::{AllocationRuleId, CostGroupId, TenantId, TenantScope};
-
-/// One condition as stored in `allocation_rules.conditions`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredCondition {
-    attribute: String,
-    operator: String,
-    values: Vec<String>,
-    case_sensitive: bool,
-}
-
-/// The stored JSON of a rule's conditions.
-pub(crate) fn conditions_json(conditions: &[Condition]) -> serde_json::Value {
-    let stored: Vec<StoredCondition> = conditions
-        .iter()
-        .map(|c| StoredCondition {
-            attribute: c.attribute.to_string(),
-            operator: c.operator.to_string(),
-            values: c.values.clone(),
-            case_sensitive: c.case_sensitive,
-        })
-        .collect();
-    serde_json::json!(stored)
-}
-
-fn to_entry(m: Model) -> Result<AllocationRuleEntry, StoreError> {
-    let corrupt = |detail: String| StoreError::Corrupt {
-        table: "allocation_rules",
-        detail: format!("conditions of rule {}: {detail}", m.id),
-    };
-    let stored: Vec<StoredCondition> =
-        serde_json::from_value(m.conditions.clone()).map_err(|e| corrupt(e.to_string()))?;
-    let conditions = stored
-        .into_iter()
-        .map(|c| {
-            Ok(Condition {
-                attribute: Attribute::from_name(&c.attribute)
-                    .ok_or_else(|| corrupt(format!("unknown attribute {:?}", c.attribute)))?,
-                operator: Operator::from_name(&c.operator)
-                    .ok_or_else(|| corrupt(format!("unknown operator {:?}", c.operator)))?,
-                values: c.values,
-                case_sensitive: c.case_sensitive,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(AllocationRuleEntry {
-        rule: AllocationRule {
-            id: AllocationRuleId(m.id),
-            tenant_id: TenantId(m.tenant_id),
-            target: CostGroupId(m.cost_group_id),
-            priority: m.priority,
-            enabled: m.enabled,
-            conditions,
-        },
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-    })
-}
-
-fn to_entries(rows: Vec<Model>) -> Result<Vec<AllocationRuleEntry>, StoreError> {
-    rows.into_iter().map(to_entry).collect()
-}
-
-/// Every rule of one tenant in priority order, on `conn` (the store or a transaction).
-pub(crate) async fn list_rules_of_tenant_on(
-    conn: &impl ConnectionTrait,
-    tenant_id: TenantId,
-) -> Result<Vec<AllocationRule>, StoreError> {
-    Ok(list_entries_of_tenant_on(conn, tenant_id)
-        .await?
-        .into_iter()
-        .map(|e| e.rule)
-        .collect())
-}
-
-async fn list_entries_of_tenant_on(
-    conn: &impl ConnectionTrait,
-    tenant_id: TenantId,
-) -> Result<Vec<AllocationRuleEntry>, StoreError> {
-    let rows = Entity::find()
-        .filter(Column::TenantId.eq(tenant_id.uuid()))
-        .order_by_asc(Column::Priority)
-        .order_by_asc(Column::Id)
-        .all(conn)
-        .await?;
-    to_entries(rows)
-}
-
-/// Every rule of each of `tenants`, by tenant, then priority order.
-pub async fn list_rules_of_tenants(
-    store: &Store,
-    tenants: &[TenantId],
-) -> Result<Vec<AllocationRuleEntry>, StoreError> {
-    let rows = Entity::find()
-        .filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
-        .order_by_asc(Column::TenantId)
-        .order_by_asc(Column::Priority)
-        .order_by_asc(Column::Id)
-        .all(store.db())
-        .await?;
-    to_entries(rows)
-}
-
-/// The rules targeting each of `groups`, in priority order.
-pub async fn list_rules_of_cost_groups(
-    store: &Store,
-    groups: &[CostGroupId],
-) -> Result<Vec<AllocationRuleEntry>, StoreError> {
-    let rows = Entity::find()
-        .filter(Column::CostGroupId.is_in(groups.iter().map(|g| g.uuid())))
-        .order_by_asc(Column::Priority)
-        .order_by_asc(Column::Id)
-        .all(store.db())
-        .await?;
-    to_entries(rows)
-}
-
-/// The rules among `ids` that exist in a tenant of `scope`.
-pub async fn find_rules(
-    store: &Store,
-    scope: &TenantScope,
-    ids: &[AllocationRuleId],
-) -> Result<Vec<AllocationRuleEntry>, StoreError> {
-    to_entries(scoped(scope, ids).all(store.db()).await?)
-}
-
-/// Rows of `ids` in a tenant of `scope`.
-fn scoped(scope: &TenantScope, ids: &[AllocationRuleId]) -> sea_orm::Select<Entity> {
-    let mut query = Entity::find().filter(Column::Id.is_in(ids.iter().map(|id| id.uuid())));
-    if let TenantScope::Only(tenants) = scope {
-        query = query.filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
-    }
-    query
-}
+use crate::store::connect::Store;
+use crate::store::entities::allocation_rule::{self, Column, Entity};
+use crate::store::entities::cost_group;
+use crate::store::error::StoreError;
+use crate::store::transaction::stored_now;
 
 /// The stored form of a rule, for inserts and updates.
 fn to_active(entry: &AllocationRuleEntry) -> allocation_rule::ActiveModel {
@@ -190,11 +55,11 @@ async fn get_rule_on(
     scope: &TenantScope,
     id: AllocationRuleId,
 ) -> Result<AllocationRuleEntry, StoreError> {
-    let row = scoped(scope, &[id])
+    let row = scoped_rules(scope, &[id])
         .one(txn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("allocation rule {id}")))?;
-    to_entry(row)
+    rule_entry_of_row(row)
 }
 
 /// Begins a write to the tenant of rule `id`, and reads the rule as it stands once no other
@@ -386,7 +251,7 @@ pub async fn reorder_rules(
 ) -> Result<Vec<AllocationRuleEntry>, StoreError> {
     let write = TenantWrite::begin(store, scope, tenant_id).await?;
     let txn = write.txn();
-    let before = list_entries_of_tenant_on(txn, tenant_id).await?;
+    let before = list_rule_entries_of_tenant_on(txn, tenant_id).await?;
     let ids: Vec<AllocationRuleId> = before.iter().map(|e| e.rule.id).collect();
     check_rule_order(&ids, order)?;
     let now = stored_now();

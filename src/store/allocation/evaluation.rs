@@ -1,6 +1,7 @@
 //! The stored evaluation of each tenant's allocation: one `user_allocations` row per user and
 //! cost group placed in, and the tally cost reports are built from. Rewritten, inside the
-//! writer's transaction, after every import and allocation change.
+//! writer's transaction, after every import and allocation change. Reads rules, overrides, cost
+//! groups and prices through `reads`, never through the writers (they re-evaluate through it).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
@@ -15,16 +16,19 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::connect::Store;
-use super::entities::{allocation_evaluation, cost_group, user, user_allocation, user_license};
-use super::error::StoreError;
-use super::{allocation_rules, licenses, overrides, users};
+use super::reads;
 use crate::domain::allocation::report::{Tally, tally};
 use crate::domain::allocation::{
     AllocationInput, AllocationSource, CompiledRule, Evaluator, Override, Share, UserAllocation,
     evaluate,
 };
 use crate::domain::{AllocationRuleId, CostGroupId, SkuId, TenantId, UserId};
+use crate::store::connect::Store;
+use crate::store::entities::{
+    allocation_evaluation, cost_group, user, user_allocation, user_license,
+};
+use crate::store::error::StoreError;
+use crate::store::{keyset, licenses, subscriptions, tenants, transaction, users};
 
 /// Rows of one statement when writing allocations (6 values each, far below SQLite's limit).
 const CHUNK: usize = 1000;
@@ -179,7 +183,7 @@ impl TenantChunks {
         let mut select =
             user::Entity::find().filter(user::Column::TenantId.eq(self.tenant_id.uuid()));
         if let Some((name, id)) = &self.after {
-            select = select.filter(super::keyset::after(
+            select = select.filter(keyset::after(
                 (user::Entity, user::Column::DisplayName),
                 (user::Entity, user::Column::Id),
                 name,
@@ -256,7 +260,7 @@ pub(crate) async fn reevaluate(
     tenant_id: TenantId,
 ) -> Result<EvaluationSummary, StoreError> {
     let rules = compiled_rules(txn, tenant_id).await?;
-    let overrides = overrides::list_overrides_of_tenant_on(txn, tenant_id).await?;
+    let overrides = reads::list_overrides_of_tenant_on(txn, tenant_id).await?;
     let groups = group_ids(txn, tenant_id).await?;
     let evaluator = evaluator_for(txn, tenant_id, &rules, &overrides, &groups).await?;
 
@@ -283,7 +287,7 @@ async fn save_tally(
 ) -> Result<(), StoreError> {
     allocation_evaluation::Entity::insert(allocation_evaluation::ActiveModel {
         tenant_id: sea_orm::ActiveValue::Set(tenant_id.uuid()),
-        evaluated_at: sea_orm::ActiveValue::Set(super::transaction::stored_now()),
+        evaluated_at: sea_orm::ActiveValue::Set(transaction::stored_now()),
         tally: sea_orm::ActiveValue::Set(tally_json(tally)),
     })
     .on_conflict(
@@ -304,7 +308,7 @@ async fn save_tally(
 /// the difference, without reading the other users. Falls back to [`reevaluate`] when the
 /// tenant has no stored tally or a rule follows manager chains (`reportsTo`).
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, users = users.len()))]
-pub(crate) async fn reevaluate_users(
+pub(super) async fn reevaluate_users(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     users: &[UserId],
@@ -355,7 +359,7 @@ pub(crate) async fn reevaluate_users(
             })
         })
         .collect();
-    let overrides = overrides::list_overrides_of_users_on(txn, users).await?;
+    let overrides = reads::list_overrides_of_users_on(txn, users).await?;
     let groups = group_ids(txn, tenant_id).await?;
     let after = evaluate(&AllocationInput {
         users: &found,
@@ -379,7 +383,7 @@ async fn compiled_rules(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
 ) -> Result<Vec<CompiledRule>, StoreError> {
-    allocation_rules::list_rules_of_tenant_on(txn, tenant_id)
+    reads::list_rules_of_tenant_on(txn, tenant_id)
         .await?
         .into_iter()
         .map(|r| {
@@ -563,7 +567,7 @@ pub async fn list_allocations_of_users(
         .copied()
         .collect();
     if !unplaced.is_empty() {
-        for o in overrides::list_overrides_of_users_on(store.db(), &unplaced).await? {
+        for o in reads::list_overrides_of_users_on(store.db(), &unplaced).await? {
             by_user.insert(
                 o.user_id().uuid(),
                 UserAllocation {
@@ -641,7 +645,7 @@ pub async fn list_report_inputs(
         .collect();
     if !missing.is_empty() {
         // Only tenants that exist: a foreign key keeps evaluations to known tenants.
-        let known = super::tenants::find_tenants(store, scope, &missing).await?;
+        let known = tenants::find_tenants(store, scope, &missing).await?;
         for t in &known {
             evaluate_tenant(store, t.id).await?;
         }
@@ -669,17 +673,17 @@ pub async fn list_report_inputs(
         );
     }
     let present: Vec<TenantId> = out.keys().copied().collect();
-    for s in super::subscriptions::list_subscriptions_of_tenants(store, &present).await? {
+    for s in subscriptions::list_subscriptions_of_tenants(store, &present).await? {
         if let Some(i) = out.get_mut(&s.tenant_id) {
             i.subscriptions.push(s);
         }
     }
-    for (t, p) in super::prices::list_prices_of_tenants_on(store.db(), &present).await? {
+    for (t, p) in reads::list_prices_of_tenants_on(store.db(), &present).await? {
         if let Some(i) = out.get_mut(&t) {
             i.prices.push(p);
         }
     }
-    for g in super::cost_groups::list_cost_groups_of_tenants(store, &present).await? {
+    for g in reads::list_cost_groups_of_tenants(store, &present).await? {
         if let Some(i) = out.get_mut(&g.tenant_id) {
             i.groups.push(g);
         }
@@ -717,7 +721,7 @@ pub async fn preview_allocation(
         return Ok(None);
     };
     let txn = store.db().begin().await?;
-    let overrides = overrides::list_overrides_of_tenant_on(&txn, tenant_id).await?;
+    let overrides = reads::list_overrides_of_tenant_on(&txn, tenant_id).await?;
     let groups: Vec<CostGroupId> = inputs.groups.iter().map(|g| g.id).collect();
     let evaluator = evaluator_for(&txn, tenant_id, rules, &overrides, &groups).await?;
     let mut totals = Tally::default();

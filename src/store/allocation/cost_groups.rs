@@ -1,5 +1,6 @@
-//! Finders and writes for cost groups. Writes check the tree rules of
-//! [`crate::domain::cost_group`] inside their transaction.
+//! The writes behind the cost group mutations. Each checks the tree rules of
+//! [`crate::domain::cost_group`] inside its [`TenantWrite`]; a delete that reassigns members
+//! re-evaluates the tenant. Cost groups are read back through `reads`.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -12,30 +13,19 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::connect::Store;
-use super::entities::cost_group::{self, Column, Entity, Model};
-use super::entities::{allocation_override_share, allocation_rule, user_allocation};
-use super::error::StoreError;
-use super::tenant_write::TenantWrite;
-use super::transaction::stored_now;
+use super::reads::cost_group_of_row;
+use super::write::TenantWrite;
 use crate::domain::audit::AuditChange;
 use crate::domain::cost_group::{CostGroupError, check_tree};
 use crate::domain::{CostGroup, CostGroupId, TenantId, TenantScope};
+use crate::store::connect::Store;
+use crate::store::entities::cost_group::{self, Column, Entity};
+use crate::store::entities::{allocation_override_share, allocation_rule, user_allocation};
+use crate::store::error::StoreError;
+use crate::store::transaction::stored_now;
 
-fn to_domain(m: Model) -> CostGroup {
-    CostGroup {
-        id: CostGroupId(m.id),
-        tenant_id: TenantId(m.tenant_id),
-        parent_id: m.parent_id.map(CostGroupId),
-        name: m.name,
-        code: m.code,
-        description: m.description,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-    }
-}
-
-pub(crate) fn to_active(g: &CostGroup) -> cost_group::ActiveModel {
+/// The stored form of a cost group, for inserts and updates.
+fn to_active(g: &CostGroup) -> cost_group::ActiveModel {
     use sea_orm::ActiveValue::Set;
     cost_group::ActiveModel {
         id: Set(g.id.uuid()),
@@ -47,52 +37,6 @@ pub(crate) fn to_active(g: &CostGroup) -> cost_group::ActiveModel {
         created_at: Set(g.created_at),
         updated_at: Set(g.updated_at),
     }
-}
-
-/// Every cost group of each of `tenants`, by name.
-pub async fn list_cost_groups_of_tenants(
-    store: &Store,
-    tenants: &[TenantId],
-) -> Result<Vec<CostGroup>, StoreError> {
-    let rows = Entity::find()
-        .filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
-        .order_by_asc(Column::Name)
-        .order_by_asc(Column::Id)
-        .all(store.db())
-        .await?;
-    Ok(rows.into_iter().map(to_domain).collect())
-}
-
-/// The cost groups among `ids` that exist in a tenant of `scope`.
-pub async fn find_cost_groups(
-    store: &Store,
-    scope: &TenantScope,
-    ids: &[CostGroupId],
-) -> Result<Vec<CostGroup>, StoreError> {
-    let mut query = Entity::find().filter(Column::Id.is_in(ids.iter().map(|id| id.uuid())));
-    if let TenantScope::Only(tenants) = scope {
-        query = query.filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())));
-    }
-    Ok(query
-        .all(store.db())
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect())
-}
-
-/// The children of each of `parents`, by name.
-pub async fn list_children(
-    store: &Store,
-    parents: &[CostGroupId],
-) -> Result<Vec<CostGroup>, StoreError> {
-    let rows = Entity::find()
-        .filter(Column::ParentId.is_in(parents.iter().map(|id| id.uuid())))
-        .order_by_asc(Column::Name)
-        .order_by_asc(Column::Id)
-        .all(store.db())
-        .await?;
-    Ok(rows.into_iter().map(to_domain).collect())
 }
 
 /// A cost group to create; its values are already checked by the `parse_*` functions of
@@ -134,11 +78,11 @@ async fn list_in_txn(
         .order_by_asc(Column::Id)
         .all(txn)
         .await?;
-    Ok(rows.into_iter().map(to_domain).collect())
+    Ok(rows.into_iter().map(cost_group_of_row).collect())
 }
 
 /// The tenant of cost group `id`, when the group exists in a tenant of `scope`.
-pub(crate) async fn tenant_of(
+async fn tenant_of(
     txn: &DatabaseTransaction,
     scope: &TenantScope,
     id: CostGroupId,
@@ -152,6 +96,25 @@ pub(crate) async fn tenant_of(
         .await?
         .map(|m| TenantId(m.tenant_id))
         .ok_or_else(|| StoreError::NotFound(format!("cost group {id}")))
+}
+
+/// Begins a write to the tenant of cost group `id` and reads the tenant's groups once no other
+/// writer can change them; returns the write, the groups and where `id` is among them.
+/// `NotFound` when the group is unknown or out of `scope`.
+async fn lock_group(
+    store: &Store,
+    scope: &TenantScope,
+    id: CostGroupId,
+) -> Result<(TenantWrite, Vec<CostGroup>, usize), StoreError> {
+    let txn = store.begin_write().await?;
+    let tenant_id = tenant_of(&txn, scope, id).await?;
+    let write = TenantWrite::lock(store, txn, scope, tenant_id).await?;
+    let groups = list_in_txn(write.txn(), tenant_id).await?;
+    let index = groups
+        .iter()
+        .position(|g| g.id == id)
+        .ok_or_else(|| StoreError::NotFound(format!("cost group {id}")))?;
+    Ok((write, groups, index))
 }
 
 /// Fails with `NotFound` unless `parent` is one of `groups` (the tenant's groups).
@@ -197,7 +160,6 @@ pub async fn create_cost_group(
         &group,
         None,
         Some(&group),
-        None,
     ));
     write.commit().await?;
     Ok(group)
@@ -214,15 +176,8 @@ pub async fn update_cost_group(
     id: CostGroupId,
     changes: CostGroupChanges,
 ) -> Result<CostGroup, StoreError> {
-    let txn = store.begin_write().await?;
-    let tenant_id = tenant_of(&txn, scope, id).await?;
-    let mut write = TenantWrite::lock(store, txn, scope, tenant_id).await?;
+    let (mut write, mut groups, index) = lock_group(store, scope, id).await?;
     let txn = write.txn();
-    let mut groups = list_in_txn(txn, tenant_id).await?;
-    let index = groups
-        .iter()
-        .position(|g| g.id == id)
-        .ok_or_else(|| StoreError::NotFound(format!("cost group {id}")))?;
     if let Some(parent) = changes.parent_id {
         // Checked before the group leaves the list: a move under itself is a cycle, not unknown.
         check_parent(&groups, parent)?;
@@ -251,7 +206,6 @@ pub async fn update_cost_group(
         &group,
         Some(&before),
         Some(&group),
-        None,
     ));
     write.commit().await?;
     Ok(group)
@@ -273,15 +227,8 @@ pub async fn delete_cost_group(
     id: CostGroupId,
     reassign_to: Option<CostGroupId>,
 ) -> Result<CostGroupId, StoreError> {
-    let txn = store.begin_write().await?;
-    let tenant_id = tenant_of(&txn, scope, id).await?;
-    let mut write = TenantWrite::lock(store, txn, scope, tenant_id).await?;
+    let (mut write, mut groups, index) = lock_group(store, scope, id).await?;
     let txn = write.txn();
-    let mut groups = list_in_txn(txn, tenant_id).await?;
-    let index = groups
-        .iter()
-        .position(|g| g.id == id)
-        .ok_or_else(|| StoreError::NotFound(format!("cost group {id}")))?;
     let group = groups.remove(index);
     if reassign_to == Some(id) {
         return Err(CostGroupError::ReassignToSelf { name: group.name }.into());
@@ -299,8 +246,9 @@ pub async fn delete_cost_group(
         .filter(allocation_rule::Column::CostGroupId.eq(id.uuid()))
         .count(txn)
         .await? as usize;
-    let Some(target) = reassign_to else {
-        if children + members + rules > 0 {
+    let mut change = change_of(actor, "deleteCostGroup", &group, Some(&group), None);
+    match reassign_to {
+        None if children + members + rules > 0 => {
             return Err(CostGroupError::InUse {
                 name: group.name,
                 children,
@@ -309,40 +257,57 @@ pub async fn delete_cost_group(
             }
             .into());
         }
-        delete_row(txn, tenant_id, id).await?;
-        write.audit(change_of(
-            actor,
-            "deleteCostGroup",
-            &group,
-            Some(&group),
-            None,
-            None,
-        ));
-        write.commit().await?;
-        return Ok(id);
-    };
-    if children > 0 {
-        for g in &mut groups {
+        None => {}
+        Some(target) => {
+            let overrides = reassign(txn, &mut groups, &group, target).await?;
+            let moved = serde_json::json!({
+                "reassignTo": target.to_string(),
+                "children": children,
+                "members": members,
+                "rules": rules,
+                "overrides": overrides,
+            });
+            if let Some(serde_json::Value::Object(before)) = change.before.as_mut() {
+                before.insert("reassigned".to_owned(), moved);
+            }
+            write.moves_tenant();
+        }
+    }
+    delete_row(write.txn(), group.tenant_id, id).await?;
+    write.audit(change);
+    write.commit().await?;
+    Ok(id)
+}
+
+/// Moves what points at `from` to `to`, inside `txn`: children (under the tree rules, checked on
+/// `groups`, the tenant's other groups), rules and override shares; the stored allocation rows
+/// of `from` go (the tenant is re-evaluated). Returns the overrides changed.
+async fn reassign(
+    txn: &DatabaseTransaction,
+    groups: &mut [CostGroup],
+    from: &CostGroup,
+    to: CostGroupId,
+) -> Result<usize, StoreError> {
+    let id = from.id;
+    if groups.iter().any(|g| g.parent_id == Some(id)) {
+        for g in groups.iter_mut() {
             if g.parent_id == Some(id) {
-                g.parent_id = Some(target);
+                g.parent_id = Some(to);
             }
         }
         // Moved children first, so an error names one of them.
-        groups.sort_by_key(|g| g.parent_id != Some(target));
-        check_tree(&groups)?;
+        groups.sort_by_key(|g| g.parent_id != Some(to));
+        check_tree(groups)?;
         Entity::update_many()
-            .col_expr(Column::ParentId, Expr::value(Some(target.uuid())))
+            .col_expr(Column::ParentId, Expr::value(Some(to.uuid())))
             .col_expr(Column::UpdatedAt, Expr::value(stored_now()))
-            .filter(Column::TenantId.eq(tenant_id.uuid()))
+            .filter(Column::TenantId.eq(from.tenant_id.uuid()))
             .filter(Column::ParentId.eq(id.uuid()))
             .exec(txn)
             .await?;
     }
     allocation_rule::Entity::update_many()
-        .col_expr(
-            allocation_rule::Column::CostGroupId,
-            Expr::value(target.uuid()),
-        )
+        .col_expr(allocation_rule::Column::CostGroupId, Expr::value(to.uuid()))
         .col_expr(
             allocation_rule::Column::UpdatedAt,
             Expr::value(stored_now()),
@@ -350,30 +315,12 @@ pub async fn delete_cost_group(
         .filter(allocation_rule::Column::CostGroupId.eq(id.uuid()))
         .exec(txn)
         .await?;
-    let overrides = reassign_override_shares(txn, id, target).await?;
+    let overrides = reassign_override_shares(txn, id, to).await?;
     user_allocation::Entity::delete_many()
         .filter(user_allocation::Column::CostGroupId.eq(id.uuid()))
         .exec(txn)
         .await?;
-    delete_row(txn, tenant_id, id).await?;
-    let moved = serde_json::json!({
-        "reassignTo": target.to_string(),
-        "children": children,
-        "members": members,
-        "rules": rules,
-        "overrides": overrides,
-    });
-    write.audit(change_of(
-        actor,
-        "deleteCostGroup",
-        &group,
-        Some(&group),
-        None,
-        Some(moved),
-    ));
-    write.moves_tenant();
-    write.commit().await?;
-    Ok(id)
+    Ok(overrides)
 }
 
 async fn delete_row(
@@ -480,28 +427,21 @@ fn audit_json(g: &CostGroup) -> serde_json::Value {
     })
 }
 
-/// Records a change to `group` in the audit log, inside `txn`.
+/// The audit record of a change to `group`, with its values before and after.
 fn change_of(
     actor: &str,
     action: &str,
     group: &CostGroup,
     before: Option<&CostGroup>,
     after: Option<&CostGroup>,
-    extra: Option<serde_json::Value>,
 ) -> AuditChange {
-    let mut before = before.map(audit_json);
-    if let (Some(serde_json::Value::Object(b)), Some(serde_json::Value::Object(e))) =
-        (before.as_mut(), extra)
-    {
-        b.insert("reassigned".to_owned(), serde_json::Value::Object(e));
-    }
     AuditChange {
         tenant_id: group.tenant_id,
         actor: actor.to_owned(),
         action: action.to_owned(),
         subject_type: "costGroup".to_owned(),
         subject_id: group.id.to_string(),
-        before,
+        before: before.map(audit_json),
         after: after.map(audit_json),
     }
 }

@@ -1,0 +1,35 @@
+//! A tenant's allocation data (cost groups, rules, overrides, prices) and its stored evaluation,
+//! behind one front: callers outside use only what is re-exported here.
+//!
+//! Every mutation takes one path, `write::TenantWrite`: the tenant locked, the change written,
+//! the allocation re-evaluated as far as the change reaches, the change audited, then committed.
+//! The modules import one another one way only: the writers (`cost_groups`, `rules`,
+//! `overrides`, `prices`) use `write` and `reads`; `write` uses `evaluation`; `evaluation` uses
+//! `reads`, which uses none of them. No module here imports this front.
+
+mod cost_groups;
+mod evaluation;
+mod overrides;
+mod prices;
+mod reads;
+mod rules;
+mod write;
+
+pub use cost_groups::{
+    CostGroupChanges, NewCostGroup, create_cost_group, delete_cost_group, update_cost_group,
+};
+pub(crate) use evaluation::reevaluate;
+pub use evaluation::{
+    EvaluationSummary, Preview, ReportInputs, evaluate_tenant, list_allocations_of_users,
+    list_report_inputs, preview_allocation,
+};
+pub use overrides::{clear_override, set_override};
+pub use prices::set_price;
+pub use reads::{
+    PriceEntry, find_cost_groups, find_rules, list_children_of_cost_groups,
+    list_cost_groups_of_tenants, list_price_entries_of_tenants, list_rules_of_cost_groups,
+    list_rules_of_tenants,
+};
+pub use rules::{AllocationRuleChanges, create_rule, delete_rule, reorder_rules, update_rule};
+/// The one write path of a tenant's data, for writes outside allocation (SKU billing).
+pub(crate) use write::TenantWrite;
