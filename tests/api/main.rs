@@ -7,6 +7,7 @@
 
 mod allocation_rules;
 mod cli;
+mod commerce;
 mod cost_groups;
 mod cost_reports;
 mod evaluation;
