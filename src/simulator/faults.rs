@@ -55,8 +55,12 @@ pub enum Fault {
     ConsentMissing,
     /// Token requests fail with AADSTS90002 (tenant not found).
     TenantNotFound,
-    /// Graph answers 403 `Authorization_RequestDenied` on users, delta and subscribedSkus.
+    /// Graph answers 403 `Authorization_RequestDenied` on users, delta, subscribedSkus and
+    /// directory/subscriptions.
     NoDelegatedAccess,
+    /// Graph answers 403 `Authorization_RequestDenied` on `/directory/subscriptions` only, as
+    /// when `Organization.Read.All` was not consented (tokens leave it out of `scope`).
+    DirectorySubscriptionsRefused,
     /// The `page`-th (1-based) users or delta page answers 200 with a truncated JSON body.
     MalformedPage {
         /// The 1-based page number.
@@ -126,7 +130,7 @@ pub enum FaultSpecError {
          latency, conditional-access, mfa-required, refresh-token-expired, consent-missing, \
          tenant-not-found, no-delegated-access, malformed-page, drop-connection, \
          delta-token-expired, delta-link-refused, delta-latest-refused, expired-page-token, \
-         sign-in-transient, service-account"
+         sign-in-transient, service-account, directory-subscriptions-refused"
     )]
     Kind(String),
     /// A numeric argument is missing or not a number.
@@ -308,6 +312,7 @@ impl FromStr for FaultSpec {
                     "tenant-not-found" => Fault::TenantNotFound,
                     "no-delegated-access" => Fault::NoDelegatedAccess,
                     "delta-token-expired" => Fault::DeltaTokenExpired,
+                    "directory-subscriptions-refused" => Fault::DirectorySubscriptionsRefused,
                     other => return Err(FaultSpecError::Kind(other.to_owned())),
                 };
                 at_most(0)?;
@@ -663,6 +668,11 @@ mod tests {
                 TenantSelector::All,
                 Fault::ServiceAccount { code: 530034 },
             ),
+            (
+                "1=directory-subscriptions-refused",
+                TenantSelector::Index(1),
+                Fault::DirectorySubscriptionsRefused,
+            ),
         ];
         for (text, selector, fault) in cases {
             assert_eq!(
@@ -689,6 +699,8 @@ mod tests {
         assert!(message("*=throttle:many").contains("\"many\""));
         assert!(message("*=latency:1:2").contains("at most 1"));
         assert!(message("*=mfa-required:1").contains("at most 0"));
+        assert!(message("*=directory-subscriptions-refused:2").contains("at most 0"));
+        assert!(message("*=explode").contains("directory-subscriptions-refused"));
         assert!(message("*=delta-link-refused:403").contains("not 401, 403, 429"));
         assert!(message("*=expired-page-token:1").contains("2 or later"));
         assert!(message("*=sign-in-transient:1:53003").contains("90055"));

@@ -19,6 +19,12 @@
 //! department moves, 0.7 % license changes, 0.4 % manager changes, plus one user away for the
 //! day and one sure manager change). Only per-(tenant, day) license counts are cached.
 //!
+//! Licenses come directly or through a tenant's licensing groups (`licenseAssignmentStates`);
+//! a group assignment that found no free seat is in state `Error` (`CountViolation`) and
+//! counts nowhere else. Each SKU's directory subscriptions (`/directory/subscriptions`) carry
+//! commerce ids of their own; Partner Center lists those this partner sold, not the free SKUs
+//! nor the one SKU per tenant bought through another partner.
+//!
 //! Paging tokens (`$skiptoken`, `$deltatoken`, `MS-ContinuationToken`) are base64url text with a
 //! check value keyed by the seed: they pin tenant, day and position, and any edit gives a 400.
 
@@ -34,6 +40,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpServer, web};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use data::user_at;
@@ -70,6 +77,11 @@ pub struct SimulatorConfig {
     pub latency: Duration,
     /// Server-chosen page size of `/users/delta`.
     pub delta_page_size: usize,
+    /// Page size of Partner Center's `/v1/customers/{id}/subscriptions` when the request sends
+    /// no `size`.
+    pub subscriptions_page_size: usize,
+    /// Server-chosen page size of Graph's `/directory/subscriptions`.
+    pub directory_page_size: usize,
     /// Injected failures, in order (the first matching counted fault fires first).
     pub faults: Vec<(TenantSelector, Fault)>,
 }
@@ -88,6 +100,8 @@ impl Default for SimulatorConfig {
             access_token_lifetime: Duration::from_secs(3600),
             latency: Duration::ZERO,
             delta_page_size: 500,
+            subscriptions_page_size: 100,
+            directory_page_size: 100,
             faults: Vec::new(),
         }
     }
@@ -153,8 +167,12 @@ pub struct SimUser {
     pub extension_attributes: [Option<String>; 15],
     /// The manager's id: always a current user of the same tenant.
     pub manager_id: Option<Uuid>,
-    /// `assignedLicenses`.
+    /// `assignedLicenses`: one entry per SKU the user holds, directly or through a group; a
+    /// group assignment in error is not among them.
     pub licenses: Vec<SimLicense>,
+    /// `licenseAssignmentStates`: one entry per assignment (direct or by one group), errors
+    /// included.
+    pub license_states: Vec<SimLicenseState>,
 }
 
 /// One entry of `assignedLicenses`.
@@ -164,6 +182,23 @@ pub struct SimLicense {
     pub sku_id: Uuid,
     /// Disabled service plans of that SKU.
     pub disabled_plans: Vec<Uuid>,
+}
+
+/// One entry of `licenseAssignmentStates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimLicenseState {
+    /// The SKU.
+    pub sku_id: Uuid,
+    /// The group the license comes from; `None` for a direct assignment.
+    pub assigned_by_group: Option<Uuid>,
+    /// Disabled service plans of this assignment.
+    pub disabled_plans: Vec<Uuid>,
+    /// `state`: `Active` or `Error`.
+    pub state: String,
+    /// `error`: `None` or `CountViolation`.
+    pub error: String,
+    /// `lastUpdatedDateTime`.
+    pub last_updated: DateTime<Utc>,
 }
 
 /// One `subscribedSku`.
@@ -187,10 +222,66 @@ pub struct SimSku {
     pub suspended: i64,
     /// `prepaidUnits.lockedOut`.
     pub locked_out: i64,
-    /// `subscriptionIds` (also the Partner Center subscription ids).
+    /// `subscriptionIds`: the directory subscription ids (`companySubscription.id`), not the
+    /// Partner Center ones.
     pub subscription_ids: Vec<Uuid>,
+    /// The directory subscriptions behind `subscription_ids`, in the same order.
+    pub subscriptions: Vec<SimSubscription>,
     /// `servicePlans`.
     pub service_plans: Vec<SimServicePlan>,
+}
+
+/// One directory subscription as `GET /directory/subscriptions` reports it
+/// (`companySubscription`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSubscription {
+    /// `id`: the directory subscription id, one of the SKU's `subscriptionIds`.
+    pub id: Uuid,
+    /// `commerceSubscriptionId`: the Partner Center subscription id when this partner sold it.
+    pub commerce_subscription_id: Uuid,
+    /// `ownerTenantId`: the partner that sold it (this partner or another one); `None` for a
+    /// free SKU no partner sold.
+    pub owner_tenant_id: Option<Uuid>,
+    /// `status`: `Enabled`, `Warning` or `Suspended`, matching the SKU's prepaid units.
+    pub status: String,
+    /// `totalLicenses`.
+    pub total_licenses: i64,
+    /// `isTrial`.
+    pub is_trial: bool,
+    /// `createdDateTime`.
+    pub created: DateTime<Utc>,
+    /// `nextLifecycleDateTime`.
+    pub next_lifecycle: DateTime<Utc>,
+    /// The Partner Center subscription, when this partner sold it (and only then is it listed
+    /// by `/v1/customers/{id}/subscriptions`).
+    pub commerce: Option<SimCommerceSubscription>,
+}
+
+/// The Partner Center side of a subscription this partner sold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCommerceSubscription {
+    /// `offerId`: `<productId>:<skuId>` or `<productId>:<skuId>:<availabilityId>`.
+    pub offer_id: String,
+    /// `offerName` and `friendlyName`.
+    pub offer_name: String,
+    /// `status`: `active`, `expired` or `suspended`.
+    pub status: String,
+    /// `quantity` (equals `totalLicenses`).
+    pub quantity: i64,
+    /// `billingCycle`: `monthly` or `annual`.
+    pub billing_cycle: String,
+    /// `termDuration`: `P1M` or `P1Y`.
+    pub term_duration: String,
+    /// `creationDate` and `effectiveStartDate`.
+    pub effective_start: DateTime<Utc>,
+    /// `commitmentEndDate`: the effective start plus the term.
+    pub commitment_end: DateTime<Utc>,
+    /// `autoRenewEnabled`: true for active subscriptions.
+    pub auto_renew: bool,
+    /// `parentSubscriptionId`: the commerce id of the base subscription of an add-on.
+    pub parent_subscription_id: Option<Uuid>,
+    /// `orderId`.
+    pub order_id: Uuid,
 }
 
 /// One entry of `servicePlans`.
@@ -213,14 +304,18 @@ pub struct SimCounters {
     pub token_requests: u64,
     /// Access tokens issued.
     pub tokens_issued: u64,
-    /// Partner Center requests.
+    /// Partner Center requests (customers and subscriptions).
     pub pc_requests: u64,
+    /// Partner Center `/v1/customers/{id}/subscriptions` requests.
+    pub subscription_requests: u64,
     /// `/users` pages answered with 200.
     pub users_pages: u64,
     /// `/users/delta` pages answered with 200.
     pub delta_pages: u64,
     /// `/subscribedSkus` requests answered with 200.
     pub sku_requests: u64,
+    /// `/directory/subscriptions` pages answered with 200.
+    pub directory_requests: u64,
     /// Injected faults (error answers, spoiled pages, dropped connections).
     pub faults_injected: u64,
 }
@@ -292,7 +387,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     fn new(config: SimulatorConfig) -> Shared {
-        let world = World::new(config.seed, config.tenants, config.users_per_tenant);
+        let world = World::new(config.seed, config.tenants, config.users_per_tenant)
+            .sold_by(config.partner_tenant_id);
         let customers = world.tenants.iter().map(|t| t.id).collect();
         let mut tokens = Tokens::default();
         tokens.refresh.insert(config.refresh_token.clone());

@@ -735,8 +735,9 @@ async fn partner_center_pages_with_the_continuation_header() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == e3.subscription_ids[0].to_string())
+        .find(|s| s["id"] == e3.subscriptions[0].commerce_subscription_id.to_string())
         .unwrap();
+    assert_ne!(sub["id"], e3.subscription_ids[0].to_string());
     assert_eq!(sub["quantity"], e3.enabled);
     assert_eq!(sub["status"], "active");
     assert!(sub["termDuration"].is_string() && sub["billingCycle"].is_string());
@@ -812,6 +813,9 @@ async fn latency_faults_delay_only_the_selected_tenant() {
     assert_eq!(sim.stats().tenant(fast).sku_requests, 1);
     sim.stop().await;
 }
+
+mod licensing;
+mod subscriptions;
 
 fn client() -> reqwest::Client {
     crate::install_tls_provider();

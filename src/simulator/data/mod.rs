@@ -3,16 +3,19 @@
 //! `(seed, tenant index, user index, day)`, so a 200,000-user tenant costs no memory.
 //!
 //! This module holds the tenants and the hashing every choice derives from; [`timeline`] the
-//! day-to-day events and the org tree, [`users`] the users' attributes, [`skus`] the SKU
-//! catalogue, licenses and seat counts.
+//! day-to-day events and the org tree, [`users`] the users' attributes, [`licenses`] the
+//! direct and group-based license assignments, [`skus`] the SKU catalogue and seat counts,
+//! [`subscriptions`] the directory and Partner Center subscriptions behind each SKU.
 
+mod licenses;
 mod skus;
+mod subscriptions;
 mod timeline;
 mod users;
 
 use uuid::Uuid;
 
-use super::{SimTenant, SimUser};
+use super::{DEFAULT_PARTNER_TENANT_ID, SimTenant, SimUser};
 
 pub(crate) use skus::SKU_COUNT;
 pub(crate) use timeline::{DayCtx, UserState};
@@ -61,6 +64,12 @@ const TAG_DEPT: u64 = 11;
 const TAG_SUBSCRIPTION: u64 = 12;
 const TAG_COMMERCE: u64 = 13;
 const TAG_ORPHAN: u64 = 14;
+const TAG_LICENSE_SOURCE: u64 = 15;
+const TAG_GROUP: u64 = 16;
+const TAG_COMMERCE_SUBSCRIPTION: u64 = 17;
+const TAG_OTHER_PARTNER: u64 = 18;
+const TAG_ORDER: u64 = 19;
+const TAG_LICENSE_TIME: u64 = 20;
 /// Company names, with the ASCII slug of their `onmicrosoft.com` domain.
 const TENANT_NAMES: &[(&str, &str)] = &[
     ("Alpenhof Demo AG", "alpenhofdemo"),
@@ -97,6 +106,8 @@ pub(crate) struct World {
     pub(crate) seed: u64,
     pub(crate) users_per_tenant: u32,
     pub(crate) tenants: Vec<TenantSpec>,
+    /// The partner whose Partner Center the simulator serves; it sold most subscriptions.
+    pub(crate) partner_tenant_id: Uuid,
 }
 
 impl World {
@@ -127,7 +138,22 @@ impl World {
             seed,
             users_per_tenant: u32::try_from(users_per_tenant).unwrap_or(u32::MAX),
             tenants,
+            partner_tenant_id: DEFAULT_PARTNER_TENANT_ID,
         }
+    }
+
+    /// The same world with `partner` as the partner that sold this partner's subscriptions.
+    pub(crate) fn sold_by(self, partner: Uuid) -> World {
+        World {
+            partner_tenant_id: partner,
+            ..self
+        }
+    }
+
+    /// The other CSP partner some SKUs were bought through (its subscriptions are in Graph but
+    /// not in this partner's Partner Center).
+    pub(crate) fn other_partner_tenant_id(&self) -> Uuid {
+        derived_uuid(&[self.seed, TAG_OTHER_PARTNER])
     }
 
     pub(crate) fn tenant_index(&self, id: Uuid) -> Option<usize> {
@@ -197,6 +223,34 @@ mod tests {
             .filter_map(|i| user_at(3, 80, 1, i, 4))
             .collect();
         assert_eq!(listed, tenant.users);
+    }
+
+    #[test]
+    fn the_demo_tenants_show_every_subscription_and_licensing_case() {
+        // `serve --demo`: the default seed, 4 tenants of 150 users.
+        let world = World::new(1, 4, 150);
+        for index in 0..4 {
+            let tenant = world.tenant(index, 0);
+            let subs: Vec<&crate::simulator::SimSubscription> =
+                tenant.skus.iter().flat_map(|s| &s.subscriptions).collect();
+            assert!(subs.iter().any(|s| s.is_trial));
+            assert!(subs.iter().any(|s| s.status == "Suspended"));
+            assert!(subs.iter().any(|s| {
+                s.owner_tenant_id == Some(world.other_partner_tenant_id()) && s.commerce.is_none()
+            }));
+            assert!(tenant.skus.iter().any(|s| {
+                s.sku_part_number == "FLOW_FREE"
+                    && s.enabled == 10_000
+                    && s.subscriptions[0].owner_tenant_id.is_none()
+            }));
+            let states = tenant.users.iter().flat_map(|u| &u.license_states);
+            let violations = states.filter(|s| s.error == "CountViolation").count();
+            assert_eq!(
+                violations > 0,
+                index % 2 == 1,
+                "tenant {index}: {violations}"
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,9 @@
-//! The SKU catalogue, the licenses a user holds in each license epoch, and a tenant's subscribed
-//! SKUs with their seat counts.
+//! The SKU catalogue and a tenant's subscribed SKUs with their seat counts.
 
 use uuid::Uuid;
 
-use super::timeline::DayCtx;
-use super::{TAG_LICENSE, TAG_SUBSCRIPTION, TenantSpec, World, derived_uuid, hash};
+use super::subscriptions::SeatCounts;
+use super::{TenantSpec, World};
 use crate::simulator::{SimServicePlan, SimSku};
 
 /// One service plan of the catalogue: (id, name, appliesTo).
@@ -15,6 +14,8 @@ pub(super) struct SkuDef {
     pub(super) sku_id: &'static str,
     pub(super) part_number: &'static str,
     pub(super) offer_name: &'static str,
+    /// The new-commerce product id of Partner Center offers; `None` for free SKUs.
+    pub(super) product_id: Option<&'static str>,
     pub(super) applies_to: &'static str,
     pub(super) plans: &'static [PlanDef],
 }
@@ -50,6 +51,7 @@ pub(super) const SKUS: &[SkuDef] = &[
         sku_id: "d4f3fbb2-8f9a-4ec1-926e-c39f92f5c14e",
         part_number: "SPE_E3",
         offer_name: "Microsoft 365 E3",
+        product_id: Some("CFQ7TTC0LF8Q"),
         applies_to: "User",
         plans: E3_PLANS,
     },
@@ -57,6 +59,7 @@ pub(super) const SKUS: &[SkuDef] = &[
         sku_id: "c6fd0541-8cc8-4a50-be43-e7269e465024",
         part_number: "SPE_E5",
         offer_name: "Microsoft 365 E5",
+        product_id: Some("CFQ7TTC0LF8R"),
         applies_to: "User",
         plans: &[
             (
@@ -77,6 +80,7 @@ pub(super) const SKUS: &[SkuDef] = &[
         sku_id: "366525d5-3f66-496c-8d3d-2deec26c85ed",
         part_number: "MCOEV",
         offer_name: "Microsoft Teams Phone Standard",
+        product_id: Some("CFQ7TTC0LF8S"),
         applies_to: "User",
         plans: &[("b32df5b0-9fac-46d9-9724-815377b99d55", "MCOEV", "User")],
     },
@@ -84,6 +88,7 @@ pub(super) const SKUS: &[SkuDef] = &[
         sku_id: "d09159ae-e52a-4e83-a9a6-dfbdeb9c7868",
         part_number: "FLOW_FREE",
         offer_name: "Microsoft Power Automate Free",
+        product_id: None,
         applies_to: "User",
         plans: &[
             (
@@ -102,6 +107,7 @@ pub(super) const SKUS: &[SkuDef] = &[
         sku_id: "0c2b5ef4-7f1d-4d6e-9a3b-6f0b6c1d2e33",
         part_number: "RMSBASIC",
         offer_name: "Rights Management Service Basic Content Protection",
+        product_id: None,
         applies_to: "Company",
         plans: &[(
             "9a1e5c44-3f6b-4a0e-8d4e-2b7c1f0a9e51",
@@ -113,6 +119,7 @@ pub(super) const SKUS: &[SkuDef] = &[
         sku_id: "4b9405b0-7788-4568-add1-99614e613b69",
         part_number: "EXCHANGESTANDARD",
         offer_name: "Exchange Online (Plan 1)",
+        product_id: Some("CFQ7TTC0LF8T"),
         applies_to: "User",
         plans: &[(
             "9aaf7827-d63c-4b61-89c3-182f06f82e5c",
@@ -120,17 +127,30 @@ pub(super) const SKUS: &[SkuDef] = &[
             "User",
         )],
     },
+    SkuDef {
+        sku_id: "7b2e4c1d-5f3a-4e8b-9c6d-2a1f0e9d8c7b",
+        part_number: "POWER_BI_PRO",
+        offer_name: "Power BI Pro",
+        product_id: Some("CFQ7TTC0LF8V"),
+        applies_to: "User",
+        plans: &[(
+            "3c9e7f21-8a4b-4d6e-b1f2-0e5d7c9a8b63",
+            "BI_AZURE_P2",
+            "User",
+        )],
+    },
 ];
 
-const SKU_E3: usize = 0;
-const SKU_E5: usize = 1;
-const SKU_MCOEV: usize = 2;
-const SKU_FLOW: usize = 3;
-const SKU_RMS: usize = 4;
-const SKU_EXSTD: usize = 5;
+pub(super) const SKU_E3: usize = 0;
+pub(super) const SKU_E5: usize = 1;
+pub(super) const SKU_MCOEV: usize = 2;
+pub(super) const SKU_FLOW: usize = 3;
+pub(super) const SKU_RMS: usize = 4;
+pub(super) const SKU_EXSTD: usize = 5;
+pub(super) const SKU_PBI: usize = 6;
 
 /// Number of SKUs in [`SKUS`].
-pub(crate) const SKU_COUNT: usize = 6;
+pub(crate) const SKU_COUNT: usize = 7;
 
 /// Parses a catalogue GUID; the catalogue is a compile-time constant, so a bad one is a bug
 /// that every test would hit at once.
@@ -143,79 +163,25 @@ impl TenantSpec {
         self.index % 2 == 1
     }
 
-    /// Indices into [`SKUS`] this tenant subscribes to.
+    /// Indices into [`SKUS`] this tenant subscribes to. The last one was bought through
+    /// another partner: the over-assigned `EXCHANGESTANDARD`, or else `POWER_BI_PRO`.
     pub(crate) fn sku_indices(&self) -> Vec<usize> {
         let mut skus = vec![SKU_E3, SKU_E5, SKU_MCOEV, SKU_FLOW, SKU_RMS];
-        if self.has_over_assigned_sku() {
-            skus.push(SKU_EXSTD);
-        }
+        skus.push(self.other_partner_sku());
         skus
+    }
+
+    /// The SKU this tenant bought through another partner.
+    pub(super) fn other_partner_sku(&self) -> usize {
+        if self.has_over_assigned_sku() {
+            SKU_EXSTD
+        } else {
+            SKU_PBI
+        }
     }
 }
 
 impl World {
-    /// Licenses of a member for a license epoch.
-    pub(super) fn licenses(
-        &self,
-        tenant: usize,
-        index: u32,
-        epoch: u32,
-    ) -> Vec<(usize, Vec<Uuid>)> {
-        if self.is_guest(tenant, index) || self.is_shared_mailbox(tenant, index) {
-            return Vec::new();
-        }
-        let r = hash(&[
-            self.seed,
-            TAG_LICENSE,
-            tenant as u64,
-            u64::from(index),
-            u64::from(epoch),
-        ]);
-        let has_exstd = self.tenants[tenant].has_over_assigned_sku();
-        let primary = match r % 100 {
-            0..8 => None,
-            8..20 => Some(SKU_E5),
-            20..30 if has_exstd => Some(SKU_EXSTD),
-            _ => Some(SKU_E3),
-        };
-        let mut licenses = Vec::new();
-        if let Some(sku) = primary {
-            let mut disabled = Vec::new();
-            if sku == SKU_E3 && (r >> 8) % 100 < 15 {
-                let plans = SKUS[SKU_E3].plans;
-                let first = ((r >> 16) % plans.len() as u64) as usize;
-                disabled.push(catalogue_uuid(plans[first].0));
-                if (r >> 24).is_multiple_of(2) {
-                    let second =
-                        (first + 1 + ((r >> 32) % (plans.len() as u64 - 1)) as usize) % plans.len();
-                    disabled.push(catalogue_uuid(plans[second].0));
-                }
-            }
-            licenses.push((sku, disabled));
-            if matches!(sku, SKU_E3 | SKU_E5) && (r >> 40) % 100 < 15 {
-                licenses.push((SKU_MCOEV, Vec::new()));
-            }
-        }
-        if (r >> 48) % 100 < 10 {
-            licenses.push((SKU_FLOW, Vec::new()));
-        }
-        licenses
-    }
-
-    /// Adds the licenses of every present user on `ctx.day` to per-SKU counts.
-    pub(crate) fn consumed_units(&self, ctx: &DayCtx) -> [i64; SKU_COUNT] {
-        let mut counts = [0i64; SKU_COUNT];
-        for index in 0..self.universe(ctx.day) {
-            let state = self.state(ctx, index);
-            if state.present {
-                for (sku, _) in self.licenses(ctx.tenant, index, state.license_epoch) {
-                    counts[sku] += 1;
-                }
-            }
-        }
-        counts
-    }
-
     /// The tenant's SKUs on a day; prepaid units are fixed from the day-0 counts.
     pub(crate) fn skus(
         &self,
@@ -229,15 +195,25 @@ impl World {
             .map(|sku| {
                 let def = &SKUS[sku];
                 let c0 = day0[sku];
-                let (enabled, warning, suspended, status, subscriptions) = match sku {
-                    SKU_E3 => (c0 + c0 / 10 + 5, 0, 0, "Enabled", 1),
-                    SKU_E5 => (0, c0 + c0 / 10 + 2, 0, "Warning", 1),
-                    SKU_MCOEV => (c0 + c0 / 10 + 3, 0, 2, "Enabled", 2),
-                    SKU_FLOW => (10_000, 0, 0, "Enabled", 1),
-                    SKU_RMS => (1, 0, 0, "Enabled", 1),
+                let (enabled, warning, suspended, status) = match sku {
+                    SKU_E3 => (c0 + c0 / 10 + 5, 0, 0, "Enabled"),
+                    SKU_E5 => (0, c0 + c0 / 10 + 2, 0, "Warning"),
+                    SKU_MCOEV => (c0 + c0 / 10 + 3, 0, 2, "Enabled"),
+                    SKU_FLOW => (10_000, 0, 0, "Enabled"),
+                    SKU_RMS => (1, 0, 0, "Enabled"),
+                    SKU_PBI => (c0 + 2, 0, 0, "Enabled"),
                     // Over-assigned: a seat reduction left fewer seats than assignments.
-                    _ => (c0 * 2 / 3, 0, 0, "Enabled", 1),
+                    _ => (c0 * 2 / 3, 0, 0, "Enabled"),
                 };
+                let subscriptions = self.subscriptions(
+                    tenant,
+                    sku,
+                    SeatCounts {
+                        enabled,
+                        warning,
+                        suspended,
+                    },
+                );
                 SimSku {
                     sku_id: catalogue_uuid(def.sku_id),
                     sku_part_number: def.part_number.to_owned(),
@@ -248,17 +224,8 @@ impl World {
                     warning,
                     suspended,
                     locked_out: 0,
-                    subscription_ids: (0..subscriptions)
-                        .map(|k| {
-                            derived_uuid(&[
-                                self.seed,
-                                TAG_SUBSCRIPTION,
-                                tenant as u64,
-                                sku as u64,
-                                k,
-                            ])
-                        })
-                        .collect(),
+                    subscription_ids: subscriptions.iter().map(|s| s.id).collect(),
+                    subscriptions,
                     service_plans: def
                         .plans
                         .iter()
@@ -276,13 +243,6 @@ impl World {
                 }
             })
             .collect()
-    }
-
-    /// Offer name of a SKU part number, for Partner Center subscriptions.
-    pub(crate) fn offer_name(part_number: &str) -> &'static str {
-        SKUS.iter()
-            .find(|s| s.part_number == part_number)
-            .map_or("Microsoft 365", |s| s.offer_name)
     }
 }
 
@@ -319,12 +279,14 @@ mod tests {
         assert_eq!(by_part["RMSBASIC"].consumed_units, 0);
         let over = by_part["EXCHANGESTANDARD"];
         assert!(over.consumed_units > over.enabled + over.warning);
-        assert!(
-            !world
-                .tenant(0, 0)
-                .skus
-                .iter()
-                .any(|s| s.sku_part_number == "EXCHANGESTANDARD")
-        );
+        assert!(!by_part.contains_key("POWER_BI_PRO"));
+        let even: Vec<String> = world
+            .tenant(0, 0)
+            .skus
+            .into_iter()
+            .map(|s| s.sku_part_number)
+            .collect();
+        assert!(!even.contains(&"EXCHANGESTANDARD".to_owned()));
+        assert!(even.contains(&"POWER_BI_PRO".to_owned()));
     }
 }

@@ -3,6 +3,7 @@
 
 use uuid::Uuid;
 
+use super::licenses::effective_licenses;
 use super::skus::{SKUS, catalogue_uuid};
 use super::timeline::{DayCtx, UserState};
 use super::{TAG_BASE, TAG_DEPT, TAG_GUEST, TAG_USER_ID, World, derived_uuid, hash, pick};
@@ -289,6 +290,7 @@ impl World {
             extension_attributes: Default::default(),
             manager_id: None,
             licenses: Vec::new(),
+            license_states: Vec::new(),
         };
         if self.is_guest(tenant, index) {
             let (ext_domain, ext_company) = pick(GUEST_DOMAINS, r >> 20);
@@ -372,14 +374,15 @@ impl World {
         if chance(22, 5) {
             user.extension_attributes[5] = Some("Remote".to_owned());
         }
-        user.licenses = self
-            .licenses(tenant, index, state.license_epoch)
+        let assignments = self.assignments(tenant, index, state.license_epoch);
+        user.licenses = effective_licenses(&assignments)
             .into_iter()
             .map(|(sku, disabled_plans)| SimLicense {
                 sku_id: catalogue_uuid(SKUS[sku].sku_id),
                 disabled_plans,
             })
             .collect();
+        user.license_states = self.license_states(tenant, index, state.license_epoch, &assignments);
         user
     }
 }

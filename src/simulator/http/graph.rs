@@ -41,8 +41,21 @@ fn denied(state: &Shared, ctx: &Ctx, tenant: Uuid) -> Option<HttpResponse> {
     })
 }
 
-fn bad_request(ctx: &Ctx, message: &str) -> HttpResponse {
+pub(super) fn bad_request(ctx: &Ctx, message: &str) -> HttpResponse {
     ctx.error(StatusCode::BAD_REQUEST, "Request_BadRequest", message)
+}
+
+/// `$top` (1 to 999), `default` without it; or the message of the 400 to send.
+pub(super) fn top(pairs: &[(String, String)], default: usize) -> Result<usize, String> {
+    match option(pairs, "top") {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=999).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "Invalid page size specified: '{text}'. Must be between 1 and 999 inclusive."
+            )),
+        },
+    }
 }
 
 /// Serves a users or delta page, spoiled when a page fault applies.
@@ -134,7 +147,7 @@ fn context_url(base: &str, fields: &[Field], manager: Option<&[Field]>) -> Strin
 }
 
 /// The request's query without its `$skiptoken`, plus a new one.
-fn next_link(req: &HttpRequest, path: &str, token: &str) -> String {
+pub(super) fn next_link(req: &HttpRequest, path: &str, token: &str) -> String {
     let mut parts: Vec<&str> = req
         .query_string()
         .split('&')
@@ -154,7 +167,7 @@ fn next_link(req: &HttpRequest, path: &str, token: &str) -> String {
 
 /// The common start of every Graph route: authenticate and apply faults, refuse a tenant
 /// without delegated access, and find the token's tenant; or the response to send instead.
-async fn graph_tenant(
+pub(super) async fn graph_tenant(
     state: &Shared,
     req: &HttpRequest,
     ctx: &Ctx,
@@ -201,19 +214,9 @@ pub(super) async fn users(state: Data, req: HttpRequest) -> HttpResponse {
         },
         None => None,
     };
-    let top = match option(&pairs, "top") {
-        None => DEFAULT_TOP,
-        Some(text) => match text.trim().parse::<usize>() {
-            Ok(n) if (1..=999).contains(&n) => n,
-            _ => {
-                return bad_request(
-                    &ctx,
-                    &format!(
-                        "Invalid page size specified: '{text}'. Must be between 1 and 999 inclusive."
-                    ),
-                );
-            }
-        },
+    let top = match top(&pairs, DEFAULT_TOP) {
+        Ok(top) => top,
+        Err(message) => return bad_request(&ctx, &message),
     };
     let page_size = if manager_fields.is_some() {
         top.min(EXPAND_PAGE_CAP)

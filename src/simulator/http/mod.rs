@@ -1,8 +1,10 @@
 //! The simulator's routes: Entra's token endpoint, Partner Center customers and subscriptions,
-//! Graph users, users/delta and subscribedSkus, with the injected faults. One module per
-//! service, as the importer's clients are; what Graph and Partner Center requests share lives
-//! in [`request`].
+//! Graph users, users/delta, subscribedSkus and directory/subscriptions, with the injected
+//! faults. One module per service, as the importer's clients are (Graph's directory
+//! subscriptions beside its users); what Graph and Partner Center requests share lives in
+//! [`request`].
 
+mod directory;
 mod graph;
 mod partner_center;
 mod request;
@@ -29,6 +31,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1.0/subscribedSkus",
             web::get().to(graph::subscribed_skus),
+        )
+        .route(
+            "/v1.0/directory/subscriptions",
+            web::get().to(directory::subscriptions),
         );
 }
 

@@ -16,7 +16,9 @@ use crate::simulator::faults::Fault;
 use crate::simulator::{AccessGrant, Resource, lock};
 
 const GRAPH_SCOPE_PREFIX: &str = "https://graph.microsoft.com/";
-const GRAPH_GRANTED_SCOPE: &str = "https://graph.microsoft.com/LicenseAssignment.Read.All https://graph.microsoft.com/User.Read.All";
+const GRAPH_GRANTED_SCOPE: &str = "https://graph.microsoft.com/LicenseAssignment.Read.All https://graph.microsoft.com/Organization.Read.All https://graph.microsoft.com/User.Read.All";
+/// The granted Graph scopes under the `directory-subscriptions-refused` fault.
+const GRAPH_GRANTED_SCOPE_WITHOUT_ORGANIZATION: &str = "https://graph.microsoft.com/LicenseAssignment.Read.All https://graph.microsoft.com/User.Read.All";
 const PC_SCOPES: &[&str] = &[
     "https://api.partnercenter.microsoft.com/user_impersonation",
     "https://api.partnercenter.microsoft.com/.default",
@@ -166,12 +168,15 @@ pub(super) async fn token(state: Data, path: web::Path<String>, body: Bytes) -> 
     else {
         return tenant_not_found(&tenant_text);
     };
-    let (latency, fault, transient) = {
+    let (latency, fault, transient, organization_refused) = {
         let mut faults = lock(&state.faults);
         (
             faults.latency(tenant, &state.customers),
             faults.token_fault(tenant, &state.customers),
             faults.take_sign_in_transient(tenant, &state.customers),
+            faults.has(tenant, &state.customers, |f| {
+                matches!(f, Fault::DirectorySubscriptionsRefused)
+            }),
         )
     };
     pause(latency).await;
@@ -291,6 +296,7 @@ pub(super) async fn token(state: Data, path: web::Path<String>, body: Bytes) -> 
     }
     state.count(Some(tenant), |c| c.tokens_issued += 1);
     let scope = match resource {
+        Resource::Graph if organization_refused => GRAPH_GRANTED_SCOPE_WITHOUT_ORGANIZATION,
         Resource::Graph => GRAPH_GRANTED_SCOPE,
         Resource::PartnerCenter => PC_SCOPES[0],
     };
