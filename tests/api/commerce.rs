@@ -37,7 +37,9 @@ async fn commerce_subscriptions_link_to_skus_and_free_skus_leave_consumption() {
             assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
             assert!(run.warnings.is_empty(), "{run:?}");
         }
-        let data = app.data(TENANT, json!({ "id": tenant_id.to_string() })).await;
+        let data = app
+            .data(TENANT, json!({ "id": tenant_id.to_string() }))
+            .await;
         let tenant = &data["tenant"];
         let commerce = tenant["commerceSubscriptions"].as_array().unwrap();
         assert!(!commerce.is_empty(), "{tenant}");
@@ -138,10 +140,14 @@ async fn a_refused_directory_listing_keeps_the_import_and_leaves_commerce_unlink
         let codes: Vec<_> = run.warnings.iter().map(|w| w.code).collect();
         assert_eq!(codes, [ImportWarningCode::DirectorySubscriptionsRefused]);
         assert!(
-            run.warnings[0].message.contains("Authorization_RequestDenied"),
+            run.warnings[0]
+                .message
+                .contains("Authorization_RequestDenied"),
             "{run:?}"
         );
-        let data = app.data(TENANT, json!({ "id": tenant_id.to_string() })).await;
+        let data = app
+            .data(TENANT, json!({ "id": tenant_id.to_string() }))
+            .await;
         let commerce = data["tenant"]["commerceSubscriptions"].as_array().unwrap();
         assert!(!commerce.is_empty());
         assert!(commerce.iter().all(|c| c["licenseSubscription"].is_null()));

@@ -239,16 +239,25 @@ async fn full_import_equals_the_simulator_data_field_by_field() {
             assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
             assert_eq!(run.mode, Some(ImportMode::Full));
             assert_matches_simulator(&app.store, &sim, tenant).await;
-            // 230 users with managers expanded: 3 pages of at most 100, one SKU page, and one
-            // delta request for the link to continue from.
-            assert_eq!(sim.stats().tenant(tenant).users_pages, 3);
-            assert_eq!(run.counts.pages, 5);
+            // 230 users with managers expanded: 3 pages of at most 100, one SKU page, one
+            // delta request for the link to continue from, and the commerce subscriptions
+            // (Partner Center, asked as the partner) with the directory subscriptions that link
+            // them (Graph).
+            let counters = sim.stats().tenant(tenant);
+            assert_eq!(counters.users_pages, 3);
+            assert_eq!(counters.directory_requests, 1);
+            assert_eq!(run.counts.pages, 7);
             assert_eq!(run.counts.users_added, 230);
             let skus = sim.snapshot(tenant).unwrap().skus;
             assert_eq!(run.counts.skus, skus.len() as i64);
             let assigned: i64 = skus.iter().map(|s| s.consumed_units).sum();
             assert_eq!(run.counts.licenses, assigned);
         }
+        assert_eq!(
+            sim.stats().total.subscription_requests,
+            2,
+            "one per customer"
+        );
         // Tenant names come from Partner Center.
         let data = app
             .data(

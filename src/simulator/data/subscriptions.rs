@@ -75,7 +75,9 @@ struct Plan {
     trial: bool,
     /// The SKU whose (first) subscription this one is an add-on to.
     add_on_of: Option<usize>,
-    start: (i32, u32, u32),
+    /// Days before today (UTC) it started: the commerce calendar follows the real date, so
+    /// renewals are always ahead, as on a live Partner Center.
+    started_days_ago: i64,
 }
 
 /// The subscriptions of a SKU; their seats add up to the SKU's prepaid units.
@@ -87,7 +89,7 @@ fn plans(sku: usize, seats: SeatCounts) -> Vec<Plan> {
         term,
         trial: false,
         add_on_of: None,
-        start,
+        started_days_ago: start,
     };
     match sku {
         SKU_E3 => vec![plan(
@@ -95,15 +97,15 @@ fn plans(sku: usize, seats: SeatCounts) -> Vec<Plan> {
             seats.enabled,
             Seller::ThisPartner,
             Some(Term::Annual),
-            (2025, 1, 1),
+            200,
         )],
-        // Ended the day before day 0; in its grace period.
+        // Ended yesterday; in its grace period.
         SKU_E5 => vec![plan(
             "Warning",
             seats.warning,
             Seller::ThisPartner,
             Some(Term::Monthly),
-            (2025, 5, 1),
+            31,
         )],
         SKU_MCOEV => vec![
             Plan {
@@ -114,7 +116,7 @@ fn plans(sku: usize, seats: SeatCounts) -> Vec<Plan> {
                     seats.enabled,
                     Seller::ThisPartner,
                     Some(Term::Monthly),
-                    (2025, 5, 15),
+                    10,
                 )
             },
             plan(
@@ -122,31 +124,34 @@ fn plans(sku: usize, seats: SeatCounts) -> Vec<Plan> {
                 seats.suspended,
                 Seller::ThisPartner,
                 Some(Term::Annual),
-                (2025, 2, 1),
+                300,
             ),
         ],
-        SKU_FLOW | SKU_RMS => vec![plan(
-            "Enabled",
-            seats.enabled,
-            Seller::Microsoft,
-            None,
-            (2024, 3, 1),
-        )],
+        SKU_FLOW | SKU_RMS => vec![plan("Enabled", seats.enabled, Seller::Microsoft, None, 400)],
         SKU_EXSTD => vec![plan(
             "Enabled",
             seats.enabled,
             Seller::OtherPartner,
             Some(Term::Annual),
-            (2024, 9, 1),
+            90,
         )],
         _ => vec![plan(
             "Enabled",
             seats.enabled,
             Seller::OtherPartner,
             Some(Term::Monthly),
-            (2025, 5, 20),
+            20,
         )],
     }
+}
+
+/// Midnight UTC `days_ago` days before today.
+fn days_ago(days_ago: i64) -> DateTime<Utc> {
+    let today = Utc::now().date_naive();
+    (today - chrono::Duration::days(days_ago))
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or_default()
 }
 
 fn date((year, month, day): (i32, u32, u32)) -> DateTime<Utc> {
@@ -190,7 +195,7 @@ impl World {
             .into_iter()
             .enumerate()
             .map(|(k, plan)| {
-                let start = date(plan.start);
+                let start = days_ago(plan.started_days_ago);
                 let end = plan.term.map(|term| term.after(start));
                 let next_lifecycle = match (plan.status, end) {
                     // Expired: usable for 30 more days, then suspended.
