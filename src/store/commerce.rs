@@ -96,7 +96,7 @@ pub(crate) async fn apply_billing_overrides<C: ConnectionTrait>(
     subscription::Entity::update_many()
         .col_expr(
             subscription::Column::Billing,
-            Expr::col(subscription::Column::BillingDetected).into(),
+            Expr::col(subscription::Column::BillingDetected),
         )
         .filter(subscription::Column::TenantId.eq(tenant_id.uuid()))
         .exec(db)
