@@ -5,7 +5,10 @@ use async_graphql::{Context, ID, Object};
 
 use super::error::{ApiError, ApiResult};
 use super::ids::parse_id;
-use super::types::{CostGroupObject, SubscriptionObject, TenantObject, UserObject, loaders};
+use super::types::{
+    CommerceSubscriptionObject, CostGroupObject, SubscriptionObject, TenantObject, UserObject,
+    loaders,
+};
 use crate::domain::{CostGroupId, SkuId, TenantId, UserId};
 
 /// Entity lookups by `@key(fields: "id")`; unknown keys resolve to null.
@@ -54,6 +57,24 @@ impl EntityQuery {
             .load_one((tenant, sku))
             .await?
             .map(SubscriptionObject))
+    }
+
+    #[graphql(entity)]
+    async fn find_commerce_subscription_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<Option<CommerceSubscriptionObject>> {
+        if id.is_empty() || id.len() > 64 {
+            return Err(ApiError::BadUserInput(
+                "CommerceSubscription.id must be 1 to 64 characters".to_owned(),
+            ));
+        }
+        Ok(loaders(ctx)?
+            .commerce_by_id
+            .load_one(id.0)
+            .await?
+            .map(CommerceSubscriptionObject))
     }
 
     #[graphql(entity)]

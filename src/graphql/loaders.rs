@@ -167,6 +167,21 @@ impl Loader<TenantId> for CommerceOfTenant {
 }
 
 loader!(
+    /// Commerce subscriptions by Partner Center id, within the request's scope.
+    CommerceById
+);
+impl Loader<String> for CommerceById {
+    type Value = Arc<CommerceSubscription>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, LoadError> {
+        self.0.batch("commerce_by_id", keys.len());
+        let rows =
+            commerce::find_commerce_subscriptions(&self.0.store, &self.0.scope, keys).await?;
+        Ok(index_by(rows, |s| s.id.clone()))
+    }
+}
+
+loader!(
     /// Service plans of each subscribed SKU.
     PlansOfSubscription
 );
@@ -555,6 +570,8 @@ pub struct Loaders {
     pub plans: Cached<PlansOfSubscription>,
     /// See [`CommerceOfTenant`].
     pub commerce: Cached<CommerceOfTenant>,
+    /// See [`CommerceById`].
+    pub commerce_by_id: Cached<CommerceById>,
     /// See [`CostGroupById`].
     pub cost_group: Cached<CostGroupById>,
     /// See [`CostGroupsOfTenant`].
@@ -636,6 +653,7 @@ impl Loaders {
             subscriptions: cached(SubscriptionsOfTenant(source.clone())),
             plans: cached(PlansOfSubscription(source.clone())),
             commerce: cached(CommerceOfTenant(source.clone())),
+            commerce_by_id: cached(CommerceById(source.clone())),
             cost_group: cached(CostGroupById(source.clone())),
             cost_groups: cached(CostGroupsOfTenant(source.clone())),
             children: cached(ChildrenOfCostGroup(source.clone())),

@@ -195,6 +195,27 @@ pub async fn list_commerce_subscriptions_of_tenants(
         .collect())
 }
 
+/// The commerce subscriptions with one of `ids`, within `scope`.
+pub async fn find_commerce_subscriptions(
+    store: &Store,
+    scope: &TenantScope,
+    ids: &[String],
+) -> Result<Vec<CommerceSubscription>, StoreError> {
+    let mut query = commerce_subscription::Entity::find()
+        .filter(commerce_subscription::Column::Id.is_in(ids.iter().cloned()));
+    if let TenantScope::Only(tenants) = scope {
+        query = query.filter(
+            commerce_subscription::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())),
+        );
+    }
+    Ok(query
+        .all(store.db())
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect())
+}
+
 /// The commerce subscriptions of `scope`'s tenants whose commitment ends between `from` and
 /// `until`, soonest first (ties by tenant and id), a page at a time.
 pub async fn list_renewals(

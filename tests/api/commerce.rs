@@ -65,6 +65,19 @@ async fn commerce_subscriptions_link_to_skus_and_free_skus_leave_consumption() {
         let all = tenant["all"]["purchased"].as_i64().unwrap();
         assert!(paid < 10_000, "{tenant}");
         assert!(all >= paid + 10_000, "{tenant}");
+        // A federation entity by its Partner Center id.
+        let id = commerce[0]["id"].clone();
+        let entity = app
+            .data(
+                r#"query($r: [_Any!]!) { _entities(representations: $r) {
+                    ... on CommerceSubscription { id offerId } } }"#,
+                json!({ "r": [{ "__typename": "CommerceSubscription", "id": id },
+                              { "__typename": "CommerceSubscription", "id": "unknown" }] }),
+            )
+            .await;
+        assert_eq!(entity["_entities"][0]["id"], id);
+        assert_eq!(entity["_entities"][0]["offerId"], commerce[0]["offerId"]);
+        assert!(entity["_entities"][1].is_null());
         sim.stop().await;
     }
 }
