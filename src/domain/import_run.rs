@@ -234,9 +234,6 @@ pub enum ImportWarningCode {
     DeltaLatestRefused,
     /// A page token expired while paging (`Directory_ExpiredPageToken`); the listing restarted.
     PageTokenExpired,
-    /// A license named a SKU that `subscribedSkus` did not list, even when read again; the
-    /// license is kept under a placeholder SKU marked unknown.
-    UnknownSku,
     /// Partner Center's subscriptions of the customer could not be read; the ones stored by an
     /// earlier run were kept.
     CommerceSubscriptionsUnavailable,

@@ -92,9 +92,6 @@ pub enum ImportWarningCode {
     DeltaLatestRefused,
     /// A page token expired while paging; the listing was read again from its first page.
     PageTokenExpired,
-    /// A license named a SKU that subscribedSkus did not list even when read again; it is kept
-    /// under a placeholder SKU marked unknown.
-    UnknownSku,
     /// Partner Center's subscriptions of the customer could not be read; those stored by an
     /// earlier run were kept.
     CommerceSubscriptionsUnavailable,
@@ -195,8 +192,8 @@ impl ImportRunObject {
         self.0.remediation()
     }
 
-    /// What a successful run worked around (a refused delta link, an expired page token, a
-    /// SKU missing from subscribedSkus, ...); empty when nothing.
+    /// What a successful run worked around (a refused delta link, an expired page token,
+    /// commerce data that could not be read, ...); empty when nothing.
     async fn warnings(&self) -> Vec<ImportWarningObject> {
         self.0
             .warnings
