@@ -26,19 +26,28 @@ pub(super) async fn read_commerce(
     skus: &mut [Subscription],
     warnings: &mut Vec<ImportWarning>,
 ) -> Result<Option<Vec<CommerceSubscription>>, ImportError> {
-    let mut commerce = match partner_subscriptions(importer, run, stats).await {
-        Ok(list) => Some(list),
-        Err(err) if is_token_refusal(&err) => return Err(err),
-        Err(err) => {
-            warnings.push(ImportWarning {
-                code: ImportWarningCode::CommerceSubscriptionsUnavailable,
-                message: format!(
-                    "Partner Center's subscriptions of the customer could not be read ({err}); \
-                     those stored earlier were kept"
-                ),
-            });
+    let unavailable = |why: String| ImportWarning {
+        code: ImportWarningCode::CommerceSubscriptionsUnavailable,
+        message: format!(
+            "Partner Center's subscriptions of the customer were not read ({why}); those stored \
+             earlier were kept"
+        ),
+    };
+    let mut commerce = match importer.settings.partner_tenant_id {
+        None => {
+            warnings.push(unavailable(
+                "TENANTGRAPH_PARTNER_TENANT_ID is not set".to_owned(),
+            ));
             None
         }
+        Some(partner) => match partner_subscriptions(importer, run, stats, partner).await {
+            Ok(list) => Some(list),
+            Err(err) if is_token_refusal(&err) => return Err(err),
+            Err(err) => {
+                warnings.push(unavailable(err.to_string()));
+                None
+            }
+        },
     };
     let directory = match directory_subscriptions(graph).await {
         Ok(list) => Some(list),
@@ -76,15 +85,8 @@ async fn partner_subscriptions(
     importer: &Importer,
     run: &ImportRun,
     stats: &TrafficStats,
+    partner: uuid::Uuid,
 ) -> Result<Vec<CommerceSubscription>, ImportError> {
-    let partner = importer
-        .settings
-        .partner_tenant_id
-        .ok_or_else(|| ImportError::Malformed {
-            message: "TENANTGRAPH_PARTNER_TENANT_ID is not set, so Partner Center cannot be \
-                      asked"
-                .to_owned(),
-        })?;
     let token = importer
         .tokens()?
         .access_token(partner, Resource::PartnerCenter, stats)
@@ -119,10 +121,9 @@ fn commerce_subscription(
             })
             .transpose()
     };
-    let id_text = w.id.clone();
-    if id_text.is_empty() || id_text.len() > 64 {
+    if w.id.is_empty() || w.id.len() > 64 {
         return Err(ImportError::Malformed {
-            message: format!("a Partner Center subscription has the id {id_text:?}"),
+            message: format!("a Partner Center subscription has the id {:?}", w.id),
         });
     }
     Ok(CommerceSubscription {

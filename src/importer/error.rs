@@ -47,8 +47,11 @@ pub enum ImportError {
     /// The saved delta link was rejected (expired or reset); a full import follows.
     #[error("delta link rejected ({code})")]
     DeltaExpired {
-        /// `syncStateNotFound`, `resyncRequired` or `410`.
+        /// `syncStateNotFound`, `resyncRequired`, `HTTP 410` or the code of another 4xx.
         code: String,
+        /// Whether Graph said the link expired (routine after 7 days) rather than refusing it
+        /// for another reason.
+        expired: bool,
     },
     /// The store failed.
     #[error(transparent)]
@@ -78,7 +81,7 @@ impl ImportError {
             ImportError::Refused { code, .. } => Some(code.clone()),
             ImportError::Throttled { .. } => Some("429".to_owned()),
             ImportError::Unavailable { code, .. } => code.clone(),
-            ImportError::DeltaExpired { code } => Some(code.clone()),
+            ImportError::DeltaExpired { code, .. } => Some(code.clone()),
             _ => None,
         }
     }

@@ -241,13 +241,10 @@ async fn fetch(
                     commerce,
                 });
             }
-            Err(ImportError::DeltaExpired { code }) => {
+            Err(ImportError::DeltaExpired { code, expired }) => {
                 tracing::info!(tenant_id = %run.tenant_id, code = %code, "delta link rejected, importing in full");
                 // Expiry is routine (7 days); anything else is worth telling the operator.
-                if !matches!(
-                    code.as_str(),
-                    "syncStateNotFound" | "resyncRequired" | "HTTP 410"
-                ) {
+                if !expired {
                     warnings.push(ImportWarning {
                         code: ImportWarningCode::DeltaLinkRefused,
                         message: format!(

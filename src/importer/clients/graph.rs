@@ -374,12 +374,18 @@ impl<'a> GraphClient<'a> {
         );
         let reason = match (answer.status, code.as_str()) {
             (400, "syncStateNotFound" | "resyncRequired") | (410, _) => {
-                return ImportError::DeltaExpired { code };
+                return ImportError::DeltaExpired {
+                    code,
+                    expired: true,
+                };
             }
             (400..=499, _)
                 if read == Read::StoredDelta && !matches!(answer.status, 401 | 403 | 429) =>
             {
-                return ImportError::DeltaExpired { code };
+                return ImportError::DeltaExpired {
+                    code,
+                    expired: false,
+                };
             }
             (403, "Authorization_IdentityNotFound") => FailureReason::ConsentMissing,
             (403, _) | (401, _) => FailureReason::NoDelegatedAccess,
