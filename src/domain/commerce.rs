@@ -96,7 +96,34 @@ impl SkuBilling {
     /// Whether its seats cost someone money, so that consumption and idle-seat costs count
     /// them by default (`PARTNER` and `OTHER`).
     pub fn is_paid(self) -> bool {
-        matches!(self, SkuBilling::Partner | SkuBilling::Other)
+        BillingSet::PAID.contains(self)
+    }
+}
+
+/// A set of [`SkuBilling`] values: which SKUs a count or an idle-seat cost takes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BillingSet(u8);
+
+impl BillingSet {
+    /// `PARTNER` and `OTHER`: the SKUs whose seats cost someone money, counted by default.
+    pub const PAID: BillingSet =
+        BillingSet(1 << SkuBilling::Partner as u8 | 1 << SkuBilling::Other as u8);
+
+    /// Whether `billing` is in the set.
+    pub fn contains(self, billing: SkuBilling) -> bool {
+        self.0 & (1 << billing as u8) != 0
+    }
+}
+
+impl Default for BillingSet {
+    fn default() -> Self {
+        BillingSet::PAID
+    }
+}
+
+impl FromIterator<SkuBilling> for BillingSet {
+    fn from_iter<I: IntoIterator<Item = SkuBilling>>(values: I) -> Self {
+        BillingSet(values.into_iter().fold(0, |set, b| set | 1 << b as u8))
     }
 }
 

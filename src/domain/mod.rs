@@ -17,7 +17,7 @@ pub mod subscription;
 pub mod tenant;
 pub mod user;
 
-pub use commerce::{CommerceSubscription, DirectorySubscription, SkuBilling};
+pub use commerce::{BillingSet, CommerceSubscription, DirectorySubscription, SkuBilling};
 pub use cost_group::{CostGroup, CostGroupError};
 pub use error::DomainError;
 pub use ids::{AllocationRuleId, CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId};

@@ -9,9 +9,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
 use crate::domain::{
-    AllocationRuleId, AssignedLicense, CommerceSubscription, CostGroup, CostGroupId, Page,
-    PageRequest, ServicePlan, SkuId, Subscription, Tenant, TenantId, TenantScope, UserDetails,
-    UserFilter, UserId, UserSummary,
+    AllocationRuleId, AssignedLicense, BillingSet, CommerceSubscription, CostGroup, CostGroupId,
+    Page, PageRequest, ServicePlan, SkuId, Subscription, Tenant, TenantId, TenantScope,
+    UserDetails, UserFilter, UserId, UserSummary,
 };
 use crate::graphql::error::ApiError;
 use crate::metrics::Metrics;
@@ -436,31 +436,35 @@ pub struct DatedReport {
     pub evaluated_at: DateTime<Utc>,
 }
 
+/// Which report of a tenant: its date, and the billing of the SKUs whose idle seats
+/// `Unassigned` counts.
+pub type CostReportKey = (TenantId, NaiveDate, BillingSet);
+
 loader!(
-    /// Cost reports by (tenant, date), within the request's scope; the inputs of every tenant
-    /// asked for are read in one batch.
+    /// Cost reports by (tenant, date, idle-seat billing), within the request's scope; the inputs
+    /// of every tenant asked for are read in one batch.
     CostReportOfTenant
 );
-impl Loader<(TenantId, NaiveDate)> for CostReportOfTenant {
+impl Loader<CostReportKey> for CostReportOfTenant {
     type Value = Arc<DatedReport>;
     // A report can fail on its stored inputs (prices in several currencies), not only on the
     // store: the error the API answers with.
     type Error = ApiError;
     async fn load(
         &self,
-        keys: &[(TenantId, NaiveDate)],
-    ) -> Result<HashMap<(TenantId, NaiveDate), Self::Value>, ApiError> {
+        keys: &[CostReportKey],
+    ) -> Result<HashMap<CostReportKey, Self::Value>, ApiError> {
         self.0.batch("cost_report_of_tenant", keys.len());
-        let tenants: Vec<TenantId> = keys.iter().map(|(t, _)| *t).collect();
+        let tenants: Vec<TenantId> = keys.iter().map(|(t, _, _)| *t).collect();
         let inputs = allocation::list_report_inputs(&self.0.store, &self.0.scope, &tenants).await?;
         let mut out = HashMap::with_capacity(keys.len());
-        for &(tenant, as_of) in keys {
+        for &(tenant, as_of, unassigned) in keys {
             let Some(i) = inputs.get(&tenant) else {
                 continue;
             };
-            let report = i.report_on(as_of).map_err(ApiError::from)?;
+            let report = i.report_on(as_of, unassigned).map_err(ApiError::from)?;
             out.insert(
-                (tenant, as_of),
+                (tenant, as_of, unassigned),
                 Arc::new(DatedReport {
                     report,
                     evaluated_at: i.evaluated_at,

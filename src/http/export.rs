@@ -16,7 +16,9 @@ use super::authn;
 use super::refusal::Refusal;
 use crate::auth::Authenticator;
 use crate::domain::allocation::{AllocationSource, CostLine, Currency};
-use crate::domain::{CostGroup, CostGroupId, SkuId, TenantId, TenantScope, User};
+use crate::domain::{
+    BillingSet, CostGroup, CostGroupId, SkuBilling, SkuId, TenantId, TenantScope, User,
+};
 use crate::rate_limit::RateLimiter;
 use crate::store::{Store, allocation, exports};
 use actix_web::ResponseError;
@@ -24,11 +26,30 @@ use actix_web::ResponseError;
 /// Users read per statement while streaming `users.csv`.
 const USERS_PER_CHUNK: u64 = 2000;
 
-/// `asOf` of the cost report export.
+/// `asOf` and `unassignedBilling` of the cost report export.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportParams {
     as_of: Option<String>,
+    unassigned_billing: Option<String>,
+}
+
+/// `unassignedBilling`: comma-separated `SkuBilling` names; `PARTNER,OTHER` when absent.
+fn unassigned_billing(param: Option<&str>) -> Result<BillingSet, String> {
+    let Some(param) = param else {
+        return Ok(BillingSet::PAID);
+    };
+    param
+        .split(',')
+        .map(|name| {
+            name.trim().parse::<SkuBilling>().map_err(|_| {
+                format!(
+                    "unassignedBilling: {name:?} is not one of PARTNER, FREE, TRIAL, OTHER \
+                     (comma-separated)"
+                )
+            })
+        })
+        .collect()
 }
 
 fn text(status: actix_web::http::StatusCode, message: String) -> HttpResponse {
@@ -130,6 +151,10 @@ pub async fn cost_report_csv(
             );
         }
     };
+    let unassigned = match unassigned_billing(params.unassigned_billing.as_deref()) {
+        Ok(set) => set,
+        Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
+    };
     let inputs = match allocation::list_report_inputs(&store, &scope, &[tenant]).await {
         Ok(mut i) => match i.remove(&tenant) {
             Some(i) => i,
@@ -137,7 +162,7 @@ pub async fn cost_report_csv(
         },
         Err(e) => return internal(&e),
     };
-    let report = match inputs.report_on(as_of) {
+    let report = match inputs.report_on(as_of, unassigned) {
         Ok(r) => r,
         Err(e) => return text(actix_web::http::StatusCode::CONFLICT, e.to_string()),
     };

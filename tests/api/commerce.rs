@@ -215,3 +215,157 @@ async fn renewals_list_commitments_ending_soon_soonest_first_page_by_page() {
         sim.stop().await;
     }
 }
+
+#[tokio::test]
+async fn idle_seats_of_free_skus_leave_the_cost_report_unless_asked_for() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 60).await;
+        let tenant_id = sim.tenant_ids()[0].to_string();
+        import_all(&importer_for(&app.store, &sim).await).await;
+        let query = r#"query($id: ID!) { tenant(id: $id) {
+            subscriptions { skuId skuPartNumber billing unassigned appliesTo }
+            paid: costReport { unassigned { skus { skuId licenses } } }
+            all: costReport(unassignedBilling: [PARTNER, FREE, TRIAL, OTHER]) {
+              unassigned { skus { skuId licenses } } } } }"#;
+        let data = app.data(query, json!({ "id": tenant_id })).await;
+        let tenant = &data["tenant"];
+        let idle = |report: &str| -> Vec<(String, i64)> {
+            let mut skus: Vec<(String, i64)> = tenant[report]["unassigned"]["skus"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    let licenses = s["licenses"].as_str().unwrap().parse().unwrap();
+                    (s["skuId"].as_str().unwrap().to_owned(), licenses)
+                })
+                .collect();
+            skus.sort();
+            skus
+        };
+        // What each line should hold, from the SKUs the same answer shows.
+        let expected = |paid_only: bool| -> Vec<(String, i64)> {
+            let mut skus: Vec<(String, i64)> = tenant["subscriptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["appliesTo"] == "User" && s["unassigned"].as_i64().unwrap() > 0)
+                .filter(|s| !paid_only || s["billing"] == "PARTNER" || s["billing"] == "OTHER")
+                .map(|s| {
+                    let id = s["skuId"].as_str().unwrap().to_owned();
+                    (id, s["unassigned"].as_i64().unwrap())
+                })
+                .collect();
+            skus.sort();
+            skus
+        };
+        assert_eq!(idle("paid"), expected(true), "{tenant}");
+        assert_eq!(idle("all"), expected(false), "{tenant}");
+        let flow = sku(tenant, "FLOW_FREE")["skuId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(idle("all").iter().any(|(id, n)| *id == flow && *n > 9_000));
+        assert!(idle("paid").iter().all(|(id, _)| *id != flow));
+
+        // The CSV export takes the same choice.
+        let csv = |params: &str| {
+            let url = app.url(&format!(
+                "/export/tenants/{tenant_id}/cost-report.csv{params}"
+            ));
+            let client = app.client.clone();
+            async move {
+                let response = client.get(url).send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let idle_row_of_flow = |body: &str| {
+            body.lines()
+                .any(|l| l.starts_with("UNASSIGNED,") && l.contains(&flow))
+        };
+        let (status, paid) = csv("").await;
+        assert_eq!(status, 200, "{paid}");
+        assert!(!idle_row_of_flow(&paid), "{paid}");
+        let (status, all) = csv("?unassignedBilling=PARTNER,FREE,TRIAL,OTHER").await;
+        assert_eq!(status, 200, "{all}");
+        assert!(idle_row_of_flow(&all), "{all}");
+        let (status, refused) = csv("?unassignedBilling=PARTNER,GRATIS").await;
+        assert_eq!(status, 400);
+        assert!(
+            refused.contains("unassignedBilling") && refused.contains("GRATIS"),
+            "{refused}"
+        );
+        sim.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn renewals_billing_and_commerce_entities_stay_within_the_callers_tenants() {
+    use crate::security::{call, claims, hs_token, hs256};
+    for backend in backends() {
+        let app = TestApp::with_auth(backend, hs256(), None).await;
+        let sim = simulator(2, 40).await;
+        import_all(&importer_for(&app.store, &sim).await).await;
+        let [a, b] = [0, 1].map(|i| sim.tenant_ids()[i].to_string());
+        let admin = hs_token(&claims("admin", json!({ "roles": ["partner_admin"] })));
+        let scoped = hs_token(&claims(
+            "allocator-a",
+            json!({ "roles": ["allocator"], "tenants": [a] }),
+        ));
+        let renewals = r#"{ renewals(within: 3650, first: 500) {
+            edges { node { id tenantId } } } }"#;
+        let ids_of = |body: &Value, tenant: &str| -> Vec<Value> {
+            body["data"]["renewals"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["node"]["tenantId"] == tenant)
+                .map(|e| e["node"]["id"].clone())
+                .collect()
+        };
+        let (_, everything) = call(&app, Some(&admin), renewals, json!({})).await;
+        let (of_a, of_b) = (ids_of(&everything, &a), ids_of(&everything, &b));
+        assert!(!of_a.is_empty() && !of_b.is_empty(), "{everything}");
+        let (status, seen) = call(&app, Some(&scoped), renewals, json!({})).await;
+        assert_eq!(status, 200, "{seen}");
+        assert_eq!(ids_of(&seen, &a), of_a, "{seen}");
+        assert_eq!(
+            seen["data"]["renewals"]["edges"].as_array().unwrap().len(),
+            of_a.len(),
+            "only A's renewals: {seen}"
+        );
+        // B's commerce subscription is not an entity for A's allocator.
+        let (_, entities) = call(
+            &app,
+            Some(&scoped),
+            r#"query($r: [_Any!]!) { _entities(representations: $r) {
+                ... on CommerceSubscription { id } } }"#,
+            json!({ "r": [{ "__typename": "CommerceSubscription", "id": of_a[0] },
+                          { "__typename": "CommerceSubscription", "id": of_b[0] }] }),
+        )
+        .await;
+        assert_eq!(
+            entities["data"]["_entities"][0]["id"], of_a[0],
+            "{entities}"
+        );
+        assert!(entities["data"]["_entities"][1].is_null(), "{entities}");
+        // Nor can A's allocator reclassify one of B's SKUs.
+        let (_, skus) = call(
+            &app,
+            Some(&admin),
+            r#"query($t: ID!) { tenant(id: $t) { subscriptions { skuId } } }"#,
+            json!({ "t": b }),
+        )
+        .await;
+        let sku_of_b = skus["data"]["tenant"]["subscriptions"][0]["skuId"].clone();
+        let (_, refused) = call(
+            &app,
+            Some(&scoped),
+            r#"mutation($t: ID!, $s: ID!) { setSkuBilling(tenantId: $t, skuId: $s, billing: FREE) { billing } }"#,
+            json!({ "t": b, "s": sku_of_b }),
+        )
+        .await;
+        assert_eq!(first_error_code(&refused), "NOT_FOUND", "{refused}");
+        sim.stop().await;
+    }
+}

@@ -18,7 +18,7 @@ const SECRET: &str = "test-only-hs256-secret-0123456789abcdef";
 const ISSUER: &str = "https://issuer.test/v2.0";
 const AUDIENCE: &str = "api://tenantgraph-test";
 
-fn hs256() -> AuthSettings {
+pub(crate) fn hs256() -> AuthSettings {
     let mut auth = AuthSettings::hs256(SECRET.to_owned().into());
     auth.mode = AuthMode::Hs256 {
         secret: SECRET.to_owned().into(),
@@ -29,7 +29,7 @@ fn hs256() -> AuthSettings {
 }
 
 /// Claims of a valid token for `oid`, with `extra` added or replacing them.
-fn claims(oid: &str, extra: Value) -> Value {
+pub(crate) fn claims(oid: &str, extra: Value) -> Value {
     let now = jsonwebtoken::get_current_timestamp();
     let mut all = json!({ "iss": ISSUER, "aud": AUDIENCE, "exp": now + 600, "nbf": now - 10,
         "oid": oid, "sub": format!("sub-{oid}") });
@@ -39,7 +39,7 @@ fn claims(oid: &str, extra: Value) -> Value {
     all
 }
 
-fn hs_token(claims: &Value) -> String {
+pub(crate) fn hs_token(claims: &Value) -> String {
     encode(
         &Header::new(Algorithm::HS256),
         claims,
@@ -49,7 +49,12 @@ fn hs_token(claims: &Value) -> String {
 }
 
 /// POSTs a GraphQL operation with `bearer` (if any); returns the status and the JSON body.
-async fn call(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+pub(crate) async fn call(
+    app: &TestApp,
+    bearer: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> (u16, Value) {
     let mut request = app
         .client
         .post(app.url("/graphql"))

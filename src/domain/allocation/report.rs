@@ -25,6 +25,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use thiserror::Error;
 
+use crate::domain::commerce::BillingSet;
 use crate::domain::cost_group::CostGroup;
 use crate::domain::ids::{CostGroupId, SkuId, UserId};
 use crate::domain::subscription::Subscription;
@@ -260,13 +261,15 @@ pub fn cost_report(
         prices,
         groups,
         as_of,
+        BillingSet::PAID,
     )
 }
 
 /// The cost report of one tenant on `as_of`, from a [`Tally`] of its evaluation.
 ///
-/// `Unassigned` lists, per user-assignable SKU of `subscriptions`, purchased (prepaid enabled +
-/// warning) minus assigned when positive; `Company` SKUs are left out. SKUs without a price in
+/// `Unassigned` lists, per user-assignable SKU of `subscriptions` whose billing is in
+/// `unassigned` (by default the paid ones: idle free seats cost nobody anything), purchased
+/// (prepaid enabled + warning) minus assigned when positive; `Company` SKUs are left out. SKUs without a price in
 /// force are listed with a cost of 0. `groups` is the tenant's tree (by `parent_id`); a parent
 /// missing from it or a cycle ends a roll-up.
 ///
@@ -280,6 +283,7 @@ pub fn report_from_tally(
     prices: &[Price],
     groups: &[CostGroup],
     as_of: NaiveDate,
+    unassigned: BillingSet,
 ) -> Result<CostReport, ReportError> {
     let bucket_of: HashMap<CostGroupId, usize> =
         groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
@@ -310,7 +314,7 @@ pub fn report_from_tally(
 
     let unassigned_counts: BTreeMap<SkuId, i64> = subscriptions
         .iter()
-        .filter(|s| s.is_user_assignable() && s.unassigned() > 0)
+        .filter(|s| s.is_user_assignable() && unassigned.contains(s.billing) && s.unassigned() > 0)
         .map(|s| (s.sku_id, s.unassigned()))
         .collect();
 
@@ -533,6 +537,7 @@ mod tests {
     use crate::domain::allocation::overrides::{Override, Share};
     use crate::domain::allocation::rule::{AllocationRule, Attribute, Condition, Operator};
     use crate::domain::allocation::test_support::{guid, tenant, user};
+    use crate::domain::commerce::SkuBilling;
     use crate::domain::ids::AllocationRuleId;
     use crate::domain::subscription::PrepaidUnits;
     use crate::domain::user::User;
@@ -734,6 +739,42 @@ mod tests {
         assert_eq!(report.unassigned.cost_minor, 8750);
         assert_eq!(report.assigned.cost, dec!(40.5));
         assert_eq!(report.assigned.users, 3);
+    }
+
+    #[test]
+    fn idle_seats_of_free_and_trial_skus_are_left_out_unless_asked_for() {
+        let mut free = subscription(2, 10_000, 0, 12, "User");
+        free.billing = SkuBilling::Free;
+        let mut trial = subscription(3, 25, 0, 5, "User");
+        trial.billing = SkuBilling::Trial;
+        let mut other = subscription(4, 4, 0, 1, "User");
+        other.billing = SkuBilling::Other;
+        let subscriptions = [subscription(1, 10, 0, 3, "User"), free, trial, other];
+        let prices = [price(1, dec!(10), "CHF"), price(4, dec!(1), "CHF")];
+        let unassigned = |set: BillingSet| {
+            let report =
+                report_from_tally(&Tally::default(), &subscriptions, &prices, &[], day(), set)
+                    .unwrap();
+            report
+                .unassigned
+                .skus
+                .iter()
+                .map(|s| (s.sku_id, s.licenses))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            unassigned(BillingSet::PAID),
+            [(sku(1), dec!(7)), (sku(4), dec!(3))]
+        );
+        assert_eq!(
+            unassigned(SkuBilling::ALL.into_iter().collect()),
+            [
+                (sku(1), dec!(7)),
+                (sku(2), dec!(9988)),
+                (sku(3), dec!(20)),
+                (sku(4), dec!(3))
+            ]
+        );
     }
 
     #[test]

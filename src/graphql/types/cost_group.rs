@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::allocation::{CostGroupMemberConnection, member_list};
 use super::cost_report::{CostLineObject, LinePick, report_of};
 use super::{AllocationRuleObject, TenantObject, loaders};
-use crate::domain::CostGroup;
+use crate::domain::{BillingSet, CostGroup};
 use crate::graphql::error::{ApiError, ApiResult};
 
 /// A business unit that license costs are allocated to.
@@ -59,7 +59,7 @@ impl CostGroupObject {
         as_of: Option<super::Date>,
         #[graphql(default)] include_descendants: bool,
     ) -> ApiResult<CostLineObject> {
-        let dated = report_of(ctx, self.0.tenant_id, as_of.map(|d| d.0)).await?;
+        let dated = report_of(ctx, self.0.tenant_id, as_of.map(|d| d.0), BillingSet::PAID).await?;
         let index = dated
             .report
             .groups

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::{CostGroupObject, SubscriptionObject, loaders};
-use crate::domain::TenantId;
 use crate::domain::allocation::{CostLine, CostReport, Currency, SkuCost};
+use crate::domain::{BillingSet, TenantId};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::loaders::DatedReport;
 
@@ -66,7 +66,8 @@ impl CostReportObject {
         self.line(|r| &r.unallocated)
     }
 
-    /// Purchased but unassigned licenses of user-assignable SKUs, with their cost.
+    /// Purchased but unassigned licenses of user-assignable SKUs, with their cost: SKUs billed
+    /// as `costReport(unassignedBilling:)` asks, `PARTNER` and `OTHER` by default.
     async fn unassigned(&self) -> CostLineObject {
         self.line(|r| &r.unassigned)
     }
@@ -262,17 +263,19 @@ impl SkuCostObject {
     }
 }
 
-/// The report of `tenant_id` on `as_of` (today in UTC when omitted), through the request's
-/// loader so that every field of a request asking for one date shares one computation.
+/// The report of `tenant_id` on `as_of` (today in UTC when omitted), `Unassigned` counting the
+/// idle seats of SKUs billed as in `unassigned`, through the request's loader so that every
+/// field of a request asking for one date shares one computation.
 pub(crate) async fn report_of(
     ctx: &Context<'_>,
     tenant_id: TenantId,
     as_of: Option<NaiveDate>,
+    unassigned: BillingSet,
 ) -> ApiResult<Arc<DatedReport>> {
     let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
     loaders(ctx)?
         .cost_report
-        .load_one((tenant_id, as_of))
+        .load_one((tenant_id, as_of, unassigned))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("tenant {tenant_id}")))
 }

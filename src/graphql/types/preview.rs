@@ -192,7 +192,10 @@ impl PreviewQuery {
             .ok_or_else(not_found)?;
         let as_of = as_of.map_or_else(|| chrono::Utc::now().date_naive(), |d| d.0);
         let i = &preview.inputs;
-        let report = i.report_on(as_of).map_err(ApiError::from)?;
+        // Unassigned as `costReport` shows it by default: idle seats of paid SKUs.
+        let report = i
+            .report_on(as_of, crate::domain::BillingSet::PAID)
+            .map_err(ApiError::from)?;
         Ok(AllocationPreviewObject {
             tenant_id,
             report: Arc::new(DatedReport {

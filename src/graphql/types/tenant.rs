@@ -15,8 +15,8 @@ use super::{
 use std::collections::HashSet;
 
 use crate::domain::{
-    Consumption, CostGroupId, SkuId, Tenant, TenantId, UserFilter, UserId, UserSort, UserSortField,
-    UserSummary,
+    BillingSet, Consumption, CostGroupId, SkuId, Tenant, TenantId, UserFilter, UserId, UserSort,
+    UserSortField, UserSummary,
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::ids::parse_id;
@@ -340,11 +340,11 @@ impl TenantObject {
             .load_one(self.0.id)
             .await?
             .unwrap_or_default();
-        let wanted: Vec<crate::domain::SkuBilling> = billing.into_iter().map(Into::into).collect();
+        let wanted: BillingSet = billing.into_iter().map(Into::into).collect();
         Ok(Consumption::of(
             subs.iter()
                 .map(|s| s.as_ref())
-                .filter(|s| wanted.contains(&s.billing)),
+                .filter(|s| wanted.contains(s.billing)),
         )
         .into())
     }
@@ -397,15 +397,20 @@ impl TenantObject {
     }
 
     /// The monthly license cost on `asOf` (default: today, UTC) per cost group, plus
-    /// `unallocated` and `unassigned`, from the stored allocation.
+    /// `unallocated` and `unassigned`, from the stored allocation. `unassigned` counts the idle
+    /// seats of SKUs billed as in `unassignedBilling`: by default `PARTNER` and `OTHER`, since
+    /// idle seats of free and trial SKUs cost nothing.
     async fn cost_report(
         &self,
         ctx: &Context<'_>,
         as_of: Option<super::Date>,
+        #[graphql(default_with = "vec![SkuBilling::Partner, SkuBilling::Other]")]
+        unassigned_billing: Vec<SkuBilling>,
     ) -> ApiResult<CostReportObject> {
+        let unassigned = unassigned_billing.into_iter().map(Into::into).collect();
         Ok(CostReportObject {
             tenant_id: self.0.id,
-            dated: report_of(ctx, self.0.id, as_of.map(|d| d.0)).await?,
+            dated: report_of(ctx, self.0.id, as_of.map(|d| d.0), unassigned).await?,
         })
     }
 

@@ -605,11 +605,13 @@ pub struct ReportInputs {
 }
 
 impl ReportInputs {
-    /// The tenant's cost report with the prices in force on `as_of`: the one place a report is
-    /// built from stored inputs (GraphQL, the preview and the CSV export all come here).
+    /// The tenant's cost report with the prices in force on `as_of`, `Unassigned` counting the
+    /// idle seats of SKUs billed as in `unassigned`: the one place a report is built from stored
+    /// inputs (GraphQL, the preview and the CSV export all come here).
     pub fn report_on(
         &self,
         as_of: chrono::NaiveDate,
+        unassigned: crate::domain::BillingSet,
     ) -> Result<crate::domain::allocation::CostReport, crate::domain::allocation::ReportError> {
         crate::domain::allocation::report_from_tally(
             &self.tally,
@@ -617,6 +619,7 @@ impl ReportInputs {
             &self.prices,
             &self.groups,
             as_of,
+            unassigned,
         )
     }
 }
