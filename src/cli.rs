@@ -13,7 +13,7 @@ use crate::domain::{Cursor, ImportTrigger, PageRequest, TenantId, TenantScope};
 use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::server::{self, ServerParts};
-use crate::store::{StatementObserver, Store, StoreError};
+use crate::store::{StatementObserver, Store, StoreError, import_runs};
 use crate::{graphql, import_report, importer, simulator, store, telemetry};
 use std::collections::HashMap;
 
@@ -52,6 +52,10 @@ pub enum Command {
         /// Import only this tenant (Entra tenant id).
         #[arg(long, value_name = "ID")]
         tenant: Option<String>,
+        /// Record the import as observed on this date (backfills, tests, demos): not after
+        /// today (UTC), and not before the date a tenant's last import observed.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<chrono::NaiveDate>,
     },
     /// Print the federation SDL of the GraphQL schema.
     Schema,
@@ -259,16 +263,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             tracing::info!("shut down");
             Ok(())
         }
-        Command::Import { tenant } => import(store, &config, tenant.as_deref()).await,
+        Command::Import { tenant, as_of } => import(store, &config, tenant.as_deref(), as_of).await,
         Command::Schema | Command::Simulate(_) => Ok(()),
     }
 }
 
-async fn import(store: Store, config: &Config, tenant: Option<&str>) -> Result<(), CliError> {
+async fn import(
+    store: Store,
+    config: &Config,
+    tenant: Option<&str>,
+    as_of: Option<chrono::NaiveDate>,
+) -> Result<(), CliError> {
     let only = tenant
         .map(|t| t.parse::<TenantId>())
         .transpose()
         .map_err(|e| CliError::Other(format!("--tenant: {e}")))?;
+    if let Some(as_of) = as_of {
+        check_as_of(&store, as_of, only).await?;
+    }
     let importer = Importer::new(store.clone(), config.importer()?)
         .await
         .map_err(|e| CliError::Other(format!("cannot start the importer: {e}")))?;
@@ -283,7 +295,9 @@ async fn import(store: Store, config: &Config, tenant: Option<&str>) -> Result<(
         importer.progress().subscribe_all(),
         names,
     ));
-    let result = importer.run_all(ImportTrigger::Cli, None, only).await;
+    let result = importer
+        .run_all_as_of(ImportTrigger::Cli, None, only, as_of)
+        .await;
     // Let the last reports draw before the table.
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     display.abort();
@@ -310,7 +324,8 @@ async fn import(store: Store, config: &Config, tenant: Option<&str>) -> Result<(
     }
     if !summary.skipped.is_empty() {
         println!(
-            "{} tenant(s) skipped: another run was importing them",
+            "{} tenant(s) skipped: another run was importing them, or their last import \
+             observed a later date",
             summary.skipped.len()
         );
     }
@@ -322,6 +337,45 @@ async fn import(store: Store, config: &Config, tenant: Option<&str>) -> Result<(
         )));
     }
     Ok(())
+}
+
+/// Refuses an `--as-of` date after today (UTC) or before the date a tenant's last import
+/// observed (all stored tenants, or `only`), naming the tenants and their dates.
+async fn check_as_of(
+    store: &Store,
+    as_of: chrono::NaiveDate,
+    only: Option<TenantId>,
+) -> Result<(), CliError> {
+    let today = chrono::Utc::now().date_naive();
+    if as_of > today {
+        return Err(CliError::Other(format!(
+            "--as-of {as_of} is after today ({today}, UTC): an import records what it observed"
+        )));
+    }
+    let mut later: Vec<(TenantId, chrono::NaiveDate)> = import_runs::last_observed_dates(store)
+        .await?
+        .into_iter()
+        .filter(|(tenant, last)| *last > as_of && only.is_none_or(|o| o == *tenant))
+        .collect();
+    if later.is_empty() {
+        return Ok(());
+    }
+    later.sort_by_key(|(tenant, last)| (*last, *tenant));
+    let names = tenant_names(store).await?;
+    let listed: Vec<String> = later
+        .iter()
+        .map(|(tenant, last)| {
+            let name = names.get(tenant).map_or("", String::as_str);
+            format!("{name} ({tenant}) last observed {last}")
+        })
+        .collect();
+    Err(CliError::Other(format!(
+        "--as-of {as_of} is before the last import of {} tenant(s): {}; dates per tenant only \
+         move forward (import with a date on or after the latest of these, or import the \
+         other tenants with --tenant)",
+        later.len(),
+        listed.join(", ")
+    )))
 }
 
 async fn tenant_names(store: &Store) -> Result<HashMap<TenantId, String>, CliError> {

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::ids::{ImportRunId, TenantId};
 
@@ -310,6 +310,9 @@ pub struct ImportRun {
     pub remediation: Option<String>,
     /// What a successful run worked around.
     pub warnings: Vec<ImportWarning>,
+    /// The date the run records what it saw as observed on (`import --as-of`, else the UTC
+    /// date it started); a tenant's dates only move forward.
+    pub observed_on: NaiveDate,
 }
 
 impl ImportRun {

@@ -349,7 +349,9 @@ impl From<TriggerError> for ApiError {
             // Starting an import is refused by the state of this deployment, not by the
             // request: of DESIGN's codes, CONFLICT says that best.
             TriggerError::NotConfigured => ApiError::Conflict(err.to_string()),
-            TriggerError::Busy { .. } => ApiError::Conflict(err.to_string()),
+            TriggerError::Busy { .. } | TriggerError::ObservedBefore { .. } => {
+                ApiError::Conflict(err.to_string())
+            }
             TriggerError::Store(store) => ApiError::from(store),
         }
     }

@@ -13,7 +13,7 @@ pub mod spool;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -57,7 +57,8 @@ impl std::fmt::Debug for Importer {
 pub struct RunSummary {
     /// Runs that ran here, in the order they ended.
     pub runs: Vec<ImportRun>,
-    /// Tenants another run or replica was already importing (or had imported in this slot).
+    /// Tenants another run or replica was already importing (or had imported in this slot), or
+    /// whose last import observed a later date than the one asked for.
     pub skipped: Vec<TenantId>,
 }
 
@@ -72,6 +73,15 @@ pub enum TriggerError {
     Busy {
         /// The tenant.
         tenant_id: TenantId,
+    },
+    /// The tenant's last import observed a later date than today (it was recorded with a
+    /// future `--as-of`); dates only move forward.
+    #[error("tenant {tenant_id}'s last import observed {last}, a later date than today")]
+    ObservedBefore {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The date its last import observed.
+        last: NaiveDate,
     },
     /// The store failed.
     #[error(transparent)]
@@ -281,6 +291,18 @@ impl Importer {
         slot: Option<DateTime<Utc>>,
         only: Option<TenantId>,
     ) -> Result<RunSummary, ImportError> {
+        self.run_all_as_of(trigger, slot, only, None).await
+    }
+
+    /// As [`Importer::run_all`], recording what each run sees as observed on `as_of` (`None`:
+    /// the run's UTC start date). A tenant whose last import observed a later date is skipped.
+    pub async fn run_all_as_of(
+        self: &Arc<Self>,
+        trigger: ImportTrigger,
+        slot: Option<DateTime<Utc>>,
+        only: Option<TenantId>,
+        as_of: Option<NaiveDate>,
+    ) -> Result<RunSummary, ImportError> {
         let interrupted = import_runs::interrupt_abandoned_runs(&self.store).await?;
         if interrupted > 0 {
             tracing::warn!(
@@ -307,7 +329,7 @@ impl Importer {
             let gate = gate.clone();
             tasks.spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                match importer.claim(tenant_id, trigger, slot).await {
+                match importer.claim(tenant_id, trigger, slot, as_of).await {
                     Ok(Ok(run)) => Ok(run::execute(importer.clone(), run).await),
                     Ok(Err(_)) => Err(tenant_id),
                     Err(err) => {
@@ -338,7 +360,7 @@ impl Importer {
         if !self.is_configured() {
             return Err(TriggerError::NotConfigured);
         }
-        match self.claim(tenant_id, trigger, None).await? {
+        match self.claim(tenant_id, trigger, None, None).await? {
             Ok(run) => {
                 let importer = self.clone();
                 let started = run.clone();
@@ -347,6 +369,9 @@ impl Importer {
                     importer.keep_rotated_refresh_token().await;
                 });
                 Ok(started)
+            }
+            Err(StartRefused::ObservedBefore { last }) => {
+                Err(TriggerError::ObservedBefore { tenant_id, last })
             }
             Err(_) => Err(TriggerError::Busy { tenant_id }),
         }
@@ -357,6 +382,7 @@ impl Importer {
         tenant_id: TenantId,
         trigger: ImportTrigger,
         slot: Option<DateTime<Utc>>,
+        observed_on: Option<NaiveDate>,
     ) -> Result<Result<ImportRun, StartRefused>, StoreError> {
         let lease = chrono::Duration::from_std(self.settings.lease)
             .unwrap_or_else(|_| chrono::Duration::seconds(120));
@@ -368,11 +394,20 @@ impl Importer {
                 scheduled_for: slot,
                 holder: self.holder.clone(),
                 lease,
+                observed_on,
             },
         )
         .await?;
-        if let Err(refused) = &claimed {
-            tracing::info!(%tenant_id, ?refused, "tenant skipped: claimed elsewhere");
+        match &claimed {
+            Err(StartRefused::ObservedBefore { last }) => tracing::warn!(
+                %tenant_id,
+                %last,
+                "tenant skipped: its last import observed a later date"
+            ),
+            Err(refused) => {
+                tracing::info!(%tenant_id, ?refused, "tenant skipped: claimed elsewhere")
+            }
+            Ok(_) => {}
         }
         Ok(claimed)
     }

@@ -218,7 +218,14 @@ async fn finish_commit(
         .warnings
         .iter()
         .any(|w| w.code == ImportWarningCode::DeltaLatestRefused);
-    import_runs::save_delta_link(&txn, tenant_id, commit.delta_link, initial_delta_next).await?;
+    import_runs::save_delta_link(
+        &txn,
+        tenant_id,
+        commit.delta_link,
+        initial_delta_next,
+        commit.run.observed_on,
+    )
+    .await?;
     import_runs::finish_run_on(
         &txn,
         commit.run,

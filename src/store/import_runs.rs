@@ -3,7 +3,7 @@
 //! A lease row per tenant makes one replica at a time import a tenant; a scheduled slot's run
 //! row is unique per tenant, so a slot imports each tenant once whichever replica gets there.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
@@ -34,6 +34,8 @@ pub struct NewRun {
     pub holder: String,
     /// How long the claim lasts without renewal.
     pub lease: chrono::Duration,
+    /// The date the run records as observed (`import --as-of`); `None`: its UTC start date.
+    pub observed_on: Option<NaiveDate>,
 }
 
 /// Why a run could not start.
@@ -46,6 +48,11 @@ pub enum StartRefused {
     },
     /// The scheduled slot already has a run of this tenant.
     SlotTaken,
+    /// The run would observe a date before the tenant's last import: dates only move forward.
+    ObservedBefore {
+        /// The date the tenant's last import observed.
+        last: NaiveDate,
+    },
 }
 
 pub(crate) fn to_domain(m: import_run::Model) -> Result<ImportRun, StoreError> {
@@ -92,6 +99,7 @@ pub(crate) fn to_domain(m: import_run::Model) -> Result<ImportRun, StoreError> {
                 .map_err(|e| corrupt(format!("warnings of run {}: {e}", m.id)))?,
         },
         remediation: m.remediation,
+        observed_on: m.observed_on.unwrap_or_else(|| m.started_at.date_naive()),
     })
 }
 
@@ -146,6 +154,7 @@ pub async fn start_run(
     new: &NewRun,
 ) -> Result<Result<ImportRun, StartRefused>, StoreError> {
     let now = Utc::now();
+    let observed_on = new.observed_on.unwrap_or_else(|| now.date_naive());
     let run_id = Uuid::new_v4();
     let tenant_id = new.tenant_id.uuid();
     let txn = store.begin_write().await?;
@@ -158,6 +167,7 @@ pub async fn start_run(
         lease_expires_at: Set(None),
         updated_at: Set(now),
         initial_delta_next: Set(false),
+        last_observed_on: Set(None),
     })
     .on_conflict(
         OnConflict::column(tenant_import_state::Column::TenantId)
@@ -166,6 +176,13 @@ pub async fn start_run(
     )
     .exec_without_returning(&txn)
     .await?;
+    let last = tenant_import_state::Entity::find_by_id(tenant_id)
+        .one(&txn)
+        .await?
+        .and_then(|s| s.last_observed_on);
+    if let Some(last) = last.filter(|last| *last > observed_on) {
+        return Ok(Err(StartRefused::ObservedBefore { last }));
+    }
     if let Some(slot) = new.scheduled_for {
         let taken = import_run::Entity::find()
             .filter(import_run::Column::TenantId.eq(tenant_id))
@@ -230,6 +247,7 @@ pub async fn start_run(
         pages: Set(0),
         retries: Set(0),
         warnings: Set(None),
+        observed_on: Set(Some(observed_on)),
     };
     match import_run::Entity::insert(row)
         .exec_without_returning(&txn)
@@ -489,6 +507,19 @@ pub struct ImportBasis {
     pub initial_delta_next: bool,
 }
 
+/// The date each tenant's last committed import observed, for the tenants imported at least once.
+pub async fn last_observed_dates(
+    store: &Store,
+) -> Result<std::collections::HashMap<TenantId, NaiveDate>, StoreError> {
+    Ok(tenant_import_state::Entity::find()
+        .filter(tenant_import_state::Column::LastObservedOn.is_not_null())
+        .all(store.db())
+        .await?
+        .into_iter()
+        .filter_map(|s| s.last_observed_on.map(|d| (TenantId(s.tenant_id), d)))
+        .collect())
+}
+
 /// The basis of the next run of `tenant_id`.
 pub async fn import_basis(store: &Store, tenant_id: TenantId) -> Result<ImportBasis, StoreError> {
     let state = tenant_import_state::Entity::find_by_id(tenant_id.uuid())
@@ -620,13 +651,14 @@ async fn upsert_sealed(
     Ok(())
 }
 
-/// Saves (or clears) the delta link of a tenant, and whether its next run must start with an
-/// initial delta round; part of a run's commit.
+/// Saves (or clears) the delta link of a tenant, whether its next run must start with an
+/// initial delta round, and the date this run observed; part of a run's commit.
 pub(crate) async fn save_delta_link<C: ConnectionTrait>(
     db: &C,
     tenant_id: TenantId,
     delta_link: Option<&str>,
     initial_delta_next: bool,
+    observed_on: NaiveDate,
 ) -> Result<(), StoreError> {
     let now = Utc::now();
     tenant_import_state::Entity::update_many()
@@ -641,6 +673,10 @@ pub(crate) async fn save_delta_link<C: ConnectionTrait>(
         .col_expr(
             tenant_import_state::Column::InitialDeltaNext,
             Expr::value(initial_delta_next),
+        )
+        .col_expr(
+            tenant_import_state::Column::LastObservedOn,
+            Expr::value(observed_on),
         )
         .col_expr(tenant_import_state::Column::UpdatedAt, Expr::value(now))
         .filter(tenant_import_state::Column::TenantId.eq(tenant_id.uuid()))

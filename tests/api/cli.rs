@@ -287,11 +287,47 @@ async fn import_prints_a_summary_with_what_to_do_and_exits_1_when_a_tenant_faile
 
     // One healthy tenant alone: exit 0, and the run is a delta run now.
     let healthy = sim.tenant_ids()[0].to_string();
-    let output = tokio::task::spawn_blocking(move || run(&["--tenant", &healthy]))
-        .await
-        .unwrap();
+    let output = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&["--tenant", &healthy])
+    })
+    .await
+    .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("DELTA"), "{stdout}");
+
+    // `--as-of`: not in the future, and not before a tenant's last import (today, above).
+    let today = chrono::Utc::now().date_naive();
+    let as_of = |date: chrono::NaiveDate, extra: &'static [&'static str]| {
+        let run = run.clone();
+        let date = date.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec!["--as-of", date.as_str()];
+            args.extend_from_slice(extra);
+            run(&args)
+        })
+    };
+    for (date, refusal) in [
+        (today + chrono::Duration::days(1), "is after today"),
+        (today - chrono::Duration::days(3), "only move forward"),
+    ] {
+        let output = as_of(date, &[]).await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(0), "{date}: {stderr}");
+        assert!(stderr.contains(refusal), "{date}: {stderr}");
+        assert!(stderr.contains(&date.to_string()), "{stderr}");
+    }
+    let stderr = String::from_utf8_lossy(
+        &as_of(today - chrono::Duration::days(3), &[])
+            .await
+            .unwrap()
+            .stderr,
+    )
+    .into_owned();
+    assert!(
+        stderr.contains(&format!("last observed {today}")),
+        "names the date: {stderr}"
+    );
     sim.stop().await;
 }

@@ -46,6 +46,7 @@ pub(crate) async fn start(store: &Store, tenant_id: TenantId) -> ImportRun {
             scheduled_for: None,
             holder: "test-holder".to_owned(),
             lease: chrono::Duration::seconds(120),
+            observed_on: None,
         },
     )
     .await

@@ -13,6 +13,7 @@ mod cost_reports;
 mod evaluation;
 mod expensive_operations;
 mod federation;
+mod history;
 mod http;
 mod import_commit;
 mod import_edge_cases;

@@ -208,6 +208,12 @@ impl ImportRunObject {
         self.0.scheduled_for
     }
 
+    /// The date the run records what it saw as observed on: `tenantgraph import --as-of`, else
+    /// the UTC date it started. History and chargeback date changes by it.
+    async fn observed_on(&self) -> super::Date {
+        super::Date(self.0.observed_on)
+    }
+
     /// When the run started.
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at

@@ -30,6 +30,7 @@ pub struct Model {
     pub pages: i64,
     pub retries: i64,
     pub warnings: Option<String>,
+    pub observed_on: Option<Date>,
 }
 
 /// No relations are navigated through SeaORM.

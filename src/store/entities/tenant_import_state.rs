@@ -1,4 +1,5 @@
-//! Table `tenant_import_states`: a tenant's delta link and who holds its import lease.
+//! Table `tenant_import_states`: a tenant's delta link, who holds its import lease, and the
+//! newest date an import of it observed.
 
 use sea_orm::entity::prelude::*;
 
@@ -15,6 +16,7 @@ pub struct Model {
     pub lease_expires_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
     pub initial_delta_next: bool,
+    pub last_observed_on: Option<Date>,
 }
 
 /// No relations are navigated through SeaORM.

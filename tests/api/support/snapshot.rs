@@ -91,6 +91,7 @@ pub(crate) async fn replace_tenant(
             scheduled_for: None,
             holder: "test-seed".to_owned(),
             lease: chrono::Duration::seconds(120),
+            observed_on: None,
         },
     )
     .await?
