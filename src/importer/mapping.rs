@@ -1,7 +1,7 @@
 //! Graph wire types to domain values. Ids are checked here; a record that breaks the
 //! reference's shape is malformed upstream data.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::clients::graph::{
@@ -230,8 +230,10 @@ fn license_assignment(
     let last_updated = entry
         .last_updated_date_time
         .map(|text| {
+            // To whole microseconds, what PostgreSQL keeps: the value read back then equals
+            // the one sent, and an unchanged assignment is not written again.
             DateTime::parse_from_rfc3339(&text)
-                .map(|t| t.with_timezone(&Utc))
+                .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
                 .map_err(|_| ImportError::Malformed {
                     message: format!(
                         "user {id}: lastUpdatedDateTime {text:?} of SKU {sku_id} is not an \
@@ -415,7 +417,7 @@ mod tests {
         assert!(failed.is_in_error());
         assert_eq!(
             failed.last_updated.map(|t| t.to_rfc3339()).as_deref(),
-            Some("2025-06-01T06:30:00.123456700+00:00")
+            Some("2025-06-01T06:30:00.123456+00:00")
         );
     }
 

@@ -1,7 +1,7 @@
 //! SQL statements per request stay constant in the page size (DataLoaders batch every relation).
 
 use crate::support::snapshot::{TenantSnapshot, replace_tenant};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use serde_json::json;
 use tenantgraph::domain::{
     AssignedBy, AssignedLicense, GroupId, LicenseAssignment, LicenseAssignmentState, PrepaidUnits,
@@ -149,7 +149,7 @@ pub(crate) fn big_tenant_assignments(
             state: state.to_owned(),
             error: error.map(str::to_owned),
             disabled_plans: Vec::new(),
-            last_updated: Some(user.first_seen_at),
+            last_updated: Some(user.first_seen_at.trunc_subsecs(0)),
         },
     };
     let group = AssignedBy::Group(BIG_TENANT_GROUP);
@@ -175,7 +175,9 @@ pub(crate) fn big_tenant_assignments(
 
 const USERS_PAGE: &str = r#"query($id: ID!, $first: Int) { tenant(id: $id) { name users(first: $first) {
   totalCount edges { node { displayName department manager { displayName }
-  licenses { disabledServicePlans { name } subscription { skuPartNumber unassigned } } } } } } }"#;
+  licenses { disabledServicePlans { name } subscription { skuPartNumber unassigned }
+    assignedBy { assignedBy state error } }
+  licenseAssignments { skuId assignedBy state error lastUpdated } } } } } }"#;
 
 #[tokio::test]
 async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
@@ -207,13 +209,40 @@ async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
             .unwrap();
         assert_eq!(edges.len(), 500);
         assert!(edges.iter().any(|e| !e["node"]["manager"].is_null()));
+        let by_group = BIG_TENANT_GROUP.to_string();
+        let assigned_by = |e: &serde_json::Value| -> Vec<String> {
+            e["node"]["licenses"][0]["assignedBy"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["assignedBy"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for (kind, sources) in [
+            ("direct", vec!["DIRECT".to_owned()]),
+            ("group", vec![by_group.clone()]),
+            ("both", vec!["DIRECT".to_owned(), by_group.clone()]),
+        ] {
+            assert!(
+                edges.iter().any(|e| assigned_by(e) == sources),
+                "a license assigned {kind}"
+            );
+        }
+        assert!(edges.iter().any(|e| {
+            e["node"]["licenseAssignments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["error"] == "CountViolation")
+        }));
         let batches = app.metrics.render();
         assert_eq!(
             small_count, large_count,
             "statements for 10 vs 500 users on {backend:?}: {batches}"
         );
-        // tenant, users page, totalCount, managers, licenses, subscriptions, service plans
-        assert_eq!(large_count, 7, "{backend:?}");
+        // tenant, users page, totalCount, managers, licenses, subscriptions, service plans,
+        // license assignments (read once for `assignedBy` and `licenseAssignments`)
+        assert_eq!(large_count, 8, "{backend:?}");
     }
 }
 
