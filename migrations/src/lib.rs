@@ -20,6 +20,7 @@ mod m20261128_000010_index_audit_log_at;
 mod m20261128_000011_encrypt_partner_credentials;
 mod m20261202_000012_import_warnings;
 mod m20261202_000013_commerce_subscriptions;
+mod m20261202_000014_license_assignments;
 mod m20261202_000016_import_observed_dates;
 
 /// Every migration of the store, oldest first.
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000011_encrypt_partner_credentials::Migration),
             Box::new(m20261202_000012_import_warnings::Migration),
             Box::new(m20261202_000013_commerce_subscriptions::Migration),
+            Box::new(m20261202_000014_license_assignments::Migration),
             Box::new(m20261202_000016_import_observed_dates::Migration),
         ]
     }

@@ -99,6 +99,11 @@ guid_id!(
     "service plan id"
 );
 guid_id!(
+    /// An Entra group object id: a licensing group that assigns licenses to its members.
+    GroupId,
+    "group id"
+);
+guid_id!(
     /// A cost group, created by the partner's staff.
     CostGroupId,
     "cost group id"

@@ -1,6 +1,7 @@
 //! The plan of an import commit, one chunk of upstream records at a time: from the records and
 //! the stored rows of the users they name, which users to insert, update, restore and
-//! soft-delete, which license rows to replace, and what the chunk adds to the run's counts.
+//! soft-delete, which license and license assignment rows to replace, and what the chunk adds
+//! to the run's counts.
 //! Pure: the store reads before and writes after (`store::import_commit`).
 
 use std::collections::{HashMap, HashSet};
@@ -10,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::ids::{SkuId, TenantId, UserId};
 use super::import_run::ImportCounts;
 use super::imported_user::{ImportedUser, ImportedUserError, UserChange, differs};
+use super::license_assignment::{LicenseAssignment, same_assignments};
 use super::user::{AssignedLicense, User};
 
 /// The stored rows of the users a chunk names.
@@ -19,6 +21,8 @@ pub struct StoredUsers {
     pub users: HashMap<UserId, User>,
     /// Their licenses, by user; users without licenses are absent.
     pub licenses: HashMap<UserId, Vec<AssignedLicense>>,
+    /// Their license assignments, by user; users without assignments are absent.
+    pub assignments: HashMap<UserId, Vec<LicenseAssignment>>,
 }
 
 /// What to write for one chunk. Users are in id order, licenses by user then SKU.
@@ -36,6 +40,11 @@ pub struct ChunkPlan {
     pub clear_licenses: Vec<UserId>,
     /// License rows to insert.
     pub insert_licenses: Vec<AssignedLicense>,
+    /// Users whose stored license assignment rows go (replaced by `insert_assignments`, or
+    /// gone with the user).
+    pub clear_assignments: Vec<UserId>,
+    /// License assignment rows to insert, by user then in upstream order.
+    pub insert_assignments: Vec<LicenseAssignment>,
     /// What the chunk adds to the run's user counts (`users_*`; the other counts stay 0).
     pub counts: ImportCounts,
 }
@@ -81,6 +90,7 @@ pub struct ImportPlanner {
 struct Gathered {
     users: HashMap<UserId, User>,
     licenses: HashMap<UserId, Vec<AssignedLicense>>,
+    assignments: HashMap<UserId, Vec<LicenseAssignment>>,
     removed: HashSet<UserId>,
     counts: ImportCounts,
 }
@@ -114,9 +124,49 @@ pub fn same_licenses(new: &[AssignedLicense], old: &[AssignedLicense]) -> bool {
     a == b
 }
 
+/// The rows of one per-user relation stored for `id` (none when absent).
+fn rows_of<T>(rows: &HashMap<UserId, Vec<T>>, id: UserId) -> &[T] {
+    rows.get(&id).map_or(&[], Vec::as_slice)
+}
+
+/// How a chunk replaces one per-user relation (licenses, license assignments): the users whose
+/// stored rows go, in id order (those whose new rows differ from `stored`, and those `removed`,
+/// if they had rows), and the rows to insert, by user in id order and each user's rows in the
+/// order given.
+fn replacement<T>(
+    mut new: HashMap<UserId, Vec<T>>,
+    removed: &HashSet<UserId>,
+    stored: &HashMap<UserId, Vec<T>>,
+    same: impl Fn(&[T], &[T]) -> bool,
+) -> (Vec<UserId>, Vec<T>) {
+    let mut replaced: Vec<UserId> = new
+        .iter()
+        .filter(|(id, rows)| !same(rows, rows_of(stored, **id)))
+        .map(|(id, _)| *id)
+        .chain(removed.iter().copied())
+        .collect();
+    replaced.sort_unstable();
+    // Only users that had rows have rows to delete.
+    let clear = replaced
+        .iter()
+        .copied()
+        .filter(|id| stored.contains_key(id))
+        .collect();
+    let insert = replaced
+        .iter()
+        .filter_map(|id| new.remove(id))
+        .flatten()
+        .collect();
+    (clear, insert)
+}
+
 impl StoredUsers {
     fn licenses_of(&self, id: UserId) -> &[AssignedLicense] {
-        self.licenses.get(&id).map_or(&[], Vec::as_slice)
+        rows_of(&self.licenses, id)
+    }
+
+    fn assignments_of(&self, id: UserId) -> &[LicenseAssignment] {
+        rows_of(&self.assignments, id)
     }
 
     fn is_present(&self, id: UserId) -> bool {
@@ -179,25 +229,33 @@ impl ImportPlanner {
         if let Some(list) = &licenses {
             self.check_licenses(id, list)?;
         }
+        let assignments = record.license_assignments_of(self.tenant_id);
         self.listed.insert(id);
         gathered.removed.remove(&id);
         if self.counted.insert(id) {
             let licenses_changed = licenses
                 .as_ref()
                 .is_some_and(|new| !same_licenses(new, stored.licenses_of(id)));
+            let assignments_changed = assignments
+                .as_ref()
+                .is_some_and(|new| !same_assignments(new, stored.assignments_of(id)));
             let counts = &mut gathered.counts;
             match stored.users.get(&id) {
                 None => counts.users_added += 1,
                 Some(old) if old.deleted_at.is_some() => counts.users_restored += 1,
-                Some(old) if differs(old, &user) || licenses_changed => counts.users_updated += 1,
+                Some(old) if differs(old, &user) || licenses_changed || assignments_changed => {
+                    counts.users_updated += 1
+                }
                 Some(_) => {}
             }
         }
-        if let Some(list) = licenses {
+        // A restored user whose record carried no licenses or assignments starts with none.
+        let restored = stored.is_deleted(id);
+        if let Some(list) = licenses.or_else(|| restored.then(Vec::new)) {
             gathered.licenses.insert(id, list);
-        } else if stored.is_deleted(id) {
-            // A restored user whose record carried no licenses starts with none.
-            gathered.licenses.insert(id, Vec::new());
+        }
+        if let Some(list) = assignments.or_else(|| restored.then(Vec::new)) {
+            gathered.assignments.insert(id, list);
         }
         gathered.users.insert(id, user);
         Ok(())
@@ -232,6 +290,7 @@ impl ImportPlanner {
         self.listed.remove(&id);
         gathered.users.remove(&id);
         gathered.licenses.remove(&id);
+        gathered.assignments.remove(&id);
         if stored.is_present(id) && self.counted.insert(id) {
             gathered.counts.users_removed += 1;
         }
@@ -240,8 +299,8 @@ impl ImportPlanner {
 }
 
 impl Gathered {
-    /// What to write: users and licenses that did not change are left as they are.
-    fn into_plan(mut self, stored: &StoredUsers) -> ChunkPlan {
+    /// What to write: users, licenses and assignments that did not change are left as they are.
+    fn into_plan(self, stored: &StoredUsers) -> ChunkPlan {
         let mut plan = ChunkPlan {
             counts: self.counts,
             ..ChunkPlan::default()
@@ -258,27 +317,20 @@ impl Gathered {
         for users in [&mut plan.insert, &mut plan.update, &mut plan.restore] {
             users.sort_unstable_by_key(|u| u.id);
         }
-        let mut relicensed: Vec<UserId> = self
-            .licenses
-            .iter()
-            .filter(|(id, list)| !same_licenses(list, stored.licenses_of(**id)))
-            .map(|(id, _)| *id)
-            .chain(self.removed.iter().copied())
-            .collect();
-        relicensed.sort_unstable();
-        // Only users that had licenses have rows to delete.
-        plan.clear_licenses = relicensed
-            .iter()
-            .copied()
-            .filter(|id| stored.licenses.contains_key(id))
-            .collect();
-        plan.insert_licenses = relicensed
-            .iter()
-            .filter_map(|id| self.licenses.remove(id))
-            .flatten()
-            .collect();
+        (plan.clear_licenses, plan.insert_licenses) = replacement(
+            self.licenses,
+            &self.removed,
+            &stored.licenses,
+            same_licenses,
+        );
         plan.insert_licenses
             .sort_unstable_by_key(|l| (l.user_id, l.sku_id));
+        (plan.clear_assignments, plan.insert_assignments) = replacement(
+            self.assignments,
+            &self.removed,
+            &stored.assignments,
+            same_assignments,
+        );
         plan.soft_delete = self
             .removed
             .into_iter()
@@ -292,7 +344,9 @@ impl Gathered {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::GroupId;
     use crate::domain::imported_user::{FieldSet, UserField};
+    use crate::domain::license_assignment::{AssignedBy, LicenseAssignmentState};
     use uuid::Uuid;
 
     const A: u128 = 0xA;
@@ -340,6 +394,10 @@ mod tests {
                 out.licenses
                     .insert(user.id, record.licenses_of(TENANT).unwrap());
             }
+            if !deleted && !record.license_assignments.is_empty() {
+                out.assignments
+                    .insert(user.id, record.license_assignments_of(TENANT).unwrap());
+            }
             out.users.insert(user.id, user);
         }
         out
@@ -363,6 +421,22 @@ mod tests {
                 plan.insert_licenses
                     .iter()
                     .map(|l| format!("{}/{:x}", n(&l.user_id), l.sku_id.uuid().as_u128()))
+                    .collect(),
+            ),
+            ("assignment-", ids(&plan.clear_assignments)),
+            (
+                "assignment+",
+                plan.insert_assignments
+                    .iter()
+                    .map(|a| {
+                        let d = &a.detail;
+                        format!(
+                            "{}/{:x}/{}",
+                            n(&a.user_id),
+                            d.sku_id.uuid().as_u128(),
+                            d.error.as_deref().unwrap_or(&d.state)
+                        )
+                    })
                     .collect(),
             ),
             ("added", vec![c.users_added.to_string()]),
@@ -548,6 +622,89 @@ mod tests {
             err,
             ImportPlanError::User(ImportedUserError::MissingUserPrincipalName(id(2)))
         );
+    }
+
+    /// User `n` holding `skus` directly (`Active`), plus an Exchange group assignment (SKU
+    /// `B`) that failed with `CountViolation` when `failed`.
+    fn assigned(n: u128, name: &str, skus: &[u128], failed: bool) -> ImportedUser {
+        let entry =
+            |sku: u128, by: AssignedBy, state: &str, error: Option<&str>| LicenseAssignmentState {
+                sku_id: SkuId(Uuid::from_u128(sku)),
+                assigned_by: by,
+                state: state.to_owned(),
+                error: error.map(str::to_owned),
+                disabled_plans: Vec::new(),
+                last_updated: Some(at(0)),
+            };
+        let mut record = listed(n, name, skus);
+        record.license_assignments = skus
+            .iter()
+            .map(|s| entry(*s, AssignedBy::Direct, "Active", None))
+            .collect();
+        if failed {
+            let group = AssignedBy::Group(GroupId(Uuid::from_u128(0x6)));
+            record
+                .license_assignments
+                .push(entry(B, group, "Error", Some("CountViolation")));
+        }
+        record
+    }
+
+    #[test]
+    fn license_assignments_are_replaced_per_user_when_they_change() {
+        let with = |records: Vec<ImportedUser>| {
+            let mut out = StoredUsers::default();
+            for record in records {
+                let user = record.apply(TENANT, None, at(0)).unwrap();
+                out.licenses
+                    .insert(user.id, record.licenses_of(TENANT).unwrap());
+                out.assignments
+                    .insert(user.id, record.license_assignments_of(TENANT).unwrap());
+                out.users.insert(user.id, user);
+            }
+            out
+        };
+        let change = |record: ImportedUser| UserChange::Present(Box::new(record));
+        let mut states_only = assigned(1, "Ann", &[A], false);
+        states_only.present = FieldSet::default();
+        states_only.present.insert(UserField::Department);
+        states_only.department = Some("Legal".to_owned());
+        let cases: Vec<(&str, StoredUsers, Vec<UserChange>, &str)> = vec![
+            (
+                "a new user's assignments are inserted, the failed one too",
+                StoredUsers::default(),
+                vec![change(assigned(1, "Ann", &[A], true))],
+                "insert 1; license+ 1/a; assignment+ 1/a/Active,1/b/CountViolation; added 1",
+            ),
+            (
+                "unchanged assignments write nothing",
+                with(vec![assigned(1, "Ann", &[A], true)]),
+                vec![change(assigned(1, "Ann", &[A], true))],
+                "",
+            ),
+            (
+                "an assignment that fails replaces the rows, the licenses stay",
+                with(vec![assigned(1, "Ann", &[A], false)]),
+                vec![change(assigned(1, "Ann", &[A], true))],
+                "assignment- 1; assignment+ 1/a/Active,1/b/CountViolation; updated 1",
+            ),
+            (
+                "a delta record without licenseAssignmentStates keeps the stored ones",
+                with(vec![assigned(1, "Ann", &[A], true)]),
+                vec![change(states_only)],
+                "update 1; updated 1",
+            ),
+            (
+                "a user gone upstream loses its assignments with its licenses",
+                with(vec![assigned(1, "Ann", &[A], true)]),
+                vec![UserChange::Removed(id(1))],
+                "soft-delete 1; license- 1; assignment- 1; removed 1",
+            ),
+        ];
+        for (name, stored, changes, expected) in cases {
+            let plan = planner().plan_chunk(changes, &stored).unwrap();
+            assert_eq!(summary(&plan), expected, "{name}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ServicePlanId, SkuId, TenantId, UserId};
+use super::license_assignment::{LicenseAssignment, LicenseAssignmentState};
 use super::user::{AssignedLicense, EXTENSION_ATTRIBUTES, User};
 
 /// One imported property, named as in Graph.
@@ -54,6 +55,8 @@ pub enum UserField {
     Manager,
     /// `assignedLicenses`.
     Licenses,
+    /// `licenseAssignmentStates`.
+    LicenseAssignments,
 }
 
 /// The set of properties an upstream record carried.
@@ -63,7 +66,7 @@ pub struct FieldSet(u32);
 
 impl FieldSet {
     /// Every property: a full listing, where a missing property means "not set".
-    pub const ALL: FieldSet = FieldSet((1 << 21) - 1);
+    pub const ALL: FieldSet = FieldSet((1 << 22) - 1);
 
     /// Adds `field`.
     pub fn insert(&mut self, field: UserField) {
@@ -125,6 +128,9 @@ pub struct ImportedUser {
     pub manager_id: Option<UserId>,
     /// Assigned licenses: SKU and the plans disabled in it.
     pub licenses: Vec<(SkuId, Vec<ServicePlanId>)>,
+    /// How each license is assigned (`licenseAssignmentStates`), failed assignments included.
+    #[serde(default)]
+    pub license_assignments: Vec<LicenseAssignmentState>,
 }
 
 /// One record of an import: a present user, or one gone upstream.
@@ -277,6 +283,24 @@ impl ImportedUser {
                 .collect()
         })
     }
+
+    /// The user's license assignments after this record, or `None` when it didn't carry them
+    /// (unchanged).
+    pub fn license_assignments_of(&self, tenant_id: TenantId) -> Option<Vec<LicenseAssignment>> {
+        let id = self.id?;
+        self.present
+            .contains(UserField::LicenseAssignments)
+            .then(|| {
+                self.license_assignments
+                    .iter()
+                    .map(|detail| LicenseAssignment {
+                        user_id: id,
+                        tenant_id,
+                        detail: detail.clone(),
+                    })
+                    .collect()
+            })
+    }
 }
 
 /// Whether two stored users differ in anything an import writes (times aside).
@@ -348,6 +372,7 @@ mod tests {
         assert_eq!(user.first_seen_at, base.first_seen_at);
         assert_eq!(user.deleted_at, None, "a returning user is restored");
         assert_eq!(change.licenses_of(base.tenant_id), None);
+        assert_eq!(change.license_assignments_of(base.tenant_id), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod import_plan;
 pub mod import_run;
 pub mod imported_user;
+pub mod license_assignment;
 pub mod paging;
 pub mod principal;
 pub mod scope;
@@ -20,12 +21,15 @@ pub mod user;
 pub use commerce::{BillingSet, CommerceSubscription, DirectorySubscription, SkuBilling};
 pub use cost_group::{CostGroup, CostGroupError};
 pub use error::DomainError;
-pub use ids::{AllocationRuleId, CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId};
+pub use ids::{
+    AllocationRuleId, CostGroupId, GroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId,
+};
 pub use import_run::{
     FailureReason, ImportCounts, ImportMode, ImportRun, ImportTrigger, ImportWarning,
     ImportWarningCode, RemediationContext, RunStatus,
 };
 pub use imported_user::{FieldSet, ImportedUser, ImportedUserError, UserChange, UserField};
+pub use license_assignment::{AssignedBy, LicenseAssignment, LicenseAssignmentState};
 pub use paging::{Cursor, Page, PageRequest};
 pub use principal::{Action, Principal, Role};
 pub use scope::TenantScope;

@@ -195,6 +195,13 @@ pub struct UserFilter {
     pub cost_group_id: Option<CostGroupId>,
     /// `Some(true)`: users placed in no cost group; `Some(false)`: users placed in at least one.
     pub unallocated: Option<bool>,
+    /// `Some(true)`: users with a license assignment in error (see
+    /// [`LicenseAssignmentState::is_in_error`](super::LicenseAssignmentState::is_in_error));
+    /// `Some(false)`: users without one.
+    pub license_error: Option<bool>,
+    /// `Some(true)`: users holding a license (of `sku_id` when set, else of any SKU) only through
+    /// groups: assigned by at least one group and not directly; `Some(false)`: the others.
+    pub only_through_group: Option<bool>,
     /// Include users soft-deleted upstream.
     pub include_deleted: bool,
 }

@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
 use crate::domain::{
     AllocationRuleId, AssignedLicense, BillingSet, CommerceSubscription, CostGroup, CostGroupId,
-    Page, PageRequest, ServicePlan, SkuId, Subscription, Tenant, TenantId, TenantScope,
-    UserDetails, UserFilter, UserId, UserSummary,
+    LicenseAssignment, Page, PageRequest, ServicePlan, SkuId, Subscription, Tenant, TenantId,
+    TenantScope, UserDetails, UserFilter, UserId, UserSummary,
 };
 use crate::graphql::error::ApiError;
 use crate::metrics::Metrics;
@@ -19,7 +19,9 @@ use crate::store::allocation::{self, PriceEntry};
 use crate::store::import_queries::{self, TenantRuns};
 use crate::store::members::{self, CostGroupMember};
 use crate::store::users::{UserListQuery, UserParent};
-use crate::store::{Store, StoreError, commerce, licenses, subscriptions, tenants, users};
+use crate::store::{
+    Store, StoreError, commerce, license_assignments, licenses, subscriptions, tenants, users,
+};
 
 /// Errors are shared between every caller waiting on a batch.
 pub type LoadError = Arc<StoreError>;
@@ -118,6 +120,21 @@ impl Loader<UserId> for LicensesOfUser {
         self.0.batch("licenses_of_user", keys.len());
         let rows = licenses::list_licenses_of_users(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |l| l.user_id))
+    }
+}
+
+loader!(
+    /// How each user's licenses are assigned, failed assignments included, in upstream order.
+    LicenseAssignmentsOfUser
+);
+impl Loader<UserId> for LicenseAssignmentsOfUser {
+    type Value = Vec<Arc<LicenseAssignment>>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
+        self.0.batch("license_assignments_of_user", keys.len());
+        let rows =
+            license_assignments::list_license_assignments_of_users(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |a| a.user_id))
     }
 }
 
@@ -566,6 +583,8 @@ pub struct Loaders {
     pub user_details: Cached<UserDetailsById>,
     /// See [`LicensesOfUser`].
     pub licenses: Cached<LicensesOfUser>,
+    /// See [`LicenseAssignmentsOfUser`].
+    pub license_assignments: Cached<LicenseAssignmentsOfUser>,
     /// See [`SubscriptionByKey`].
     pub subscription: Cached<SubscriptionByKey>,
     /// See [`SubscriptionsOfTenant`].
@@ -653,6 +672,7 @@ impl Loaders {
             user: cached(UserById(source.clone())),
             user_details: cached(UserDetailsById(source.clone())),
             licenses: cached(LicensesOfUser(source.clone())),
+            license_assignments: cached(LicenseAssignmentsOfUser(source.clone())),
             subscription: cached(SubscriptionByKey(source.clone())),
             subscriptions: cached(SubscriptionsOfTenant(source.clone())),
             plans: cached(PlansOfSubscription(source.clone())),

@@ -1,14 +1,18 @@
 //! Graph wire types to domain values. Ids are checked here; a record that breaks the
 //! reference's shape is malformed upstream data.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
-use super::clients::graph::{Field, GraphDirectoryObject, GraphSku, GraphUser};
+use super::clients::graph::{
+    Field, GraphDirectoryObject, GraphLicenseAssignmentState, GraphSku, GraphUser,
+};
 use super::error::ImportError;
+use crate::domain::license_assignment::error_of;
 use crate::domain::{
-    EXTENSION_ATTRIBUTES, FieldSet, ImportedUser, PrepaidUnits, ServicePlan, ServicePlanId, SkuId,
-    Subscription, TenantId, UserChange, UserField, UserId,
+    AssignedBy, EXTENSION_ATTRIBUTES, FieldSet, GroupId, ImportedUser, LicenseAssignmentState,
+    PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, TenantId, UserChange, UserField,
+    UserId,
 };
 
 /// How to read missing properties of a user record.
@@ -135,6 +139,17 @@ pub fn user_change(user: GraphUser, semantics: Semantics) -> Result<UserChange, 
         licenses.push((sku, plans));
     }
 
+    if user.license_assignment_states.is_present() {
+        present.insert(UserField::LicenseAssignments);
+    }
+    let license_assignments = user
+        .license_assignment_states
+        .into_option()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|entry| license_assignment(id, entry))
+        .collect::<Result<Vec<_>, _>>()?;
+
     let manager_id = match semantics {
         Semantics::Listing => match user.manager {
             Field::Value(object) => manager_of(&object)?,
@@ -181,7 +196,60 @@ pub fn user_change(user: GraphUser, semantics: Semantics) -> Result<UserChange, 
         extension_attributes,
         manager_id,
         licenses,
+        license_assignments,
     })))
+}
+
+/// One `licenseAssignmentStates` entry of user `id`. Ids must be GUIDs and `skuId` and `state`
+/// must be there; `state` and `error` values are kept as sent, known or not.
+fn license_assignment(
+    id: UserId,
+    entry: GraphLicenseAssignmentState,
+) -> Result<LicenseAssignmentState, ImportError> {
+    let missing = |property: &str| ImportError::Malformed {
+        message: format!("user {id}: a licenseAssignmentStates entry has no {property}"),
+    };
+    let sku_id = SkuId(guid(
+        "licenseAssignmentStates skuId",
+        &entry.sku_id.ok_or_else(|| missing("skuId"))?,
+    )?);
+    let assigned_by = match entry.assigned_by_group.as_deref() {
+        None => AssignedBy::Direct,
+        Some(group) => AssignedBy::Group(GroupId(guid("assignedByGroup", group)?)),
+    };
+    let state = entry
+        .state
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing("state"))?;
+    let disabled_plans = entry
+        .disabled_plans
+        .unwrap_or_default()
+        .iter()
+        .map(|p| guid("disabled plan id", p).map(ServicePlanId))
+        .collect::<Result<Vec<_>, _>>()?;
+    let last_updated = entry
+        .last_updated_date_time
+        .map(|text| {
+            // To whole microseconds, what PostgreSQL keeps: the value read back then equals
+            // the one sent, and an unchanged assignment is not written again.
+            DateTime::parse_from_rfc3339(&text)
+                .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
+                .map_err(|_| ImportError::Malformed {
+                    message: format!(
+                        "user {id}: lastUpdatedDateTime {text:?} of SKU {sku_id} is not an \
+                         ISO 8601 timestamp"
+                    ),
+                })
+        })
+        .transpose()?;
+    Ok(LicenseAssignmentState {
+        sku_id,
+        assigned_by,
+        state,
+        error: error_of(entry.error),
+        disabled_plans,
+        last_updated,
+    })
 }
 
 /// A subscribed SKU and its service plans.
@@ -234,6 +302,7 @@ pub fn subscription(
 mod tests {
     use super::*;
     use crate::importer::clients::graph::parse_users_page;
+    use serde_json::json;
 
     #[test]
     fn orgcontact_manager_is_not_a_user() {
@@ -289,5 +358,108 @@ mod tests {
             user_change(user, Semantics::Listing),
             Err(ImportError::Malformed { .. })
         ));
+    }
+
+    fn present_user(json: serde_json::Value, semantics: Semantics) -> ImportedUser {
+        let page =
+            parse_users_page(&serde_json::to_vec(&json!({ "value": [json] })).unwrap()).unwrap();
+        match user_change(page.value.into_iter().next().unwrap(), semantics).unwrap() {
+            UserChange::Present(user) => *user,
+            UserChange::Removed(id) => panic!("{id} was removed"),
+        }
+    }
+
+    const USER: &str = "0a5c3a1e-3b3d-4e5f-8a6b-7c8d9e0f1a2b";
+    const E3: &str = "05e9a617-0261-4cee-bb44-138d3ef5d965";
+    const GROUP: &str = "6b1a8e0c-2f4d-4c3a-9e8b-1d2c3b4a5f6e";
+
+    #[test]
+    fn license_assignment_states_keep_unknown_states_and_errors_as_sent() {
+        let user = present_user(
+            json!({
+                "id": USER,
+                "userPrincipalName": "ann@example.com",
+                "licenseAssignmentStates": [
+                    { "assignedByGroup": null, "disabledPlans": [], "error": "None",
+                      "lastUpdatedDateTime": "2025-06-01T08:30:00Z", "skuId": E3,
+                      "state": "Active" },
+                    { "assignedByGroup": GROUP, "disabledPlans": null,
+                      "error": "SomeViolationAddedLater", "skuId": E3,
+                      "state": "PendingProvisioning" },
+                    { "assignedByGroup": GROUP, "disabledPlans": [E3], "error": null,
+                      "lastUpdatedDateTime": "2025-06-01T08:30:00.1234567+02:00",
+                      "skuId": E3, "state": "Error" }
+                ]
+            }),
+            Semantics::Listing,
+        );
+        assert!(user.present.contains(UserField::LicenseAssignments));
+        let [direct, pending, failed] = &user.license_assignments[..] else {
+            panic!("{:?}", user.license_assignments)
+        };
+        assert_eq!(direct.assigned_by, AssignedBy::Direct);
+        assert_eq!(
+            (direct.state.as_str(), direct.error.as_deref()),
+            ("Active", None)
+        );
+        assert_eq!(
+            direct.last_updated.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2025-06-01T08:30:00+00:00")
+        );
+        assert_eq!(pending.assigned_by.to_string(), GROUP);
+        assert_eq!(pending.state, "PendingProvisioning");
+        assert_eq!(pending.error.as_deref(), Some("SomeViolationAddedLater"));
+        assert!(pending.disabled_plans.is_empty() && pending.last_updated.is_none());
+        assert_eq!(
+            (failed.state.as_str(), failed.error.as_deref()),
+            ("Error", None)
+        );
+        assert!(failed.is_in_error());
+        assert_eq!(
+            failed.last_updated.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2025-06-01T06:30:00.123456+00:00")
+        );
+    }
+
+    #[test]
+    fn a_delta_change_without_license_assignment_states_leaves_them_unchanged() {
+        let user = present_user(
+            json!({ "id": USER, "department": "Legal" }),
+            Semantics::Changes,
+        );
+        assert!(!user.present.contains(UserField::LicenseAssignments));
+        let user = present_user(
+            json!({ "id": USER, "assignedLicenses": [], "licenseAssignmentStates": [] }),
+            Semantics::Changes,
+        );
+        assert!(user.present.contains(UserField::LicenseAssignments));
+        assert!(user.license_assignments.is_empty());
+    }
+
+    #[test]
+    fn a_license_assignment_state_without_sku_or_state_or_with_bad_values_is_malformed() {
+        let cases = [
+            (json!({ "state": "Active" }), "has no skuId"),
+            (json!({ "skuId": E3 }), "has no state"),
+            (
+                json!({ "skuId": "E3", "state": "Active" }),
+                "skuId \"E3\" is not a GUID",
+            ),
+            (
+                json!({ "skuId": E3, "state": "Active", "assignedByGroup": "Sales" }),
+                "assignedByGroup \"Sales\" is not a GUID",
+            ),
+            (
+                json!({ "skuId": E3, "state": "Active", "lastUpdatedDateTime": "yesterday" }),
+                "lastUpdatedDateTime \"yesterday\"",
+            ),
+        ];
+        for (entry, expected) in cases {
+            let page = json!({ "value": [{ "id": USER, "licenseAssignmentStates": [entry] }] });
+            let page = parse_users_page(&serde_json::to_vec(&page).unwrap()).unwrap();
+            let err = user_change(page.value.into_iter().next().unwrap(), Semantics::Listing)
+                .unwrap_err();
+            assert!(err.to_string().contains(expected), "{err} lacks {expected}");
+        }
     }
 }

@@ -81,7 +81,10 @@ impl ChangeSource for SpoolReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{FieldSet, ImportedUser, ServicePlanId, SkuId, UserId};
+    use crate::domain::{
+        AssignedBy, FieldSet, GroupId, ImportedUser, LicenseAssignmentState, ServicePlanId, SkuId,
+        UserId,
+    };
     use uuid::Uuid;
 
     #[test]
@@ -98,6 +101,14 @@ mod tests {
                 SkuId(Uuid::from_u128(7)),
                 vec![ServicePlanId(Uuid::from_u128(8))],
             )],
+            license_assignments: vec![LicenseAssignmentState {
+                sku_id: SkuId(Uuid::from_u128(7)),
+                assigned_by: AssignedBy::Group(GroupId(Uuid::from_u128(9))),
+                state: "ActiveWithError".into(),
+                error: Some("MutuallyExclusiveViolation".into()),
+                disabled_plans: vec![ServicePlanId(Uuid::from_u128(8))],
+                last_updated: chrono::DateTime::from_timestamp(1_750_000_000, 123_456_000),
+            }],
             ..ImportedUser::default()
         };
         user.extension_attributes[14] = Some("CC-1".into());

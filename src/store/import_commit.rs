@@ -11,20 +11,22 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, Iterable, PaginatorTrait, QueryFilter,
-    QuerySelect,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::connect::Store;
-use super::entities::{service_plan, subscription, tenant, user, user_license};
+use super::entities::{
+    service_plan, subscription, tenant, user, user_license, user_license_assignment,
+};
 use super::error::StoreError;
 use super::import_runs::{self, RunEnd};
-use super::{allocation, commerce, licenses, subscriptions, users};
+use super::{allocation, commerce, license_assignments, licenses, subscriptions, users};
 use crate::domain::import_plan::{ChunkPlan, ImportPlanner, StoredUsers, users_named};
 use crate::domain::{
     AssignedLicense, CommerceSubscription, ImportCounts, ImportMode, ImportRun, ImportWarning,
-    ImportWarningCode, RunStatus, ServicePlan, SkuId, Subscription, TenantId, User, UserChange,
-    UserId,
+    ImportWarningCode, LicenseAssignment, RunStatus, ServicePlan, SkuId, Subscription, TenantId,
+    User, UserChange, UserId,
 };
 
 /// Rows per multi-row INSERT (users have 25 columns: 25,000 parameters, under SQLite's 32,766
@@ -245,7 +247,8 @@ async fn finish_commit(
     Ok(())
 }
 
-/// Reads the stored rows of `ids` (users a chunk names) and their licenses, inside `txn`.
+/// Reads the stored rows of `ids` (users a chunk names), their licenses and license
+/// assignments, inside `txn`.
 /// `Invalid` when one of them is a user of another tenant.
 async fn read_stored_users(
     txn: &DatabaseTransaction,
@@ -283,12 +286,27 @@ async fn read_stored_users(
             .or_default()
             .push(license);
     }
+    for model in user_license_assignment::Entity::find()
+        .filter(
+            user_license_assignment::Column::UserId.is_in(stored.users.keys().map(|u| u.uuid())),
+        )
+        .order_by_asc(user_license_assignment::Column::Position)
+        .all(txn)
+        .await?
+    {
+        let assignment = license_assignments::to_domain(model)?;
+        stored
+            .assignments
+            .entry(assignment.user_id)
+            .or_default()
+            .push(assignment);
+    }
     Ok(stored)
 }
 
 /// Writes one chunk's plan inside `txn`, `ROWS_PER_INSERT` rows per statement: new users,
-/// changed and restored users, the licenses replaced, then the users gone (soft-deleted at
-/// `seen_at`).
+/// changed and restored users, the licenses and license assignments replaced, then the users
+/// gone (soft-deleted at `seen_at`).
 async fn write_chunk(
     txn: &DatabaseTransaction,
     plan: &ChunkPlan,
@@ -320,6 +338,17 @@ async fn write_chunk(
     }
     for rows in plan.insert_licenses.chunks(ROWS_PER_INSERT) {
         insert_licenses(txn, rows).await?;
+    }
+    for ids in plan.clear_assignments.chunks(ROWS_PER_INSERT) {
+        delete_assignments(txn, ids.iter().map(|u| u.uuid())).await?;
+    }
+    let positions = positions(&plan.insert_assignments);
+    for (rows, positions) in plan
+        .insert_assignments
+        .chunks(ROWS_PER_INSERT)
+        .zip(positions.chunks(ROWS_PER_INSERT))
+    {
+        insert_assignments(txn, rows, positions).await?;
     }
     for ids in plan.soft_delete.chunks(ROWS_PER_INSERT) {
         user::Entity::update_many()
@@ -390,6 +419,78 @@ async fn insert_licenses(
     Ok(())
 }
 
+/// Each row's place among its user's rows, for rows grouped by user.
+fn positions(rows: &[LicenseAssignment]) -> Vec<i32> {
+    let mut previous = None;
+    let mut next = 0;
+    rows.iter()
+        .map(|row| {
+            if previous != Some(row.user_id) {
+                previous = Some(row.user_id);
+                next = 0;
+            }
+            next += 1;
+            next - 1
+        })
+        .collect()
+}
+
+/// Inserts license assignment rows, at `positions`, with one multi-row statement (see
+/// [`insert_new_users`]).
+async fn insert_assignments(
+    txn: &DatabaseTransaction,
+    rows: &[LicenseAssignment],
+    positions: &[i32],
+) -> Result<(), CommitError> {
+    use sea_orm::{ConnectionTrait, Statement, Value};
+    const COLUMNS: [&str; 10] = [
+        "user_id",
+        "position",
+        "tenant_id",
+        "sku_id",
+        "assigned_by_group",
+        "state",
+        "error",
+        "in_error",
+        "disabled_plans",
+        "last_updated",
+    ];
+    let backend = txn.get_database_backend();
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * COLUMNS.len());
+    for (a, position) in rows.iter().zip(positions) {
+        let d = &a.detail;
+        let plans: Vec<Uuid> = d.disabled_plans.iter().map(|p| p.uuid()).collect();
+        values.extend([
+            Value::from(a.user_id.uuid()),
+            Value::from(*position),
+            Value::from(a.tenant_id.uuid()),
+            Value::from(d.sku_id.uuid()),
+            Value::from(d.assigned_by.group().map(|g| g.uuid())),
+            Value::from(d.state.clone()),
+            Value::from(d.error.clone()),
+            Value::from(d.is_in_error()),
+            Value::from(serde_json::json!(plans)),
+            Value::from(d.last_updated),
+        ]);
+    }
+    let sql = insert_sql(backend, "user_license_assignments", &COLUMNS, rows.len());
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// Deletes the license assignments of the users `ids`.
+async fn delete_assignments(
+    txn: &DatabaseTransaction,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<(), CommitError> {
+    user_license_assignment::Entity::delete_many()
+        .filter(user_license_assignment::Column::UserId.is_in(ids))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// Inserts users that don't exist yet with one multi-row statement, binding values directly:
 /// building SeaORM active models and query trees for every value cost more than SQLite's own
 /// work on a first import (benches/import.sh).
@@ -432,7 +533,8 @@ async fn insert_new_users(txn: &DatabaseTransaction, rows: &[User]) -> Result<()
     Ok(())
 }
 
-/// Soft-deletes the tenant's present users a full import did not list, and drops their licenses.
+/// Soft-deletes the tenant's present users a full import did not list, and drops their licenses
+/// and license assignments.
 async fn soft_delete_missing(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
@@ -456,6 +558,7 @@ async fn soft_delete_missing(
             .filter(user_license::Column::UserId.is_in(ids.iter().copied()))
             .exec(txn)
             .await?;
+        delete_assignments(txn, ids.iter().copied()).await?;
         user::Entity::update_many()
             .col_expr(user::Column::DeletedAt, Expr::value(seen_at))
             .filter(user::Column::Id.is_in(ids.iter().copied()))

@@ -8,17 +8,25 @@ use super::entities::user_license::{Column, Entity, Model};
 use super::error::StoreError;
 use crate::domain::{AssignedLicense, ServicePlanId, SkuId, TenantId, UserId};
 
+/// Reads the `disabled_plans` JSON array of a row of `table` (a user's license or assignment).
+pub(crate) fn disabled_plans_of(
+    table: &'static str,
+    user: Uuid,
+    json: serde_json::Value,
+) -> Result<Vec<ServicePlanId>, StoreError> {
+    let plans: Vec<Uuid> = serde_json::from_value(json).map_err(|e| StoreError::Corrupt {
+        table,
+        detail: format!("disabled_plans of user {user}: {e}"),
+    })?;
+    Ok(plans.into_iter().map(ServicePlanId).collect())
+}
+
 pub(crate) fn to_domain(m: Model) -> Result<AssignedLicense, StoreError> {
-    let disabled: Vec<Uuid> =
-        serde_json::from_value(m.disabled_plans).map_err(|e| StoreError::Corrupt {
-            table: "user_licenses",
-            detail: format!("disabled_plans of user {}: {e}", m.user_id),
-        })?;
     Ok(AssignedLicense {
         user_id: UserId(m.user_id),
         tenant_id: TenantId(m.tenant_id),
         sku_id: SkuId(m.sku_id),
-        disabled_plans: disabled.into_iter().map(ServicePlanId).collect(),
+        disabled_plans: disabled_plans_of("user_licenses", m.user_id, m.disabled_plans)?,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod import_commit;
 pub mod import_queries;
 pub mod import_runs;
 mod keyset;
+pub mod license_assignments;
 pub mod licenses;
 pub mod members;
 #[cfg(test)]

@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::connect::Store;
-use super::entities::{user, user_allocation, user_license};
+use super::entities::{user, user_allocation, user_license, user_license_assignment};
 use super::error::StoreError;
 use super::keyset;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
@@ -447,7 +447,68 @@ fn filtered(filter: &UserFilter) -> Condition {
         let exists = Expr::exists(placed);
         cond = cond.add(if unallocated { exists.not() } else { exists });
     }
+    if let Some(in_error) = filter.license_error {
+        // Few users have an assignment in error: served by
+        // `idx_user_license_assignments_in_error_user`.
+        let failing = Query::select()
+            .column(user_license_assignment::Column::UserId)
+            .from(user_license_assignment::Entity)
+            .and_where(Expr::col(user_license_assignment::Column::InError).eq(true))
+            .to_owned();
+        let member = Expr::col((user::Entity, user::Column::Id));
+        cond = cond.add(if in_error {
+            member.in_subquery(failing)
+        } else {
+            member.not_in_subquery(failing)
+        });
+    }
+    if let Some(only) = filter.only_through_group {
+        let exists = Expr::exists(held_only_through_groups(filter.sku_id));
+        cond = cond.add(if only { exists } else { exists.not() });
+    }
     cond
+}
+
+/// The licenses (of `sku` when given) of the outer query's user that a group assigns and no
+/// direct assignment does: correlated on the user, each lookup on a primary key or
+/// `idx_user_license_assignments_user_sku_group`.
+fn held_only_through_groups(sku: Option<SkuId>) -> SelectStatement {
+    use user_license_assignment::{Column as A, Entity as Assignments};
+    let assigned = |by_group: bool| {
+        let group = Expr::col((Assignments, A::AssignedByGroup));
+        Query::select()
+            .expr(Expr::val(1))
+            .from(Assignments)
+            .and_where(
+                Expr::col((Assignments, A::UserId))
+                    .equals((user_license::Entity, user_license::Column::UserId)),
+            )
+            .and_where(
+                Expr::col((Assignments, A::SkuId))
+                    .equals((user_license::Entity, user_license::Column::SkuId)),
+            )
+            .and_where(if by_group {
+                group.is_not_null()
+            } else {
+                group.is_null()
+            })
+            .to_owned()
+    };
+    let mut held = Query::select();
+    held.expr(Expr::val(1))
+        .from(user_license::Entity)
+        .and_where(
+            Expr::col((user_license::Entity, user_license::Column::UserId))
+                .equals((user::Entity, user::Column::Id)),
+        )
+        .and_where(Expr::exists(assigned(true)))
+        .and_where(Expr::exists(assigned(false)).not());
+    if let Some(sku) = sku {
+        held.and_where(
+            Expr::col((user_license::Entity, user_license::Column::SkuId)).eq(sku.uuid()),
+        );
+    }
+    held
 }
 
 /// Restricts a select to the parents (all of one kind) and returns the columns that name the

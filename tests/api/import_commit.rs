@@ -1,13 +1,13 @@
 //! The commit of an import (`store::import_commit`): a refused commit writes nothing, commits
-//! of several tenants at once wait for each other instead of failing, and users and licenses
-//! are written a thousand rows per statement.
+//! of several tenants at once wait for each other instead of failing, and users, licenses and
+//! license assignments are written a thousand rows per statement.
 
 use chrono::{Duration, Utc};
 use serde_json::json;
-use tenantgraph::domain::{AssignedLicense, SkuId};
+use tenantgraph::domain::{AssignedBy, AssignedLicense, SkuId};
 use uuid::Uuid;
 
-use crate::statements::big_tenant;
+use crate::statements::{BIG_TENANT_GROUP, big_tenant};
 use crate::support::snapshot::replace_tenant;
 use crate::support::{TestApp, backends, recording_store};
 
@@ -23,9 +23,14 @@ async fn a_refused_commit_leaves_the_stored_tenant_exactly_as_it_was() {
             .await
             .unwrap();
         let q = r#"query($id: ID!) { tenant(id: $id) { name userCount subscriptions { skuPartNumber assigned }
-            users(first: 500) { edges { node { id displayName licenses { skuId } } } } } }"#;
+            users(first: 500) { edges { node { id displayName licenses { skuId }
+              licenseAssignments { skuId assignedBy state error } } } } } }"#;
         let id = snapshot.tenant.id.to_string();
         let before = app.data(q, json!({ "id": id })).await;
+        assert!(
+            before.to_string().contains("CountViolation"),
+            "assignments stored: {before}"
+        );
 
         // A new run changes every user it keeps and drops the others, but its last user holds a
         // SKU that subscribedSkus doesn't list: the whole commit must be refused.
@@ -37,6 +42,12 @@ async fn a_refused_commit_leaves_the_stored_tenant_exactly_as_it_was() {
         broken
             .licenses
             .retain(|l| broken.users.iter().any(|u| u.id == l.user_id));
+        broken
+            .assignments
+            .retain(|a| broken.users.iter().any(|u| u.id == a.user_id));
+        for a in &mut broken.assignments {
+            a.detail.assigned_by = AssignedBy::Group(BIG_TENANT_GROUP);
+        }
         broken.licenses.push(AssignedLicense {
             user_id: broken.users[9].id,
             tenant_id: broken.tenant.id,
@@ -82,15 +93,18 @@ async fn concurrent_tenant_commits_wait_for_each_other_instead_of_failing() {
     }
 }
 
-/// The user and license writes among `statements`: (new users inserted, users upserted,
-/// licenses deleted, licenses inserted, users soft-deleted).
-fn writes(statements: &[String]) -> [usize; 5] {
+/// The user, license and license assignment writes among `statements`: (new users inserted,
+/// users upserted, licenses deleted, licenses inserted, assignments deleted, assignments
+/// inserted, users soft-deleted).
+fn writes(statements: &[String]) -> [usize; 7] {
     let count = |prefix: &str| statements.iter().filter(|s| s.starts_with(prefix)).count();
     [
         count("INSERT INTO users "),
         count(r#"INSERT INTO "users" "#),
         count(r#"DELETE FROM "user_licenses" "#),
         count("INSERT INTO user_licenses "),
+        count(r#"DELETE FROM "user_license_assignments" "#),
+        count("INSERT INTO user_license_assignments "),
         count(r#"UPDATE "users" SET "deleted_at""#),
     ]
 }
@@ -107,25 +121,65 @@ async fn an_import_writes_users_and_licenses_a_thousand_rows_per_statement() {
             let statements = std::mem::take(&mut *log.lock().unwrap());
             (writes(&statements), counts)
         };
-        // 2,500 users with 3,125 licenses.
+        // 2,500 users with 3,125 licenses, assigned by 3,629 assignments.
         let first = big_tenant(2500);
+        assert_eq!(first.assignments.len(), 3629);
         let (written, counts) = commit(&first, t0).await;
-        assert_eq!(written, [3, 0, 0, 4, 0], "first import on {backend:?}");
+        assert_eq!(
+            written,
+            [3, 0, 0, 4, 0, 4, 0],
+            "first import on {backend:?}"
+        );
         assert_eq!(counts.users_added, 2500);
 
-        // 1,100 renamed, 500 gone (soft-deleted by the full import, with their licenses).
+        // 1,100 renamed, 500 gone (soft-deleted by the full import, with their licenses and
+        // assignments).
         let mut second = first.clone();
         for u in second.users.iter_mut().take(1100) {
             u.display_name = format!("Renamed {}", u.display_name);
         }
         second.users.truncate(2000);
         let (written, counts) = commit(&second, t0 + Duration::days(1)).await;
-        assert_eq!(written, [0, 2, 1, 0, 1], "second import on {backend:?}");
+        assert_eq!(
+            written,
+            [0, 2, 1, 0, 1, 0, 1],
+            "second import on {backend:?}"
+        );
         assert_eq!((counts.users_updated, counts.users_removed), (1100, 500));
 
-        // 1,100 renamed back and 500 restored with their 625 licenses.
+        // 1,100 renamed back and 500 restored with their 625 licenses and 727 assignments.
         let (written, counts) = commit(&first, t0 + Duration::days(2)).await;
-        assert_eq!(written, [0, 2, 0, 1, 0], "third import on {backend:?}");
+        assert_eq!(
+            written,
+            [0, 2, 0, 1, 0, 1, 0],
+            "third import on {backend:?}"
+        );
         assert_eq!((counts.users_updated, counts.users_restored), (1100, 500));
+
+        // Graph processed the assignments of 1,200 users again, their licenses unchanged: only
+        // those users' assignment rows are replaced (two statements each way, 1,000 users per
+        // DELETE and 1,000 rows per INSERT), and they count as updated.
+        let mut fourth = first.clone();
+        let changed: std::collections::HashSet<_> = fourth
+            .users
+            .iter()
+            .skip(1000)
+            .take(1200)
+            .map(|u| u.id)
+            .collect();
+        for a in fourth
+            .assignments
+            .iter_mut()
+            .filter(|a| changed.contains(&a.user_id))
+        {
+            a.detail.last_updated = Some(t0 + Duration::days(3));
+        }
+        let (written, counts) = commit(&fourth, t0 + Duration::days(3)).await;
+        assert_eq!(
+            written,
+            [0, 0, 0, 0, 2, 2, 0],
+            "fourth import on {backend:?}"
+        );
+        assert_eq!(counts.users_updated, 1200);
     }
 }

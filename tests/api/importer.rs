@@ -15,7 +15,9 @@ use tenantgraph::domain::{
 };
 use tenantgraph::importer::Importer;
 use tenantgraph::simulator::{self, Fault, RunningSimulator, SimulatorConfig, TenantSelector};
-use tenantgraph::store::entities::{import_run, service_plan, subscription, user, user_license};
+use tenantgraph::store::entities::{
+    import_run, service_plan, subscription, user, user_license, user_license_assignment,
+};
 use tenantgraph::store::{Store, import_runs};
 use uuid::Uuid;
 
@@ -103,6 +105,14 @@ async fn dump(store: &Store, tenant: Uuid) -> Value {
         .all(&db)
         .await
         .unwrap();
+    let assignments = user_license_assignment::Entity::find()
+        .filter(user_license_assignment::Column::TenantId.eq(tenant))
+        .order_by_asc(user_license_assignment::Column::UserId)
+        .order_by_asc(user_license_assignment::Column::Position)
+        .all(&db)
+        .await
+        .unwrap();
+    assert!(!assignments.is_empty(), "{tenant} has license assignments");
     let skus = subscription::Entity::find()
         .filter(subscription::Column::TenantId.eq(tenant))
         .order_by_asc(subscription::Column::SkuId)
@@ -119,6 +129,7 @@ async fn dump(store: &Store, tenant: Uuid) -> Value {
     json!({
         "users": format!("{users:?}"),
         "licenses": format!("{licenses:?}"),
+        "assignments": format!("{assignments:?}"),
         "skus": format!("{skus:?}"),
         "plans": format!("{plans:?}"),
     })

@@ -19,6 +19,14 @@ const MIX: &[&str] = &[
         sales: users(first: 10, filter: { department: "Sales" }) { totalCount edges { node { id } } }
         holders: users(first: 10, filter: { skuId: $sku, search: "user" }) { totalCount edges { node { id } } }
         guests: users(first: 10, filter: { userType: "Guest", includeDeleted: true }) { totalCount } } }"#,
+    r#"query($t: ID!, $sku: ID!) { tenant(id: $t) {
+        failing: users(first: 10, filter: { licenseError: true }) { totalCount edges { node {
+          licenseAssignments { skuId assignedBy state error subscription { skuPartNumber } } } } }
+        working: users(first: 10, filter: { licenseError: false }) { totalCount }
+        viaGroup: users(first: 10, filter: { onlyThroughGroup: true, skuId: $sku }) { totalCount
+          edges { node { licenses { assignedBy { assignedBy } } } } }
+        anyViaGroup: users(first: 10, filter: { onlyThroughGroup: true }) { totalCount }
+        notViaGroup: users(first: 10, filter: { onlyThroughGroup: false, department: "IT" }) { totalCount } } }"#,
     r#"query($u: ID!, $t: ID!) { user(tenantId: $t, id: $u) { displayName tenant { name } } }"#,
     r#"{ tenants(first: 10, search: "big") { totalCount edges { node { subscriptions { skuId } } } } }"#,
     r#"query($dt: ID!, $g: ID!) { tenant(id: $dt) {
@@ -30,11 +38,12 @@ const MIX: &[&str] = &[
 ];
 
 fn full_scans(plan: &[String]) -> Vec<String> {
-    const TABLES: [&str; 8] = [
+    const TABLES: [&str; 9] = [
         "users",
         "user_allocations",
         "license_prices",
         "user_licenses",
+        "user_license_assignments",
         "subscriptions",
         "service_plans",
         "cost_groups",

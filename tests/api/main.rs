@@ -20,6 +20,7 @@ mod import_edge_cases;
 mod importer;
 mod imports;
 mod indexes;
+mod licensing;
 mod limits;
 mod logs;
 mod operations;

@@ -1,11 +1,11 @@
 //! SQL statements per request stay constant in the page size (DataLoaders batch every relation).
 
 use crate::support::snapshot::{TenantSnapshot, replace_tenant};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use serde_json::json;
 use tenantgraph::domain::{
-    AssignedLicense, PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, Tenant,
-    TenantId, User, UserId,
+    AssignedBy, AssignedLicense, GroupId, LicenseAssignment, LicenseAssignmentState, PrepaidUnits,
+    ServicePlan, ServicePlanId, SkuId, Subscription, Tenant, TenantId, User, UserId,
 };
 use uuid::Uuid;
 
@@ -13,7 +13,8 @@ use crate::support::{TestApp, backends};
 
 /// A tenant of `n` users: 25 managers (reporting to the first), everyone else reporting to one
 /// of them, each user with
-/// one or two of three SKUs, some with a disabled plan.
+/// one or two of three SKUs, some with a disabled plan. See [`big_tenant_assignments`] for how
+/// the licenses are assigned.
 pub(crate) fn big_tenant(n: usize) -> TenantSnapshot {
     let now = Utc::now();
     let tenant_id = TenantId(Uuid::new_v4());
@@ -108,6 +109,7 @@ pub(crate) fn big_tenant(n: usize) -> TenantSnapshot {
             applies_to: "User".into(),
         })
         .collect();
+    let assignments = big_tenant_assignments(&users, &licenses, skus[2]);
     TenantSnapshot {
         tenant: Tenant {
             id: tenant_id,
@@ -122,12 +124,60 @@ pub(crate) fn big_tenant(n: usize) -> TenantSnapshot {
         service_plans,
         users,
         licenses,
+        assignments,
     }
+}
+
+/// The licensing group of a big tenant's assignments.
+pub(crate) const BIG_TENANT_GROUP: GroupId = GroupId(Uuid::from_u128(0x6e0f_a11c));
+
+/// How a big tenant's licenses are assigned: user `i`'s first SKU only through
+/// [`BIG_TENANT_GROUP`] when `i % 3 == 0`, both directly and through it when `i % 5 == 0`, else
+/// directly; other SKUs directly. Users `i % 11 == 0` without `extra` also have a group
+/// assignment of `extra` that failed with `CountViolation`.
+pub(crate) fn big_tenant_assignments(
+    users: &[User],
+    licenses: &[AssignedLicense],
+    extra: SkuId,
+) -> Vec<LicenseAssignment> {
+    let entry = |user: &User, sku, by, state: &str, error: Option<&str>| LicenseAssignment {
+        user_id: user.id,
+        tenant_id: user.tenant_id,
+        detail: LicenseAssignmentState {
+            sku_id: sku,
+            assigned_by: by,
+            state: state.to_owned(),
+            error: error.map(str::to_owned),
+            disabled_plans: Vec::new(),
+            last_updated: Some(user.first_seen_at.trunc_subsecs(0)),
+        },
+    };
+    let group = AssignedBy::Group(BIG_TENANT_GROUP);
+    let mut out = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        let held: Vec<&AssignedLicense> =
+            licenses.iter().filter(|l| l.user_id == user.id).collect();
+        for (n, license) in held.iter().enumerate() {
+            let active = |by| entry(user, license.sku_id, by, "Active", None);
+            if n > 0 || (i % 3 != 0) {
+                out.push(active(AssignedBy::Direct));
+            }
+            if n == 0 && (i % 3 == 0 || i % 5 == 0) {
+                out.push(active(group));
+            }
+        }
+        if i % 11 == 0 && held.iter().all(|l| l.sku_id != extra) {
+            out.push(entry(user, extra, group, "Error", Some("CountViolation")));
+        }
+    }
+    out
 }
 
 const USERS_PAGE: &str = r#"query($id: ID!, $first: Int) { tenant(id: $id) { name users(first: $first) {
   totalCount edges { node { displayName department manager { displayName }
-  licenses { disabledServicePlans { name } subscription { skuPartNumber unassigned } } } } } } }"#;
+  licenses { disabledServicePlans { name } subscription { skuPartNumber unassigned }
+    assignedBy { assignedBy state error } }
+  licenseAssignments { skuId assignedBy state error lastUpdated } } } } } }"#;
 
 #[tokio::test]
 async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
@@ -159,13 +209,40 @@ async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
             .unwrap();
         assert_eq!(edges.len(), 500);
         assert!(edges.iter().any(|e| !e["node"]["manager"].is_null()));
+        let by_group = BIG_TENANT_GROUP.to_string();
+        let assigned_by = |e: &serde_json::Value| -> Vec<String> {
+            e["node"]["licenses"][0]["assignedBy"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["assignedBy"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for (kind, sources) in [
+            ("direct", vec!["DIRECT".to_owned()]),
+            ("group", vec![by_group.clone()]),
+            ("both", vec!["DIRECT".to_owned(), by_group.clone()]),
+        ] {
+            assert!(
+                edges.iter().any(|e| assigned_by(e) == sources),
+                "a license assigned {kind}"
+            );
+        }
+        assert!(edges.iter().any(|e| {
+            e["node"]["licenseAssignments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["error"] == "CountViolation")
+        }));
         let batches = app.metrics.render();
         assert_eq!(
             small_count, large_count,
             "statements for 10 vs 500 users on {backend:?}: {batches}"
         );
-        // tenant, users page, totalCount, managers, licenses, subscriptions, service plans
-        assert_eq!(large_count, 7, "{backend:?}");
+        // tenant, users page, totalCount, managers, licenses, subscriptions, service plans,
+        // license assignments (read once for `assignedBy` and `licenseAssignments`)
+        assert_eq!(large_count, 8, "{backend:?}");
     }
 }
 

@@ -39,6 +39,13 @@ pub struct UserFilterInput {
     pub cost_group_id: Option<ID>,
     /// `true`: only users placed in no cost group; `false`: only users placed in one or more.
     pub unallocated: Option<bool>,
+    /// `true`: only users with a license assignment in error (state `Error` or
+    /// `ActiveWithError`, or an `error` such as `CountViolation`), including failed group
+    /// assignments of SKUs they do not hold; `false`: only users without one.
+    pub license_error: Option<bool>,
+    /// `true`: only users holding a license only through groups (assigned by a group, not
+    /// directly): of `skuId` when given, else of any SKU; `false`: the other users.
+    pub only_through_group: Option<bool>,
     /// Include users deleted upstream (soft-deleted). Default false.
     #[graphql(default)]
     pub include_deleted: bool,
@@ -62,6 +69,8 @@ impl UserFilterInput {
             sku_id,
             cost_group_id,
             unallocated: self.unallocated,
+            license_error: self.license_error,
+            only_through_group: self.only_through_group,
             include_deleted: self.include_deleted,
         })
     }
@@ -170,8 +179,8 @@ pub(crate) async fn user_list(
     ))
 }
 
-/// Reads what the selection asks of every user on a page (manager, licenses, their SKUs,
-/// allocation) with one `load_many` per relation, so that each user's field then finds its value
+/// Reads what the selection asks of every user on a page (manager, licenses, their SKUs, license
+/// assignments, allocation) with one `load_many` per relation, so that each user's field then finds its value
 /// in [`PageRelations`] instead of waiting on a batch of its own or asking a loader per user.
 /// The statements are the same ones the per-user fields would batch into, and go through the
 /// request's loaders, so the rest of the request shares their rows.
@@ -225,6 +234,16 @@ async fn read_page_relations(
         }
         Ok::<_, ApiError>((Some(found), subscriptions))
     };
+    let assignments = async {
+        if !selects(&["licenseAssignments"]) && !selects(&["licenses", "assignedBy"]) {
+            return Ok(None);
+        }
+        Ok::<_, ApiError>(Some(
+            l.license_assignments
+                .load_many(users.iter().map(|u| u.id))
+                .await?,
+        ))
+    };
     let allocations = async {
         if !selects(&["allocation"]) {
             return Ok(None);
@@ -233,13 +252,14 @@ async fn read_page_relations(
             l.allocation.load_many(users.iter().map(|u| u.id)).await?,
         ))
     };
-    let (details, managers, (licenses, subscriptions), allocations) =
-        futures_util::try_join!(details, managers, licenses, allocations)?;
+    let (details, managers, (licenses, subscriptions), assignments, allocations) =
+        futures_util::try_join!(details, managers, licenses, assignments, allocations)?;
     Ok(Arc::new(PageRelations {
         details,
         managers,
         licenses,
         subscriptions,
+        assignments,
         allocations,
     }))
 }

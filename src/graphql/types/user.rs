@@ -8,12 +8,15 @@ use chrono::{DateTime, Utc};
 
 use super::subscription::ServicePlanObject;
 use super::tenant::user_list;
-use super::{SubscriptionObject, TenantObject, UserAllocationObject, UserConnection, loaders};
+use super::{
+    LicenseAssignmentObject, SubscriptionObject, TenantObject, UserAllocationObject,
+    UserConnection, loaders,
+};
 use crate::domain::allocation::UserAllocation;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{
-    AssignedLicense, SkuId, Subscription, TenantId, User, UserDetails, UserFilter, UserId,
-    UserSort, UserSummary,
+    AssignedLicense, LicenseAssignment, SkuId, Subscription, TenantId, User, UserDetails,
+    UserFilter, UserId, UserSort, UserSummary,
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::store::users::UserParent;
@@ -36,6 +39,8 @@ pub struct PageRelations {
     pub managers: Option<HashMap<UserId, Arc<UserSummary>>>,
     /// The licenses of each user.
     pub licenses: Option<HashMap<UserId, Vec<Arc<AssignedLicense>>>>,
+    /// How each user's licenses are assigned.
+    pub assignments: Option<HashMap<UserId, Vec<Arc<LicenseAssignment>>>>,
     /// The subscriptions the licenses are drawn from.
     pub subscriptions: Option<HashMap<(TenantId, SkuId), Arc<Subscription>>>,
     /// The columns beyond the summary of the page's users.
@@ -75,6 +80,18 @@ impl UserObject {
     /// The relation `pick` selects from the page's relations, when it was read ahead.
     fn read_ahead<'a, T>(&'a self, pick: impl FnOnce(&'a PageRelations) -> Option<T>) -> Option<T> {
         self.relations.as_deref().and_then(pick)
+    }
+
+    /// The user's license assignments: read ahead with the page, else loaded.
+    async fn assignments(&self, ctx: &Context<'_>) -> ApiResult<Vec<Arc<LicenseAssignment>>> {
+        let id = self.summary.id;
+        Ok(
+            match self.read_ahead(|r| r.assignments.as_ref().map(|a| a.get(&id).cloned())) {
+                Some(found) => found,
+                None => loaders(ctx)?.license_assignments.load_one(id).await?,
+            }
+            .unwrap_or_default(),
+        )
     }
 
     /// The columns beyond the summary: those at hand, else loaded.
@@ -333,13 +350,34 @@ macro_rules! text_fields {
                 }
                 .unwrap_or_default();
                 let subscriptions = self.read_ahead(|r| r.subscriptions.as_ref());
+                let assignments = self
+                    .read_ahead(|r| r.assignments.as_ref())
+                    .map(|a| a.get(&id).cloned().unwrap_or_default());
                 Ok(licenses
                     .into_iter()
                     .map(|license| AssignedLicenseObject {
                         subscription: subscriptions
                             .and_then(|s| s.get(&(license.tenant_id, license.sku_id)).cloned()),
+                        assignments: assignments.clone(),
                         license,
                     })
+                    .collect())
+            }
+
+            /// Every license assignment of the user, in Graph's order: direct ones and those
+            /// inherited from groups, failed ones included. A group assignment that failed
+            /// (`CountViolation` when no license is left) grants nothing, so its SKU is here but
+            /// not among `licenses`. Empty until an import has read the user's
+            /// `licenseAssignmentStates`.
+            async fn license_assignments(
+                &self,
+                ctx: &Context<'_>,
+            ) -> ApiResult<Vec<LicenseAssignmentObject>> {
+                Ok(self
+                    .assignments(ctx)
+                    .await?
+                    .into_iter()
+                    .map(LicenseAssignmentObject)
                     .collect())
             }
         }
@@ -386,6 +424,8 @@ pub struct AssignedLicenseObject {
     license: Arc<AssignedLicense>,
     /// The subscription, when it was read ahead with the page.
     subscription: Option<Arc<Subscription>>,
+    /// All license assignments of the user, when they were read ahead with the page.
+    assignments: Option<Vec<Arc<LicenseAssignment>>>,
 }
 
 #[Object(name = "AssignedLicense")]
@@ -411,6 +451,25 @@ impl AssignedLicenseObject {
                     self.license.sku_id
                 ))
             })
+    }
+
+    /// How the user is assigned this SKU: directly (`assignedBy: "DIRECT"`), by one or more
+    /// groups (`assignedBy` the group id), or both; in Graph's order. Failed assignments of the
+    /// SKU are included. Empty until an import has read the user's `licenseAssignmentStates`.
+    async fn assigned_by(&self, ctx: &Context<'_>) -> ApiResult<Vec<LicenseAssignmentObject>> {
+        let all = match &self.assignments {
+            Some(found) => found.clone(),
+            None => loaders(ctx)?
+                .license_assignments
+                .load_one(self.license.user_id)
+                .await?
+                .unwrap_or_default(),
+        };
+        Ok(all
+            .into_iter()
+            .filter(|a| a.detail.sku_id == self.license.sku_id)
+            .map(LicenseAssignmentObject)
+            .collect())
     }
 
     /// Ids of the SKU's service plans switched off for this user.

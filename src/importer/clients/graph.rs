@@ -11,10 +11,12 @@ use super::{Answer, TrafficStats, Upstream, snippet};
 use crate::domain::FailureReason;
 use crate::importer::error::ImportError;
 
-/// The user properties the importer reads (reference §4.1).
+/// The user properties the importer reads (reference §4.1), and `licenseAssignmentStates`
+/// ("returned only on `$select`", in lists and delta rounds alike).
 pub const USER_SELECT: &str = "id,displayName,givenName,surname,userPrincipalName,mail,userType,\
 accountEnabled,jobTitle,department,companyName,officeLocation,streetAddress,city,state,postalCode,\
-country,preferredLanguage,usageLocation,assignedLicenses,onPremisesExtensionAttributes";
+country,preferredLanguage,usageLocation,assignedLicenses,licenseAssignmentStates,\
+onPremisesExtensionAttributes";
 
 /// A property that may be absent (delta: unchanged), `null`, or a value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -112,6 +114,9 @@ pub struct GraphUser {
     pub usage_location: Field<String>,
     #[serde(default)]
     pub assigned_licenses: Field<Vec<GraphAssignedLicense>>,
+    /// Not tracked by delta: sent with a user who changed otherwise, never alone.
+    #[serde(default)]
+    pub license_assignment_states: Field<Vec<GraphLicenseAssignmentState>>,
     #[serde(default)]
     pub on_premises_extension_attributes: Field<serde_json::Map<String, serde_json::Value>>,
     /// `$expand=manager` (lists).
@@ -131,6 +136,31 @@ pub struct GraphAssignedLicense {
     /// Plans switched off.
     #[serde(default)]
     pub disabled_plans: Vec<String>,
+}
+
+/// `licenseAssignmentStates[]`: every property may be null (Graph's schema); the mapping names
+/// what it can't do without.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphLicenseAssignmentState {
+    /// The SKU.
+    #[serde(default)]
+    pub sku_id: Option<String>,
+    /// The group that assigns it; null when assigned directly.
+    #[serde(default)]
+    pub assigned_by_group: Option<String>,
+    /// `Active`, `ActiveWithError`, `Disabled`, `Error`, or a value added since.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `None` (or null) when the assignment works, else why it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Plans switched off by this assignment.
+    #[serde(default)]
+    pub disabled_plans: Option<Vec<String>>,
+    /// When the assignment was last processed (ISO 8601).
+    #[serde(default)]
+    pub last_updated_date_time: Option<String>,
 }
 
 /// A manager reference: a user or an organizational contact.

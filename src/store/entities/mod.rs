@@ -18,3 +18,4 @@ pub mod tenant_import_state;
 pub mod user;
 pub mod user_allocation;
 pub mod user_license;
+pub mod user_license_assignment;

@@ -493,6 +493,7 @@ fn tenant_data(
         subscriptions,
         service_plans,
         users,
+        assignments: snapshot::direct_assignments(&licenses),
         licenses,
     };
     (snapshot, groups)

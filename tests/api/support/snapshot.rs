@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use tenantgraph::domain::imported_user::{FieldSet, ImportedUser};
 use tenantgraph::domain::{
-    AssignedLicense, CostGroup, CostGroupId, ImportCounts, ImportMode, ImportTrigger, ServicePlan,
-    Subscription, Tenant, User, UserChange,
+    AssignedBy, AssignedLicense, CostGroup, CostGroupId, ImportCounts, ImportMode, ImportTrigger,
+    LicenseAssignment, LicenseAssignmentState, ServicePlan, Subscription, Tenant, User, UserChange,
 };
 use tenantgraph::store::Store;
 use tenantgraph::store::entities::cost_group;
@@ -28,6 +28,29 @@ pub(crate) struct TenantSnapshot {
     pub(crate) users: Vec<User>,
     /// Licenses assigned to those users; each names a SKU of `subscriptions`.
     pub(crate) licenses: Vec<AssignedLicense>,
+    /// How those licenses are assigned (failed assignments included), by user in upstream
+    /// order.
+    pub(crate) assignments: Vec<LicenseAssignment>,
+}
+
+/// A direct, working assignment for each of `licenses`: what Graph reports for licenses no
+/// group assigns.
+pub(crate) fn direct_assignments(licenses: &[AssignedLicense]) -> Vec<LicenseAssignment> {
+    licenses
+        .iter()
+        .map(|l| LicenseAssignment {
+            user_id: l.user_id,
+            tenant_id: l.tenant_id,
+            detail: LicenseAssignmentState {
+                sku_id: l.sku_id,
+                assigned_by: AssignedBy::Direct,
+                state: "Active".to_owned(),
+                error: None,
+                disabled_plans: l.disabled_plans.clone(),
+                last_updated: None,
+            },
+        })
+        .collect()
 }
 
 /// The records of a full import: every user of the snapshot, with every property sent.
@@ -41,7 +64,7 @@ impl ChangeSource for Records {
 }
 
 /// The record a full import would have read for `user`.
-fn record(user: &User, licenses: &[AssignedLicense]) -> UserChange {
+fn record(user: &User, snapshot: &TenantSnapshot) -> UserChange {
     UserChange::Present(Box::new(ImportedUser {
         id: Some(user.id),
         present: FieldSet::ALL,
@@ -65,10 +88,17 @@ fn record(user: &User, licenses: &[AssignedLicense]) -> UserChange {
         usage_location: user.usage_location.clone(),
         extension_attributes: user.extension_attributes.clone(),
         manager_id: user.manager_id,
-        licenses: licenses
+        licenses: snapshot
+            .licenses
             .iter()
             .filter(|l| l.user_id == user.id)
             .map(|l| (l.sku_id, l.disabled_plans.clone()))
+            .collect(),
+        license_assignments: snapshot
+            .assignments
+            .iter()
+            .filter(|a| a.user_id == user.id)
+            .map(|a| a.detail.clone())
             .collect(),
     }))
 }
@@ -107,11 +137,7 @@ pub(crate) async fn replace_tenant(
         commerce: None,
         fetched: ImportCounts::default(),
     };
-    let records: Vec<UserChange> = snapshot
-        .users
-        .iter()
-        .map(|u| record(u, &snapshot.licenses))
-        .collect();
+    let records: Vec<UserChange> = snapshot.users.iter().map(|u| record(u, snapshot)).collect();
     let result = commit_import(store, &commit, &mut Records(records.into_iter())).await;
     if result.is_err() {
         // As the importer does: a refused commit ends its run, so the lease is free again.
