@@ -20,6 +20,7 @@ mod m20261128_000010_index_audit_log_at;
 mod m20261128_000011_encrypt_partner_credentials;
 mod m20261202_000012_import_warnings;
 mod m20261202_000013_commerce_subscriptions;
+mod m20261202_000015_unknown_skus_manager_contacts;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000011_encrypt_partner_credentials::Migration),
             Box::new(m20261202_000012_import_warnings::Migration),
             Box::new(m20261202_000013_commerce_subscriptions::Migration),
+            Box::new(m20261202_000015_unknown_skus_manager_contacts::Migration),
         ]
     }
 }

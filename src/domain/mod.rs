@@ -20,7 +20,9 @@ pub mod user;
 pub use commerce::{CommerceSubscription, DirectorySubscription, SkuBilling};
 pub use cost_group::{CostGroup, CostGroupError};
 pub use error::DomainError;
-pub use ids::{AllocationRuleId, CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId};
+pub use ids::{
+    AllocationRuleId, ContactId, CostGroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId,
+};
 pub use import_run::{
     FailureReason, ImportCounts, ImportMode, ImportRun, ImportTrigger, ImportWarning,
     ImportWarningCode, RemediationContext, RunStatus,
@@ -29,9 +31,11 @@ pub use imported_user::{FieldSet, ImportedUser, ImportedUserError, UserChange, U
 pub use paging::{Cursor, Page, PageRequest};
 pub use principal::{Action, Principal, Role};
 pub use scope::TenantScope;
-pub use subscription::{CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription};
+pub use subscription::{
+    CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription, UNKNOWN_SKU_PART_NUMBER,
+};
 pub use tenant::Tenant;
 pub use user::{
-    AssignedLicense, EXTENSION_ATTRIBUTES, User, UserDetails, UserFilter, UserSort, UserSortField,
-    UserSummary,
+    AssignedLicense, EXTENSION_ATTRIBUTES, ManagerContact, User, UserDetails, UserFilter, UserSort,
+    UserSortField, UserSummary,
 };

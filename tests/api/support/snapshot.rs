@@ -65,6 +65,7 @@ fn record(user: &User, licenses: &[AssignedLicense]) -> UserChange {
         usage_location: user.usage_location.clone(),
         extension_attributes: user.extension_attributes.clone(),
         manager_id: user.manager_id,
+        manager_contact: user.manager_contact.clone(),
         licenses: licenses
             .iter()
             .filter(|l| l.user_id == user.id)
@@ -99,6 +100,7 @@ pub(crate) async fn replace_tenant(
         run: &run,
         mode: ImportMode::Full,
         subscriptions: &snapshot.subscriptions,
+        unknown_skus: &[],
         service_plans: &snapshot.service_plans,
         delta_link: None,
         seen_at,
