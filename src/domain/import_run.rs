@@ -281,7 +281,8 @@ pub struct ImportCounts {
     pub users_restored: i64,
     /// Licenses assigned to present users after the run.
     pub licenses: i64,
-    /// Subscribed SKUs after the run.
+    /// Subscribed SKUs after the run, as `subscribedSkus` listed them (placeholders of unknown
+    /// SKUs aside).
     pub skus: i64,
     /// Upstream pages fetched (users, delta and SKUs).
     pub pages: i64,

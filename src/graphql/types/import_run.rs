@@ -254,7 +254,8 @@ impl ImportRunObject {
         self.0.counts.licenses
     }
 
-    /// Subscribed SKUs after the run.
+    /// Subscribed SKUs after the run, as subscribedSkus listed them (placeholders of unknown
+    /// SKUs aside).
     async fn skus(&self) -> i64 {
         self.0.counts.skus
     }
