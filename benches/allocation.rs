@@ -57,6 +57,7 @@ fn users() -> Vec<User> {
                 usage_location: None,
                 extension_attributes,
                 manager_id: (n > 0).then(|| UserId(id(n / 10 + 1))),
+                manager_contact: None,
                 first_seen_at: seen,
                 last_seen_at: seen,
                 deleted_at: None,

@@ -21,6 +21,7 @@ mod m20261128_000011_encrypt_partner_credentials;
 mod m20261202_000012_import_warnings;
 mod m20261202_000013_commerce_subscriptions;
 mod m20261202_000014_license_assignments;
+mod m20261202_000015_unknown_skus_manager_contacts;
 mod m20261202_000016_import_observed_dates;
 
 /// Every migration of the store, oldest first.
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_import_warnings::Migration),
             Box::new(m20261202_000013_commerce_subscriptions::Migration),
             Box::new(m20261202_000014_license_assignments::Migration),
+            Box::new(m20261202_000015_unknown_skus_manager_contacts::Migration),
             Box::new(m20261202_000016_import_observed_dates::Migration),
         ]
     }

@@ -313,6 +313,7 @@ mod tests {
             consumed_units: 0,
             subscription_ids: subscription_ids.iter().map(|s| (*s).to_owned()).collect(),
             billing: SkuBilling::Other,
+            unknown: false,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
         }
     }

@@ -89,6 +89,12 @@ guid_id!(
     "user id"
 );
 guid_id!(
+    /// A Graph organizational contact (`orgContact`) object id: a user's manager that is not
+    /// a user of the tenant.
+    ContactId,
+    "contact id"
+);
+guid_id!(
     /// A SKU id (`subscribedSku.skuId`), the same in every tenant.
     SkuId,
     "SKU id"

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::ids::{ImportRunId, TenantId};
+use super::ids::{ImportRunId, SkuId, TenantId};
 
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,6 +223,29 @@ pub struct ImportWarning {
     pub message: String,
 }
 
+impl ImportWarning {
+    /// The warning of a run after which users hold licenses of SKUs that `subscribedSkus` did
+    /// not list, kept under placeholders: each SKU with the number of users holding it.
+    pub fn unknown_skus(held: &[(SkuId, u64)]) -> ImportWarning {
+        let skus: Vec<String> = held
+            .iter()
+            .map(|(sku, users)| {
+                let plural = if *users == 1 { "" } else { "s" };
+                format!("{sku} ({users} user{plural})")
+            })
+            .collect();
+        ImportWarning {
+            code: ImportWarningCode::UnknownSku,
+            message: format!(
+                "subscribedSkus does not list SKU{} {} that users hold; their licenses are kept \
+                 under placeholder SKUs marked unknown until an import finds them listed",
+                if held.len() == 1 { "" } else { "s" },
+                skus.join(", ")
+            ),
+        }
+    }
+}
+
 /// Kinds of [`ImportWarning`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -234,6 +257,9 @@ pub enum ImportWarningCode {
     DeltaLatestRefused,
     /// A page token expired while paging (`Directory_ExpiredPageToken`); the listing restarted.
     PageTokenExpired,
+    /// Users hold licenses of SKUs that `subscribedSkus` does not list (read once more when the
+    /// run's records name one); the licenses are kept under placeholder SKUs marked unknown.
+    UnknownSku,
     /// Partner Center's subscriptions of the customer could not be read; the ones stored by an
     /// earlier run were kept.
     CommerceSubscriptionsUnavailable,
@@ -255,7 +281,8 @@ pub struct ImportCounts {
     pub users_restored: i64,
     /// Licenses assigned to present users after the run.
     pub licenses: i64,
-    /// Subscribed SKUs after the run.
+    /// Subscribed SKUs after the run, as `subscribedSkus` listed them (placeholders of unknown
+    /// SKUs aside).
     pub skus: i64,
     /// Upstream pages fetched (users, delta and SKUs).
     pub pages: i64,
@@ -422,6 +449,23 @@ mod tests {
         let text = FailureReason::ServiceAccountBlocked.remediation();
         assert!(text.contains("Fix the account"), "{text}");
         assert!(!text.contains("store the new refresh token"), "{text}");
+    }
+
+    #[test]
+    fn the_unknown_sku_warning_names_each_sku_and_its_holders() {
+        let one = SkuId(uuid::Uuid::from_u128(1));
+        let two = SkuId(uuid::Uuid::from_u128(2));
+        let warning = ImportWarning::unknown_skus(&[(one, 1), (two, 3)]);
+        assert_eq!(warning.code, ImportWarningCode::UnknownSku);
+        assert!(
+            warning
+                .message
+                .contains(&format!("SKUs {one} (1 user), {two} (3 users)")),
+            "{}",
+            warning.message
+        );
+        let json = serde_json::to_string(&warning.code).unwrap();
+        assert_eq!(json, "\"UNKNOWN_SKU\"");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{ServicePlanId, SkuId, TenantId, UserId};
 use super::license_assignment::{LicenseAssignment, LicenseAssignmentState};
-use super::user::{AssignedLicense, EXTENSION_ATTRIBUTES, User};
+use super::user::{AssignedLicense, EXTENSION_ATTRIBUTES, ManagerContact, User};
 
 /// One imported property, named as in Graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +124,11 @@ pub struct ImportedUser {
     pub usage_location: Option<String>,
     /// `extensionAttribute1..15`.
     pub extension_attributes: [Option<String>; EXTENSION_ATTRIBUTES],
-    /// The manager, when it is a user (organizational contacts are not users of the tenant).
+    /// The manager, when it is a user.
     pub manager_id: Option<UserId>,
+    /// The manager, when it is an organizational contact (names only when the record carried
+    /// them). Never set together with `manager_id`.
+    pub manager_contact: Option<ManagerContact>,
     /// Assigned licenses: SKU and the plans disabled in it.
     pub licenses: Vec<(SkuId, Vec<ServicePlanId>)>,
     /// How each license is assigned (`licenseAssignmentStates`), failed assignments included.
@@ -186,6 +189,20 @@ impl ImportedUser {
         .filter(|d| !d.is_empty())
         // Graph requires a display name; a missing one is shown as the UPN (see domain::User).
         .unwrap_or_else(|| upn.clone());
+        let (manager_id, manager_contact) = if p.contains(UserField::Manager) {
+            // A manager is a user or a contact, never both; a user sent as manager wins.
+            let stored = base.and_then(|b| b.manager_contact.as_ref());
+            let contact = self.manager_contact.clone();
+            match self.manager_id {
+                Some(id) => (Some(id), None),
+                None => (None, contact.map(|c| c.keeping_names_of(stored))),
+            }
+        } else {
+            (
+                base.and_then(|b| b.manager_id),
+                base.and_then(|b| b.manager_contact.clone()),
+            )
+        };
         Ok(User {
             id,
             tenant_id,
@@ -257,11 +274,8 @@ impl ImportedUser {
                 base.map(|b| b.extension_attributes.clone())
                     .unwrap_or_default()
             },
-            manager_id: if p.contains(UserField::Manager) {
-                self.manager_id
-            } else {
-                base.and_then(|b| b.manager_id)
-            },
+            manager_id,
+            manager_contact,
             first_seen_at: base.map_or(seen_at, |b| b.first_seen_at),
             last_seen_at: seen_at,
             deleted_at: None,
@@ -317,6 +331,7 @@ pub fn differs(a: &User, b: &User) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ContactId;
     use uuid::Uuid;
 
     fn stored() -> User {
@@ -344,6 +359,7 @@ mod tests {
             usage_location: Some("CH".into()),
             extension_attributes: Default::default(),
             manager_id: Some(UserId(Uuid::from_u128(2))),
+            manager_contact: None,
             first_seen_at: t,
             last_seen_at: t,
             deleted_at: Some(t),
@@ -373,6 +389,71 @@ mod tests {
         assert_eq!(user.deleted_at, None, "a returning user is restored");
         assert_eq!(change.licenses_of(base.tenant_id), None);
         assert_eq!(change.license_assignments_of(base.tenant_id), None);
+    }
+
+    fn contact(n: u128, name: Option<&str>) -> ManagerContact {
+        ManagerContact {
+            id: ContactId(Uuid::from_u128(n)),
+            display_name: name.map(str::to_owned),
+            mail: name.map(|n| format!("{}@contractor.example.com", n.to_lowercase())),
+        }
+    }
+
+    /// A delta record of `base` carrying only `manager@delta`.
+    fn manager_change(base: &User, user: Option<u128>, contact: Option<ManagerContact>) -> User {
+        let mut present = FieldSet::default();
+        present.insert(UserField::Manager);
+        let change = ImportedUser {
+            id: Some(base.id),
+            present,
+            manager_id: user.map(|n| UserId(Uuid::from_u128(n))),
+            manager_contact: contact,
+            ..ImportedUser::default()
+        };
+        change
+            .apply(base.tenant_id, Some(base), Utc::now())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_contact_sent_by_id_keeps_the_names_stored_for_it_and_another_one_has_none() {
+        let mut base = stored();
+        base.manager_id = None;
+        base.manager_contact = Some(contact(7, Some("Beat")));
+        let same = manager_change(&base, None, Some(contact(7, None)));
+        assert_eq!(same.manager_contact, base.manager_contact);
+        let other = manager_change(&base, None, Some(contact(8, None)));
+        assert_eq!(other.manager_contact, Some(contact(8, None)));
+        let renamed = manager_change(&base, None, Some(contact(7, Some("Urs"))));
+        assert_eq!(renamed.manager_contact, Some(contact(7, Some("Urs"))));
+        // A record without `manager@delta` leaves the contact alone.
+        let mut present = FieldSet::default();
+        present.insert(UserField::City);
+        let untouched = ImportedUser {
+            id: Some(base.id),
+            present,
+            ..ImportedUser::default()
+        }
+        .apply(base.tenant_id, Some(&base), Utc::now())
+        .unwrap();
+        assert_eq!(untouched.manager_contact, base.manager_contact);
+    }
+
+    #[test]
+    fn a_manager_is_a_user_or_a_contact_never_both() {
+        let mut base = stored();
+        base.manager_id = None;
+        base.manager_contact = Some(contact(7, Some("Beat")));
+        let to_user = manager_change(&base, Some(3), None);
+        assert_eq!(to_user.manager_id, Some(UserId(Uuid::from_u128(3))));
+        assert_eq!(to_user.manager_contact, None);
+        let to_contact = manager_change(&to_user, None, Some(contact(7, None)));
+        assert_eq!(to_contact.manager_id, None);
+        assert_eq!(to_contact.manager_contact, Some(contact(7, None)));
+        let both = manager_change(&base, Some(3), Some(contact(7, None)));
+        assert_eq!(both.manager_contact, None, "the user wins");
+        let none = manager_change(&base, None, None);
+        assert_eq!((none.manager_id, none.manager_contact), (None, None));
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub use commerce::{BillingSet, CommerceSubscription, DirectorySubscription, SkuB
 pub use cost_group::{CostGroup, CostGroupError};
 pub use error::DomainError;
 pub use ids::{
-    AllocationRuleId, CostGroupId, GroupId, ImportRunId, ServicePlanId, SkuId, TenantId, UserId,
+    AllocationRuleId, ContactId, CostGroupId, GroupId, ImportRunId, ServicePlanId, SkuId, TenantId,
+    UserId,
 };
 pub use import_run::{
     FailureReason, ImportCounts, ImportMode, ImportRun, ImportTrigger, ImportWarning,
@@ -33,9 +34,11 @@ pub use license_assignment::{AssignedBy, LicenseAssignment, LicenseAssignmentSta
 pub use paging::{Cursor, Page, PageRequest};
 pub use principal::{Action, Principal, Role};
 pub use scope::TenantScope;
-pub use subscription::{CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription};
+pub use subscription::{
+    CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription, UNKNOWN_SKU_PART_NUMBER,
+};
 pub use tenant::Tenant;
 pub use user::{
-    AssignedLicense, EXTENSION_ATTRIBUTES, User, UserDetails, UserFilter, UserSort, UserSortField,
-    UserSummary,
+    AssignedLicense, EXTENSION_ATTRIBUTES, ManagerContact, User, UserDetails, UserFilter, UserSort,
+    UserSortField, UserSummary,
 };

@@ -70,11 +70,38 @@ pub struct Subscription {
     pub subscription_ids: Vec<String>,
     /// How it is paid for (a staff override applied).
     pub billing: SkuBilling,
+    /// A placeholder: users hold licenses of the SKU but no `subscribedSkus` answer listed it
+    /// (bought between two reads and still missing, or orphaned). Its counts are 0.
+    pub unknown: bool,
     /// When this row was last written.
     pub updated_at: DateTime<Utc>,
 }
 
+/// The part number of a placeholder for a SKU never listed by `subscribedSkus` (a placeholder
+/// of a SKU listed by an earlier import keeps the part number it had).
+pub const UNKNOWN_SKU_PART_NUMBER: &str = "UNKNOWN";
+
 impl Subscription {
+    /// A placeholder for `sku_id`, which users of `tenant_id` hold licenses of but which
+    /// `subscribedSkus` does not list: no counts (nothing is known to be purchased or
+    /// assigned), no directory subscriptions, capability status unknown, billed `OTHER` as any
+    /// SKU that no commerce subscription of this partner backs.
+    pub fn placeholder(tenant_id: TenantId, sku_id: SkuId, seen_at: DateTime<Utc>) -> Self {
+        Subscription {
+            tenant_id,
+            sku_id,
+            sku_part_number: UNKNOWN_SKU_PART_NUMBER.to_owned(),
+            capability_status: String::new(),
+            applies_to: "User".to_owned(),
+            prepaid: PrepaidUnits::default(),
+            consumed_units: 0,
+            subscription_ids: Vec::new(),
+            billing: SkuBilling::Other,
+            unknown: true,
+            updated_at: seen_at,
+        }
+    }
+
     /// Graph's id of the SKU in this tenant: `<tenantId>_<skuId>`.
     pub fn graph_id(&self) -> String {
         format!("{}_{}", self.tenant_id, self.sku_id)
@@ -173,6 +200,7 @@ mod tests {
             consumed_units: consumed,
             subscription_ids: vec![],
             billing: SkuBilling::Partner,
+            unknown: false,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
         }
     }
@@ -207,6 +235,19 @@ mod tests {
                 over_assigned_skus: 1
             }
         );
+    }
+
+    #[test]
+    fn a_placeholder_counts_nothing_and_its_status_is_unknown() {
+        let s = Subscription::placeholder(
+            TenantId(Uuid::from_u128(1)),
+            SkuId(Uuid::from_u128(9)),
+            DateTime::<Utc>::UNIX_EPOCH,
+        );
+        assert!(s.unknown);
+        assert_eq!((s.purchased(), s.assigned(), s.unassigned()), (0, 0, 0));
+        assert_eq!(s.status(), CapabilityStatus::Unknown);
+        assert_eq!(Consumption::of([&s, &sku(10, 0, 4, "User")]).purchased, 10);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! and ordered.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::ids::{CostGroupId, ServicePlanId, SkuId, TenantId, UserId};
+use super::ids::{ContactId, CostGroupId, ServicePlanId, SkuId, TenantId, UserId};
 
 /// Number of on-premises extension attributes (`extensionAttribute1` to `15`).
 pub const EXTENSION_ATTRIBUTES: usize = 15;
@@ -55,6 +56,9 @@ pub struct User {
     pub extension_attributes: [Option<String>; EXTENSION_ATTRIBUTES],
     /// The user's manager, when the manager is a user of the same tenant.
     pub manager_id: Option<UserId>,
+    /// The user's manager, when the manager is an organizational contact (never set together
+    /// with `manager_id`).
+    pub manager_contact: Option<ManagerContact>,
     /// When an import first saw the user.
     pub first_seen_at: DateTime<Utc>,
     /// When an import last saw the user.
@@ -87,8 +91,40 @@ pub struct UserSummary {
     pub department: Option<String>,
     /// The user's manager, when the manager is a user of the same tenant.
     pub manager_id: Option<UserId>,
+    /// The user's manager, when the manager is an organizational contact.
+    pub manager_contact: Option<ManagerContact>,
     /// When the user disappeared upstream; `None` while present.
     pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A user's manager that is an organizational contact (Graph `orgContact`): someone outside
+/// the tenant's users, such as an external interim manager (reference §4.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerContact {
+    /// The contact's object id.
+    pub id: ContactId,
+    /// `displayName`, as the last listing that named the contact gave it.
+    pub display_name: Option<String>,
+    /// `mail`, as the last listing that named the contact gave it.
+    pub mail: Option<String>,
+}
+
+impl ManagerContact {
+    /// A contact known by its id only: a delta's `manager@delta`, or a listing for a caller
+    /// without read access to contacts ("limited information", reference §4.3).
+    pub fn id_only(&self) -> bool {
+        self.display_name.is_none() && self.mail.is_none()
+    }
+
+    /// This contact as an import records it for a user whose stored contact is `stored`: a
+    /// contact sent by id only keeps the names stored for the same contact; another contact
+    /// sent by id only has no names until a listing brings them.
+    pub fn keeping_names_of(self, stored: Option<&ManagerContact>) -> ManagerContact {
+        match stored {
+            Some(old) if self.id_only() && old.id == self.id => old.clone(),
+            _ => self,
+        }
+    }
 }
 
 /// The columns of a user beyond its [`UserSummary`]: names, addresses, extension attributes,
@@ -141,6 +177,7 @@ impl User {
             job_title: self.job_title.clone(),
             department: self.department.clone(),
             manager_id: self.manager_id,
+            manager_contact: self.manager_contact.clone(),
             deleted_at: self.deleted_at,
         }
     }

@@ -10,9 +10,9 @@ use super::clients::graph::{
 use super::error::ImportError;
 use crate::domain::license_assignment::error_of;
 use crate::domain::{
-    AssignedBy, EXTENSION_ATTRIBUTES, FieldSet, GroupId, ImportedUser, LicenseAssignmentState,
-    PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, TenantId, UserChange, UserField,
-    UserId,
+    AssignedBy, ContactId, EXTENSION_ATTRIBUTES, FieldSet, GroupId, ImportedUser,
+    LicenseAssignmentState, ManagerContact, PrepaidUnits, ServicePlan, ServicePlanId, SkuId,
+    Subscription, TenantId, UserChange, UserField, UserId,
 };
 
 /// How to read missing properties of a user record.
@@ -32,23 +32,41 @@ fn guid(kind: &str, value: &str) -> Result<Uuid, ImportError> {
     })
 }
 
-fn manager_of(object: &GraphDirectoryObject) -> Result<Option<UserId>, ImportError> {
+/// A user's manager as a record names it.
+enum Manager {
+    /// A user of the tenant.
+    User(UserId),
+    /// An organizational contact, with its names when the record carried them.
+    Contact(ManagerContact),
+}
+
+fn manager_of(object: GraphDirectoryObject) -> Result<Option<Manager>, ImportError> {
     if object.removed.is_some() {
         return Ok(None);
     }
-    // Organizational contacts can be managers but are not users of the tenant (reference §4.3).
-    if object
-        .odata_type
-        .as_deref()
-        .is_some_and(|t| !t.eq_ignore_ascii_case("#microsoft.graph.user"))
-    {
-        return Ok(None);
-    }
-    match object.id.as_deref() {
-        Some(id) => Ok(Some(UserId(guid("manager id", id)?))),
-        None => Err(ImportError::Malformed {
+    let Some(id) = object.id.as_deref() else {
+        return Err(ImportError::Malformed {
             message: "a manager reference has no id".to_owned(),
-        }),
+        });
+    };
+    let is = |kind: &str| {
+        object
+            .odata_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+    };
+    // A manager is a user or an organizational contact, which is no user of the tenant
+    // (reference §4.3); Graph names the type, and an untyped reference is taken for a user.
+    if object.odata_type.is_none() || is("#microsoft.graph.user") {
+        Ok(Some(Manager::User(UserId(guid("manager id", id)?))))
+    } else if is("#microsoft.graph.orgContact") {
+        Ok(Some(Manager::Contact(ManagerContact {
+            id: ContactId(guid("manager contact id", id)?),
+            display_name: object.display_name.filter(|n| !n.is_empty()),
+            mail: object.mail.filter(|m| !m.is_empty()),
+        })))
+    } else {
+        Ok(None)
     }
 }
 
@@ -150,9 +168,9 @@ pub fn user_change(user: GraphUser, semantics: Semantics) -> Result<UserChange, 
         .map(|entry| license_assignment(id, entry))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let manager_id = match semantics {
+    let manager = match semantics {
         Semantics::Listing => match user.manager {
-            Field::Value(object) => manager_of(&object)?,
+            Field::Value(object) => manager_of(object)?,
             _ => None,
         },
         Semantics::InitialDelta | Semantics::Changes => match user.manager_delta {
@@ -164,12 +182,17 @@ pub fn user_change(user: GraphUser, semantics: Semantics) -> Result<UserChange, 
             Field::Value(list) => {
                 present.insert(UserField::Manager);
                 // An empty list or an `@removed` entry means the manager was removed.
-                match list.iter().rev().find(|o| o.removed.is_none()) {
+                match list.into_iter().rev().find(|o| o.removed.is_none()) {
                     Some(object) => manager_of(object)?,
                     None => None,
                 }
             }
         },
+    };
+    let (manager_id, manager_contact) = match manager {
+        Some(Manager::User(id)) => (Some(id), None),
+        Some(Manager::Contact(contact)) => (None, Some(contact)),
+        None => (None, None),
     };
 
     Ok(UserChange::Present(Box::new(ImportedUser {
@@ -195,6 +218,7 @@ pub fn user_change(user: GraphUser, semantics: Semantics) -> Result<UserChange, 
         usage_location,
         extension_attributes,
         manager_id,
+        manager_contact,
         licenses,
         license_assignments,
     })))
@@ -292,6 +316,7 @@ pub fn subscription(
             subscription_ids: sku.subscription_ids,
             // Classified once the commerce and directory subscriptions are read.
             billing: crate::domain::SkuBilling::Other,
+            unknown: false,
             updated_at: seen_at,
         },
         plans,
@@ -304,8 +329,19 @@ mod tests {
     use crate::importer::clients::graph::parse_users_page;
     use serde_json::json;
 
+    /// The first present record of `changes` named `name`.
+    fn named<'a>(changes: &'a [UserChange], name: &str) -> &'a ImportedUser {
+        changes
+            .iter()
+            .find_map(|c| match c {
+                UserChange::Present(u) if u.display_name.as_deref() == Some(name) => Some(&**u),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no record of {name}"))
+    }
+
     #[test]
-    fn orgcontact_manager_is_not_a_user() {
+    fn an_orgcontact_manager_is_kept_as_a_contact_not_a_user() {
         let page = parse_users_page(include_bytes!(
             "../../tests/fixtures/microsoft/graph/users-page2.json"
         ))
@@ -315,16 +351,58 @@ mod tests {
             .into_iter()
             .map(|u| user_change(u, Semantics::Listing).unwrap())
             .collect();
-        let lukas = changes
-            .iter()
-            .find_map(|c| match c {
-                UserChange::Present(u) if u.display_name.as_deref() == Some("Lukas Brunner") => {
-                    Some(u)
-                }
-                _ => None,
-            })
-            .unwrap();
+        let lukas = named(&changes, "Lukas Brunner");
         assert_eq!(lukas.manager_id, None);
+        assert_eq!(
+            lukas.manager_contact,
+            Some(ManagerContact {
+                id: "6c7b0752-b326-4fca-9c7d-862d2e661472".parse().unwrap(),
+                display_name: Some("Beat Keller (extern)".into()),
+                mail: Some("beat.keller@consulting.example.com".into()),
+            })
+        );
+        let mia = named(&changes, "Mia O'Connor-Smith");
+        assert!(mia.manager_id.is_some());
+        assert_eq!(mia.manager_contact, None);
+
+        // An initial delta round names the same contact by id only (reference §5).
+        let page = parse_users_page(include_bytes!(
+            "../../tests/fixtures/microsoft/graph/users-delta-initial.json"
+        ))
+        .unwrap();
+        let changes: Vec<_> = page
+            .value
+            .into_iter()
+            .map(|u| user_change(u, Semantics::InitialDelta).unwrap())
+            .collect();
+        let lukas = named(&changes, "Lukas Brunner");
+        assert!(lukas.present.contains(UserField::Manager));
+        let contact = lukas.manager_contact.as_ref().unwrap();
+        assert_eq!(
+            contact.id.to_string(),
+            "6c7b0752-b326-4fca-9c7d-862d2e661472"
+        );
+        assert!(contact.id_only());
+        assert_eq!(lukas.manager_id, None);
+    }
+
+    #[test]
+    fn a_contact_with_limited_information_has_no_names() {
+        let user: GraphUser = serde_json::from_value(serde_json::json!({
+            "id": "5b0b1b4e-8d0e-4c44-9d39-1a3f2b6c7d80",
+            "userPrincipalName": "lukas@example.com",
+            "manager": {
+                "@odata.type": "#microsoft.graph.orgContact",
+                "id": "6c7b0752-b326-4fca-9c7d-862d2e661472",
+                "displayName": null,
+                "mail": null
+            }
+        }))
+        .unwrap();
+        let UserChange::Present(record) = user_change(user, Semantics::Listing).unwrap() else {
+            panic!("a present user")
+        };
+        assert!(record.manager_contact.unwrap().id_only());
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! One tenant's run: token, SKUs, users into the spool, then one commit. A failure anywhere
-//! before the commit's end leaves the tenant's stored data as it was.
+//! One tenant's run: token, SKUs, users into the spool, the SKUs again if a license names one
+//! they lacked, commerce subscriptions, then one commit. A failure anywhere before the
+//! commit's end leaves the tenant's stored data as it was.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -14,16 +16,17 @@ use super::progress::{Phase, Progress};
 use super::spool::Spool;
 use crate::domain::{
     CommerceSubscription, FailureReason, ImportCounts, ImportMode, ImportRun, ImportWarning,
-    ImportWarningCode, RunStatus, ServicePlan, Subscription, UserChange,
+    ImportWarningCode, RunStatus, ServicePlan, SkuId, Subscription, UserChange,
 };
 use crate::store::import_commit::{self, ImportCommit};
-use crate::store::import_runs::{self, RunEnd};
+use crate::store::import_runs::{self, ImportBasis, RunEnd};
 
 /// What the fetch phase produced.
 struct Fetched {
     mode: ImportMode,
     subscriptions: Vec<Subscription>,
     service_plans: Vec<ServicePlan>,
+    unknown_skus: Vec<SkuId>,
     spool: Spool,
     delta_link: Option<String>,
     warnings: Vec<ImportWarning>,
@@ -162,6 +165,7 @@ async fn fetch_and_commit(
         run,
         mode: fetched.mode,
         subscriptions: &fetched.subscriptions,
+        unknown_skus: &fetched.unknown_skus,
         service_plans: &fetched.service_plans,
         delta_link: fetched.delta_link.as_deref(),
         seen_at: Utc::now(),
@@ -204,9 +208,20 @@ async fn fetch(
         stats,
     );
     report(importer, run, stats, Phase::Starting, 0);
-    let (mut subscriptions, service_plans) = fetch_skus(&graph, run).await?;
+    let skus = fetch_skus(&graph, run).await?;
     let basis = import_runs::import_basis(&importer.store, run.tenant_id).await?;
     let mut warnings = Vec::new();
+    let users = UserReader {
+        importer,
+        run,
+        stats,
+        graph: &graph,
+    }
+    .read_all(&basis, &mut warnings)
+    .await?;
+    let ((mut subscriptions, service_plans), unknown_skus) =
+        complete_skus(&graph, run, skus, users.spool.licensed_skus()).await?;
+    // After the last SKU read, so that every SKU stored is linked and classified.
     let commerce = super::commerce::read_commerce(
         importer,
         run,
@@ -216,75 +231,13 @@ async fn fetch(
         &mut warnings,
     )
     .await?;
-    let users = UserReader {
-        importer,
-        run,
-        stats,
-        graph: &graph,
-    };
-
-    if let Some(link) = basis.delta_link {
-        let mut spool = new_spool()?;
-        let url = graph.link(&link)?;
-        match users
-            .read(url, Semantics::Changes, &mut spool, &mut warnings)
-            .await
-        {
-            Ok(delta_link) => {
-                return Ok(Fetched {
-                    mode: ImportMode::Delta,
-                    subscriptions,
-                    service_plans,
-                    spool,
-                    delta_link,
-                    warnings,
-                    commerce,
-                });
-            }
-            Err(ImportError::DeltaExpired { code, expired }) => {
-                tracing::info!(tenant_id = %run.tenant_id, code = %code, "delta link rejected, importing in full");
-                // Expiry is routine (7 days); anything else is worth telling the operator.
-                if !expired {
-                    warnings.push(ImportWarning {
-                        code: ImportWarningCode::DeltaLinkRefused,
-                        message: format!(
-                            "Graph refused the stored delta link ({code}); every user was listed \
-                             instead and a new link was taken"
-                        ),
-                    });
-                }
-                warnings.retain(|w| w.code != ImportWarningCode::PageTokenExpired);
-            }
-            Err(other) => return Err(other),
-        }
-    }
-
-    let mut spool = new_spool()?;
-    let delta_link = if basis.initial_delta_next
-        || basis.present_users >= importer.settings.large_tenant_users
-    {
-        // Large tenants: 999 users a page through an initial delta round, whose
-        // `manager@delta` carries the managers (reference §4.3), and which ends in a delta link.
-        // Also the way back to a delta link after `$deltatoken=latest` was refused.
-        let url = graph.delta_url()?;
-        users
-            .read(url, Semantics::InitialDelta, &mut spool, &mut warnings)
-            .await?
-    } else {
-        // Take the delta link first, so that changes made while listing are replayed next run.
-        let latest = latest_delta_link(&graph, &mut warnings).await?;
-        let url = graph.users_url()?;
-        users
-            .read(url, Semantics::Listing, &mut spool, &mut warnings)
-            .await?;
-        latest
-    };
     Ok(Fetched {
-        mode: ImportMode::Full,
+        mode: users.mode,
         subscriptions,
         service_plans,
-        spool,
-        delta_link,
+        unknown_skus,
+        spool: users.spool,
+        delta_link: users.delta_link,
         warnings,
         commerce,
     })
@@ -324,10 +277,43 @@ async fn latest_delta_link(
     Ok(None)
 }
 
-async fn fetch_skus(
+/// A `subscribedSkus` answer: the SKUs and their service plans.
+type Skus = (Vec<Subscription>, Vec<ServicePlan>);
+
+/// The tenant's SKUs once its users are read. When a license names a SKU the first
+/// `subscribedSkus` answer lacked (bought between the two reads, or orphaned), the SKUs are
+/// read once more and the second answer is used. Returns the SKUs and the licensed SKUs that
+/// answer still lacks, in SKU order.
+async fn complete_skus(
     graph: &GraphClient<'_>,
     run: &ImportRun,
-) -> Result<(Vec<Subscription>, Vec<ServicePlan>), ImportError> {
+    first: Skus,
+    licensed: &HashSet<SkuId>,
+) -> Result<(Skus, Vec<SkuId>), ImportError> {
+    let missing = |skus: &Skus| {
+        let listed: HashSet<SkuId> = skus.0.iter().map(|s| s.sku_id).collect();
+        let mut missing: Vec<SkuId> = licensed.difference(&listed).copied().collect();
+        missing.sort_unstable();
+        missing
+    };
+    let first_missing = missing(&first);
+    if first_missing.is_empty() {
+        return Ok((first, first_missing));
+    }
+    let again = fetch_skus(graph, run).await?;
+    let still_missing = missing(&again);
+    // SKUs found on the second read are stored like any other: the run's data is complete,
+    // and a purchase between two reads needs nothing from an operator (so no warning).
+    tracing::info!(
+        tenant_id = %run.tenant_id,
+        missing = first_missing.len(),
+        still_missing = still_missing.len(),
+        "licenses named SKUs subscribedSkus did not list; read it again"
+    );
+    Ok((again, still_missing))
+}
+
+async fn fetch_skus(graph: &GraphClient<'_>, run: &ImportRun) -> Result<Skus, ImportError> {
     let now = Utc::now();
     let mut url = graph.url("subscribedSkus")?;
     let mut subscriptions = Vec::new();
@@ -362,7 +348,79 @@ struct UserReader<'a> {
     graph: &'a GraphClient<'a>,
 }
 
+/// A tenant's users as read: how, the spool of records, the delta link to keep.
+struct UsersRead {
+    mode: ImportMode,
+    spool: Spool,
+    delta_link: Option<String>,
+}
+
 impl UserReader<'_> {
+    /// Reads the tenant's users: the changes since the stored delta link, or (without one, or
+    /// when Graph refuses it) every user.
+    async fn read_all(
+        &self,
+        basis: &ImportBasis,
+        warnings: &mut Vec<ImportWarning>,
+    ) -> Result<UsersRead, ImportError> {
+        if let Some(link) = &basis.delta_link {
+            let mut spool = new_spool()?;
+            let url = self.graph.link(link)?;
+            match self
+                .read(url, Semantics::Changes, &mut spool, warnings)
+                .await
+            {
+                Ok(delta_link) => {
+                    return Ok(UsersRead {
+                        mode: ImportMode::Delta,
+                        spool,
+                        delta_link,
+                    });
+                }
+                Err(ImportError::DeltaExpired { code, expired }) => {
+                    tracing::info!(tenant_id = %self.run.tenant_id, code = %code, "delta link rejected, importing in full");
+                    // Expiry is routine (7 days); anything else is worth telling the operator.
+                    if !expired {
+                        warnings.push(ImportWarning {
+                            code: ImportWarningCode::DeltaLinkRefused,
+                            message: format!(
+                                "Graph refused the stored delta link ({code}); every user was \
+                                 listed instead and a new link was taken"
+                            ),
+                        });
+                    }
+                    warnings.retain(|w| w.code != ImportWarningCode::PageTokenExpired);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+
+        let mut spool = new_spool()?;
+        let delta_link = if basis.initial_delta_next
+            || basis.present_users >= self.importer.settings.large_tenant_users
+        {
+            // Large tenants: 999 users a page through an initial delta round, whose
+            // `manager@delta` carries the managers (reference §4.3), and which ends in a delta
+            // link. Also the way back to a delta link after `$deltatoken=latest` was refused.
+            let url = self.graph.delta_url()?;
+            self.read(url, Semantics::InitialDelta, &mut spool, warnings)
+                .await?
+        } else {
+            // Take the delta link first, so that changes made while listing are replayed next
+            // run.
+            let latest = latest_delta_link(self.graph, warnings).await?;
+            let url = self.graph.users_url()?;
+            self.read(url, Semantics::Listing, &mut spool, warnings)
+                .await?;
+            latest
+        };
+        Ok(UsersRead {
+            mode: ImportMode::Full,
+            spool,
+            delta_link,
+        })
+    }
+
     /// Follows a user listing or delta round from `url` to its end, spooling every record.
     /// A page token that expired while paging (`Directory_ExpiredPageToken`) restarts the
     /// round once, with an empty spool. Returns the delta link the last page carried, if any.

@@ -2,16 +2,18 @@
 //! read back in chunks by the commit, so a tenant of any size passes through bounded memory.
 //! The file has no name on disk and disappears with the process, even a killed one.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 
-use crate::domain::UserChange;
+use crate::domain::{SkuId, UserChange};
 use crate::store::import_commit::ChangeSource;
 
 /// Appends records; [`Spool::finish`] turns it into a reader.
 pub struct Spool {
     writer: BufWriter<File>,
     records: u64,
+    licensed: HashSet<SkuId>,
 }
 
 impl Spool {
@@ -20,12 +22,18 @@ impl Spool {
         Ok(Spool {
             writer: BufWriter::with_capacity(256 * 1024, tempfile::tempfile()?),
             records: 0,
+            licensed: HashSet::new(),
         })
     }
 
     /// Records written so far.
     pub fn len(&self) -> u64 {
         self.records
+    }
+
+    /// The SKUs the records written so far hold licenses of.
+    pub fn licensed_skus(&self) -> &HashSet<SkuId> {
+        &self.licensed
     }
 
     /// Whether nothing was written.
@@ -35,6 +43,10 @@ impl Spool {
 
     /// Appends one change: a line of JSON, the change with its field names.
     pub fn push(&mut self, change: UserChange) -> std::io::Result<()> {
+        if let UserChange::Present(user) = &change {
+            self.licensed
+                .extend(user.licenses.iter().map(|(sku, _)| *sku));
+        }
         serde_json::to_writer(&mut self.writer, &change)?;
         self.writer.write_all(b"\n")?;
         self.records += 1;
@@ -82,13 +94,13 @@ impl ChangeSource for SpoolReader {
 mod tests {
     use super::*;
     use crate::domain::{
-        AssignedBy, FieldSet, GroupId, ImportedUser, LicenseAssignmentState, ServicePlanId, SkuId,
-        UserId,
+        AssignedBy, ContactId, FieldSet, GroupId, ImportedUser, LicenseAssignmentState,
+        ManagerContact, ServicePlanId, SkuId, UserId,
     };
     use uuid::Uuid;
 
     #[test]
-    fn records_come_back_in_order_and_in_chunks() {
+    fn records_come_back_in_order_and_in_chunks_and_their_skus_are_known() {
         let mut spool = Spool::new().unwrap();
         let mut user = ImportedUser {
             id: Some(UserId(Uuid::from_u128(1))),
@@ -118,14 +130,32 @@ mod tests {
         spool
             .push(UserChange::Removed(UserId(Uuid::from_u128(2))))
             .unwrap();
+        let contact_managed = ImportedUser {
+            id: Some(UserId(Uuid::from_u128(4))),
+            manager_id: None,
+            manager_contact: Some(ManagerContact {
+                id: ContactId(Uuid::from_u128(5)),
+                display_name: Some("Beat Keller (extern)".into()),
+                mail: None,
+            }),
+            licenses: vec![(SkuId(Uuid::from_u128(9)), vec![])],
+            ..user.clone()
+        };
         spool
-            .push(UserChange::Present(Box::new(user.clone())))
+            .push(UserChange::Present(Box::new(contact_managed.clone())))
             .unwrap();
+        assert_eq!(
+            spool.licensed_skus(),
+            &HashSet::from([SkuId(Uuid::from_u128(7)), SkuId(Uuid::from_u128(9))])
+        );
         let mut reader = spool.finish().unwrap();
         let first = reader.next_chunk(2).unwrap().unwrap();
         assert_eq!(first[0], UserChange::Present(Box::new(user.clone())));
         assert_eq!(first[1], UserChange::Removed(UserId(Uuid::from_u128(2))));
-        assert_eq!(reader.next_chunk(2).unwrap().unwrap().len(), 1);
+        assert_eq!(
+            reader.next_chunk(2).unwrap().unwrap(),
+            [UserChange::Present(Box::new(contact_managed))]
+        );
         assert_eq!(reader.next_chunk(2).unwrap(), None);
     }
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+/// The SKU the `unknown-sku` fault gives a license of: `subscribedSkus` never lists it.
+pub const ORPHANED_SKU_ID: Uuid = Uuid::from_u128(0x0b5e_7c1d_4a2f_4e6b_9c3d_8e1f_2a4b_6c8d);
+
 /// Which tenants a fault applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantSelector {
@@ -104,6 +107,17 @@ pub enum Fault {
         /// The AADSTS code.
         code: u32,
     },
+    /// The tenant's first user (who never leaves) holds a license of [`ORPHANED_SKU_ID`],
+    /// which `subscribedSkus` never lists, in `/users` and in delta rounds (set it before the
+    /// first import: a delta reports the user only when something else changes).
+    UnknownSku,
+    /// The first `subscribedSkus` answer since the fault was set leaves out the first SKU
+    /// that users hold, as if it was bought between two reads; later answers list it.
+    SkuBoughtLate,
+    /// Organizational contacts expanded as managers come with "limited information", as for a
+    /// caller without read access to contacts: `@odata.type` and `id`, names null (reference
+    /// §4.3).
+    ContactsLimited,
 }
 
 /// One `--fault` command-line value: `<SELECTOR>=<KIND>[:ARGS]`.
@@ -130,7 +144,8 @@ pub enum FaultSpecError {
          latency, conditional-access, mfa-required, refresh-token-expired, consent-missing, \
          tenant-not-found, no-delegated-access, malformed-page, drop-connection, \
          delta-token-expired, delta-link-refused, delta-latest-refused, expired-page-token, \
-         sign-in-transient, service-account, directory-subscriptions-refused"
+         sign-in-transient, service-account, directory-subscriptions-refused, unknown-sku, \
+         sku-bought-late, contacts-limited"
     )]
     Kind(String),
     /// A numeric argument is missing or not a number.
@@ -313,6 +328,9 @@ impl FromStr for FaultSpec {
                     "no-delegated-access" => Fault::NoDelegatedAccess,
                     "delta-token-expired" => Fault::DeltaTokenExpired,
                     "directory-subscriptions-refused" => Fault::DirectorySubscriptionsRefused,
+                    "unknown-sku" => Fault::UnknownSku,
+                    "sku-bought-late" => Fault::SkuBoughtLate,
+                    "contacts-limited" => Fault::ContactsLimited,
                     other => return Err(FaultSpecError::Kind(other.to_owned())),
                 };
                 at_most(0)?;
@@ -488,6 +506,15 @@ impl FaultTable {
         let (position, answer) = found?;
         *self.fired.entry((position, tenant)).or_insert(0) += 1;
         Some(answer)
+    }
+
+    /// Consumes the one use of a `SkuBoughtLate` fault for the tenant: whether this
+    /// `subscribedSkus` answer leaves the SKU out.
+    pub(crate) fn take_sku_bought_late(&mut self, tenant: Uuid, customers: &[Uuid]) -> bool {
+        self.take_counted(tenant, customers, |fault| {
+            matches!(fault, Fault::SkuBoughtLate).then_some((1, ()))
+        })
+        .is_some()
     }
 
     /// What to do with the `page`-th page of a listing: serve it broken, drop it, or serve it.
@@ -673,6 +700,17 @@ mod tests {
                 TenantSelector::Index(1),
                 Fault::DirectorySubscriptionsRefused,
             ),
+            ("0=unknown-sku", TenantSelector::Index(0), Fault::UnknownSku),
+            (
+                "*=sku-bought-late",
+                TenantSelector::All,
+                Fault::SkuBoughtLate,
+            ),
+            (
+                "2=contacts-limited",
+                TenantSelector::Index(2),
+                Fault::ContactsLimited,
+            ),
         ];
         for (text, selector, fault) in cases {
             assert_eq!(
@@ -701,10 +739,22 @@ mod tests {
         assert!(message("*=mfa-required:1").contains("at most 0"));
         assert!(message("*=directory-subscriptions-refused:2").contains("at most 0"));
         assert!(message("*=explode").contains("directory-subscriptions-refused"));
+        assert!(message("*=explode").contains("contacts-limited"));
+        assert!(message("*=unknown-sku:1").contains("at most 0"));
         assert!(message("*=delta-link-refused:403").contains("not 401, 403, 429"));
         assert!(message("*=expired-page-token:1").contains("2 or later"));
         assert!(message("*=sign-in-transient:1:53003").contains("90055"));
         assert!(message("*=service-account:70008").contains("530034"));
+    }
+
+    #[test]
+    fn a_sku_bought_late_is_missing_from_the_first_answer_only() {
+        let a = Uuid::from_u128(1);
+        let mut table = FaultTable::new(vec![(TenantSelector::Index(0), Fault::SkuBoughtLate)]);
+        assert!(table.take_sku_bought_late(a, &[a]));
+        assert!(!table.take_sku_bought_late(a, &[a]));
+        let b = Uuid::from_u128(2);
+        assert!(!table.take_sku_bought_late(b, &[a, b]), "another tenant");
     }
 
     #[test]

@@ -17,7 +17,9 @@
 //! Data: users are never stored. A user is a pure function of (seed, tenant index, user index,
 //! day) ([`user_at`]); each day replays per-user events (about 1 % hires, 0.4 % leavers, 0.7 %
 //! department moves, 0.7 % license changes, 0.4 % manager changes, plus one user away for the
-//! day and one sure manager change). Only per-(tenant, day) license counts are cached.
+//! day and one sure manager change). About 12 % of members report to an organizational contact
+//! (an external interim manager) for 3 to 10 days of every 30, and to their manager in the org
+//! tree the other days. Only per-(tenant, day) license counts are cached.
 //!
 //! Licenses come directly or through a tenant's licensing groups (`licenseAssignmentStates`);
 //! a group assignment that found no free seat is in state `Error` (`CountViolation`) and
@@ -44,7 +46,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use data::user_at;
-pub use faults::{Fault, FaultSpec, FaultSpecError, TenantSelector};
+pub use faults::{Fault, FaultSpec, FaultSpecError, ORPHANED_SKU_ID, TenantSelector};
 
 use data::{SKU_COUNT, World};
 use faults::FaultTable;
@@ -165,14 +167,27 @@ pub struct SimUser {
     pub usage_location: Option<String>,
     /// `onPremisesExtensionAttributes.extensionAttribute1..15`.
     pub extension_attributes: [Option<String>; 15],
-    /// The manager's id: always a current user of the same tenant.
+    /// The manager's id, when the manager is a user: always a current user of the same tenant.
     pub manager_id: Option<Uuid>,
+    /// The manager, when it is an organizational contact (never set with `manager_id`).
+    pub manager_contact: Option<SimContact>,
     /// `assignedLicenses`: one entry per SKU the user holds, directly or through a group; a
     /// group assignment in error is not among them.
     pub licenses: Vec<SimLicense>,
     /// `licenseAssignmentStates`: one entry per assignment (direct or by one group), errors
     /// included.
     pub license_states: Vec<SimLicenseState>,
+}
+
+/// An organizational contact (`orgContact`) that a user reports to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimContact {
+    /// Object id.
+    pub id: Uuid,
+    /// `displayName`.
+    pub display_name: String,
+    /// `mail`.
+    pub mail: String,
 }
 
 /// One entry of `assignedLicenses`.

@@ -322,19 +322,31 @@ async fn users_pages_honour_select_expand_and_top_and_list_everyone_once() {
             user["assignedLicenses"].as_array().unwrap().len(),
             sim_user.licenses.len()
         );
-        match sim_user.manager_id {
-            Some(manager) => {
+        match (sim_user.manager_id, &sim_user.manager_contact) {
+            (Some(manager), _) => {
                 assert_eq!(user["manager"]["id"], manager.to_string());
                 assert_eq!(user["manager"]["@odata.type"], "#microsoft.graph.user");
                 assert!(user["manager"].get("userPrincipalName").is_some());
                 assert!(user["manager"].get("jobTitle").is_none());
             }
-            None => assert!(user.get("manager").is_none(), "{user}"),
+            (None, Some(contact)) => {
+                let manager = &user["manager"];
+                assert_eq!(manager["@odata.type"], "#microsoft.graph.orgContact");
+                assert_eq!(manager["id"], contact.id.to_string());
+                assert_eq!(manager["displayName"], contact.display_name.as_str());
+                assert_eq!(manager["mail"], contact.mail.as_str());
+                assert!(manager.get("userPrincipalName").is_none(), "{manager}");
+            }
+            (None, None) => assert!(user.get("manager").is_none(), "{user}"),
         }
     }
     assert!(
         users.iter().any(|u| u["mail"].is_null()),
         "unset properties are null"
+    );
+    assert!(
+        snapshot.users.iter().any(|u| u.manager_contact.is_some()),
+        "some users report to an organizational contact"
     );
 
     let url = format!(
@@ -417,8 +429,29 @@ async fn delta_rounds_report_changes_removals_and_expire_after_seven_days() {
         .iter()
         .filter(|u| u.get("manager@delta").is_some())
         .count();
-    let managed = day0.users.iter().filter(|u| u.manager_id.is_some()).count();
+    let managed = day0
+        .users
+        .iter()
+        .filter(|u| u.manager_id.is_some() || u.manager_contact.is_some())
+        .count();
     assert_eq!(with_manager, managed);
+    let contact_managed = day0
+        .users
+        .iter()
+        .find(|u| u.manager_contact.is_some())
+        .unwrap();
+    let entry = initial
+        .iter()
+        .find(|u| u["id"] == contact_managed.id.to_string())
+        .unwrap();
+    assert_eq!(
+        entry["manager@delta"],
+        serde_json::json!([{
+            "@odata.type": "#microsoft.graph.orgContact",
+            "id": contact_managed.manager_contact.as_ref().unwrap().id.to_string(),
+        }]),
+        "ids only"
+    );
     assert_eq!(
         initial
             .iter()
@@ -465,7 +498,7 @@ async fn delta_rounds_report_changes_removals_and_expire_after_seven_days() {
             user["displayName"].as_str(),
             sim_user.display_name.as_deref()
         );
-        if sim_user.manager_id.is_none() {
+        if sim_user.manager_id.is_none() && sim_user.manager_contact.is_none() {
             let manager = user.get("manager@delta");
             assert!(manager.is_none() || manager == Some(&serde_json::json!([])));
         }
@@ -814,8 +847,10 @@ async fn latency_faults_delay_only_the_selected_tenant() {
     sim.stop().await;
 }
 
+mod contacts;
 mod licensing;
 mod subscriptions;
+mod unknown_skus;
 
 fn client() -> reqwest::Client {
     crate::install_tls_provider();

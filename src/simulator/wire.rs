@@ -5,8 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
-use super::SimUser;
 use super::data::hash;
+use super::{SimContact, SimUser};
 
 /// A user property that `$select` may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,6 +338,38 @@ pub(crate) fn write_user_members(
             _ => {}
         }
     }
+}
+
+/// Writes an organizational contact expanded as a manager: `@odata.type`, then those of `id`,
+/// `displayName` and `mail` that `fields` selects (a contact has no `userPrincipalName`). With
+/// `limited`, the names are null, as for a caller who may not read contacts (reference §4.3).
+pub(crate) fn write_contact(
+    out: &mut Vec<u8>,
+    contact: &SimContact,
+    fields: &[Field],
+    limited: bool,
+) {
+    out.extend_from_slice(b"{\"@odata.type\":\"#microsoft.graph.orgContact\"");
+    let mut first = false;
+    for &field in fields {
+        let text = match field {
+            Field::Id => {
+                write_key(out, &mut first, "id");
+                write_uuid(out, contact.id);
+                continue;
+            }
+            Field::DisplayName => &contact.display_name,
+            Field::Mail => &contact.mail,
+            _ => continue,
+        };
+        write_key(out, &mut first, field.name());
+        if limited {
+            out.extend_from_slice(b"null");
+        } else {
+            write_str(out, text);
+        }
+    }
+    out.push(b'}');
 }
 
 /// Whether `a` and `b` differ in any selected property that delta tracks (the manager is

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, Iterable, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -29,7 +29,7 @@ use crate::domain::{
     User, UserChange, UserId,
 };
 
-/// Rows per multi-row INSERT (users have 25 columns: 25,000 parameters, under SQLite's 32,766
+/// Rows per multi-row INSERT (users have 28 columns: 28,000 parameters, under SQLite's 32,766
 /// and PostgreSQL's 65,535).
 const ROWS_PER_INSERT: usize = 1000;
 /// Changes read from the spool per round of statements. New users of a chunk are inserted in id
@@ -52,6 +52,9 @@ pub struct ImportCommit<'a> {
     pub mode: ImportMode,
     /// The tenant's subscribed SKUs, complete.
     pub subscriptions: &'a [Subscription],
+    /// SKUs the run's records hold licenses of that no `subscribedSkus` answer listed: their
+    /// licenses are kept under placeholder subscriptions marked unknown.
+    pub unknown_skus: &'a [SkuId],
     /// Their service plans, complete.
     pub service_plans: &'a [ServicePlan],
     /// The delta link to continue from next time, if any.
@@ -94,7 +97,13 @@ pub async fn commit_import(
     source: &mut dyn ChangeSource,
 ) -> Result<ImportCounts, CommitError> {
     let tenant_id = commit.run.tenant_id;
-    let skus: HashSet<SkuId> = commit.subscriptions.iter().map(|s| s.sku_id).collect();
+    let listed: HashSet<SkuId> = commit.subscriptions.iter().map(|s| s.sku_id).collect();
+    let unknown: Vec<SkuId> = commit
+        .unknown_skus
+        .iter()
+        .copied()
+        .filter(|sku| !listed.contains(sku))
+        .collect();
     let mut counts = ImportCounts {
         skus: commit.subscriptions.len() as i64,
         pages: commit.fetched.pages,
@@ -104,6 +113,8 @@ pub async fn commit_import(
     let txn = store.begin_write().await?;
 
     subscriptions::upsert_subscriptions(&txn, commit.subscriptions).await?;
+    // Before the licenses that point at them.
+    subscriptions::insert_placeholders(&txn, tenant_id, &unknown, commit.seen_at).await?;
     commerce::apply_billing_overrides(&txn, tenant_id).await?;
     if let Some(list) = commit.commerce {
         commerce::replace_commerce_subscriptions(&txn, tenant_id, list, commit.seen_at).await?;
@@ -116,7 +127,8 @@ pub async fn commit_import(
         .one(&txn)
         .await?
         .is_some();
-    let mut planner = ImportPlanner::new(tenant_id, commit.seen_at, skus.clone());
+    let skus: HashSet<SkuId> = listed.iter().chain(&unknown).copied().collect();
+    let mut planner = ImportPlanner::new(tenant_id, commit.seen_at, skus);
     while let Some(chunk) = source
         .next_chunk(CHANGES_PER_CHUNK)
         .map_err(CommitError::Spool)?
@@ -131,12 +143,16 @@ pub async fn commit_import(
     if had_users {
         counts.users_removed += finish_users(&txn, commit, planner.listed()).await?;
     }
-    replace_skus(&txn, tenant_id, &skus, commit.service_plans).await?;
+    let held = replace_skus(&txn, commit, &listed).await?;
+    let mut warnings = commit.warnings.to_vec();
+    if !held.is_empty() {
+        warnings.push(ImportWarning::unknown_skus(&held));
+    }
     counts.licenses = user_license::Entity::find()
         .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
         .count(&txn)
         .await? as i64;
-    finish_commit(txn, commit, counts).await?;
+    finish_commit(txn, commit, counts, warnings).await?;
     Ok(counts)
 }
 
@@ -163,49 +179,59 @@ async fn finish_users(
     Ok(removed)
 }
 
-/// Keeps the tenant's subscriptions to `skus` (refused while a license holds another SKU) and
-/// replaces its service plans with `plans`.
+/// After the users are written: keeps the tenant's subscriptions to the `listed` SKUs and to
+/// the SKUs not listed that licenses still hold (placeholders, marked unknown: the run's
+/// records named them, or users the run did not see hold them since an earlier run), drops
+/// the others, and replaces the service plans with the run's. Returns the SKUs kept as
+/// unknown, each with the number of users holding it, in SKU order.
 async fn replace_skus(
     txn: &DatabaseTransaction,
-    tenant_id: TenantId,
-    skus: &HashSet<SkuId>,
-    plans: &[ServicePlan],
-) -> Result<(), CommitError> {
-    let orphaned = user_license::Entity::find()
+    commit: &ImportCommit<'_>,
+    listed: &HashSet<SkuId>,
+) -> Result<Vec<(SkuId, u64)>, CommitError> {
+    let tenant_id = commit.run.tenant_id;
+    let held: Vec<(Uuid, i64)> = user_license::Entity::find()
+        .select_only()
+        .column(user_license::Column::SkuId)
+        .column_as(Expr::col(user_license::Column::UserId).count(), "holders")
         .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(user_license::Column::SkuId.is_not_in(skus.iter().map(|s| s.uuid())))
-        .limit(1)
-        .one(txn)
+        .filter(user_license::Column::SkuId.is_not_in(listed.iter().map(|s| s.uuid())))
+        .group_by(user_license::Column::SkuId)
+        .order_by_asc(user_license::Column::SkuId)
+        .into_tuple()
+        .all(txn)
         .await?;
-    if let Some(license) = orphaned {
-        return Err(CommitError::Invalid(format!(
-            "user {} holds SKU {} which subscribedSkus no longer lists",
-            license.user_id, license.sku_id
-        )));
-    }
+    let held: Vec<(SkuId, u64)> = held
+        .into_iter()
+        .map(|(sku, users)| (SkuId(sku), u64::try_from(users).unwrap_or(0)))
+        .collect();
+    let unknown: Vec<SkuId> = held.iter().map(|(sku, _)| *sku).collect();
+    subscriptions::mark_unknown(txn, tenant_id, &unknown, commit.seen_at).await?;
+    let kept = listed.iter().chain(&unknown).map(|s| s.uuid());
     subscription::Entity::delete_many()
         .filter(subscription::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(subscription::Column::SkuId.is_not_in(skus.iter().map(|s| s.uuid())))
+        .filter(subscription::Column::SkuId.is_not_in(kept))
         .exec(txn)
         .await?;
     service_plan::Entity::delete_many()
         .filter(service_plan::Column::TenantId.eq(tenant_id.uuid()))
         .exec(txn)
         .await?;
-    for chunk in plans.chunks(ROWS_PER_INSERT) {
+    for chunk in commit.service_plans.chunks(ROWS_PER_INSERT) {
         service_plan::Entity::insert_many(chunk.iter().map(subscriptions::plan_to_active))
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(())
+    Ok(held)
 }
 
 /// Stamps the tenant's import time, re-evaluates its allocation, keeps the delta link, marks
-/// the run `SUCCEEDED` with `counts` and commits.
+/// the run `SUCCEEDED` with `counts` and `warnings` and commits.
 async fn finish_commit(
     txn: DatabaseTransaction,
     commit: &ImportCommit<'_>,
     counts: ImportCounts,
+    warnings: Vec<ImportWarning>,
 ) -> Result<(), CommitError> {
     let tenant_id = commit.run.tenant_id;
     tenant::Entity::update_many()
@@ -238,7 +264,7 @@ async fn finish_commit(
             upstream_code: None,
             upstream_message: None,
             remediation: None,
-            warnings: commit.warnings.to_vec(),
+            warnings,
             counts,
         },
     )
@@ -499,6 +525,8 @@ async fn insert_new_users(txn: &DatabaseTransaction, rows: &[User]) -> Result<()
     let backend = txn.get_database_backend();
     let mut values: Vec<Value> = Vec::with_capacity(rows.len() * users::COLUMNS.len());
     for u in rows {
+        let (contact_id, contact_name, contact_mail) =
+            users::contact_columns(u.manager_contact.as_ref());
         values.extend([
             Value::from(u.id.uuid()),
             Value::from(u.tenant_id.uuid()),
@@ -522,6 +550,9 @@ async fn insert_new_users(txn: &DatabaseTransaction, rows: &[User]) -> Result<()
             Value::from(u.usage_location.clone()),
             Value::from(users::extension_attributes_json(&u.extension_attributes)),
             Value::from(u.manager_id.map(UserId::uuid)),
+            Value::from(contact_id),
+            Value::from(contact_name),
+            Value::from(contact_mail),
             Value::from(u.first_seen_at),
             Value::from(u.last_seen_at),
             Value::from(u.deleted_at),

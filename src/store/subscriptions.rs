@@ -1,5 +1,6 @@
 //! Finders for subscribed SKUs and their service plans.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use super::connect::Store;
@@ -33,6 +34,7 @@ pub(crate) fn to_domain(m: subscription::Model) -> Result<Subscription, StoreErr
             table: "subscriptions",
             detail,
         })?,
+        unknown: m.unknown,
         updated_at: m.updated_at,
     })
 }
@@ -53,6 +55,7 @@ pub(crate) fn to_active(s: &Subscription) -> subscription::ActiveModel {
         subscription_ids: Set(serde_json::json!(s.subscription_ids)),
         billing_detected: Set(s.billing.as_str().to_owned()),
         billing: Set(s.billing.as_str().to_owned()),
+        unknown: Set(s.unknown),
         updated_at: Set(s.updated_at),
     }
 }
@@ -105,7 +108,7 @@ pub(crate) async fn upsert_subscriptions<C: sea_orm::ConnectionTrait>(
 ) -> Result<(), StoreError> {
     use sea_orm::Iterable;
     use sea_orm::sea_query::OnConflict;
-    // 13 columns a row: 300 rows stay under every backend's bind-parameter limit.
+    // 15 columns a row: 300 rows stay under every backend's bind-parameter limit.
     const ROWS: usize = 300;
     let updates: Vec<_> = subscription::Column::iter()
         .filter(|c| {
@@ -123,6 +126,70 @@ pub(crate) async fn upsert_subscriptions<C: sea_orm::ConnectionTrait>(
                     .to_owned(),
             )
             .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts a placeholder subscription (see [`Subscription::placeholder`]) for each of `skus`
+/// that the tenant has no row of; existing rows are left for [`mark_unknown`]. Part of an
+/// import's commit, before the licenses that point at them are written.
+pub(crate) async fn insert_placeholders<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    skus: &[SkuId],
+    seen_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::OnConflict;
+    for chunk in skus.chunks(300) {
+        let rows = chunk
+            .iter()
+            .map(|sku| to_active(&Subscription::placeholder(tenant_id, *sku, seen_at)));
+        subscription::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([subscription::Column::TenantId, subscription::Column::SkuId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks the tenant's subscriptions to `skus` as unknown placeholders: nothing is known to be
+/// purchased or assigned, no directory subscription backs them and their status is unknown.
+/// The part number, `appliesTo` and billing an earlier import stored stay. Part of an
+/// import's commit.
+pub(crate) async fn mark_unknown<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    skus: &[SkuId],
+    seen_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    for chunk in skus.chunks(1000) {
+        let mut update = subscription::Entity::update_many()
+            .col_expr(subscription::Column::Unknown, Expr::value(true))
+            .col_expr(subscription::Column::CapabilityStatus, Expr::value(""))
+            .col_expr(
+                subscription::Column::SubscriptionIds,
+                Expr::value(serde_json::json!([])),
+            )
+            .col_expr(subscription::Column::UpdatedAt, Expr::value(seen_at));
+        for count in [
+            subscription::Column::PrepaidEnabled,
+            subscription::Column::PrepaidWarning,
+            subscription::Column::PrepaidSuspended,
+            subscription::Column::PrepaidLockedOut,
+            subscription::Column::ConsumedUnits,
+        ] {
+            update = update.col_expr(count, Expr::value(0i64));
+        }
+        update
+            .filter(subscription::Column::TenantId.eq(tenant_id.uuid()))
+            .filter(subscription::Column::SkuId.is_in(chunk.iter().map(|s| s.uuid())))
+            .exec(db)
             .await?;
     }
     Ok(())

@@ -19,8 +19,8 @@ use super::error::StoreError;
 use super::keyset;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{
-    Page, PageRequest, SkuId, TenantId, TenantScope, User, UserDetails, UserFilter, UserId,
-    UserSort, UserSortField, UserSummary,
+    ContactId, ManagerContact, Page, PageRequest, SkuId, TenantId, TenantScope, User, UserDetails,
+    UserFilter, UserId, UserSort, UserSortField, UserSummary,
 };
 
 /// The owner of a user list: a tenant's users, a manager's direct reports, a SKU's assignees.
@@ -93,6 +93,29 @@ fn extension_attributes_of(
     Ok(values)
 }
 
+/// The manager contact stored in a row's `manager_contact_*` columns.
+fn contact_of(
+    id: Option<Uuid>,
+    display_name: Option<String>,
+    mail: Option<String>,
+) -> Option<ManagerContact> {
+    id.map(|id| ManagerContact {
+        id: ContactId(id),
+        display_name,
+        mail,
+    })
+}
+
+/// The `manager_contact_*` columns of `contact`: id, name, mail.
+pub(crate) fn contact_columns(
+    contact: Option<&ManagerContact>,
+) -> (Option<Uuid>, Option<String>, Option<String>) {
+    match contact {
+        Some(c) => (Some(c.id.uuid()), c.display_name.clone(), c.mail.clone()),
+        None => (None, None, None),
+    }
+}
+
 /// The 0-based index named by a key of [`extension_attribute_key`]'s form.
 fn extension_attribute_index(key: &str) -> Option<usize> {
     let number = key.strip_prefix("extensionAttribute")?;
@@ -104,7 +127,7 @@ fn extension_attribute_index(key: &str) -> Option<usize> {
 
 /// The columns of `users` in the model's order: what `user::Entity::find()` selects, the order
 /// [`model_from_row`] reads them in and the import binds them in.
-pub(crate) const COLUMNS: [&str; 25] = [
+pub(crate) const COLUMNS: [&str; 28] = [
     "id",
     "tenant_id",
     "display_name",
@@ -127,6 +150,9 @@ pub(crate) const COLUMNS: [&str; 25] = [
     "usage_location",
     "extension_attributes",
     "manager_id",
+    "manager_contact_id",
+    "manager_contact_name",
+    "manager_contact_mail",
     "first_seen_at",
     "last_seen_at",
     "deleted_at",
@@ -161,6 +187,9 @@ fn model_from_row(row: &QueryResult) -> Result<user::Model, sea_orm::DbErr> {
         usage_location: row.try_get_by_index(next())?,
         extension_attributes: row.try_get_by_index(next())?,
         manager_id: row.try_get_by_index(next())?,
+        manager_contact_id: row.try_get_by_index(next())?,
+        manager_contact_name: row.try_get_by_index(next())?,
+        manager_contact_mail: row.try_get_by_index(next())?,
         first_seen_at: row.try_get_by_index(next())?,
         last_seen_at: row.try_get_by_index(next())?,
         deleted_at: row.try_get_by_index(next())?,
@@ -168,7 +197,7 @@ fn model_from_row(row: &QueryResult) -> Result<user::Model, sea_orm::DbErr> {
 }
 
 /// The columns a [`UserSummary`] is read from, in the order [`summary_from_row`] reads them.
-const SUMMARY_COLUMNS: [user::Column; 11] = [
+const SUMMARY_COLUMNS: [user::Column; 14] = [
     user::Column::Id,
     user::Column::TenantId,
     user::Column::DisplayName,
@@ -179,6 +208,9 @@ const SUMMARY_COLUMNS: [user::Column; 11] = [
     user::Column::JobTitle,
     user::Column::Department,
     user::Column::ManagerId,
+    user::Column::ManagerContactId,
+    user::Column::ManagerContactName,
+    user::Column::ManagerContactMail,
     user::Column::DeletedAt,
 ];
 
@@ -202,6 +234,11 @@ fn summary_from_row(row: &QueryResult) -> Result<UserSummary, sea_orm::DbErr> {
         job_title: row.try_get_by_index(next())?,
         department: row.try_get_by_index(next())?,
         manager_id: row.try_get_by_index::<Option<Uuid>>(next())?.map(UserId),
+        manager_contact: contact_of(
+            row.try_get_by_index(next())?,
+            row.try_get_by_index(next())?,
+            row.try_get_by_index(next())?,
+        ),
         deleted_at: row.try_get_by_index(next())?,
     })
 }
@@ -302,6 +339,11 @@ pub(crate) fn to_domain(m: user::Model) -> Result<User, StoreError> {
         usage_location: m.usage_location,
         extension_attributes,
         manager_id: m.manager_id.map(UserId),
+        manager_contact: contact_of(
+            m.manager_contact_id,
+            m.manager_contact_name,
+            m.manager_contact_mail,
+        ),
         first_seen_at: m.first_seen_at,
         last_seen_at: m.last_seen_at,
         deleted_at: m.deleted_at,
@@ -310,6 +352,7 @@ pub(crate) fn to_domain(m: user::Model) -> Result<User, StoreError> {
 
 pub(crate) fn to_active(u: &User) -> user::ActiveModel {
     use sea_orm::ActiveValue::Set;
+    let (contact_id, contact_name, contact_mail) = contact_columns(u.manager_contact.as_ref());
     user::ActiveModel {
         id: Set(u.id.uuid()),
         tenant_id: Set(u.tenant_id.uuid()),
@@ -333,6 +376,9 @@ pub(crate) fn to_active(u: &User) -> user::ActiveModel {
         usage_location: Set(u.usage_location.clone()),
         extension_attributes: Set(extension_attributes_json(&u.extension_attributes)),
         manager_id: Set(u.manager_id.map(UserId::uuid)),
+        manager_contact_id: Set(contact_id),
+        manager_contact_name: Set(contact_name),
+        manager_contact_mail: Set(contact_mail),
         first_seen_at: Set(u.first_seen_at),
         last_seen_at: Set(u.last_seen_at),
         deleted_at: Set(u.deleted_at),

@@ -75,6 +75,20 @@ pub(crate) async fn importer_for(store: &Store, sim: &RunningSimulator) -> Arc<I
     .unwrap()
 }
 
+/// An importer for `sim` that reads tenants of `users` stored users or more through a delta
+/// round instead of a listing.
+pub(crate) async fn importer_large_from(
+    store: &Store,
+    sim: &RunningSimulator,
+    users: u64,
+) -> Arc<Importer> {
+    let mut settings = settings_for(sim);
+    settings.importer.import_large_tenant_users = users;
+    Importer::new(store.clone(), settings.check().unwrap().importer().unwrap())
+        .await
+        .unwrap()
+}
+
 pub(crate) async fn import_all(importer: &Arc<Importer>) -> Vec<ImportRun> {
     importer
         .run_all(ImportTrigger::Cli, None, None)
@@ -180,6 +194,24 @@ pub(crate) async fn assert_matches_simulator(store: &Store, sim: &RunningSimulat
         assert_eq!(got.preferred_language, want.preferred_language);
         assert_eq!(got.usage_location, want.usage_location);
         assert_eq!(got.manager_id, want.manager_id, "manager of {}", want.id);
+        let contact = want.manager_contact.as_ref();
+        assert_eq!(
+            got.manager_contact_id,
+            contact.map(|c| c.id),
+            "manager contact of {}",
+            want.id
+        );
+        // A contact a delta named by id only has no names until a listing brings them.
+        if got.manager_contact_name.is_some() || got.manager_contact_mail.is_some() {
+            assert_eq!(
+                got.manager_contact_name.as_deref(),
+                contact.map(|c| c.display_name.as_str())
+            );
+            assert_eq!(
+                got.manager_contact_mail.as_deref(),
+                contact.map(|c| c.mail.as_str())
+            );
+        }
         let attributes: Vec<Option<String>> = (1..=15)
             .map(|n| {
                 got.extension_attributes[format!("extensionAttribute{n}")]
@@ -698,14 +730,7 @@ async fn a_large_tenant_is_read_through_a_delta_round_with_managers_from_manager
         let app = TestApp::empty(backend).await;
         let sim = simulator(1, 1200).await;
         let tenant = sim.tenant_ids()[0];
-        let mut settings = settings_for(&sim);
-        settings.importer.import_large_tenant_users = 1000;
-        let importer = Importer::new(
-            app.store.clone(),
-            settings.check().unwrap().importer().unwrap(),
-        )
-        .await
-        .unwrap();
+        let importer = importer_large_from(&app.store, &sim, 1000).await;
         // The first import can't know the size: it lists 100 users a page with managers.
         import_all(&importer).await;
         assert_eq!(sim.stats().tenant(tenant).users_pages, 12);

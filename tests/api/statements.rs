@@ -4,17 +4,18 @@ use crate::support::snapshot::{TenantSnapshot, replace_tenant};
 use chrono::{SubsecRound, Utc};
 use serde_json::json;
 use tenantgraph::domain::{
-    AssignedBy, AssignedLicense, GroupId, LicenseAssignment, LicenseAssignmentState, PrepaidUnits,
-    ServicePlan, ServicePlanId, SkuId, Subscription, Tenant, TenantId, User, UserId,
+    AssignedBy, AssignedLicense, ContactId, GroupId, LicenseAssignment, LicenseAssignmentState,
+    ManagerContact, PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, Tenant, TenantId,
+    User, UserId,
 };
 use uuid::Uuid;
 
 use crate::support::{TestApp, backends};
 
 /// A tenant of `n` users: 25 managers (reporting to the first), everyone else reporting to one
-/// of them, each user with
-/// one or two of three SKUs, some with a disabled plan. See [`big_tenant_assignments`] for how
-/// the licenses are assigned.
+/// of them but every 50th (from the 10th) to an organizational contact, each user with one or
+/// two of three SKUs, some with a disabled plan. See [`big_tenant_assignments`] for how the
+/// licenses are assigned.
 pub(crate) fn big_tenant(n: usize) -> TenantSnapshot {
     let now = Utc::now();
     let tenant_id = TenantId(Uuid::new_v4());
@@ -44,6 +45,7 @@ pub(crate) fn big_tenant(n: usize) -> TenantSnapshot {
             usage_location: Some("CH".into()),
             extension_attributes: Default::default(),
             manager_id: None,
+            manager_contact: None,
             first_seen_at: now,
             last_seen_at: now,
             deleted_at: None,
@@ -54,7 +56,13 @@ pub(crate) fn big_tenant(n: usize) -> TenantSnapshot {
         .into_iter()
         .enumerate()
         .map(|(i, mut u)| {
-            if i >= 25 {
+            if i % 50 == 9 {
+                u.manager_contact = Some(ManagerContact {
+                    id: ContactId(Uuid::from_u128(0xC0)),
+                    display_name: Some("Interim (extern)".into()),
+                    mail: Some("interim@contractor.example".into()),
+                });
+            } else if i >= 25 {
                 u.manager_id = Some(manager_ids[i % 25]);
             } else if i > 0 {
                 u.manager_id = Some(manager_ids[0]);
@@ -95,6 +103,7 @@ pub(crate) fn big_tenant(n: usize) -> TenantSnapshot {
             consumed_units: licenses.iter().filter(|l| l.sku_id == *sku).count() as i64,
             subscription_ids: vec![],
             billing: tenantgraph::domain::SkuBilling::Partner,
+            unknown: false,
             updated_at: now,
         })
         .collect();
@@ -175,6 +184,7 @@ pub(crate) fn big_tenant_assignments(
 
 const USERS_PAGE: &str = r#"query($id: ID!, $first: Int) { tenant(id: $id) { name users(first: $first) {
   totalCount edges { node { displayName department manager { displayName }
+  managerContact { id displayName }
   licenses { disabledServicePlans { name } subscription { skuPartNumber unassigned }
     assignedBy { assignedBy state error } }
   licenseAssignments { skuId assignedBy state error lastUpdated } } } } } }"#;
@@ -193,13 +203,17 @@ async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
             .counted(USERS_PAGE, json!({ "id": id, "first": 10 }))
             .await;
         assert!(small.get("errors").is_none(), "{small}");
+        let edges = small["data"]["tenant"]["users"]["edges"]
+            .as_array()
+            .unwrap();
+        assert_eq!(edges.len(), 10);
+        let contact_managed = &edges[9]["node"];
+        assert_eq!(contact_managed["displayName"], "User 00009");
         assert_eq!(
-            small["data"]["tenant"]["users"]["edges"]
-                .as_array()
-                .unwrap()
-                .len(),
-            10
+            contact_managed["managerContact"]["displayName"],
+            "Interim (extern)"
         );
+        assert!(contact_managed["manager"].is_null(), "{contact_managed}");
         let (large, large_count) = app
             .counted(USERS_PAGE, json!({ "id": id, "first": 500 }))
             .await;
@@ -241,7 +255,8 @@ async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
             "statements for 10 vs 500 users on {backend:?}: {batches}"
         );
         // tenant, users page, totalCount, managers, licenses, subscriptions, service plans,
-        // license assignments (read once for `assignedBy` and `licenseAssignments`)
+        // license assignments (read once for `assignedBy` and `licenseAssignments`); the manager
+        // contacts come with the users page
         assert_eq!(large_count, 8, "{backend:?}");
     }
 }
@@ -280,7 +295,9 @@ async fn fields_beyond_a_users_summary_take_one_more_statement_for_any_page_size
                     format!("CC-{i}")
                 );
                 assert!(node["firstSeenAt"].is_string(), "{node}");
-                if i != "00000" {
+                // The first user has no manager, every 50th from the 10th a contact.
+                let n: usize = i.parse().unwrap();
+                if n != 0 && n % 50 != 9 {
                     assert!(
                         node["manager"]["city"]
                             .as_str()

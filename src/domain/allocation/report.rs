@@ -627,6 +627,7 @@ mod tests {
             consumed_units: consumed,
             subscription_ids: vec![],
             billing: crate::domain::SkuBilling::Partner,
+            unknown: false,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
         }
     }

@@ -41,6 +41,7 @@ pub(crate) fn user(n: u128) -> User {
         usage_location: None,
         extension_attributes: Default::default(),
         manager_id: None,
+        manager_contact: None,
         first_seen_at: DateTime::<Utc>::UNIX_EPOCH,
         last_seen_at: DateTime::<Utc>::UNIX_EPOCH,
         deleted_at: None,

@@ -92,6 +92,11 @@ pub enum ImportWarningCode {
     DeltaLatestRefused,
     /// A page token expired while paging; the listing was read again from its first page.
     PageTokenExpired,
+    /// Users hold licenses of SKUs that subscribedSkus does not list (read once more when the
+    /// run's records name one): the licenses are kept under placeholder SKUs marked unknown
+    /// (`LicenseSubscription.unknown`). The message names each SKU id and how many users hold
+    /// it.
+    UnknownSku,
     /// Partner Center's subscriptions of the customer could not be read; those stored by an
     /// earlier run were kept.
     CommerceSubscriptionsUnavailable,
@@ -192,8 +197,9 @@ impl ImportRunObject {
         self.0.remediation()
     }
 
-    /// What a successful run worked around (a refused delta link, an expired page token,
-    /// commerce data that could not be read, ...); empty when nothing.
+    /// What a successful run worked around (a refused delta link, an expired page token, a
+    /// SKU missing from subscribedSkus, commerce data that could not be read, ...); empty when
+    /// nothing.
     async fn warnings(&self) -> Vec<ImportWarningObject> {
         self.0
             .warnings
@@ -254,7 +260,8 @@ impl ImportRunObject {
         self.0.counts.licenses
     }
 
-    /// Subscribed SKUs after the run.
+    /// Subscribed SKUs after the run, as subscribedSkus listed them (placeholders of unknown
+    /// SKUs aside).
     async fn skus(&self) -> i64 {
         self.0.counts.skus
     }

@@ -58,6 +58,17 @@ impl SubscriptionObject {
         &self.0.sku_part_number
     }
 
+    /// True for a placeholder: users hold licenses of this SKU, but subscribedSkus does not
+    /// list it (an import reads it once more before keeping a placeholder): bought between two
+    /// reads and still missing, or orphaned. Its counts are 0 (nothing is known to be
+    /// purchased or assigned) and its capability status `UNKNOWN`; its part number is
+    /// `UNKNOWN` and its billing `OTHER`, unless an earlier import listed the SKU (they stay as
+    /// they were) or staff set the billing. Runs record an `UNKNOWN_SKU` warning while it
+    /// lasts; the next import that finds the SKU listed fills in its data.
+    async fn unknown(&self) -> bool {
+        self.0.unknown
+    }
+
     /// How the SKU is paid for: detected from the partner's commerce subscriptions and the
     /// free SKU list at each import, unless staff set it with `setSkuBilling`.
     async fn billing(&self) -> SkuBilling {

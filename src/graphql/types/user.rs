@@ -15,8 +15,8 @@ use super::{
 use crate::domain::allocation::UserAllocation;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{
-    AssignedLicense, LicenseAssignment, SkuId, Subscription, TenantId, User, UserDetails,
-    UserFilter, UserId, UserSort, UserSummary,
+    AssignedLicense, LicenseAssignment, ManagerContact, SkuId, Subscription, TenantId, User,
+    UserDetails, UserFilter, UserId, UserSort, UserSummary,
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::store::users::UserParent;
@@ -283,13 +283,21 @@ macro_rules! text_fields {
                     .ok_or_else(|| ApiError::Internal(format!("tenant of user {} missing", self.summary.id)))
             }
 
-            /// Object id of the user's manager as imported, also when the manager is not a stored
-            /// user (an organizational contact).
+            /// Object id of the user's manager when the manager is a user; null when none is set
+            /// or the manager is an organizational contact (see `managerContact`).
             async fn manager_id(&self) -> Option<ID> {
                 self.summary.manager_id.map(|id| ID(id.to_string()))
             }
 
-            /// The user's manager; null when none is set or the manager is not a user of the tenant.
+            /// The user's manager when it is an organizational contact, someone outside the
+            /// tenant's users such as an external interim manager; null when none is set or the
+            /// manager is a user (see `manager`). Never set together with `manager`.
+            async fn manager_contact(&self) -> Option<ManagerContactObject> {
+                self.summary.manager_contact.clone().map(ManagerContactObject)
+            }
+
+            /// The user's manager; null when none is set or the manager is an organizational
+            /// contact (see `managerContact`).
             async fn manager(&self, ctx: &Context<'_>) -> ApiResult<Option<UserObject>> {
                 let Some(manager) = self.summary.manager_id else {
                     return Ok(None);
@@ -418,6 +426,29 @@ text_fields!(
     /// ISO 3166 alpha-2 usage location.
     usage_location = "usageLocation",
 );
+
+/// A user's manager that is an organizational contact.
+pub struct ManagerContactObject(ManagerContact);
+
+#[Object(name = "ManagerContact")]
+impl ManagerContactObject {
+    /// The contact's object id (GUID).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The contact's display name, as the last listing of the users gave it. Null until a
+    /// listing names the contact (a delta query sends its id only), or when the service user
+    /// may not read contacts ("limited information").
+    async fn display_name(&self) -> Option<&str> {
+        self.0.display_name.as_deref()
+    }
+
+    /// The contact's mail address, as the last listing of the users gave it; null when unknown.
+    async fn mail(&self) -> Option<&str> {
+        self.0.mail.as_deref()
+    }
+}
 
 /// A license of one SKU assigned to a user.
 pub struct AssignedLicenseObject {

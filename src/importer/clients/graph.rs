@@ -172,6 +172,13 @@ pub struct GraphDirectoryObject {
     /// Object id.
     #[serde(default)]
     pub id: Option<String>,
+    /// `displayName`: expanded managers only, null for a contact the caller may not read
+    /// ("limited information", reference §4.3).
+    #[serde(rename = "displayName", default)]
+    pub display_name: Option<String>,
+    /// `mail`: expanded managers only.
+    #[serde(default)]
+    pub mail: Option<String>,
     /// Present when the reference was removed.
     #[serde(rename = "@removed", default)]
     pub removed: Option<serde_json::Value>,

@@ -3,10 +3,12 @@
 //! `(seed, tenant index, user index, day)`, so a 200,000-user tenant costs no memory.
 //!
 //! This module holds the tenants and the hashing every choice derives from; [`timeline`] the
-//! day-to-day events and the org tree, [`users`] the users' attributes, [`licenses`] the
+//! day-to-day events and the org tree, [`contacts`] the organizational contacts some members
+//! report to for a while, [`users`] the users' attributes, [`licenses`] the
 //! direct and group-based license assignments, [`skus`] the SKU catalogue and seat counts,
 //! [`subscriptions`] the directory and Partner Center subscriptions behind each SKU.
 
+mod contacts;
 mod licenses;
 mod skus;
 mod subscriptions;
@@ -18,7 +20,7 @@ use uuid::Uuid;
 use super::{DEFAULT_PARTNER_TENANT_ID, SimTenant, SimUser};
 
 pub(crate) use skus::SKU_COUNT;
-pub(crate) use timeline::{DayCtx, UserState};
+pub(crate) use timeline::{DayCtx, ManagerRef, UserState};
 
 /// Mixes one 64-bit value (splitmix64 finaliser).
 fn mix(mut z: u64) -> u64 {
@@ -70,6 +72,7 @@ const TAG_COMMERCE_SUBSCRIPTION: u64 = 17;
 const TAG_OTHER_PARTNER: u64 = 18;
 const TAG_ORDER: u64 = 19;
 const TAG_LICENSE_TIME: u64 = 20;
+const TAG_CONTACT: u64 = 21;
 /// Company names, with the ASCII slug of their `onmicrosoft.com` domain.
 const TENANT_NAMES: &[(&str, &str)] = &[
     ("Alpenhof Demo AG", "alpenhofdemo"),
@@ -226,9 +229,10 @@ mod tests {
     }
 
     #[test]
-    fn the_demo_tenants_show_every_subscription_and_licensing_case() {
+    fn the_demo_tenants_show_every_subscription_licensing_and_manager_case() {
         // `serve --demo`: the default seed, 4 tenants of 150 users.
         let world = World::new(1, 4, 150);
+        let mut contact_managed = 0;
         for index in 0..4 {
             let tenant = world.tenant(index, 0);
             let subs: Vec<&crate::simulator::SimSubscription> =
@@ -250,7 +254,16 @@ mod tests {
                 index % 2 == 1,
                 "tenant {index}: {violations}"
             );
+            contact_managed += tenant
+                .users
+                .iter()
+                .filter(|u| u.manager_contact.is_some())
+                .count();
         }
+        assert!(
+            contact_managed > 0,
+            "a user reports to an organizational contact"
+        );
     }
 
     #[test]

@@ -13,6 +13,15 @@ pub(crate) struct UserState {
     manager_shift: u64,
 }
 
+/// Who a user reports to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ManagerRef {
+    /// The user with this index.
+    User(u32),
+    /// The tenant's organizational contact with this index.
+    Contact(usize),
+}
+
 /// Facts about one (tenant, day) computed once per request.
 #[derive(Debug, Clone)]
 pub(crate) struct DayCtx {
@@ -39,7 +48,7 @@ impl World {
             .saturating_add(day.saturating_mul(self.hires_per_day()))
     }
 
-    fn hire_day(&self, index: u32) -> u32 {
+    pub(super) fn hire_day(&self, index: u32) -> u32 {
         if index < self.n() {
             0
         } else {
@@ -170,11 +179,25 @@ impl World {
         Some(lo + ((base % span + manager_shift) % span) as u32)
     }
 
-    /// The current manager: the nearest present member up the tree.
-    pub(crate) fn manager(&self, ctx: &DayCtx, index: u32, state: &UserState) -> Option<u32> {
+    /// The current manager: an organizational contact during the user's interim period, else
+    /// the nearest present member up the tree.
+    pub(crate) fn manager(
+        &self,
+        ctx: &DayCtx,
+        index: u32,
+        state: &UserState,
+    ) -> Option<ManagerRef> {
         if self.is_guest(ctx.tenant, index) {
             return None;
         }
+        if let Some(contact) = self.interim_contact(ctx.tenant, index, ctx.day) {
+            return Some(contact);
+        }
+        self.member_manager(ctx, index, state).map(ManagerRef::User)
+    }
+
+    /// The nearest present member up the tree.
+    fn member_manager(&self, ctx: &DayCtx, index: u32, state: &UserState) -> Option<u32> {
         let mut candidate = self.parent(ctx.tenant, index, state.manager_shift)?;
         let mut direct = true;
         loop {

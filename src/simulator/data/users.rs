@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::licenses::effective_licenses;
 use super::skus::{SKUS, catalogue_uuid};
-use super::timeline::{DayCtx, UserState};
+use super::timeline::{DayCtx, ManagerRef, UserState};
 use super::{TAG_BASE, TAG_DEPT, TAG_GUEST, TAG_USER_ID, World, derived_uuid, hash, pick};
 use crate::simulator::{SimLicense, SimUser};
 
@@ -236,8 +236,8 @@ impl World {
         index != 0 && !self.is_guest(tenant, index) && (self.base(tenant, index) >> 8) % 100 < 3
     }
 
-    /// The user with `index` on `ctx.day`, or `None` when absent; also the manager's index.
-    pub(crate) fn user(&self, ctx: &DayCtx, index: u32) -> Option<(SimUser, Option<u32>)> {
+    /// The user with `index` on `ctx.day`, or `None` when absent; also who they report to.
+    pub(crate) fn user(&self, ctx: &DayCtx, index: u32) -> Option<(SimUser, Option<ManagerRef>)> {
         let state = self.state(ctx, index);
         state.present.then(|| {
             let manager = self.manager(ctx, index, &state);
@@ -245,16 +245,22 @@ impl World {
         })
     }
 
-    /// The user for an already computed state and manager index.
+    /// The user for an already computed state and manager.
     pub(crate) fn user_with(
         &self,
         ctx: &DayCtx,
         index: u32,
         state: &UserState,
-        manager: Option<u32>,
+        manager: Option<ManagerRef>,
     ) -> SimUser {
         let mut user = self.attributes(ctx.tenant, index, state);
-        user.manager_id = manager.map(|m| self.user_id(ctx.tenant, m));
+        match manager {
+            Some(ManagerRef::User(m)) => user.manager_id = Some(self.user_id(ctx.tenant, m)),
+            Some(ManagerRef::Contact(k)) => {
+                user.manager_contact = Some(self.contact(ctx.tenant, k))
+            }
+            None => {}
+        }
         user
     }
 
@@ -289,6 +295,7 @@ impl World {
             usage_location: None,
             extension_attributes: Default::default(),
             manager_id: None,
+            manager_contact: None,
             licenses: Vec::new(),
             license_states: Vec::new(),
         };

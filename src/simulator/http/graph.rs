@@ -14,17 +14,47 @@ use uuid::Uuid;
 
 use super::request::{Api, Ctx, GRAPH_CONTENT_TYPE, admit};
 use super::{Data, base_url, option, query_pairs};
-use crate::simulator::SimUser;
-use crate::simulator::data::{DayCtx, UserState, World};
-use crate::simulator::faults::{Fault, PageFault};
+use crate::simulator::data::{DayCtx, ManagerRef, UserState, World};
+use crate::simulator::faults::{Fault, ORPHANED_SKU_ID, PageFault};
 use crate::simulator::wire::{self, DEFAULT_FIELDS, Field, Mode, PageToken};
 use crate::simulator::{Shared, lock};
+use crate::simulator::{SimLicense, SimUser};
 
 /// Delta tokens for directory objects last 7 days (reference §5).
 const DELTA_TOKEN_MAX_AGE_DAYS: u32 = 7;
 /// `$expand` caps a users page at 100 (reference §4.3).
 const EXPAND_PAGE_CAP: usize = 100;
 const DEFAULT_TOP: usize = 100;
+
+/// How the tenant's faults change the users served.
+#[derive(Debug, Clone, Copy, Default)]
+struct Served {
+    /// `unknown-sku`: the tenant's first user holds a license of [`ORPHANED_SKU_ID`].
+    orphaned_license: bool,
+    /// `contacts-limited`: contacts expanded as managers come without their names.
+    limited_contacts: bool,
+}
+
+impl Served {
+    fn of(state: &Shared, tenant: Uuid) -> Served {
+        let faults = lock(&state.faults);
+        let has = |kind: fn(&Fault) -> bool| faults.has(tenant, &state.customers, kind);
+        Served {
+            orphaned_license: has(|f| matches!(f, Fault::UnknownSku)),
+            limited_contacts: has(|f| matches!(f, Fault::ContactsLimited)),
+        }
+    }
+
+    /// Adds to the user with `index` what the faults add.
+    fn adjust(self, index: u32, user: &mut SimUser) {
+        if self.orphaned_license && index == 0 {
+            user.licenses.push(SimLicense {
+                sku_id: ORPHANED_SKU_ID,
+                disabled_plans: Vec::new(),
+            });
+        }
+    }
+}
 
 /// Graph's 403 for a tenant under the `NoDelegatedAccess` fault.
 fn denied(state: &Shared, ctx: &Ctx, tenant: Uuid) -> Option<HttpResponse> {
@@ -240,6 +270,7 @@ pub(super) async fn users(state: Data, req: HttpRequest) -> HttpResponse {
     };
 
     let world = &state.world;
+    let served = Served::of(&state, tenant);
     let dctx = world.day_ctx(tenant_index, day);
     let end = world.universe(day);
     let mut body = Vec::with_capacity(page_size * 900 + 512);
@@ -251,8 +282,8 @@ pub(super) async fn users(state: Data, req: HttpRequest) -> HttpResponse {
     );
     body.extend_from_slice(b",\"value\":[");
     let mut index = position;
-    let mut served = 0;
-    while index < end && served < page_size {
+    let mut listed = 0;
+    while index < end && listed < page_size {
         let user_state = world.state(&dctx, index);
         if user_state.present {
             // The manager walk costs a few state replays; only pay for it when expanded.
@@ -260,23 +291,39 @@ pub(super) async fn users(state: Data, req: HttpRequest) -> HttpResponse {
                 Some(_) => world.manager(&dctx, index, &user_state),
                 None => None,
             };
-            let user = world.user_with(&dctx, index, &user_state, manager);
-            if served > 0 {
+            let mut user = world.user_with(&dctx, index, &user_state, manager);
+            served.adjust(index, &mut user);
+            if listed > 0 {
                 body.push(b',');
             }
             body.push(b'{');
             let mut first = true;
             wire::write_user_members(&mut body, &mut first, &user, &fields, Mode::List);
-            if let (Some(mfields), Some(m)) = (&manager_fields, manager)
-                && let Some((muser, _)) = world.user(&dctx, m)
-            {
-                body.extend_from_slice(b",\"manager\":{\"@odata.type\":\"#microsoft.graph.user\"");
-                let mut mfirst = false;
-                wire::write_user_members(&mut body, &mut mfirst, &muser, mfields, Mode::List);
-                body.push(b'}');
+            match (&manager_fields, manager, &user.manager_contact) {
+                (Some(mfields), Some(ManagerRef::User(m)), _) => {
+                    if let Some((muser, _)) = world.user(&dctx, m) {
+                        body.extend_from_slice(
+                            b",\"manager\":{\"@odata.type\":\"#microsoft.graph.user\"",
+                        );
+                        let mut mfirst = false;
+                        wire::write_user_members(
+                            &mut body,
+                            &mut mfirst,
+                            &muser,
+                            mfields,
+                            Mode::List,
+                        );
+                        body.push(b'}');
+                    }
+                }
+                (Some(mfields), Some(ManagerRef::Contact(_)), Some(contact)) => {
+                    body.extend_from_slice(b",\"manager\":");
+                    wire::write_contact(&mut body, contact, mfields, served.limited_contacts);
+                }
+                _ => {}
             }
             body.push(b'}');
-            served += 1;
+            listed += 1;
         }
         index += 1;
     }
@@ -452,6 +499,7 @@ pub(super) async fn users_delta(state: Data, req: HttpRequest) -> HttpResponse {
     let with_manager = fields.contains(&Field::Manager);
 
     let world = &state.world;
+    let adjust = Served::of(&state, tenant);
     let to_ctx = world.day_ctx(tenant_index, to);
     let from_ctx = from.map(|d| world.day_ctx(tenant_index, d));
     let end = world
@@ -485,6 +533,7 @@ pub(super) async fn users_delta(state: Data, req: HttpRequest) -> HttpResponse {
             index,
             &fields,
             with_manager,
+            adjust,
         );
         if let Some(entry) = entry {
             if served > 0 {
@@ -537,6 +586,7 @@ fn delta_entry(
     index: u32,
     fields: &[Field],
     with_manager: bool,
+    served: Served,
 ) -> Option<Vec<u8>> {
     let now = world.state(to_ctx, index);
     let before = from_ctx.map(|ctx| (ctx, world.state(ctx, index)));
@@ -552,7 +602,8 @@ fn delta_entry(
         // Initial round: everyone present.
         (None, true) => {
             let manager = manager_of(to_ctx, &now);
-            let user = world.user_with(to_ctx, index, &now, manager);
+            let mut user = world.user_with(to_ctx, index, &now, manager);
+            served.adjust(index, &mut user);
             write_delta_user(&mut out, &user, fields, with_manager, false);
         }
         (None, false) => return None,
@@ -566,7 +617,8 @@ fn delta_entry(
         }
         (Some((from_ctx, then)), true) => {
             let manager = manager_of(to_ctx, &now);
-            let user = world.user_with(to_ctx, index, &now, manager);
+            let mut user = world.user_with(to_ctx, index, &now, manager);
+            served.adjust(index, &mut user);
             let mut had_manager = false;
             if then.present {
                 let old_manager = manager_of(from_ctx, &then);
@@ -575,7 +627,8 @@ fn delta_entry(
                 if then == now && old_manager == manager {
                     return None;
                 }
-                let old = world.user_with(from_ctx, index, &then, old_manager);
+                let mut old = world.user_with(from_ctx, index, &then, old_manager);
+                served.adjust(index, &mut old);
                 if old_manager == manager && !wire::differs(&old, &user, fields) {
                     return None;
                 }
@@ -587,7 +640,8 @@ fn delta_entry(
     Some(out)
 }
 
-/// A changed or new user in a delta page; `manager@delta` is `[]` when the manager went away.
+/// A changed or new user in a delta page; `manager@delta` is `[]` when the manager went away,
+/// and names a user or an organizational contact by id only.
 fn write_delta_user(
     out: &mut Vec<u8>,
     user: &SimUser,
@@ -599,12 +653,18 @@ fn write_delta_user(
     let mut first = true;
     wire::write_user_members(out, &mut first, user, fields, Mode::Delta);
     if with_manager {
-        match user.manager_id {
-            Some(m) => {
-                out.extend_from_slice(
-                    b",\"manager@delta\":[{\"@odata.type\":\"#microsoft.graph.user\",\"id\":",
-                );
-                wire::write_str(out, &m.to_string());
+        // Ids only (reference §5).
+        let manager = match (user.manager_id, &user.manager_contact) {
+            (Some(m), _) => Some(("#microsoft.graph.user", m)),
+            (None, Some(contact)) => Some(("#microsoft.graph.orgContact", contact.id)),
+            (None, None) => None,
+        };
+        match manager {
+            Some((kind, id)) => {
+                out.extend_from_slice(b",\"manager@delta\":[{\"@odata.type\":");
+                wire::write_str(out, kind);
+                out.extend_from_slice(b",\"id\":");
+                wire::write_str(out, &id.to_string());
                 out.extend_from_slice(b"}]");
             }
             None if had_manager => out.extend_from_slice(b",\"manager@delta\":[]"),
@@ -622,8 +682,14 @@ pub(super) async fn subscribed_skus(state: Data, req: HttpRequest) -> HttpRespon
         Err(response) => return response,
     };
     let spec = &state.world.tenants[tenant_index];
-    let value: Vec<Value> = state
-        .skus(tenant_index, state.day())
+    let mut skus = state.skus(tenant_index, state.day());
+    if lock(&state.faults).take_sku_bought_late(tenant, &state.customers)
+        && let Some(bought) = skus.iter().position(|s| s.consumed_units > 0)
+    {
+        skus.remove(bought);
+        state.count(Some(tenant), |c| c.faults_injected += 1);
+    }
+    let value: Vec<Value> = skus
         .into_iter()
         .map(|sku| {
             json!({
@@ -672,7 +738,17 @@ mod tests {
                 let from = world.day_ctx(0, day - 1);
                 let to = world.day_ctx(0, day);
                 (0..world.universe(day))
-                    .filter_map(|i| delta_entry(&world, &to, Some(&from), i, &fields, true))
+                    .filter_map(|i| {
+                        delta_entry(
+                            &world,
+                            &to,
+                            Some(&from),
+                            i,
+                            &fields,
+                            true,
+                            Served::default(),
+                        )
+                    })
                     .map(|e| String::from_utf8(e).unwrap())
                     .collect::<Vec<_>>()
             })
@@ -692,7 +768,17 @@ mod tests {
         let from = world.day_ctx(0, 0);
         let to = world.day_ctx(0, 1);
         let reported = (0..world.universe(1))
-            .filter_map(|i| delta_entry(&world, &to, Some(&from), i, &ids_only, false))
+            .filter_map(|i| {
+                delta_entry(
+                    &world,
+                    &to,
+                    Some(&from),
+                    i,
+                    &ids_only,
+                    false,
+                    Served::default(),
+                )
+            })
             .count();
         let hires_and_leavers = (0..world.universe(1))
             .filter(|&i| world.state(&from, i).present != world.state(&to, i).present)

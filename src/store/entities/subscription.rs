@@ -24,6 +24,8 @@ pub struct Model {
     pub billing_detected: String,
     /// How it is billed: `billing_detected` unless staff overrode it.
     pub billing: String,
+    /// A placeholder for a SKU users hold but `subscribedSkus` did not list.
+    pub unknown: bool,
 }
 
 /// No relations are navigated through SeaORM; finders join explicitly.

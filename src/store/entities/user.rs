@@ -30,6 +30,10 @@ pub struct Model {
     /// `{"extensionAttribute1": "…", …}` with the attributes that are set.
     pub extension_attributes: Json,
     pub manager_id: Option<Uuid>,
+    /// The manager when it is an organizational contact (never set with `manager_id`).
+    pub manager_contact_id: Option<Uuid>,
+    pub manager_contact_name: Option<String>,
+    pub manager_contact_mail: Option<String>,
     pub first_seen_at: DateTimeUtc,
     pub last_seen_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,

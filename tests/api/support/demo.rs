@@ -337,6 +337,7 @@ fn tenant_data(
                 usage_location: None,
                 extension_attributes,
                 manager_id: None,
+                manager_contact: None,
                 first_seen_at: now,
                 last_seen_at: now,
                 deleted_at: None,
@@ -379,6 +380,7 @@ fn tenant_data(
                 usage_location: Some(country.to_owned()),
                 extension_attributes,
                 manager_id,
+                manager_contact: None,
                 first_seen_at: now,
                 last_seen_at: now,
                 deleted_at: None,
@@ -451,6 +453,7 @@ fn tenant_data(
             consumed_units: consumed[i],
             subscription_ids: vec![guid(rng).to_string()],
             billing: tenantgraph::domain::SkuBilling::Partner,
+            unknown: false,
             updated_at: now,
         });
         for plan in plans_of(part) {

@@ -88,6 +88,7 @@ fn record(user: &User, snapshot: &TenantSnapshot) -> UserChange {
         usage_location: user.usage_location.clone(),
         extension_attributes: user.extension_attributes.clone(),
         manager_id: user.manager_id,
+        manager_contact: user.manager_contact.clone(),
         licenses: snapshot
             .licenses
             .iter()
@@ -130,6 +131,7 @@ pub(crate) async fn replace_tenant(
         run: &run,
         mode: ImportMode::Full,
         subscriptions: &snapshot.subscriptions,
+        unknown_skus: &[],
         service_plans: &snapshot.service_plans,
         delta_link: None,
         seen_at,
