@@ -4,7 +4,9 @@ Starts `tenantgraph serve --demo` on a free loopback port and drives Debian's he
 through Playwright: every request to another host is aborted (and the browser resolves no other
 host name), the page is loaded from the server alone, a query, a mutation starting an import and
 a subscription to that import's progress are run from GraphiQL's editor, and their results are
-read from the result pane. The explorer, history and settings dialog are opened too. Fails on a
+read from the result pane. The explorer, history and settings dialog are opened too. Then the
+same against a server that authenticates (hs256), with the bearer token typed into GraphiQL's
+Headers pane, which goes with HTTP requests and with the WebSocket's connection_init. Fails on a
 console error (a Content-Security-Policy violation is one), an uncaught exception, a failed or
 blocked request, or a result that is not what the demo data holds.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -35,8 +38,12 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The tenants `serve --demo` imports from its simulator.
 DEMO_TENANTS = 4
 TIMEOUT_MS = 30_000
+# What GraphiQL's result pane holds (a CodeMirror editor).
+RESULT_TEXT = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"
 
-TENANTS_QUERY = """query Tenants {
+# Named apart from the page's default query (`Tenants`), so that the tab's title shows when
+# GraphiQL has taken each one in.
+TENANTS_QUERY = """query DemoTenants {
   tenants(first: 10) { totalCount edges { node { id name } } }
 }"""
 TRIGGER_IMPORT = """mutation Trigger($tenant: ID!) {
@@ -47,18 +54,18 @@ IMPORT_PROGRESS = """subscription Progress($run: ID!) {
 }"""
 
 
-def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts the demo server on port 0; returns it and its `http://127.0.0.1:PORT` base."""
+def start_server(work: Path, settings: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts the demo server on port 0 with these `TENANTGRAPH_*` settings; returns it and
+    its `http://127.0.0.1:PORT` base. Its log is `server.log` in `work`."""
     if not os.access(BIN, os.X_OK):
         sys.exit(f"error: {BIN} not built (run cargo build or cargo test first)")
     log = work / "server.log"
-    env = dict(os.environ)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TENANTGRAPH_")}
     env.update(
         TENANTGRAPH_DATABASE_URL=f"sqlite://{work / 'demo.db'}?mode=rwc",
         TENANTGRAPH_LOG_LEVEL="info",
+        **settings,
     )
-    for key in ("TENANTGRAPH_AUTH_MODE", "TENANTGRAPH_GRAPHIQL", "TENANTGRAPH_CONFIG"):
-        env.pop(key, None)
     with log.open("wb") as out:
         server = subprocess.Popen(
             [str(BIN), "--log-format", "json", "serve", "--demo", "--bind", "127.0.0.1:0"],
@@ -78,28 +85,36 @@ def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
     sys.exit(f"error: the server did not start within 120 s:\n{log.read_text()}")
 
 
+def set_editor(page: Page, selector: str, text: str) -> None:
+    """Replaces the text of the CodeMirror editor in `selector`."""
+    editor = page.locator(f"{selector} .CodeMirror")
+    editor.evaluate("(editor, text) => editor.CodeMirror.setValue(text)", text)
+
+
+def set_tool(page: Page, tool: str, text: str) -> None:
+    """Opens the editor tool `tool` (Variables or Headers) below the query and sets its text."""
+    page.locator(".graphiql-editor-tools button", has_text=tool).click()
+    set_editor(page, ".graphiql-editor-tool .graphiql-editor:not(.hidden)", text)
+
+
 def run_in_editor(page: Page, operation: str, variables: dict[str, str], expect: str) -> dict:
     """Puts the named `operation` and its `variables` into GraphiQL's editors, runs it with the
     run button and returns the JSON the result pane shows once it holds `expect`."""
-    page.evaluate(
-        """([operation, variables]) => {
-            document.querySelector('.graphiql-editor-tool .CodeMirror').CodeMirror.setValue(variables);
-            document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(operation);
-        }""",
-        [operation, json.dumps(variables)],
-    )
+    set_tool(page, "Variables", json.dumps(variables))
+    set_editor(page, ".graphiql-query-editor", operation)
     # GraphiQL takes in an edit after a pause; the tab's title shows the operation once it has.
     name = re.match(r"\w+ (\w+)", operation).group(1)
-    page.locator(".graphiql-tab-active .graphiql-tab-button").filter(has_text=re.compile(f"^{name}$")).wait_for(
-        timeout=TIMEOUT_MS
-    )
+    tab = page.locator(".graphiql-tab-active .graphiql-tab-button")
+    tab.filter(has_text=re.compile(f"^{name}$")).wait_for(timeout=TIMEOUT_MS)
     page.click("button.graphiql-execute-button")
-    shown = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"
     try:
-        page.wait_for_function(f"expect => ({shown}).includes(expect)", arg=expect, timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            f"expect => ({RESULT_TEXT}).includes(expect)", arg=expect, timeout=TIMEOUT_MS
+        )
     except PlaywrightTimeout:
-        raise AssertionError(f"no {expect} in the result pane, which shows: {page.evaluate(shown)}")
-    return json.loads(page.evaluate(shown))
+        shown = page.evaluate(RESULT_TEXT)
+        raise AssertionError(f"no {expect} in the result pane, which shows: {shown}") from None
+    return json.loads(page.evaluate(RESULT_TEXT))
 
 
 def open_plugin(page: Page, title: str, shows: str, exact: bool = True) -> None:
@@ -109,9 +124,9 @@ def open_plugin(page: Page, title: str, shows: str, exact: bool = True) -> None:
     plugin.get_by_text(shows, exact=exact).first.wait_for(timeout=TIMEOUT_MS)
 
 
-def check(base: str, problems: list[str]) -> None:
-    """Drives GraphiQL on `base`, adding what went wrong to `problems`; raises on a failed
-    assertion or a timeout."""
+def check(base: str, headers: dict[str, str], problems: list[str]) -> None:
+    """Drives GraphiQL on `base` with `headers` in its Headers pane, adding what went wrong to
+    `problems`; raises on a failed assertion or a timeout."""
     origin = urlsplit(base)
     sockets: list[dict] = []
 
@@ -162,6 +177,17 @@ def check(base: str, problems: list[str]) -> None:
 
         page.goto(base + "/", wait_until="load")
         page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=TIMEOUT_MS)
+        if headers:
+            # Without the token, GraphiQL's schema request is refused, which its result pane
+            # says; with the token in the Headers pane, the schema is fetched again.
+            page.wait_for_function(
+                f"({RESULT_TEXT}).includes('missing bearer token')", timeout=TIMEOUT_MS
+            )
+            refused = [p for p in problems if " 401 " in f" {p} " or "status of 401" in p]
+            assert refused and refused == problems, f"more than the refused schema: {problems}"
+            problems.clear()
+            set_tool(page, "Headers", json.dumps(headers))
+            page.click('button[aria-label="Re-fetch GraphQL schema"]')
         # The schema arrived (introspection): the doc explorer can list the root types.
         open_plugin(page, "Documentation Explorer", "Root Types", exact=False)
 
@@ -192,12 +218,12 @@ def check(base: str, problems: list[str]) -> None:
             if '"type":"next"' in frame and run in frame
         ]
         assert streamed, f"no progress of run {run} arrived over {endpoint}: {sockets}"
-        print(f"subscription: {len(streamed)} progress reports over {endpoint}, the last {progress}")
+        print(f"subscription: {len(streamed)} reports over {endpoint}, the last {progress}")
 
         open_plugin(page, "GraphiQL Explorer", "importProgress")
         open_plugin(page, "History", "Progress")
         history = page.locator(".graphiql-plugin .graphiql-history-item").all_inner_texts()
-        assert history == ["Progress", "Trigger", "Tenants"], f"history holds {history}"
+        assert history == ["Progress", "Trigger", "DemoTenants"], f"history holds {history}"
         print(f"the explorer shows the subscription; the history holds {history}")
 
         # The settings dialog adds a <style> element (react-remove-scroll), which only the
@@ -216,15 +242,25 @@ def check(base: str, problems: list[str]) -> None:
         browser.close()
 
 
-def main() -> int:
+def hs256_token(secret: str) -> str:
+    """A partner_admin bearer token signed with `secret`."""
+    claims = json.dumps({"oid": "graphiql-test", "roles": ["partner_admin"]})
+    return subprocess.check_output(
+        [sys.executable, str(ROOT / "benches/hs256_token.py"), secret, claims], text=True
+    ).strip()
+
+
+def scenario(name: str, settings: dict[str, str], headers: dict[str, str]) -> list[str]:
+    """Runs the checks against a server started with `settings`; returns what went wrong."""
+    print(f"== {name}")
     with tempfile.TemporaryDirectory(prefix="tenantgraph-browser.") as tmp:
         work = Path(tmp)
-        server, base = start_server(work)
+        server, base = start_server(work, settings)
+        problems: list[str] = []
         try:
             print(f"tenantgraph serving {base}; Chromium at {CHROMIUM}")
-            problems: list[str] = []
             try:
-                check(base, problems)
+                check(base, headers, problems)
             except Exception as err:  # an assertion or a timeout: report it with the rest
                 problems.append(f"{type(err).__name__}: {err}")
             if server.poll() is not None:
@@ -240,11 +276,27 @@ def main() -> int:
         problems += [f"server logged: {line}" for line in errors]
         if problems:
             print("\n".join(log.splitlines()[-40:]), file=sys.stderr)
-            for problem in problems:
-                print(f"FAIL: {problem}", file=sys.stderr)
-            return 1
-    print("PASS: GraphiQL ran a query, a mutation and a subscription offline")
-    return 0
+        return [f"{name}: {problem}" for problem in problems]
+
+
+def main() -> int:
+    secret = secrets.token_hex(32)
+    scenarios = [
+        ("serve --demo, no authentication", {}, {}),
+        (
+            "serve --demo, hs256 token in the Headers pane",
+            {"TENANTGRAPH_AUTH_MODE": "hs256", "TENANTGRAPH_AUTH_HS256_SECRET": secret},
+            {"Authorization": f"Bearer {hs256_token(secret)}"},
+        ),
+    ]
+    failed = 0
+    for name, settings, headers in scenarios:
+        problems = scenario(name, settings, headers)
+        for problem in problems:
+            print(f"FAIL: {problem}", file=sys.stderr)
+        failed += bool(problems)
+    print(f"graphiql: {len(scenarios) - failed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
