@@ -33,7 +33,7 @@ pub struct ServerParts {
     pub store: Store,
     /// The process's metrics.
     pub metrics: Arc<Metrics>,
-    /// Serve GraphiQL at `/`.
+    /// Serve GraphiQL at `/` and its files under `/graphiql/`.
     pub graphiql: bool,
     /// The importer behind `triggerImport` and `importProgress`; `None` when imports are not
     /// configured.
@@ -156,7 +156,9 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
                 web::get().to(export::users_csv),
             );
         if graphiql_enabled {
-            app = app.route("/", web::get().to(graphiql::graphiql));
+            app = app
+                .route("/", web::get().to(graphiql::graphiql))
+                .route(graphiql::ASSET_ROUTE, web::get().to(graphiql::asset));
         }
         app
     })

@@ -1,6 +1,7 @@
 //! The binary: exit codes and one-line errors.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::support::{KillOnDrop, SECRET_KEY};
 
@@ -168,54 +169,100 @@ fn schema_command_prints_the_federation_sdl() {
     assert!(sdl.contains("type Tenant @key(fields: \"id\")"));
 }
 
-#[test]
-fn sigterm_stops_the_server_gracefully() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::sync::mpsc;
-    use std::time::{Duration, Instant};
+/// `tenantgraph serve` on a free loopback port over its own SQLite file, logging JSON lines
+/// to stderr, which the test reads as they come.
+struct Serving {
+    child: KillOnDrop,
+    lines: std::sync::mpsc::Receiver<String>,
+    _dir: tempfile::TempDir,
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-    let mut child = tenantgraph()
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
-        .env("TENANTGRAPH_DATABASE_URL", &url)
-        .env("TENANTGRAPH_LOG_LEVEL", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(KillOnDrop)
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
+impl Serving {
+    /// Starts the server with these extra environment variables.
+    fn start(env: &[(&str, &str)]) -> Serving {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+        let mut child = tenantgraph()
+            .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+            .env("TENANTGRAPH_DATABASE_URL", &url)
+            .env("TENANTGRAPH_LOG_LEVEL", "info")
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(KillOnDrop)
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Serving {
+            child,
+            lines,
+            _dir: dir,
         }
-    });
-    let wait_for = |needle: &str| -> String {
+    }
+
+    /// The next log line containing `needle`, waiting up to 30 s for it.
+    fn wait_for(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             if line.contains(needle) {
                 return line;
             }
         }
         panic!("no log line containing {needle:?}");
-    };
-    let serving: serde_json::Value = serde_json::from_str(&wait_for("serving GraphQL")).unwrap();
-    assert!(
-        serving["addr"].as_str().unwrap().starts_with("127.0.0.1:"),
-        "{serving}"
-    );
+    }
+
+    /// The address the server reports serving on, once it does.
+    fn addr(&self) -> String {
+        let serving: serde_json::Value =
+            serde_json::from_str(&self.wait_for("serving GraphQL")).unwrap();
+        serving["addr"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The status code of `GET path` on `addr`, over a plain HTTP/1.1 connection.
+fn get_status(addr: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"))
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let mut server = Serving::start(&[]);
+    let addr = server.addr();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
 
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    wait_for("shut down");
+    server.wait_for("shut down");
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = server.child.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -225,6 +272,28 @@ fn sigterm_stops_the_server_gracefully() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn graphiql_false_serves_neither_the_page_nor_its_files() {
+    let page_files = [
+        "/".to_owned(),
+        format!(
+            "{}/graphiql.min.js",
+            tenantgraph::http::graphiql::asset_base()
+        ),
+    ];
+    let on = Serving::start(&[]);
+    let addr = on.addr();
+    for path in &page_files {
+        assert_eq!(get_status(&addr, path), 200, "{path} with GraphiQL on");
+    }
+    let off = Serving::start(&[("TENANTGRAPH_GRAPHIQL", "false")]);
+    let addr = off.addr();
+    for path in &page_files {
+        assert_eq!(get_status(&addr, path), 404, "{path} with GraphiQL off");
+    }
+    assert_eq!(get_status(&addr, "/healthz"), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

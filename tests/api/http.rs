@@ -113,12 +113,68 @@ async fn metrics_record_dataloader_batch_sizes() {
 }
 
 #[tokio::test]
-async fn graphiql_is_served_at_the_root() {
+async fn graphiql_is_served_at_the_root_with_every_file_from_the_server_itself() {
     let app = TestApp::empty(Backend::Sqlite).await;
     let page = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert_eq!(page.headers()["x-frame-options"], "DENY");
-    assert!(page.text().await.unwrap().contains("/graphql"));
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for directive in [
+        "script-src 'self';",
+        "connect-src 'self';",
+        "default-src 'none';",
+    ] {
+        assert!(csp.contains(directive), "no {directive} in {csp}");
+    }
+    assert!(!csp.contains("http") && !csp.contains("unsafe"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!("content=\"{nonce}\"")), "{html}");
+    assert!(
+        !html.contains("<script>") && !html.contains("<style"),
+        "{html}"
+    );
+
+    let files: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|part| part.starts_with("/graphiql/"))
+        .collect();
+    assert_eq!(files.len(), 9, "{files:?}");
+    for file in files {
+        let response = app.client.get(app.url(file)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{file}");
+        let expected = match file.rsplit('.').next().unwrap() {
+            "js" => "text/javascript; charset=utf-8",
+            "css" => "text/css; charset=utf-8",
+            _ => "text/plain; charset=utf-8",
+        };
+        assert_eq!(response.headers()["content-type"], expected, "{file}");
+        assert_eq!(
+            response.headers()["cache-control"],
+            "public, max-age=31536000, immutable",
+            "{file}"
+        );
+        assert!(!response.bytes().await.unwrap().is_empty(), "{file}");
+    }
+
+    // Another build's files, and files that were never there.
+    let base = tenantgraph::http::graphiql::asset_base();
+    for missing in [
+        "/graphiql/0000000000000000/graphiql.min.js".to_owned(),
+        format!("{base}/graphiql.min.js.map"),
+        format!("{base}/..%2FCargo.toml"),
+    ] {
+        let response = app.client.get(app.url(&missing)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{missing}");
+    }
 }
 
 #[tokio::test]
