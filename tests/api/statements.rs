@@ -5,8 +5,8 @@ use chrono::{SubsecRound, Utc};
 use serde_json::json;
 use tenantgraph::domain::{
     AssignedBy, AssignedLicense, ContactId, GroupId, LicenseAssignment, LicenseAssignmentState,
-    ManagerContact, PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, Tenant, TenantId,
-    User, UserId,
+    ManagerContact, PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, Tenant,
+    TenantId, User, UserId,
 };
 use uuid::Uuid;
 
