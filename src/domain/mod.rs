@@ -6,6 +6,7 @@ pub mod audit;
 pub mod commerce;
 pub mod cost_group;
 pub mod error;
+pub mod history;
 pub mod ids;
 pub mod import_plan;
 pub mod import_run;

@@ -16,6 +16,7 @@ use crate::domain::{
 use crate::graphql::error::ApiError;
 use crate::metrics::Metrics;
 use crate::store::allocation::{self, PriceEntry};
+use crate::store::history::sku_counts::{self, SkuHistory};
 use crate::store::import_queries::{self, TenantRuns};
 use crate::store::members::{self, CostGroupMember};
 use crate::store::users::{UserListQuery, UserParent};
@@ -453,6 +454,37 @@ pub struct DatedReport {
     pub evaluated_at: DateTime<Utc>,
 }
 
+loader!(
+    /// Each tenant's SKU history over a range of days, within the request's scope: one
+    /// statement per range asked for.
+    SkuHistoryOfTenant
+);
+impl Loader<(TenantId, NaiveDate, NaiveDate)> for SkuHistoryOfTenant {
+    type Value = Arc<Vec<SkuHistory>>;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[(TenantId, NaiveDate, NaiveDate)],
+    ) -> Result<HashMap<(TenantId, NaiveDate, NaiveDate), Self::Value>, LoadError> {
+        self.0.batch("sku_history_of_tenant", keys.len());
+        let mut ranges: HashMap<(NaiveDate, NaiveDate), Vec<TenantId>> = HashMap::new();
+        for &(tenant, from, to) in keys {
+            ranges.entry((from, to)).or_default().push(tenant);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((from, to), tenants) in ranges {
+            let mut found =
+                sku_counts::list_sku_history(&self.0.store, &self.0.scope, &tenants, from, to)
+                    .await?;
+            for tenant in tenants {
+                let list = found.remove(&tenant).unwrap_or_default();
+                out.insert((tenant, from, to), Arc::new(list));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Which report of a tenant: its date, and the billing of the SKUs whose idle seats
 /// `Unassigned` counts.
 pub type CostReportKey = (TenantId, NaiveDate, BillingSet);
@@ -615,6 +647,8 @@ pub struct Loaders {
     pub member_counts: Cached<MemberCounts>,
     /// See [`CostReportOfTenant`].
     pub cost_report: Cached<CostReportOfTenant>,
+    /// See [`SkuHistoryOfTenant`].
+    pub sku_history: Cached<SkuHistoryOfTenant>,
     /// See [`RuleById`].
     pub rule: Cached<RuleById>,
     /// See [`RulesOfTenant`].
@@ -688,6 +722,7 @@ impl Loaders {
             member_pages: cached(MemberPages(source.clone())),
             member_counts: cached(MemberCounts(source.clone())),
             cost_report: cached(CostReportOfTenant(source.clone())),
+            sku_history: cached(SkuHistoryOfTenant(source.clone())),
             rule: cached(RuleById(source.clone())),
             rules_of_tenant: cached(RulesOfTenant(source.clone())),
             rules_of_cost_group: cached(RulesOfCostGroup(source.clone())),

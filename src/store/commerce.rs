@@ -155,6 +155,7 @@ pub async fn set_sku_billing(
         .await?;
     }
     apply_billing_overrides(txn, tenant_id).await?;
+    super::history::sku_counts::record(txn, tenant_id, super::history::today()).await?;
     let after = subscription::Entity::find_by_id(key)
         .one(txn)
         .await?

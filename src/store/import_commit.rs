@@ -21,7 +21,7 @@ use super::entities::{
 };
 use super::error::StoreError;
 use super::import_runs::{self, RunEnd};
-use super::{allocation, commerce, license_assignments, licenses, subscriptions, users};
+use super::{allocation, commerce, history, license_assignments, licenses, subscriptions, users};
 use crate::domain::import_plan::{ChunkPlan, ImportPlanner, StoredUsers, users_named};
 use crate::domain::{
     AssignedLicense, CommerceSubscription, ImportCounts, ImportMode, ImportRun, ImportWarning,
@@ -118,6 +118,7 @@ pub async fn commit_import(
     commerce::apply_billing_overrides(&txn, tenant_id).await?;
     if let Some(list) = commit.commerce {
         commerce::replace_commerce_subscriptions(&txn, tenant_id, list, commit.seen_at).await?;
+        history::commerce_quantities::record(&txn, tenant_id, list, commit.run.observed_on).await?;
     }
     // A tenant with no present users (a first import) has nobody to soft-delete or mark seen.
     let had_users = user::Entity::find()
@@ -144,6 +145,7 @@ pub async fn commit_import(
         counts.users_removed += finish_users(&txn, commit, planner.listed()).await?;
     }
     let held = replace_skus(&txn, commit, &listed).await?;
+    history::sku_counts::record(&txn, tenant_id, commit.run.observed_on).await?;
     let mut warnings = commit.warnings.to_vec();
     if !held.is_empty() {
         warnings.push(ImportWarning::unknown_skus(&held));
@@ -241,7 +243,7 @@ async fn finish_commit(
         .exec(&txn)
         .await?;
     // The allocation follows the data it is computed from, in the same transaction.
-    allocation::reevaluate(&txn, tenant_id).await?;
+    allocation::reevaluate(&txn, tenant_id, commit.run.observed_on).await?;
     let initial_delta_next = commit
         .warnings
         .iter()

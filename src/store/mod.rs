@@ -9,6 +9,7 @@ pub mod connect;
 pub mod entities;
 pub mod error;
 pub mod exports;
+pub mod history;
 pub mod import_commit;
 pub mod import_queries;
 pub mod import_runs;

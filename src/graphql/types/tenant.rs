@@ -369,6 +369,25 @@ impl TenantObject {
         .into())
     }
 
+    /// Each SKU's purchased, assigned, unassigned and suspended licenses as the imports observed
+    /// them, day by day (or month by month) over `from..=to` (at most 400 days by day, 120
+    /// months by month; days after today are left out). Only SKUs billed as in `billing` (their
+    /// billing at the end of the range; `PARTNER` and `OTHER` by default), as for `consumption`.
+    async fn consumption_history(
+        &self,
+        ctx: &Context<'_>,
+        from: super::Date,
+        to: super::Date,
+        #[graphql(default_with = "super::history::HistoryGranularity::Day")]
+        granularity: super::history::HistoryGranularity,
+        #[graphql(default_with = "vec![SkuBilling::Partner, SkuBilling::Other]")] billing: Vec<
+            SkuBilling,
+        >,
+    ) -> ApiResult<Vec<super::history::SkuConsumptionHistoryObject>> {
+        let billing: BillingSet = billing.into_iter().map(Into::into).collect();
+        super::history::consumption_history(ctx, self.0.id, from, to, granularity, billing).await
+    }
+
     /// The customer's commerce subscriptions from Partner Center, by offer name.
     async fn commerce_subscriptions(
         &self,

@@ -22,6 +22,7 @@ use crate::store::connect::Store;
 use crate::store::entities::cost_group::{self, Column, Entity};
 use crate::store::entities::{allocation_override_share, allocation_rule, user_allocation};
 use crate::store::error::StoreError;
+use crate::store::history;
 use crate::store::transaction::stored_now;
 
 /// The stored form of a cost group, for inserts and updates.
@@ -316,6 +317,12 @@ async fn reassign(
         .exec(txn)
         .await?;
     let overrides = reassign_override_shares(txn, id, to).await?;
+    let placed = user_allocation::Entity::find()
+        .filter(user_allocation::Column::CostGroupId.eq(id.uuid()))
+        .all(txn)
+        .await?;
+    history::allocations::archive(txn, &placed.iter().collect::<Vec<_>>(), history::today())
+        .await?;
     user_allocation::Entity::delete_many()
         .filter(user_allocation::Column::CostGroupId.eq(id.uuid()))
         .exec(txn)

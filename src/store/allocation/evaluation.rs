@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -28,7 +28,7 @@ use crate::store::entities::{
     allocation_evaluation, cost_group, user, user_allocation, user_license,
 };
 use crate::store::error::StoreError;
-use crate::store::{keyset, licenses, subscriptions, tenants, transaction, users};
+use crate::store::{history, keyset, licenses, subscriptions, tenants, transaction, users};
 
 /// Rows of one statement when writing allocations (6 values each, far below SQLite's limit).
 const CHUNK: usize = 1000;
@@ -258,6 +258,7 @@ async fn evaluator_for<'a>(
 pub(crate) async fn reevaluate(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
+    on: NaiveDate,
 ) -> Result<EvaluationSummary, StoreError> {
     let rules = compiled_rules(txn, tenant_id).await?;
     let overrides = reads::list_overrides_of_tenant_on(txn, tenant_id).await?;
@@ -270,7 +271,8 @@ pub(crate) async fn reevaluate(
     while let Some(chunk) = chunks.next(txn).await? {
         // Overrides of deleted users come back stale: they are neither written nor counted.
         let allocations = evaluator.allocate(&chunk.users, &chunk.licenses);
-        let written = write_allocations(txn, tenant_id, &allocations, Some(&chunk.ids())).await?;
+        let written =
+            write_allocations(txn, tenant_id, &allocations, Some(&chunk.ids()), on).await?;
         totals.add(&tally(&allocations, &chunk.licenses));
         summary.users += chunk.present();
         summary.users_changed += written.users_changed;
@@ -312,6 +314,7 @@ pub(super) async fn reevaluate_users(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     users: &[UserId],
+    on: NaiveDate,
 ) -> Result<EvaluationSummary, StoreError> {
     let rules = compiled_rules(txn, tenant_id).await?;
     let stored = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
@@ -319,7 +322,7 @@ pub(super) async fn reevaluate_users(
         .await?;
     let Some(stored) = stored.filter(|_| rules.iter().all(|r| r.managers().next().is_none()))
     else {
-        return reevaluate(txn, tenant_id).await;
+        return reevaluate(txn, tenant_id, on).await;
     };
     let mut totals = tally_of_json(stored.tenant_id, stored.tally)?;
     let found = users::select_users_on(
@@ -368,7 +371,7 @@ pub(super) async fn reevaluate_users(
         overrides: &overrides,
         cost_groups: &groups,
     });
-    let summary = write_allocations(txn, tenant_id, &after, Some(users)).await?;
+    let summary = write_allocations(txn, tenant_id, &after, Some(users), on).await?;
     totals.subtract(&tally(&before, &own_licenses));
     totals.add(&tally(&after, &own_licenses));
     save_tally(txn, tenant_id, &totals).await?;
@@ -412,15 +415,17 @@ async fn group_ids(
         .collect())
 }
 
-/// Rewrites the rows of the users whose allocation differs from what is stored.
-/// `only`: the users evaluated, when not the whole tenant.
+/// Rewrites the rows of the users whose allocation differs from what is stored, effective `on`:
+/// the rows replaced move to history. `only`: the users evaluated, when not the whole tenant.
 async fn write_allocations(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     allocations: &[UserAllocation],
     only: Option<&[UserId]>,
+    on: NaiveDate,
 ) -> Result<EvaluationSummary, StoreError> {
     let mut stored: HashMap<Uuid, Vec<Row>> = HashMap::new();
+    let mut stored_models: HashMap<Uuid, Vec<user_allocation::Model>> = HashMap::new();
     let mut query = user_allocation::Entity::find()
         .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()));
     if let Some(users) = only {
@@ -433,10 +438,13 @@ async fn write_allocations(
         } else {
             "RULE"
         };
-        stored
-            .entry(r.user_id)
-            .or_default()
-            .push((r.cost_group_id, r.percent, source, r.rule_id));
+        stored.entry(r.user_id).or_default().push((
+            r.cost_group_id,
+            r.percent.clone(),
+            source,
+            r.rule_id,
+        ));
+        stored_models.entry(r.user_id).or_default().push(r);
     }
     for rows in stored.values_mut() {
         rows.sort();
@@ -456,6 +464,7 @@ async fn write_allocations(
         if !before.is_empty() {
             changed.push(user);
         }
+        let from = history::allocations::effective_from(stored_models.get(&user), on);
         inserts.extend(rows.into_iter().map(|(group, percent, source, rule)| {
             use sea_orm::ActiveValue::Set;
             user_allocation::ActiveModel {
@@ -465,6 +474,7 @@ async fn write_allocations(
                 percent: Set(percent),
                 source: Set(source.to_owned()),
                 rule_id: Set(rule),
+                allocated_from: Set(Some(from)),
             }
         }));
     }
@@ -478,6 +488,12 @@ async fn write_allocations(
             .collect::<HashSet<_>>()
             .len();
 
+    let replaced: Vec<&user_allocation::Model> = changed
+        .iter()
+        .filter_map(|u| stored_models.get(u))
+        .flatten()
+        .collect();
+    history::allocations::archive(txn, &replaced, on).await?;
     for ids in changed.chunks(CHUNK) {
         user_allocation::Entity::delete_many()
             .filter(user_allocation::Column::UserId.is_in(ids.iter().copied()))
@@ -504,7 +520,7 @@ pub async fn evaluate_tenant(
     tenant_id: TenantId,
 ) -> Result<EvaluationSummary, StoreError> {
     let txn = store.begin_write().await?;
-    let summary = reevaluate(&txn, tenant_id).await?;
+    let summary = reevaluate(&txn, tenant_id, history::today()).await?;
     txn.commit().await?;
     Ok(summary)
 }

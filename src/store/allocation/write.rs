@@ -8,10 +8,10 @@ use sea_orm::DatabaseTransaction;
 use super::evaluation;
 use crate::domain::audit::AuditChange;
 use crate::domain::{TenantId, TenantScope, UserId};
-use crate::store::audit;
 use crate::store::connect::Store;
 use crate::store::error::StoreError;
 use crate::store::transaction::lock_tenant;
+use crate::store::{audit, history};
 
 /// How much of the tenant's allocation a change can move.
 #[derive(Debug, PartialEq, Eq)]
@@ -90,10 +90,11 @@ impl TenantWrite {
         match &self.reach {
             Reach::Nothing => {}
             Reach::Users(users) => {
-                evaluation::reevaluate_users(&self.txn, self.tenant_id, users).await?;
+                evaluation::reevaluate_users(&self.txn, self.tenant_id, users, history::today())
+                    .await?;
             }
             Reach::Tenant => {
-                evaluation::reevaluate(&self.txn, self.tenant_id).await?;
+                evaluation::reevaluate(&self.txn, self.tenant_id, history::today()).await?;
             }
         }
         for change in self.changes {

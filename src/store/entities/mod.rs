@@ -1,10 +1,12 @@
 //! SeaORM entities, one per table. Only `store` uses them; the rest of the code sees domain types.
 
 pub mod allocation_evaluation;
+pub mod allocation_history;
 pub mod allocation_override;
 pub mod allocation_override_share;
 pub mod allocation_rule;
 pub mod audit_log;
+pub mod commerce_quantity_history;
 pub mod commerce_subscription;
 pub mod cost_group;
 pub mod import_run;
@@ -12,6 +14,7 @@ pub mod license_price;
 pub mod partner_credential;
 pub mod service_plan;
 pub mod sku_billing_override;
+pub mod sku_count_history;
 pub mod subscription;
 pub mod tenant;
 pub mod tenant_import_state;

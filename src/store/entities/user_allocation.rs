@@ -14,6 +14,8 @@ pub struct Model {
     pub percent: String,
     pub source: String,
     pub rule_id: Option<Uuid>,
+    /// The day the row took effect; null for rows older than history.
+    pub allocated_from: Option<Date>,
 }
 
 /// No relations are navigated through SeaORM; finders join explicitly.

@@ -1,0 +1,61 @@
+//! History, kept as intervals of days at every commit that changes what it covers: SKU counts
+//! ([`sku_counts`]), commerce subscription quantities ([`commerce_quantities`]) and allocation
+//! results ([`allocations`]). Each write runs inside the transaction of the change it records.
+
+pub mod allocations;
+pub mod commerce_quantities;
+pub mod sku_counts;
+
+/// The UTC date a staff change takes effect on (allocation and billing changes are dated by
+/// when they commit; imports by the date they observed).
+pub(crate) fn today() -> chrono::NaiveDate {
+    super::transaction::stored_now().date_naive()
+}
+
+/// The columns of a history table kept as intervals per tenant and key.
+pub(crate) struct IntervalColumns<C> {
+    /// The tenant.
+    pub tenant: C,
+    /// What the intervals are of (a SKU, a subscription).
+    pub key: C,
+    /// First day.
+    pub from: C,
+    /// Day after the last; null while in force.
+    pub to: C,
+}
+
+/// Ends the intervals in force of `close` on `on`, and deletes those of `remove` that began on
+/// `on` (they lasted no day), in `E`'s table of `tenant_id`.
+pub(crate) async fn end_intervals<E, K, D>(
+    db: &D,
+    columns: &IntervalColumns<E::Column>,
+    tenant_id: crate::domain::TenantId,
+    on: chrono::NaiveDate,
+    close: Vec<K>,
+    remove: Vec<K>,
+) -> Result<(), super::StoreError>
+where
+    E: sea_orm::EntityTrait,
+    K: Into<sea_orm::Value>,
+    D: sea_orm::ConnectionTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    if !close.is_empty() {
+        E::update_many()
+            .col_expr(columns.to, Expr::value(on))
+            .filter(columns.tenant.eq(tenant_id.uuid()))
+            .filter(columns.to.is_null())
+            .filter(columns.key.is_in(close))
+            .exec(db)
+            .await?;
+    }
+    if !remove.is_empty() {
+        E::delete_many()
+            .filter(columns.tenant.eq(tenant_id.uuid()))
+            .filter(columns.from.eq(on))
+            .filter(columns.key.is_in(remove))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
