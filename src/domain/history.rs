@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
 
+use super::ids::{ServicePlanId, SkuId, TenantId, UserId};
+
 /// What to write so that the intervals in force become `current` from `on`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntervalChanges<K, V> {
@@ -57,6 +59,23 @@ pub fn interval_changes<K: Ord + Clone, V: Eq + Clone>(
         }
     }
     changes
+}
+
+/// One license a user held over an interval of days: of one SKU, with the same disabled plans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseHolding {
+    /// The user.
+    pub user_id: UserId,
+    /// The user's tenant.
+    pub tenant_id: TenantId,
+    /// The SKU.
+    pub sku_id: SkuId,
+    /// Service plans switched off during the interval.
+    pub disabled_plans: Vec<ServicePlanId>,
+    /// First day; `None` when it began before history did.
+    pub from: Option<NaiveDate>,
+    /// Day after the last; `None` while held.
+    pub to: Option<NaiveDate>,
 }
 
 /// SKU counts as one interval of history holds them.

@@ -8,6 +8,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
+use crate::domain::history::LicenseHolding;
 use crate::domain::{
     AllocationRuleId, AssignedLicense, BillingSet, CommerceSubscription, CostGroup, CostGroupId,
     LicenseAssignment, Page, PageRequest, ServicePlan, SkuId, Subscription, Tenant, TenantId,
@@ -16,6 +17,7 @@ use crate::domain::{
 use crate::graphql::error::ApiError;
 use crate::metrics::Metrics;
 use crate::store::allocation::{self, PriceEntry};
+use crate::store::history;
 use crate::store::history::sku_counts::{self, SkuHistory};
 use crate::store::import_queries::{self, TenantRuns};
 use crate::store::members::{self, CostGroupMember};
@@ -136,6 +138,20 @@ impl Loader<UserId> for LicenseAssignmentsOfUser {
         let rows =
             license_assignments::list_license_assignments_of_users(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |a| a.user_id))
+    }
+}
+
+loader!(
+    /// Every license each user held, now and before, by SKU then first day.
+    LicenseHistoryOfUser
+);
+impl Loader<UserId> for LicenseHistoryOfUser {
+    type Value = Vec<Arc<LicenseHolding>>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
+        self.0.batch("license_history_of_user", keys.len());
+        let rows = history::licenses::list_license_history(&self.0.store, keys).await?;
+        Ok(group_by(keys, rows, |h| h.user_id))
     }
 }
 
@@ -615,6 +631,8 @@ pub struct Loaders {
     pub user_details: Cached<UserDetailsById>,
     /// See [`LicensesOfUser`].
     pub licenses: Cached<LicensesOfUser>,
+    /// See [`LicenseHistoryOfUser`].
+    pub license_history: Cached<LicenseHistoryOfUser>,
     /// See [`LicenseAssignmentsOfUser`].
     pub license_assignments: Cached<LicenseAssignmentsOfUser>,
     /// See [`SubscriptionByKey`].
@@ -707,6 +725,7 @@ impl Loaders {
             user_details: cached(UserDetailsById(source.clone())),
             licenses: cached(LicensesOfUser(source.clone())),
             license_assignments: cached(LicenseAssignmentsOfUser(source.clone())),
+            license_history: cached(LicenseHistoryOfUser(source.clone())),
             subscription: cached(SubscriptionByKey(source.clone())),
             subscriptions: cached(SubscriptionsOfTenant(source.clone())),
             plans: cached(PlansOfSubscription(source.clone())),

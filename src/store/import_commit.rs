@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, Iterable, PaginatorTrait, QueryFilter,
@@ -20,6 +20,7 @@ use super::entities::{
     service_plan, subscription, tenant, user, user_license, user_license_assignment,
 };
 use super::error::StoreError;
+use super::history::licenses::HeldFrom;
 use super::import_runs::{self, RunEnd};
 use super::{allocation, commerce, history, license_assignments, licenses, subscriptions, users};
 use crate::domain::import_plan::{ChunkPlan, ImportPlanner, StoredUsers, users_named};
@@ -134,12 +135,19 @@ pub async fn commit_import(
         .next_chunk(CHANGES_PER_CHUNK)
         .map_err(CommitError::Spool)?
     {
-        let stored = read_stored_users(&txn, tenant_id, &users_named(&chunk)).await?;
+        let (stored, held) = read_stored_users(&txn, tenant_id, &users_named(&chunk)).await?;
         let plan = planner
             .plan_chunk(chunk, &stored)
             .map_err(|e| CommitError::Invalid(e.to_string()))?;
         counts += plan.counts;
-        write_chunk(&txn, &plan, commit.seen_at).await?;
+        let holdings = history::licenses::license_changes(
+            &stored.licenses,
+            &held,
+            &plan,
+            commit.run.observed_on,
+        );
+        history::licenses::archive(&txn, holdings.ended).await?;
+        write_chunk(&txn, &plan, &holdings.held_from, commit.seen_at).await?;
     }
     if had_users {
         counts.users_removed += finish_users(&txn, commit, planner.listed()).await?;
@@ -168,7 +176,7 @@ async fn finish_users(
     let tenant_id = commit.run.tenant_id;
     let mut removed = 0;
     if commit.mode == ImportMode::Full {
-        removed = soft_delete_missing(txn, tenant_id, commit.seen_at, listed).await?;
+        removed = soft_delete_missing(txn, commit, listed).await?;
     }
     // Users no record named are still there upstream: the run saw them too.
     user::Entity::update_many()
@@ -282,8 +290,9 @@ async fn read_stored_users(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     ids: &[UserId],
-) -> Result<StoredUsers, CommitError> {
+) -> Result<(StoredUsers, HeldFrom), CommitError> {
     let mut stored = StoredUsers::default();
+    let mut held = HeldFrom::new();
     for model in user::Entity::find()
         .filter(user::Column::Id.is_in(ids.iter().map(|u| u.uuid())))
         .all(txn)
@@ -300,13 +309,17 @@ async fn read_stored_users(
     }
     // Users never seen before have no licenses to read (a first import skips this).
     if stored.users.is_empty() {
-        return Ok(stored);
+        return Ok((stored, held));
     }
     for model in user_license::Entity::find()
         .filter(user_license::Column::UserId.is_in(stored.users.keys().map(|u| u.uuid())))
         .all(txn)
         .await?
     {
+        held.insert(
+            (UserId(model.user_id), SkuId(model.sku_id)),
+            model.held_from,
+        );
         let license = licenses::to_domain(model)?;
         stored
             .licenses
@@ -329,15 +342,16 @@ async fn read_stored_users(
             .or_default()
             .push(assignment);
     }
-    Ok(stored)
+    Ok((stored, held))
 }
 
 /// Writes one chunk's plan inside `txn`, `ROWS_PER_INSERT` rows per statement: new users,
-/// changed and restored users, the licenses and license assignments replaced, then the users
-/// gone (soft-deleted at `seen_at`).
+/// changed and restored users, the licenses (each with its `held_from`) and license
+/// assignments replaced, then the users gone (soft-deleted at `seen_at`).
 async fn write_chunk(
     txn: &DatabaseTransaction,
     plan: &ChunkPlan,
+    held_from: &[Option<NaiveDate>],
     seen_at: DateTime<Utc>,
 ) -> Result<(), CommitError> {
     // New users are plain inserts; only rows that exist pay for the upsert's conflict handling.
@@ -364,8 +378,12 @@ async fn write_chunk(
             .exec(txn)
             .await?;
     }
-    for rows in plan.insert_licenses.chunks(ROWS_PER_INSERT) {
-        insert_licenses(txn, rows).await?;
+    for (rows, held_from) in plan
+        .insert_licenses
+        .chunks(ROWS_PER_INSERT)
+        .zip(held_from.chunks(ROWS_PER_INSERT))
+    {
+        insert_licenses(txn, rows, held_from).await?;
     }
     for ids in plan.clear_assignments.chunks(ROWS_PER_INSERT) {
         delete_assignments(txn, ids.iter().map(|u| u.uuid())).await?;
@@ -427,18 +445,26 @@ fn insert_sql(
 async fn insert_licenses(
     txn: &DatabaseTransaction,
     rows: &[AssignedLicense],
+    held_from: &[Option<NaiveDate>],
 ) -> Result<(), CommitError> {
     use sea_orm::{ConnectionTrait, Statement, Value};
-    const COLUMNS: [&str; 4] = ["user_id", "sku_id", "tenant_id", "disabled_plans"];
+    const COLUMNS: [&str; 5] = [
+        "user_id",
+        "sku_id",
+        "tenant_id",
+        "disabled_plans",
+        "held_from",
+    ];
     let backend = txn.get_database_backend();
     let mut values: Vec<Value> = Vec::with_capacity(rows.len() * COLUMNS.len());
-    for l in rows {
+    for (l, from) in rows.iter().zip(held_from) {
         let plans: Vec<Uuid> = l.disabled_plans.iter().map(|p| p.uuid()).collect();
         values.extend([
             Value::from(l.user_id.uuid()),
             Value::from(l.sku_id.uuid()),
             Value::from(l.tenant_id.uuid()),
             Value::from(serde_json::json!(plans)),
+            Value::from(*from),
         ]);
     }
     let sql = insert_sql(backend, "user_licenses", &COLUMNS, rows.len());
@@ -570,10 +596,10 @@ async fn insert_new_users(txn: &DatabaseTransaction, rows: &[User]) -> Result<()
 /// and license assignments.
 async fn soft_delete_missing(
     txn: &DatabaseTransaction,
-    tenant_id: TenantId,
-    seen_at: DateTime<Utc>,
+    commit: &ImportCommit<'_>,
     listed: &HashSet<UserId>,
 ) -> Result<i64, CommitError> {
+    let (tenant_id, seen_at) = (commit.run.tenant_id, commit.seen_at);
     let present: Vec<Uuid> = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
@@ -587,6 +613,7 @@ async fn soft_delete_missing(
         .filter(|id| !listed.contains(&UserId(*id)))
         .collect();
     for ids in missing.chunks(ROWS_PER_INSERT) {
+        history::licenses::end_holdings_of(txn, ids, commit.run.observed_on).await?;
         user_license::Entity::delete_many()
             .filter(user_license::Column::UserId.is_in(ids.iter().copied()))
             .exec(txn)

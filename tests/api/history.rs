@@ -107,6 +107,30 @@ async fn sku_history_rows(app: &TestApp) -> u64 {
         .unwrap()
 }
 
+/// Twenty days ago, ten days ago and today.
+fn three_dates(today: chrono::NaiveDate) -> [chrono::NaiveDate; 3] {
+    [
+        today - Duration::days(20),
+        today - Duration::days(10),
+        today,
+    ]
+}
+
+/// Imports the simulator's day `index * 10` as observed on `date`.
+async fn import_day(
+    importer: &std::sync::Arc<tenantgraph::importer::Importer>,
+    sim: &tenantgraph::simulator::RunningSimulator,
+    index: usize,
+    date: chrono::NaiveDate,
+) {
+    sim.set_day(index as u32 * 10);
+    let summary = importer
+        .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
+        .await
+        .unwrap();
+    assert_eq!(summary.runs[0].status, RunStatus::Succeeded, "{summary:?}");
+}
+
 #[tokio::test]
 async fn consumption_history_shows_each_day_what_the_import_before_it_observed() {
     for backend in backends() {
@@ -115,19 +139,10 @@ async fn consumption_history_shows_each_day_what_the_import_before_it_observed()
         let tenant = TenantId(sim.tenant_ids()[0]);
         let importer = importer_for(&app.store, &sim).await;
         let today = Utc::now().date_naive();
-        let dates = [
-            today - Duration::days(20),
-            today - Duration::days(10),
-            today,
-        ];
+        let dates = three_dates(today);
         let mut seen = Vec::new();
         for (day, date) in dates.iter().enumerate() {
-            sim.set_day(day as u32 * 10);
-            let summary = importer
-                .run_all_as_of(ImportTrigger::Cli, None, None, Some(*date))
-                .await
-                .unwrap();
-            assert_eq!(summary.runs[0].status, RunStatus::Succeeded);
+            import_day(&importer, &sim, day, *date).await;
             seen.push(sku_counts(&app, tenant).await);
         }
         assert_ne!(
@@ -327,6 +342,90 @@ async fn a_changed_allocation_keeps_the_one_it_replaced_with_the_days_it_held() 
             .await
             .unwrap();
         assert_eq!(again.len(), history.len());
+        sim.stop().await;
+    }
+}
+
+/// Each user's licenses as `users` shows them now (deleted users included): user → sorted
+/// (SKU, sorted disabled plans).
+async fn holdings_now(
+    app: &TestApp,
+    tenant: TenantId,
+) -> BTreeMap<String, Vec<(String, Vec<String>)>> {
+    let data = app
+        .data(
+            r#"query($t: ID!) { tenant(id: $t) { users(first: 500, filter: { includeDeleted: true }) {
+                edges { node { id licenses { skuId disabledServicePlanIds } } } } } }"#,
+            json!({ "t": tenant.to_string() }),
+        )
+        .await;
+    data["tenant"]["users"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let node = &e["node"];
+            let mut held: Vec<(String, Vec<String>)> = node["licenses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(holding)
+                .collect();
+            held.sort();
+            (node["id"].as_str().unwrap().to_owned(), held)
+        })
+        .collect()
+}
+
+fn holding(l: &serde_json::Value) -> (String, Vec<String>) {
+    let mut plans: Vec<String> = l["disabledServicePlanIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    plans.sort();
+    (l["skuId"].as_str().unwrap().to_owned(), plans)
+}
+
+#[tokio::test]
+async fn license_history_holds_on_each_import_date_what_that_import_saw() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 60).await;
+        let tenant = TenantId(sim.tenant_ids()[0]);
+        let importer = importer_for(&app.store, &sim).await;
+        let today = Utc::now().date_naive();
+        let dates = three_dates(today);
+        let mut seen = Vec::new();
+        for (day, date) in dates.iter().enumerate() {
+            import_day(&importer, &sim, day, *date).await;
+            seen.push(holdings_now(&app, tenant).await);
+        }
+        assert_ne!(seen[0], seen[2], "licenses moved over 20 days");
+
+        let query = r#"query($t: ID!) { tenant(id: $t) { users(first: 500, filter: { includeDeleted: true }) {
+            edges { node { id licenseHistory { skuId disabledServicePlanIds validFrom validTo } } } } } }"#;
+        let data = app.data(query, json!({ "t": tenant.to_string() })).await;
+        let mut ended = 0;
+        for e in data["tenant"]["users"]["edges"].as_array().unwrap() {
+            let id = e["node"]["id"].as_str().unwrap();
+            let intervals = e["node"]["licenseHistory"].as_array().unwrap();
+            ended += intervals.iter().filter(|h| !h["validTo"].is_null()).count();
+            for (i, date) in dates.iter().enumerate() {
+                let day = date.to_string();
+                let mut held: Vec<(String, Vec<String>)> = intervals
+                    .iter()
+                    .filter(|h| h["validFrom"].as_str().is_some_and(|f| f <= day.as_str()))
+                    .filter(|h| h["validTo"].as_str().is_none_or(|t| day.as_str() < t))
+                    .map(holding)
+                    .collect();
+                held.sort();
+                let expected = seen[i].get(id).cloned().unwrap_or_default();
+                assert_eq!(held, expected, "user {id} on {day}: {intervals:?}");
+            }
+        }
+        assert!(ended > 0, "some licenses ended: {data}");
         sim.stop().await;
     }
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object};
 
-use super::{Date, SkuBilling, loaders};
-use crate::domain::history::{self, ConsumptionPoint, Granularity};
+use super::{Date, SkuBilling, SubscriptionObject, loaders};
+use crate::domain::history::{self, ConsumptionPoint, Granularity, LicenseHolding};
 use crate::domain::{BillingSet, TenantId};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::store::history::sku_counts::SkuHistory;
@@ -70,6 +70,47 @@ impl SkuConsumptionHistoryObject {
             .copied()
             .map(ConsumptionPointObject)
             .collect()
+    }
+}
+
+/// A license one user held over an interval of days: of one SKU, with the same disabled plans.
+pub struct LicenseHoldingObject(pub Arc<LicenseHolding>);
+
+#[Object(name = "LicenseHolding")]
+impl LicenseHoldingObject {
+    /// The SKU id.
+    async fn sku_id(&self) -> ID {
+        ID(self.0.sku_id.to_string())
+    }
+
+    /// The SKU's subscription, while the tenant has it.
+    async fn subscription(&self, ctx: &Context<'_>) -> ApiResult<Option<SubscriptionObject>> {
+        Ok(loaders(ctx)?
+            .subscription
+            .load_one((self.0.tenant_id, self.0.sku_id))
+            .await?
+            .map(SubscriptionObject))
+    }
+
+    /// Service plans of the SKU switched off during the interval.
+    async fn disabled_service_plan_ids(&self) -> Vec<ID> {
+        self.0
+            .disabled_plans
+            .iter()
+            .map(|p| ID(p.to_string()))
+            .collect()
+    }
+
+    /// The first day it was held, as the import that saw it observed; null when it was held
+    /// before history began.
+    async fn valid_from(&self) -> Option<Date> {
+        self.0.from.map(Date)
+    }
+
+    /// The day an import saw it gone or changed (the first day it was no longer held this way);
+    /// null while held.
+    async fn valid_to(&self) -> Option<Date> {
+        self.0.to.map(Date)
     }
 }
 

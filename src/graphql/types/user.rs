@@ -347,6 +347,23 @@ macro_rules! text_fields {
                 })))
             }
 
+            /// Every license the user held since history began, by SKU then first day: held now
+            /// (`validTo` null) and ended, each with the days between the imports that saw it
+            /// start and end.
+            async fn license_history(
+                &self,
+                ctx: &Context<'_>,
+            ) -> ApiResult<Vec<super::history::LicenseHoldingObject>> {
+                Ok(loaders(ctx)?
+                    .license_history
+                    .load_one(self.summary.id)
+                    .await?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(super::history::LicenseHoldingObject)
+                    .collect())
+            }
+
             /// Licenses assigned to the user, by SKU id.
             async fn licenses(&self, ctx: &Context<'_>) -> ApiResult<Vec<AssignedLicenseObject>> {
                 let id = self.summary.id;

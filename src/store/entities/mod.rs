@@ -10,6 +10,7 @@ pub mod commerce_quantity_history;
 pub mod commerce_subscription;
 pub mod cost_group;
 pub mod import_run;
+pub mod license_history;
 pub mod license_price;
 pub mod partner_credential;
 pub mod service_plan;

@@ -12,6 +12,8 @@ pub struct Model {
     pub sku_id: Uuid,
     pub tenant_id: Uuid,
     pub disabled_plans: Json,
+    /// The day the holding (with these plans) took effect; null for rows older than history.
+    pub held_from: Option<Date>,
 }
 
 /// The license's user, for joins from users to their licenses.

@@ -1,9 +1,10 @@
 //! History, kept as intervals of days at every commit that changes what it covers: SKU counts
-//! ([`sku_counts`]), commerce subscription quantities ([`commerce_quantities`]) and allocation
-//! results ([`allocations`]). Each write runs inside the transaction of the change it records.
+//! ([`sku_counts`]), commerce subscription quantities ([`commerce_quantities`]), license
+//! holdings ([`licenses`]) and allocation results ([`allocations`]). Each write runs inside the transaction of the change it records.
 
 pub mod allocations;
 pub mod commerce_quantities;
+pub mod licenses;
 pub mod sku_counts;
 
 /// The UTC date a staff change takes effect on (allocation and billing changes are dated by
