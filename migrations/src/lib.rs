@@ -25,6 +25,7 @@ mod m20261202_000015_unknown_skus_manager_contacts;
 mod m20261202_000016_import_observed_dates;
 mod m20261202_000017_sku_and_allocation_history;
 mod m20261202_000018_license_history;
+mod m20261203_000019_license_assignments_by_tenant;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_import_observed_dates::Migration),
             Box::new(m20261202_000017_sku_and_allocation_history::Migration),
             Box::new(m20261202_000018_license_history::Migration),
+            Box::new(m20261203_000019_license_assignments_by_tenant::Migration),
         ]
     }
 }

@@ -35,6 +35,15 @@ pub type StatementObserver = Arc<dyn Fn(&ExecutedStatement<'_>) + Send + Sync>;
 /// How long an SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// SQLite's page cache per connection (KiB), allocated only as pages are used: an import
+/// commit with SQLite's 2 MB default re-read and spilled pages through the WAL for most of its
+/// time (perf, benches/import.sh).
+const SQLITE_CACHE_KIB: u32 = 32_768;
+
+/// The page cache of the connection writing an import commit (KiB): a tenant of 100,000 users
+/// and its indexes fit (about 120 MB on disk), so the commit spills no page before it ends.
+const SQLITE_IMPORT_CACHE_KIB: u32 = 131_072;
+
 /// A pooled connection idle at least this long is pinged before it is handed out.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
@@ -76,10 +85,7 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
-                    // An import's commit writes a whole tenant in one transaction; with SQLite's
-                    // 2 MB default cache it re-read and spilled pages through the WAL for most
-                    // of its time (perf, benches/import.sh). Allocated only as pages are used.
-                    .pragma("cache_size", "-32768")
+                    .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
                     // Statement journals of multi-row upserts stay in memory, not temp files.
                     .pragma("temp_store", "memory")
                     // A page of 500 users (plus one) reaches the caller without the worker
@@ -160,6 +166,26 @@ impl Store {
             ..TransactionOptions::default()
         };
         Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// On SQLite, sets the page cache of `txn`'s connection to the import commit's size
+    /// (`import`) or back to every connection's; nothing on PostgreSQL.
+    pub(crate) async fn set_import_cache(
+        &self,
+        txn: &DatabaseTransaction,
+        import: bool,
+    ) -> Result<(), StoreError> {
+        if self.backend() != DatabaseBackend::Sqlite {
+            return Ok(());
+        }
+        let kib = if import {
+            SQLITE_IMPORT_CACHE_KIB
+        } else {
+            SQLITE_CACHE_KIB
+        };
+        txn.execute_unprepared(&format!("PRAGMA cache_size = -{kib}"))
+            .await?;
+        Ok(())
     }
 
     /// Pool use: (connections open, connections idle).

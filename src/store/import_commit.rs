@@ -97,7 +97,6 @@ pub async fn commit_import(
     commit: &ImportCommit<'_>,
     source: &mut dyn ChangeSource,
 ) -> Result<ImportCounts, CommitError> {
-    let tenant_id = commit.run.tenant_id;
     let listed: HashSet<SkuId> = commit.subscriptions.iter().map(|s| s.sku_id).collect();
     let unknown: Vec<SkuId> = commit
         .unknown_skus
@@ -105,28 +104,56 @@ pub async fn commit_import(
         .copied()
         .filter(|sku| !listed.contains(sku))
         .collect();
-    let mut counts = ImportCounts {
+    let counts = ImportCounts {
         skus: commit.subscriptions.len() as i64,
         pages: commit.fetched.pages,
         retries: commit.fetched.retries,
         ..ImportCounts::default()
     };
     let txn = store.begin_write().await?;
+    // On SQLite, a larger page cache while the commit writes: a big tenant's indexes stay in
+    // memory instead of being spilled to the WAL and read back (benches/README.md). Put back
+    // before the commit, and on failure before the rollback returns the connection to the pool.
+    store.set_import_cache(&txn, true).await?;
+    let written = async {
+        let (counts, warnings) =
+            write_import(&txn, commit, source, counts, &listed, unknown).await?;
+        finish_commit(&txn, commit, counts, warnings).await?;
+        Ok::<_, CommitError>(counts)
+    }
+    .await;
+    let restored = store.set_import_cache(&txn, false).await;
+    let counts = written?;
+    restored?;
+    txn.commit().await?;
+    Ok(counts)
+}
 
-    subscriptions::upsert_subscriptions(&txn, commit.subscriptions).await?;
+/// Everything a commit writes before its run is finished: SKUs, commerce subscriptions, the
+/// users chunk by chunk, soft deletes and SKU history. Returns the counts and warnings.
+async fn write_import(
+    txn: &DatabaseTransaction,
+    commit: &ImportCommit<'_>,
+    source: &mut dyn ChangeSource,
+    mut counts: ImportCounts,
+    listed: &HashSet<SkuId>,
+    unknown: Vec<SkuId>,
+) -> Result<(ImportCounts, Vec<ImportWarning>), CommitError> {
+    let tenant_id = commit.run.tenant_id;
+    subscriptions::upsert_subscriptions(txn, commit.subscriptions).await?;
     // Before the licenses that point at them.
-    subscriptions::insert_placeholders(&txn, tenant_id, &unknown, commit.seen_at).await?;
-    commerce::apply_billing_overrides(&txn, tenant_id).await?;
+    subscriptions::insert_placeholders(txn, tenant_id, &unknown, commit.seen_at).await?;
+    commerce::apply_billing_overrides(txn, tenant_id).await?;
     if let Some(list) = commit.commerce {
-        commerce::replace_commerce_subscriptions(&txn, tenant_id, list, commit.seen_at).await?;
-        history::commerce_quantities::record(&txn, tenant_id, list, commit.run.observed_on).await?;
+        commerce::replace_commerce_subscriptions(txn, tenant_id, list, commit.seen_at).await?;
+        history::commerce_quantities::record(txn, tenant_id, list, commit.run.observed_on).await?;
     }
     // A tenant with no present users (a first import) has nobody to soft-delete or mark seen.
     let had_users = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id.uuid()))
         .filter(user::Column::DeletedAt.is_null())
         .limit(1)
-        .one(&txn)
+        .one(txn)
         .await?
         .is_some();
     let skus: HashSet<SkuId> = listed.iter().chain(&unknown).copied().collect();
@@ -135,7 +162,7 @@ pub async fn commit_import(
         .next_chunk(CHANGES_PER_CHUNK)
         .map_err(CommitError::Spool)?
     {
-        let (stored, held) = read_stored_users(&txn, tenant_id, &users_named(&chunk)).await?;
+        let (stored, held) = read_stored_users(txn, tenant_id, &users_named(&chunk)).await?;
         let plan = planner
             .plan_chunk(chunk, &stored)
             .map_err(|e| CommitError::Invalid(e.to_string()))?;
@@ -146,24 +173,23 @@ pub async fn commit_import(
             &plan,
             commit.run.observed_on,
         );
-        history::licenses::archive(&txn, holdings.ended).await?;
-        write_chunk(&txn, &plan, &holdings.held_from, commit.seen_at).await?;
+        history::licenses::archive(txn, holdings.ended).await?;
+        write_chunk(txn, tenant_id, &plan, &holdings.held_from, commit.seen_at).await?;
     }
     if had_users {
-        counts.users_removed += finish_users(&txn, commit, planner.listed()).await?;
+        counts.users_removed += finish_users(txn, commit, planner.listed()).await?;
     }
-    let held = replace_skus(&txn, commit, &listed).await?;
-    history::sku_counts::record(&txn, tenant_id, commit.run.observed_on).await?;
+    let held = replace_skus(txn, commit, listed).await?;
+    history::sku_counts::record(txn, tenant_id, commit.run.observed_on).await?;
     let mut warnings = commit.warnings.to_vec();
     if !held.is_empty() {
         warnings.push(ImportWarning::unknown_skus(&held));
     }
     counts.licenses = user_license::Entity::find()
         .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
-        .count(&txn)
+        .count(txn)
         .await? as i64;
-    finish_commit(txn, commit, counts, warnings).await?;
-    Ok(counts)
+    Ok((counts, warnings))
 }
 
 /// After the users of a tenant that had present users: a full import soft-deletes those it did
@@ -235,10 +261,10 @@ async fn replace_skus(
     Ok(held)
 }
 
-/// Stamps the tenant's import time, re-evaluates its allocation, keeps the delta link, marks
-/// the run `SUCCEEDED` with `counts` and `warnings` and commits.
+/// Stamps the tenant's import time, re-evaluates its allocation, keeps the delta link and marks
+/// the run `SUCCEEDED` with `counts` and `warnings` (the caller commits).
 async fn finish_commit(
-    txn: DatabaseTransaction,
+    txn: &DatabaseTransaction,
     commit: &ImportCommit<'_>,
     counts: ImportCounts,
     warnings: Vec<ImportWarning>,
@@ -248,16 +274,16 @@ async fn finish_commit(
         .col_expr(tenant::Column::LastImportAt, Expr::value(commit.seen_at))
         .col_expr(tenant::Column::UpdatedAt, Expr::value(commit.seen_at))
         .filter(tenant::Column::Id.eq(tenant_id.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     // The allocation follows the data it is computed from, in the same transaction.
-    allocation::reevaluate(&txn, tenant_id, commit.run.observed_on).await?;
+    allocation::reevaluate(txn, tenant_id, commit.run.observed_on).await?;
     let initial_delta_next = commit
         .warnings
         .iter()
         .any(|w| w.code == ImportWarningCode::DeltaLatestRefused);
     import_runs::save_delta_link(
-        &txn,
+        txn,
         tenant_id,
         commit.delta_link,
         initial_delta_next,
@@ -265,7 +291,7 @@ async fn finish_commit(
     )
     .await?;
     import_runs::finish_run_on(
-        &txn,
+        txn,
         commit.run,
         &RunEnd {
             status: RunStatus::Succeeded,
@@ -279,7 +305,6 @@ async fn finish_commit(
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -328,6 +353,7 @@ async fn read_stored_users(
             .push(license);
     }
     for model in user_license_assignment::Entity::find()
+        .filter(user_license_assignment::Column::TenantId.eq(tenant_id.uuid()))
         .filter(
             user_license_assignment::Column::UserId.is_in(stored.users.keys().map(|u| u.uuid())),
         )
@@ -345,11 +371,12 @@ async fn read_stored_users(
     Ok((stored, held))
 }
 
-/// Writes one chunk's plan inside `txn`, `ROWS_PER_INSERT` rows per statement: new users,
+/// Writes one chunk's plan of `tenant_id` inside `txn`, `ROWS_PER_INSERT` rows per statement: new users,
 /// changed and restored users, the licenses (each with its `held_from`) and license
 /// assignments replaced, then the users gone (soft-deleted at `seen_at`).
 async fn write_chunk(
     txn: &DatabaseTransaction,
+    tenant_id: TenantId,
     plan: &ChunkPlan,
     held_from: &[Option<NaiveDate>],
     seen_at: DateTime<Utc>,
@@ -386,7 +413,7 @@ async fn write_chunk(
         insert_licenses(txn, rows, held_from).await?;
     }
     for ids in plan.clear_assignments.chunks(ROWS_PER_INSERT) {
-        delete_assignments(txn, ids.iter().map(|u| u.uuid())).await?;
+        delete_assignments(txn, tenant_id, ids.iter().map(|u| u.uuid())).await?;
     }
     let positions = positions(&plan.insert_assignments);
     for (rows, positions) in plan
@@ -533,12 +560,14 @@ async fn insert_assignments(
     Ok(())
 }
 
-/// Deletes the license assignments of the users `ids`.
+/// Deletes the license assignments of the users `ids` of `tenant_id`.
 async fn delete_assignments(
     txn: &DatabaseTransaction,
+    tenant_id: TenantId,
     ids: impl IntoIterator<Item = Uuid>,
 ) -> Result<(), CommitError> {
     user_license_assignment::Entity::delete_many()
+        .filter(user_license_assignment::Column::TenantId.eq(tenant_id.uuid()))
         .filter(user_license_assignment::Column::UserId.is_in(ids))
         .exec(txn)
         .await?;
@@ -618,7 +647,7 @@ async fn soft_delete_missing(
             .filter(user_license::Column::UserId.is_in(ids.iter().copied()))
             .exec(txn)
             .await?;
-        delete_assignments(txn, ids.iter().copied()).await?;
+        delete_assignments(txn, tenant_id, ids.iter().copied()).await?;
         user::Entity::update_many()
             .col_expr(user::Column::DeletedAt, Expr::value(seen_at))
             .filter(user::Column::Id.is_in(ids.iter().copied()))

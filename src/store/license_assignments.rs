@@ -1,8 +1,10 @@
 //! Finders for how users' licenses are assigned (`user_license_assignments`).
 
+use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::connect::Store;
+use super::entities::user;
 use super::entities::user_license_assignment::{Column, Entity, Model};
 use super::error::StoreError;
 use super::licenses::disabled_plans_of;
@@ -34,8 +36,16 @@ pub async fn list_license_assignments_of_users(
     store: &Store,
     users: &[UserId],
 ) -> Result<Vec<LicenseAssignment>, StoreError> {
+    // The primary key leads with the tenant: name the users' tenants so it serves the lookup.
+    let tenants = Query::select()
+        .column(user::Column::TenantId)
+        .from(user::Entity)
+        .and_where(user::Column::Id.is_in(users.iter().map(|u| u.uuid())))
+        .to_owned();
     Entity::find()
+        .filter(Column::TenantId.in_subquery(tenants))
         .filter(Column::UserId.is_in(users.iter().map(|u| u.uuid())))
+        .order_by_asc(Column::TenantId)
         .order_by_asc(Column::UserId)
         .order_by_asc(Column::Position)
         .all(store.db())

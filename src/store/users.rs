@@ -494,8 +494,8 @@ fn filtered(filter: &UserFilter) -> Condition {
         cond = cond.add(if unallocated { exists.not() } else { exists });
     }
     if let Some(in_error) = filter.license_error {
-        // Few users have an assignment in error: served by
-        // `idx_user_license_assignments_in_error_user`.
+        // Few users have an assignment in error: served by the partial index
+        // `idx_user_license_assignments_tenant_in_error`, whose condition this is.
         let failing = Query::select()
             .column(user_license_assignment::Column::UserId)
             .from(user_license_assignment::Entity)
@@ -516,8 +516,8 @@ fn filtered(filter: &UserFilter) -> Condition {
 }
 
 /// The licenses (of `sku` when given) of the outer query's user that a group assigns and no
-/// direct assignment does: correlated on the user, each lookup on a primary key or
-/// `idx_user_license_assignments_user_sku_group`.
+/// direct assignment does: correlated on the user, each lookup on a primary key (the
+/// assignments' leads with the tenant, then the user).
 fn held_only_through_groups(sku: Option<SkuId>) -> SelectStatement {
     use user_license_assignment::{Column as A, Entity as Assignments};
     let assigned = |by_group: bool| {
@@ -525,6 +525,10 @@ fn held_only_through_groups(sku: Option<SkuId>) -> SelectStatement {
         Query::select()
             .expr(Expr::val(1))
             .from(Assignments)
+            .and_where(
+                Expr::col((Assignments, A::TenantId))
+                    .equals((user_license::Entity, user_license::Column::TenantId)),
+            )
             .and_where(
                 Expr::col((Assignments, A::UserId))
                     .equals((user_license::Entity, user_license::Column::UserId)),

@@ -14,7 +14,7 @@ use tenantgraph::config::store::StoreSettings;
 use tenantgraph::domain::{FailureReason, ImportMode, RunStatus, TenantId};
 use tenantgraph::importer::Importer;
 use tenantgraph::simulator::{Fault, RunningSimulator, SimLicenseState, SimUser, TenantSelector};
-use tenantgraph::store::{Store, import_runs};
+use tenantgraph::store::{Store, import_runs, license_assignments};
 use uuid::Uuid;
 
 use crate::importer::{import_all, importer_for, run_of, simulator};
@@ -453,6 +453,43 @@ async fn upgrading_drops_delta_links_taken_without_license_assignment_states() {
             .unwrap();
         assert_eq!(basis.delta_link, None, "{backend:?}");
         assert!(!basis.initial_delta_next, "the next run lists the users");
+        store.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn upgrading_keeps_every_license_assignment_and_their_order() {
+    for backend in backends() {
+        let db = database(backend).await;
+        let conn = Database::connect(&db.url).await.unwrap();
+        // The store as the previous release left it: assignments keyed by user, then position.
+        migrations::Migrator::up(&conn, Some(18)).await.unwrap();
+        let store = Store::connect(&StoreSettings::for_url(&db.url), None)
+            .await
+            .unwrap();
+        let snapshot = crate::statements::big_tenant(40);
+        crate::support::snapshot::replace_tenant(&store, &snapshot, Utc::now())
+            .await
+            .unwrap();
+        let users: Vec<_> = snapshot.users.iter().map(|u| u.id).collect();
+        let before = license_assignments::list_license_assignments_of_users(&store, &users)
+            .await
+            .unwrap();
+        assert_eq!(before.len(), snapshot.assignments.len(), "{backend:?}");
+        store.close().await.unwrap();
+
+        migrations::Migrator::up(&conn, None).await.unwrap();
+        conn.close().await.unwrap();
+        let store = Store::connect(&StoreSettings::for_url(&db.url), None)
+            .await
+            .unwrap();
+        let after = license_assignments::list_license_assignments_of_users(&store, &users)
+            .await
+            .unwrap();
+        assert_eq!(after, before, "{backend:?}");
+        // Failed assignments came across too.
+        let in_error = after.iter().filter(|a| a.detail.is_in_error()).count();
+        assert!(in_error > 0, "{backend:?}");
         store.close().await.unwrap();
     }
 }
