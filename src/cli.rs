@@ -5,16 +5,14 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::secrets::SecretsSection;
 use crate::config::telemetry::LogFormat;
-use crate::config::upstream::UpstreamSection;
 use crate::config::{Config, Overrides, Settings, SettingsError};
 use crate::domain::{Cursor, ImportTrigger, PageRequest, TenantId, TenantScope};
 use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::server::{self, ServerParts};
 use crate::store::{StatementObserver, Store, StoreError, import_runs};
-use crate::{graphql, import_report, importer, simulator, store, telemetry};
+use crate::{demo, graphql, import_report, importer, simulator, store, telemetry};
 use std::collections::HashMap;
 
 /// tenantgraph: every CSP customer's Microsoft 365 tenant, as a federated GraphQL API.
@@ -187,8 +185,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 );
             }
             // `--demo` imports from the built-in simulator, through the real importer path.
-            let (importer_settings, _simulator) = if config.demo {
-                let (demo_settings, sim) = demo_upstream(&config.settings).await?;
+            let (importer_settings, demo_simulator) = if config.demo {
+                let (demo_settings, sim) = demo::upstream(&config.settings)
+                    .await
+                    .map_err(CliError::Other)?;
                 (demo_settings.check()?.importer()?, Some(sim))
             } else {
                 (config.importer()?, None)
@@ -196,16 +196,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let importer = Importer::new(store.clone(), importer_settings)
                 .await
                 .map_err(|e| CliError::Other(format!("cannot start the importer: {e}")))?;
-            if config.demo {
-                let summary = importer
-                    .run_all(ImportTrigger::Cli, None, None)
+            if let Some(sim) = &demo_simulator {
+                demo::import_with_past(&importer, &store, sim)
                     .await
-                    .map_err(|e| CliError::Other(format!("demo import failed: {e}")))?;
-                tracing::info!(
-                    tenants = summary.runs.len(),
-                    failed = summary.runs.iter().filter(|r| r.reason.is_some()).count(),
-                    "demo tenants imported from the built-in simulator"
-                );
+                    .map_err(CliError::Other)?;
             }
             let _schedule = match (&importer.settings().schedule, importer.is_configured()) {
                 (Some(cron), true) => Some(tokio::spawn(importer::schedule::run(
@@ -405,52 +399,6 @@ async fn tenant_names(store: &Store) -> Result<HashMap<TenantId, String>, CliErr
         }
     }
 }
-
-/// Starts the simulator for `serve --demo` on a free loopback port and returns settings that
-/// point the importer at it.
-async fn demo_upstream(
-    settings: &Settings,
-) -> Result<(Settings, simulator::RunningSimulator), CliError> {
-    let config = simulator::SimulatorConfig {
-        tenants: DEMO_TENANTS,
-        users_per_tenant: DEMO_USERS_PER_TENANT,
-        ..simulator::SimulatorConfig::default()
-    };
-    let sim = simulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .map_err(|e| CliError::Other(format!("cannot start the demo simulator: {e}")))?;
-    let config = sim.config();
-    let base = sim.base_url();
-    let mut demo = settings.clone();
-    demo.upstream = UpstreamSection {
-        login_url: base.clone(),
-        partner_center_url: base.clone(),
-        graph_url: base,
-        client_id: Some(config.client_id.clone()),
-        client_secret: Some(config.client_secret.clone()),
-        client_secret_file: None,
-        refresh_token: Some(config.refresh_token.clone()),
-        refresh_token_file: None,
-        partner_tenant_id: Some(config.partner_tenant_id.to_string()),
-    };
-    demo.importer.import_tenants = None;
-    // Without a configured key, a key for this process only: a token stored by an earlier demo
-    // then can't be decrypted, and the simulator's initial token is used again.
-    if !settings.secrets.has_key() {
-        let key = store::secrets::generate_key().map_err(|e| CliError::Other(e.to_string()))?;
-        demo.secrets = SecretsSection {
-            secret_key: Some(secrecy::ExposeSecret::expose_secret(&key).to_owned()),
-            ..SecretsSection::default()
-        };
-    }
-    tracing::info!(url = %sim.base_url(), "demo: built-in Microsoft simulator started");
-    Ok((demo, sim))
-}
-
-/// Tenants and users per tenant of the `serve --demo` simulator.
-const DEMO_TENANTS: usize = 4;
-/// Users per tenant of the `serve --demo` simulator (the first page of 100 is full).
-const DEMO_USERS_PER_TENANT: usize = 150;
 
 /// Runs the simulator until SIGINT/SIGTERM; needs no settings file and no database.
 async fn simulate(args: SimulateArgs, log_format: LogFormat) -> Result<(), CliError> {
