@@ -227,6 +227,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     auth,
                     metrics_bind,
                     audit_retention: config.audit_retention,
+                    history_retention_days: config.history_retention_days,
                 },
             )
             .map_err(|e| {
@@ -246,6 +247,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 addr = %running.addr,
                 metrics = %metrics_addr,
                 audit_retention_days = config.settings.audit.audit_retention_days,
+                history_retention_days = config.settings.audit.history_retention_days,
                 demo = config.demo,
                 "serving GraphQL at /graphql"
             );

@@ -170,6 +170,8 @@ pub struct Config {
     pub telemetry: TelemetrySettings,
     /// How long audit log entries are kept; `None` keeps them forever.
     pub audit_retention: Option<Duration>,
+    /// Days history intervals are kept after their last day; `None` keeps them forever.
+    pub history_retention_days: Option<u32>,
     /// Checked, except that credentials may still come without a secret key: see
     /// [`Config::importer`].
     importer: ImporterSettings,
@@ -310,6 +312,7 @@ impl Settings {
             api: ApiSettings::new(graphql, http, rate_limits),
             telemetry,
             audit_retention,
+            history_retention_days: self.audit.history_retention_days(),
             importer,
             auth,
         })

@@ -3,6 +3,7 @@
 pub mod audit_retention;
 pub mod cors;
 pub mod graphql_endpoint;
+pub mod history_retention;
 pub mod websocket;
 
 use std::net::{SocketAddr, TcpListener};
@@ -46,6 +47,9 @@ pub struct ServerParts {
     pub metrics_bind: Option<SocketAddr>,
     /// How long audit log entries are kept; `None` keeps them forever (no pruning task).
     pub audit_retention: Option<std::time::Duration>,
+    /// Days history intervals are kept after their last day; `None` keeps them forever (no
+    /// pruning task).
+    pub history_retention_days: Option<u32>,
 }
 
 /// A server bound to its address and running on the current actix system.
@@ -61,7 +65,7 @@ pub struct RunningServer {
 }
 
 /// Binds `bind` and starts serving, with the rate limiter swept by a task of the current tokio
-/// runtime, the audit log pruned past its retention by another, and `/metrics` served on its
+/// runtime, the audit log and the history pruned past their retention by others, and `/metrics` served on its
 /// own listener (`metrics_bind`) by a third. The
 /// same function serves `tenantgraph serve` and the tests. Authentication mode `none` on an
 /// address other than loopback is refused.
@@ -101,6 +105,9 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     RateLimiter::sweep_in_background(&limits);
     if let Some(retention) = parts.audit_retention {
         audit_retention::prune_in_background(parts.store.clone(), retention);
+    }
+    if let Some(days) = parts.history_retention_days {
+        history_retention::prune_in_background(parts.store.clone(), days);
     }
     let graphql_state = web::Data::new(GraphqlState {
         executor: graphql::ApiExecutor::new(

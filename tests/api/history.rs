@@ -429,3 +429,60 @@ async fn license_history_holds_on_each_import_date_what_that_import_saw() {
         sim.stop().await;
     }
 }
+
+#[tokio::test]
+async fn retention_removes_intervals_that_ended_before_the_cutoff_and_keeps_the_rest() {
+    use tenantgraph::server::history_retention::prune_once;
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 60).await;
+        let tenant = TenantId(sim.tenant_ids()[0]);
+        let importer = importer_for(&app.store, &sim).await;
+        let today = Utc::now().date_naive();
+        for (day, date) in three_dates(today).iter().enumerate() {
+            import_day(&importer, &sim, day, *date).await;
+        }
+        let query = r#"query($t: ID!) { tenant(id: $t) { users(first: 500, filter: { includeDeleted: true }) {
+            edges { node { id licenseHistory { skuId validFrom validTo } } } } } }"#;
+        let intervals = || async {
+            let data = app.data(query, json!({ "t": tenant.to_string() })).await;
+            let mut all: Vec<(String, String, String, Option<String>)> = Vec::new();
+            for e in data["tenant"]["users"]["edges"].as_array().unwrap() {
+                for h in e["node"]["licenseHistory"].as_array().unwrap() {
+                    all.push((
+                        e["node"]["id"].as_str().unwrap().to_owned(),
+                        h["skuId"].as_str().unwrap().to_owned(),
+                        h["validFrom"].as_str().unwrap_or_default().to_owned(),
+                        h["validTo"].as_str().map(str::to_owned),
+                    ));
+                }
+            }
+            all.sort();
+            all
+        };
+        let before = intervals().await;
+        // Kept 5 days: what ended ten days ago goes, what ended today stays.
+        let cutoff = (today - Duration::days(5)).to_string();
+        let (old, kept): (Vec<_>, Vec<_>) = before
+            .iter()
+            .cloned()
+            .partition(|(_, _, _, to)| to.as_deref().is_some_and(|to| to <= cutoff.as_str()));
+        assert!(!old.is_empty(), "licenses ended ten days ago");
+        assert!(
+            kept.iter().any(|(_, _, _, to)| to.is_some()),
+            "licenses ended today"
+        );
+
+        let prune = prune_once(&app.store, 5, today, 3).await.unwrap();
+        assert!(prune.removed >= old.len() as u64, "{prune:?}");
+        assert!(prune.batches as usize > old.len() / 3, "{prune:?}");
+        assert_eq!(intervals().await, kept, "{backend:?}");
+        // Nothing left to remove; the tenant's SKU counts in force are still read.
+        assert_eq!(
+            prune_once(&app.store, 5, today, 3).await.unwrap().removed,
+            0
+        );
+        assert!(!sku_counts(&app, tenant).await.is_empty());
+        sim.stop().await;
+    }
+}

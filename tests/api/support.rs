@@ -287,6 +287,7 @@ impl TestApp {
                 auth,
                 metrics_bind: Some("127.0.0.1:0".parse().unwrap()),
                 audit_retention: None,
+                history_retention_days: None,
             },
         )
         .unwrap();

@@ -1,0 +1,49 @@
+//! History retention (`TENANTGRAPH_HISTORY_RETENTION_DAYS`): a task that removes the history
+//! intervals that ended more than that many days ago, once at start and then every hour, a
+//! batch per statement, and logs each pruning that removed any.
+
+use chrono::{Days, NaiveDate, Utc};
+
+use super::audit_retention::{PRUNE_BATCH, PRUNE_INTERVAL};
+use crate::store::history::retention::{HistoryPrune, prune_history};
+use crate::store::{Store, StoreError};
+
+/// Removes the history intervals whose last day is more than `days` before `today`, `batch`
+/// per statement.
+pub async fn prune_once(
+    store: &Store,
+    days: u32,
+    today: NaiveDate,
+    batch: u64,
+) -> Result<HistoryPrune, StoreError> {
+    let Some(cutoff) = today.checked_sub_days(Days::new(u64::from(days))) else {
+        return Ok(HistoryPrune::default());
+    };
+    let prune = prune_history(store, cutoff, batch).await?;
+    if prune.removed > 0 {
+        tracing::info!(
+            %cutoff,
+            retention_days = days,
+            removed = prune.removed,
+            batches = prune.batches,
+            "history intervals past their retention removed"
+        );
+    }
+    Ok(prune)
+}
+
+/// Spawns the task that prunes the history now and every [`PRUNE_INTERVAL`] on the current
+/// tokio runtime. A failed pruning is logged and tried again at the next tick.
+pub fn prune_in_background(store: Store, days: u32) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PRUNE_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let today = Utc::now().date_naive();
+            if let Err(error) = prune_once(&store, days, today, PRUNE_BATCH).await {
+                tracing::warn!(%error, "history retention pruning failed");
+            }
+        }
+    })
+}
