@@ -12,12 +12,14 @@ pub mod import_plan;
 pub mod import_run;
 pub mod imported_user;
 pub mod license_assignment;
+pub mod license_change;
 pub mod paging;
 pub mod principal;
 pub mod scope;
 pub mod subscription;
 pub mod tenant;
 pub mod user;
+pub mod user_version;
 
 pub use commerce::{BillingSet, CommerceSubscription, DirectorySubscription, SkuBilling};
 pub use cost_group::{CostGroup, CostGroupError};

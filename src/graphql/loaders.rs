@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
 use crate::domain::history::LicenseHolding;
+use crate::domain::user_version::UserVersion;
 use crate::domain::{
     AllocationRuleId, AssignedLicense, BillingSet, CommerceSubscription, CostGroup, CostGroupId,
     LicenseAssignment, Page, PageRequest, ServicePlan, SkuId, Subscription, Tenant, TenantId,
@@ -152,6 +153,21 @@ impl Loader<UserId> for LicenseHistoryOfUser {
         self.0.batch("license_history_of_user", keys.len());
         let rows = history::licenses::list_license_history(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |h| h.user_id))
+    }
+}
+
+loader!(
+    /// Every version of each user, newest first, within the request's scope.
+    UserVersionsOfUser
+);
+impl Loader<UserId> for UserVersionsOfUser {
+    type Value = Vec<Arc<UserVersion>>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
+        self.0.batch("user_versions_of_user", keys.len());
+        let rows =
+            history::user_versions::list_user_versions(&self.0.store, &self.0.scope, keys).await?;
+        Ok(group_by(keys, rows, |v| v.user.id))
     }
 }
 
@@ -633,6 +649,8 @@ pub struct Loaders {
     pub licenses: Cached<LicensesOfUser>,
     /// See [`LicenseHistoryOfUser`].
     pub license_history: Cached<LicenseHistoryOfUser>,
+    /// See [`UserVersionsOfUser`].
+    pub user_versions: Cached<UserVersionsOfUser>,
     /// See [`LicenseAssignmentsOfUser`].
     pub license_assignments: Cached<LicenseAssignmentsOfUser>,
     /// See [`SubscriptionByKey`].
@@ -726,6 +744,7 @@ impl Loaders {
             licenses: cached(LicensesOfUser(source.clone())),
             license_assignments: cached(LicenseAssignmentsOfUser(source.clone())),
             license_history: cached(LicenseHistoryOfUser(source.clone())),
+            user_versions: cached(UserVersionsOfUser(source.clone())),
             subscription: cached(SubscriptionByKey(source.clone())),
             subscriptions: cached(SubscriptionsOfTenant(source.clone())),
             plans: cached(PlansOfSubscription(source.clone())),

@@ -30,7 +30,7 @@ use crate::domain::{
     User, UserChange, UserId,
 };
 
-/// Rows per multi-row INSERT (users have 28 columns: 28,000 parameters, under SQLite's 32,766
+/// Rows per multi-row INSERT (users have 29 columns: 29,000 parameters, under SQLite's 32,766
 /// and PostgreSQL's 65,535).
 const ROWS_PER_INSERT: usize = 1000;
 /// Changes read from the spool per round of statements. New users of a chunk are inserted in id
@@ -174,7 +174,7 @@ async fn write_import(
             commit.run.observed_on,
         );
         history::licenses::archive(txn, holdings.ended).await?;
-        write_chunk(txn, tenant_id, &plan, &holdings.held_from, commit.seen_at).await?;
+        write_chunk(txn, commit, &plan, &holdings.held_from).await?;
     }
     if had_users {
         counts.users_removed += finish_users(txn, commit, planner.listed()).await?;
@@ -376,18 +376,32 @@ async fn read_stored_users(
 /// assignments replaced, then the users gone (soft-deleted at `seen_at`).
 async fn write_chunk(
     txn: &DatabaseTransaction,
-    tenant_id: TenantId,
+    commit: &ImportCommit<'_>,
     plan: &ChunkPlan,
     held_from: &[Option<NaiveDate>],
-    seen_at: DateTime<Utc>,
 ) -> Result<(), CommitError> {
+    let (tenant_id, seen_at, on) = (commit.run.tenant_id, commit.seen_at, commit.run.observed_on);
+    // The versions the chunk replaces, before any of them is written.
+    let existing: Vec<&User> = plan.update.iter().chain(&plan.restore).collect();
+    let rewritten: Vec<Uuid> = existing.iter().map(|u| u.id.uuid()).collect();
+    let versioned: Vec<Uuid> = rewritten
+        .iter()
+        .copied()
+        .chain(plan.soft_delete.iter().map(|id| id.uuid()))
+        .collect();
+    history::user_versions::archive(txn, tenant_id, &versioned, on).await?;
     // New users are plain inserts; only rows that exist pay for the upsert's conflict handling.
     for rows in plan.insert.chunks(ROWS_PER_INSERT) {
-        insert_new_users(txn, rows).await?;
+        insert_new_users(txn, rows, on).await?;
     }
-    let existing: Vec<&User> = plan.update.iter().chain(&plan.restore).collect();
+    // `valid_from` is stamped apart: the upsert's rows don't carry it.
     let updates: Vec<_> = user::Column::iter()
-        .filter(|c| !matches!(c, user::Column::Id | user::Column::TenantId))
+        .filter(|c| {
+            !matches!(
+                c,
+                user::Column::Id | user::Column::TenantId | user::Column::ValidFrom
+            )
+        })
         .collect();
     for rows in existing.chunks(ROWS_PER_INSERT) {
         user::Entity::insert_many(rows.iter().map(|u| users::to_active(u)))
@@ -399,6 +413,7 @@ async fn write_chunk(
             .exec_without_returning(txn)
             .await?;
     }
+    history::user_versions::stamp(txn, &rewritten, on).await?;
     for ids in plan.clear_licenses.chunks(ROWS_PER_INSERT) {
         user_license::Entity::delete_many()
             .filter(user_license::Column::UserId.is_in(ids.iter().map(|u| u.uuid())))
@@ -426,6 +441,7 @@ async fn write_chunk(
     for ids in plan.soft_delete.chunks(ROWS_PER_INSERT) {
         user::Entity::update_many()
             .col_expr(user::Column::DeletedAt, Expr::value(seen_at))
+            .col_expr(user::Column::ValidFrom, Expr::value(on))
             .filter(user::Column::Id.is_in(ids.iter().map(|u| u.uuid())))
             .exec(txn)
             .await?;
@@ -574,10 +590,15 @@ async fn delete_assignments(
     Ok(())
 }
 
-/// Inserts users that don't exist yet with one multi-row statement, binding values directly:
+/// Inserts users that don't exist yet, in force from `on`, with one multi-row statement,
+/// binding values directly:
 /// building SeaORM active models and query trees for every value cost more than SQLite's own
 /// work on a first import (benches/import.sh).
-async fn insert_new_users(txn: &DatabaseTransaction, rows: &[User]) -> Result<(), CommitError> {
+async fn insert_new_users(
+    txn: &DatabaseTransaction,
+    rows: &[User],
+    on: NaiveDate,
+) -> Result<(), CommitError> {
     use sea_orm::{ConnectionTrait, Statement, Value};
     let backend = txn.get_database_backend();
     let mut values: Vec<Value> = Vec::with_capacity(rows.len() * users::COLUMNS.len());
@@ -613,6 +634,7 @@ async fn insert_new_users(txn: &DatabaseTransaction, rows: &[User]) -> Result<()
             Value::from(u.first_seen_at),
             Value::from(u.last_seen_at),
             Value::from(u.deleted_at),
+            Value::from(Some(on)),
         ]);
     }
     let sql = insert_sql(backend, "users", &users::COLUMNS, rows.len());
@@ -648,8 +670,10 @@ async fn soft_delete_missing(
             .exec(txn)
             .await?;
         delete_assignments(txn, tenant_id, ids.iter().copied()).await?;
+        history::user_versions::archive(txn, tenant_id, ids, commit.run.observed_on).await?;
         user::Entity::update_many()
             .col_expr(user::Column::DeletedAt, Expr::value(seen_at))
+            .col_expr(user::Column::ValidFrom, Expr::value(commit.run.observed_on))
             .filter(user::Column::Id.is_in(ids.iter().copied()))
             .exec(txn)
             .await?;

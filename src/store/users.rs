@@ -127,7 +127,7 @@ fn extension_attribute_index(key: &str) -> Option<usize> {
 
 /// The columns of `users` in the model's order: what `user::Entity::find()` selects, the order
 /// [`model_from_row`] reads them in and the import binds them in.
-pub(crate) const COLUMNS: [&str; 28] = [
+pub(crate) const COLUMNS: [&str; 29] = [
     "id",
     "tenant_id",
     "display_name",
@@ -156,6 +156,7 @@ pub(crate) const COLUMNS: [&str; 28] = [
     "first_seen_at",
     "last_seen_at",
     "deleted_at",
+    "valid_from",
 ];
 
 /// Reads a `users` row whose first columns are the table's, in the model's order (what
@@ -193,6 +194,7 @@ fn model_from_row(row: &QueryResult) -> Result<user::Model, sea_orm::DbErr> {
         first_seen_at: row.try_get_by_index(next())?,
         last_seen_at: row.try_get_by_index(next())?,
         deleted_at: row.try_get_by_index(next())?,
+        valid_from: row.try_get_by_index(next())?,
     })
 }
 
@@ -314,6 +316,33 @@ pub(crate) async fn select_users_on(
         .collect()
 }
 
+/// Runs `select` (of the columns of `users` in the model's order) on `conn`: each user with the
+/// day its row took effect (`valid_from`).
+pub(crate) async fn select_dated_on(
+    conn: &impl ConnectionTrait,
+    select: &SelectStatement,
+) -> Result<Vec<(User, Option<chrono::NaiveDate>)>, StoreError> {
+    let rows = conn.query_all(select).await?;
+    rows.iter()
+        .map(|row| {
+            let model = model_from_row(row)?;
+            let from = model.valid_from;
+            Ok((to_domain(model)?, from))
+        })
+        .collect()
+}
+
+/// The users among `ids` in a tenant of `scope` (deleted ones included), each with the day its
+/// row took effect.
+pub(crate) async fn find_dated_users(
+    store: &Store,
+    scope: &TenantScope,
+    ids: &[UserId],
+) -> Result<Vec<(User, Option<chrono::NaiveDate>)>, StoreError> {
+    let select = among(user::Entity::find(), scope, ids).into_query();
+    select_dated_on(store.db(), &select).await
+}
+
 pub(crate) fn to_domain(m: user::Model) -> Result<User, StoreError> {
     let extension_attributes = extension_attributes_of(m.id, &m.extension_attributes)?;
     Ok(User {
@@ -382,6 +411,7 @@ pub(crate) fn to_active(u: &User) -> user::ActiveModel {
         first_seen_at: Set(u.first_seen_at),
         last_seen_at: Set(u.last_seen_at),
         deleted_at: Set(u.deleted_at),
+        valid_from: sea_orm::ActiveValue::NotSet,
     }
 }
 
@@ -426,7 +456,7 @@ pub async fn find_user_summaries(
     select_summaries(store, among(summaries(), scope, ids)).await
 }
 
-fn sort_column(sort: &UserSort) -> user::Column {
+pub(crate) fn sort_column(sort: &UserSort) -> user::Column {
     match sort.field {
         UserSortField::DisplayName => user::Column::DisplayName,
         UserSortField::UserPrincipalName => user::Column::UserPrincipalName,
@@ -434,7 +464,7 @@ fn sort_column(sort: &UserSort) -> user::Column {
 }
 
 /// The filter conditions shared by lists and counts.
-fn filtered(filter: &UserFilter) -> Condition {
+pub(crate) fn filtered(filter: &UserFilter) -> Condition {
     let mut cond = Condition::all();
     if !filter.include_deleted {
         cond = cond.add(user::Column::DeletedAt.is_null());

@@ -38,3 +38,4 @@ mod statements;
 mod support;
 mod text_inputs;
 mod unknown_skus;
+mod user_versions;

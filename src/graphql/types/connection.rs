@@ -8,11 +8,12 @@ use async_graphql::{Context, Object};
 
 use super::user::PageRelations;
 use super::{ImportRunObject, TenantObject, UserObject, loaders};
-use crate::domain::{ImportRun, Page, Tenant, UserFilter, UserSort, UserSummary};
+use crate::domain::{ImportRun, Page, Tenant, TenantId, UserFilter, UserSort, UserSummary};
 
 use crate::graphql::error::ApiResult;
 use crate::graphql::loaders::UserCountKey;
 use crate::graphql::pagination;
+use crate::store::history::user_versions;
 use crate::store::tenants;
 use crate::store::users::UserParent;
 
@@ -20,12 +21,29 @@ use crate::store::users::UserParent;
 pub struct UserTotal {
     parent: UserParent,
     filter: Arc<UserFilter>,
+    /// Count the tenant's users as they were on this day (`Tenant.users(asOf:)`).
+    as_of: Option<chrono::NaiveDate>,
+}
+
+impl UserTotal {
+    /// The total of `tenant_id`'s users as they were on `on` that pass `filter`.
+    pub fn as_of(tenant_id: TenantId, filter: Arc<UserFilter>, on: chrono::NaiveDate) -> Self {
+        UserTotal {
+            parent: UserParent::Tenant(tenant_id),
+            filter,
+            as_of: Some(on),
+        }
+    }
 }
 
 #[Object]
 impl UserTotal {
     /// Number of users in the whole list (all pages).
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        if let (Some(on), UserParent::Tenant(tenant_id)) = (self.as_of, self.parent) {
+            let store = &loaders(ctx)?.store;
+            return Ok(user_versions::count_users_as_of(store, tenant_id, on, &self.filter).await?);
+        }
         let key = UserCountKey {
             parent: self.parent,
             filter: self.filter.clone(),
@@ -49,7 +67,11 @@ pub fn user_connection(
     let mut connection = Connection::with_additional_fields(
         has_previous_page,
         page.has_next_page,
-        UserTotal { parent, filter },
+        UserTotal {
+            parent,
+            filter,
+            as_of: None,
+        },
     );
     connection.edges.extend(page.items.into_iter().map(|user| {
         let cursor = pagination::encode(sort.tag(), sort.key_of(&user), user.id.uuid());

@@ -12,11 +12,13 @@ pub mod date;
 pub mod history;
 pub mod import_run;
 pub mod license_assignment;
+pub mod license_change;
 pub mod preview;
 pub mod price;
 pub mod subscription;
 pub mod tenant;
 pub mod user;
+pub mod user_history;
 
 pub use allocation_rule::{AllocationRuleObject, UserAllocationObject};
 pub use commerce::{CommerceSubscriptionObject, SkuBilling};

@@ -304,7 +304,11 @@ impl TenantObject {
         self.0.last_import_at
     }
 
-    /// The tenant's users, a page at a time (`first` defaults to 50, at most 500).
+    /// The tenant's users, a page at a time (`first` defaults to 50, at most 500). With `asOf`,
+    /// the users as they were on that day, each in the version then in force (none before the
+    /// tenant's first import); the filters on licenses, license assignments and allocation are
+    /// refused with it, and the users' relations (`licenses`, `allocation`, `manager`'s fields)
+    /// are today's.
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -312,9 +316,16 @@ impl TenantObject {
         after: Option<String>,
         filter: Option<UserFilterInput>,
         order_by: Option<UserOrder>,
+        as_of: Option<super::Date>,
     ) -> ApiResult<UserConnection> {
         let filter = filter.unwrap_or_default().into_domain()?;
         let sort = order_by.unwrap_or_default().into_domain();
+        if let Some(day) = as_of {
+            return super::user_history::users_as_of(
+                ctx, self.0.id, day.0, filter, sort, first, after,
+            )
+            .await;
+        }
         user_list(
             ctx,
             UserParent::Tenant(self.0.id),
@@ -386,6 +397,21 @@ impl TenantObject {
     ) -> ApiResult<Vec<super::history::SkuConsumptionHistoryObject>> {
         let billing: BillingSet = billing.into_iter().map(Into::into).collect();
         super::history::consumption_history(ctx, self.0.id, from, to, granularity, billing).await
+    }
+
+    /// What the imports saw happen to the tenant's users and licenses over `from..=to` (at most
+    /// 400 days): licenses assigned and removed, users added, removed, restored and changed,
+    /// each with its date and the import run that saw it; by date, user, kind, then SKU.
+    async fn license_changes(
+        &self,
+        ctx: &Context<'_>,
+        from: super::Date,
+        to: super::Date,
+        filter: Option<super::license_change::LicenseChangeFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<super::license_change::LicenseChangeConnection> {
+        super::license_change::license_changes(ctx, self.0.id, from, to, filter, first, after).await
     }
 
     /// The customer's commerce subscriptions from Partner Center, by offer name.

@@ -364,6 +364,17 @@ macro_rules! text_fields {
                     .collect())
             }
 
+            /// The user's versions, newest first: each import that saw the user's fields change,
+            /// the user gone or back kept the version it replaced, with the days it was in force.
+            async fn history(
+                &self,
+                ctx: &Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> ApiResult<super::user_history::UserVersionConnection> {
+                super::user_history::user_history(ctx, self.summary.id, first, after).await
+            }
+
             /// Licenses assigned to the user, by SKU id.
             async fn licenses(&self, ctx: &Context<'_>) -> ApiResult<Vec<AssignedLicenseObject>> {
                 let id = self.summary.id;

@@ -23,3 +23,4 @@ pub mod user;
 pub mod user_allocation;
 pub mod user_license;
 pub mod user_license_assignment;
+pub mod user_version;

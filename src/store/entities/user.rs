@@ -37,6 +37,8 @@ pub struct Model {
     pub first_seen_at: DateTimeUtc,
     pub last_seen_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
+    /// The day this version took effect; null for rows stored before history began.
+    pub valid_from: Option<Date>,
 }
 
 /// No relations are navigated through SeaORM; finders join explicitly.

@@ -1,13 +1,16 @@
 //! History, kept as intervals of days at every commit that changes what it covers: SKU counts
 //! ([`sku_counts`]), commerce subscription quantities ([`commerce_quantities`]), license
-//! holdings ([`licenses`]) and allocation results ([`allocations`]). Each write runs inside the
+//! holdings ([`licenses`]), allocation results ([`allocations`]) and user versions
+//! ([`user_versions`]; read as events by [`license_changes`]). Each write runs inside the
 //! transaction of the change it records; [`retention`] removes what ended long ago.
 
 pub mod allocations;
 pub mod commerce_quantities;
+pub mod license_changes;
 pub mod licenses;
 pub mod retention;
 pub mod sku_counts;
+pub mod user_versions;
 
 /// The UTC date a staff change takes effect on (allocation and billing changes are dated by
 /// when they commit; imports by the date they observed).

@@ -8,7 +8,8 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use crate::store::{Store, StoreError};
 
 /// The history tables and the columns that identify one of their rows.
-const TABLES: [(&str, &str); 4] = [
+const TABLES: [(&str, &str); 5] = [
+    ("user_versions", "id"),
     ("license_history", "id"),
     ("allocation_history", "id"),
     ("sku_count_history", "tenant_id, sku_id, valid_from"),
