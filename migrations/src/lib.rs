@@ -27,6 +27,7 @@ mod m20261202_000017_sku_and_allocation_history;
 mod m20261202_000018_license_history;
 mod m20261203_000019_license_assignments_by_tenant;
 mod m20261203_000020_user_versions;
+mod m20261203_000021_chargeback;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_license_history::Migration),
             Box::new(m20261203_000019_license_assignments_by_tenant::Migration),
             Box::new(m20261203_000020_user_versions::Migration),
+            Box::new(m20261203_000021_chargeback::Migration),
         ]
     }
 }

@@ -53,6 +53,8 @@ pub enum Action {
     Allocate,
     /// Start an import: `importer` or `partner_admin`.
     Import,
+    /// Reopen a closed chargeback month: `partner_admin`.
+    ReopenPeriod,
 }
 
 impl Action {
@@ -67,6 +69,7 @@ impl Action {
             ],
             Action::Allocate => &[Role::Allocator, Role::PartnerAdmin],
             Action::Import => &[Role::Importer, Role::PartnerAdmin],
+            Action::ReopenPeriod => &[Role::PartnerAdmin],
         }
     }
 }

@@ -452,6 +452,19 @@ const PREVIEW_RULE_COST: u64 = 10;
 /// Complexity of each condition of a preview's rules (a regex to compile, a value to compare).
 const PREVIEW_CONDITION_COST: u64 = 2;
 
+/// Complexity of a month's chargeback (read, closed or reopened): it reads the history of
+/// every user of the tenant, so one operation may ask for a few months, not one per tenant of
+/// a page (`tenants(first: 50) { chargeback }` is 50 times this).
+const CHARGEBACK_COST: u64 = 1000;
+
+/// The complexity a chargeback field adds; 0 for other fields.
+fn chargeback_work(field: &Field) -> u64 {
+    match field.name.node.as_str() {
+        "chargeback" | "closeChargeback" | "reopenChargeback" => CHARGEBACK_COST,
+        _ => 0,
+    }
+}
+
 /// Introspection fields that return lists. Nested in each other (`types { fields { type {
 /// fields … } } }`) they multiply the answer; the standard introspection query nests three
 /// (`types`, `fields`, `args`). No field of our schema has these names.
@@ -614,7 +627,9 @@ impl<'a> Walk<'a> {
                 depth,
             )?
         };
-        let work = self.preview_work(field)?;
+        let work = self
+            .preview_work(field)?
+            .saturating_add(chargeback_work(field));
         Ok(Cost {
             complexity: multiplier
                 .saturating_mul(children.complexity)
@@ -841,6 +856,20 @@ mod tests {
         assert_eq!(
             err.message,
             "operation limit exceeded: complexity is 1803, the maximum is 1000"
+        );
+    }
+
+    #[test]
+    fn a_chargeback_counts_a_thousand_so_one_per_tenant_of_a_page_is_refused() {
+        let one = "{ tenant(id: \"x\") { chargeback(month: \"2026-11\") { month } } }";
+        assert_eq!(check(one).unwrap(), Some(OperationType::Query));
+        let err = refused(
+            "{ tenants(first: 50) { edges { node { chargeback(month: \"2026-11\") { month } } } } }",
+        );
+        // 1 + 50 * (1 + 1 + (1 + 1000 + 1)) = 50201.
+        assert_eq!(
+            err,
+            "operation limit exceeded: complexity is 50201, the maximum is 20000"
         );
     }
 

@@ -1,8 +1,10 @@
 //! Root mutation fields. Each area has its own object, merged into the schema's `Mutation`.
 
 mod allocation;
+mod chargeback;
 
 pub use allocation::{AllocationMutation, AllocationShareInput, SetLicensePriceInput};
+pub use chargeback::ChargebackMutation;
 
 use std::sync::Arc;
 

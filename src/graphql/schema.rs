@@ -4,7 +4,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, 
 
 use super::entities::EntityQuery;
 use super::mutation::{
-    AllocationMutation, AllocationRuleMutation, CostGroupMutation, MutationRoot,
+    AllocationMutation, AllocationRuleMutation, ChargebackMutation, CostGroupMutation, MutationRoot,
 };
 use super::query::{ImportQuery, RootQuery};
 use super::subscription::SubscriptionRoot;
@@ -29,6 +29,7 @@ pub struct Mutation(
     CostGroupMutation,
     AllocationRuleMutation,
     AllocationMutation,
+    ChargebackMutation,
 );
 
 /// The subscription root; each area adds its object here.

@@ -52,13 +52,13 @@ fn unassigned_billing(param: Option<&str>) -> Result<BillingSet, String> {
         .collect()
 }
 
-fn text(status: actix_web::http::StatusCode, message: String) -> HttpResponse {
+pub(super) fn text(status: actix_web::http::StatusCode, message: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/plain; charset=utf-8")
         .body(message)
 }
 
-fn internal(cause: &dyn std::fmt::Display) -> HttpResponse {
+pub(super) fn internal(cause: &dyn std::fmt::Display) -> HttpResponse {
     tracing::error!(cause = %cause, "export failed");
     text(
         actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,19 +67,19 @@ fn internal(cause: &dyn std::fmt::Display) -> HttpResponse {
 }
 
 /// The tenant of the path, or the message of a 400.
-fn parse_tenant(raw: &str) -> Result<TenantId, String> {
+pub(super) fn parse_tenant(raw: &str) -> Result<TenantId, String> {
     raw.parse::<TenantId>()
         .map_err(|e| format!("tenantId: {e}"))
 }
 
-fn not_found(tenant: TenantId) -> HttpResponse {
+pub(super) fn not_found(tenant: TenantId) -> HttpResponse {
     text(
         actix_web::http::StatusCode::NOT_FOUND,
         format!("tenant {tenant} not found"),
     )
 }
 
-fn csv_response(file: String) -> actix_web::HttpResponseBuilder {
+pub(super) fn csv_response(file: String) -> actix_web::HttpResponseBuilder {
     let mut res = HttpResponse::Ok();
     res.insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
         .insert_header((
@@ -91,7 +91,7 @@ fn csv_response(file: String) -> actix_web::HttpResponseBuilder {
 
 /// Text from tenant data as a spreadsheet will not run it: a leading `=`, `+`, `-`, `@`, tab or
 /// carriage return would start a formula, so such values get a leading `'`.
-fn cell(value: &str) -> String {
+pub(super) fn cell(value: &str) -> String {
     match value.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
         _ => value.to_owned(),
@@ -99,7 +99,7 @@ fn cell(value: &str) -> String {
 }
 
 /// "Parent / Child" names of every group of the tree.
-fn paths(groups: &[CostGroup]) -> HashMap<CostGroupId, String> {
+pub(super) fn paths(groups: &[CostGroup]) -> HashMap<CostGroupId, String> {
     let by_id: HashMap<CostGroupId, &CostGroup> = groups.iter().map(|g| (g.id, g)).collect();
     groups
         .iter()

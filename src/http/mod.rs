@@ -1,6 +1,7 @@
 //! Routes that are not GraphQL: health, readiness, metrics, the client address, CSV exports and the GraphiQL page; the answer refusing a request.
 
 pub mod authn;
+pub mod chargeback_export;
 pub mod export;
 pub mod forwarded;
 pub mod graphiql;

@@ -21,7 +21,7 @@ use crate::config::api::ApiSettings;
 use crate::config::auth::{AuthMode, AuthSettings};
 use crate::graphql;
 use crate::http::forwarded::{self, TrustedProxies};
-use crate::http::{export, graphiql, health, metrics as metrics_route};
+use crate::http::{chargeback_export, export, graphiql, health, metrics as metrics_route};
 use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
@@ -161,6 +161,14 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .route(
                 "/export/tenants/{tenant_id}/users.csv",
                 web::get().to(export::users_csv),
+            )
+            .route(
+                "/export/tenants/{tenant_id}/chargeback.csv",
+                web::get().to(chargeback_export::chargeback_csv),
+            )
+            .route(
+                "/export/tenants/{tenant_id}/focus.csv",
+                web::get().to(chargeback_export::focus_csv),
             );
         if graphiql_enabled {
             app = app

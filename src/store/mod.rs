@@ -4,6 +4,7 @@
 
 pub mod allocation;
 pub mod audit;
+pub mod chargeback;
 pub mod commerce;
 pub mod connect;
 pub mod entities;

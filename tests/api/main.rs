@@ -6,6 +6,7 @@
 )]
 
 mod allocation_rules;
+mod chargeback;
 mod cli;
 mod commerce;
 mod cost_groups;

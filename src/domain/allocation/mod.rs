@@ -9,7 +9,7 @@ pub mod report;
 pub mod rule;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use engine::{AllocationInput, AllocationSource, Evaluator, UserAllocation, evaluate};
 pub use overrides::{MAX_PERCENT_DECIMALS, Override, OverrideError, Share};

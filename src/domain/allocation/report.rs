@@ -374,8 +374,9 @@ pub fn report_from_tally(
     let unassigned = unassigned_line(&unassigned_counts, &unit_prices, scale)?;
 
     // Roll-ups: each group's own line is added to itself and every ancestor.
+    let parents: Vec<Option<CostGroupId>> = groups.iter().map(|g| g.parent_id).collect();
     let ancestors: Vec<Vec<usize>> = (0..groups.len())
-        .map(|i| ancestors_of(i, groups, &bucket_of))
+        .map(|i| ancestors_of(i, &parents, &bucket_of))
         .collect();
     let mut subtree: Vec<CostLine> = vec![CostLine::default(); groups.len()];
     for (i, chain) in ancestors.iter().enumerate() {
@@ -423,14 +424,14 @@ pub fn report_from_tally(
 
 /// The group itself, then its parent, grandparent, ...; stops at a parent missing from the tree
 /// or at a cycle.
-fn ancestors_of(
+pub(crate) fn ancestors_of(
     start: usize,
-    groups: &[CostGroup],
+    parents: &[Option<CostGroupId>],
     bucket_of: &HashMap<CostGroupId, usize>,
 ) -> Vec<usize> {
     let mut chain = vec![start];
     let mut cur = start;
-    while let Some(&parent) = groups[cur].parent_id.and_then(|p| bucket_of.get(&p)) {
+    while let Some(&parent) = parents[cur].and_then(|p| bucket_of.get(&p)) {
         if chain.contains(&parent) {
             break;
         }
@@ -472,7 +473,7 @@ fn unassigned_line(
 
 /// Rounds the sum of `amounts` to minor units (half away from zero) and splits it over them by
 /// largest remainder.
-fn split_minor(amounts: &[Decimal], scale: Decimal) -> Result<Vec<i64>, ReportError> {
+pub(crate) fn split_minor(amounts: &[Decimal], scale: Decimal) -> Result<Vec<i64>, ReportError> {
     let scaled_amounts = scaled(amounts, scale)?;
     let mut total = Decimal::ZERO;
     for s in &scaled_amounts {
@@ -489,7 +490,7 @@ fn split_minor(amounts: &[Decimal], scale: Decimal) -> Result<Vec<i64>, ReportEr
 }
 
 /// `amounts` counted in minor units (times `scale`, 10 to the currency's minor units).
-fn scaled(amounts: &[Decimal], scale: Decimal) -> Result<Vec<Decimal>, ReportError> {
+pub(crate) fn scaled(amounts: &[Decimal], scale: Decimal) -> Result<Vec<Decimal>, ReportError> {
     amounts
         .iter()
         .map(|a| a.checked_mul(scale).ok_or(ReportError::Overflow))
@@ -500,7 +501,7 @@ fn scaled(amounts: &[Decimal], scale: Decimal) -> Result<Vec<Decimal>, ReportErr
 /// floors, plus one for each of the amounts with the largest fractional remainders (ties to the
 /// earlier one) until `target` is reached. When `target` is out of the floors' reach (it is not
 /// for the report's inputs), units are added or taken round-robin in the same order.
-fn distribute(target: i64, amounts: &[Decimal]) -> Vec<i64> {
+pub(crate) fn distribute(target: i64, amounts: &[Decimal]) -> Vec<i64> {
     if amounts.is_empty() {
         return Vec::new();
     }

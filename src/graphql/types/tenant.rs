@@ -479,6 +479,22 @@ impl TenantObject {
         })
     }
 
+    /// The monthly chargeback of `month` (`YYYY-MM`), prorated by day: each license's days,
+    /// priced by the price in force each day, to the cost groups its user was in each day; as
+    /// stored while the month is closed. Days before the tenant's first import and after today
+    /// (UTC) are not billed (`firstDay`/`lastDay` null when none is). `BAD_USER_INPUT` for a
+    /// month not written `YYYY-MM`; `CONFLICT` when the month's prices are in more than one
+    /// currency.
+    async fn chargeback(
+        &self,
+        ctx: &Context<'_>,
+        month: String,
+    ) -> ApiResult<super::chargeback::ChargebackObject> {
+        super::chargeback::chargeback_of(ctx, self.0.id, &month)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("tenant {} not found", self.0.id)))
+    }
+
     /// The tenant's allocation rules in priority order: the first enabled rule whose conditions
     /// all hold places a user.
     async fn allocation_rules(&self, ctx: &Context<'_>) -> ApiResult<Vec<AllocationRuleObject>> {

@@ -30,6 +30,7 @@ pub use reads::{
     list_cost_groups_of_tenants, list_price_entries_of_tenants, list_rules_of_cost_groups,
     list_rules_of_tenants,
 };
+pub(crate) use reads::{list_cost_groups_on, list_prices_of_tenants_on};
 pub use rules::{AllocationRuleChanges, create_rule, delete_rule, reorder_rules, update_rule};
 /// The one write path of a tenant's data, for writes outside allocation (SKU billing).
 pub(crate) use write::TenantWrite;

@@ -191,12 +191,20 @@ pub async fn list_cost_groups_of_tenants(
     store: &Store,
     tenants: &[TenantId],
 ) -> Result<Vec<CostGroup>, StoreError> {
+    list_cost_groups_on(store.db(), tenants).await
+}
+
+/// Every cost group of each of `tenants`, by name, on `conn`.
+pub(crate) async fn list_cost_groups_on(
+    conn: &impl ConnectionTrait,
+    tenants: &[TenantId],
+) -> Result<Vec<CostGroup>, StoreError> {
     use cost_group::{Column, Entity};
     let rows = Entity::find()
         .filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
         .order_by_asc(Column::Name)
         .order_by_asc(Column::Id)
-        .all(store.db())
+        .all(conn)
         .await?;
     Ok(rows.into_iter().map(cost_group_of_row).collect())
 }
@@ -337,7 +345,7 @@ async fn list_price_entries_on(
 }
 
 /// Every price of each of `tenants`, the whole history, by tenant, SKU and date, on `conn`.
-pub(super) async fn list_prices_of_tenants_on(
+pub(crate) async fn list_prices_of_tenants_on(
     conn: &impl ConnectionTrait,
     tenants: &[TenantId],
 ) -> Result<Vec<(TenantId, Price)>, StoreError> {

@@ -1,0 +1,527 @@
+//! The monthly chargeback read from history a chunk of users at a time, and closed months
+//! (`chargeback_months`): computed, stored when closed, served as stored until reopened. Uses
+//! the allocation reads for prices and cost groups; no allocation writer imports it but the
+//! price check.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::allocation::{list_cost_groups_on, list_prices_of_tenants_on};
+use super::entities::{
+    allocation_history, chargeback_month, import_run, license_history, sku_count_history, user,
+    user_allocation, user_license,
+};
+use super::transaction::{lock_tenant, stored_now};
+use super::{Store, StoreError, audit};
+use crate::domain::allocation::Currency;
+use crate::domain::audit::AuditChange;
+use crate::domain::chargeback::{
+    Accumulator, Chargeback, ChargebackLine, GroupCharge, HoldingSpan, IdleSpan, Month, ShareSpan,
+};
+use crate::domain::{BillingSet, CostGroupId, SkuBilling, SkuId, TenantId, TenantScope, UserId};
+
+/// Users whose history is read and added at once: bounds what a month of a large tenant holds
+/// in memory to one chunk's rows plus one cell per line and SKU.
+const USERS_PER_CHUNK: u64 = 5000;
+
+/// Who closed a month, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closing {
+    /// When it was closed.
+    pub at: DateTime<Utc>,
+    /// The principal who closed it.
+    pub by: String,
+}
+
+/// A tenant's month: computed from history, or as stored when it was closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthCharge {
+    /// The chargeback.
+    pub chargeback: Chargeback,
+    /// Set while the month is closed.
+    pub closed: Option<Closing>,
+}
+
+/// What a closed month stores besides its currency and days: the own lines.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredLines {
+    groups: Vec<GroupCharge>,
+    unallocated: ChargebackLine,
+    unassigned: ChargebackLine,
+}
+
+/// The chargeback of `month` for `tenant_id` (`None` when the tenant is unknown or out of
+/// `scope`): as stored when the month is closed, else computed from history with `today` as
+/// the last day that can be billed. Read in one transaction, so chunks see one state.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, month = %month))]
+pub async fn find_chargeback(
+    store: &Store,
+    scope: &TenantScope,
+    tenant_id: TenantId,
+    month: Month,
+    today: NaiveDate,
+) -> Result<Option<MonthCharge>, StoreError> {
+    if !scope.allows(tenant_id) {
+        return Ok(None);
+    }
+    let txn = store.db().begin().await?;
+    if super::entities::tenant::Entity::find_by_id(tenant_id.uuid())
+        .one(&txn)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let out = match find_closed(&txn, tenant_id, month).await? {
+        Some(closed) => closed,
+        None => MonthCharge {
+            chargeback: compute(&txn, tenant_id, month, today).await?,
+            closed: None,
+        },
+    };
+    txn.commit().await?;
+    Ok(Some(out))
+}
+
+async fn find_closed<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    month: Month,
+) -> Result<Option<MonthCharge>, StoreError> {
+    let Some(row) = chargeback_month::Entity::find_by_id((tenant_id.uuid(), month.to_string()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let corrupt = |detail: String| StoreError::Corrupt {
+        table: "chargeback_months",
+        detail: format!("{month} of tenant {tenant_id}: {detail}"),
+    };
+    let currency = row
+        .currency
+        .as_deref()
+        .map(Currency::parse)
+        .transpose()
+        .map_err(|e| corrupt(e.to_string()))?;
+    let lines: StoredLines =
+        serde_json::from_value(row.lines).map_err(|e| corrupt(e.to_string()))?;
+    let days = row.first_day.zip(row.last_day);
+    Ok(Some(MonthCharge {
+        chargeback: Chargeback::from_lines(
+            month,
+            currency,
+            days,
+            lines.groups,
+            lines.unallocated,
+            lines.unassigned,
+        ),
+        closed: Some(Closing {
+            at: row.closed_at,
+            by: row.closed_by,
+        }),
+    }))
+}
+
+/// The first day the tenant's imports observed; `None` before its first successful import.
+async fn first_observed<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+) -> Result<Option<NaiveDate>, StoreError> {
+    let runs = import_run::Entity::find()
+        .select_only()
+        .column(import_run::Column::ObservedOn)
+        .column(import_run::Column::StartedAt)
+        .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(import_run::Column::Status.eq(crate::domain::RunStatus::Succeeded.as_str()))
+        .into_tuple::<(Option<NaiveDate>, DateTime<Utc>)>()
+        .all(db)
+        .await?;
+    Ok(runs
+        .into_iter()
+        .map(|(observed, started)| observed.unwrap_or_else(|| started.date_naive()))
+        .min())
+}
+
+/// Computes the month from history on `db`.
+async fn compute<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    month: Month,
+    today: NaiveDate,
+) -> Result<Chargeback, StoreError> {
+    let prices: Vec<_> = list_prices_of_tenants_on(db, &[tenant_id])
+        .await?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let groups = list_cost_groups_on(db, &[tenant_id]).await?;
+    let first = first_observed(db, tenant_id).await?;
+    let mut acc = Accumulator::new(month, first, today, &prices);
+    let Some((from, last)) = acc.days() else {
+        return finish(acc, &groups);
+    };
+    let to = last.succ_opt().unwrap_or(last);
+    acc.add_idle(&idle_spans(db, tenant_id, from, to).await?);
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut ids = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+            .order_by_asc(user::Column::Id)
+            .limit(USERS_PER_CHUNK);
+        if let Some(after) = after {
+            ids = ids.filter(user::Column::Id.gt(after));
+        }
+        let ids: Vec<Uuid> = ids.into_tuple().all(db).await?;
+        let (Some(&low), Some(&high)) = (ids.first(), ids.last()) else {
+            break;
+        };
+        let (holdings, shares) = chunk(db, tenant_id, low, high, from, to).await?;
+        acc.add_users(&holdings, &shares);
+        if (ids.len() as u64) < USERS_PER_CHUNK {
+            break;
+        }
+        after = Some(high);
+    }
+    finish(acc, &groups)
+}
+
+/// The chargeback of `acc`: prices of several currencies in the month are a `Conflict` naming
+/// the SKUs; amounts too large to hold exactly are `Corrupt` prices.
+fn finish(acc: Accumulator, groups: &[crate::domain::CostGroup]) -> Result<Chargeback, StoreError> {
+    use crate::domain::allocation::ReportError;
+    use crate::domain::chargeback::ChargebackError;
+    acc.finish(groups).map_err(|e| match e {
+        ChargebackError::Report(ReportError::Price(p)) => StoreError::Conflict(p.to_string()),
+        other => StoreError::Corrupt {
+            table: "license_prices",
+            detail: other.to_string(),
+        },
+    })
+}
+
+/// The idle seats of the tenant's paid, user-assignable SKUs over the days `[from, to)`.
+async fn idle_spans<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<IdleSpan>, StoreError> {
+    use sku_count_history::Column;
+    let rows = sku_count_history::Entity::find()
+        .filter(Column::TenantId.eq(tenant_id.uuid()))
+        .filter(Column::ValidFrom.lt(to))
+        .filter(
+            Condition::any()
+                .add(Column::ValidTo.is_null())
+                .add(Column::ValidTo.gt(from)),
+        )
+        .all(db)
+        .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let billing: SkuBilling = row.billing.parse().map_err(|e| StoreError::Corrupt {
+            table: "sku_count_history",
+            detail: format!("billing of SKU {}: {e}", row.sku_id),
+        })?;
+        if row.applies_to != "User" || !BillingSet::PAID.contains(billing) {
+            continue;
+        }
+        out.push(IdleSpan {
+            sku_id: SkuId(row.sku_id),
+            seats: row.prepaid_enabled + row.prepaid_warning - row.consumed_units,
+            from: row.valid_from,
+            to: row.valid_to,
+        });
+    }
+    Ok(out)
+}
+
+/// The holdings and shares of the tenant's users with ids in `low..=high` that overlap the
+/// days `[from, to)`: four statements.
+async fn chunk<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    low: Uuid,
+    high: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(Vec<HoldingSpan>, Vec<ShareSpan>), StoreError> {
+    let mut holdings = Vec::new();
+    {
+        use user_license::Column;
+        let rows: Vec<(Uuid, Uuid, Option<NaiveDate>)> = user_license::Entity::find()
+            .select_only()
+            .columns([Column::UserId, Column::SkuId, Column::HeldFrom])
+            .filter(Column::TenantId.eq(tenant_id.uuid()))
+            .filter(Column::UserId.between(low, high))
+            .filter(
+                Condition::any()
+                    .add(Column::HeldFrom.is_null())
+                    .add(Column::HeldFrom.lt(to)),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        holdings.extend(rows.into_iter().map(|(u, s, f)| HoldingSpan {
+            user_id: UserId(u),
+            sku_id: SkuId(s),
+            from: f,
+            to: None,
+        }));
+    }
+    {
+        use license_history::Column;
+        let rows: Vec<(Uuid, Uuid, Option<NaiveDate>, NaiveDate)> = license_history::Entity::find()
+            .select_only()
+            .columns([
+                Column::UserId,
+                Column::SkuId,
+                Column::ValidFrom,
+                Column::ValidTo,
+            ])
+            .filter(Column::TenantId.eq(tenant_id.uuid()))
+            .filter(Column::UserId.between(low, high))
+            .filter(Column::ValidTo.gt(from))
+            .filter(
+                Condition::any()
+                    .add(Column::ValidFrom.is_null())
+                    .add(Column::ValidFrom.lt(to)),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        holdings.extend(rows.into_iter().map(|(u, s, f, t)| HoldingSpan {
+            user_id: UserId(u),
+            sku_id: SkuId(s),
+            from: f,
+            to: Some(t),
+        }));
+    }
+    let mut shares = Vec::new();
+    {
+        use user_allocation::Column;
+        let rows: Vec<(Uuid, Uuid, String, Option<NaiveDate>)> = user_allocation::Entity::find()
+            .select_only()
+            .columns([
+                Column::UserId,
+                Column::CostGroupId,
+                Column::Percent,
+                Column::AllocatedFrom,
+            ])
+            .filter(Column::TenantId.eq(tenant_id.uuid()))
+            .filter(Column::UserId.between(low, high))
+            .filter(
+                Condition::any()
+                    .add(Column::AllocatedFrom.is_null())
+                    .add(Column::AllocatedFrom.lt(to)),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (u, g, percent, f) in rows {
+            shares.push(share(u, g, &percent, f, None)?);
+        }
+    }
+    {
+        use allocation_history::Column;
+        let rows: Vec<(Uuid, Uuid, String, Option<NaiveDate>, NaiveDate)> =
+            allocation_history::Entity::find()
+                .select_only()
+                .columns([
+                    Column::UserId,
+                    Column::CostGroupId,
+                    Column::Percent,
+                    Column::ValidFrom,
+                    Column::ValidTo,
+                ])
+                .filter(Column::TenantId.eq(tenant_id.uuid()))
+                .filter(Column::UserId.between(low, high))
+                .filter(Column::ValidTo.gt(from))
+                .filter(
+                    Condition::any()
+                        .add(Column::ValidFrom.is_null())
+                        .add(Column::ValidFrom.lt(to)),
+                )
+                .into_tuple()
+                .all(db)
+                .await?;
+        for (u, g, percent, f, t) in rows {
+            shares.push(share(u, g, &percent, f, Some(t))?);
+        }
+    }
+    Ok((holdings, shares))
+}
+
+fn share(
+    user: Uuid,
+    group: Uuid,
+    percent: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<ShareSpan, StoreError> {
+    let percent = percent.parse().map_err(|e| StoreError::Corrupt {
+        table: "user_allocations",
+        detail: format!("percent of user {user}: {e}"),
+    })?;
+    Ok(ShareSpan {
+        user_id: UserId(user),
+        cost_group: CostGroupId(group),
+        percent,
+        from,
+        to,
+    })
+}
+
+/// Closes `month` of `tenant_id`: computes it with `today` as its last billable day, stores
+/// its lines and records the change as `actor`, in one write transaction. `NotFound` for an
+/// unknown tenant or one out of `scope`; `Conflict` when the month is closed already.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, month = %month))]
+pub async fn close_month(
+    store: &Store,
+    scope: &TenantScope,
+    tenant_id: TenantId,
+    month: Month,
+    today: NaiveDate,
+    actor: String,
+) -> Result<MonthCharge, StoreError> {
+    use sea_orm::ActiveValue::Set;
+    let txn = store.begin_write().await?;
+    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
+    if find_closed(&txn, tenant_id, month).await?.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "month {month} of tenant {tenant_id} is closed already"
+        )));
+    }
+    let chargeback = compute(&txn, tenant_id, month, today).await?;
+    let lines = StoredLines {
+        groups: chargeback.groups.clone(),
+        unallocated: chargeback.unallocated.clone(),
+        unassigned: chargeback.unassigned.clone(),
+    };
+    let lines = serde_json::to_value(&lines).map_err(|e| StoreError::Corrupt {
+        table: "chargeback_months",
+        detail: e.to_string(),
+    })?;
+    let at = stored_now();
+    chargeback_month::Entity::insert(chargeback_month::ActiveModel {
+        tenant_id: Set(tenant_id.uuid()),
+        month: Set(month.to_string()),
+        currency: Set(chargeback.currency.map(|c| c.code().to_owned())),
+        first_day: Set(chargeback.days.map(|d| d.0)),
+        last_day: Set(chargeback.days.map(|d| d.1)),
+        lines: Set(lines),
+        closed_at: Set(at),
+        closed_by: Set(actor.clone()),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        AuditChange {
+            tenant_id,
+            actor: actor.clone(),
+            action: "closeChargeback".to_owned(),
+            subject_type: "chargeback".to_owned(),
+            subject_id: month.to_string(),
+            before: None,
+            after: Some(summary(&chargeback)),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(MonthCharge {
+        chargeback,
+        closed: Some(Closing { at, by: actor }),
+    })
+}
+
+/// The audit log's view of a closed month.
+fn summary(c: &Chargeback) -> serde_json::Value {
+    let total = match c.currency {
+        Some(currency) => currency.from_minor(c.total.amount_minor()),
+        None => rust_decimal::Decimal::ZERO,
+    };
+    serde_json::json!({
+        "month": c.month.to_string(),
+        "currency": c.currency.map(|c| c.code()),
+        "total": total.to_string(),
+    })
+}
+
+/// Reopens `month` of `tenant_id`: its stored lines are removed, so it is computed from
+/// history again, recording `reason` as `actor`. `NotFound` for an unknown tenant, one out of
+/// `scope`, or a month that is not closed.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, month = %month))]
+pub async fn reopen_month(
+    store: &Store,
+    scope: &TenantScope,
+    tenant_id: TenantId,
+    month: Month,
+    actor: String,
+    reason: String,
+) -> Result<(), StoreError> {
+    let txn = store.begin_write().await?;
+    lock_tenant(&txn, store.backend(), scope, tenant_id).await?;
+    let Some(closed) = find_closed(&txn, tenant_id, month).await? else {
+        return Err(StoreError::NotFound(format!(
+            "closed month {month} of tenant {tenant_id}"
+        )));
+    };
+    chargeback_month::Entity::delete_by_id((tenant_id.uuid(), month.to_string()))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        AuditChange {
+            tenant_id,
+            actor,
+            action: "reopenChargeback".to_owned(),
+            subject_type: "chargeback".to_owned(),
+            subject_id: month.to_string(),
+            before: Some(summary(&closed.chargeback)),
+            after: Some(serde_json::json!({ "reason": reason })),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Fails with `Conflict` naming the month when a price of `sku` from `from` (in force until
+/// `until`, the SKU's next price, if any) would change a closed month of `tenant_id`.
+pub(crate) async fn refuse_price_in_closed_month<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    sku: SkuId,
+    from: NaiveDate,
+    until: Option<NaiveDate>,
+) -> Result<(), StoreError> {
+    let months: Vec<String> = chargeback_month::Entity::find()
+        .select_only()
+        .column(chargeback_month::Column::Month)
+        .filter(chargeback_month::Column::TenantId.eq(tenant_id.uuid()))
+        .order_by_asc(chargeback_month::Column::Month)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for text in months {
+        let Ok(month) = Month::parse(&text) else {
+            continue;
+        };
+        if from < month.end() && until.is_none_or(|u| u > month.first_day()) {
+            return Err(StoreError::Conflict(format!(
+                "input.effectiveFrom: month {month} is closed, and a price of SKU {sku} from \
+                 {from} would change it; reopen the month first"
+            )));
+        }
+    }
+    Ok(())
+}
