@@ -494,34 +494,3 @@ pub async fn reopen_month(
     txn.commit().await?;
     Ok(())
 }
-
-/// Fails with `Conflict` naming the month when a price of `sku` from `from` (in force until
-/// `until`, the SKU's next price, if any) would change a closed month of `tenant_id`.
-pub(crate) async fn refuse_price_in_closed_month<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: TenantId,
-    sku: SkuId,
-    from: NaiveDate,
-    until: Option<NaiveDate>,
-) -> Result<(), StoreError> {
-    let months: Vec<String> = chargeback_month::Entity::find()
-        .select_only()
-        .column(chargeback_month::Column::Month)
-        .filter(chargeback_month::Column::TenantId.eq(tenant_id.uuid()))
-        .order_by_asc(chargeback_month::Column::Month)
-        .into_tuple()
-        .all(db)
-        .await?;
-    for text in months {
-        let Ok(month) = Month::parse(&text) else {
-            continue;
-        };
-        if from < month.end() && until.is_none_or(|u| u > month.first_day()) {
-            return Err(StoreError::Conflict(format!(
-                "input.effectiveFrom: month {month} is closed, and a price of SKU {sku} from \
-                 {from} would change it; reopen the month first"
-            )));
-        }
-    }
-    Ok(())
-}

@@ -5,6 +5,7 @@
 pub mod allocation;
 pub mod audit;
 pub mod chargeback;
+pub(crate) mod closed_months;
 pub mod commerce;
 pub mod connect;
 pub mod entities;

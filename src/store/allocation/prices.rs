@@ -75,7 +75,8 @@ pub async fn set_price(
         .filter(|m| m.sku_id == sku.uuid() && m.effective_from > day)
         .map(|m| m.effective_from)
         .min();
-    crate::store::chargeback::refuse_price_in_closed_month(txn, tenant_id, sku, day, until).await?;
+    crate::store::closed_months::refuse_price_in_closed_month(txn, tenant_id, sku, day, until)
+        .await?;
     let before = same.into_iter().next();
     let row = license_price::ActiveModel {
         id: Set(before.as_ref().map_or_else(Uuid::new_v4, |m| m.id)),
