@@ -1,7 +1,8 @@
 # Sourced by the benchmark scripts: builds the release binary, gives them a scratch directory
 # ($bench_work) and starts servers that are killed (and the directory removed) when the script
 # exits. Set BENCH_TOOL (wrk, hyperfine) before sourcing to check that it is installed, and
-# BENCH_BIN to use a binary already built.
+# BENCH_BIN to use a binary already built, BENCH_SIM_BIN to run the simulator from another binary
+# than the one measured (so two builds are measured against the same simulator).
 #   free_port                     prints a free loopback port
 #   bench_spawn LOG CMD...        runs CMD in the background, output to $bench_work/LOG; kills it on exit
 #   wait_ready URL                waits until URL answers 2xx (10 s at most)
@@ -10,8 +11,8 @@
 #                                 sets demo_port[NAME], demo_pid[NAME]
 #   demo_tenant URL [BEARER]      prints the id of the demo tenant the benchmarks query (Alpenhof)
 #   cpu_ticks PID…                prints the user plus system clock ticks the processes have used
-#   sim_start TENANTS USERS [MS]  (re)starts `tenantgraph simulate` with MS ms added to each answer
-#                                 and exports the settings `tenantgraph import` needs to reach it,
+#   sim_start TENANTS USERS [MS] [DAY]  (re)starts `tenantgraph simulate` with MS ms added to each
+#                                 answer, on simulator day DAY (default 0), and exports the settings `tenantgraph import` needs to reach it,
 #                                 on the SQLite file $bench_work/bench.db
 tool=${BENCH_TOOL:-wrk}
 command -v "$tool" >/dev/null || { echo "install $tool first: apt-get install -y $tool" >&2; exit 1; }
@@ -68,8 +69,8 @@ sim_pid=
 sim_start() {
   [[ -n $sim_pid ]] && { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; }
   local port; port=$(free_port)
-  bench_spawn sim.log env TENANTGRAPH_LOG_LEVEL=warn "$bench_bin" simulate --bind "127.0.0.1:$port" \
-    --tenants "$1" --users-per-tenant "$2" --latency-ms "${3:-0}" --seed 42
+  bench_spawn sim.log env TENANTGRAPH_LOG_LEVEL=warn "${BENCH_SIM_BIN:-$bench_bin}" simulate --bind "127.0.0.1:$port" \
+    --tenants "$1" --users-per-tenant "$2" --latency-ms "${3:-0}" --day "${4:-0}" --seed 42
   sim_pid=${bench_pids[-1]}
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v1/customers" && break; sleep 0.1; done
   export TENANTGRAPH_LOGIN_URL=http://127.0.0.1:$port TENANTGRAPH_PARTNER_CENTER_URL=http://127.0.0.1:$port \

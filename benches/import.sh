@@ -5,7 +5,11 @@
 #   memory       peak resident memory of `tenantgraph import` on one tenant of 200,000 users
 #   concurrency  200 tenants x 500 users with 200 ms added to every upstream response, against the
 #                ideal time for TENANTGRAPH_IMPORT_CONCURRENCY (default 8)
-# Usage: bash benches/import.sh [throughput|memory|concurrency|all] [runs, default 5]
+#   daily        1 tenant x 100,000 users imported on day 0, then RUNS daily (delta) imports of the
+#                simulator's next days (about 1 % hired, some leaving, moving or changing licenses
+#                each day), each observed on its own date: the time of each daily import, which is
+#                where history is written (not part of `all`)
+# Usage: bash benches/import.sh [throughput|memory|concurrency|daily|all] [runs, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -61,5 +65,27 @@ ideal = float(sys.argv[2])
 med = statistics.median(times)
 print(f"concurrency: median {med:.2f} s (min {min(times):.2f}, max {max(times):.2f}); ideal {ideal:.2f} s; "
       f"ratio {med / ideal:.3f} (max {max(times) / ideal:.3f})")
+PY
+fi
+
+if [[ $what == daily ]]; then
+  first=$(date -u -d "-$runs days" +%F)
+  rm -f "$work"/bench.db*
+  sim_start 1 100000 0 0
+  "$bin" import --as-of "$first" >/dev/null
+  : >"$work/daily.txt"
+  for day in $(seq 1 "$runs"); do
+    sim_start 1 100000 0 "$day"
+    on=$(date -u -d "$first + $day days" +%F)
+    t0=$(date +%s.%N)
+    "$bin" import --as-of "$on" >/dev/null
+    python3 -c "print($(date +%s.%N) - $t0)" >>"$work/daily.txt"
+  done
+  python3 - "$work/daily.txt" <<'PY'
+import statistics, sys
+times = [float(line) for line in open(sys.argv[1])]
+print(f"daily: {len(times)} delta imports of 1 x 100,000 users, median {statistics.median(times):.2f} s "
+      f"(min {min(times):.2f}, max {max(times):.2f}, stdev {statistics.pstdev(times):.2f}); "
+      + ", ".join(f"{t:.2f}" for t in times))
 PY
 fi

@@ -779,3 +779,69 @@ async fn chargebacks_and_their_exports_stay_within_the_callers_tenants() {
         );
     }
 }
+
+/// A tenant of `n` users imported today with a price for each SKU and a cost group that a rule
+/// fills with the Sales department; returns the tenant id.
+async fn priced_tenant(app: &TestApp, n: usize) -> String {
+    use crate::statements::big_tenant;
+    use crate::support::snapshot::replace_tenant;
+    let snapshot = big_tenant(n);
+    replace_tenant(&app.store, &snapshot, chrono::Utc::now())
+        .await
+        .unwrap();
+    let tenant = snapshot.tenant.id.to_string();
+    let today = chrono::Utc::now().date_naive().to_string();
+    for sku in &snapshot.subscriptions {
+        app.data(
+            SET_PRICE,
+            json!({ "t": tenant, "s": sku.sku_id.to_string(), "p": "12.40", "f": today }),
+        )
+        .await;
+    }
+    let group = app
+        .data(
+            r#"mutation($t: ID!) { createCostGroup(input: {tenantId: $t, name: "Sales"}) { id } }"#,
+            json!({ "t": tenant }),
+        )
+        .await["createCostGroup"]["id"]
+        .clone();
+    app.data(
+        r#"mutation($t: ID!, $g: ID!) { createAllocationRule(input: {tenantId: $t, costGroupId: $g,
+            conditions: [{attribute: DEPARTMENT, operator: EQUALS, values: ["Sales"]}]}) { id } }"#,
+        json!({ "t": tenant, "g": group }),
+    )
+    .await;
+    tenant
+}
+
+#[tokio::test]
+async fn statements_per_chargeback_are_the_same_for_10_and_600_users() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let mut counts = Vec::new();
+        for n in [10, 600] {
+            let tenant = priced_tenant(&app, n).await;
+            let (body, count) = app
+                .counted(&query(), json!({ "t": tenant, "m": month }))
+                .await;
+            assert!(body.get("errors").is_none(), "{body}");
+            let c = &body["data"]["tenant"]["chargeback"];
+            // Every user holds a license today, a third of them in Sales.
+            assert!(
+                dec(&c["total"]["licenseDays"]) >= Decimal::from(n as u64),
+                "{backend:?}: {c}"
+            );
+            assert!(dec(&c["costGroups"][0]["own"]["amount"]) > Decimal::ZERO, "{c}");
+            assert!(dec(&c["unallocated"]["amount"]) > Decimal::ZERO, "{c}");
+            assert_adds_up(c);
+            counts.push(count);
+        }
+        assert_eq!(counts[0], counts[1], "10 vs 600 users on {backend:?}");
+        // the tenant of the query; in the chargeback's transaction the tenant again, a closed
+        // month, prices, cost groups, the first import, idle seats, then per chunk of up to
+        // 5,000 users its ids, holdings in force, ended holdings, shares in force and ended
+        // shares; the subscriptions of the SKU lines
+        assert_eq!(counts[1], 13, "{backend:?}");
+    }
+}
