@@ -341,6 +341,71 @@ impl Gathered {
     }
 }
 
+/// The users a chunk's plan changes in a way their allocation can follow, as they were before
+/// and as the plan writes them (see [`ChunkPlan::touched`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TouchedUsers {
+    /// Those that were present before, by id.
+    pub present_before: Vec<UserId>,
+    /// The stored licenses of `present_before`.
+    pub licenses_before: Vec<AssignedLicense>,
+    /// Each user as written: added, changed, restored, with licenses replaced, or soft-deleted
+    /// (`deleted_at` set), by id.
+    pub after: Vec<User>,
+    /// The licenses the present users of `after` hold once written.
+    pub licenses_after: Vec<AssignedLicense>,
+}
+
+impl ChunkPlan {
+    /// The users this plan adds, changes, restores or soft-deletes (at `seen_at`) or whose
+    /// licenses it replaces, before and after, given the `stored` rows it was planned from.
+    pub fn touched(&self, stored: &StoredUsers, seen_at: DateTime<Utc>) -> TouchedUsers {
+        let replaced: HashSet<UserId> = self
+            .clear_licenses
+            .iter()
+            .copied()
+            .chain(self.insert_licenses.iter().map(|l| l.user_id))
+            .collect();
+        let mut after: HashMap<UserId, User> = self
+            .insert
+            .iter()
+            .chain(&self.update)
+            .chain(&self.restore)
+            .map(|u| (u.id, u.clone()))
+            .collect();
+        for id in &self.soft_delete {
+            if let Some(user) = stored.users.get(id) {
+                let mut gone = user.clone();
+                gone.deleted_at = Some(seen_at);
+                after.insert(*id, gone);
+            }
+        }
+        for id in &replaced {
+            if let Some(user) = stored.users.get(id).filter(|_| !after.contains_key(id)) {
+                after.insert(*id, user.clone());
+            }
+        }
+        let mut after: Vec<User> = after.into_values().collect();
+        after.sort_unstable_by_key(|u| u.id);
+        let mut out = TouchedUsers::default();
+        for user in &after {
+            if stored.is_present(user.id) {
+                out.present_before.push(user.id);
+                out.licenses_before
+                    .extend_from_slice(stored.licenses_of(user.id));
+            }
+            if user.deleted_at.is_none() && !replaced.contains(&user.id) {
+                out.licenses_after
+                    .extend_from_slice(stored.licenses_of(user.id));
+            }
+        }
+        // Rows to insert are all of users in `after` (added, or with licenses replaced).
+        out.licenses_after.extend_from_slice(&self.insert_licenses);
+        out.after = after;
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::allocation::ImportEvaluation;
 use super::connect::Store;
 use super::entities::{
     service_plan, subscription, tenant, user, user_license, user_license_assignment,
@@ -22,7 +23,7 @@ use super::entities::{
 use super::error::StoreError;
 use super::history::licenses::HeldFrom;
 use super::import_runs::{self, RunEnd};
-use super::{allocation, commerce, history, license_assignments, licenses, subscriptions, users};
+use super::{commerce, history, license_assignments, licenses, subscriptions, users};
 use crate::domain::import_plan::{ChunkPlan, ImportPlanner, StoredUsers, users_named};
 use crate::domain::{
     AssignedLicense, CommerceSubscription, ImportCounts, ImportMode, ImportRun, ImportWarning,
@@ -116,9 +117,9 @@ pub async fn commit_import(
     // before the commit, and on failure before the rollback returns the connection to the pool.
     store.set_import_cache(&txn, true).await?;
     let written = async {
-        let (counts, warnings) =
+        let (counts, warnings, evaluation) =
             write_import(&txn, commit, source, counts, &listed, unknown).await?;
-        finish_commit(&txn, commit, counts, warnings).await?;
+        finish_commit(&txn, commit, counts, warnings, evaluation).await?;
         Ok::<_, CommitError>(counts)
     }
     .await;
@@ -130,7 +131,8 @@ pub async fn commit_import(
 }
 
 /// Everything a commit writes before its run is finished: SKUs, commerce subscriptions, the
-/// users chunk by chunk, soft deletes and SKU history. Returns the counts and warnings.
+/// users chunk by chunk (with the allocation of those that change), soft deletes and SKU
+/// history. Returns the counts, the warnings and the allocation to finish.
 async fn write_import(
     txn: &DatabaseTransaction,
     commit: &ImportCommit<'_>,
@@ -138,7 +140,7 @@ async fn write_import(
     mut counts: ImportCounts,
     listed: &HashSet<SkuId>,
     unknown: Vec<SkuId>,
-) -> Result<(ImportCounts, Vec<ImportWarning>), CommitError> {
+) -> Result<(ImportCounts, Vec<ImportWarning>, ImportEvaluation), CommitError> {
     let tenant_id = commit.run.tenant_id;
     subscriptions::upsert_subscriptions(txn, commit.subscriptions).await?;
     // Before the licenses that point at them.
@@ -156,6 +158,7 @@ async fn write_import(
         .one(txn)
         .await?
         .is_some();
+    let mut evaluation = ImportEvaluation::begin(txn, tenant_id, had_users).await?;
     let skus: HashSet<SkuId> = listed.iter().chain(&unknown).copied().collect();
     let mut planner = ImportPlanner::new(tenant_id, commit.seen_at, skus);
     while let Some(chunk) = source
@@ -174,10 +177,30 @@ async fn write_import(
             commit.run.observed_on,
         );
         history::licenses::archive(txn, holdings.ended).await?;
+        let touched = evaluation
+            .by_chunk()
+            .then(|| plan.touched(&stored, commit.seen_at));
+        if let Some(t) = &touched {
+            evaluation
+                .before_change(txn, &t.present_before, &t.licenses_before)
+                .await?;
+        }
         write_chunk(txn, commit, &plan, &holdings.held_from).await?;
+        if let Some(t) = &touched {
+            evaluation
+                .after_change(
+                    txn,
+                    tenant_id,
+                    &t.after,
+                    &t.licenses_after,
+                    commit.run.observed_on,
+                )
+                .await?;
+        }
     }
     if had_users {
-        counts.users_removed += finish_users(txn, commit, planner.listed()).await?;
+        counts.users_removed +=
+            finish_users(txn, commit, planner.listed(), &mut evaluation).await?;
     }
     let held = replace_skus(txn, commit, listed).await?;
     history::sku_counts::record(txn, tenant_id, commit.run.observed_on).await?;
@@ -189,7 +212,7 @@ async fn write_import(
         .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
         .count(txn)
         .await? as i64;
-    Ok((counts, warnings))
+    Ok((counts, warnings, evaluation))
 }
 
 /// After the users of a tenant that had present users: a full import soft-deletes those it did
@@ -198,11 +221,12 @@ async fn finish_users(
     txn: &DatabaseTransaction,
     commit: &ImportCommit<'_>,
     listed: &HashSet<UserId>,
+    evaluation: &mut ImportEvaluation,
 ) -> Result<i64, CommitError> {
     let tenant_id = commit.run.tenant_id;
     let mut removed = 0;
     if commit.mode == ImportMode::Full {
-        removed = soft_delete_missing(txn, commit, listed).await?;
+        removed = soft_delete_missing(txn, commit, listed, evaluation).await?;
     }
     // Users no record named are still there upstream: the run saw them too.
     user::Entity::update_many()
@@ -261,13 +285,14 @@ async fn replace_skus(
     Ok(held)
 }
 
-/// Stamps the tenant's import time, re-evaluates its allocation, keeps the delta link and marks
-/// the run `SUCCEEDED` with `counts` and `warnings` (the caller commits).
+/// Stamps the tenant's import time, finishes its allocation's `evaluation`, keeps the delta
+/// link and marks the run `SUCCEEDED` with `counts` and `warnings` (the caller commits).
 async fn finish_commit(
     txn: &DatabaseTransaction,
     commit: &ImportCommit<'_>,
     counts: ImportCounts,
     warnings: Vec<ImportWarning>,
+    evaluation: ImportEvaluation,
 ) -> Result<(), CommitError> {
     let tenant_id = commit.run.tenant_id;
     tenant::Entity::update_many()
@@ -277,7 +302,9 @@ async fn finish_commit(
         .exec(txn)
         .await?;
     // The allocation follows the data it is computed from, in the same transaction.
-    allocation::reevaluate(txn, tenant_id, commit.run.observed_on).await?;
+    evaluation
+        .finish(txn, tenant_id, commit.run.observed_on)
+        .await?;
     let initial_delta_next = commit
         .warnings
         .iter()
@@ -644,11 +671,12 @@ async fn insert_new_users(
 }
 
 /// Soft-deletes the tenant's present users a full import did not list, and drops their licenses
-/// and license assignments.
+/// and license assignments; their allocation follows when `evaluation` is kept by chunk.
 async fn soft_delete_missing(
     txn: &DatabaseTransaction,
     commit: &ImportCommit<'_>,
     listed: &HashSet<UserId>,
+    evaluation: &mut ImportEvaluation,
 ) -> Result<i64, CommitError> {
     let (tenant_id, seen_at) = (commit.run.tenant_id, commit.seen_at);
     let present: Vec<Uuid> = user::Entity::find()
@@ -664,6 +692,14 @@ async fn soft_delete_missing(
         .filter(|id| !listed.contains(&UserId(*id)))
         .collect();
     for ids in missing.chunks(ROWS_PER_INSERT) {
+        let gone = if evaluation.by_chunk() {
+            let (gone, licenses) = users_with_licenses(txn, ids).await?;
+            let present: Vec<UserId> = gone.iter().map(|u| u.id).collect();
+            evaluation.before_change(txn, &present, &licenses).await?;
+            gone
+        } else {
+            Vec::new()
+        };
         history::licenses::end_holdings_of(txn, ids, commit.run.observed_on).await?;
         user_license::Entity::delete_many()
             .filter(user_license::Column::UserId.is_in(ids.iter().copied()))
@@ -677,6 +713,36 @@ async fn soft_delete_missing(
             .filter(user::Column::Id.is_in(ids.iter().copied()))
             .exec(txn)
             .await?;
+        let gone: Vec<User> = gone
+            .into_iter()
+            .map(|mut u| {
+                u.deleted_at = Some(seen_at);
+                u
+            })
+            .collect();
+        evaluation
+            .after_change(txn, tenant_id, &gone, &[], commit.run.observed_on)
+            .await?;
     }
     Ok(missing.len() as i64)
+}
+
+/// The stored users `ids` and their licenses.
+async fn users_with_licenses(
+    txn: &DatabaseTransaction,
+    ids: &[Uuid],
+) -> Result<(Vec<User>, Vec<AssignedLicense>), CommitError> {
+    let found = users::select_users_on(
+        txn,
+        user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())),
+    )
+    .await?;
+    let licenses = user_license::Entity::find()
+        .filter(user_license::Column::UserId.is_in(ids.iter().copied()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(licenses::to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((found, licenses))
 }

@@ -832,7 +832,10 @@ async fn statements_per_chargeback_are_the_same_for_10_and_600_users() {
                 dec(&c["total"]["licenseDays"]) >= Decimal::from(n as u64),
                 "{backend:?}: {c}"
             );
-            assert!(dec(&c["costGroups"][0]["own"]["amount"]) > Decimal::ZERO, "{c}");
+            assert!(
+                dec(&c["costGroups"][0]["own"]["amount"]) > Decimal::ZERO,
+                "{c}"
+            );
             assert!(dec(&c["unallocated"]["amount"]) > Decimal::ZERO, "{c}");
             assert_adds_up(c);
             counts.push(count);

@@ -177,3 +177,143 @@ async fn a_tenant_of_three_evaluation_chunks_is_allocated_as_one_evaluation_of_a
         assert_eq!(preview.inputs.tally, inputs.tally, "{backend:?}");
     }
 }
+
+/// The stored allocation of `tenant`: its rows (user, group, percent, source, rule) in order,
+/// and its tally with decimals normalised and splits sorted.
+async fn stored_allocation(
+    app: &TestApp,
+    tenant: tenantgraph::domain::TenantId,
+) -> (Vec<(uuid::Uuid, uuid::Uuid, Decimal, String)>, Value) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use tenantgraph::store::entities::{allocation_evaluation, user_allocation};
+    let db = crate::importer::store_db(&app.store).await;
+    let mut rows: Vec<_> = user_allocation::Entity::find()
+        .filter(user_allocation::Column::TenantId.eq(tenant.uuid()))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let percent: Decimal = r.percent.parse().unwrap();
+            (r.user_id, r.cost_group_id, percent.normalize(), r.source)
+        })
+        .collect();
+    rows.sort();
+    let mut tally = allocation_evaluation::Entity::find_by_id(tenant.uuid())
+        .one(&db)
+        .await
+        .unwrap()
+        .expect("the tenant was evaluated")
+        .tally;
+    for cell in tally["cells"].as_array_mut().unwrap() {
+        let licenses: Decimal = cell["licenses"].as_str().unwrap().parse().unwrap();
+        cell["licenses"] = json!(licenses.normalize().to_string());
+    }
+    let splits = tally["splits"].as_array_mut().unwrap();
+    splits.sort_by_key(|s| s.to_string());
+    (rows, tally)
+}
+
+#[tokio::test]
+async fn imports_keep_the_allocation_that_a_whole_evaluation_gives() {
+    use crate::importer::{importer_for, importer_large_from, simulator};
+    use tenantgraph::domain::{ImportTrigger, RunStatus, TenantId};
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 300).await;
+        let tenant = TenantId(sim.tenant_ids()[0]);
+        let t = tenant.to_string();
+        let listing = importer_for(&app.store, &sim).await;
+        let delta = importer_large_from(&app.store, &sim, 1).await;
+        let first = Utc::now().date_naive() - chrono::Duration::days(10);
+        let summary = listing
+            .run_all_as_of(ImportTrigger::Cli, None, None, Some(first))
+            .await
+            .unwrap();
+        assert_eq!(summary.runs[0].status, RunStatus::Succeeded);
+
+        // A cost group and rule per department but the first, a rule on the first user's
+        // first SKU, and a split override.
+        let users = app
+            .data(
+                "query($t: ID!) { tenant(id: $t) { users(first: 500) { nodes { id department \
+                 licenses { skuId } } } } }",
+                json!({ "t": t }),
+            )
+            .await["tenant"]["users"]["nodes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let mut departments: Vec<&str> = users
+            .iter()
+            .filter_map(|u| u["department"].as_str())
+            .collect();
+        departments.sort_unstable();
+        departments.dedup();
+        assert!(departments.len() > 3, "{departments:?}");
+        let mut groups = Vec::new();
+        for d in &departments[1..] {
+            let g =
+                app.data(CREATE_GROUP, json!({ "t": t, "n": d })).await["createCostGroup"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+            app.data(
+                CREATE_RULE,
+                json!({ "t": t, "g": g, "c": condition("DEPARTMENT", "EQUALS", d.to_string()) }),
+            )
+            .await;
+            groups.push(g);
+        }
+        let licensed = users
+            .iter()
+            .find(|u| !u["licenses"].as_array().unwrap().is_empty())
+            .unwrap();
+        let sku = licensed["licenses"][0]["skuId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.data(
+            CREATE_RULE,
+            json!({ "t": t, "g": groups[0], "c": condition("HAS_LICENSE_OF_SKU", "EQUALS", sku) }),
+        )
+        .await;
+        app.data(
+            SET_ALLOCATION,
+            json!({ "t": t, "u": users[5]["id"], "s": [
+                { "costGroupId": groups[1], "percent": "33.33" },
+                { "costGroupId": groups[2], "percent": "66.67" }] }),
+        )
+        .await;
+
+        // Three imports listing the tenant in full, then three through delta rounds, each a few
+        // simulated days later: users come, go, move and change licenses.
+        let mut changed = 0;
+        for step in 1..=6u32 {
+            sim.set_day(step * 3);
+            let importer = if step <= 3 { &listing } else { &delta };
+            let on = first + chrono::Duration::days(i64::from(step));
+            let run = importer
+                .run_all_as_of(ImportTrigger::Cli, None, None, Some(on))
+                .await
+                .unwrap()
+                .runs
+                .remove(0);
+            assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+            let c = run.counts;
+            assert!(c.users_updated > 0, "step {step}: {c:?}");
+            changed += c.users_added + c.users_removed + c.users_updated;
+            let kept = stored_allocation(&app, tenant).await;
+            let again = allocation::evaluate_tenant(&app.store, tenant)
+                .await
+                .unwrap();
+            assert_eq!(again.users_changed, 0, "{backend:?} step {step}");
+            assert_eq!(
+                stored_allocation(&app, tenant).await,
+                kept,
+                "{backend:?} step {step}"
+            );
+        }
+        assert!(changed > 30, "{changed}");
+    }
+}

@@ -84,7 +84,10 @@ fn tally_json(t: &Tally) -> serde_json::Value {
     serde_json::json!(stored)
 }
 
-fn tally_of_json(tenant_id: Uuid, value: serde_json::Value) -> Result<Tally, StoreError> {
+pub(super) fn tally_of_json(
+    tenant_id: Uuid,
+    value: serde_json::Value,
+) -> Result<Tally, StoreError> {
     let corrupt = |detail: String| StoreError::Corrupt {
         table: "allocation_evaluations",
         detail: format!("tally of tenant {tenant_id}: {detail}"),
@@ -282,7 +285,7 @@ pub(crate) async fn reevaluate(
 }
 
 /// Replaces the stored tally of `tenant_id`, stamped now.
-async fn save_tally(
+pub(super) async fn save_tally(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     tally: &Tally,
@@ -382,7 +385,7 @@ pub(super) async fn reevaluate_users(
 }
 
 /// The tenant's rules, compiled.
-async fn compiled_rules(
+pub(super) async fn compiled_rules(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
 ) -> Result<Vec<CompiledRule>, StoreError> {
@@ -399,7 +402,7 @@ async fn compiled_rules(
 }
 
 /// The ids of the tenant's cost groups.
-async fn group_ids(
+pub(super) async fn group_ids(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
 ) -> Result<Vec<CostGroupId>, StoreError> {
@@ -417,7 +420,7 @@ async fn group_ids(
 
 /// Rewrites the rows of the users whose allocation differs from what is stored, effective `on`:
 /// the rows replaced move to history. `only`: the users evaluated, when not the whole tenant.
-async fn write_allocations(
+pub(super) async fn write_allocations(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     allocations: &[UserAllocation],
@@ -526,7 +529,7 @@ pub async fn evaluate_tenant(
 }
 
 /// The allocations the stored rows give `users` (users without rows are left out), on `conn`.
-async fn stored_allocations(
+pub(super) async fn stored_allocations(
     conn: &impl ConnectionTrait,
     users: &[UserId],
 ) -> Result<Vec<UserAllocation>, StoreError> {

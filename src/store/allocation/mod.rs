@@ -5,10 +5,12 @@
 //! the allocation re-evaluated as far as the change reaches, the change audited, then committed.
 //! The modules import one another one way only: the writers (`cost_groups`, `rules`,
 //! `overrides`, `prices`) use `write` and `reads`; `write` uses `evaluation`; `evaluation` uses
-//! `reads`, which uses none of them. No module here imports this front.
+//! `reads`, which uses none of them; `import_evaluation` (for the import's commit) uses
+//! `evaluation` and `reads`. No module here imports this front.
 
 mod cost_groups;
 mod evaluation;
+mod import_evaluation;
 mod overrides;
 mod prices;
 mod reads;
@@ -18,11 +20,11 @@ mod write;
 pub use cost_groups::{
     CostGroupChanges, NewCostGroup, create_cost_group, delete_cost_group, update_cost_group,
 };
-pub(crate) use evaluation::reevaluate;
 pub use evaluation::{
     EvaluationSummary, Preview, ReportInputs, evaluate_tenant, list_allocations_of_users,
     list_report_inputs, preview_allocation,
 };
+pub(crate) use import_evaluation::ImportEvaluation;
 pub use overrides::{clear_override, set_override};
 pub use prices::set_price;
 pub use reads::{

@@ -1,0 +1,150 @@
+//! The allocation an import keeps up to date while it writes: each chunk's users that change
+//! are taken out of the stored tally as they were counted, evaluated from what the import
+//! already holds and counted again, so the tenant is not read back after it is written. A
+//! user's allocation depends on that user alone unless a rule follows manager chains; then, and
+//! for a tenant that has users but was never evaluated, the whole tenant is evaluated once the
+//! users are written, as before.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sea_orm::{DatabaseTransaction, EntityTrait};
+
+use super::evaluation::{
+    compiled_rules, group_ids, reevaluate, save_tally, stored_allocations, tally_of_json,
+    write_allocations,
+};
+use super::reads;
+use crate::domain::allocation::report::{Tally, tally};
+use crate::domain::allocation::{
+    AllocationSource, CompiledRule, Evaluator, Override, UserAllocation,
+};
+use crate::domain::{AssignedLicense, CostGroupId, TenantId, User, UserId};
+use crate::store::entities::allocation_evaluation;
+use crate::store::error::StoreError;
+
+/// How an import keeps its tenant's allocation: chunk by chunk, or the whole tenant at the end.
+pub(crate) enum ImportEvaluation {
+    /// Every user is evaluated after the import's users are written.
+    WholeTenant,
+    /// The users each chunk changes are evaluated as it is written.
+    ByChunk(Box<ByChunk>),
+}
+
+/// What evaluating chunk by chunk needs: the tenant's rules, overrides and cost groups (an
+/// import changes none of them) and the tally kept so far.
+pub(crate) struct ByChunk {
+    rules: Vec<CompiledRule>,
+    overrides: Vec<Override>,
+    groups: Vec<CostGroupId>,
+    totals: Tally,
+}
+
+impl ImportEvaluation {
+    /// Chooses how the import of `tenant_id` evaluates: chunk by chunk unless a rule follows
+    /// manager chains, or the tenant has users (`had_users`) but no stored tally.
+    pub(crate) async fn begin(
+        txn: &DatabaseTransaction,
+        tenant_id: TenantId,
+        had_users: bool,
+    ) -> Result<Self, StoreError> {
+        let rules = compiled_rules(txn, tenant_id).await?;
+        if rules.iter().any(|r| r.managers().next().is_some()) {
+            return Ok(ImportEvaluation::WholeTenant);
+        }
+        let stored = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
+            .one(txn)
+            .await?;
+        let totals = match stored {
+            Some(row) => tally_of_json(row.tenant_id, row.tally)?,
+            None if !had_users => Tally::default(),
+            None => return Ok(ImportEvaluation::WholeTenant),
+        };
+        Ok(ImportEvaluation::ByChunk(Box::new(ByChunk {
+            rules,
+            overrides: reads::list_overrides_of_tenant_on(txn, tenant_id).await?,
+            groups: group_ids(txn, tenant_id).await?,
+            totals,
+        })))
+    }
+
+    /// Whether the users an import changes are evaluated as they are written (what the
+    /// import passes to [`Self::before_change`] and [`Self::after_change`] is used).
+    pub(crate) fn by_chunk(&self) -> bool {
+        matches!(self, ImportEvaluation::ByChunk(_))
+    }
+
+    /// Before users are changed: takes `present` (stored users present before the change) out
+    /// of the tally as they were counted, with `licenses`, their stored licenses.
+    pub(crate) async fn before_change(
+        &mut self,
+        txn: &DatabaseTransaction,
+        present: &[UserId],
+        licenses: &[AssignedLicense],
+    ) -> Result<(), StoreError> {
+        let ImportEvaluation::ByChunk(state) = self else {
+            return Ok(());
+        };
+        if present.is_empty() {
+            return Ok(());
+        }
+        let mut stored: HashMap<UserId, UserAllocation> = stored_allocations(txn, present)
+            .await?
+            .into_iter()
+            .map(|a| (a.user_id, a))
+            .collect();
+        let before: Vec<UserAllocation> = present
+            .iter()
+            .map(|u| {
+                stored.remove(u).unwrap_or(UserAllocation {
+                    user_id: *u,
+                    shares: Vec::new(),
+                    source: AllocationSource::Unallocated,
+                    stale: false,
+                })
+            })
+            .collect();
+        state.totals.subtract(&tally(&before, licenses));
+        Ok(())
+    }
+
+    /// After users are changed: evaluates `users` (as written, deleted ones included) holding
+    /// `licenses`, rewrites their rows effective `on` and counts them in the tally.
+    pub(crate) async fn after_change(
+        &mut self,
+        txn: &DatabaseTransaction,
+        tenant_id: TenantId,
+        users: &[User],
+        licenses: &[AssignedLicense],
+        on: NaiveDate,
+    ) -> Result<(), StoreError> {
+        let ImportEvaluation::ByChunk(state) = self else {
+            return Ok(());
+        };
+        if users.is_empty() {
+            return Ok(());
+        }
+        let evaluator = Evaluator::new(&state.rules, &state.overrides, &state.groups);
+        let allocations = evaluator.allocate(users, licenses);
+        let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        write_allocations(txn, tenant_id, &allocations, Some(&ids), on).await?;
+        state.totals.add(&tally(&allocations, licenses));
+        Ok(())
+    }
+
+    /// After the last change: stores the tally kept, or evaluates the whole tenant.
+    pub(crate) async fn finish(
+        self,
+        txn: &DatabaseTransaction,
+        tenant_id: TenantId,
+        on: NaiveDate,
+    ) -> Result<(), StoreError> {
+        match self {
+            ImportEvaluation::WholeTenant => {
+                reevaluate(txn, tenant_id, on).await?;
+            }
+            ImportEvaluation::ByChunk(state) => save_tally(txn, tenant_id, &state.totals).await?,
+        }
+        Ok(())
+    }
+}
