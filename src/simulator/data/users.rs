@@ -267,6 +267,7 @@ impl World {
     fn attributes(&self, tenant: usize, index: u32, state: &UserState) -> SimUser {
         let spec = &self.tenants[tenant];
         let domain = spec.default_domain();
+        let member_domain = self.member_domain(spec);
         let r = self.base(tenant, index);
         let culture = &CULTURES[(r % CULTURES.len() as u64) as usize];
         let (given, given_ascii) = pick(culture.given, r >> 4);
@@ -314,7 +315,7 @@ impl World {
         let office = pick(OFFICES, (r >> 24) ^ tenant as u64);
         if self.is_shared_mailbox(tenant, index) {
             user.display_name = Some(format!("Empfang {}", office.2));
-            user.user_principal_name = format!("empfang.{index}@{domain}");
+            user.user_principal_name = format!("empfang.{index}@{member_domain}");
             user.mail = Some(user.user_principal_name.clone());
             user.account_enabled = Some(false);
             user.office_location = Some(office.0.to_owned());
@@ -331,7 +332,8 @@ impl World {
         });
         user.given_name = Some(given.to_owned());
         user.surname = Some(surname.to_owned());
-        user.user_principal_name = format!("{given_ascii}.{surname_ascii}.{index}@{domain}");
+        user.user_principal_name =
+            format!("{given_ascii}.{surname_ascii}.{index}@{member_domain}");
         if !chance(32, 5) {
             user.mail = Some(user.user_principal_name.clone());
         }
