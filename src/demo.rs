@@ -154,15 +154,10 @@ type GroupSpec = (
     &'static [(Attribute, Operator, &'static [&'static str])],
 );
 
-/// The sample cost groups, each with one rule; users no rule matches (no department, guests,
-/// shared mailboxes) stay unallocated.
-const COST_GROUPS: [GroupSpec; 5] = [
-    (
-        "Vertrieb",
-        "CC-2100",
-        None,
-        &[(Attribute::Department, Operator::In, &["Vertrieb", "営業部"])],
-    ),
+/// The sample cost groups, each with one rule; users no rule matches (sales staff, whom the
+/// README's tour allocates, users without a department, guests, shared mailboxes) stay
+/// unallocated.
+const COST_GROUPS: [GroupSpec; 4] = [
     (
         "IT",
         "CC-4000",
@@ -172,8 +167,8 @@ const COST_GROUPS: [GroupSpec; 5] = [
     (
         "IT Infrastruktur",
         "CC-4100",
-        Some(1),
-        &[(Attribute::Department, Operator::StartsWith, &["IT "])],
+        Some(0),
+        &[(Attribute::Department, Operator::Equals, &["IT Infrastruktur"])],
     ),
     (
         "Verwaltung",
