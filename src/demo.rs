@@ -11,9 +11,7 @@ use rust_decimal::Decimal;
 use crate::config::Settings;
 use crate::config::secrets::SecretsSection;
 use crate::config::upstream::UpstreamSection;
-use crate::domain::allocation::{
-    AllocationRule, Attribute, Condition, Currency, Operator, Price,
-};
+use crate::domain::allocation::{AllocationRule, Attribute, Condition, Currency, Operator, Price};
 use crate::domain::{AllocationRuleId, CostGroupId, ImportTrigger, TenantId, TenantScope};
 use crate::importer::Importer;
 use crate::simulator::{self, Fault, RunningSimulator, TenantSelector};
@@ -168,7 +166,11 @@ const COST_GROUPS: [GroupSpec; 4] = [
         "IT Infrastruktur",
         "CC-4100",
         Some(0),
-        &[(Attribute::Department, Operator::Equals, &["IT Infrastruktur"])],
+        &[(
+            Attribute::Department,
+            Operator::Equals,
+            &["IT Infrastruktur"],
+        )],
     ),
     (
         "Verwaltung",
@@ -258,8 +260,7 @@ async fn seed_allocation(
         }
         let currency = Currency::parse(currency_code(n)).map_err(|e| e.to_string())?;
         for sub in subscriptions.iter().filter(|s| s.tenant_id == tenant_id) {
-            let Some(&(_, cents)) = PRICES.iter().find(|(p, _)| *p == sub.sku_part_number)
-            else {
+            let Some(&(_, cents)) = PRICES.iter().find(|(p, _)| *p == sub.sku_part_number) else {
                 continue;
             };
             let price = Price::new(sub.sku_id, Decimal::new(cents, 2), currency, from)

@@ -314,7 +314,9 @@ fn non_empty(v: &Value) -> bool {
 fn non_zero(v: &Value) -> bool {
     match v {
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => s.parse::<rust_decimal::Decimal>().is_ok_and(|d| !d.is_zero()),
+        Value::String(s) => s
+            .parse::<rust_decimal::Decimal>()
+            .is_ok_and(|d| !d.is_zero()),
         _ => false,
     }
 }
@@ -373,7 +375,14 @@ impl Demo {
             }
         }
         let mut child = cmd
-            .args(["--log-format", "json", "serve", "--demo", "--bind", "127.0.0.1:0"])
+            .args([
+                "--log-format",
+                "json",
+                "serve",
+                "--demo",
+                "--bind",
+                "127.0.0.1:0",
+            ])
             .env("TENANTGRAPH_DATABASE_URL", &url)
             .env("TENANTGRAPH_LOG_LEVEL", "info")
             .stderr(Stdio::piped())
@@ -412,8 +421,10 @@ impl Demo {
         }
         client()
             .post(format!("http://{}/graphql", self.addr))
-            .json(&json!({ "query": example.operation, "operationName": example.name,
-                "variables": variables }))
+            .json(
+                &json!({ "query": example.operation, "operationName": example.name,
+                "variables": variables }),
+            )
             .send()
             .await
             .unwrap()
@@ -456,8 +467,7 @@ fn every_block_of_the_docs_is_one_named_operation() {
         // A GraphQL example in a block of another language would escape the run.
         for (n, line) in text.lines().enumerate() {
             let fence = line.trim();
-            if fence.starts_with("```") && (fence.contains("gql") || fence.contains("GraphQL"))
-            {
+            if fence.starts_with("```") && (fence.contains("gql") || fence.contains("GraphQL")) {
                 problems.push(format!("{}:{}: write ```graphql", page.display(), n + 1));
             }
         }
@@ -482,7 +492,11 @@ fn block_parsing_finds_names_and_refuses_anonymous_or_several_operations() {
     );
     assert_eq!(definitions("query A { a }\nmutation B { b }").len(), 2);
     let answers = Answers(
-        [("Tenants".to_owned(), json!({ "tenants": { "nodes": [{ "id": "t1" }] } }))].into(),
+        [(
+            "Tenants".to_owned(),
+            json!({ "tenants": { "nodes": [{ "id": "t1" }] } }),
+        )]
+        .into(),
     );
     assert_eq!(
         answers
@@ -500,8 +514,20 @@ fn block_parsing_finds_names_and_refuses_anonymous_or_several_operations() {
         expects,
     };
     let answer = json!({ "data": { "tenants": { "nodes": [] }, "total": { "amount": "0.00" } } });
-    assert!(check(&example(vec![Expect::NonEmpty("tenants.nodes".into())]), &answer).is_err());
-    assert!(check(&example(vec![Expect::NonZero("total.amount".into())]), &answer).is_err());
+    assert!(
+        check(
+            &example(vec![Expect::NonEmpty("tenants.nodes".into())]),
+            &answer
+        )
+        .is_err()
+    );
+    assert!(
+        check(
+            &example(vec![Expect::NonZero("total.amount".into())]),
+            &answer
+        )
+        .is_err()
+    );
     assert!(check(&example(vec![]), &answer).is_ok());
     let error = json!({ "data": null, "errors": [{ "extensions": { "code": "CONFLICT" } }] });
     assert!(check(&example(vec![]), &error).is_err());
@@ -544,6 +570,38 @@ async fn every_documented_example_runs_as_written_against_serve_demo() {
             example.name
         );
     }
-    println!("{} documented examples run against serve --demo", examples.len());
+    println!(
+        "{} documented examples run against serve --demo",
+        examples.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+
+    // What the demo data promises beyond "not empty".
+    let answer = |name: &str| answers.0.get(name).unwrap().clone();
+    let runs = answer("ImportRuns");
+    let triggers: Vec<&Value> = resolve(&runs, "importRuns.edges.*.node.trigger");
+    assert!(
+        triggers.len() == 8 && triggers.iter().all(|t| *t == "DEMO"),
+        "the start-up imports are recorded with trigger DEMO: {runs}"
+    );
+    let status = answer("ImportStatus");
+    let blocked: Vec<&Value> = resolve(&status, "tenants.edges.*.node.importStatus")
+        .into_iter()
+        .filter(|s| s["reason"] == "CONDITIONAL_ACCESS_BLOCKED")
+        .collect();
+    assert_eq!(blocked.len(), 1, "{status}");
+    assert_eq!(blocked[0]["lastRun"]["upstreamCode"], "AADSTS53003");
+    let report = answer("CostReport");
+    let vertrieb = resolve(&report, "tenant.costReport.costGroups.*")
+        .into_iter()
+        .find(|g| g["costGroup"]["name"] == "Vertrieb")
+        .cloned()
+        .unwrap_or_else(|| panic!("no Vertrieb line: {report}"));
+    assert!(
+        non_zero(&vertrieb["own"]["users"]),
+        "the UPN_DOMAIN rule matches: {vertrieb}"
+    );
+    let audit = answer("AuditLog");
+    let actors: Vec<&Value> = resolve(&audit, "auditLog.edges.*.node.actor");
+    assert!(actors.iter().any(|a| *a == "demo"), "{audit}");
 }

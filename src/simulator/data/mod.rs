@@ -80,7 +80,11 @@ const TENANT_NAMES: &[(&str, &str, &str)] = &[
     ("さくらテスト株式会社", "sakuratest", "sakura-test.co.jp"),
     ("Fjord Example AS", "fjordexample", "fjord-example.no"),
     ("Ελληνική Δοκιμή ΑΕ", "ellinikidokimi", "elliniki-dokimi.gr"),
-    ("Nordlicht Sample GmbH", "nordlichtsample", "nordlicht-sample.de"),
+    (
+        "Nordlicht Sample GmbH",
+        "nordlichtsample",
+        "nordlicht-sample.de",
+    ),
     ("Café Lumière SARL", "cafelumiere", "cafe-lumiere.fr"),
     ("Ñandú Ejemplo SL", "nanduejemplo", "nandu-ejemplo.es"),
     ("Łódź Próbna Sp. z o.o.", "lodzprobna", "lodz-probna.pl"),
