@@ -324,12 +324,13 @@ fn non_zero(v: &Value) -> bool {
 /// What is wrong with `answer` for `example`, if anything.
 fn check(example: &Example, answer: &Value) -> Result<(), String> {
     let errors = answer.get("errors").filter(|e| !e.is_null());
-    if let Some(Expect::Error(code)) = example.expects.iter().find_map(|e| match e {
-        Expect::Error(_) => Some(e),
+    let wanted_error = example.expects.iter().find_map(|e| match e {
+        Expect::Error(code) => Some(code),
         _ => None,
-    }) {
+    });
+    if let Some(code) = wanted_error {
         let got = answer["errors"][0]["extensions"]["code"].as_str();
-        return if got == Some(code) {
+        return if got == Some(code.as_str()) {
             Ok(())
         } else {
             Err(format!("expected error {code}, got {answer}"))
