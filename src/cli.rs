@@ -85,6 +85,10 @@ pub struct SimulateArgs {
     /// Inject a failure: `<SELECTOR>=<KIND>[:ARGS]`, SELECTOR `*`, a 0-based index or a GUID.
     #[arg(long = "fault", value_name = "SPEC")]
     pub faults: Vec<simulator::FaultSpec>,
+    /// Name members in their tenant's verified custom domain (`…@alpenhof-demo.ch`) rather
+    /// than in `onmicrosoft.com`, as `serve --demo` does.
+    #[arg(long)]
+    pub custom_domains: bool,
     /// Client id the token endpoint accepts [default: tenantgraph-sim-client].
     #[arg(long)]
     pub client_id: Option<String>,
@@ -417,6 +421,7 @@ async fn simulate(args: SimulateArgs, log_format: LogFormat) -> Result<(), CliEr
         refresh_token: args.refresh_token.unwrap_or(defaults.refresh_token),
         latency: std::time::Duration::from_millis(args.latency_ms),
         faults: args.faults.into_iter().map(Into::into).collect(),
+        custom_domains: args.custom_domains,
         ..defaults
     };
     let running = simulator::start(config, args.bind)

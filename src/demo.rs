@@ -1,19 +1,30 @@
 //! The `serve --demo` data set: the built-in Microsoft simulator on a loopback port, and its
 //! tenants imported through the real importer over a past of about two months, so history,
-//! license changes and last month's chargeback show movement on first start.
+//! license changes and last month's chargeback show movement on first start. Members are named
+//! in their tenants' verified custom domains, the last tenant's imports fail on a Conditional
+//! Access policy, and the imported tenants get cost groups, rules and prices from the first
+//! import day on, written through the store functions the mutations use.
 
 use chrono::{Days, NaiveDate, Utc};
+use rust_decimal::Decimal;
 
 use crate::config::Settings;
 use crate::config::secrets::SecretsSection;
 use crate::config::upstream::UpstreamSection;
-use crate::domain::ImportTrigger;
+use crate::domain::allocation::{AllocationRule, Attribute, Condition, Currency, Operator, Price};
+use crate::domain::{AllocationRuleId, CostGroupId, ImportTrigger, TenantId, TenantScope};
 use crate::importer::Importer;
-use crate::simulator::{self, RunningSimulator};
-use crate::store::{self, Store, import_runs};
+use crate::simulator::{self, Fault, RunningSimulator, TenantSelector};
+use crate::store::allocation::NewCostGroup;
+use crate::store::{self, Store, history, import_runs};
 
-/// Tenants of the demo simulator.
-const TENANTS: usize = 4;
+/// Tenants of the demo simulator: four imported, and [`BLOCKED_TENANT`].
+const TENANTS: usize = 5;
+/// The 0-based position of the tenant whose Conditional Access policy refuses the partner's
+/// tokens (AADSTS53003), so its imports fail with a reason and what to do.
+const BLOCKED_TENANT: usize = 4;
+/// Who the audit log names for the demo's sample allocation.
+pub const DEMO_ACTOR: &str = "demo";
 /// Users per tenant of the demo simulator (the first page of 100 is full).
 const USERS_PER_TENANT: usize = 150;
 
@@ -28,6 +39,11 @@ pub async fn upstream(settings: &Settings) -> Result<(Settings, RunningSimulator
     let config = simulator::SimulatorConfig {
         tenants: TENANTS,
         users_per_tenant: USERS_PER_TENANT,
+        custom_domains: true,
+        faults: vec![(
+            TenantSelector::Index(BLOCKED_TENANT),
+            Fault::ConditionalAccess,
+        )],
         ..simulator::SimulatorConfig::default()
     };
     let sim = simulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -77,7 +93,8 @@ pub fn import_days(today: NaiveDate, last: Option<NaiveDate>) -> Vec<(u32, Naive
 }
 
 /// Imports the demo tenants on each of [`import_days`], moving the simulator to each day
-/// first; the simulator stays on today's day afterwards.
+/// first; the simulator stays on today's day afterwards. On a fresh database, the sample
+/// allocation ([`seed_allocation`]) is written after the first day's import, dated that day.
 pub async fn import_with_past(
     importer: &std::sync::Arc<Importer>,
     store: &Store,
@@ -90,14 +107,31 @@ pub async fn import_with_past(
         .max();
     let days = import_days(Utc::now().date_naive(), last);
     let (mut runs, mut failed) = (0, 0);
-    for &(day, date) in &days {
+    for (n, &(day, date)) in days.iter().enumerate() {
         sim.set_day(day);
         let summary = importer
-            .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
+            .run_all_as_of(ImportTrigger::Demo, None, None, Some(date))
             .await
             .map_err(|e| format!("demo import of {date} failed: {e}"))?;
         runs += summary.runs.len();
         failed += summary.runs.iter().filter(|r| r.reason.is_some()).count();
+        if n == 0 && last.is_none() {
+            // In Partner Center order, so the first tenant's prices are always in CHF.
+            let imported: Vec<TenantId> = sim
+                .tenant_ids()
+                .into_iter()
+                .map(TenantId)
+                .filter(|t| {
+                    summary
+                        .runs
+                        .iter()
+                        .any(|r| r.tenant_id == *t && r.reason.is_none())
+                })
+                .collect();
+            history::dated(date, seed_allocation(store, &imported, date))
+                .await
+                .map_err(|e| format!("demo allocation could not be written: {e}"))?;
+        }
     }
     tracing::info!(
         days = days.len(),
@@ -106,6 +140,136 @@ pub async fn import_with_past(
         first = %days.first().map_or(String::new(), |(_, d)| d.to_string()),
         "demo tenants imported from the built-in simulator"
     );
+    Ok(())
+}
+
+/// A cost group of the sample allocation: name, code, the parent's position in
+/// [`COST_GROUPS`], and the conditions of its rule (rules run in this order).
+type GroupSpec = (
+    &'static str,
+    &'static str,
+    Option<usize>,
+    &'static [(Attribute, Operator, &'static [&'static str])],
+);
+
+/// The sample cost groups, each with one rule; users no rule matches (sales staff, whom the
+/// README's tour allocates, users without a department, guests, shared mailboxes) stay
+/// unallocated.
+const COST_GROUPS: [GroupSpec; 4] = [
+    (
+        "IT",
+        "CC-4000",
+        None,
+        &[(Attribute::Department, Operator::Equals, &["IT"])],
+    ),
+    (
+        "IT Infrastruktur",
+        "CC-4100",
+        Some(0),
+        &[(
+            Attribute::Department,
+            Operator::Equals,
+            &["IT Infrastruktur"],
+        )],
+    ),
+    (
+        "Verwaltung",
+        "CC-1000",
+        None,
+        &[(
+            Attribute::Department,
+            Operator::In,
+            &[
+                "Geschäftsleitung",
+                "Finance",
+                "Λογιστήριο",
+                "Ressources humaines",
+            ],
+        )],
+    ),
+    (
+        "Bau",
+        "CC-5000",
+        None,
+        &[(Attribute::Department, Operator::Equals, &["Bau"])],
+    ),
+];
+
+/// Monthly unit prices of the simulator's paid SKUs, in minor units (cents); free SKUs stay
+/// unpriced.
+const PRICES: [(&str, i64); 5] = [
+    ("SPE_E5", 5700),
+    ("SPE_E3", 3600),
+    ("MCOEV", 800),
+    ("EXCHANGESTANDARD", 400),
+    ("POWER_BI_PRO", 1400),
+];
+
+/// The currency of the `n`-th imported tenant's prices (one per tenant): Swiss francs for the
+/// first (Alpenhof Demo AG, `alpenhof-demo.ch`), euros for the others.
+fn currency_code(n: usize) -> &'static str {
+    if n == 0 { "CHF" } else { "EUR" }
+}
+
+/// Writes the sample allocation of `tenants` (cost groups, one rule each, prices from `from`),
+/// as [`DEMO_ACTOR`], through the store functions the mutations use, so that the audit log
+/// records each change.
+async fn seed_allocation(
+    store: &Store,
+    tenants: &[TenantId],
+    from: NaiveDate,
+) -> Result<(), String> {
+    let scope = TenantScope::All;
+    let err = |e: store::error::StoreError| e.to_string();
+    let subscriptions = store::subscriptions::list_subscriptions_of_tenants(store, tenants)
+        .await
+        .map_err(err)?;
+    for (n, &tenant_id) in tenants.iter().enumerate() {
+        let mut ids: Vec<CostGroupId> = Vec::new();
+        for &(name, code, parent, conditions) in &COST_GROUPS {
+            let new = NewCostGroup {
+                tenant_id,
+                parent_id: parent.and_then(|p| ids.get(p).copied()),
+                name: name.to_owned(),
+                code: Some(code.to_owned()),
+                description: None,
+            };
+            let group = store::allocation::create_cost_group(store, &scope, DEMO_ACTOR, new)
+                .await
+                .map_err(err)?;
+            ids.push(group.id);
+            let rule = AllocationRule {
+                id: AllocationRuleId(uuid::Uuid::new_v4()),
+                tenant_id,
+                target: group.id,
+                priority: 0,
+                enabled: true,
+                conditions: conditions
+                    .iter()
+                    .map(|&(attribute, operator, values)| Condition {
+                        attribute,
+                        operator,
+                        values: values.iter().map(|v| (*v).to_owned()).collect(),
+                        case_sensitive: false,
+                    })
+                    .collect(),
+            };
+            store::allocation::create_rule(store, &scope, DEMO_ACTOR, rule)
+                .await
+                .map_err(err)?;
+        }
+        let currency = Currency::parse(currency_code(n)).map_err(|e| e.to_string())?;
+        for sub in subscriptions.iter().filter(|s| s.tenant_id == tenant_id) {
+            let Some(&(_, cents)) = PRICES.iter().find(|(p, _)| *p == sub.sku_part_number) else {
+                continue;
+            };
+            let price = Price::new(sub.sku_id, Decimal::new(cents, 2), currency, from)
+                .map_err(|e| e.to_string())?;
+            store::allocation::set_price(store, &scope, tenant_id, DEMO_ACTOR.to_owned(), price)
+                .await
+                .map_err(err)?;
+        }
+    }
     Ok(())
 }
 

@@ -17,6 +17,8 @@ pub enum ImportTrigger {
     Manual,
     /// `tenantgraph import`.
     Cli,
+    /// The start-up import of `serve --demo`.
+    Demo,
 }
 
 /// Where a run stands.
@@ -388,6 +390,7 @@ text_enum!(ImportTrigger, "import trigger", {
     Schedule => "SCHEDULE",
     Manual => "MANUAL",
     Cli => "CLI",
+    Demo => "DEMO",
 });
 text_enum!(RunStatus, "run status", {
     Running => "RUNNING",

@@ -86,6 +86,9 @@ pub struct SimulatorConfig {
     pub directory_page_size: usize,
     /// Injected failures, in order (the first matching counted fault fires first).
     pub faults: Vec<(TenantSelector, Fault)>,
+    /// Members' user names end in their tenant's verified custom domain (`alpenhof-demo.ch`)
+    /// rather than its `onmicrosoft.com` domain.
+    pub custom_domains: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -105,6 +108,7 @@ impl Default for SimulatorConfig {
             subscriptions_page_size: 100,
             directory_page_size: 100,
             faults: Vec::new(),
+            custom_domains: false,
         }
     }
 }
@@ -402,8 +406,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     fn new(config: SimulatorConfig) -> Shared {
-        let world = World::new(config.seed, config.tenants, config.users_per_tenant)
+        let mut world = World::new(config.seed, config.tenants, config.users_per_tenant)
             .sold_by(config.partner_tenant_id);
+        if config.custom_domains {
+            world = world.with_custom_domains();
+        }
         let customers = world.tenants.iter().map(|t| t.id).collect();
         let mut tokens = Tokens::default();
         tokens.refresh.insert(config.refresh_token.clone());

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("TENANTGRAPH_BIN", ROOT / "target/debug/tenantgraph"))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The tenants `serve --demo` imports from its simulator.
-DEMO_TENANTS = 4
+DEMO_TENANTS = 5
 TIMEOUT_MS = 30_000
 # What GraphiQL's result pane holds (a CodeMirror editor).
 RESULT_TEXT = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"

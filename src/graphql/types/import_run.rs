@@ -23,6 +23,8 @@ pub enum ImportTriggerValue {
     Manual,
     /// The `tenantgraph import` command.
     Cli,
+    /// The start-up import of `serve --demo`.
+    Demo,
 }
 
 /// How an import run read the tenant's users.

@@ -73,19 +73,32 @@ const TAG_OTHER_PARTNER: u64 = 18;
 const TAG_ORDER: u64 = 19;
 const TAG_LICENSE_TIME: u64 = 20;
 const TAG_CONTACT: u64 = 21;
-/// Company names, with the ASCII slug of their `onmicrosoft.com` domain.
-const TENANT_NAMES: &[(&str, &str)] = &[
-    ("Alpenhof Demo AG", "alpenhofdemo"),
-    ("さくらテスト株式会社", "sakuratest"),
-    ("Fjord Example AS", "fjordexample"),
-    ("Ελληνική Δοκιμή ΑΕ", "ellinikidokimi"),
-    ("Nordlicht Sample GmbH", "nordlichtsample"),
-    ("Café Lumière SARL", "cafelumiere"),
-    ("Ñandú Ejemplo SL", "nanduejemplo"),
-    ("Łódź Próbna Sp. z o.o.", "lodzprobna"),
-    ("O'Brien & Söhne KG", "obriensoehne"),
-    ("Østfold Prøve AB", "ostfoldprove"),
+/// Company names, with the ASCII slug of their `onmicrosoft.com` domain and the custom domain
+/// they verified (used for user names when [`World::with_custom_domains`] is on).
+const TENANT_NAMES: &[(&str, &str, &str)] = &[
+    ("Alpenhof Demo AG", "alpenhofdemo", "alpenhof-demo.ch"),
+    ("さくらテスト株式会社", "sakuratest", "sakura-test.co.jp"),
+    ("Fjord Example AS", "fjordexample", "fjord-example.no"),
+    ("Ελληνική Δοκιμή ΑΕ", "ellinikidokimi", "elliniki-dokimi.gr"),
+    (
+        "Nordlicht Sample GmbH",
+        "nordlichtsample",
+        "nordlicht-sample.de",
+    ),
+    ("Café Lumière SARL", "cafelumiere", "cafe-lumiere.fr"),
+    ("Ñandú Ejemplo SL", "nanduejemplo", "nandu-ejemplo.es"),
+    ("Łódź Próbna Sp. z o.o.", "lodzprobna", "lodz-probna.pl"),
+    ("O'Brien & Söhne KG", "obriensoehne", "obrien-soehne.de"),
+    ("Østfold Prøve AB", "ostfoldprove", "ostfold-prove.se"),
 ];
+
+/// `domain` for the first round of tenant names, `name2.tld` for the second, and so on.
+fn numbered_domain(domain: &str, round: usize) -> String {
+    match (round, domain.split_once('.')) {
+        (0, _) | (_, None) => domain.to_owned(),
+        (_, Some((label, rest))) => format!("{label}{}.{rest}", round + 1),
+    }
+}
 
 /// A customer tenant's fixed facts.
 #[derive(Debug, Clone)]
@@ -95,6 +108,8 @@ pub(crate) struct TenantSpec {
     pub(crate) commerce_id: Uuid,
     pub(crate) name: String,
     pub(crate) slug: String,
+    /// The custom domain the tenant verified (`alpenhof-demo.ch`).
+    pub(crate) custom_domain: String,
 }
 
 impl TenantSpec {
@@ -109,6 +124,8 @@ pub(crate) struct World {
     pub(crate) seed: u64,
     pub(crate) users_per_tenant: u32,
     pub(crate) tenants: Vec<TenantSpec>,
+    /// Whether members are named in their tenant's custom domain.
+    pub(crate) custom_domains: bool,
     /// The partner whose Partner Center the simulator serves; it sold most subscriptions.
     pub(crate) partner_tenant_id: Uuid,
 }
@@ -118,7 +135,7 @@ impl World {
     pub(crate) fn new(seed: u64, tenants: usize, users_per_tenant: usize) -> World {
         let tenants = (0..tenants)
             .map(|index| {
-                let (base, slug) = TENANT_NAMES[index % TENANT_NAMES.len()];
+                let (base, slug, domain) = TENANT_NAMES[index % TENANT_NAMES.len()];
                 let round = index / TENANT_NAMES.len();
                 let (name, slug) = if round == 0 {
                     (base.to_owned(), slug.to_owned())
@@ -134,6 +151,7 @@ impl World {
                     commerce_id: derived_uuid(&[seed, TAG_COMMERCE, index as u64]),
                     name,
                     slug,
+                    custom_domain: numbered_domain(domain, round),
                 }
             })
             .collect();
@@ -141,7 +159,25 @@ impl World {
             seed,
             users_per_tenant: u32::try_from(users_per_tenant).unwrap_or(u32::MAX),
             tenants,
+            custom_domains: false,
             partner_tenant_id: DEFAULT_PARTNER_TENANT_ID,
+        }
+    }
+
+    /// The same world with each tenant's members named in its verified custom domain
+    /// (`anna.muster.7@alpenhof-demo.ch`) rather than in `onmicrosoft.com`.
+    pub(crate) fn with_custom_domains(mut self) -> World {
+        self.custom_domains = true;
+        self
+    }
+
+    /// The domain of a tenant's members' user principal names: its custom domain when the
+    /// world has them, else `onmicrosoft.com` (guests keep that one either way, as in Entra).
+    pub(crate) fn member_domain(&self, spec: &TenantSpec) -> String {
+        if self.custom_domains {
+            spec.custom_domain.clone()
+        } else {
+            spec.default_domain()
         }
     }
 

@@ -267,6 +267,7 @@ impl World {
     fn attributes(&self, tenant: usize, index: u32, state: &UserState) -> SimUser {
         let spec = &self.tenants[tenant];
         let domain = spec.default_domain();
+        let member_domain = self.member_domain(spec);
         let r = self.base(tenant, index);
         let culture = &CULTURES[(r % CULTURES.len() as u64) as usize];
         let (given, given_ascii) = pick(culture.given, r >> 4);
@@ -314,7 +315,7 @@ impl World {
         let office = pick(OFFICES, (r >> 24) ^ tenant as u64);
         if self.is_shared_mailbox(tenant, index) {
             user.display_name = Some(format!("Empfang {}", office.2));
-            user.user_principal_name = format!("empfang.{index}@{domain}");
+            user.user_principal_name = format!("empfang.{index}@{member_domain}");
             user.mail = Some(user.user_principal_name.clone());
             user.account_enabled = Some(false);
             user.office_location = Some(office.0.to_owned());
@@ -331,7 +332,7 @@ impl World {
         });
         user.given_name = Some(given.to_owned());
         user.surname = Some(surname.to_owned());
-        user.user_principal_name = format!("{given_ascii}.{surname_ascii}.{index}@{domain}");
+        user.user_principal_name = format!("{given_ascii}.{surname_ascii}.{index}@{member_domain}");
         if !chance(32, 5) {
             user.mail = Some(user.user_principal_name.clone());
         }
@@ -454,5 +455,38 @@ mod tests {
         for needle in ["ü", "é", "Ø", "山田", "Γ", "'"] {
             assert!(names.contains(needle), "no {needle} in names");
         }
+    }
+
+    #[test]
+    fn custom_domains_name_members_in_the_verified_domain_and_leave_guests_alone() {
+        let plain = World::new(1, 11, 200).tenant(10, 0);
+        let world = World::new(1, 11, 200).with_custom_domains();
+        for (index, domain) in [(0, "@alpenhof-demo.ch"), (10, "@alpenhof-demo2.ch")] {
+            let tenant = world.tenant(index, 0);
+            let (guests, members): (Vec<_>, Vec<_>) = tenant
+                .users
+                .iter()
+                .partition(|u| u.user_type.as_deref() == Some("Guest"));
+            assert!(!guests.is_empty() && !members.is_empty());
+            assert!(
+                members
+                    .iter()
+                    .all(|u| u.user_principal_name.ends_with(domain)),
+                "{domain}"
+            );
+            assert!(guests.iter().all(|u| {
+                u.user_principal_name
+                    .ends_with(&format!("@{}", tenant.default_domain))
+            }));
+        }
+        // Only the names change: the same users as without custom domains.
+        let custom = world.tenant(10, 0);
+        assert_eq!(custom.users.len(), plain.users.len());
+        assert!(
+            plain
+                .users
+                .iter()
+                .all(|u| u.user_principal_name.ends_with(".onmicrosoft.com"))
+        );
     }
 }

@@ -12,10 +12,24 @@ pub mod retention;
 pub mod sku_counts;
 pub mod user_versions;
 
+tokio::task_local! {
+    /// The date staff changes made inside [`dated`] take effect on.
+    static STAFF_CHANGES_ON: chrono::NaiveDate;
+}
+
 /// The UTC date a staff change takes effect on (allocation and billing changes are dated by
-/// when they commit; imports by the date they observed).
+/// when they commit, or by [`dated`]; imports by the date they observed).
 pub(crate) fn today() -> chrono::NaiveDate {
-    super::transaction::stored_now().date_naive()
+    STAFF_CHANGES_ON
+        .try_with(|day| *day)
+        .unwrap_or_else(|_| super::transaction::stored_now().date_naive())
+}
+
+/// Runs `writes` (staff changes: cost groups, rules, overrides, prices) with their effect dated
+/// `day` rather than today, for data set up as of a past import, such as `serve --demo`'s
+/// sample allocation on its first import day. The audit log still records when they were made.
+pub async fn dated<F: std::future::Future>(day: chrono::NaiveDate, writes: F) -> F::Output {
+    STAFF_CHANGES_ON.scope(day, writes).await
 }
 
 /// The columns of a history table kept as intervals per tenant and key.
