@@ -11,6 +11,7 @@ mod cli;
 mod commerce;
 mod cost_groups;
 mod cost_reports;
+mod effective_dates;
 mod evaluation;
 mod expensive_operations;
 mod federation;
