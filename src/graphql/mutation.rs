@@ -347,16 +347,15 @@ impl AllocationRuleMutation {
             .map(|(i, id)| parse_id::<AllocationRuleId>(&format!("ruleIds[{i}]"), id))
             .collect::<ApiResult<Vec<_>>>()?;
         let l = loaders(ctx)?;
-        let rules =
-            store::allocation::reorder_rules(
-                &l.store,
-                &l.scope,
-                &actor(ctx),
-                tenant_id,
-                &order,
-                effective_from.map(|d| d.0),
-            )
-            .await?;
+        let rules = store::allocation::reorder_rules(
+            &l.store,
+            &l.scope,
+            &actor(ctx),
+            tenant_id,
+            &order,
+            effective_from.map(|d| d.0),
+        )
+        .await?;
         Ok(rules
             .into_iter()
             .map(|r| AllocationRuleObject(Arc::new(r)))

@@ -21,7 +21,9 @@ pub fn promote_in_background(store: Store) -> tokio::task::JoinHandle<()> {
             match crate::store::allocation::promote_scheduled_changes(&store).await {
                 Ok(0) => {}
                 Ok(tenants) => tracing::info!(tenants, "scheduled allocation changes promoted"),
-                Err(error) => tracing::warn!(%error, "promoting scheduled allocation changes failed"),
+                Err(error) => {
+                    tracing::warn!(%error, "promoting scheduled allocation changes failed")
+                }
             }
         }
     })

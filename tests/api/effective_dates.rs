@@ -16,9 +16,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 use tenantgraph::domain::{ImportTrigger, RunStatus};
 use tenantgraph::store::entities::{
-    allocation_configuration, allocation_history, allocation_override,
-    allocation_override_share, allocation_rule, audit_log, cost_group, import_run, license_history,
-    license_price,
+    allocation_configuration, allocation_history, allocation_override, allocation_override_share,
+    allocation_rule, audit_log, cost_group, import_run, license_history, license_price,
     subscription, user, user_allocation, user_license, user_version,
 };
 use uuid::Uuid;
@@ -53,7 +52,11 @@ fn last_month() -> (NaiveDate, String, i64) {
     let today = Utc::now().date_naive();
     let this = today.with_day(1).unwrap();
     let first = (this - Duration::days(1)).with_day(1).unwrap();
-    (first, first.format("%Y-%m").to_string(), (this - first).num_days())
+    (
+        first,
+        first.format("%Y-%m").to_string(),
+        (this - first).num_days(),
+    )
 }
 
 /// The license days a chargeback line of `group` (own) holds; 0 when the group has no line.
@@ -216,8 +219,14 @@ async fn scenario(app: &TestApp) -> Scenario {
     .await
     .unwrap();
     user::Entity::update_many()
-        .col_expr(user::Column::Department, sea_orm::sea_query::Expr::value("Finance"))
-        .col_expr(user::Column::ValidFrom, sea_orm::sea_query::Expr::value(mid))
+        .col_expr(
+            user::Column::Department,
+            sea_orm::sea_query::Expr::value("Finance"),
+        )
+        .col_expr(
+            user::Column::ValidFrom,
+            sea_orm::sea_query::Expr::value(mid),
+        )
         .filter(user::Column::Id.eq(u.id))
         .exec(&db)
         .await
@@ -240,14 +249,23 @@ async fn chargeback(app: &TestApp, s: &Scenario) -> Value {
         .clone()
 }
 
-async fn create_rule(app: &TestApp, s: &Scenario, group: Uuid, department: &str, from: Value) -> String {
+async fn create_rule(
+    app: &TestApp,
+    s: &Scenario,
+    group: Uuid,
+    department: &str,
+    from: Value,
+) -> String {
     let created = app
         .data(
             CREATE_RULE,
             json!({ "t": s.tenant.to_string(), "g": group.to_string(), "d": department, "f": from }),
         )
         .await;
-    created["createAllocationRule"]["id"].as_str().unwrap().to_owned()
+    created["createAllocationRule"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -271,7 +289,11 @@ async fn a_backdated_rule_bills_last_months_days_to_the_groups_of_each_day() {
         let c = chargeback(&app, &s).await;
         assert_eq!(days_of(&c, s.finance), days - Decimal::from(13), "{c}");
         assert_eq!(days_of(&c, s.sales), Decimal::ZERO, "{c}");
-        assert_eq!(dec(&c["unallocated"]["licenseDays"]), Decimal::from(13), "{c}");
+        assert_eq!(
+            dec(&c["unallocated"]["licenseDays"]),
+            Decimal::from(13),
+            "{c}"
+        );
 
         // The Sales rule again, from the 1st: the first 13 days go to Sales.
         app.data(DELETE_RULE, json!({ "id": sales_today })).await;
@@ -290,7 +312,11 @@ async fn a_backdated_rule_bills_last_months_days_to_the_groups_of_each_day() {
             .unwrap();
         assert_eq!(ended.len(), 1, "{ended:?}");
         assert_eq!(
-            (ended[0].cost_group_id, ended[0].valid_from, ended[0].valid_to),
+            (
+                ended[0].cost_group_id,
+                ended[0].valid_from,
+                ended[0].valid_to
+            ),
             (s.sales, Some(first), s.mid)
         );
         let current = user_allocation::Entity::find()
@@ -305,9 +331,7 @@ async fn a_backdated_rule_bills_last_months_days_to_the_groups_of_each_day() {
         );
 
         // The audit log has when each change was made and the day it takes effect.
-        let audit = app
-            .data(AUDIT, json!({ "t": s.tenant.to_string() }))
-            .await;
+        let audit = app.data(AUDIT, json!({ "t": s.tenant.to_string() })).await;
         let nodes: Vec<&Value> = audit["auditLog"]["edges"]
             .as_array()
             .unwrap()
@@ -318,7 +342,12 @@ async fn a_backdated_rule_bills_last_months_days_to_the_groups_of_each_day() {
         let today = Utc::now().date_naive().to_string();
         let seen: Vec<(&str, &str)> = nodes
             .iter()
-            .map(|n| (n["action"].as_str().unwrap(), n["effectiveFrom"].as_str().unwrap()))
+            .map(|n| {
+                (
+                    n["action"].as_str().unwrap(),
+                    n["effectiveFrom"].as_str().unwrap(),
+                )
+            })
             .collect();
         let first_text = first.to_string();
         assert_eq!(
@@ -354,8 +383,14 @@ async fn a_backdated_change_into_a_closed_month_is_refused_and_changes_nothing()
             async move {
                 (
                     allocation_rule::Entity::find().count(&db).await.unwrap(),
-                    allocation_override::Entity::find().count(&db).await.unwrap(),
-                    allocation_configuration::Entity::find().count(&db).await.unwrap(),
+                    allocation_override::Entity::find()
+                        .count(&db)
+                        .await
+                        .unwrap(),
+                    allocation_configuration::Entity::find()
+                        .count(&db)
+                        .await
+                        .unwrap(),
                     allocation_history::Entity::find().count(&db).await.unwrap(),
                     audit_log::Entity::find().count(&db).await.unwrap(),
                 )
@@ -398,7 +433,10 @@ async fn a_backdated_change_into_a_closed_month_is_refused_and_changes_nothing()
                         "f": Utc::now().date_naive().to_string() }),
             )
             .await;
-        assert_eq!(today["setUserAllocation"]["allocation"]["source"], "OVERRIDE");
+        assert_eq!(
+            today["setUserAllocation"]["allocation"]["source"],
+            "OVERRIDE"
+        );
     }
 }
 
@@ -419,7 +457,10 @@ async fn a_future_override_is_scheduled_and_applies_once_its_day_is_imported() {
                     .await
                     .unwrap();
                 assert!(
-                    summary.runs.iter().all(|r| r.status == RunStatus::Succeeded),
+                    summary
+                        .runs
+                        .iter()
+                        .all(|r| r.status == RunStatus::Succeeded),
                     "{summary:?}"
                 );
             }
@@ -459,7 +500,9 @@ async fn a_future_override_is_scheduled_and_applies_once_its_day_is_imported() {
                 .unwrap(),
             0
         );
-        let scheduled = app.data(SCHEDULED, json!({ "t": tenant.to_string() })).await;
+        let scheduled = app
+            .data(SCHEDULED, json!({ "t": tenant.to_string() }))
+            .await;
         let list = scheduled["tenant"]["scheduledAllocationChanges"]
             .as_array()
             .unwrap();
@@ -467,7 +510,12 @@ async fn a_future_override_is_scheduled_and_applies_once_its_day_is_imported() {
         assert_eq!(list[0]["action"], "setUserAllocation");
         assert_eq!(list[0]["subjectId"], user.to_string());
         assert_eq!(list[0]["effectiveFrom"], tomorrow.to_string());
-        assert!(list[0]["at"].as_str().unwrap().starts_with(&today.to_string()));
+        assert!(
+            list[0]["at"]
+                .as_str()
+                .unwrap()
+                .starts_with(&today.to_string())
+        );
 
         // The import of tomorrow promotes it, from tomorrow on.
         import(tomorrow).await;
@@ -484,7 +532,9 @@ async fn a_future_override_is_scheduled_and_applies_once_its_day_is_imported() {
             .unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].allocated_from, Some(tomorrow));
-        let scheduled = app.data(SCHEDULED, json!({ "t": tenant.to_string() })).await;
+        let scheduled = app
+            .data(SCHEDULED, json!({ "t": tenant.to_string() }))
+            .await;
         assert_eq!(
             scheduled["tenant"]["scheduledAllocationChanges"],
             json!([]),

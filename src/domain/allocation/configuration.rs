@@ -230,14 +230,20 @@ mod tests {
     fn removals_and_orders_apply_to_the_rules_a_version_has() {
         let before = Configuration {
             rules: vec![rule(1, 0, "A"), rule(2, 1, "B"), rule(3, 2, "C")],
-            overrides: vec![Override::pin(UserId(Uuid::from_u128(9)), CostGroupId(Uuid::nil()))],
+            overrides: vec![Override::pin(
+                UserId(Uuid::from_u128(9)),
+                CostGroupId(Uuid::nil()),
+            )],
         };
         let after = Configuration {
             rules: vec![rule(3, 0, "C"), rule(1, 1, "A")],
             overrides: Vec::new(),
         };
         let change = ConfigurationChange::between(&before, &after);
-        assert_eq!(change.rules_removed, vec![AllocationRuleId(Uuid::from_u128(2))]);
+        assert_eq!(
+            change.rules_removed,
+            vec![AllocationRuleId(Uuid::from_u128(2))]
+        );
         assert_eq!(change.overrides_removed, vec![UserId(Uuid::from_u128(9))]);
         let mut later = before.clone();
         later.rules.push(rule(4, 3, "D"));

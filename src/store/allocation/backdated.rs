@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use sea_orm::QuerySelect;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::configurations::{self, Version};
@@ -17,8 +17,8 @@ use crate::domain::allocation::{
     AllocationSource, CompiledRule, Evaluator, Override, UserAllocation,
 };
 use crate::domain::{AssignedLicense, CostGroupId, TenantId, User, UserId};
-use crate::store::entities::{allocation_history, cost_group, user, user_allocation, user_license};
 use crate::store::entities::user_version;
+use crate::store::entities::{allocation_history, cost_group, user, user_allocation, user_license};
 use crate::store::error::StoreError;
 use crate::store::history::user_versions::version_of;
 use crate::store::{licenses, users};
@@ -106,7 +106,9 @@ pub(super) async fn evaluator_for<'a>(
 }
 
 /// The rules of a version, compiled.
-pub(super) fn compile(rules: &[crate::domain::allocation::AllocationRule]) -> Result<Vec<CompiledRule>, StoreError> {
+pub(super) fn compile(
+    rules: &[crate::domain::allocation::AllocationRule],
+) -> Result<Vec<CompiledRule>, StoreError> {
     rules
         .iter()
         .map(|r| {
@@ -256,13 +258,23 @@ pub(super) async fn reevaluate_days(
         stored
             .entry((r.user_id, r.valid_from, Some(r.valid_to)))
             .or_default()
-            .push((r.cost_group_id, r.percent.clone(), source_of(&r.source), r.rule_id));
+            .push((
+                r.cost_group_id,
+                r.percent.clone(),
+                source_of(&r.source),
+                r.rule_id,
+            ));
     }
     for r in &current {
         stored
             .entry((r.user_id, r.allocated_from, None))
             .or_default()
-            .push((r.cost_group_id, r.percent.clone(), source_of(&r.source), r.rule_id));
+            .push((
+                r.cost_group_id,
+                r.percent.clone(),
+                source_of(&r.source),
+                r.rule_id,
+            ));
     }
     let mut timelines: BTreeMap<Uuid, Vec<Piece>> = fresh;
     for ((user, start, end), mut rows) in stored {
@@ -349,10 +361,18 @@ pub(super) async fn reevaluate_days(
 
 /// The spans of `[from, to)` each version is in force over, with the version; days before the
 /// first version get the first.
-fn spans(versions: &[Version], from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate, &Version)> {
+fn spans(
+    versions: &[Version],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<(NaiveDate, NaiveDate, &Version)> {
     let mut out = Vec::new();
     for (i, v) in versions.iter().enumerate() {
-        let start = if i == 0 { from } else { v.effective_from.max(from) };
+        let start = if i == 0 {
+            from
+        } else {
+            v.effective_from.max(from)
+        };
         let end = versions
             .get(i + 1)
             .map_or(to, |next| next.effective_from.min(to));

@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::reads::{
-    conditions_json, list_overrides_of_tenant_on, list_rule_entries_of_tenant_on,
-    rule_entry_of_row,
+    conditions_json, list_overrides_of_tenant_on, list_rule_entries_of_tenant_on, rule_entry_of_row,
 };
 use crate::domain::allocation::{AllocationRuleEntry, Configuration, Override, Share};
 use crate::domain::{CostGroupId, TenantId, UserId};
@@ -154,8 +153,7 @@ fn of_json(m: allocation_configuration::Model) -> Result<Version, StoreError> {
                 .map(|(group, percent)| {
                     Ok(Share {
                         cost_group: CostGroupId(group),
-                        percent: Decimal::from_str(&percent)
-                            .map_err(|e| corrupt(e.to_string()))?,
+                        percent: Decimal::from_str(&percent).map_err(|e| corrupt(e.to_string()))?,
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
@@ -202,14 +200,7 @@ pub(super) async fn write_tables(
         .select_only()
         .column(user::Column::Id)
         .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(
-            user::Column::Id.is_in(
-                configuration
-                    .overrides
-                    .iter()
-                    .map(|o| o.user_id().uuid()),
-            ),
-        )
+        .filter(user::Column::Id.is_in(configuration.overrides.iter().map(|o| o.user_id().uuid())))
         .into_tuple::<Uuid>()
         .all(conn)
         .await?

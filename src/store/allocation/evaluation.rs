@@ -20,14 +20,11 @@ use super::backdated::{Row, compile, evaluator_for, group_ids, rows_of, source_o
 use super::{backdated, configurations, reads};
 use crate::domain::allocation::report::{Tally, tally};
 use crate::domain::allocation::{
-    AllocationInput, AllocationSource, CompiledRule, Share, UserAllocation,
-    evaluate,
+    AllocationInput, AllocationSource, CompiledRule, Share, UserAllocation, evaluate,
 };
 use crate::domain::{AllocationRuleId, CostGroupId, SkuId, TenantId, UserId};
 use crate::store::connect::Store;
-use crate::store::entities::{
-    allocation_evaluation, user, user_allocation, user_license,
-};
+use crate::store::entities::{allocation_evaluation, user, user_allocation, user_license};
 use crate::store::error::StoreError;
 use crate::store::{history, keyset, licenses, subscriptions, tenants, transaction, users};
 

@@ -36,6 +36,6 @@ pub use reads::{
 };
 pub(crate) use reads::{list_cost_groups_on, list_prices_of_tenants_on};
 pub use rules::{AllocationRuleChanges, create_rule, delete_rule, reorder_rules, update_rule};
-pub use write::promote_scheduled_changes;
 /// The one write path of a tenant's data, for writes outside allocation (SKU billing).
 pub(crate) use write::TenantWrite;
+pub use write::promote_scheduled_changes;

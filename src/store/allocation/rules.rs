@@ -9,10 +9,10 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
 
+use super::configurations::rule_row;
 use super::reads::{
     conditions_json, list_rule_entries_of_tenant_on, rule_entry_of_row, scoped_rules,
 };
-use super::configurations::rule_row;
 use super::write::TenantWrite;
 use crate::domain::allocation::{
     AllocationRule, AllocationRuleEntry, Condition, check_rule_order, validate_conditions,
