@@ -131,14 +131,14 @@ impl TenantWrite {
         let mut backdated_from = None;
         if let Some(dated) = self.dated.take() {
             let day = dated.effective_from;
-            self.record_version(dated).await?;
+            let changed = self.record_version(dated).await?;
             for change in &mut self.changes {
                 change.effective_from.get_or_insert(day);
             }
             if day > today {
                 // Scheduled: today's allocation stands until the day comes.
                 self.reach = Reach::Nothing;
-            } else if day < today && self.reach != Reach::Nothing {
+            } else if day < today && changed && self.reach != Reach::Nothing {
                 backdated_from = Some(day);
             }
         }
@@ -163,14 +163,15 @@ impl TenantWrite {
 
     /// Applies the change (the tables now against `dated.before`) to every configuration version
     /// from its day on, adding a version on that day; a change for a future day is taken back
-    /// out of the tables read today until it is promoted.
-    async fn record_version(&mut self, dated: Dated) -> Result<(), StoreError> {
+    /// out of the tables read today until it is promoted. Returns whether the rules or
+    /// overrides changed.
+    async fn record_version(&mut self, dated: Dated) -> Result<bool, StoreError> {
         let today = history::today();
         let day = dated.effective_from;
         let after = configurations::read_tables(&self.txn, self.tenant_id).await?;
         let change = ConfigurationChange::between(&dated.before, &after);
         if change.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let mut versions = configurations::list_versions(&self.txn, self.tenant_id).await?;
         let first_change = versions.is_empty();
@@ -212,7 +213,7 @@ impl TenantWrite {
         {
             configurations::save_version(&self.txn, self.tenant_id, v).await?;
         }
-        Ok(())
+        Ok(true)
     }
 }
 
