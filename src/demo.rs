@@ -254,7 +254,7 @@ async fn seed_allocation(
                     })
                     .collect(),
             };
-            store::allocation::create_rule(store, &scope, DEMO_ACTOR, rule)
+            store::allocation::create_rule(store, &scope, DEMO_ACTOR, rule, None)
                 .await
                 .map_err(err)?;
         }

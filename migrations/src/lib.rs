@@ -28,6 +28,7 @@ mod m20261202_000018_license_history;
 mod m20261203_000019_license_assignments_by_tenant;
 mod m20261203_000020_user_versions;
 mod m20261203_000021_chargeback;
+mod m20261204_000022_allocation_configurations;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000019_license_assignments_by_tenant::Migration),
             Box::new(m20261203_000020_user_versions::Migration),
             Box::new(m20261203_000021_chargeback::Migration),
+            Box::new(m20261204_000022_allocation_configurations::Migration),
         ]
     }
 }

@@ -1,7 +1,7 @@
 //! Audit log entries: who changed what in a tenant's cost allocation, and the values before and
 //! after. Pure; must not import SeaORM, async-graphql, actix or reqwest.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::ids::TenantId;
 
@@ -26,6 +26,9 @@ pub struct AuditChange {
     pub before: Option<serde_json::Value>,
     /// Its values after, `None` when it was deleted.
     pub after: Option<serde_json::Value>,
+    /// The day the change takes effect; `None` for changes without one (cost group names,
+    /// billing flags, closing months) and entries recorded before effective dates.
+    pub effective_from: Option<NaiveDate>,
 }
 
 /// A recorded change.

@@ -335,6 +335,33 @@ impl Loader<TenantId> for RulesOfTenant {
 }
 
 loader!(
+    /// The audited changes of each tenant that take effect after today (UTC), by effective day.
+    ScheduledChangesOfTenant
+);
+impl Loader<TenantId> for ScheduledChangesOfTenant {
+    type Value = Vec<Arc<crate::domain::audit::AuditEntry>>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
+        self.0.batch("scheduled_changes_of_tenant", keys.len());
+        let waiting = allocation::list_scheduled_days(&self.0.store, keys).await?;
+        let rows =
+            crate::store::audit::list_scheduled_changes(&self.0.store, keys, history::today())
+                .await?
+                .into_iter()
+                // Prices take effect by being read on their day; rule and override changes
+                // wait in a configuration until it is promoted.
+                .filter(|e| {
+                    e.change.subject_type == "licensePrice"
+                        || e.change
+                            .effective_from
+                            .is_some_and(|day| waiting.contains(&(e.change.tenant_id, day)))
+                })
+                .collect();
+        Ok(group_by(keys, rows, |e| e.change.tenant_id))
+    }
+}
+
+loader!(
     /// Allocation rules targeting each cost group, in priority order.
     RulesOfCostGroup
 );
@@ -691,6 +718,8 @@ pub struct Loaders {
     pub rules_of_tenant: Cached<RulesOfTenant>,
     /// See [`RulesOfCostGroup`].
     pub rules_of_cost_group: Cached<RulesOfCostGroup>,
+    /// See [`ScheduledChangesOfTenant`].
+    pub scheduled_changes: Cached<ScheduledChangesOfTenant>,
     /// See [`AllocationOfUser`].
     pub allocation: Cached<AllocationOfUser>,
 }
@@ -764,6 +793,7 @@ impl Loaders {
             rule: cached(RuleById(source.clone())),
             rules_of_tenant: cached(RulesOfTenant(source.clone())),
             rules_of_cost_group: cached(RulesOfCostGroup(source.clone())),
+            scheduled_changes: cached(ScheduledChangesOfTenant(source.clone())),
             allocation: cached(AllocationOfUser(source)),
         }
     }

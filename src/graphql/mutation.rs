@@ -16,7 +16,7 @@ use super::types::allocation_rule::{
     AllocationRuleInput, CreateAllocationRuleInput, UpdateAllocationRuleInput, parse_conditions,
     parse_rule_input,
 };
-use super::types::{AllocationRuleObject, CostGroupObject, ImportRunObject, loaders};
+use super::types::{AllocationRuleObject, CostGroupObject, Date, ImportRunObject, loaders};
 use crate::domain::audit::ANONYMOUS;
 use crate::domain::cost_group::{parse_code, parse_description, parse_name};
 use crate::domain::{Action, AllocationRuleId, CostGroupId, ImportTrigger, Principal, TenantId};
@@ -260,7 +260,14 @@ impl AllocationRuleMutation {
             },
         )?;
         let l = loaders(ctx)?;
-        let entry = store::allocation::create_rule(&l.store, &l.scope, &actor(ctx), rule).await?;
+        let entry = store::allocation::create_rule(
+            &l.store,
+            &l.scope,
+            &actor(ctx),
+            rule,
+            input.effective_from.map(|d| d.0),
+        )
+        .await?;
         Ok(AllocationRuleObject(Arc::new(entry)))
     }
 
@@ -286,29 +293,51 @@ impl AllocationRuleMutation {
             enabled: input.enabled,
         };
         let l = loaders(ctx)?;
-        let entry =
-            store::allocation::update_rule(&l.store, &l.scope, &actor(ctx), id, changes).await?;
+        let entry = store::allocation::update_rule(
+            &l.store,
+            &l.scope,
+            &actor(ctx),
+            id,
+            changes,
+            input.effective_from.map(|d| d.0),
+        )
+        .await?;
         Ok(AllocationRuleObject(Arc::new(entry)))
     }
 
-    /// Deletes a rule and returns its id. `NOT_FOUND` when the rule is unknown.
-    async fn delete_allocation_rule(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    /// Deletes a rule and returns its id, from `effectiveFrom` on (today when omitted; see
+    /// `CreateAllocationRuleInput.effectiveFrom`). `NOT_FOUND` when the rule is unknown.
+    async fn delete_allocation_rule(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        effective_from: Option<Date>,
+    ) -> ApiResult<ID> {
         let id: AllocationRuleId = parse_id("id", &id)?;
         authorize(ctx, Action::Allocate, Target::Rule(id)).await?;
         let l = loaders(ctx)?;
-        let deleted = store::allocation::delete_rule(&l.store, &l.scope, &actor(ctx), id).await?;
+        let deleted = store::allocation::delete_rule(
+            &l.store,
+            &l.scope,
+            &actor(ctx),
+            id,
+            effective_from.map(|d| d.0),
+        )
+        .await?;
         Ok(ID(deleted.to_string()))
     }
 
     /// Orders the tenant's rules as `ruleIds` lists them (first = highest priority) and returns
     /// them in that order. `ruleIds` must list each of the tenant's rules exactly once, else
     /// `BAD_USER_INPUT` naming the ids missing, unknown or duplicated; `NOT_FOUND` when the
-    /// tenant is unknown.
+    /// tenant is unknown. The order holds from `effectiveFrom` on (today when omitted; see
+    /// `CreateAllocationRuleInput.effectiveFrom`).
     async fn reorder_allocation_rules(
         &self,
         ctx: &Context<'_>,
         tenant_id: ID,
         rule_ids: Vec<ID>,
+        effective_from: Option<Date>,
     ) -> ApiResult<Vec<AllocationRuleObject>> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
         authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
@@ -318,9 +347,15 @@ impl AllocationRuleMutation {
             .map(|(i, id)| parse_id::<AllocationRuleId>(&format!("ruleIds[{i}]"), id))
             .collect::<ApiResult<Vec<_>>>()?;
         let l = loaders(ctx)?;
-        let rules =
-            store::allocation::reorder_rules(&l.store, &l.scope, &actor(ctx), tenant_id, &order)
-                .await?;
+        let rules = store::allocation::reorder_rules(
+            &l.store,
+            &l.scope,
+            &actor(ctx),
+            tenant_id,
+            &order,
+            effective_from.map(|d| d.0),
+        )
+        .await?;
         Ok(rules
             .into_iter()
             .map(|r| AllocationRuleObject(Arc::new(r)))

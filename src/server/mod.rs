@@ -4,6 +4,7 @@ pub mod audit_retention;
 pub mod cors;
 pub mod graphql_endpoint;
 pub mod history_retention;
+pub mod scheduled_allocations;
 pub mod websocket;
 
 use std::net::{SocketAddr, TcpListener};
@@ -109,6 +110,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     if let Some(days) = parts.history_retention_days {
         history_retention::prune_in_background(parts.store.clone(), days);
     }
+    scheduled_allocations::promote_in_background(parts.store.clone());
     let graphql_state = web::Data::new(GraphqlState {
         executor: graphql::ApiExecutor::new(
             graphql::build_for(&parts.api),

@@ -30,6 +30,7 @@ pub(crate) async fn record(
         subject_id: Set(change.subject_id),
         before: Set(change.before),
         after: Set(change.after),
+        effective_from: Set(change.effective_from),
     }
     .insert(conn)
     .await?;
@@ -52,6 +53,7 @@ fn to_domain(m: Model) -> AuditEntry {
             subject_id: m.subject_id,
             before: m.before,
             after: m.after,
+            effective_from: m.effective_from,
         },
     }
 }
@@ -76,6 +78,26 @@ pub async fn list_audit_entries(
         query = query.filter(Column::Id.lt(id));
     }
     Ok(query
+        .all(store.db())
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect())
+}
+
+/// The changes of `tenants` that take effect after `today`, by tenant, effective day, then as
+/// recorded. One statement whatever the number of tenants.
+pub async fn list_scheduled_changes(
+    store: &Store,
+    tenants: &[TenantId],
+    today: chrono::NaiveDate,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    Ok(Entity::find()
+        .filter(Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
+        .filter(Column::EffectiveFrom.gt(today))
+        .order_by_asc(Column::TenantId)
+        .order_by_asc(Column::EffectiveFrom)
+        .order_by_asc(Column::Id)
         .all(store.db())
         .await?
         .into_iter()

@@ -433,6 +433,7 @@ pub async fn close_month(
             subject_id: month.to_string(),
             before: None,
             after: Some(summary(&chargeback)),
+            effective_from: None,
         },
     )
     .await?;
@@ -488,6 +489,7 @@ pub async fn reopen_month(
             subject_id: month.to_string(),
             before: Some(summary(&closed.chargeback)),
             after: Some(serde_json::json!({ "reason": reason })),
+            effective_from: None,
         },
     )
     .await?;

@@ -175,6 +175,7 @@ pub async fn set_sku_billing(
             "override": billing.map(SkuBilling::as_str),
             "billing": after.billing,
         })),
+        effective_from: None,
     });
     write.commit().await?;
     subscriptions::to_domain(after)

@@ -158,7 +158,8 @@ async fn write_import(
         .one(txn)
         .await?
         .is_some();
-    let mut evaluation = ImportEvaluation::begin(txn, tenant_id, had_users).await?;
+    let mut evaluation =
+        ImportEvaluation::begin(txn, tenant_id, had_users, commit.run.observed_on).await?;
     let skus: HashSet<SkuId> = listed.iter().chain(&unknown).copied().collect();
     let mut planner = ImportPlanner::new(tenant_id, commit.seen_at, skus);
     while let Some(chunk) = source

@@ -3,7 +3,7 @@
 //! by file name). The conventions (README, "Examples in these pages"): one named operation per
 //! ```` ```graphql ```` block; its variables in a ```` ```json ```` block right after it;
 //! `{{Operation.path}}` in a variable stands for a value an earlier example answered,
-//! `{{today}}` and `{{lastMonth}}` for dates; `<!-- expect: … -->` lines before a block say
+//! `{{today}}`, `{{lastMonth}}` and `{{nextMonth}}` for dates; `<!-- expect: … -->` lines before a block say
 //! what its answer must hold.
 
 use std::path::{Path, PathBuf};
@@ -207,7 +207,8 @@ fn examples_of(page: &Path) -> Result<Vec<Example>, String> {
     Ok(examples)
 }
 
-/// The values a later example may refer to: `today`, `lastMonth` and each example's `data`.
+/// The values a later example may refer to: `today`, `lastMonth`, `nextMonth` and each
+/// example's `data`.
 #[derive(Default)]
 struct Answers(std::collections::HashMap<String, Value>);
 
@@ -216,9 +217,14 @@ impl Answers {
         let today = Utc::now().date_naive();
         match reference {
             "today" => return Ok(json!(today.to_string())),
-            "lastMonth" => {
-                let last = today.checked_sub_months(Months::new(1)).unwrap();
-                return Ok(json!(format!("{:04}-{:02}", last.year(), last.month())));
+            "lastMonth" | "nextMonth" => {
+                let month = if reference == "lastMonth" {
+                    today.checked_sub_months(Months::new(1))
+                } else {
+                    today.checked_add_months(Months::new(1))
+                }
+                .unwrap();
+                return Ok(json!(format!("{:04}-{:02}", month.year(), month.month())));
             }
             _ => {}
         }

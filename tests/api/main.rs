@@ -12,6 +12,7 @@ mod commerce;
 mod cost_groups;
 mod cost_reports;
 mod doc_examples;
+mod effective_dates;
 mod evaluation;
 mod expensive_operations;
 mod federation;

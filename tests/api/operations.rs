@@ -164,6 +164,7 @@ async fn audit_entries(
         subject_id: Set(format!("group-{i}")),
         before: Set(None),
         after: Set(Some(json!({ "name": "Sales" }))),
+        effective_from: Set(None),
     });
     audit_log::Entity::insert_many(rows)
         .exec_without_returning(db)

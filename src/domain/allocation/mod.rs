@@ -2,6 +2,7 @@
 //! evaluates them and the reconciled cost report. Pure: std and small pure crates only; must not
 //! import SeaORM, async-graphql, actix, reqwest or tokio.
 
+pub mod configuration;
 pub mod engine;
 pub mod overrides;
 pub mod price;
@@ -11,6 +12,7 @@ pub mod rule;
 #[cfg(test)]
 pub(crate) mod test_support;
 
+pub use configuration::{Configuration, ConfigurationChange};
 pub use engine::{AllocationInput, AllocationSource, Evaluator, UserAllocation, evaluate};
 pub use overrides::{MAX_PERCENT_DECIMALS, Override, OverrideError, Share};
 pub use price::{

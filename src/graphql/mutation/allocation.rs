@@ -39,8 +39,9 @@ pub struct SetLicensePriceInput {
     pub monthly_unit_price: Decimal,
     /// ISO 4217 code, e.g. `CHF`; the same as the tenant's other prices.
     pub currency: String,
-    /// First day the price applies; setting a price for the same SKU and day replaces it.
-    pub effective_from: Date,
+    /// First day the price applies (UTC), today when omitted; setting a price for the same SKU
+    /// and day replaces it. `CONFLICT` naming the month when it would change a closed month.
+    pub effective_from: Option<Date>,
 }
 
 /// The user as the response returns it, read after the change.
@@ -62,13 +63,17 @@ impl AllocationMutation {
     /// any earlier override; an override wins over every rule and survives re-imports.
     /// `BAD_USER_INPUT` when the shares are empty, not above 0, have more than 2 decimal places,
     /// name a group twice or don't sum to exactly 100; `NOT_FOUND` when the user is not a
-    /// present user of the tenant or a cost group is not one of the tenant's.
+    /// present user of the tenant or a cost group is not one of the tenant's. The override
+    /// holds from `effectiveFrom` on (UTC; today when omitted): an earlier day re-evaluates the
+    /// user's allocation of the days from it on (`CONFLICT` naming a closed month among them),
+    /// a later one schedules it (`Tenant.scheduledAllocationChanges`).
     async fn set_user_allocation(
         &self,
         ctx: &Context<'_>,
         tenant_id: ID,
         user_id: ID,
         shares: Vec<AllocationShareInput>,
+        effective_from: Option<Date>,
     ) -> ApiResult<UserObject> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
         let user_id: UserId = parse_id("userId", &user_id)?;
@@ -88,25 +93,42 @@ impl AllocationMutation {
             .collect::<ApiResult<Vec<Share>>>()?;
         let new = Override::new(user_id, shares)?;
         let l = loaders(ctx)?;
-        store::allocation::set_override(&l.store, &l.scope, tenant_id, actor(ctx), new).await?;
+        store::allocation::set_override(
+            &l.store,
+            &l.scope,
+            tenant_id,
+            actor(ctx),
+            new,
+            effective_from.map(|d| d.0),
+        )
+        .await?;
         user_after(l, user_id).await
     }
 
     /// Removes a user's override (also of a user deleted upstream), so rules place them again.
     /// Idempotent: a user without an override is returned unchanged and nothing is recorded.
-    /// `NOT_FOUND` when the user is not a user of the tenant.
+    /// `NOT_FOUND` when the user is not a user of the tenant. `effectiveFrom` as for
+    /// `setUserAllocation`.
     async fn clear_user_allocation(
         &self,
         ctx: &Context<'_>,
         tenant_id: ID,
         user_id: ID,
+        effective_from: Option<Date>,
     ) -> ApiResult<UserObject> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
         let user_id: UserId = parse_id("userId", &user_id)?;
         authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
         let l = loaders(ctx)?;
-        store::allocation::clear_override(&l.store, &l.scope, tenant_id, actor(ctx), user_id)
-            .await?;
+        store::allocation::clear_override(
+            &l.store,
+            &l.scope,
+            tenant_id,
+            actor(ctx),
+            user_id,
+            effective_from.map(|d| d.0),
+        )
+        .await?;
         user_after(l, user_id).await
     }
 
@@ -129,7 +151,9 @@ impl AllocationMutation {
                     sku_id,
                     input.monthly_unit_price,
                     currency,
-                    input.effective_from.0,
+                    input
+                        .effective_from
+                        .map_or_else(store::history::today, |d| d.0),
                 )
             })
             .map_err(|e| ApiError::from(e).within("input"))?;

@@ -377,6 +377,10 @@ pub struct CreateAllocationRuleInput {
     /// Disabled rules are kept but never match; null counts as the default.
     #[graphql(default_with = "Some(true)")]
     pub enabled: Option<bool>,
+    /// The day the change takes effect (UTC); today when omitted. An earlier day re-evaluates
+    /// the allocation of the days from it on (refused with `CONFLICT` naming a closed month
+    /// among them); a later day schedules the change (`Tenant.scheduledAllocationChanges`).
+    pub effective_from: Option<super::Date>,
 }
 
 /// Changes to a rule; omitted fields stay as they are.
@@ -388,6 +392,10 @@ pub struct UpdateAllocationRuleInput {
     pub conditions: Option<Vec<AllocationConditionInput>>,
     /// Enables or disables the rule.
     pub enabled: Option<bool>,
+    /// The day the change takes effect (UTC); today when omitted. An earlier day re-evaluates
+    /// the allocation of the days from it on (refused with `CONFLICT` naming a closed month
+    /// among them); a later day schedules the change (`Tenant.scheduledAllocationChanges`).
+    pub effective_from: Option<super::Date>,
 }
 
 /// Checked conditions of input field `{prefix}.conditions`; `BAD_USER_INPUT` naming the field

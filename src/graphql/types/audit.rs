@@ -17,13 +17,21 @@ use crate::store::audit;
 const AUDIT_ORDERING: &str = "audit";
 
 /// One recorded change.
-pub struct AuditEntryObject(AuditEntry);
+pub struct AuditEntryObject(pub(crate) AuditEntry);
 
 #[Object(name = "AuditEntry")]
 impl AuditEntryObject {
     /// When the change was made.
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
+    }
+
+    /// The day the change takes effect (UTC): the `effectiveFrom` of a rule, override or price
+    /// change, which may be before `at` (backdated) or after it (scheduled). Null for changes
+    /// without one (cost group names, billing, closing months) and entries recorded before
+    /// effective dates existed.
+    async fn effective_from(&self) -> Option<super::Date> {
+        self.0.change.effective_from.map(super::Date)
     }
 
     /// Who made it: the principal, or `anonymous` when authentication is off.

@@ -495,6 +495,24 @@ impl TenantObject {
             .ok_or_else(|| ApiError::NotFound(format!("tenant {} not found", self.0.id)))
     }
 
+    /// The allocation changes made for a day after today (UTC), not in force yet: audit entries
+    /// by `effectiveFrom`, then as made. Each takes effect at the tenant's first evaluation on
+    /// or after its day (an import, an allocation change, or the hourly check).
+    async fn scheduled_allocation_changes(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<super::audit::AuditEntryObject>> {
+        let entries = loaders(ctx)?
+            .scheduled_changes
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(entries
+            .into_iter()
+            .map(|e| super::audit::AuditEntryObject(Arc::unwrap_or_clone(e)))
+            .collect())
+    }
+
     /// The tenant's allocation rules in priority order: the first enabled rule whose conditions
     /// all hold places a user.
     async fn allocation_rules(&self, ctx: &Context<'_>) -> ApiResult<Vec<AllocationRuleObject>> {

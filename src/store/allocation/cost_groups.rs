@@ -229,6 +229,8 @@ pub async fn delete_cost_group(
     reassign_to: Option<CostGroupId>,
 ) -> Result<CostGroupId, StoreError> {
     let (mut write, mut groups, index) = lock_group(store, scope, id).await?;
+    // Rules and overrides moved to `reassign_to` move from today on.
+    write.effective_from(None).await?;
     let txn = write.txn();
     let group = groups.remove(index);
     if reassign_to == Some(id) {
@@ -450,5 +452,6 @@ fn change_of(
         subject_id: group.id.to_string(),
         before: before.map(audit_json),
         after: after.map(audit_json),
+        effective_from: None,
     }
 }

@@ -16,17 +16,15 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::reads;
+use super::backdated::{Row, compile, evaluator_for, group_ids, rows_of, source_of};
+use super::{backdated, configurations, reads};
 use crate::domain::allocation::report::{Tally, tally};
 use crate::domain::allocation::{
-    AllocationInput, AllocationSource, CompiledRule, Evaluator, Override, Share, UserAllocation,
-    evaluate,
+    AllocationInput, AllocationSource, CompiledRule, Share, UserAllocation, evaluate,
 };
 use crate::domain::{AllocationRuleId, CostGroupId, SkuId, TenantId, UserId};
 use crate::store::connect::Store;
-use crate::store::entities::{
-    allocation_evaluation, cost_group, user, user_allocation, user_license,
-};
+use crate::store::entities::{allocation_evaluation, user, user_allocation, user_license};
 use crate::store::error::StoreError;
 use crate::store::{history, keyset, licenses, subscriptions, tenants, transaction, users};
 
@@ -113,31 +111,6 @@ pub(super) fn tally_of_json(
             .map(|s| s.into_iter().map(CostGroupId).collect())
             .collect(),
     })
-}
-
-/// One stored row of an allocation: (cost group, percent, source, rule).
-type Row = (Uuid, String, &'static str, Option<Uuid>);
-
-fn rows_of(a: &UserAllocation) -> Vec<Row> {
-    let (source, rule) = match a.source {
-        AllocationSource::Override => ("OVERRIDE", None),
-        AllocationSource::Rule(r) => ("RULE", Some(r.uuid())),
-        AllocationSource::Unallocated => return Vec::new(),
-    };
-    let mut rows: Vec<Row> = a
-        .shares
-        .iter()
-        .map(|s| {
-            (
-                s.cost_group.uuid(),
-                s.percent.normalize().to_string(),
-                source,
-                rule,
-            )
-        })
-        .collect();
-    rows.sort();
-    rows
 }
 
 /// Users an evaluation of a whole tenant reads at a time, with their licenses: its memory is
@@ -227,33 +200,6 @@ impl TenantChunks {
     }
 }
 
-/// An evaluator of `rules` and `overrides` for `tenant_id`, with the tenant's manager chains
-/// when a rule follows them.
-async fn evaluator_for<'a>(
-    conn: &impl ConnectionTrait,
-    tenant_id: TenantId,
-    rules: &'a [CompiledRule],
-    overrides: &'a [Override],
-    groups: &[CostGroupId],
-) -> Result<Evaluator<'a>, StoreError> {
-    let mut evaluator = Evaluator::new(rules, overrides, groups);
-    if evaluator.follows_managers() {
-        let links: Vec<(UserId, Option<UserId>)> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::ManagerId)
-            .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-            .into_tuple::<(Uuid, Option<Uuid>)>()
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|(id, manager)| (UserId(id), manager.map(UserId)))
-            .collect();
-        evaluator.set_managers(&links);
-    }
-    Ok(evaluator)
-}
-
 /// Evaluates `tenant_id` inside `txn` (a write transaction) and stores the result: the rows of
 /// users whose allocation changed are rewritten, and the tally replaced. The tenant's users are
 /// read, evaluated and written [`USERS_PER_CHUNK`] at a time.
@@ -263,6 +209,8 @@ pub(crate) async fn reevaluate(
     tenant_id: TenantId,
     on: NaiveDate,
 ) -> Result<EvaluationSummary, StoreError> {
+    // A configuration scheduled for a day up to `on` takes effect first, from its day on.
+    let promoted = configurations::promote_due(txn, tenant_id, on).await?;
     let rules = compiled_rules(txn, tenant_id).await?;
     let overrides = reads::list_overrides_of_tenant_on(txn, tenant_id).await?;
     let groups = group_ids(txn, tenant_id).await?;
@@ -281,6 +229,9 @@ pub(crate) async fn reevaluate(
         summary.users_changed += written.users_changed;
     }
     save_tally(txn, tenant_id, &totals).await?;
+    if let Some(from) = promoted {
+        backdated::reevaluate_days(txn, tenant_id, from, on).await?;
+    }
     Ok(summary)
 }
 
@@ -319,6 +270,12 @@ pub(super) async fn reevaluate_users(
     users: &[UserId],
     on: NaiveDate,
 ) -> Result<EvaluationSummary, StoreError> {
+    if let Some(from) = configurations::promote_due(txn, tenant_id, on).await? {
+        // A scheduled configuration took effect: it can move anyone, from its day on.
+        let summary = reevaluate(txn, tenant_id, on).await?;
+        backdated::reevaluate_days(txn, tenant_id, from, on).await?;
+        return Ok(summary);
+    }
     let rules = compiled_rules(txn, tenant_id).await?;
     let stored = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
         .one(txn)
@@ -389,33 +346,7 @@ pub(super) async fn compiled_rules(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
 ) -> Result<Vec<CompiledRule>, StoreError> {
-    reads::list_rules_of_tenant_on(txn, tenant_id)
-        .await?
-        .into_iter()
-        .map(|r| {
-            r.compile().map_err(|e| StoreError::Corrupt {
-                table: "allocation_rules",
-                detail: format!("rule {}: {e}", r.id),
-            })
-        })
-        .collect()
-}
-
-/// The ids of the tenant's cost groups.
-pub(super) async fn group_ids(
-    txn: &DatabaseTransaction,
-    tenant_id: TenantId,
-) -> Result<Vec<CostGroupId>, StoreError> {
-    Ok(cost_group::Entity::find()
-        .select_only()
-        .column(cost_group::Column::Id)
-        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
-        .into_tuple::<Uuid>()
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(CostGroupId)
-        .collect())
+    compile(&reads::list_rules_of_tenant_on(txn, tenant_id).await?)
 }
 
 /// Rewrites the rows of the users whose allocation differs from what is stored, effective `on`:
@@ -436,11 +367,7 @@ pub(super) async fn write_allocations(
     }
     let rows = query.all(txn).await?;
     for r in rows {
-        let source = if r.source == "OVERRIDE" {
-            "OVERRIDE"
-        } else {
-            "RULE"
-        };
+        let source = source_of(&r.source);
         stored.entry(r.user_id).or_default().push((
             r.cost_group_id,
             r.percent.clone(),

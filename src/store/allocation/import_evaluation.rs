@@ -2,19 +2,19 @@
 //! are taken out of the stored tally as they were counted, evaluated from what the import
 //! already holds and counted again, so the tenant is not read back after it is written. A
 //! user's allocation depends on that user alone unless a rule follows manager chains; then, and
-//! for a tenant that has users but was never evaluated, the whole tenant is evaluated once the
-//! users are written, as before.
+//! for a tenant that has users but was never evaluated or whose scheduled configuration takes
+//! effect with this import, the whole tenant is evaluated once the users are written.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use sea_orm::{DatabaseTransaction, EntityTrait};
 
+use super::backdated::{self, group_ids};
 use super::evaluation::{
-    compiled_rules, group_ids, reevaluate, save_tally, stored_allocations, tally_of_json,
-    write_allocations,
+    compiled_rules, reevaluate, save_tally, stored_allocations, tally_of_json, write_allocations,
 };
-use super::reads;
+use super::{configurations, reads};
 use crate::domain::allocation::report::{Tally, tally};
 use crate::domain::allocation::{
     AllocationSource, CompiledRule, Evaluator, Override, UserAllocation,
@@ -25,8 +25,9 @@ use crate::store::error::StoreError;
 
 /// How an import keeps its tenant's allocation: chunk by chunk, or the whole tenant at the end.
 pub(crate) enum ImportEvaluation {
-    /// Every user is evaluated after the import's users are written.
-    WholeTenant,
+    /// Every user is evaluated after the import's users are written; then, when a scheduled
+    /// configuration took effect (from the day given), the days since it are evaluated again.
+    WholeTenant(Option<NaiveDate>),
     /// The users each chunk changes are evaluated as it is written.
     ByChunk(Box<ByChunk>),
 }
@@ -41,16 +42,22 @@ pub(crate) struct ByChunk {
 }
 
 impl ImportEvaluation {
-    /// Chooses how the import of `tenant_id` evaluates: chunk by chunk unless a rule follows
-    /// manager chains, or the tenant has users (`had_users`) but no stored tally.
+    /// Chooses how the import of `tenant_id` observed `on` evaluates, after putting in force a
+    /// configuration scheduled for a day up to `on`: chunk by chunk unless such a configuration
+    /// took effect, a rule follows manager chains, or the tenant has users (`had_users`) but no
+    /// stored tally.
     pub(crate) async fn begin(
         txn: &DatabaseTransaction,
         tenant_id: TenantId,
         had_users: bool,
+        on: NaiveDate,
     ) -> Result<Self, StoreError> {
+        if let Some(from) = configurations::promote_due(txn, tenant_id, on).await? {
+            return Ok(ImportEvaluation::WholeTenant(Some(from)));
+        }
         let rules = compiled_rules(txn, tenant_id).await?;
         if rules.iter().any(|r| r.managers().next().is_some()) {
-            return Ok(ImportEvaluation::WholeTenant);
+            return Ok(ImportEvaluation::WholeTenant(None));
         }
         let stored = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
             .one(txn)
@@ -58,7 +65,7 @@ impl ImportEvaluation {
         let totals = match stored {
             Some(row) => tally_of_json(row.tenant_id, row.tally)?,
             None if !had_users => Tally::default(),
-            None => return Ok(ImportEvaluation::WholeTenant),
+            None => return Ok(ImportEvaluation::WholeTenant(None)),
         };
         Ok(ImportEvaluation::ByChunk(Box::new(ByChunk {
             rules,
@@ -140,8 +147,11 @@ impl ImportEvaluation {
         on: NaiveDate,
     ) -> Result<(), StoreError> {
         match self {
-            ImportEvaluation::WholeTenant => {
+            ImportEvaluation::WholeTenant(promoted) => {
                 reevaluate(txn, tenant_id, on).await?;
+                if let Some(from) = promoted {
+                    backdated::reevaluate_days(txn, tenant_id, from, on).await?;
+                }
             }
             ImportEvaluation::ByChunk(state) => save_tally(txn, tenant_id, &state.totals).await?,
         }

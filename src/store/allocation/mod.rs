@@ -4,10 +4,13 @@
 //! Every mutation takes one path, `write::TenantWrite`: the tenant locked, the change written,
 //! the allocation re-evaluated as far as the change reaches, the change audited, then committed.
 //! The modules import one another one way only: the writers (`cost_groups`, `rules`,
-//! `overrides`, `prices`) use `write` and `reads`; `write` uses `evaluation`; `evaluation` uses
+//! `overrides`, `prices`) use `write` and `reads`; `write` uses `evaluation`, `backdated` and
+//! `configurations`; `evaluation` uses `backdated`, which uses `configurations`; both use
 //! `reads`, which uses none of them; `import_evaluation` (for the import's commit) uses
-//! `evaluation` and `reads`. No module here imports this front.
+//! `evaluation`, `backdated`, `configurations` and `reads`. No module here imports this front.
 
+mod backdated;
+mod configurations;
 mod cost_groups;
 mod evaluation;
 mod import_evaluation;
@@ -17,6 +20,7 @@ mod reads;
 mod rules;
 mod write;
 
+pub use configurations::list_scheduled_days;
 pub use cost_groups::{
     CostGroupChanges, NewCostGroup, create_cost_group, delete_cost_group, update_cost_group,
 };
@@ -36,3 +40,4 @@ pub(crate) use reads::{list_cost_groups_on, list_prices_of_tenants_on};
 pub use rules::{AllocationRuleChanges, create_rule, delete_rule, reorder_rules, update_rule};
 /// The one write path of a tenant's data, for writes outside allocation (SKU billing).
 pub(crate) use write::TenantWrite;
+pub use write::promote_scheduled_changes;

@@ -1,9 +1,11 @@
 //! The writes behind the override mutations: users placed in cost groups by hand, with their
 //! shares. Each checks the user and the cost groups inside its [`TenantWrite`], which
 //! re-evaluates the one user, audits and commits. Overrides are read back through `reads`.
+//! Each takes an effective day (today when `None`): see [`TenantWrite::effective_from`].
 
 use std::collections::HashSet;
 
+use chrono::NaiveDate;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
@@ -57,6 +59,7 @@ async fn commit_change(
         subject_id: change.user_id.to_string(),
         before: before.map(audit_json),
         after: after.map(audit_json),
+        effective_from: None,
     });
     // An override moves only its own user.
     write.moves_users(&[change.user_id]);
@@ -140,12 +143,14 @@ pub async fn set_override(
     tenant_id: TenantId,
     actor: String,
     new: Override,
+    effective_from: Option<NaiveDate>,
 ) -> Result<(), StoreError> {
     use sea_orm::ActiveValue::Set;
     let user_id = new.user_id();
-    let write = TenantWrite::begin(store, scope, tenant_id).await?;
+    let mut write = TenantWrite::begin(store, scope, tenant_id).await?;
+    check_user(write.txn(), tenant_id, user_id, true).await?;
+    write.effective_from(effective_from).await?;
     let txn = write.txn();
-    check_user(txn, tenant_id, user_id, true).await?;
     check_groups(txn, tenant_id, &new).await?;
     let before = list_overrides_of_users_on(txn, &[user_id]).await?;
 
@@ -197,10 +202,12 @@ pub async fn clear_override(
     tenant_id: TenantId,
     actor: String,
     user_id: UserId,
+    effective_from: Option<NaiveDate>,
 ) -> Result<bool, StoreError> {
-    let write = TenantWrite::begin(store, scope, tenant_id).await?;
+    let mut write = TenantWrite::begin(store, scope, tenant_id).await?;
+    check_user(write.txn(), tenant_id, user_id, false).await?;
+    write.effective_from(effective_from).await?;
     let txn = write.txn();
-    check_user(txn, tenant_id, user_id, false).await?;
     let Some(before) = list_overrides_of_users_on(txn, &[user_id])
         .await?
         .into_iter()

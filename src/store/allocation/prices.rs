@@ -100,6 +100,7 @@ pub async fn set_price(
         subject_id: format!("{sku}@{day}"),
         before: before.as_ref().map(audit_json),
         after: Some(audit_json(&after)),
+        effective_from: Some(day),
     });
     write.commit().await?;
     price_entry_of_row(after)

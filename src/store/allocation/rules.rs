@@ -1,12 +1,15 @@
 //! The writes behind the allocation rule mutations. Every write checks its input, then goes
 //! through [`TenantWrite`]: the tenant locked, the rule written, the tenant re-evaluated (a rule
 //! can move any user), the change audited, committed. Rules are read back through `reads`.
+//! Each takes an effective day (today when `None`): see [`TenantWrite::effective_from`].
 
+use chrono::NaiveDate;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
 
+use super::configurations::rule_row;
 use super::reads::{
     conditions_json, list_rule_entries_of_tenant_on, rule_entry_of_row, scoped_rules,
 };
@@ -17,26 +20,10 @@ use crate::domain::allocation::{
 use crate::domain::audit::AuditChange;
 use crate::domain::{AllocationRuleId, CostGroupId, TenantId, TenantScope};
 use crate::store::connect::Store;
-use crate::store::entities::allocation_rule::{self, Column, Entity};
+use crate::store::entities::allocation_rule::{Column, Entity};
 use crate::store::entities::cost_group;
 use crate::store::error::StoreError;
 use crate::store::transaction::stored_now;
-
-/// The stored form of a rule, for inserts and updates.
-fn to_active(entry: &AllocationRuleEntry) -> allocation_rule::ActiveModel {
-    use sea_orm::ActiveValue::Set;
-    let rule = &entry.rule;
-    allocation_rule::ActiveModel {
-        id: Set(rule.id.uuid()),
-        tenant_id: Set(rule.tenant_id.uuid()),
-        cost_group_id: Set(rule.target.uuid()),
-        priority: Set(rule.priority),
-        enabled: Set(rule.enabled),
-        conditions: Set(conditions_json(&rule.conditions)),
-        created_at: Set(entry.created_at),
-        updated_at: Set(entry.updated_at),
-    }
-}
 
 /// A rule as the audit log records it.
 fn audit_json(rule: &AllocationRule) -> serde_json::Value {
@@ -115,6 +102,7 @@ fn rule_change(
         subject_id: rule.id.to_string(),
         before: before.map(audit_json),
         after: after.map(audit_json),
+        effective_from: None,
     }
 }
 
@@ -128,9 +116,11 @@ pub async fn create_rule(
     scope: &TenantScope,
     actor: &str,
     mut rule: AllocationRule,
+    effective_from: Option<NaiveDate>,
 ) -> Result<AllocationRuleEntry, StoreError> {
     rule.validate()?;
-    let write = TenantWrite::begin(store, scope, rule.tenant_id).await?;
+    let mut write = TenantWrite::begin(store, scope, rule.tenant_id).await?;
+    write.effective_from(effective_from).await?;
     let txn = write.txn();
     check_target(txn, rule.tenant_id, rule.target).await?;
     let last: Option<i32> = Entity::find()
@@ -148,7 +138,7 @@ pub async fn create_rule(
         created_at: now,
         updated_at: now,
     };
-    to_active(&entry).insert(txn).await?;
+    rule_row(&entry).insert(txn).await?;
     let change = rule_change(
         actor,
         "createAllocationRule",
@@ -181,11 +171,13 @@ pub async fn update_rule(
     actor: &str,
     id: AllocationRuleId,
     changes: AllocationRuleChanges,
+    effective_from: Option<NaiveDate>,
 ) -> Result<AllocationRuleEntry, StoreError> {
     if let Some(conditions) = &changes.conditions {
         validate_conditions(conditions)?;
     }
-    let (write, before) = lock_rule(store, scope, id).await?;
+    let (mut write, before) = lock_rule(store, scope, id).await?;
+    write.effective_from(effective_from).await?;
     let txn = write.txn();
     let mut after = before.clone();
     if let Some(target) = changes.target {
@@ -199,7 +191,7 @@ pub async fn update_rule(
         after.rule.enabled = enabled;
     }
     after.updated_at = stored_now();
-    to_active(&after).update(txn).await?;
+    rule_row(&after).update(txn).await?;
     let change = rule_change(
         actor,
         "updateAllocationRule",
@@ -219,8 +211,10 @@ pub async fn delete_rule(
     scope: &TenantScope,
     actor: &str,
     id: AllocationRuleId,
+    effective_from: Option<NaiveDate>,
 ) -> Result<AllocationRuleId, StoreError> {
-    let (write, before) = lock_rule(store, scope, id).await?;
+    let (mut write, before) = lock_rule(store, scope, id).await?;
+    write.effective_from(effective_from).await?;
     Entity::delete_many()
         .filter(Column::TenantId.eq(before.rule.tenant_id.uuid()))
         .filter(Column::Id.eq(id.uuid()))
@@ -248,8 +242,10 @@ pub async fn reorder_rules(
     actor: &str,
     tenant_id: TenantId,
     order: &[AllocationRuleId],
+    effective_from: Option<NaiveDate>,
 ) -> Result<Vec<AllocationRuleEntry>, StoreError> {
-    let write = TenantWrite::begin(store, scope, tenant_id).await?;
+    let mut write = TenantWrite::begin(store, scope, tenant_id).await?;
+    write.effective_from(effective_from).await?;
     let txn = write.txn();
     let before = list_rule_entries_of_tenant_on(txn, tenant_id).await?;
     let ids: Vec<AllocationRuleId> = before.iter().map(|e| e.rule.id).collect();
@@ -285,6 +281,7 @@ pub async fn reorder_rules(
         subject_id: tenant_id.to_string(),
         before: Some(list(&before)),
         after: Some(list(&after)),
+        effective_from: None,
     };
     commit_change(write, change).await?;
     Ok(after)

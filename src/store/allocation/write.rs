@@ -3,9 +3,12 @@
 //! reaches, the change audited, then committed. Imports `evaluation` and the store's `audit`
 //! and `transaction`, never the writers that use it.
 
+use chrono::NaiveDate;
 use sea_orm::DatabaseTransaction;
 
-use super::evaluation;
+use super::configurations::{self, Version};
+use super::{backdated, evaluation};
+use crate::domain::allocation::{Configuration, ConfigurationChange};
 use crate::domain::audit::AuditChange;
 use crate::domain::{TenantId, TenantScope, UserId};
 use crate::store::connect::Store;
@@ -30,6 +33,14 @@ pub(crate) struct TenantWrite {
     tenant_id: TenantId,
     reach: Reach,
     changes: Vec<AuditChange>,
+    dated: Option<Dated>,
+}
+
+/// A change of rules or overrides that takes effect on a day: the day, and the configuration
+/// as it stood before the change.
+struct Dated {
+    effective_from: NaiveDate,
+    before: Configuration,
 }
 
 impl TenantWrite {
@@ -58,6 +69,7 @@ impl TenantWrite {
             tenant_id,
             reach: Reach::Nothing,
             changes: Vec::new(),
+            dated: None,
         })
     }
 
@@ -69,6 +81,32 @@ impl TenantWrite {
     /// Records `change` in the audit log when the write commits.
     pub(crate) fn audit(&mut self, change: AuditChange) {
         self.changes.push(change);
+    }
+
+    /// The change of rules or overrides about to be written takes effect on `day` (today when
+    /// `None`) rather than today: call before writing it. A day in the past re-evaluates the
+    /// days from it on; a day in the future keeps the tables read today as they are and
+    /// schedules the change. `Conflict` naming the month when a closed month has days from
+    /// `day` on.
+    pub(super) async fn effective_from(
+        &mut self,
+        day: Option<NaiveDate>,
+    ) -> Result<NaiveDate, StoreError> {
+        let today = history::today();
+        let day = day.unwrap_or(today);
+        if day < today {
+            crate::store::closed_months::refuse_change_in_closed_month(
+                &self.txn,
+                self.tenant_id,
+                day,
+            )
+            .await?;
+        }
+        self.dated = Some(Dated {
+            effective_from: day,
+            before: configurations::read_tables(&self.txn, self.tenant_id).await?,
+        });
+        Ok(day)
     }
 
     /// The change can move `users` to other cost groups.
@@ -85,17 +123,36 @@ impl TenantWrite {
         self.reach = Reach::Tenant;
     }
 
-    /// Re-evaluates what the change reaches, records its audit entries and commits.
-    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+    /// Records a dated change in the configuration versions, re-evaluates what it reaches (the
+    /// days from its effective day on, for a backdated one), records its audit entries and
+    /// commits.
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        let today = history::today();
+        let mut backdated_from = None;
+        if let Some(dated) = self.dated.take() {
+            let day = dated.effective_from;
+            let changed = self.record_version(dated).await?;
+            for change in &mut self.changes {
+                change.effective_from.get_or_insert(day);
+            }
+            if day > today {
+                // Scheduled: today's allocation stands until the day comes.
+                self.reach = Reach::Nothing;
+            } else if day < today && changed && self.reach != Reach::Nothing {
+                backdated_from = Some(day);
+            }
+        }
         match &self.reach {
             Reach::Nothing => {}
             Reach::Users(users) => {
-                evaluation::reevaluate_users(&self.txn, self.tenant_id, users, history::today())
-                    .await?;
+                evaluation::reevaluate_users(&self.txn, self.tenant_id, users, today).await?;
             }
             Reach::Tenant => {
-                evaluation::reevaluate(&self.txn, self.tenant_id, history::today()).await?;
+                evaluation::reevaluate(&self.txn, self.tenant_id, today).await?;
             }
+        }
+        if let Some(from) = backdated_from {
+            backdated::reevaluate_days(&self.txn, self.tenant_id, from, today).await?;
         }
         for change in self.changes {
             audit::record(&self.txn, change).await?;
@@ -103,4 +160,73 @@ impl TenantWrite {
         self.txn.commit().await?;
         Ok(())
     }
+
+    /// Applies the change (the tables now against `dated.before`) to every configuration version
+    /// from its day on, adding a version on that day; a change for a future day is taken back
+    /// out of the tables read today until it is promoted. Returns whether the rules or
+    /// overrides changed.
+    async fn record_version(&mut self, dated: Dated) -> Result<bool, StoreError> {
+        let today = history::today();
+        let day = dated.effective_from;
+        let after = configurations::read_tables(&self.txn, self.tenant_id).await?;
+        let change = ConfigurationChange::between(&dated.before, &after);
+        if change.is_empty() {
+            return Ok(false);
+        }
+        let mut versions = configurations::list_versions(&self.txn, self.tenant_id).await?;
+        let first_change = versions.is_empty();
+        if first_change {
+            versions.push(Version {
+                effective_from: configurations::beginning(),
+                configuration: dated.before.clone(),
+                promoted: true,
+            });
+        }
+        if !versions.iter().any(|v| v.effective_from == day) {
+            let base = configurations::in_force(&versions, day)
+                .map(|i| versions[i].configuration.clone())
+                .unwrap_or_else(|| dated.before.clone());
+            let at = versions.partition_point(|v| v.effective_from < day);
+            versions.insert(
+                at,
+                Version {
+                    effective_from: day,
+                    configuration: base,
+                    promoted: day <= today,
+                },
+            );
+        }
+        for v in versions.iter_mut().filter(|v| v.effective_from >= day) {
+            v.configuration.apply(&change);
+        }
+        if day <= today {
+            // The version in force today is what the tables now hold, exactly.
+            if let Some(i) = configurations::in_force(&versions, today) {
+                versions[i].configuration = after;
+            }
+        } else {
+            configurations::write_tables(&self.txn, self.tenant_id, &dated.before).await?;
+        }
+        for v in versions
+            .iter()
+            .filter(|v| v.effective_from >= day || first_change)
+        {
+            configurations::save_version(&self.txn, self.tenant_id, v).await?;
+        }
+        Ok(true)
+    }
+}
+
+/// Promotes every tenant's configuration scheduled for a day up to today (UTC) and not yet
+/// promoted (no import or change of the tenant came since its day), re-evaluating the days
+/// from it on, each tenant in a write of its own. Returns the tenants promoted.
+pub async fn promote_scheduled_changes(store: &Store) -> Result<usize, StoreError> {
+    let tenants = configurations::list_tenants_due(store.db(), history::today()).await?;
+    for tenant_id in &tenants {
+        let mut write = TenantWrite::begin(store, &TenantScope::All, *tenant_id).await?;
+        // The evaluation promotes what is due before it evaluates.
+        write.moves_tenant();
+        write.commit().await?;
+    }
+    Ok(tenants.len())
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub subject_id: String,
     pub before: Option<Json>,
     pub after: Option<Json>,
+    /// The day the change takes effect (null for entries recorded before effective dates).
+    pub effective_from: Option<Date>,
 }
 
 /// No relations are navigated through SeaORM; finders join explicitly.

@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table. Only `store` uses them; the rest of the code sees domain types.
 
+pub mod allocation_configuration;
 pub mod allocation_evaluation;
 pub mod allocation_history;
 pub mod allocation_override;

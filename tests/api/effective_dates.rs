@@ -1,0 +1,544 @@
+//! Allocation changes with effective dates, on every backend: a backdated rule re-bills last
+//! month's days to the cost groups of each day, a backdated change into a closed month is
+//! refused and changes nothing, a future-dated override is scheduled and takes effect once its
+//! day is imported, and audit entries carry both the time of a change and the day it takes
+//! effect. Past user versions and holdings are written directly (a past month cannot be
+//! imported today); the changes go through the API.
+
+use std::str::FromStr;
+
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
+use serde_json::{Value, json};
+use tenantgraph::domain::{ImportTrigger, RunStatus};
+use tenantgraph::store::entities::{
+    allocation_configuration, allocation_history, allocation_override, allocation_override_share,
+    allocation_rule, audit_log, cost_group, import_run, license_history, license_price,
+    subscription, user, user_allocation, user_license, user_version,
+};
+use uuid::Uuid;
+
+use crate::importer::{importer_for, simulator, store_db};
+use crate::support::{TestApp, backends, first_error_code};
+
+const CHARGEBACK: &str = r#"query($t: ID!, $m: String!) { tenant(id: $t) { chargeback(month: $m) {
+    costGroups { costGroupId own { licenseDays } } unallocated { licenseDays } } } }"#;
+const CREATE_RULE: &str = r#"mutation($t: ID!, $g: ID!, $d: String!, $f: Date) {
+    createAllocationRule(input: { tenantId: $t, costGroupId: $g, effectiveFrom: $f,
+        conditions: [{ attribute: DEPARTMENT, operator: EQUALS, values: [$d] }] }) { id } }"#;
+const DELETE_RULE: &str = "mutation($id: ID!) { deleteAllocationRule(id: $id) }";
+const SET_OVERRIDE: &str = r#"mutation($t: ID!, $u: ID!, $g: ID!, $f: Date) {
+    setUserAllocation(tenantId: $t, userId: $u, shares: [{ costGroupId: $g, percent: 100 }],
+        effectiveFrom: $f) { allocation { source shares { percent costGroup { id } } } } }"#;
+const ALLOCATION: &str = r#"query($t: ID!, $u: ID!) { user(tenantId: $t, id: $u) {
+    allocation { source shares { percent costGroup { id } } } } }"#;
+const SCHEDULED: &str = r#"query($t: ID!) { tenant(id: $t) {
+    scheduledAllocationChanges { action subjectId at effectiveFrom } } }"#;
+const AUDIT: &str = r#"query($t: ID!) { auditLog(tenantId: $t, first: 10) {
+    edges { node { action at effectiveFrom } } } }"#;
+const CLOSE: &str = r#"mutation($t: ID!, $m: String!) { closeChargeback(tenantId: $t, month: $m) {
+    closed } }"#;
+
+fn dec(v: &Value) -> Decimal {
+    Decimal::from_str(v.as_str().unwrap_or_else(|| panic!("not a decimal: {v}"))).unwrap()
+}
+
+/// Last month: its first day, its `YYYY-MM` and its number of days.
+fn last_month() -> (NaiveDate, String, i64) {
+    let today = Utc::now().date_naive();
+    let this = today.with_day(1).unwrap();
+    let first = (this - Duration::days(1)).with_day(1).unwrap();
+    (
+        first,
+        first.format("%Y-%m").to_string(),
+        (this - first).num_days(),
+    )
+}
+
+/// The license days a chargeback line of `group` (own) holds; 0 when the group has no line.
+fn days_of(c: &Value, group: Uuid) -> Decimal {
+    c["costGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["costGroupId"] == group.to_string())
+        .map_or(Decimal::ZERO, |g| dec(&g["own"]["licenseDays"]))
+}
+
+/// The first demo tenant, emptied of allocation data and licenses but for one user who has
+/// held one SKU since 2025 (first import then; 31 EUR a month) and who moved from Sales to
+/// Finance on the 14th of last month (a user version ends that day).
+struct Scenario {
+    tenant: Uuid,
+    user: Uuid,
+    sales: Uuid,
+    finance: Uuid,
+    mid: NaiveDate,
+}
+
+async fn group(db: &DatabaseConnection, tenant: Uuid, name: &str) -> Uuid {
+    let id = Uuid::new_v4();
+    let now = Utc::now();
+    cost_group::Entity::insert(cost_group::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant),
+        parent_id: Set(None),
+        name: Set(name.to_owned()),
+        code: Set(None),
+        description: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await
+    .unwrap();
+    id
+}
+
+async fn scenario(app: &TestApp) -> Scenario {
+    crate::support::demo::seed(&app.store).await;
+    let db = store_db(&app.store).await;
+    let mut users = user::Entity::find()
+        .order_by_asc(user::Column::TenantId)
+        .order_by_asc(user::Column::Id)
+        .all(&db)
+        .await
+        .unwrap();
+    let tenant = users[0].tenant_id;
+    users.retain(|u| u.tenant_id == tenant);
+    macro_rules! clear {
+        ($($entity:ident),*) => {$(
+            $entity::Entity::delete_many()
+                .filter($entity::Column::TenantId.eq(tenant))
+                .exec(&db)
+                .await
+                .unwrap();
+        )*};
+    }
+    clear!(
+        user_license,
+        user_allocation,
+        allocation_history,
+        allocation_override_share,
+        allocation_override,
+        allocation_rule,
+        license_price,
+        license_history,
+        user_version
+    );
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::ValidFrom,
+            sea_orm::sea_query::Expr::value(Option::<NaiveDate>::None),
+        )
+        .filter(user::Column::TenantId.eq(tenant))
+        .exec(&db)
+        .await
+        .unwrap();
+    import_run::Entity::update_many()
+        .col_expr(
+            import_run::Column::ObservedOn,
+            sea_orm::sea_query::Expr::value(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()),
+        )
+        .filter(import_run::Column::TenantId.eq(tenant))
+        .exec(&db)
+        .await
+        .unwrap();
+    let sku = subscription::Entity::find()
+        .filter(subscription::Column::TenantId.eq(tenant))
+        .order_by_asc(subscription::Column::SkuId)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap()
+        .sku_id;
+    let since = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    license_price::Entity::insert(license_price::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant),
+        sku_id: Set(sku),
+        effective_from: Set(since),
+        monthly_unit_price: Set("31".to_owned()),
+        currency: Set("EUR".to_owned()),
+        created_at: Set(Utc::now()),
+    })
+    .exec_without_returning(&db)
+    .await
+    .unwrap();
+    let u = users[0].clone();
+    user_license::Entity::insert(user_license::ActiveModel {
+        user_id: Set(u.id),
+        sku_id: Set(sku),
+        tenant_id: Set(tenant),
+        disabled_plans: Set(json!([])),
+        held_from: Set(Some(since)),
+    })
+    .exec_without_returning(&db)
+    .await
+    .unwrap();
+    let mid = last_month().0 + Duration::days(13);
+    user_version::Entity::insert(user_version::ActiveModel {
+        id: NotSet,
+        tenant_id: Set(tenant),
+        user_id: Set(u.id),
+        display_name: Set(u.display_name.clone()),
+        given_name: Set(u.given_name.clone()),
+        surname: Set(u.surname.clone()),
+        user_principal_name: Set(u.user_principal_name.clone()),
+        mail: Set(u.mail.clone()),
+        user_type: Set(u.user_type.clone()),
+        account_enabled: Set(u.account_enabled),
+        job_title: Set(u.job_title.clone()),
+        department: Set(Some("Sales".to_owned())),
+        company_name: Set(u.company_name.clone()),
+        office_location: Set(u.office_location.clone()),
+        street_address: Set(u.street_address.clone()),
+        city: Set(u.city.clone()),
+        state: Set(u.state.clone()),
+        postal_code: Set(u.postal_code.clone()),
+        country: Set(u.country.clone()),
+        preferred_language: Set(u.preferred_language.clone()),
+        usage_location: Set(u.usage_location.clone()),
+        extension_attributes: Set(u.extension_attributes.clone()),
+        manager_id: Set(u.manager_id),
+        manager_contact_id: Set(u.manager_contact_id),
+        manager_contact_name: Set(u.manager_contact_name.clone()),
+        manager_contact_mail: Set(u.manager_contact_mail.clone()),
+        first_seen_at: Set(u.first_seen_at),
+        last_seen_at: Set(u.last_seen_at),
+        deleted_at: Set(None),
+        valid_from: Set(None),
+        valid_to: Set(mid),
+        deleted: Set(false),
+    })
+    .exec_without_returning(&db)
+    .await
+    .unwrap();
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::Department,
+            sea_orm::sea_query::Expr::value("Finance"),
+        )
+        .col_expr(
+            user::Column::ValidFrom,
+            sea_orm::sea_query::Expr::value(mid),
+        )
+        .filter(user::Column::Id.eq(u.id))
+        .exec(&db)
+        .await
+        .unwrap();
+    Scenario {
+        tenant,
+        user: u.id,
+        sales: group(&db, tenant, "Sales").await,
+        finance: group(&db, tenant, "Finance").await,
+        mid,
+    }
+}
+
+async fn chargeback(app: &TestApp, s: &Scenario) -> Value {
+    app.data(
+        CHARGEBACK,
+        json!({ "t": s.tenant.to_string(), "m": last_month().1 }),
+    )
+    .await["tenant"]["chargeback"]
+        .clone()
+}
+
+async fn create_rule(
+    app: &TestApp,
+    s: &Scenario,
+    group: Uuid,
+    department: &str,
+    from: Value,
+) -> String {
+    let created = app
+        .data(
+            CREATE_RULE,
+            json!({ "t": s.tenant.to_string(), "g": group.to_string(), "d": department, "f": from }),
+        )
+        .await;
+    created["createAllocationRule"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_backdated_rule_bills_last_months_days_to_the_groups_of_each_day() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        let (first, _, days) = last_month();
+        let days = Decimal::from(days);
+        let before = chargeback(&app, &s).await;
+        assert_eq!(dec(&before["unallocated"]["licenseDays"]), days, "{before}");
+
+        // A rule made today leaves last month as it was.
+        let sales_today = create_rule(&app, &s, s.sales, "Sales", Value::Null).await;
+        let c = chargeback(&app, &s).await;
+        assert_eq!(dec(&c["unallocated"]["licenseDays"]), days, "{c}");
+
+        // Backdated to the 1st: the Finance days (from the 14th) move; the Sales rule made
+        // today does not reach back with it.
+        create_rule(&app, &s, s.finance, "Finance", json!(first.to_string())).await;
+        let c = chargeback(&app, &s).await;
+        assert_eq!(days_of(&c, s.finance), days - Decimal::from(13), "{c}");
+        assert_eq!(days_of(&c, s.sales), Decimal::ZERO, "{c}");
+        assert_eq!(
+            dec(&c["unallocated"]["licenseDays"]),
+            Decimal::from(13),
+            "{c}"
+        );
+
+        // The Sales rule again, from the 1st: the first 13 days go to Sales.
+        app.data(DELETE_RULE, json!({ "id": sales_today })).await;
+        create_rule(&app, &s, s.sales, "Sales", json!(first.to_string())).await;
+        let c = chargeback(&app, &s).await;
+        assert_eq!(days_of(&c, s.sales), Decimal::from(13), "{c}");
+        assert_eq!(days_of(&c, s.finance), days - Decimal::from(13), "{c}");
+        assert_eq!(dec(&c["unallocated"]["licenseDays"]), Decimal::ZERO, "{c}");
+
+        // Stored as two intervals: Sales [1st, 14th) ended, Finance from the 14th in force.
+        let db = store_db(&app.store).await;
+        let ended = allocation_history::Entity::find()
+            .filter(allocation_history::Column::UserId.eq(s.user))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(ended.len(), 1, "{ended:?}");
+        assert_eq!(
+            (
+                ended[0].cost_group_id,
+                ended[0].valid_from,
+                ended[0].valid_to
+            ),
+            (s.sales, Some(first), s.mid)
+        );
+        let current = user_allocation::Entity::find()
+            .filter(user_allocation::Column::UserId.eq(s.user))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(current.len(), 1);
+        assert_eq!(
+            (current[0].cost_group_id, current[0].allocated_from),
+            (s.finance, Some(s.mid))
+        );
+
+        // The audit log has when each change was made and the day it takes effect.
+        let audit = app.data(AUDIT, json!({ "t": s.tenant.to_string() })).await;
+        let nodes: Vec<&Value> = audit["auditLog"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(4)
+            .map(|e| &e["node"])
+            .collect();
+        let today = Utc::now().date_naive().to_string();
+        let seen: Vec<(&str, &str)> = nodes
+            .iter()
+            .map(|n| {
+                (
+                    n["action"].as_str().unwrap(),
+                    n["effectiveFrom"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let first_text = first.to_string();
+        assert_eq!(
+            seen,
+            vec![
+                ("createAllocationRule", first_text.as_str()),
+                ("deleteAllocationRule", today.as_str()),
+                ("createAllocationRule", first_text.as_str()),
+                ("createAllocationRule", today.as_str()),
+            ]
+        );
+        assert!(
+            nodes
+                .iter()
+                .all(|n| n["at"].as_str().unwrap().starts_with(&today)),
+            "{audit}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_backdated_change_into_a_closed_month_is_refused_and_changes_nothing() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        let (first, month, _) = last_month();
+        let t = s.tenant.to_string();
+        create_rule(&app, &s, s.finance, "Finance", json!(first.to_string())).await;
+        app.data(CLOSE, json!({ "t": t, "m": month })).await;
+        let db = store_db(&app.store).await;
+        let counts = |db: &DatabaseConnection| {
+            let db = db.clone();
+            async move {
+                (
+                    allocation_rule::Entity::find().count(&db).await.unwrap(),
+                    allocation_override::Entity::find()
+                        .count(&db)
+                        .await
+                        .unwrap(),
+                    allocation_configuration::Entity::find()
+                        .count(&db)
+                        .await
+                        .unwrap(),
+                    allocation_history::Entity::find().count(&db).await.unwrap(),
+                    audit_log::Entity::find().count(&db).await.unwrap(),
+                )
+            }
+        };
+        let before = counts(&db).await;
+        let refused = app
+            .post(
+                CREATE_RULE,
+                json!({ "t": t, "g": s.sales.to_string(), "d": "Sales", "f": s.mid.to_string() }),
+            )
+            .await;
+        assert_eq!(first_error_code(&refused), "CONFLICT", "{refused}");
+        assert!(
+            refused["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&month),
+            "{refused}"
+        );
+        let refused = app
+            .post(
+                SET_OVERRIDE,
+                json!({ "t": t, "u": s.user.to_string(), "g": s.sales.to_string(),
+                        "f": "2025-06-01" }),
+            )
+            .await;
+        assert_eq!(first_error_code(&refused), "CONFLICT", "{refused}");
+        assert_eq!(counts(&db).await, before, "a refused change writes nothing");
+        let allocation = app
+            .data(ALLOCATION, json!({ "t": t, "u": s.user.to_string() }))
+            .await;
+        assert_eq!(allocation["user"]["allocation"]["source"], "RULE");
+
+        // From today on, the closed month is out of reach: accepted.
+        let today = app
+            .data(
+                SET_OVERRIDE,
+                json!({ "t": t, "u": s.user.to_string(), "g": s.sales.to_string(),
+                        "f": Utc::now().date_naive().to_string() }),
+            )
+            .await;
+        assert_eq!(
+            today["setUserAllocation"]["allocation"]["source"],
+            "OVERRIDE"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_future_override_is_scheduled_and_applies_once_its_day_is_imported() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 10).await;
+        let tenant = sim.tenant_ids()[0];
+        let importer = importer_for(&app.store, &sim).await;
+        let today = Utc::now().date_naive();
+        let tomorrow = today + Duration::days(1);
+        let import = |date: NaiveDate| {
+            let importer = importer.clone();
+            async move {
+                let summary = importer
+                    .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
+                    .await
+                    .unwrap();
+                assert!(
+                    summary
+                        .runs
+                        .iter()
+                        .all(|r| r.status == RunStatus::Succeeded),
+                    "{summary:?}"
+                );
+            }
+        };
+        import(today).await;
+        let db = store_db(&app.store).await;
+        let user = user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant))
+            .filter(user::Column::DeletedAt.is_null())
+            .order_by_asc(user::Column::Id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let sales = group(&db, tenant, "Sales").await;
+        let vars = json!({ "t": tenant.to_string(), "u": user.to_string() });
+        let before = app.data(ALLOCATION, vars.clone()).await;
+
+        let set = app
+            .data(
+                SET_OVERRIDE,
+                json!({ "t": tenant.to_string(), "u": user.to_string(),
+                        "g": sales.to_string(), "f": tomorrow.to_string() }),
+            )
+            .await;
+        // Today's allocation stands.
+        assert_eq!(
+            set["setUserAllocation"]["allocation"],
+            before["user"]["allocation"]
+        );
+        assert_eq!(
+            allocation_override::Entity::find()
+                .filter(allocation_override::Column::TenantId.eq(tenant))
+                .count(&db)
+                .await
+                .unwrap(),
+            0
+        );
+        let scheduled = app
+            .data(SCHEDULED, json!({ "t": tenant.to_string() }))
+            .await;
+        let list = scheduled["tenant"]["scheduledAllocationChanges"]
+            .as_array()
+            .unwrap();
+        assert_eq!(list.len(), 1, "{scheduled}");
+        assert_eq!(list[0]["action"], "setUserAllocation");
+        assert_eq!(list[0]["subjectId"], user.to_string());
+        assert_eq!(list[0]["effectiveFrom"], tomorrow.to_string());
+        assert!(
+            list[0]["at"]
+                .as_str()
+                .unwrap()
+                .starts_with(&today.to_string())
+        );
+
+        // The import of tomorrow promotes it, from tomorrow on.
+        import(tomorrow).await;
+        let after = app.data(ALLOCATION, vars).await;
+        assert_eq!(after["user"]["allocation"]["source"], "OVERRIDE", "{after}");
+        assert_eq!(
+            after["user"]["allocation"]["shares"][0]["costGroup"]["id"],
+            sales.to_string()
+        );
+        let rows = user_allocation::Entity::find()
+            .filter(user_allocation::Column::UserId.eq(user))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].allocated_from, Some(tomorrow));
+        let scheduled = app
+            .data(SCHEDULED, json!({ "t": tenant.to_string() }))
+            .await;
+        assert_eq!(
+            scheduled["tenant"]["scheduledAllocationChanges"],
+            json!([]),
+            "promoted changes are no longer scheduled"
+        );
+    }
+}
