@@ -50,6 +50,7 @@ pub struct ApiExecutor {
     guard: Arc<OperationGuard>,
     heavy: Arc<heavy::HeavyWork>,
     persisted: Arc<persisted::PersistedDocuments>,
+    cursors: Arc<pagination::Cursors>,
     timeout: Duration,
 }
 
@@ -63,16 +64,24 @@ pub enum TransportRefusal {
 impl ApiExecutor {
     /// Wraps `schema` (built with [`build_for`] from the same `api`); operations are checked
     /// against `api`'s limits, read `store`, record into `metrics` and start imports with
-    /// `importer` (`None` when imports are not configured).
+    /// `importer` (`None` when imports are not configured). Fails only when the cursor key can't
+    /// be made (no random bytes).
     pub fn new(
         schema: AppSchema,
         store: Store,
         metrics: Arc<Metrics>,
         importer: ImporterHandle,
         api: &ApiSettings,
-    ) -> Self {
+    ) -> Result<Self, pagination::CursorKeyError> {
         let shape = limits::SchemaShape::from_sdl(&schema.sdl());
-        ApiExecutor {
+        let cursors = pagination::Cursors::new(api.cursor_keys.as_ref())?;
+        if cursors.is_ephemeral() {
+            tracing::info!(
+                "cursors are sealed with a key drawn at start: they end with this process and \
+                 other replicas refuse them; set TENANTGRAPH_SECRET_KEY to keep them"
+            );
+        }
+        Ok(ApiExecutor {
             schema,
             store,
             metrics,
@@ -83,8 +92,9 @@ impl ApiExecutor {
                 api.apq_cache_size,
                 api.trusted_documents.as_ref(),
             )),
+            cursors: Arc::new(cursors),
             timeout: api.timeout,
-        }
+        })
     }
 
     /// The request with what its resolvers read: the principal, loaders confined to the
@@ -100,6 +110,7 @@ impl ApiExecutor {
             .data(self.importer.clone())
             .data(self.guard.clone())
             .data(self.heavy.clone())
+            .data(self.cursors.clone())
     }
 
     /// Finds a persisted document named by hash and checks the request against the limits.
