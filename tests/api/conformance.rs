@@ -1,0 +1,117 @@
+//! Responses as the GraphQL specification words them (key order, decimals, error locations
+//! and paths) and cursors that carry no personal data.
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, backends, demo_data, first_error_code};
+
+const USERS_PAGE: &str = r#"query($id: ID!, $after: String, $order: UserOrder) {
+  tenant(id: $id) { users(first: 7, after: $after, orderBy: $order) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id displayName userPrincipalName } } } } }"#;
+
+/// Every text a cursor could show a user by: the whole name and UPN, and each of their words
+/// long enough not to turn up in random base64 by chance.
+fn personal_texts(node: &Value) -> Vec<String> {
+    let mut texts = Vec::new();
+    for field in ["displayName", "userPrincipalName"] {
+        let text = node[field].as_str().unwrap();
+        texts.extend(
+            text.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.chars().count() >= 6)
+                .map(str::to_owned),
+        );
+        texts.push(text.to_owned());
+    }
+    texts
+}
+
+#[tokio::test]
+async fn users_page_cursors_show_no_name_or_upn_and_still_page_at_the_same_cost() {
+    for backend in backends() {
+        let app = TestApp::demo(backend).await;
+        let tenant = demo_data()[0].0.tenant.id.to_string();
+        for order in ["DISPLAY_NAME", "USER_PRINCIPAL_NAME"] {
+            let mut after = Value::Null;
+            let (mut seen, mut costs) = (Vec::new(), Vec::new());
+            loop {
+                let vars = json!({ "id": tenant, "after": after, "order": { "field": order } });
+                let (body, statements) = app.counted(USERS_PAGE, vars).await;
+                assert!(body.get("errors").is_none(), "{body}");
+                costs.push(statements);
+                let users = &body["data"]["tenant"]["users"];
+                for edge in users["edges"].as_array().unwrap() {
+                    let cursor = edge["cursor"].as_str().unwrap();
+                    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(cursor)
+                        .map(|b| String::from_utf8_lossy(&b).to_lowercase())
+                        .unwrap_or_default();
+                    for text in personal_texts(&edge["node"]) {
+                        assert!(
+                            !cursor.contains(&text) && !decoded.contains(&text.to_lowercase()),
+                            "cursor {cursor} shows {text:?}"
+                        );
+                    }
+                    seen.push(edge["node"]["id"].as_str().unwrap().to_owned());
+                }
+                if users["pageInfo"]["hasNextPage"] == false {
+                    break;
+                }
+                after = users["pageInfo"]["endCursor"].clone();
+            }
+            let total = demo_data()[0]
+                .0
+                .users
+                .iter()
+                .filter(|u| u.deleted_at.is_none())
+                .count();
+            let distinct: std::collections::HashSet<_> = seen.iter().collect();
+            assert_eq!((seen.len(), distinct.len()), (total, total), "{order}");
+            assert!(costs.len() > 2, "{costs:?}");
+            // A page after a cursor costs what the first page costs: the keyset condition
+            // rides on the same statement.
+            assert!(costs.iter().all(|c| *c == costs[0]), "{order}: {costs:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_cursor_is_bad_user_input_naming_after() {
+    let app = TestApp::demo(backends()[0]).await;
+    let tenant = demo_data()[0].0.tenant.id.to_string();
+    let data = app.data(USERS_PAGE, json!({ "id": tenant })).await;
+    let cursor = data["tenant"]["users"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut bytes = engine.decode(&cursor).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    let id = demo_data()[0].0.users[0].id;
+    let forged = engine.encode(json!(["dn", "A", id]).to_string());
+    for bad in [engine.encode(bytes), forged, format!("{cursor}x")] {
+        let body = app
+            .post(USERS_PAGE, json!({ "id": tenant, "after": bad }))
+            .await;
+        assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with("after is not a cursor"), "{message}");
+        assert_eq!(
+            body["errors"][0]["path"],
+            json!(["tenant", "users"]),
+            "{body}"
+        );
+    }
+    // The untouched cursor still reads the next page.
+    let next = app
+        .data(USERS_PAGE, json!({ "id": tenant, "after": cursor }))
+        .await;
+    assert!(
+        !next["tenant"]["users"]["edges"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
