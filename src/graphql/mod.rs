@@ -13,6 +13,7 @@ pub mod mutation;
 pub mod pagination;
 pub mod persisted;
 pub mod query;
+pub mod response_order;
 pub mod schema;
 pub mod subscription;
 pub mod types;
@@ -140,7 +141,8 @@ impl ApiExecutor {
 
     /// Runs one admitted query or mutation for `principal`, cancelled after the timeout, with
     /// panics turned into errors and the errors capped.
-    async fn run(&self, request: Request, principal: Principal) -> Response {
+    async fn run(&self, mut request: Request, principal: Principal) -> Response {
+        let order = response_order::SelectionOrder::of(&mut request);
         let request = self.with_principal(request, principal);
         // Dropping the future on timeout cancels the resolvers and the statements they await.
         let mut response = match tokio::time::timeout(
@@ -164,6 +166,9 @@ impl ApiExecutor {
             }
         };
         self.guard.cap_errors(&mut response);
+        if let Some(order) = order {
+            order.apply(self.guard.shape(), &mut response.data);
+        }
         response
     }
 }
@@ -216,6 +221,7 @@ impl Executor for ApiExecutor {
             }));
         }
         let guard = self.guard.clone();
+        let order = response_order::SelectionOrder::of(&mut request);
         let request = self.with_principal(request, principal);
         let stream = Executor::execute_stream(&self.schema, request, session_data);
         Box::pin(
@@ -224,6 +230,9 @@ impl Executor for ApiExecutor {
                 .map(|item| item.unwrap_or_else(panic_response))
                 .map(move |mut response| {
                     guard.cap_errors(&mut response);
+                    if let Some(order) = &order {
+                        order.apply(guard.shape(), &mut response.data);
+                    }
                     response
                 }),
         )

@@ -115,3 +115,160 @@ async fn a_tampered_cursor_is_bad_user_input_naming_after() {
             .is_empty()
     );
 }
+
+/// A JSON value with its object keys in the order of the text.
+#[derive(Debug)]
+enum Ordered {
+    Object(Vec<(String, Ordered)>),
+    List(Vec<Ordered>),
+    Leaf,
+}
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Ordered::Object(entries))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Ordered::List(items))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Leaf)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Leaf)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Leaf)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Leaf)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Ordered, E> {
+                Ok(Ordered::Leaf)
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Leaf)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl Ordered {
+    /// The value under `path` (keys, or indexes of lists).
+    fn at(&self, path: &[&str]) -> &Ordered {
+        path.iter().fold(self, |value, step| match value {
+            Ordered::Object(entries) => &entries.iter().find(|(k, _)| k == step).unwrap().1,
+            Ordered::List(items) => &items[step.parse::<usize>().unwrap()],
+            Ordered::Leaf => panic!("no {step} in a leaf"),
+        })
+    }
+
+    /// The keys of the object under `path`, in the order of the text.
+    fn keys(&self, path: &[&str]) -> Vec<&str> {
+        match self.at(path) {
+            Ordered::Object(entries) => entries.iter().map(|(k, _)| k.as_str()).collect(),
+            other => panic!("{path:?} is not an object: {other:?}"),
+        }
+    }
+}
+
+/// POSTs `query` and returns the raw body, read with its keys in order.
+async fn ordered_body(app: &TestApp, query: &str, variables: Value) -> Ordered {
+    let text = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("\"errors\""), "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn response_keys_follow_the_selection_set_on_tenant_and_connections() {
+    let app = TestApp::demo(backends()[0]).await;
+    let tenant = demo_data()[0].0.tenant.id.to_string();
+    let query = r#"query Ordered($id: ID!) {
+      tenant(id: $id) {
+        users(first: 2) {
+          totalCount
+          edges { cursor node { licenses { skuId } manager { id } displayName id } }
+          pageInfo { endCursor hasNextPage }
+        }
+        userCount
+        subscriptions { skuPartNumber }
+        name
+        ... on Tenant { costGroups { name } id }
+      }
+      tenants(first: 2) { totalCount pageInfo { hasNextPage } edges { node { userCount name } cursor } }
+    }"#;
+    let body = ordered_body(&app, query, json!({ "id": tenant })).await;
+    assert_eq!(body.keys(&[]), ["data"]);
+    assert_eq!(body.keys(&["data"]), ["tenant", "tenants"]);
+    let t = ["data", "tenant"];
+    assert_eq!(
+        body.keys(&t),
+        [
+            "users",
+            "userCount",
+            "subscriptions",
+            "name",
+            "costGroups",
+            "id"
+        ]
+    );
+    assert_eq!(
+        body.keys(&["data", "tenant", "users"]),
+        ["totalCount", "edges", "pageInfo"]
+    );
+    assert_eq!(
+        body.keys(&["data", "tenant", "users", "edges", "0"]),
+        ["cursor", "node"]
+    );
+    assert_eq!(
+        body.keys(&["data", "tenant", "users", "edges", "1", "node"]),
+        ["licenses", "manager", "displayName", "id"]
+    );
+    assert_eq!(
+        body.keys(&["data", "tenant", "users", "pageInfo"]),
+        ["endCursor", "hasNextPage"]
+    );
+    assert_eq!(
+        body.keys(&["data", "tenants"]),
+        ["totalCount", "pageInfo", "edges"]
+    );
+    assert_eq!(
+        body.keys(&["data", "tenants", "edges", "0"]),
+        ["node", "cursor"]
+    );
+    assert_eq!(
+        body.keys(&["data", "tenants", "edges", "1", "node"]),
+        ["userCount", "name"]
+    );
+}
