@@ -272,3 +272,65 @@ async fn response_keys_follow_the_selection_set_on_tenant_and_connections() {
         ["userCount", "name"]
     );
 }
+
+#[tokio::test]
+async fn a_decimal_keeps_the_scale_it_was_given_and_money_shows_the_minor_units() {
+    for backend in backends() {
+        let app = TestApp::demo(backend).await;
+        let data = demo_data();
+        let tenant = data[0].0.tenant.id.to_string();
+        let skus: Vec<String> = data[0]
+            .0
+            .subscriptions
+            .iter()
+            .map(|s| s.sku_id.to_string())
+            .collect();
+        let set = r#"mutation($input: SetLicensePriceInput!) {
+          setLicensePrice(input: $input) { monthlyUnitPrice } }"#;
+        for (sku, given, shown) in [
+            (&skus[0], "32.40", "32.40"),
+            (&skus[1], "32.4", "32.40"),
+            (&skus[2], "7", "7.00"),
+            (&skus[3], "1.2345", "1.2345"),
+        ] {
+            let input = json!({ "input": { "tenantId": tenant, "skuId": sku,
+                "monthlyUnitPrice": given, "currency": "CHF", "effectiveFrom": "2020-01-01" } });
+            let answer = app.data(set, input).await;
+            assert_eq!(
+                answer["setLicensePrice"]["monthlyUnitPrice"], shown,
+                "{given}"
+            );
+        }
+        let read = r#"query($t: ID!) { tenant(id: $t) {
+          licensePrices { skuId monthlyUnitPrice }
+          costReport { currency assigned { cost exactCost skus { skuId unitPrice cost exactCost } } } } }"#;
+        let data = app.data(read, json!({ "t": tenant })).await;
+        let prices = data["tenant"]["licensePrices"].as_array().unwrap();
+        assert_eq!(prices.len(), 4, "{prices:?}");
+        let price_of = |sku: &str| {
+            prices.iter().find(|p| p["skuId"] == sku).unwrap()["monthlyUnitPrice"].clone()
+        };
+        assert_eq!(price_of(&skus[0]), "32.40");
+        assert_eq!(price_of(&skus[1]), "32.40");
+        assert_eq!(price_of(&skus[2]), "7.00");
+        let report = &data["tenant"]["costReport"];
+        assert_eq!(report["currency"], "CHF");
+        let cents = |v: &Value| {
+            let text = v.as_str().unwrap();
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals >= 2, "{text} has fewer than 2 decimals");
+        };
+        cents(&report["assigned"]["cost"]);
+        cents(&report["assigned"]["exactCost"]);
+        for line in report["assigned"]["skus"].as_array().unwrap() {
+            cents(&line["cost"]);
+            cents(&line["exactCost"]);
+            if !line["unitPrice"].is_null() {
+                cents(&line["unitPrice"]);
+            }
+            if line["skuId"] == skus[2].as_str() {
+                assert_eq!(line["unitPrice"], "7.00");
+            }
+        }
+    }
+}
