@@ -194,7 +194,19 @@ impl OperationGuard {
             ));
         }
         let document = async_graphql::parser::parse_query(&request.query)?;
-        let result = self.check_document(&document, request);
+        let result = self
+            .check_document(&document, request)
+            .map_err(|mut error| {
+                // A limit of the operation points at the operation (the first one when the
+                // document has several and none is chosen yet).
+                if error.locations.is_empty() {
+                    let operation = select_operation(&document, request.operation_name.as_deref())
+                        .map(|o| o.selection_set.pos)
+                        .or_else(|| document.operations.iter().next().map(|(_, o)| o.pos));
+                    error.locations.extend(operation);
+                }
+                error
+            });
         request.set_parsed_query(document);
         result
     }

@@ -222,7 +222,8 @@ async fn batch(
             }
         }
     }
-    respond(&responses)
+    let bodies: Vec<ResponseBody<'_>> = responses.iter().map(ResponseBody::of).collect();
+    respond(&bodies)
 }
 
 /// `GET /graphql?query=…&operationName=…&variables=…`: queries only, and only with a preflight
@@ -268,7 +269,7 @@ async fn answer(
         return Err(ApiError::BadUserInput("request has no query".to_owned()));
     }
     match execute(request, state, principal, request_id, read_only).await {
-        Ok(response) => respond(&response),
+        Ok(response) => respond(&ResponseBody::of(&response)),
         Err(TransportRefusal::MutationOverGet) => Err(ApiError::MethodNotAllowed(
             "mutations are only accepted over POST; GET runs queries only".to_owned(),
         )),
@@ -305,6 +306,34 @@ async fn execute(
         .metrics
         .record_request(operation.as_deref(), namer, outcome, started.elapsed());
     Ok(response)
+}
+
+/// A response as the GraphQL spec words it: without `data` when the request failed before
+/// execution (it does not parse or validate, a variable does not fit, a limit refused it), with
+/// `data` (`null` when a non-null root field failed) once execution began.
+#[derive(serde::Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
+impl<'a> ResponseBody<'a> {
+    fn of(response: &'a async_graphql::Response) -> Self {
+        // Execution errors carry the path of their field; errors raised before execution carry
+        // none, and leave no data.
+        let before_execution = response.data == async_graphql::Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|e| e.path.is_empty());
+        ResponseBody {
+            data: (!before_execution).then_some(&response.data),
+            errors: &response.errors,
+            extensions: &response.extensions,
+        }
+    }
 }
 
 fn respond<T: serde::Serialize>(response: &T) -> Result<HttpResponse, ApiError> {

@@ -334,3 +334,72 @@ async fn a_decimal_keeps_the_scale_it_was_given_and_money_shows_the_minor_units(
         }
     }
 }
+
+#[tokio::test]
+async fn errors_carry_locations_and_resolver_errors_their_path() {
+    let app = TestApp::demo(backends()[0]).await;
+    let tenant = demo_data()[0].0.tenant.id.to_string();
+    let aliases: Vec<String> = (0..40).map(|i| format!("a{i}: __typename")).collect();
+    let many_aliases = format!("query {{ {} }}", aliases.join(" "));
+    // Each case: the document, its variables, the expected first location and path.
+    let cases: [(&str, Value, Value, Option<Value>); 6] = [
+        // Does not parse.
+        (
+            "query {\n  tenants(first: 1) {",
+            json!({}),
+            json!({ "line": 2, "column": 22 }),
+            None,
+        ),
+        // Does not validate: an unknown field.
+        (
+            "{\n  tenants { nope } }",
+            json!({}),
+            json!({ "line": 2, "column": 13 }),
+            None,
+        ),
+        // A variable of the wrong type.
+        (
+            "query($n: Int) {\n  tenants(first: $n) { totalCount } }",
+            json!({ "n": "many" }),
+            json!({ "line": 2, "column": 11 }),
+            None,
+        ),
+        // Refused by a limit (more aliases than allowed): the operation's selection.
+        (
+            &many_aliases,
+            json!({}),
+            json!({ "line": 1, "column": 7 }),
+            None,
+        ),
+        // A resolver's error: path and location of the field.
+        (
+            "query($id: ID!) { tenant(id: $id) {\n    users(first: 900) { totalCount } } }",
+            json!({ "id": tenant }),
+            json!({ "line": 2, "column": 5 }),
+            Some(json!(["tenant", "users"])),
+        ),
+        (
+            "{ a: tenants { totalCount }\n  b: tenant(id: \"x\") { id } }",
+            json!({}),
+            json!({ "line": 2, "column": 3 }),
+            Some(json!(["b"])),
+        ),
+    ];
+    for (query, variables, location, path) in cases {
+        let body = app.post(query, variables).await;
+        let error = &body["errors"][0];
+        assert_eq!(error["locations"][0], location, "{query}: {body}");
+        // Errors before execution leave no `data`; once execution began, `data` is there.
+        match path {
+            Some(path) => {
+                assert_eq!(error["path"], path, "{query}: {body}");
+                assert!(body.get("data").is_some(), "{query}: {body}");
+            }
+            None => {
+                assert!(error.get("path").is_none(), "{query}: {body}");
+                assert!(body.get("data").is_none(), "{query}: {body}");
+            }
+        }
+        assert!(error["extensions"]["code"].is_string(), "{body}");
+    }
+}
