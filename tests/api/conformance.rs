@@ -403,3 +403,42 @@ async fn errors_carry_locations_and_resolver_errors_their_path() {
         assert!(error["extensions"]["code"].is_string(), "{body}");
     }
 }
+
+#[tokio::test]
+async fn graphql_response_json_is_answered_in_kind_with_400_for_a_request_error() {
+    let app = TestApp::empty(backends()[0]).await;
+    let send = |query: &'static str, accept: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("accept", accept)
+            .json(&json!({ "query": query }))
+            .send()
+    };
+    let media = "application/graphql-response+json";
+    for (query, accept, status, content_type) in [
+        ("{ __typename }", media, 200, media),
+        ("{", media, 400, media),
+        (
+            "{ nope }",
+            "application/graphql-response+json, application/json",
+            400,
+            media,
+        ),
+        ("{", "application/json", 200, "application/json"),
+        ("{", "*/*", 200, "application/json"),
+        (
+            "{ __typename }",
+            "application/json, application/graphql-response+json",
+            200,
+            "application/json",
+        ),
+    ] {
+        let response = send(query, accept).await.unwrap();
+        assert_eq!(response.status(), status, "{query} with {accept}");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            content_type,
+            "{query} with {accept}"
+        );
+    }
+}
