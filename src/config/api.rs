@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::graphql::{GraphqlSettings, OperationLimits, TrustedDocuments};
 use super::http::HttpSettings;
 use super::rate_limits::RateLimits;
+use super::secrets::SecretKeys;
 
 /// The API's settings: operation limits and the HTTP transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,9 @@ pub struct ApiSettings {
     pub ws_init_timeout: Duration,
     /// Networks of the reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The secret keys cursors are sealed with (keys derived from them); `None`: a key drawn
+    /// at start.
+    pub cursor_keys: Option<SecretKeys>,
 }
 
 impl ApiSettings {
@@ -61,6 +65,7 @@ impl ApiSettings {
             rate_limits,
             ws_init_timeout: http.ws_init_timeout,
             trusted_proxies: http.trusted_proxies,
+            cursor_keys: None,
         }
     }
 }

@@ -296,6 +296,7 @@ impl Settings {
         let store = self.store.check(self.demo)?;
         let upstream = self.upstream.check()?;
         let secret_keys = self.secrets.check()?;
+        let cursor_keys = secret_keys.clone();
         let importer = self.importer.check(upstream, secret_keys)?;
         let http = self.http.check()?;
         let telemetry = self.telemetry.check(self.demo, http.bind)?;
@@ -309,7 +310,10 @@ impl Settings {
             bind: http.bind,
             graphiql: http.graphiql,
             store,
-            api: ApiSettings::new(graphql, http, rate_limits),
+            api: ApiSettings {
+                cursor_keys,
+                ..ApiSettings::new(graphql, http, rate_limits)
+            },
             telemetry,
             audit_retention,
             history_retention_days: self.audit.history_retention_days(),

@@ -135,6 +135,18 @@ pub struct SecretKeys {
     pub previous: Option<SecretSlice<u8>>,
 }
 
+/// Keys are equal when their bytes are (settings are compared in tests).
+impl PartialEq for SecretKeys {
+    fn eq(&self, other: &Self) -> bool {
+        use secrecy::ExposeSecret as _;
+        let bytes = |k: &SecretSlice<u8>| k.expose_secret().to_vec();
+        bytes(&self.current) == bytes(&other.current)
+            && self.previous.as_ref().map(bytes) == other.previous.as_ref().map(bytes)
+    }
+}
+
+impl Eq for SecretKeys {}
+
 impl fmt::Debug for SecretKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretKeys")

@@ -34,6 +34,10 @@ struct FieldShape {
 #[derive(Debug, Default)]
 pub struct SchemaShape {
     types: HashMap<String, HashMap<String, FieldShape>>,
+    /// Names of the object types (not interfaces or unions).
+    objects: std::collections::HashSet<String>,
+    /// The object types of each union and interface.
+    possible: HashMap<String, std::collections::HashSet<String>>,
     query: String,
     mutation: String,
     subscription: String,
@@ -69,9 +73,25 @@ impl SchemaShape {
                 }
                 TypeSystemDefinition::Type(ty) => {
                     let ty = ty.node;
+                    let name = ty.name.node.to_string();
                     let fields = match ty.kind {
-                        TypeKind::Object(object) => object.fields,
+                        TypeKind::Object(object) => {
+                            for interface in &object.implements {
+                                shape
+                                    .possible
+                                    .entry(interface.node.to_string())
+                                    .or_default()
+                                    .insert(name.clone());
+                            }
+                            shape.objects.insert(name);
+                            object.fields
+                        }
                         TypeKind::Interface(interface) => interface.fields,
+                        TypeKind::Union(union) => {
+                            let members = union.members.iter().map(|m| m.node.to_string());
+                            shape.possible.entry(name).or_default().extend(members);
+                            continue;
+                        }
                         _ => continue,
                     };
                     let entry = shape.types.entry(ty.name.node.to_string()).or_default();
@@ -96,7 +116,24 @@ impl SchemaShape {
         self.types.get(parent)?.get(name)
     }
 
-    fn root(&self, ty: OperationType) -> &str {
+    /// The type `name` of `parent` returns (lists and non-null unwrapped), if known.
+    pub(crate) fn field_type(&self, parent: &str, name: &str) -> Option<&str> {
+        self.field(parent, name).map(|f| f.ty.as_str())
+    }
+
+    /// Whether `name` is an object type (not an interface, a union or unknown).
+    pub(crate) fn is_object(&self, name: &str) -> bool {
+        self.objects.contains(name)
+    }
+
+    /// Whether object type `object` is a member of union, or implements interface, `abstract_type`.
+    pub(crate) fn is_possible(&self, abstract_type: &str, object: &str) -> bool {
+        self.possible
+            .get(abstract_type)
+            .is_some_and(|objects| objects.contains(object))
+    }
+
+    pub(crate) fn root(&self, ty: OperationType) -> &str {
         match ty {
             OperationType::Query => &self.query,
             OperationType::Mutation => &self.mutation,
@@ -123,6 +160,11 @@ impl OperationGuard {
     /// A guard enforcing `limits` over a schema of this `shape`.
     pub fn new(limits: OperationLimits, shape: SchemaShape) -> Self {
         OperationGuard { limits, shape }
+    }
+
+    /// What the checks know of the schema.
+    pub fn shape(&self) -> &SchemaShape {
+        &self.shape
     }
 
     /// The limits enforced.
@@ -152,7 +194,19 @@ impl OperationGuard {
             ));
         }
         let document = async_graphql::parser::parse_query(&request.query)?;
-        let result = self.check_document(&document, request);
+        let result = self
+            .check_document(&document, request)
+            .map_err(|mut error| {
+                // A limit of the operation points at the operation (the first one when the
+                // document has several and none is chosen yet).
+                if error.locations.is_empty() {
+                    let operation = select_operation(&document, request.operation_name.as_deref())
+                        .map(|o| o.selection_set.pos)
+                        .or_else(|| document.operations.iter().next().map(|(_, o)| o.pos));
+                    error.locations.extend(operation);
+                }
+                error
+            });
         request.set_parsed_query(document);
         result
     }
@@ -259,7 +313,7 @@ impl OperationGuard {
 }
 
 /// The operation a request runs: the named one, or the only one.
-fn select_operation<'a>(
+pub(crate) fn select_operation<'a>(
     document: &'a ExecutableDocument,
     name: Option<&str>,
 ) -> Option<&'a OperationDefinition> {
@@ -276,7 +330,7 @@ fn select_operation<'a>(
 }
 
 /// The request's variables, with the operation's defaults for those it leaves out.
-fn effective_variables(operation: &OperationDefinition, given: &Variables) -> Variables {
+pub(crate) fn effective_variables(operation: &OperationDefinition, given: &Variables) -> Variables {
     let mut variables = given.clone();
     for definition in &operation.variable_definitions {
         let definition = &definition.node;

@@ -13,6 +13,7 @@ pub mod mutation;
 pub mod pagination;
 pub mod persisted;
 pub mod query;
+pub mod response_order;
 pub mod schema;
 pub mod subscription;
 pub mod types;
@@ -50,6 +51,7 @@ pub struct ApiExecutor {
     guard: Arc<OperationGuard>,
     heavy: Arc<heavy::HeavyWork>,
     persisted: Arc<persisted::PersistedDocuments>,
+    cursors: Arc<pagination::Cursors>,
     timeout: Duration,
 }
 
@@ -63,16 +65,24 @@ pub enum TransportRefusal {
 impl ApiExecutor {
     /// Wraps `schema` (built with [`build_for`] from the same `api`); operations are checked
     /// against `api`'s limits, read `store`, record into `metrics` and start imports with
-    /// `importer` (`None` when imports are not configured).
+    /// `importer` (`None` when imports are not configured). Fails only when the cursor key can't
+    /// be made (no random bytes).
     pub fn new(
         schema: AppSchema,
         store: Store,
         metrics: Arc<Metrics>,
         importer: ImporterHandle,
         api: &ApiSettings,
-    ) -> Self {
+    ) -> Result<Self, pagination::CursorKeyError> {
         let shape = limits::SchemaShape::from_sdl(&schema.sdl());
-        ApiExecutor {
+        let cursors = pagination::Cursors::new(api.cursor_keys.as_ref())?;
+        if cursors.is_ephemeral() {
+            tracing::info!(
+                "cursors are sealed with a key drawn at start: they end with this process and \
+                 other replicas refuse them; set TENANTGRAPH_SECRET_KEY to keep them"
+            );
+        }
+        Ok(ApiExecutor {
             schema,
             store,
             metrics,
@@ -83,8 +93,9 @@ impl ApiExecutor {
                 api.apq_cache_size,
                 api.trusted_documents.as_ref(),
             )),
+            cursors: Arc::new(cursors),
             timeout: api.timeout,
-        }
+        })
     }
 
     /// The request with what its resolvers read: the principal, loaders confined to the
@@ -100,6 +111,7 @@ impl ApiExecutor {
             .data(self.importer.clone())
             .data(self.guard.clone())
             .data(self.heavy.clone())
+            .data(self.cursors.clone())
     }
 
     /// Finds a persisted document named by hash and checks the request against the limits.
@@ -129,7 +141,8 @@ impl ApiExecutor {
 
     /// Runs one admitted query or mutation for `principal`, cancelled after the timeout, with
     /// panics turned into errors and the errors capped.
-    async fn run(&self, request: Request, principal: Principal) -> Response {
+    async fn run(&self, mut request: Request, principal: Principal) -> Response {
+        let order = response_order::SelectionOrder::of(&mut request);
         let request = self.with_principal(request, principal);
         // Dropping the future on timeout cancels the resolvers and the statements they await.
         let mut response = match tokio::time::timeout(
@@ -153,6 +166,9 @@ impl ApiExecutor {
             }
         };
         self.guard.cap_errors(&mut response);
+        if let Some(order) = order {
+            order.apply(self.guard.shape(), &mut response.data);
+        }
         response
     }
 }
@@ -205,6 +221,7 @@ impl Executor for ApiExecutor {
             }));
         }
         let guard = self.guard.clone();
+        let order = response_order::SelectionOrder::of(&mut request);
         let request = self.with_principal(request, principal);
         let stream = Executor::execute_stream(&self.schema, request, session_data);
         Box::pin(
@@ -213,6 +230,9 @@ impl Executor for ApiExecutor {
                 .map(|item| item.unwrap_or_else(panic_response))
                 .map(move |mut response| {
                     guard.cap_errors(&mut response);
+                    if let Some(order) = &order {
+                        order.apply(guard.shape(), &mut response.data);
+                    }
                     response
                 }),
         )

@@ -31,11 +31,12 @@ impl RootQuery {
         after: Option<String>,
         search: Option<String>,
     ) -> ApiResult<TenantConnection> {
-        let page = pagination::page_request(tenants::TENANT_ORDERING, first, after)?;
+        let cursors = pagination::cursors(ctx)?;
+        let page = cursors.page_request(tenants::TENANT_ORDERING, first, after)?;
         let l = loaders(ctx)?;
         let has_previous = page.after.is_some();
         let found = tenants::list_tenants(&l.store, &l.scope, search.as_deref(), &page).await?;
-        Ok(tenant_connection(found, search, has_previous))
+        Ok(tenant_connection(found, search, has_previous, cursors))
     }
 
     /// The commerce subscriptions whose commitment ends within the next `within` days (0 to
@@ -52,7 +53,8 @@ impl RootQuery {
                 "within must be from 0 to 3650 days, got {within}"
             )));
         }
-        let page = pagination::page_request(RenewalKey::ORDERING, first, after)?;
+        let cursors = pagination::cursors(ctx)?;
+        let page = cursors.page_request(RenewalKey::ORDERING, first, after)?;
         if let Some(cursor) = &page.after {
             RenewalKey::from_cursor(cursor).map_err(ApiError::BadUserInput)?;
         }
@@ -60,7 +62,7 @@ impl RootQuery {
         let now = Utc::now();
         let until = now + chrono::Duration::days(i64::from(within));
         let found = commerce::list_renewals(&l.store, &l.scope, now, until, &page).await?;
-        Ok(renewal_connection(found, page.after.is_some()))
+        Ok(renewal_connection(found, page.after.is_some(), cursors))
     }
 
     /// One tenant by its Entra tenant id; null when unknown.
@@ -101,11 +103,12 @@ impl ImportQuery {
         after: Option<String>,
     ) -> ApiResult<ImportRunConnection> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
-        let page = pagination::page_request(IMPORT_RUN_ORDERING, first, after)?;
+        let cursors = pagination::cursors(ctx)?;
+        let page = cursors.page_request(IMPORT_RUN_ORDERING, first, after)?;
         let has_previous = page.after.is_some();
         let l = loaders(ctx)?;
         if l.tenant.load_one(tenant_id).await?.is_none() {
-            return Ok(import_run_connection(Page::empty(), has_previous));
+            return Ok(import_run_connection(Page::empty(), has_previous, cursors));
         }
         let after = match &page.after {
             None => None,
@@ -126,6 +129,7 @@ impl ImportQuery {
         Ok(import_run_connection(
             Page::from_overfetched(runs, &page),
             has_previous,
+            cursors,
         ))
     }
 

@@ -170,7 +170,8 @@ async fn post_body(
     let request: async_graphql::Request = serde_json::from_value(value).map_err(|err| {
         ApiError::BadUserInput(format!("request body is not a GraphQL request: {err}"))
     })?;
-    answer(request, state, principal, request_id, false).await
+    let media = ResponseMedia::accepted_by(req);
+    answer(request, state, principal, request_id, false, media).await
 }
 
 /// A JSON array of operations: run one after the other when batching is on and the batch is
@@ -222,7 +223,8 @@ async fn batch(
             }
         }
     }
-    respond(&responses)
+    let bodies: Vec<ResponseBody<'_>> = responses.iter().map(ResponseBody::of).collect();
+    respond(&bodies)
 }
 
 /// `GET /graphql?query=…&operationName=…&variables=…`: queries only, and only with a preflight
@@ -253,22 +255,80 @@ async fn get_query(
     let request = async_graphql::http::parse_query_string(req.query_string()).map_err(|err| {
         ApiError::BadUserInput(format!("query string is not a GraphQL request: {err}"))
     })?;
-    answer(request, state, principal, request_id, true).await
+    let media = ResponseMedia::accepted_by(req);
+    answer(request, state, principal, request_id, true, media).await
 }
 
-/// Runs one operation and answers it; with `read_only` (GET) a mutation gets 405.
+/// The media type of a single operation's response (GraphQL over HTTP, "Body").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResponseMedia {
+    /// `application/json`: every GraphQL response with status 200.
+    Json,
+    /// `application/graphql-response+json`, when the client prefers it: a request that fails
+    /// before execution gets status 400.
+    GraphqlResponse,
+}
+
+impl ResponseMedia {
+    const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+    /// `GraphqlResponse` when `Accept` names it before `application/json` (or without it);
+    /// otherwise, and without `Accept`, `Json`.
+    fn accepted_by(req: &HttpRequest) -> ResponseMedia {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let position = |media: &str| {
+            accept.split(',').position(|item| {
+                item.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case(media))
+            })
+        };
+        match (
+            position(Self::GRAPHQL_RESPONSE),
+            position("application/json"),
+        ) {
+            (Some(ours), Some(json)) if ours < json => ResponseMedia::GraphqlResponse,
+            (Some(_), None) => ResponseMedia::GraphqlResponse,
+            _ => ResponseMedia::Json,
+        }
+    }
+}
+
+/// Runs one operation and answers it as `media`; with `read_only` (GET) a mutation gets 405.
 async fn answer(
     request: async_graphql::Request,
     state: &GraphqlState,
     principal: Principal,
     request_id: &RequestId,
     read_only: bool,
+    media: ResponseMedia,
 ) -> Result<HttpResponse, ApiError> {
     if request.query.trim().is_empty() && !persisted::has_hash(&request) {
         return Err(ApiError::BadUserInput("request has no query".to_owned()));
     }
     match execute(request, state, principal, request_id, read_only).await {
-        Ok(response) => respond(&response),
+        Ok(response) => {
+            let body = ResponseBody::of(&response);
+            match media {
+                ResponseMedia::Json => respond(&body),
+                ResponseMedia::GraphqlResponse => {
+                    let mut answer = respond(&body)?;
+                    answer.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        header::HeaderValue::from_static(ResponseMedia::GRAPHQL_RESPONSE),
+                    );
+                    // A request that failed before execution is the client's error.
+                    if body.data.is_none() {
+                        *answer.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+                    }
+                    Ok(answer)
+                }
+            }
+        }
         Err(TransportRefusal::MutationOverGet) => Err(ApiError::MethodNotAllowed(
             "mutations are only accepted over POST; GET runs queries only".to_owned(),
         )),
@@ -305,6 +365,34 @@ async fn execute(
         .metrics
         .record_request(operation.as_deref(), namer, outcome, started.elapsed());
     Ok(response)
+}
+
+/// A response as the GraphQL spec words it: without `data` when the request failed before
+/// execution (it does not parse or validate, a variable does not fit, a limit refused it), with
+/// `data` (`null` when a non-null root field failed) once execution began.
+#[derive(serde::Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
+impl<'a> ResponseBody<'a> {
+    fn of(response: &'a async_graphql::Response) -> Self {
+        // Execution errors carry the path of their field; errors raised before execution carry
+        // none, and leave no data.
+        let before_execution = response.data == async_graphql::Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|e| e.path.is_empty());
+        ResponseBody {
+            data: (!before_execution).then_some(&response.data),
+            errors: &response.errors,
+            extensions: &response.extensions,
+        }
+    }
 }
 
 fn respond<T: serde::Serialize>(response: &T) -> Result<HttpResponse, ApiError> {

@@ -118,7 +118,8 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             parts.metrics.clone(),
             parts.importer,
             &parts.api,
-        ),
+        )
+        .map_err(std::io::Error::other)?,
         metrics: parts.metrics.clone(),
         max_body_bytes: parts.api.max_body_bytes,
         max_batch: parts.api.max_batch,

@@ -9,6 +9,7 @@ mod allocation_rules;
 mod chargeback;
 mod cli;
 mod commerce;
+mod conformance;
 mod cost_groups;
 mod cost_reports;
 mod doc_examples;

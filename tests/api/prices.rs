@@ -64,7 +64,8 @@ async fn price_history_is_kept_and_the_price_in_force_follows_the_date() {
         let set = app
             .data(SET, price(&tenant, &sku, "30.50", "CHF", "2026-01-01"))
             .await;
-        assert_eq!(set["setLicensePrice"]["monthlyUnitPrice"], "30.5");
+        // The price keeps the scale it was given.
+        assert_eq!(set["setLicensePrice"]["monthlyUnitPrice"], "30.50");
         assert_eq!(set["setLicensePrice"]["effectiveFrom"], "2026-01-01");
         assert!(set["setLicensePrice"]["createdAt"].is_string());
         app.data(SET, price(&tenant, &sku, "32", "CHF", "2026-07-01"))
@@ -90,8 +91,8 @@ async fn price_history_is_kept_and_the_price_in_force_follows_the_date() {
             history,
             [
                 ("2025-01-01", "28.123456"),
-                ("2026-01-01", "30.5"),
-                ("2026-07-01", "32")
+                ("2026-01-01", "30.50"),
+                ("2026-07-01", "32.00")
             ],
             "{backend:?}"
         );
@@ -101,8 +102,8 @@ async fn price_history_is_kept_and_the_price_in_force_follows_the_date() {
         for (on, expected) in [
             ("2024-12-31", None),
             ("2025-01-01", Some("28.123456")),
-            ("2026-06-30", Some("30.5")),
-            ("2026-07-01", Some("32")),
+            ("2026-06-30", Some("30.50")),
+            ("2026-07-01", Some("32.00")),
         ] {
             let (got, _) = in_force(&app, &tenant, &sku, on).await;
             assert_eq!(
@@ -112,7 +113,7 @@ async fn price_history_is_kept_and_the_price_in_force_follows_the_date() {
             );
         }
         let (_, today) = in_force(&app, &tenant, &other_sku, "2026-01-01").await;
-        assert!(today.is_null() || today["monthlyUnitPrice"] == "0");
+        assert!(today.is_null() || today["monthlyUnitPrice"] == "0.00");
     }
 }
 

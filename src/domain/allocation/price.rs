@@ -117,6 +117,30 @@ impl Currency {
     pub fn from_minor(&self, amount: i64) -> Decimal {
         Decimal::new(amount, self.minor_units)
     }
+
+    /// `amount` as money is shown: with at least the currency's minor units (`32.4` EUR is
+    /// `32.40`, `1000` JPY stays `1000`), and every further digit it has (`32.4567`).
+    pub fn show(&self, amount: Decimal) -> Decimal {
+        let mut shown = amount;
+        if shown.scale() < self.minor_units {
+            shown.rescale(self.minor_units);
+        }
+        shown
+    }
+
+    /// [`Currency::show`] for an amount whose currency may be unknown (no price in force: the
+    /// amount is zero), then shown in cents; trailing zeros past that are dropped.
+    pub fn show_in(currency: Option<Currency>, amount: Decimal) -> Decimal {
+        let amount = amount.normalize();
+        match currency {
+            Some(c) => c.show(amount),
+            None => {
+                let mut cents = amount;
+                cents.rescale(amount.scale().max(2));
+                cents
+            }
+        }
+    }
 }
 
 impl fmt::Display for Currency {
@@ -310,6 +334,22 @@ mod tests {
 
     fn price(sku: u128, amount: Decimal, from: NaiveDate) -> Price {
         Price::new(SkuId(guid(sku)), amount, eur(), from).unwrap()
+    }
+
+    #[test]
+    fn money_is_shown_with_at_least_the_minor_units_and_every_digit_given() {
+        let show = |code: &str, amount: &str| {
+            Currency::parse(code)
+                .unwrap()
+                .show(amount.parse().unwrap())
+                .to_string()
+        };
+        assert_eq!(show("EUR", "32.4"), "32.40");
+        assert_eq!(show("EUR", "32.40"), "32.40");
+        assert_eq!(show("EUR", "32"), "32.00");
+        assert_eq!(show("EUR", "1.2345"), "1.2345");
+        assert_eq!(show("JPY", "1000"), "1000");
+        assert_eq!(show("BHD", "2.5"), "2.500");
     }
 
     #[test]

@@ -76,7 +76,8 @@ pub(crate) async fn member_list(
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<CostGroupMemberConnection> {
-    let page = Arc::new(pagination::page_request(MEMBER_ORDERING, first, after)?);
+    let cursors = pagination::cursors(ctx)?;
+    let page = Arc::new(cursors.page_request(MEMBER_ORDERING, first, after)?);
     let has_previous = page.after.is_some();
     let found = loaders(ctx)?
         .member_pages
@@ -91,7 +92,7 @@ pub(crate) async fn member_list(
     connection
         .edges
         .extend(found.items.into_iter().map(|member| {
-            let cursor = pagination::encode(MEMBER_ORDERING, "", member.user.id.uuid());
+            let cursor = cursors.encode(MEMBER_ORDERING, "", member.user.id.uuid());
             Edge::new(cursor, CostGroupMemberObject(member))
         }));
     Ok(connection)

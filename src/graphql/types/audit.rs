@@ -84,7 +84,8 @@ impl AuditQuery {
         after: Option<String>,
     ) -> ApiResult<AuditEntryConnection> {
         let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
-        let page = pagination::page_request(AUDIT_ORDERING, first, after)?;
+        let cursors = pagination::cursors(ctx)?;
+        let page = cursors.page_request(AUDIT_ORDERING, first, after)?;
         let before_id = page
             .after
             .as_ref()
@@ -103,7 +104,7 @@ impl AuditQuery {
         connection
             .edges
             .extend(page_rows.items.into_iter().map(|e| {
-                let cursor = pagination::encode(AUDIT_ORDERING, &e.id.to_string(), Uuid::nil());
+                let cursor = cursors.encode(AUDIT_ORDERING, &e.id.to_string(), Uuid::nil());
                 Edge::new(cursor, AuditEntryObject(e))
             }));
         Ok(connection)

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::{CostGroupObject, SubscriptionObject, loaders};
+use crate::domain::allocation::Currency;
 use crate::domain::chargeback::{Chargeback, ChargebackLine, ChargebackSku, Month};
 use crate::domain::{Principal, TenantId};
 use crate::graphql::error::{ApiError, ApiResult};
@@ -234,9 +235,9 @@ impl ChargebackLineObject {
         present(&self.month.chargeback, self.get().amount_minor())
     }
 
-    /// Amount before rounding.
+    /// Amount before rounding (at least the currency's minor units).
     async fn exact_amount(&self) -> Decimal {
-        self.get().amount().normalize()
+        Currency::show_in(self.month.chargeback.currency, self.get().amount())
     }
 
     /// Per SKU, by SKU id; only SKUs with days here.
@@ -286,8 +287,8 @@ impl ChargebackSkuObject {
         present(&self.month.chargeback, self.sku.amount_minor)
     }
 
-    /// Amount before rounding.
+    /// Amount before rounding (at least the currency's minor units).
     async fn exact_amount(&self) -> Decimal {
-        self.sku.amount.normalize()
+        Currency::show_in(self.month.chargeback.currency, self.sku.amount)
     }
 }

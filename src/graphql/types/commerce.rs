@@ -11,7 +11,7 @@ use super::{SubscriptionObject, loaders};
 use crate::domain::commerce::RenewalKey;
 use crate::domain::{CommerceSubscription, Page};
 use crate::graphql::error::ApiResult;
-use crate::graphql::pagination;
+use crate::graphql::pagination::Cursors;
 
 /// How a SKU of a tenant is paid for.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -140,6 +140,7 @@ pub type CommerceSubscriptionConnection = Connection<String, CommerceSubscriptio
 pub fn renewal_connection(
     page: Page<CommerceSubscription>,
     has_previous_page: bool,
+    cursors: &Cursors,
 ) -> CommerceSubscriptionConnection {
     let mut connection = Connection::new(has_previous_page, page.has_next_page);
     connection
@@ -147,7 +148,7 @@ pub fn renewal_connection(
         .extend(page.items.into_iter().filter_map(|s| {
             let key = RenewalKey::of(&s)?;
             let cursor = key.to_cursor();
-            let text = pagination::encode(&cursor.ordering, &cursor.key, cursor.id);
+            let text = cursors.encode(&cursor.ordering, &cursor.key, cursor.id);
             Some(Edge::new(text, CommerceSubscriptionObject(Arc::new(s))))
         }));
     connection

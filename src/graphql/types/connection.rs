@@ -12,7 +12,7 @@ use crate::domain::{ImportRun, Page, Tenant, TenantId, UserFilter, UserSort, Use
 
 use crate::graphql::error::ApiResult;
 use crate::graphql::loaders::UserCountKey;
-use crate::graphql::pagination;
+use crate::graphql::pagination::Cursors;
 use crate::store::history::user_versions;
 use crate::store::tenants;
 use crate::store::users::UserParent;
@@ -63,6 +63,7 @@ pub fn user_connection(
     filter: Arc<UserFilter>,
     sort: UserSort,
     has_previous_page: bool,
+    cursors: &Cursors,
 ) -> UserConnection {
     let mut connection = Connection::with_additional_fields(
         has_previous_page,
@@ -74,7 +75,7 @@ pub fn user_connection(
         },
     );
     connection.edges.extend(page.items.into_iter().map(|user| {
-        let cursor = pagination::encode(sort.tag(), sort.key_of(&user), user.id.uuid());
+        let cursor = cursors.encode(sort.tag(), sort.key_of(&user), user.id.uuid());
         Edge::new(cursor, UserObject::in_page(user, relations.clone()))
     }));
     connection
@@ -102,6 +103,7 @@ pub fn tenant_connection(
     page: Page<Tenant>,
     search: Option<String>,
     has_previous_page: bool,
+    cursors: &Cursors,
 ) -> TenantConnection {
     let mut connection = Connection::with_additional_fields(
         has_previous_page,
@@ -111,7 +113,7 @@ pub fn tenant_connection(
     connection
         .edges
         .extend(page.items.into_iter().map(|tenant| {
-            let cursor = pagination::encode(
+            let cursor = cursors.encode(
                 tenants::TENANT_ORDERING,
                 tenants::cursor_key(&tenant),
                 tenant.id.uuid(),
@@ -138,10 +140,11 @@ pub type ImportRunConnection = Connection<String, ImportRunObject>;
 pub fn import_run_connection(
     page: Page<ImportRun>,
     has_previous_page: bool,
+    cursors: &Cursors,
 ) -> ImportRunConnection {
     let mut connection = Connection::new(has_previous_page, page.has_next_page);
     connection.edges.extend(page.items.into_iter().map(|run| {
-        let cursor = pagination::encode(
+        let cursor = cursors.encode(
             IMPORT_RUN_ORDERING,
             &import_run_cursor_key(&run),
             run.id.uuid(),

@@ -194,9 +194,9 @@ impl CostLineObject {
         present(self.get().cost_minor, self.dated.report.currency)
     }
 
-    /// Monthly cost before rounding.
+    /// Monthly cost before rounding (at least the currency's minor units).
     async fn exact_cost(&self) -> Decimal {
-        self.get().cost.normalize()
+        Currency::show_in(self.dated.report.currency, self.get().cost)
     }
 
     /// Per SKU, by SKU id; only SKUs with licenses here.
@@ -247,9 +247,13 @@ impl SkuCostObject {
         self.get().licenses.normalize()
     }
 
-    /// Monthly unit price in force; null when the SKU has no price (its cost is 0).
+    /// Monthly unit price in force, as it was set (at least the currency's minor units);
+    /// null when the SKU has no price (its cost is 0).
     async fn unit_price(&self) -> Option<Decimal> {
-        self.get().unit_price
+        let currency = self.line.dated.report.currency;
+        self.get()
+            .unit_price
+            .map(|p| currency.map_or(p, |c| c.show(p)))
     }
 
     /// Monthly cost, presented in minor units of the currency (see `CostLine.cost`).
@@ -257,9 +261,9 @@ impl SkuCostObject {
         present(self.get().cost_minor, self.line.dated.report.currency)
     }
 
-    /// Monthly cost before rounding.
+    /// Monthly cost before rounding (at least the currency's minor units).
     async fn exact_cost(&self) -> Decimal {
-        self.get().cost.normalize()
+        Currency::show_in(self.line.dated.report.currency, self.get().cost)
     }
 }
 

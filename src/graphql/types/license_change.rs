@@ -166,7 +166,8 @@ pub(crate) async fn license_changes(
         )));
     }
     let filter = filter.unwrap_or_default().into_domain()?;
-    let page = pagination::page_request(CHANGE_ORDERING, first, after)?;
+    let cursors = pagination::cursors(ctx)?;
+    let page = cursors.page_request(CHANGE_ORDERING, first, after)?;
     let after = match &page.after {
         None => None,
         Some(cursor) => Some(
@@ -191,7 +192,7 @@ pub(crate) async fn license_changes(
     connection
         .edges
         .extend(found.items.into_iter().map(|change| {
-            let cursor = pagination::encode(
+            let cursor = cursors.encode(
                 CHANGE_ORDERING,
                 &change.key.to_cursor(),
                 change.key.user_id.uuid(),

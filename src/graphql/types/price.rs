@@ -20,9 +20,13 @@ impl LicensePriceObject {
         ID(self.0.price.sku_id().to_string())
     }
 
-    /// What one license costs per month, in `currency`.
+    /// What one license costs per month, in `currency`: with the decimals it was set with, and
+    /// at least the currency's minor units (`32.40` CHF, `1000` JPY).
     async fn monthly_unit_price(&self) -> Decimal {
-        self.0.price.monthly_unit_price()
+        self.0
+            .price
+            .currency()
+            .show(self.0.price.monthly_unit_price())
     }
 
     /// ISO 4217 code, e.g. `CHF`; one currency per tenant.

@@ -152,7 +152,8 @@ pub(crate) async fn user_list(
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<UserConnection> {
-    let page = pagination::page_request(sort.tag(), first, after)?;
+    let cursors = pagination::cursors(ctx)?;
+    let page = cursors.page_request(sort.tag(), first, after)?;
     let has_previous = page.after.is_some();
     let filter = Arc::new(filter);
     let key = UserPageKey {
@@ -176,6 +177,7 @@ pub(crate) async fn user_list(
         filter,
         sort,
         has_previous,
+        cursors,
     ))
 }
 

@@ -115,7 +115,8 @@ pub(crate) async fn user_history(
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<UserVersionConnection> {
-    let page = pagination::page_request(VERSION_ORDERING, first, after)?;
+    let cursors = pagination::cursors(ctx)?;
+    let page = cursors.page_request(VERSION_ORDERING, first, after)?;
     let versions = loaders(ctx)?
         .user_versions
         .load_one(user)
@@ -134,7 +135,7 @@ pub(crate) async fn user_history(
     let mut connection = Connection::new(page.after.is_some(), end < versions.len());
     connection.edges.extend((start..end).map(|i| {
         let version = versions[i].clone();
-        let cursor = pagination::encode(VERSION_ORDERING, &version_key(&version), user.uuid());
+        let cursor = cursors.encode(VERSION_ORDERING, &version_key(&version), user.uuid());
         Edge::new(
             cursor,
             UserVersionObject {
@@ -177,7 +178,8 @@ pub(crate) async fn users_as_of(
     after: Option<String>,
 ) -> ApiResult<UserConnection> {
     check_as_of_filter(&filter)?;
-    let page = pagination::page_request(sort.tag(), first, after)?;
+    let cursors = pagination::cursors(ctx)?;
+    let page = cursors.page_request(sort.tag(), first, after)?;
     let has_previous = page.after.is_some();
     let store = &loaders(ctx)?.store;
     let query = UserListQuery {
@@ -194,7 +196,7 @@ pub(crate) async fn users_as_of(
     );
     connection.edges.extend(found.items.iter().map(|user| {
         let object = UserObject::full(user);
-        let cursor = pagination::encode(sort.tag(), sort.key_of(&user.summary()), user.id.uuid());
+        let cursor = cursors.encode(sort.tag(), sort.key_of(&user.summary()), user.id.uuid());
         Edge::new(cursor, object)
     }));
     Ok(connection)

@@ -83,7 +83,8 @@ pub async fn set_price(
         tenant_id: Set(tenant_id.uuid()),
         sku_id: Set(sku.uuid()),
         effective_from: Set(day),
-        monthly_unit_price: Set(price.monthly_unit_price().normalize().to_string()),
+        // Kept with the scale it was given (`32.40`), which the API shows back.
+        monthly_unit_price: Set(price.monthly_unit_price().to_string()),
         currency: Set(currency.to_owned()),
         created_at: Set(stored_now()),
     };
