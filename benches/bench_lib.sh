@@ -66,13 +66,16 @@ cpu_ticks() {
 }
 
 sim_pid=
+sim_port=
 sim_start() {
   [[ -n $sim_pid ]] && { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; }
-  local port; port=$(free_port)
+  # The same port on every restart: stored delta links name the simulator's address.
+  local port; port=${sim_port:-$(free_port)}; sim_port=$port
   bench_spawn sim.log env TENANTGRAPH_LOG_LEVEL=warn "${BENCH_SIM_BIN:-$bench_bin}" simulate --bind "127.0.0.1:$port" \
     --tenants "$1" --users-per-tenant "$2" --latency-ms "${3:-0}" --day "${4:-0}" --seed 42
   sim_pid=${bench_pids[-1]}
-  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v1/customers" && break; sleep 0.1; done
+  # A large tenant on a later day takes the simulator seconds to replay (a minute at most).
+  for _ in $(seq 1 600); do curl -s -o /dev/null "http://127.0.0.1:$port/v1/customers" && break; sleep 0.1; done
   export TENANTGRAPH_LOGIN_URL=http://127.0.0.1:$port TENANTGRAPH_PARTNER_CENTER_URL=http://127.0.0.1:$port \
     TENANTGRAPH_GRAPH_URL=http://127.0.0.1:$port TENANTGRAPH_CLIENT_ID=tenantgraph-sim-client \
     TENANTGRAPH_CLIENT_SECRET=sim-client-secret TENANTGRAPH_REFRESH_TOKEN=sim-initial-refresh-token \
