@@ -112,12 +112,13 @@ assert "errors" not in r, r
 t = r["data"]["tenant"]
 if "chargeback" in t:
     c = t["chargeback"]
-    print(f"check: {sys.argv[1]} {c[\"firstDay\"]}..{c[\"lastDay\"]}: total {c[\"total\"][\"amount\"]} {c[\"currency\"]} over {len(c[\"costGroups\"])} cost groups, unallocated {c[\"unallocated\"][\"amount\"]}")
+    print("check: chargeback %s..%s: total %s %s over %d cost groups, unallocated %s" % (c["firstDay"],
+          c["lastDay"], c["total"]["amount"], c["currency"], len(c["costGroups"]), c["unallocated"]["amount"]))
 elif "consumptionHistory" in t:
-    print(f"check: {len(t[\"consumptionHistory\"])} SKUs, {sum(len(s[\"points\"]) for s in t[\"consumptionHistory\"])} points")
+    print("check: %d SKUs, %d points" % (len(t["consumptionHistory"]), sum(len(s["points"]) for s in t["consumptionHistory"])))
 else:
-    print(f"check: {len(t[\"licenseChanges\"][\"edges\"])} changes in the first page")
-' "$name"
+    print("check: %d changes in the first page" % len(t["licenseChanges"]["edges"]))
+'
   echo "== $name, 1 connection, ${secs} s"
   wrk -t1 -c1 -d"${secs}s" --latency -s benches/body.lua "$url" | grep -E 'Latency|50%|90%|99%|requests in|Non-2xx'
 done
