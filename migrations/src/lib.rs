@@ -29,6 +29,7 @@ mod m20261203_000019_license_assignments_by_tenant;
 mod m20261203_000020_user_versions;
 mod m20261203_000021_chargeback;
 mod m20261204_000022_allocation_configurations;
+mod m20261205_000023_history_read_indexes;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000020_user_versions::Migration),
             Box::new(m20261203_000021_chargeback::Migration),
             Box::new(m20261204_000022_allocation_configurations::Migration),
+            Box::new(m20261205_000023_history_read_indexes::Migration),
         ]
     }
 }

@@ -375,8 +375,8 @@ impl Accumulator {
         (a < b).then_some((a, b))
     }
 
-    /// Adds `days` × `fraction` license-days of `sku` over `[a, b)` to `bucket`, split where
-    /// the price changes.
+    /// Adds `weight` license-days a day of `sku` over `[a, b)` to `bucket` (a share of one
+    /// license, or several licenses), split where the price changes.
     fn charge(&mut self, bucket: Bucket, sku: SkuId, a: NaiveDate, b: NaiveDate, weight: Decimal) {
         let mut cuts = vec![a, b];
         let prices = self.prices.get(&sku);
@@ -409,6 +409,8 @@ impl Accumulator {
     /// Adds a chunk of users: their `holdings` and all their `shares` (of these users only).
     pub fn add_users(&mut self, holdings: &[HoldingSpan], shares: &[ShareSpan]) {
         let mut by_user: HashMap<UserId, Vec<&ShareSpan>> = HashMap::new();
+        let mut alike: HashMap<(Bucket, SkuId, NaiveDate, NaiveDate, Decimal), u64> =
+            HashMap::new();
         for s in shares {
             by_user.entry(s.user_id).or_default().push(s);
         }
@@ -433,14 +435,21 @@ impl Accumulator {
                 for s in spans {
                     if s.from.is_none_or(|f| f <= x) && s.to.is_none_or(|t| t > x) {
                         placed = true;
-                        let fraction = s.percent / Decimal::ONE_HUNDRED;
-                        self.charge(Bucket::Group(s.cost_group), h.sku_id, x, y, fraction);
+                        let key = (Bucket::Group(s.cost_group), h.sku_id, x, y, s.percent);
+                        *alike.entry(key).or_default() += 1;
                     }
                 }
                 if !placed {
-                    self.charge(Bucket::Unallocated, h.sku_id, x, y, Decimal::ONE);
+                    let key = (Bucket::Unallocated, h.sku_id, x, y, Decimal::ONE_HUNDRED);
+                    *alike.entry(key).or_default() += 1;
                 }
             }
+        }
+        // Most holdings of a chunk share their line, SKU, days and share: each such group is
+        // priced once, for its count.
+        for ((bucket, sku, x, y, percent), count) in alike {
+            let weight = percent * Decimal::from(count) / Decimal::ONE_HUNDRED;
+            self.charge(bucket, sku, x, y, weight);
         }
     }
 

@@ -5,14 +5,14 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::allocation::{list_cost_groups_on, list_prices_of_tenants_on};
 use super::entities::{
-    allocation_history, chargeback_month, import_run, license_history, sku_count_history, user,
+    allocation_history, chargeback_month, import_run, license_history, sku_count_history,
     user_allocation, user_license,
 };
 use super::transaction::{lock_tenant, stored_now};
@@ -168,29 +168,68 @@ async fn compute<C: ConnectionTrait>(
     };
     let to = last.succ_opt().unwrap_or(last);
     acc.add_idle(&idle_spans(db, tenant_id, from, to).await?);
+    // Chunks of users by id: after the previous bound up to the next, the last one open.
+    let bounds = chunk_bounds(db, tenant_id).await?;
     let mut after: Option<Uuid> = None;
-    loop {
-        let mut ids = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-            .order_by_asc(user::Column::Id)
-            .limit(USERS_PER_CHUNK);
-        if let Some(after) = after {
-            ids = ids.filter(user::Column::Id.gt(after));
-        }
-        let ids: Vec<Uuid> = ids.into_tuple().all(db).await?;
-        let (Some(&low), Some(&high)) = (ids.first(), ids.last()) else {
-            break;
+    for upto in bounds.iter().map(Some).chain([None]) {
+        let ids = UserRange {
+            after,
+            upto: upto.copied(),
         };
-        let (holdings, shares) = chunk(db, tenant_id, low, high, from, to).await?;
+        let (holdings, shares) = chunk(db, tenant_id, ids, from, to).await?;
         acc.add_users(&holdings, &shares);
-        if (ids.len() as u64) < USERS_PER_CHUNK {
-            break;
-        }
-        after = Some(high);
+        after = upto.copied();
     }
     finish(acc, &groups)
+}
+
+/// Every `USERS_PER_CHUNK`-th user id of the tenant, in id order: the chunks' upper bounds,
+/// from one statement.
+async fn chunk_bounds<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+) -> Result<Vec<Uuid>, StoreError> {
+    let backend = db.get_database_backend();
+    let (tenant, every) = match backend {
+        DatabaseBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    let sql = format!(
+        "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM users \
+         WHERE tenant_id = {tenant}) ranked WHERE n % {every} = 0 ORDER BY id"
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [tenant_id.uuid().into(), (USERS_PER_CHUNK as i64).into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get_by_index::<Uuid>(0).map_err(StoreError::from))
+        .collect()
+}
+
+/// User ids after `after` (from the lowest when `None`) up to `upto` (included; to the
+/// highest when `None`).
+#[derive(Debug, Clone, Copy)]
+struct UserRange {
+    after: Option<Uuid>,
+    upto: Option<Uuid>,
+}
+
+impl UserRange {
+    /// `column` within the range.
+    fn of(&self, column: impl ColumnTrait) -> Condition {
+        let mut cond = Condition::all();
+        if let Some(after) = self.after {
+            cond = cond.add(column.gt(after));
+        }
+        if let Some(upto) = self.upto {
+            cond = cond.add(column.lte(upto));
+        }
+        cond
+    }
 }
 
 /// The chargeback of `acc`: prices of several currencies in the month are a `Conflict` naming
@@ -244,13 +283,12 @@ async fn idle_spans<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The holdings and shares of the tenant's users with ids in `low..=high` that overlap the
-/// days `[from, to)`: four statements.
+/// The holdings and shares of the tenant's users with ids in `ids` that overlap the days
+/// `[from, to)`: four statements.
 async fn chunk<C: ConnectionTrait>(
     db: &C,
     tenant_id: TenantId,
-    low: Uuid,
-    high: Uuid,
+    ids: UserRange,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<(Vec<HoldingSpan>, Vec<ShareSpan>), StoreError> {
@@ -261,7 +299,7 @@ async fn chunk<C: ConnectionTrait>(
             .select_only()
             .columns([Column::UserId, Column::SkuId, Column::HeldFrom])
             .filter(Column::TenantId.eq(tenant_id.uuid()))
-            .filter(Column::UserId.between(low, high))
+            .filter(ids.of(Column::UserId))
             .filter(
                 Condition::any()
                     .add(Column::HeldFrom.is_null())
@@ -288,7 +326,7 @@ async fn chunk<C: ConnectionTrait>(
                 Column::ValidTo,
             ])
             .filter(Column::TenantId.eq(tenant_id.uuid()))
-            .filter(Column::UserId.between(low, high))
+            .filter(ids.of(Column::UserId))
             .filter(Column::ValidTo.gt(from))
             .filter(
                 Condition::any()
@@ -317,7 +355,7 @@ async fn chunk<C: ConnectionTrait>(
                 Column::AllocatedFrom,
             ])
             .filter(Column::TenantId.eq(tenant_id.uuid()))
-            .filter(Column::UserId.between(low, high))
+            .filter(ids.of(Column::UserId))
             .filter(
                 Condition::any()
                     .add(Column::AllocatedFrom.is_null())
@@ -343,7 +381,7 @@ async fn chunk<C: ConnectionTrait>(
                     Column::ValidTo,
                 ])
                 .filter(Column::TenantId.eq(tenant_id.uuid()))
-                .filter(Column::UserId.between(low, high))
+                .filter(ids.of(Column::UserId))
                 .filter(Column::ValidTo.gt(from))
                 .filter(
                     Condition::any()

@@ -783,6 +783,14 @@ async fn chargebacks_and_their_exports_stay_within_the_callers_tenants() {
 /// A tenant of `n` users imported today with a price for each SKU and a cost group that a rule
 /// fills with the Sales department; returns the tenant id.
 async fn priced_tenant(app: &TestApp, n: usize) -> String {
+    priced_snapshot(app, n).await.0
+}
+
+/// [`priced_tenant`], with what was imported.
+async fn priced_snapshot(
+    app: &TestApp,
+    n: usize,
+) -> (String, crate::support::snapshot::TenantSnapshot) {
     use crate::statements::big_tenant;
     use crate::support::snapshot::replace_tenant;
     let snapshot = big_tenant(n);
@@ -811,7 +819,7 @@ async fn priced_tenant(app: &TestApp, n: usize) -> String {
         json!({ "t": tenant, "g": group }),
     )
     .await;
-    tenant
+    (tenant, snapshot)
 }
 
 #[tokio::test]
@@ -842,9 +850,62 @@ async fn statements_per_chargeback_are_the_same_for_10_and_600_users() {
         }
         assert_eq!(counts[0], counts[1], "10 vs 600 users on {backend:?}");
         // the tenant of the query; in the chargeback's transaction the tenant again, a closed
-        // month, prices, cost groups, the first import, idle seats, then per chunk of up to
-        // 5,000 users its ids, holdings in force, ended holdings, shares in force and ended
-        // shares; the subscriptions of the SKU lines
+        // month, prices, cost groups, the first import, idle seats, the chunks' bounds (every
+        // 5,000th user id), then per chunk holdings in force, ended holdings, shares in force
+        // and ended shares; the subscriptions of the SKU lines
         assert_eq!(counts[1], 13, "{backend:?}");
+    }
+}
+
+/// A tenant of more than one chunk of users (5,000): each chunk reads licenses and shares,
+/// current and ended, by the tenant's user id range through an index on (tenant, user), so a
+/// chargeback reads each row once; no user is lost or counted twice at a chunk's bounds. On
+/// SQLite, whose plans the test reads.
+#[tokio::test]
+async fn chargeback_chunks_read_their_users_by_tenant_and_id_range_each_once() {
+    let app = TestApp::empty(crate::support::Backend::Sqlite).await;
+    let (tenant, snapshot) = priced_snapshot(&app, 5_100).await;
+    // Another tenant, whose user ids interleave with this one's.
+    priced_tenant(&app, 300).await;
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let (body, statements) = app
+        .traced(&query(), json!({ "t": tenant, "m": month }))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let c = &body["data"]["tenant"]["chargeback"];
+    assert_adds_up(c);
+    // Imported today: one day of each license, in a cost group or unallocated.
+    let held = Decimal::from(snapshot.licenses.len() as u64);
+    let placed = c["costGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| dec(&g["own"]["licenseDays"]))
+        .sum::<Decimal>()
+        + dec(&c["unallocated"]["licenseDays"]);
+    assert_eq!(placed, held, "{c}");
+    let reads: Vec<&String> = statements
+        .iter()
+        .filter(|s| {
+            [
+                "user_licenses",
+                "license_history",
+                "user_allocations",
+                "allocation_history",
+            ]
+            .iter()
+            .any(|t| s.contains(&format!("FROM \"{t}\"")))
+                && (s.contains("\"user_id\" >") || s.contains("\"user_id\" <="))
+        })
+        .collect();
+    assert_eq!(reads.len(), 8, "two chunks of four reads: {statements:#?}");
+    for sql in reads {
+        let plan = app.store.query_plan(sql).await.unwrap();
+        assert!(
+            plan.iter().all(|line| line.starts_with("SEARCH")
+                && (line.contains("(tenant_id=? AND user_id>?")
+                    || line.contains("(tenant_id=? AND user_id<?"))),
+            "{sql}\n{plan:#?}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use tenantgraph::importer::Importer;
 use tenantgraph::simulator::RunningSimulator;
 
 use crate::importer::{importer_for, simulator, store_db};
-use crate::support::{TestApp, backends, first_error_code};
+use crate::support::{Backend, TestApp, backends, first_error_code};
 
 /// The fields compared between a snapshot and a version.
 const FIELDS: &str = "id displayName department jobTitle managerId accountEnabled deletedAt";
@@ -599,4 +599,58 @@ async fn license_changes_and_user_history_take_as_many_statements_for_a_big_page
         assert_eq!(small, big, "statements for 10 and for 100 events and users");
         sim.stop().await;
     }
+}
+
+/// On SQLite, whose plans the test reads: a page of `licenseChanges`, the first and a later
+/// one, reads each source of events through an index on its day, in the page's order, and
+/// sorts only the merged page, so its cost does not grow with the range's events.
+#[tokio::test]
+async fn license_changes_read_each_source_in_day_order_and_sort_only_the_page() {
+    let app = TestApp::empty(Backend::Sqlite).await;
+    let (sim, tenant, _, _) = three_imports(&app).await;
+    let dates = dates();
+    let mut after = Value::Null;
+    for _ in 0..2 {
+        let vars = json!({ "t": tenant.to_string(), "from": dates[0].to_string(),
+            "to": dates[2].to_string(), "f": null, "n": 5, "after": after });
+        let (body, statements) = app.traced(CHANGES, vars).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let events = statements
+            .iter()
+            .find(|s| s.contains("UNION ALL"))
+            .expect("the events statement");
+        let plan = app.store.query_plan(events).await.unwrap();
+        // users u, user_versions v, user_licenses l, license_history h: searched by day.
+        for alias in ["u", "v", "l", "h"] {
+            let reads: Vec<&String> = plan
+                .iter()
+                .filter(|line| {
+                    let line = line.trim();
+                    line.starts_with(&format!("SEARCH {alias} "))
+                        || line.starts_with(&format!("SCAN {alias}"))
+                })
+                .collect();
+            assert!(!reads.is_empty(), "no read of {alias}: {plan:#?}");
+            for line in reads {
+                // A later page seeks its key: a row value (day, user[, SKU]).
+                let by_day = ["valid_from", "valid_to", "held_from"].iter().any(|day| {
+                    line.contains(&format!("(tenant_id=? AND {day}>"))
+                        || line.contains(&format!("(tenant_id=? AND ({day},"))
+                });
+                let seeks = after.is_null() || line.contains(",user_id") || line.contains(",id)");
+                assert!(
+                    line.starts_with("SEARCH") && by_day && seeks,
+                    "{alias} is not read by day from the key: {line}\n{events}\n{plan:#?}"
+                );
+            }
+        }
+        let sorts = plan
+            .iter()
+            .filter(|line| line.trim() == "USE TEMP B-TREE FOR ORDER BY")
+            .count();
+        assert_eq!(sorts, 1, "only the merged page is sorted: {plan:#?}");
+        after = body["data"]["tenant"]["licenseChanges"]["pageInfo"]["endCursor"].clone();
+        assert!(after.is_string(), "{body}");
+    }
+    sim.stop().await;
 }

@@ -75,30 +75,124 @@ fn version_kind(new: &str) -> String {
     )
 }
 
-/// The conditions every branch shares: its tenant, its day in the range, the filter's user
-/// (and SKU, for license branches).
-fn narrow(
-    sql: &mut Sql,
-    alias: &str,
-    day: &str,
-    user: &str,
-    tenant_id: TenantId,
-    query: &LicenseChangeQuery,
-    sku: Option<&str>,
-) {
-    sql.push(&format!(" WHERE {alias}.tenant_id = "))
-        .bind(tenant_id.uuid())
-        .push(&format!(" AND {alias}.{day} >= "))
-        .bind(query.from)
-        .push(&format!(" AND {alias}.{day} <= "))
-        .bind(query.to);
-    if let Some(id) = query.filter.user_id {
-        sql.push(&format!(" AND {alias}.{user} = ")).bind(id.uuid());
+/// Where a branch's events come from and what kind they are.
+enum Source {
+    /// License events of one kind: the rows' `sku_id` is the SKU.
+    License(LicenseChangeKind),
+    /// User events: the kind follows from the version against its previous one.
+    Version,
+}
+
+/// One source of events, read in key order from an index on (tenant, day, user[, SKU]).
+struct Branch {
+    /// The `FROM` clause: the table as `alias`, with its joins.
+    from: &'static str,
+    alias: &'static str,
+    /// The day column of `alias`.
+    day: &'static str,
+    /// The user column of `alias`.
+    user: &'static str,
+    source: Source,
+    /// The version id and previous version id expressions.
+    version: &'static str,
+    previous: &'static str,
+}
+
+impl Branch {
+    /// Appends `SELECT * FROM (…) bN`: this branch's first `query.limit` events after
+    /// `query.after`, ordered as the page is, so the page reads at most a page from each
+    /// branch.
+    fn push(&self, sql: &mut Sql, n: usize, tenant_id: TenantId, query: &LicenseChangeQuery) {
+        let Branch {
+            alias: a,
+            day,
+            user,
+            ..
+        } = self;
+        let (kind, order_last) = match self.source {
+            Source::License(kind) => (kind.code().to_string(), format!("{a}.sku_id")),
+            Source::Version => (version_kind(a), "kind".to_owned()),
+        };
+        sql.push(&format!(
+            "SELECT * FROM (SELECT {a}.{day} AS day, {a}.{user} AS user_id, {kind} AS kind, "
+        ));
+        match self.source {
+            Source::License(_) => sql.push(&format!("{a}.sku_id")),
+            // User events sort before any SKU of theirs: the nil id.
+            Source::Version => sql.bind(Uuid::nil()),
+        };
+        sql.push(&format!(
+            " AS sku_id, {} AS version_id, {} AS previous_id FROM {} WHERE {a}.tenant_id = ",
+            self.version, self.previous, self.from
+        ))
+        .bind(tenant_id.uuid());
+        // One lower bound, which the index seeks: the key when it is in the range (every
+        // later event is past it), else the range's first day.
+        let seek = query.after.as_ref().filter(|after| after.on >= query.from);
+        if seek.is_none() {
+            sql.push(&format!(" AND {a}.{day} >= ")).bind(query.from);
+        }
+        sql.push(&format!(" AND {a}.{day} <= ")).bind(query.to);
+        if let Some(id) = query.filter.user_id {
+            sql.push(&format!(" AND {a}.{user} = ")).bind(id.uuid());
+        }
+        match self.source {
+            Source::License(_) => {
+                if let Some(id) = query.filter.sku_id {
+                    sql.push(&format!(" AND {a}.sku_id = ")).bind(id.uuid());
+                }
+            }
+            Source::Version => {
+                if let Some(kinds) = &query.filter.kinds {
+                    let codes: Vec<String> = kinds.iter().map(|k| k.code().to_string()).collect();
+                    sql.push(&format!(" AND {kind} IN ({})", codes.join(", ")));
+                }
+            }
+        }
+        if let Some(after) = seek {
+            // Exactly past the key, as a row value over the index's columns where the kind is
+            // fixed; a user event's SKU is the nil id, below any key's, so it is past the key
+            // when (day, user, kind) is, and (day, user) bounds it for the index.
+            let key = |sql: &mut Sql, sku: bool| {
+                sql.bind(after.on).push(", ").bind(after.user_id.uuid());
+                if sku {
+                    sql.push(", ").bind(after.sku);
+                }
+                sql.push(")");
+            };
+            match self.source {
+                Source::License(k) if k == after.kind => {
+                    sql.push(&format!(" AND ({a}.{day}, {a}.{user}, {a}.sku_id) > ("));
+                    key(sql, true);
+                }
+                Source::License(k) => {
+                    let op = if k > after.kind { ">=" } else { ">" };
+                    sql.push(&format!(" AND ({a}.{day}, {a}.{user}) {op} ("));
+                    key(sql, false);
+                }
+                Source::Version => {
+                    sql.push(&format!(" AND ({a}.{day}, {a}.{user}) >= ("));
+                    key(sql, false);
+                    sql.push(&format!(" AND ({a}.{day}, {a}.{user}, {kind}) > ("))
+                        .bind(after.on)
+                        .push(", ")
+                        .bind(after.user_id.uuid())
+                        .push(", ")
+                        .bind(after.kind.code())
+                        .push(")");
+                }
+            }
+        }
+        sql.push(&format!(
+            " ORDER BY {a}.{day}, {a}.{user}, {order_last} LIMIT "
+        ))
+        .bind(limit(query))
+        .push(&format!(") b{n}"));
     }
-    if let (Some(column), Some(id)) = (sku, query.filter.sku_id) {
-        sql.push(&format!(" AND {alias}.{column} = "))
-            .bind(id.uuid());
-    }
+}
+
+fn limit(query: &LicenseChangeQuery) -> i64 {
+    i64::try_from(query.limit).unwrap_or(i64::MAX)
 }
 
 /// Whether the filter's kinds include one of `kinds`.
@@ -109,22 +203,11 @@ fn wanted(filter: &LicenseChangeFilter, kinds: &[LicenseChangeKind]) -> bool {
         .is_none_or(|want| want.iter().any(|k| kinds.contains(k)))
 }
 
-/// The statement listing the events' keys and the versions they compare.
-fn events_sql(backend: DatabaseBackend, tenant_id: TenantId, query: &LicenseChangeQuery) -> Sql {
+/// The branches the query reads: user versions in force and superseded, licenses held and
+/// ended (assigned at their start, removed at their end).
+fn branches(filter: &LicenseChangeFilter) -> Vec<Branch> {
     use LicenseChangeKind as K;
-    let mut sql = Sql {
-        backend,
-        text: String::new(),
-        values: Vec::new(),
-    };
-    let mut branches = 0;
-    let mut union = |sql: &mut Sql| {
-        if branches > 0 {
-            sql.push(" UNION ALL ");
-        }
-        branches += 1;
-    };
-    sql.push("SELECT day, user_id, kind, sku_id, version_id, previous_id FROM (");
+    let mut out = Vec::new();
     let user_kinds = [
         K::UserAdded,
         K::UserRemoved,
@@ -132,109 +215,88 @@ fn events_sql(backend: DatabaseBackend, tenant_id: TenantId, query: &LicenseChan
         K::UserChanged,
     ];
     // User events have no SKU: a SKU filter leaves them out.
-    if query.filter.sku_id.is_none() && wanted(&query.filter, &user_kinds) {
-        union(&mut sql);
-        sql.push(&format!(
-            "SELECT u.valid_from AS day, u.id AS user_id, {} AS kind, ",
-            version_kind("u")
-        ))
-        .bind(Uuid::nil())
-        .push(
-            " AS sku_id, CAST(NULL AS BIGINT) AS version_id, p.id AS previous_id FROM users u \
-             LEFT JOIN user_versions p ON p.user_id = u.id AND p.valid_to = u.valid_from",
-        );
-        narrow(&mut sql, "u", "valid_from", "id", tenant_id, query, None);
-        union(&mut sql);
-        sql.push(&format!(
-            "SELECT v.valid_from AS day, v.user_id AS user_id, {} AS kind, ",
-            version_kind("v")
-        ))
-        .bind(Uuid::nil())
-        .push(
-            " AS sku_id, v.id AS version_id, p.id AS previous_id FROM user_versions v \
-             LEFT JOIN user_versions p ON p.user_id = v.user_id AND p.valid_to = v.valid_from",
-        );
-        narrow(
-            &mut sql,
-            "v",
-            "valid_from",
-            "user_id",
-            tenant_id,
-            query,
-            None,
-        );
+    if filter.sku_id.is_none() && wanted(filter, &user_kinds) {
+        out.push(Branch {
+            from: "users u LEFT JOIN user_versions p \
+                   ON p.user_id = u.id AND p.valid_to = u.valid_from",
+            alias: "u",
+            day: "valid_from",
+            user: "id",
+            source: Source::Version,
+            version: "CAST(NULL AS BIGINT)",
+            previous: "p.id",
+        });
+        out.push(Branch {
+            from: "user_versions v LEFT JOIN user_versions p \
+                   ON p.user_id = v.user_id AND p.valid_to = v.valid_from",
+            alias: "v",
+            day: "valid_from",
+            user: "user_id",
+            source: Source::Version,
+            version: "v.id",
+            previous: "p.id",
+        });
     }
-    if wanted(&query.filter, &[K::LicenseAssigned]) {
-        union(&mut sql);
-        sql.push(&format!(
-            "SELECT l.held_from AS day, l.user_id AS user_id, {} AS kind, l.sku_id AS sku_id, \
-             CAST(NULL AS BIGINT) AS version_id, CAST(NULL AS BIGINT) AS previous_id \
-             FROM user_licenses l",
-            K::LicenseAssigned.code()
-        ));
-        narrow(
-            &mut sql,
+    let license = |from, alias, day, kind| Branch {
+        from,
+        alias,
+        day,
+        user: "user_id",
+        source: Source::License(kind),
+        version: "CAST(NULL AS BIGINT)",
+        previous: "CAST(NULL AS BIGINT)",
+    };
+    if wanted(filter, &[K::LicenseAssigned]) {
+        out.push(license(
+            "user_licenses l",
             "l",
             "held_from",
-            "user_id",
-            tenant_id,
-            query,
-            Some("sku_id"),
-        );
-        union(&mut sql);
-        sql.push(&format!(
-            "SELECT h.valid_from AS day, h.user_id AS user_id, {} AS kind, h.sku_id AS sku_id, \
-             CAST(NULL AS BIGINT) AS version_id, CAST(NULL AS BIGINT) AS previous_id \
-             FROM license_history h",
-            K::LicenseAssigned.code()
+            K::LicenseAssigned,
         ));
-        narrow(
-            &mut sql,
+        out.push(license(
+            "license_history h",
             "h",
             "valid_from",
-            "user_id",
-            tenant_id,
-            query,
-            Some("sku_id"),
-        );
-    }
-    if wanted(&query.filter, &[K::LicenseRemoved]) {
-        union(&mut sql);
-        sql.push(&format!(
-            "SELECT h.valid_to AS day, h.user_id AS user_id, {} AS kind, h.sku_id AS sku_id, \
-             CAST(NULL AS BIGINT) AS version_id, CAST(NULL AS BIGINT) AS previous_id \
-             FROM license_history h",
-            K::LicenseRemoved.code()
+            K::LicenseAssigned,
         ));
-        narrow(
-            &mut sql,
+    }
+    if wanted(filter, &[K::LicenseRemoved]) {
+        out.push(license(
+            "license_history h",
             "h",
             "valid_to",
-            "user_id",
-            tenant_id,
-            query,
-            Some("sku_id"),
-        );
+            K::LicenseRemoved,
+        ));
     }
-    sql.push(") events WHERE 1 = 1");
-    if let Some(kinds) = &query.filter.kinds {
-        let codes: Vec<String> = kinds.iter().map(|k| k.code().to_string()).collect();
-        sql.push(&format!(" AND kind IN ({})", codes.join(", ")));
+    out
+}
+
+/// The statement listing the events' keys and the versions they compare: each branch's
+/// first page, merged; `None` when the filter leaves no branch.
+fn events_sql(
+    backend: DatabaseBackend,
+    tenant_id: TenantId,
+    query: &LicenseChangeQuery,
+) -> Option<Sql> {
+    let branches = branches(&query.filter);
+    if branches.is_empty() {
+        return None;
     }
-    if let Some(after) = &query.after {
-        sql.push(" AND (day, user_id, kind, sku_id) > (")
-            .bind(after.on)
-            .push(", ")
-            .bind(after.user_id.uuid())
-            .push(", ")
-            .bind(after.kind.code())
-            .push(", ")
-            .bind(after.sku)
-            .push(")");
+    let mut sql = Sql {
+        backend,
+        text: String::new(),
+        values: Vec::new(),
+    };
+    sql.push("SELECT day, user_id, kind, sku_id, version_id, previous_id FROM (");
+    for (n, branch) in branches.iter().enumerate() {
+        if n > 0 {
+            sql.push(" UNION ALL ");
+        }
+        branch.push(&mut sql, n, tenant_id, query);
     }
-    sql.push(" ORDER BY day, user_id, kind, sku_id LIMIT ")
-        .bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
-    sql
+    sql.push(") events ORDER BY day, user_id, kind, sku_id LIMIT ")
+        .bind(limit(query));
+    Some(sql)
 }
 
 /// One page of `tenant_id`'s events over `query.from..=query.to` (the caller bounds the
@@ -248,7 +310,9 @@ pub async fn list_license_changes(
     if query.filter.kinds.as_ref().is_some_and(Vec::is_empty) {
         return Ok(Vec::new());
     }
-    let sql = events_sql(db.get_database_backend(), tenant_id, query);
+    let Some(sql) = events_sql(db.get_database_backend(), tenant_id, query) else {
+        return Ok(Vec::new());
+    };
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             sql.backend,
