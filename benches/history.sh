@@ -10,6 +10,7 @@
 # With BENCH_DATABASE_URL=postgres://… the store is that (emptied) PostgreSQL database.
 # The API dates allocation changes today, so the rules set up after the first import are moved
 # back to that import's date in SQL (as if they had been in place when history starts).
+# BENCH_SAVE_STORE=FILE keeps the SQLite store there at the end (for benches/history_reads.sh).
 # Usage: bash benches/history.sh [seconds per wrk run, default 15] [days, default 90] [users, default 100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -122,3 +123,10 @@ else:
   echo "== $name, 1 connection, ${secs} s"
   wrk -t1 -c1 -d"${secs}s" --latency -s benches/body.lua "$url" | grep -E 'Latency|50%|90%|99%|requests in|Non-2xx'
 done
+if [[ -n ${BENCH_SAVE_STORE:-} && $db_url != postgres* ]]; then
+  kill "${bench_pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  store_bytes >/dev/null
+  cp "$sqlite_file" "$BENCH_SAVE_STORE"
+  echo "store kept in $BENCH_SAVE_STORE"
+fi
