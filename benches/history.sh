@@ -23,7 +23,9 @@ if [[ $db_url == postgres* ]]; then
 fi
 source benches/bench_lib.sh
 bin=$bench_bin
-export TENANTGRAPH_IMPORT_SCHEDULE=off TENANTGRAPH_AUTH_MODE=none TENANTGRAPH_RATE_LIMIT_PER_SECOND=0
+# The setup evaluates rules over the whole tenant in one mutation: allow it a minute.
+export TENANTGRAPH_IMPORT_SCHEDULE=off TENANTGRAPH_AUTH_MODE=none TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 \
+  TENANTGRAPH_GRAPHQL_TIMEOUT_MS=60000
 sqlite_file=$bench_work/bench.db
 store_url=${db_url:-sqlite://$sqlite_file?mode=rwc}
 
@@ -71,7 +73,8 @@ bench_spawn server.log env TENANTGRAPH_DATABASE_URL="$store_url" "$bin" serve --
 server=${bench_pids[-1]}
 wait_ready "http://127.0.0.1:$port/readyz"
 url="http://127.0.0.1:$port/graphql"
-export TENANT_ID=$(python3 benches/cost_report_setup.py "$url")
+TENANT_ID=$(python3 benches/cost_report_setup.py "$url")
+export TENANT_ID
 kill "$server"; wait "$server" 2>/dev/null || true
 sql "UPDATE user_allocations SET allocated_from = '$first'"
 sql "DELETE FROM allocation_history"
