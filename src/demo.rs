@@ -211,7 +211,7 @@ fn currency_code(n: usize) -> &'static str {
     if n == 0 { "CHF" } else { "EUR" }
 }
 
-/// Writes the sample allocation of `tenants` (cost groups, one rule each, prices from `from`),
+/// Writes the sample allocation of `tenants` (cost groups from `from`, one rule each, prices from `from`),
 /// as [`DEMO_ACTOR`], through the store functions the mutations use, so that the audit log
 /// records each change.
 async fn seed_allocation(
@@ -234,9 +234,10 @@ async fn seed_allocation(
                 code: Some(code.to_owned()),
                 description: None,
             };
-            let group = store::allocation::create_cost_group(store, &scope, DEMO_ACTOR, new)
-                .await
-                .map_err(err)?;
+            let group =
+                store::allocation::create_cost_group(store, &scope, DEMO_ACTOR, new, Some(from))
+                    .await
+                    .map_err(err)?;
             ids.push(group.id);
             let rule = AllocationRule {
                 id: AllocationRuleId(uuid::Uuid::new_v4()),

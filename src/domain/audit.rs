@@ -26,8 +26,8 @@ pub struct AuditChange {
     pub before: Option<serde_json::Value>,
     /// Its values after, `None` when it was deleted.
     pub after: Option<serde_json::Value>,
-    /// The day the change takes effect; `None` for changes without one (cost group names,
-    /// billing flags, closing months) and entries recorded before effective dates.
+    /// The day the change takes effect; `None` for changes without one (billing flags,
+    /// closing months) and entries recorded before effective dates.
     pub effective_from: Option<NaiveDate>,
 }
 

@@ -343,20 +343,8 @@ impl Loader<TenantId> for ScheduledChangesOfTenant {
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
         self.0.batch("scheduled_changes_of_tenant", keys.len());
-        let waiting = allocation::list_scheduled_days(&self.0.store, keys).await?;
         let rows =
-            crate::store::audit::list_scheduled_changes(&self.0.store, keys, history::today())
-                .await?
-                .into_iter()
-                // Prices take effect by being read on their day; rule and override changes
-                // wait in a configuration until it is promoted.
-                .filter(|e| {
-                    e.change.subject_type == "licensePrice"
-                        || e.change
-                            .effective_from
-                            .is_some_and(|day| waiting.contains(&(e.change.tenant_id, day)))
-                })
-                .collect();
+            allocation::list_scheduled_changes(&self.0.store, keys, history::today()).await?;
         Ok(group_by(keys, rows, |e| e.change.tenant_id))
     }
 }

@@ -117,6 +117,11 @@ pub struct CreateCostGroupInput {
     pub description: Option<String>,
     /// The parent group, of the same tenant; omitted for a root.
     pub parent_id: Option<ID>,
+    /// The day the group comes into the tree (UTC); today when omitted. An earlier day puts it
+    /// in the tree of the days from it on (refused with `CONFLICT` naming a closed month among
+    /// them); a later day schedules it (`Tenant.scheduledAllocationChanges`): it is in no
+    /// list, and can't be a rule's target, before its day.
+    pub effective_from: Option<Date>,
 }
 
 /// Changes to a cost group; omitted fields stay as they are.
@@ -132,6 +137,11 @@ pub struct UpdateCostGroupInput {
     pub parent_id: Option<ID>,
     /// Moves the group to the top of the tree; not together with `parentId`.
     pub move_to_root: Option<bool>,
+    /// The day the change takes effect (UTC); today when omitted. An earlier day changes the
+    /// tree of the days from it on, so the chargeback of their months rolls up by it (refused
+    /// with `CONFLICT` naming a closed month among them); a later day schedules the change
+    /// (`Tenant.scheduledAllocationChanges`).
+    pub effective_from: Option<Date>,
 }
 
 /// Mutations of cost groups.
@@ -164,8 +174,14 @@ impl CostGroupMutation {
             },
         };
         let l = loaders(ctx)?;
-        let group =
-            store::allocation::create_cost_group(&l.store, &l.scope, &actor(ctx), new).await?;
+        let group = store::allocation::create_cost_group(
+            &l.store,
+            &l.scope,
+            &actor(ctx),
+            new,
+            input.effective_from.map(|d| d.0),
+        )
+        .await?;
         Ok(CostGroupObject(Arc::new(group)))
     }
 
@@ -204,21 +220,30 @@ impl CostGroupMutation {
             parent_id,
         };
         let l = loaders(ctx)?;
-        let group =
-            store::allocation::update_cost_group(&l.store, &l.scope, &actor(ctx), id, changes)
-                .await?;
+        let group = store::allocation::update_cost_group(
+            &l.store,
+            &l.scope,
+            &actor(ctx),
+            id,
+            changes,
+            input.effective_from.map(|d| d.0),
+        )
+        .await?;
         Ok(CostGroupObject(Arc::new(group)))
     }
 
     /// Deletes a cost group and returns its id. `CONFLICT` while children, members or allocation
     /// rules point at it, unless `reassignTo` names another group of the same tenant to move them
     /// to (`NOT_FOUND` when that group is unknown or of another tenant); overrides' shares of
-    /// the group then go to that group.
+    /// the group then go to that group. The group leaves the tree from `effectiveFrom` on (today
+    /// when omitted; an earlier day re-evaluates the days since, a later one schedules the
+    /// delete); its days before still bill to it.
     async fn delete_cost_group(
         &self,
         ctx: &Context<'_>,
         id: ID,
         reassign_to: Option<ID>,
+        effective_from: Option<Date>,
     ) -> ApiResult<ID> {
         let id: CostGroupId = parse_id("id", &id)?;
         authorize(ctx, Action::Allocate, Target::CostGroup(id)).await?;
@@ -226,9 +251,15 @@ impl CostGroupMutation {
             .map(|r| parse_id::<CostGroupId>("reassignTo", &r))
             .transpose()?;
         let l = loaders(ctx)?;
-        let deleted =
-            store::allocation::delete_cost_group(&l.store, &l.scope, &actor(ctx), id, reassign_to)
-                .await?;
+        let deleted = store::allocation::delete_cost_group(
+            &l.store,
+            &l.scope,
+            &actor(ctx),
+            id,
+            reassign_to,
+            effective_from.map(|d| d.0),
+        )
+        .await?;
         Ok(ID(deleted.to_string()))
     }
 }

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::allocation::{list_cost_groups_on, list_prices_of_tenants_on};
+use super::allocation::{list_cost_groups_of_day, list_prices_of_tenants_on};
 use super::entities::{
     allocation_history, chargeback_month, import_run, license_history, sku_count_history,
     user_allocation, user_license,
@@ -160,9 +160,11 @@ async fn compute<C: ConnectionTrait>(
         .into_iter()
         .map(|(_, p)| p)
         .collect();
-    let groups = list_cost_groups_on(db, &[tenant_id]).await?;
     let first = first_observed(db, tenant_id).await?;
     let mut acc = Accumulator::new(month, first, today, &prices);
+    // The tree the month rolls up by: the one in force on its last billed day.
+    let last_day = acc.days().map_or(month.last_day(), |(_, last)| last);
+    let groups = list_cost_groups_of_day(db, tenant_id, last_day).await?;
     let Some((from, last)) = acc.days() else {
         return finish(acc, &groups);
     };

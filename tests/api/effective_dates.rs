@@ -542,3 +542,466 @@ async fn a_future_override_is_scheduled_and_applies_once_its_day_is_imported() {
         );
     }
 }
+
+const TREE: &str = r#"query($t: ID!, $m: String!) { tenant(id: $t) { chargeback(month: $m) {
+    costGroups { costGroupId parentId withDescendants { licenseDays } } } } }"#;
+const CREATE_GROUP: &str = r#"mutation($t: ID!, $n: String!, $p: ID, $f: Date) {
+    createCostGroup(input: { tenantId: $t, name: $n, parentId: $p, effectiveFrom: $f }) { id } }"#;
+const MOVE_GROUP: &str = r#"mutation($id: ID!, $p: ID!, $f: Date) {
+    updateCostGroup(id: $id, input: { parentId: $p, effectiveFrom: $f }) { id parent { id } } }"#;
+const DELETE_GROUP: &str = r#"mutation($id: ID!, $to: ID, $f: Date) {
+    deleteCostGroup(id: $id, reassignTo: $to, effectiveFrom: $f) }"#;
+const GROUPS: &str =
+    r#"query($t: ID!) { tenant(id: $t) { costGroups { id name parent { id } } } }"#;
+const CANCEL: &str = r#"mutation($t: ID!, $f: Date!) {
+    cancelScheduledAllocationChanges(tenantId: $t, effectiveFrom: $f) { action effectiveFrom } }"#;
+
+/// Last month's chargeback of tenant `t`, by [`TREE`].
+async fn tree(app: &TestApp, t: &str, month: &str) -> Value {
+    app.data(TREE, json!({ "t": t, "m": month })).await["tenant"]["chargeback"].clone()
+}
+
+/// The cost groups of tenant `t` today: (name, parent id), by name.
+async fn groups_of(app: &TestApp, t: &str) -> Vec<(String, Value)> {
+    let mut g: Vec<(String, Value)> =
+        app.data(GROUPS, json!({ "t": t })).await["tenant"]["costGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["name"].as_str().unwrap().to_owned(),
+                    g["parent"]["id"].clone(),
+                )
+            })
+            .collect();
+    g.sort_by(|a, b| a.0.cmp(&b.0));
+    g
+}
+
+/// The line of `group` in a chargeback of [`TREE`].
+fn line_of(c: &Value, group: &str) -> Value {
+    c["costGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["costGroupId"] == group)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_backdated_move_rolls_last_month_up_by_the_tree_of_its_days() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        let (first, month, days) = last_month();
+        let t = s.tenant.to_string();
+        create_rule(&app, &s, s.finance, "Finance", json!(first.to_string())).await;
+        let company = app
+            .data(
+                CREATE_GROUP,
+                json!({ "t": t, "n": "Company", "f": first.to_string() }),
+            )
+            .await["createCostGroup"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let c = tree(&app, &t, &month).await;
+        assert_eq!(line_of(&c, &company)["parentId"], Value::Null, "{c}");
+        assert_eq!(
+            dec(&line_of(&c, &company)["withDescendants"]["licenseDays"]),
+            Decimal::ZERO,
+            "{c}"
+        );
+
+        // Finance under Company from the 1st of last month: last month rolls up by it.
+        let moved = app
+            .data(
+                MOVE_GROUP,
+                json!({ "id": s.finance.to_string(), "p": company, "f": first.to_string() }),
+            )
+            .await;
+        assert_eq!(moved["updateCostGroup"]["parent"]["id"], company.as_str());
+        let c = tree(&app, &t, &month).await;
+        let finance = line_of(&c, &s.finance.to_string());
+        assert_eq!(finance["parentId"], company.as_str(), "{c}");
+        assert_eq!(
+            dec(&line_of(&c, &company)["withDescendants"]["licenseDays"]),
+            Decimal::from(days - 13),
+            "{c}"
+        );
+
+        // A group made today is in no past tree: moving under it from last month is refused.
+        let later = app
+            .data(CREATE_GROUP, json!({ "t": t, "n": "Later" }))
+            .await["createCostGroup"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let refused = app
+            .post(
+                MOVE_GROUP,
+                json!({ "id": s.sales.to_string(), "p": later, "f": first.to_string() }),
+            )
+            .await;
+        assert_eq!(first_error_code(&refused), "NOT_FOUND", "{refused}");
+        assert!(
+            refused["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&first.to_string()),
+            "{refused}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_backdated_delete_rebills_the_days_since_and_keeps_the_days_before() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        let (first, _, days) = last_month();
+        create_rule(&app, &s, s.finance, "Finance", json!(first.to_string())).await;
+        // Finance holds the user from the 14th; deleted from the 19th, its rule going to Sales.
+        let gone = s.mid + Duration::days(5);
+        app.data(
+            DELETE_GROUP,
+            json!({ "id": s.finance.to_string(), "to": s.sales.to_string(),
+                    "f": gone.to_string() }),
+        )
+        .await;
+        let c = chargeback(&app, &s).await;
+        assert_eq!(days_of(&c, s.finance), Decimal::from(5), "{c}");
+        assert_eq!(days_of(&c, s.sales), Decimal::from(days - 13 - 5), "{c}");
+        let allocation = app
+            .data(
+                ALLOCATION,
+                json!({ "t": s.tenant.to_string(), "u": s.user.to_string() }),
+            )
+            .await;
+        assert_eq!(
+            allocation["user"]["allocation"]["shares"][0]["costGroup"]["id"],
+            s.sales.to_string()
+        );
+        let db = store_db(&app.store).await;
+        assert!(
+            cost_group::Entity::find_by_id(s.finance)
+                .one(&db)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn scheduled_cost_group_changes_wait_for_their_day_and_can_be_cancelled() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        let t = s.tenant.to_string();
+        let today = Utc::now().date_naive();
+        let tomorrow = today + Duration::days(1);
+        let later = today + Duration::days(2);
+        let before = groups_of(&app, &t).await;
+        app.data(
+            CREATE_GROUP,
+            json!({ "t": t, "n": "Soon", "f": tomorrow.to_string() }),
+        )
+        .await;
+        app.data(
+            MOVE_GROUP,
+            json!({ "id": s.finance.to_string(), "p": s.sales.to_string(),
+                    "f": tomorrow.to_string() }),
+        )
+        .await;
+        // Sales can't go on the later day: Finance will be under it.
+        let refused = app
+            .post(
+                DELETE_GROUP,
+                json!({ "id": s.sales.to_string(), "to": Value::Null, "f": later.to_string() }),
+            )
+            .await;
+        assert_eq!(first_error_code(&refused), "CONFLICT", "{refused}");
+        app.data(
+            DELETE_GROUP,
+            json!({ "id": s.finance.to_string(), "to": Value::Null, "f": later.to_string() }),
+        )
+        .await;
+        // Today's tree stands; the three changes are listed by day.
+        assert_eq!(groups_of(&app, &t).await, before);
+        let scheduled = app.data(SCHEDULED, json!({ "t": t })).await;
+        let listed: Vec<(&str, &str)> = scheduled["tenant"]["scheduledAllocationChanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap(),
+                    e["effectiveFrom"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let (d1, d2) = (tomorrow.to_string(), later.to_string());
+        assert_eq!(
+            listed,
+            vec![
+                ("createCostGroup", d1.as_str()),
+                ("updateCostGroup", d1.as_str()),
+                ("deleteCostGroup", d2.as_str()),
+            ]
+        );
+
+        // Cancelling tomorrow's changes leaves the later delete.
+        let cancelled = app.data(CANCEL, json!({ "t": t, "f": d1 })).await;
+        assert_eq!(
+            cancelled["cancelScheduledAllocationChanges"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2,
+            "{cancelled}"
+        );
+        let scheduled = app.data(SCHEDULED, json!({ "t": t })).await;
+        let list = scheduled["tenant"]["scheduledAllocationChanges"]
+            .as_array()
+            .unwrap();
+        assert_eq!(list.len(), 1, "{scheduled}");
+        assert_eq!(list[0]["action"], "deleteCostGroup");
+        let db = store_db(&app.store).await;
+        let versions = allocation_configuration::Entity::find()
+            .filter(allocation_configuration::Column::TenantId.eq(s.tenant))
+            .order_by_asc(allocation_configuration::Column::EffectiveFrom)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(versions.last().unwrap().effective_from, later);
+        let ids: Vec<&str> = versions.last().unwrap().configuration["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["id"].as_str().unwrap())
+            .collect();
+        // Neither Finance (deleted that day) nor Soon (cancelled) is in the later tree.
+        assert_eq!(ids.len(), before.len() - 1, "{ids:?}");
+        assert!(!ids.contains(&s.finance.to_string().as_str()));
+
+        // Nothing left for tomorrow; today's changes are in force already.
+        let missing = app.post(CANCEL, json!({ "t": t, "f": d1 })).await;
+        assert_eq!(first_error_code(&missing), "NOT_FOUND", "{missing}");
+        let in_force = app
+            .post(CANCEL, json!({ "t": t, "f": today.to_string() }))
+            .await;
+        assert_eq!(first_error_code(&in_force), "CONFLICT", "{in_force}");
+        let audit = app.data(AUDIT, json!({ "t": t })).await;
+        assert_eq!(
+            audit["auditLog"]["edges"][0]["node"]["action"],
+            "cancelScheduledAllocationChanges"
+        );
+    }
+}
+
+#[tokio::test]
+async fn scheduled_cost_group_changes_are_made_by_the_import_of_their_day() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 10).await;
+        let tenant = sim.tenant_ids()[0];
+        let t = tenant.to_string();
+        let importer = importer_for(&app.store, &sim).await;
+        let today = Utc::now().date_naive();
+        let tomorrow = today + Duration::days(1);
+        let import = |date: NaiveDate| {
+            let importer = importer.clone();
+            async move {
+                importer
+                    .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
+                    .await
+                    .unwrap();
+            }
+        };
+        import(today).await;
+        let mut ids = Vec::new();
+        for name in ["A", "B", "C"] {
+            let made = app.data(CREATE_GROUP, json!({ "t": t, "n": name })).await;
+            ids.push(made["createCostGroup"]["id"].as_str().unwrap().to_owned());
+        }
+        let f = tomorrow.to_string();
+        app.data(
+            CREATE_GROUP,
+            json!({ "t": t, "n": "D", "p": ids[0], "f": f }),
+        )
+        .await;
+        app.data(MOVE_GROUP, json!({ "id": ids[1], "p": ids[0], "f": f }))
+            .await;
+        app.data(DELETE_GROUP, json!({ "id": ids[2], "f": f }))
+            .await;
+        let a = json!(ids[0]);
+        assert_eq!(
+            groups_of(&app, &t).await,
+            vec![
+                ("A".to_owned(), Value::Null),
+                ("B".to_owned(), Value::Null),
+                ("C".to_owned(), Value::Null),
+            ]
+        );
+        import(tomorrow).await;
+        assert_eq!(
+            groups_of(&app, &t).await,
+            vec![
+                ("A".to_owned(), Value::Null),
+                ("B".to_owned(), a.clone()),
+                ("D".to_owned(), a),
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_override_day_leaves_a_later_days_rule() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        let t = s.tenant.to_string();
+        let today = Utc::now().date_naive();
+        let tomorrow = (today + Duration::days(1)).to_string();
+        let later = (today + Duration::days(2)).to_string();
+        app.data(
+            SET_OVERRIDE,
+            json!({ "t": t, "u": s.user.to_string(), "g": s.sales.to_string(), "f": tomorrow }),
+        )
+        .await;
+        create_rule(&app, &s, s.finance, "Finance", json!(later)).await;
+        app.data(CANCEL, json!({ "t": t, "f": tomorrow })).await;
+        let db = store_db(&app.store).await;
+        let last = allocation_configuration::Entity::find()
+            .filter(allocation_configuration::Column::TenantId.eq(s.tenant))
+            .order_by_desc(allocation_configuration::Column::EffectiveFrom)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.effective_from.to_string(), later);
+        assert_eq!(last.configuration["overrides"], json!([]), "{last:?}");
+        assert_eq!(
+            last.configuration["rules"].as_array().unwrap().len(),
+            1,
+            "{last:?}"
+        );
+        let scheduled = app.data(SCHEDULED, json!({ "t": t })).await;
+        let list = scheduled["tenant"]["scheduledAllocationChanges"]
+            .as_array()
+            .unwrap();
+        assert_eq!(list.len(), 1, "{scheduled}");
+        assert_eq!(list[0]["action"], "createAllocationRule");
+    }
+}
+
+#[tokio::test]
+async fn retention_prunes_configurations_but_the_one_in_force_and_a_closed_months() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        let t = s.tenant.to_string();
+        let (first, month, _) = last_month();
+        // Versions from 2025-01-01, 2025-03-01, 2025-06-01, last month's 1st and today.
+        for (day, dept) in [
+            ("2025-01-01", "A"),
+            ("2025-03-01", "B"),
+            ("2025-06-01", "C"),
+        ] {
+            create_rule(&app, &s, s.sales, dept, json!(day)).await;
+        }
+        create_rule(&app, &s, s.finance, "Finance", json!(first.to_string())).await;
+        let db = store_db(&app.store).await;
+        let days = |db: &DatabaseConnection| {
+            let db = db.clone();
+            async move {
+                allocation_configuration::Entity::find()
+                    .filter(allocation_configuration::Column::TenantId.eq(s.tenant))
+                    .order_by_asc(allocation_configuration::Column::EffectiveFrom)
+                    .all(&db)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|v| v.effective_from.to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        let all = days(&db).await;
+        assert_eq!(all[0], "1970-01-01", "{all:?}");
+        let d = |s: &str| NaiveDate::from_str(s).unwrap();
+
+        // A cutoff of 2025-04-01 keeps the version of 2025-03-01, in force that day.
+        let prune =
+            tenantgraph::store::history::retention::prune_history(&app.store, d("2025-04-01"), 2)
+                .await
+                .unwrap();
+        assert_eq!(prune.removed, 2, "{prune:?}");
+        let kept = days(&db).await;
+        assert_eq!(kept, all[2..].to_vec());
+
+        // A closed month of 2025-06 keeps the version in force on its first day.
+        app.data(CLOSE, json!({ "t": t, "m": "2025-06" })).await;
+        tenantgraph::store::history::retention::prune_history(&app.store, first, 2)
+            .await
+            .unwrap();
+        assert_eq!(days(&db).await, kept[1..].to_vec());
+        let _ = month;
+    }
+}
+
+#[tokio::test]
+async fn a_backdated_sku_rule_places_users_only_on_the_days_they_held_the_sku() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        let (first, _, _) = last_month();
+        let db = store_db(&app.store).await;
+        // The user's license was first held on the 14th of last month.
+        user_license::Entity::update_many()
+            .col_expr(
+                user_license::Column::HeldFrom,
+                sea_orm::sea_query::Expr::value(s.mid),
+            )
+            .filter(user_license::Column::UserId.eq(s.user))
+            .exec(&db)
+            .await
+            .unwrap();
+        let sku = user_license::Entity::find()
+            .filter(user_license::Column::UserId.eq(s.user))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+            .sku_id;
+        let rule = r#"mutation($t: ID!, $g: ID!, $v: String!, $f: Date) {
+            createAllocationRule(input: { tenantId: $t, costGroupId: $g, effectiveFrom: $f,
+              conditions: [{ attribute: HAS_LICENSE_OF_SKU, operator: EQUALS, values: [$v] }] })
+              { id } }"#;
+        app.data(
+            rule,
+            json!({ "t": s.tenant.to_string(), "g": s.sales.to_string(),
+                    "v": sku.to_string(), "f": first.to_string() }),
+        )
+        .await;
+        let current = user_allocation::Entity::find()
+            .filter(user_allocation::Column::UserId.eq(s.user))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(current.len(), 1, "{current:?}");
+        assert_eq!(
+            (current[0].cost_group_id, current[0].allocated_from),
+            (s.sales, Some(s.mid)),
+            "placed from the day the license was held, not the rule's day"
+        );
+        let ended = allocation_history::Entity::find()
+            .filter(allocation_history::Column::UserId.eq(s.user))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(ended, 0);
+    }
+}

@@ -1,4 +1,5 @@
-//! A tenant's allocation configuration (rules and overrides) as in force from one day, and a
+//! A tenant's allocation configuration (cost group tree, rules and overrides) as in force from
+//! one day, and a
 //! change to it as a fact "from its effective day on": the difference between the configuration
 //! before and after one mutation, applied to every configuration version from that day on.
 //! Pure; must not import SeaORM, async-graphql, actix or reqwest.
@@ -7,15 +8,30 @@ use std::collections::HashMap;
 
 use super::overrides::Override;
 use super::rule::AllocationRuleEntry;
-use crate::domain::{AllocationRuleId, UserId};
+use crate::domain::{AllocationRuleId, CostGroup, CostGroupId, UserId};
 
-/// The rules (with when each was created and changed) and overrides in force from one day.
+/// The cost groups, rules (with when each was created and changed) and overrides in force from
+/// one day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Configuration {
+    /// Every cost group (the tree: parent, name, code, description), by id.
+    pub groups: Vec<CostGroup>,
     /// Every rule, enabled or not.
     pub rules: Vec<AllocationRuleEntry>,
     /// Every override, one per user.
     pub overrides: Vec<Override>,
+}
+
+/// What of a cost group a configuration change carries (not when it was changed).
+fn group_values(
+    g: &CostGroup,
+) -> (
+    &Option<CostGroupId>,
+    &String,
+    &Option<String>,
+    &Option<String>,
+) {
+    (&g.parent_id, &g.name, &g.code, &g.description)
 }
 
 /// What one mutation changed in a configuration: rules and overrides set or removed, and the
@@ -32,6 +48,10 @@ pub struct ConfigurationChange {
     pub overrides_set: Vec<Override>,
     /// Users whose override was removed.
     pub overrides_removed: Vec<UserId>,
+    /// Cost groups created or changed (parent, name, code, description), as after the change.
+    pub groups_set: Vec<CostGroup>,
+    /// Cost groups deleted.
+    pub groups_removed: Vec<CostGroupId>,
 }
 
 impl ConfigurationChange {
@@ -66,7 +86,27 @@ impl ConfigurationChange {
         let old_overrides: HashMap<UserId, &Override> =
             before.overrides.iter().map(|o| (o.user_id(), o)).collect();
         let new_users: Vec<UserId> = after.overrides.iter().map(Override::user_id).collect();
+        let old_groups: HashMap<CostGroupId, &CostGroup> =
+            before.groups.iter().map(|g| (g.id, g)).collect();
+        let new_groups: HashMap<CostGroupId, &CostGroup> =
+            after.groups.iter().map(|g| (g.id, g)).collect();
         ConfigurationChange {
+            groups_set: after
+                .groups
+                .iter()
+                .filter(|g| {
+                    old_groups
+                        .get(&g.id)
+                        .is_none_or(|b| group_values(b) != group_values(g))
+                })
+                .cloned()
+                .collect(),
+            groups_removed: before
+                .groups
+                .iter()
+                .filter(|g| !new_groups.contains_key(&g.id))
+                .map(|g| g.id)
+                .collect(),
             rules_set,
             rules_removed,
             order,
@@ -151,6 +191,98 @@ impl Configuration {
         self.overrides.extend(change.overrides_set.iter().cloned());
         self.overrides.sort_by_key(Override::user_id);
         self.rules.sort_by_key(|e| (e.rule.priority, e.rule.id));
+        self.groups.retain(|g| {
+            !change.groups_removed.contains(&g.id)
+                && !change.groups_set.iter().any(|s| s.id == g.id)
+        });
+        self.groups.extend(change.groups_set.iter().cloned());
+        self.groups.sort_by_key(|g| g.id);
+    }
+
+    /// Takes back, in this later version, what a cancelled version (`cancelled`) changed from the
+    /// version before it (`previous`): each cost group, rule and override that this version
+    /// still has as `cancelled` had it (or still lacks, as `cancelled` did) becomes as in
+    /// `previous`; what a later change touched since stays. Rules keep this version's order,
+    /// a rule brought back goes last.
+    pub fn revert(&mut self, cancelled: &Configuration, previous: &Configuration) {
+        fn take_back<K: Eq + std::hash::Hash + Copy, T: Clone>(
+            items: &mut Vec<T>,
+            cancelled: &[T],
+            previous: &[T],
+            key: impl Fn(&T) -> K,
+            same: impl Fn(&T, &T) -> bool,
+        ) {
+            let mut keys: Vec<K> = cancelled.iter().map(&key).collect();
+            keys.extend(previous.iter().map(&key));
+            let find = |list: &[T], k: K| list.iter().position(|x| key(x) == k);
+            let mut done = std::collections::HashSet::new();
+            for k in keys {
+                if !done.insert(k) {
+                    continue;
+                }
+                let was = find(cancelled, k).map(|i| &cancelled[i]);
+                let before = find(previous, k).map(|i| &previous[i]);
+                let now = find(items.as_slice(), k);
+                let untouched = match (now.map(|i| &items[i]), was) {
+                    (Some(n), Some(w)) => same(n, w),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !untouched {
+                    continue;
+                }
+                match (now, before) {
+                    (Some(i), Some(b)) => items[i] = b.clone(),
+                    (Some(i), None) => {
+                        items.remove(i);
+                    }
+                    (None, Some(b)) => items.push(b.clone()),
+                    (None, None) => {}
+                }
+            }
+        }
+        let priorities: HashMap<AllocationRuleId, i32> = self
+            .rules
+            .iter()
+            .map(|e| (e.rule.id, e.rule.priority))
+            .collect();
+        take_back(
+            &mut self.rules,
+            &cancelled.rules,
+            &previous.rules,
+            |e| e.rule.id,
+            |a, b| {
+                (&a.rule.target, &a.rule.enabled, &a.rule.conditions)
+                    == (&b.rule.target, &b.rule.enabled, &b.rule.conditions)
+            },
+        );
+        let mut next = priorities.values().max().map_or(0, |p| p.saturating_add(1));
+        for e in &mut self.rules {
+            match priorities.get(&e.rule.id) {
+                Some(p) => e.rule.priority = *p,
+                None => {
+                    e.rule.priority = next;
+                    next = next.saturating_add(1);
+                }
+            }
+        }
+        take_back(
+            &mut self.overrides,
+            &cancelled.overrides,
+            &previous.overrides,
+            Override::user_id,
+            |a, b| a == b,
+        );
+        take_back(
+            &mut self.groups,
+            &cancelled.groups,
+            &previous.groups,
+            |g| g.id,
+            |a, b| group_values(a) == group_values(b),
+        );
+        self.overrides.sort_by_key(Override::user_id);
+        self.rules.sort_by_key(|e| (e.rule.priority, e.rule.id));
+        self.groups.sort_by_key(|g| g.id);
     }
 }
 
@@ -193,12 +325,12 @@ mod tests {
         let before = Configuration::default();
         let after = Configuration {
             rules: vec![rule(1, 0, "Sales")],
-            overrides: Vec::new(),
+            ..Configuration::default()
         };
         let change = ConfigurationChange::between(&before, &after);
         let mut later = Configuration {
             rules: vec![rule(2, 0, "Finance")],
-            overrides: Vec::new(),
+            ..Configuration::default()
         };
         later.apply(&change);
         assert_eq!(ids(&later), vec![2, 1]);
@@ -209,17 +341,17 @@ mod tests {
     fn a_changed_rule_keeps_the_priority_of_each_version() {
         let before = Configuration {
             rules: vec![rule(1, 0, "Sales")],
-            overrides: Vec::new(),
+            ..Configuration::default()
         };
         let after = Configuration {
             rules: vec![rule(1, 0, "Finance")],
-            overrides: Vec::new(),
+            ..Configuration::default()
         };
         let change = ConfigurationChange::between(&before, &after);
         assert!(change.order.is_none());
         let mut later = Configuration {
             rules: vec![rule(2, 0, "Legal"), rule(1, 1, "Sales")],
-            overrides: Vec::new(),
+            ..Configuration::default()
         };
         later.apply(&change);
         assert_eq!(ids(&later), vec![2, 1]);
@@ -234,10 +366,11 @@ mod tests {
                 UserId(Uuid::from_u128(9)),
                 CostGroupId(Uuid::nil()),
             )],
+            ..Configuration::default()
         };
         let after = Configuration {
             rules: vec![rule(3, 0, "C"), rule(1, 1, "A")],
-            overrides: Vec::new(),
+            ..Configuration::default()
         };
         let change = ConfigurationChange::between(&before, &after);
         assert_eq!(
@@ -258,15 +391,80 @@ mod tests {
         let user = UserId(Uuid::from_u128(9));
         let before = Configuration::default();
         let after = Configuration {
-            rules: Vec::new(),
             overrides: vec![Override::pin(user, CostGroupId(Uuid::from_u128(5)))],
+            ..Configuration::default()
         };
         let change = ConfigurationChange::between(&before, &after);
         let mut later = Configuration {
-            rules: Vec::new(),
             overrides: vec![Override::pin(user, CostGroupId(Uuid::from_u128(6)))],
+            ..Configuration::default()
         };
         later.apply(&change);
         assert_eq!(later.overrides, after.overrides);
+    }
+
+    fn group(n: u128, parent: Option<u128>, name: &str) -> CostGroup {
+        let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        CostGroup {
+            id: CostGroupId(Uuid::from_u128(n)),
+            tenant_id: TenantId(Uuid::from_u128(1)),
+            parent_id: parent.map(|p| CostGroupId(Uuid::from_u128(p))),
+            name: name.to_owned(),
+            code: None,
+            description: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_group_moved_from_a_day_moves_in_later_versions_that_keep_their_renames() {
+        let before = Configuration {
+            groups: vec![
+                group(1, None, "A"),
+                group(2, None, "B"),
+                group(3, None, "C"),
+            ],
+            ..Configuration::default()
+        };
+        let mut after = before.clone();
+        after.groups[2].parent_id = Some(CostGroupId(Uuid::from_u128(1)));
+        after.groups[2].updated_at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let change = ConfigurationChange::between(&before, &after);
+        assert_eq!(change.groups_set.len(), 1);
+        assert!(ConfigurationChange::between(&after, &after).is_empty());
+        let mut later = before.clone();
+        later.groups.retain(|g| g.name != "B");
+        later.apply(&change);
+        assert_eq!(later.groups.len(), 2);
+        assert_eq!(
+            later.groups[1].parent_id,
+            Some(CostGroupId(Uuid::from_u128(1)))
+        );
+        let removed = ConfigurationChange::between(&after, &Configuration::default());
+        later.apply(&removed);
+        assert!(later.groups.is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_version_is_taken_back_where_no_later_change_touched_it() {
+        let previous = Configuration {
+            groups: vec![group(1, None, "A"), group(2, None, "B")],
+            rules: vec![rule(1, 0, "Sales")],
+            ..Configuration::default()
+        };
+        // The cancelled day renamed A, moved B under A and added rule 2.
+        let mut cancelled = previous.clone();
+        cancelled.groups[0].name = "A2".to_owned();
+        cancelled.groups[1].parent_id = Some(CostGroupId(Uuid::from_u128(1)));
+        cancelled.rules.push(rule(2, 1, "Legal"));
+        // A later day renamed A again and added rule 3.
+        let mut later = cancelled.clone();
+        later.groups[0].name = "A3".to_owned();
+        later.rules.push(rule(3, 2, "Finance"));
+        later.revert(&cancelled, &previous);
+        assert_eq!(later.groups[0].name, "A3");
+        assert_eq!(later.groups[1].parent_id, None);
+        assert_eq!(ids(&later), vec![1, 3]);
     }
 }

@@ -1,5 +1,5 @@
-//! Mutations of overrides (`setUserAllocation`, `clearUserAllocation`) and license prices
-//! (`setLicensePrice`). Values are checked here before any transaction starts; the store checks
+//! Mutations of overrides (`setUserAllocation`, `clearUserAllocation`), license prices
+//! (`setLicensePrice`) and scheduled changes (`cancelScheduledAllocationChanges`). Values are checked here before any transaction starts; the store checks
 //! what needs the database (the user, the cost groups, the SKU, the tenant's currency).
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use crate::domain::{Action, CostGroupId, SkuId, TenantId, UserId};
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::types::audit::AuditEntryObject;
 use crate::graphql::types::{Date, LicensePriceObject, UserObject, loaders};
 use crate::graphql::types::{SkuBilling, SubscriptionObject};
 use crate::store;
@@ -130,6 +131,33 @@ impl AllocationMutation {
         )
         .await?;
         user_after(l, user_id).await
+    }
+
+    /// Cancels every allocation change scheduled for `effectiveFrom` (rules, overrides, cost
+    /// groups, prices: the day's entries of `Tenant.scheduledAllocationChanges`) and returns
+    /// their audit entries. A change scheduled for a later day stays, and so does what one
+    /// changed again. To edit a scheduled change instead, make another for the same day: it
+    /// applies on top. Audited as `cancelScheduledAllocationChanges`. `CONFLICT` when the day
+    /// is today or earlier (in force already); `NOT_FOUND` when the tenant is unknown or
+    /// nothing is scheduled for the day.
+    async fn cancel_scheduled_allocation_changes(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        effective_from: Date,
+    ) -> ApiResult<Vec<AuditEntryObject>> {
+        let tenant_id: TenantId = parse_id("tenantId", &tenant_id)?;
+        authorize(ctx, Action::Allocate, Target::Tenant(tenant_id)).await?;
+        let l = loaders(ctx)?;
+        let cancelled = store::allocation::cancel_scheduled_changes(
+            &l.store,
+            &l.scope,
+            &actor(ctx),
+            tenant_id,
+            effective_from.0,
+        )
+        .await?;
+        Ok(cancelled.into_iter().map(AuditEntryObject).collect())
     }
 
     /// Sets the monthly unit price of a SKU from `effectiveFrom` on; earlier and later prices

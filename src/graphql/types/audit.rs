@@ -26,10 +26,10 @@ impl AuditEntryObject {
         self.0.at
     }
 
-    /// The day the change takes effect (UTC): the `effectiveFrom` of a rule, override or price
-    /// change, which may be before `at` (backdated) or after it (scheduled). Null for changes
-    /// without one (cost group names, billing, closing months) and entries recorded before
-    /// effective dates existed.
+    /// The day the change takes effect (UTC): the `effectiveFrom` of a cost group, rule,
+    /// override or price change (or of the scheduled changes cancelled), which may be before
+    /// `at` (backdated) or after it (scheduled). Null for changes without one (billing, closing
+    /// months) and entries recorded before effective dates existed.
     async fn effective_from(&self) -> Option<super::Date> {
         self.0.change.effective_from.map(super::Date)
     }

@@ -155,6 +155,15 @@ impl ChargebackGroupObject {
             .to_string())
     }
 
+    /// The group's parent in the month's tree (the one in force on its last billed day, see
+    /// `updateCostGroup(input.effectiveFrom)`); null at the top, and for a group deleted
+    /// before that day.
+    async fn parent_id(&self) -> Option<ID> {
+        self.month.chargeback.groups[self.index]
+            .parent_id
+            .map(|p| ID(p.to_string()))
+    }
+
     /// The cost group; null when it was deleted after the month was closed.
     async fn cost_group(&self, ctx: &Context<'_>) -> ApiResult<Option<CostGroupObject>> {
         let id = self.month.chargeback.groups[self.index].group_id;

@@ -16,9 +16,11 @@ use super::configurations::{self, Version};
 use crate::domain::allocation::{
     AllocationSource, CompiledRule, Evaluator, Override, UserAllocation,
 };
-use crate::domain::{AssignedLicense, CostGroupId, TenantId, User, UserId};
+use crate::domain::{AssignedLicense, CostGroupId, SkuId, TenantId, User, UserId};
 use crate::store::entities::user_version;
-use crate::store::entities::{allocation_history, cost_group, user, user_allocation, user_license};
+use crate::store::entities::{
+    allocation_history, cost_group, license_history, user, user_allocation, user_license,
+};
 use crate::store::error::StoreError;
 use crate::store::history::user_versions::version_of;
 use crate::store::{licenses, users};
@@ -168,8 +170,9 @@ async fn user_versions_between(
 /// Re-evaluates the allocation of every user of `tenant_id` over the days `[from, to)` with the
 /// configuration version in force each day, inside `txn`, and rewrites the tenant's allocation
 /// intervals from `from` on: the days before `from` and from `to` on keep what was stored
-/// (the rows in force must already be those of `to`). Licenses (for `hasLicenseOfSku`) and
-/// manager chains (for `reportsTo`) are read as stored today.
+/// (the rows in force must already be those of `to`). Each day is evaluated with that day's
+/// facts: the users' versions, the licenses they held (`license_history`, for
+/// `hasLicenseOfSku`) and, with a `reportsTo` rule, the manager chains of their versions.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, %from, %to))]
 pub(super) async fn reevaluate_days(
     txn: &DatabaseTransaction,
@@ -190,18 +193,7 @@ pub(super) async fn reevaluate_days(
     }
     let groups = group_ids(txn, tenant_id).await?;
     let people = user_versions_between(txn, tenant_id, from, to).await?;
-    let present: Vec<Uuid> = people.iter().map(|(u, _, _)| u.id.uuid()).collect();
-    let mut held: HashMap<UserId, Vec<AssignedLicense>> = HashMap::new();
-    for ids in present.chunks(ROWS_PER_INSERT) {
-        for l in user_license::Entity::find()
-            .filter(user_license::Column::UserId.is_in(ids.iter().copied()))
-            .all(txn)
-            .await?
-        {
-            let l = licenses::to_domain(l)?;
-            held.entry(l.user_id).or_default().push(l);
-        }
-    }
+    let held = holdings_between(txn, tenant_id, from, to).await?;
 
     // The new pieces over [from, to), per user.
     let mut fresh: BTreeMap<Uuid, Vec<Piece>> = BTreeMap::new();
@@ -213,32 +205,65 @@ pub(super) async fn reevaluate_days(
             .map(|e| e.rule.clone())
             .collect();
         let rules = compile(&rules)?;
-        let evaluator = evaluator_for(
-            txn,
-            tenant_id,
-            &rules,
-            &version.configuration.overrides,
-            &groups,
-        )
-        .await?;
-        for (u, valid_from, valid_to) in &people {
-            let a = valid_from.map_or(start, |f| f.max(start));
-            let b = valid_to.map_or(end, |t| t.min(end));
-            if a >= b || u.deleted_at.is_some() {
-                continue;
+        // A rule or override may name a group created after its day (made today, backdated):
+        // it places users there all the same.
+        let mut known = groups.clone();
+        known.extend(version.configuration.groups.iter().map(|g| g.id));
+        let overrides = &version.configuration.overrides;
+        let follows = Evaluator::new(&rules, overrides, &known).follows_managers();
+        // With a `reportsTo` rule, each day's manager chains: a span per set of versions.
+        let mut cuts: Vec<NaiveDate> = Vec::new();
+        if follows {
+            cuts.extend(
+                people
+                    .iter()
+                    .flat_map(|(_, f, t)| [*f, *t])
+                    .flatten()
+                    .filter(|d| *d > start && *d < end),
+            );
+        }
+        for (a, b) in pieces_of(start, end, cuts) {
+            let mut evaluator = Evaluator::new(&rules, overrides, &known);
+            if follows {
+                let links: Vec<(UserId, Option<UserId>)> = people
+                    .iter()
+                    .filter(|(_, f, t)| covers(*f, *t, a))
+                    .map(|(u, _, _)| (u.id, u.manager_id))
+                    .collect();
+                evaluator.set_managers(&links);
             }
-            let own = held.get(&u.id).map_or(&[][..], Vec::as_slice);
-            let rows = evaluator
-                .allocate(std::slice::from_ref(u), own)
-                .first()
-                .filter(|a| !a.stale)
-                .map(rows_of)
-                .unwrap_or_default();
-            fresh.entry(u.id.uuid()).or_default().push(Piece {
-                from: Some(a),
-                to: Some(b),
-                rows,
-            });
+            for (u, valid_from, valid_to) in &people {
+                let a = valid_from.map_or(a, |f| f.max(a));
+                let b = valid_to.map_or(b, |t| t.min(b));
+                if a >= b || u.deleted_at.is_some() {
+                    continue;
+                }
+                let own = held.get(&u.id).map_or(&[][..], Vec::as_slice);
+                // Each set of licenses the user held over [a, b) evaluated on its own.
+                let cuts = own
+                    .iter()
+                    .flat_map(|(_, f, t)| [*f, *t])
+                    .flatten()
+                    .collect();
+                for (x, y) in pieces_of(a, b, cuts) {
+                    let licenses: Vec<AssignedLicense> = own
+                        .iter()
+                        .filter(|(_, f, t)| covers(*f, *t, x))
+                        .map(|(l, _, _)| l.clone())
+                        .collect();
+                    let rows = evaluator
+                        .allocate(std::slice::from_ref(u), &licenses)
+                        .first()
+                        .filter(|a| !a.stale)
+                        .map(rows_of)
+                        .unwrap_or_default();
+                    fresh.entry(u.id.uuid()).or_default().push(Piece {
+                        from: Some(x),
+                        to: Some(y),
+                        rows,
+                    });
+                }
+            }
         }
     }
 
@@ -358,6 +383,85 @@ pub(super) async fn reevaluate_days(
     }
     Ok(())
 }
+
+/// Whether a span `[from, to)` (open bounds: `None`) holds `day`.
+fn covers(from: Option<NaiveDate>, to: Option<NaiveDate>, day: NaiveDate) -> bool {
+    from.is_none_or(|f| f <= day) && to.is_none_or(|t| day < t)
+}
+
+/// `[from, to)` cut at the days of `cuts` inside it, in order.
+fn pieces_of(
+    from: NaiveDate,
+    to: NaiveDate,
+    mut cuts: Vec<NaiveDate>,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    cuts.retain(|d| *d > from && *d < to);
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    let mut at = from;
+    for cut in cuts {
+        out.push((at, cut));
+        at = cut;
+    }
+    out.push((at, to));
+    out
+}
+
+/// The licenses each user of `tenant_id` held on a day of `[from, to)`, with the days
+/// `[from, to)` each was held (open bounds: `None`): the holdings in force (`user_licenses`)
+/// and the ended ones (`license_history`). Two statements.
+async fn holdings_between(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Holdings, StoreError> {
+    let mut held: Holdings = HashMap::new();
+    for l in user_license::Entity::find()
+        .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(user_license::Column::HeldFrom.is_null())
+                .add(user_license::Column::HeldFrom.lt(to)),
+        )
+        .all(txn)
+        .await?
+    {
+        let since = l.held_from;
+        let l = licenses::to_domain(l)?;
+        held.entry(l.user_id).or_default().push((l, since, None));
+    }
+    for h in license_history::Entity::find()
+        .filter(license_history::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(license_history::Column::ValidTo.gt(from))
+        .filter(
+            sea_orm::Condition::any()
+                .add(license_history::Column::ValidFrom.is_null())
+                .add(license_history::Column::ValidFrom.lt(to)),
+        )
+        .all(txn)
+        .await?
+    {
+        let license = AssignedLicense {
+            user_id: UserId(h.user_id),
+            tenant_id,
+            sku_id: SkuId(h.sku_id),
+            disabled_plans: licenses::disabled_plans_of(
+                "license_history",
+                h.user_id,
+                h.disabled_plans,
+            )?,
+        };
+        held.entry(license.user_id)
+            .or_default()
+            .push((license, h.valid_from, Some(h.valid_to)));
+    }
+    Ok(held)
+}
+
+/// Licenses per user, each with the days `[from, to)` it was held.
+type Holdings = HashMap<UserId, Vec<(AssignedLicense, Option<NaiveDate>, Option<NaiveDate>)>>;
 
 /// The spans of `[from, to)` each version is in force over, with the version; days before the
 /// first version get the first.

@@ -1,8 +1,9 @@
-//! The tenant's allocation configuration (rules and overrides) versioned by the day it takes
+//! The tenant's allocation configuration (cost group tree, rules and overrides) versioned by the
+//! day it takes
 //! effect, in `allocation_configurations`: what a change with an effective date writes, what a
 //! backdated re-evaluation reads for each past day, and what a scheduled change waits in until
-//! its day comes (then it is promoted: written to the rule and override tables read today).
-//! Uses `reads` only.
+//! its day comes (then it is promoted: written to the cost group, rule and override tables read
+//! today). Uses `reads` and the store's allocation history only.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -15,15 +16,17 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::reads::{
-    conditions_json, list_overrides_of_tenant_on, list_rule_entries_of_tenant_on, rule_entry_of_row,
+    conditions_json, cost_group_of_row, list_overrides_of_tenant_on,
+    list_rule_entries_of_tenant_on, rule_entry_of_row,
 };
 use crate::domain::allocation::{AllocationRuleEntry, Configuration, Override, Share};
-use crate::domain::{CostGroupId, TenantId, UserId};
+use crate::domain::{CostGroup, CostGroupId, TenantId, UserId};
 use crate::store::entities::{
     allocation_configuration, allocation_override, allocation_override_share, allocation_rule,
-    cost_group, user,
+    cost_group, user, user_allocation,
 };
 use crate::store::error::StoreError;
+use crate::store::history;
 use crate::store::transaction::stored_now;
 
 /// The day the first version of a tenant's configuration stands for: the configuration in
@@ -47,8 +50,24 @@ pub(super) struct Version {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredConfiguration {
+    /// Absent in versions written before cost groups were versioned: those take the groups of
+    /// the tables (see [`list_versions`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<StoredGroup>>,
     rules: Vec<StoredRule>,
     overrides: Vec<StoredOverride>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredGroup {
+    id: Uuid,
+    parent_id: Option<Uuid>,
+    name: String,
+    code: Option<String>,
+    description: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -88,6 +107,20 @@ pub(super) fn rule_row(entry: &AllocationRuleEntry) -> allocation_rule::ActiveMo
 
 fn to_json(c: &Configuration) -> serde_json::Value {
     let stored = StoredConfiguration {
+        groups: Some(
+            c.groups
+                .iter()
+                .map(|g| StoredGroup {
+                    id: g.id.uuid(),
+                    parent_id: g.parent_id.map(CostGroupId::uuid),
+                    name: g.name.clone(),
+                    code: g.code.clone(),
+                    description: g.description.clone(),
+                    created_at: g.created_at,
+                    updated_at: g.updated_at,
+                })
+                .collect(),
+        ),
         rules: c
             .rules
             .iter()
@@ -117,7 +150,10 @@ fn to_json(c: &Configuration) -> serde_json::Value {
     serde_json::json!(stored)
 }
 
-fn of_json(m: allocation_configuration::Model) -> Result<Version, StoreError> {
+/// A stored version; `None` groups when it was written before cost groups were versioned.
+fn of_json(
+    m: allocation_configuration::Model,
+) -> Result<(Version, Option<Vec<CostGroup>>), StoreError> {
     let corrupt = |detail: String| StoreError::Corrupt {
         table: "allocation_configurations",
         detail: format!(
@@ -160,11 +196,49 @@ fn of_json(m: allocation_configuration::Model) -> Result<Version, StoreError> {
             Override::new(UserId(o.user_id), shares).map_err(|e| corrupt(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Version {
-        effective_from: m.effective_from,
-        configuration: Configuration { rules, overrides },
-        promoted: m.promoted,
-    })
+    let tenant_id = TenantId(m.tenant_id);
+    let groups = stored.groups.map(|groups| {
+        groups
+            .into_iter()
+            .map(|g| CostGroup {
+                id: CostGroupId(g.id),
+                tenant_id,
+                parent_id: g.parent_id.map(CostGroupId),
+                name: g.name,
+                code: g.code,
+                description: g.description,
+                created_at: g.created_at,
+                updated_at: g.updated_at,
+            })
+            .collect()
+    });
+    Ok((
+        Version {
+            effective_from: m.effective_from,
+            configuration: Configuration {
+                groups: Vec::new(),
+                rules,
+                overrides,
+            },
+            promoted: m.promoted,
+        },
+        groups,
+    ))
+}
+
+/// The cost groups of `tenant_id` in the tables read today, by id.
+async fn read_groups(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+) -> Result<Vec<CostGroup>, StoreError> {
+    Ok(cost_group::Entity::find()
+        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
+        .order_by_asc(cost_group::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(cost_group_of_row)
+        .collect())
 }
 
 /// The rules and overrides of `tenant_id` in the tables read today, on `conn`.
@@ -173,29 +247,23 @@ pub(super) async fn read_tables(
     tenant_id: TenantId,
 ) -> Result<Configuration, StoreError> {
     Ok(Configuration {
+        groups: read_groups(conn, tenant_id).await?,
         rules: list_rule_entries_of_tenant_on(conn, tenant_id).await?,
         overrides: list_overrides_of_tenant_on(conn, tenant_id).await?,
     })
 }
 
-/// Replaces the rules and overrides of `tenant_id` in the tables read today with
-/// `configuration`'s, leaving out what points at a cost group or user the tenant no longer has
-/// (deleted since the configuration was written).
+/// Replaces the cost groups, rules and overrides of `tenant_id` in the tables read today with
+/// `configuration`'s, leaving out the rules and overrides that point at a user the tenant no
+/// longer has (deleted since the configuration was written). The allocation rows of a cost
+/// group that goes are moved to history, ending today (the caller evaluates the tenant).
 pub(super) async fn write_tables(
     conn: &impl ConnectionTrait,
     tenant_id: TenantId,
     configuration: &Configuration,
 ) -> Result<(), StoreError> {
     use sea_orm::ActiveValue::Set;
-    let groups: HashSet<Uuid> = cost_group::Entity::find()
-        .select_only()
-        .column(cost_group::Column::Id)
-        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
-        .into_tuple::<Uuid>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let groups: HashSet<Uuid> = configuration.groups.iter().map(|g| g.id.uuid()).collect();
     let users: HashSet<Uuid> = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
@@ -218,6 +286,7 @@ pub(super) async fn write_tables(
         .filter(allocation_rule::Column::TenantId.eq(tenant_id.uuid()))
         .exec(conn)
         .await?;
+    write_groups(conn, tenant_id, &configuration.groups).await?;
     let rules: Vec<allocation_rule::ActiveModel> = configuration
         .rules
         .iter()
@@ -258,19 +327,152 @@ pub(super) async fn write_tables(
     Ok(())
 }
 
-/// Every version of the configuration of `tenant_id`, oldest first.
+/// Makes the cost group table of `tenant_id` hold `wanted`, once no rule or override points at
+/// the tenant's groups: new groups inserted, changed ones updated (codes cleared first, so two
+/// groups can swap theirs), and the groups not wanted deleted with their allocation rows
+/// (moved to history, ending today).
+async fn write_groups(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    wanted: &[CostGroup],
+) -> Result<(), StoreError> {
+    use sea_orm::ActiveValue::Set;
+    use sea_orm::sea_query::Expr;
+    let stored = read_groups(conn, tenant_id).await?;
+    let key = |g: &CostGroup| {
+        (
+            g.parent_id,
+            g.name.clone(),
+            g.code.clone(),
+            g.description.clone(),
+        )
+    };
+    let changed: Vec<&CostGroup> = wanted
+        .iter()
+        .filter(|w| {
+            stored
+                .iter()
+                .find(|s| s.id == w.id)
+                .is_none_or(|s| key(s) != key(w))
+        })
+        .collect();
+    let gone: Vec<Uuid> = stored
+        .iter()
+        .filter(|s| !wanted.iter().any(|w| w.id == s.id))
+        .map(|s| s.id.uuid())
+        .collect();
+    if changed.is_empty() && gone.is_empty() {
+        return Ok(());
+    }
+    let recoded: Vec<Uuid> = stored
+        .iter()
+        .filter(|s| {
+            s.code.is_some()
+                && wanted
+                    .iter()
+                    .find(|w| w.id == s.id)
+                    .is_none_or(|w| w.code != s.code)
+        })
+        .map(|s| s.id.uuid())
+        .collect();
+    if !recoded.is_empty() {
+        cost_group::Entity::update_many()
+            .col_expr(
+                cost_group::Column::Code,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(cost_group::Column::Id.is_in(recoded))
+            .exec(conn)
+            .await?;
+    }
+    // New groups without their parent first: a parent may be new too.
+    for g in changed
+        .iter()
+        .filter(|w| !stored.iter().any(|s| s.id == w.id))
+    {
+        cost_group::Entity::insert(cost_group::ActiveModel {
+            id: Set(g.id.uuid()),
+            tenant_id: Set(tenant_id.uuid()),
+            parent_id: Set(None),
+            name: Set(g.name.clone()),
+            code: Set(None),
+            description: Set(g.description.clone()),
+            created_at: Set(g.created_at),
+            updated_at: Set(g.updated_at),
+        })
+        .exec_without_returning(conn)
+        .await?;
+    }
+    for g in &changed {
+        cost_group::Entity::update_many()
+            .col_expr(
+                cost_group::Column::ParentId,
+                Expr::value(g.parent_id.map(CostGroupId::uuid)),
+            )
+            .col_expr(cost_group::Column::Name, Expr::value(g.name.clone()))
+            .col_expr(cost_group::Column::Code, Expr::value(g.code.clone()))
+            .col_expr(
+                cost_group::Column::Description,
+                Expr::value(g.description.clone()),
+            )
+            .col_expr(cost_group::Column::UpdatedAt, Expr::value(g.updated_at))
+            .filter(cost_group::Column::Id.eq(g.id.uuid()))
+            .exec(conn)
+            .await?;
+    }
+    if !gone.is_empty() {
+        let placed = user_allocation::Entity::find()
+            .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()))
+            .filter(user_allocation::Column::CostGroupId.is_in(gone.iter().copied()))
+            .all(conn)
+            .await?;
+        history::allocations::archive(conn, &placed.iter().collect::<Vec<_>>(), history::today())
+            .await?;
+        user_allocation::Entity::delete_many()
+            .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()))
+            .filter(user_allocation::Column::CostGroupId.is_in(gone.iter().copied()))
+            .exec(conn)
+            .await?;
+        // Unlinked first: the parent key restricts deletes row by row.
+        cost_group::Entity::update_many()
+            .col_expr(
+                cost_group::Column::ParentId,
+                Expr::value(Option::<Uuid>::None),
+            )
+            .filter(cost_group::Column::Id.is_in(gone.iter().copied()))
+            .exec(conn)
+            .await?;
+        cost_group::Entity::delete_many()
+            .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
+            .filter(cost_group::Column::Id.is_in(gone))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Every version of the configuration of `tenant_id`, oldest first. Versions written before
+/// cost groups were versioned take the groups of the tables read today.
 pub(super) async fn list_versions(
     conn: &impl ConnectionTrait,
     tenant_id: TenantId,
 ) -> Result<Vec<Version>, StoreError> {
-    allocation_configuration::Entity::find()
+    let rows = allocation_configuration::Entity::find()
         .filter(allocation_configuration::Column::TenantId.eq(tenant_id.uuid()))
         .order_by_asc(allocation_configuration::Column::EffectiveFrom)
         .all(conn)
-        .await?
-        .into_iter()
-        .map(of_json)
-        .collect()
+        .await?;
+    let mut tables: Option<Vec<CostGroup>> = None;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (mut version, groups) = of_json(row)?;
+        if groups.is_none() && tables.is_none() {
+            tables = Some(read_groups(conn, tenant_id).await?);
+        }
+        version.configuration.groups = groups.or_else(|| tables.clone()).unwrap_or_default();
+        out.push(version);
+    }
+    Ok(out)
 }
 
 /// Writes `version` of `tenant_id`, replacing the one of its day.
@@ -295,6 +497,29 @@ pub(super) async fn save_version(
     .exec_without_returning(conn)
     .await?;
     Ok(())
+}
+
+/// The cost groups of `tenant_id` in force on `day` (the tree its chargeback rolls up by), by
+/// name: those of the configuration version in force that day, or the tables' when the tenant
+/// has no version (or its version predates versioned cost groups). One or two statements.
+pub(crate) async fn list_cost_groups_of_day(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    day: NaiveDate,
+) -> Result<Vec<CostGroup>, StoreError> {
+    use allocation_configuration::Column;
+    let row = allocation_configuration::Entity::find()
+        .filter(Column::TenantId.eq(tenant_id.uuid()))
+        .filter(Column::EffectiveFrom.lte(day))
+        .order_by_desc(Column::EffectiveFrom)
+        .one(conn)
+        .await?;
+    let mut groups = match row.map(of_json).transpose()? {
+        Some((_, Some(groups))) => groups,
+        _ => read_groups(conn, tenant_id).await?,
+    };
+    groups.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
+    Ok(groups)
 }
 
 /// The index of the version in force on `day` among `versions` (oldest first).
@@ -358,7 +583,7 @@ pub(super) async fn list_tenants_due(
 }
 
 /// The days of `tenants`' configurations scheduled and not yet promoted: (tenant, day).
-pub async fn list_scheduled_days(
+pub(super) async fn list_scheduled_days(
     store: &crate::store::Store,
     tenants: &[TenantId],
 ) -> Result<HashSet<(TenantId, NaiveDate)>, StoreError> {

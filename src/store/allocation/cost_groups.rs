@@ -1,10 +1,13 @@
 //! The writes behind the cost group mutations. Each checks the tree rules of
 //! [`crate::domain::cost_group`] inside its [`TenantWrite`]; a delete that reassigns members
-//! re-evaluates the tenant. Cost groups are read back through `reads`.
+//! re-evaluates the tenant. Each takes an effective day (today when `None`): the tree is
+//! versioned with the rules and overrides (see [`TenantWrite::effective_from`]). Cost groups
+//! are read back through `reads`.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -15,6 +18,7 @@ use uuid::Uuid;
 
 use super::reads::cost_group_of_row;
 use super::write::TenantWrite;
+use crate::domain::allocation::{Configuration, Override, Share};
 use crate::domain::audit::AuditChange;
 use crate::domain::cost_group::{CostGroupError, check_tree};
 use crate::domain::{CostGroup, CostGroupId, TenantId, TenantScope};
@@ -136,8 +140,10 @@ pub async fn create_cost_group(
     scope: &TenantScope,
     actor: &str,
     new: NewCostGroup,
+    effective_from: Option<NaiveDate>,
 ) -> Result<CostGroup, StoreError> {
     let mut write = TenantWrite::begin(store, scope, new.tenant_id).await?;
+    write.effective_from(effective_from).await?;
     let txn = write.txn();
     let mut groups = list_in_txn(txn, new.tenant_id).await?;
     check_parent(&groups, new.parent_id)?;
@@ -176,8 +182,10 @@ pub async fn update_cost_group(
     actor: &str,
     id: CostGroupId,
     changes: CostGroupChanges,
+    effective_from: Option<NaiveDate>,
 ) -> Result<CostGroup, StoreError> {
     let (mut write, mut groups, index) = lock_group(store, scope, id).await?;
+    write.effective_from(effective_from).await?;
     let txn = write.txn();
     if let Some(parent) = changes.parent_id {
         // Checked before the group leaves the list: a move under itself is a cycle, not unknown.
@@ -219,7 +227,8 @@ pub async fn update_cost_group(
 /// `reassign_to` names another group of the same tenant: then children move under that group
 /// (the tree rules are checked after the move), rules target it, and override shares go to it
 /// (added to a share the user already has there), and the tenant is re-evaluated.
-/// `NotFound` when the group or `reassign_to` is unknown or of another tenant.
+/// `NotFound` when the group or `reassign_to` is unknown or of another tenant. For a later day
+/// the tables stay as they are: the group goes, and what points at it moves, on that day.
 #[tracing::instrument(skip_all, fields(cost_group_id = %id))]
 pub async fn delete_cost_group(
     store: &Store,
@@ -227,10 +236,11 @@ pub async fn delete_cost_group(
     actor: &str,
     id: CostGroupId,
     reassign_to: Option<CostGroupId>,
+    effective_from: Option<NaiveDate>,
 ) -> Result<CostGroupId, StoreError> {
     let (mut write, mut groups, index) = lock_group(store, scope, id).await?;
-    // Rules and overrides moved to `reassign_to` move from today on.
-    write.effective_from(None).await?;
+    // Rules and overrides moved to `reassign_to` move from that day on.
+    let day = write.effective_from(effective_from).await?;
     let txn = write.txn();
     let group = groups.remove(index);
     if reassign_to == Some(id) {
@@ -261,25 +271,121 @@ pub async fn delete_cost_group(
             .into());
         }
         None => {}
+        Some(target) if day > history::today() => {
+            let overrides = members_of_overrides(write.configuration_before(), id);
+            if let Some(serde_json::Value::Object(before)) = change.before.as_mut() {
+                before.insert(
+                    "reassigned".to_owned(),
+                    moved_json(target, children, members, rules, overrides),
+                );
+            }
+        }
         Some(target) => {
             let overrides = reassign(txn, &mut groups, &group, target).await?;
-            let moved = serde_json::json!({
-                "reassignTo": target.to_string(),
-                "children": children,
-                "members": members,
-                "rules": rules,
-                "overrides": overrides,
-            });
             if let Some(serde_json::Value::Object(before)) = change.before.as_mut() {
-                before.insert("reassigned".to_owned(), moved);
+                before.insert(
+                    "reassigned".to_owned(),
+                    moved_json(target, children, members, rules, overrides),
+                );
             }
-            write.moves_tenant();
         }
     }
-    delete_row(write.txn(), group.tenant_id, id).await?;
+    if day > history::today() {
+        let before = write.configuration_before().cloned().unwrap_or_default();
+        write.schedule(deleted_from(before, id, reassign_to)?);
+    } else {
+        // A backdated delete moves the days since too; one of today, what was reassigned.
+        if reassign_to.is_some() || day < history::today() {
+            write.moves_tenant();
+        }
+        delete_row(write.txn(), group.tenant_id, id).await?;
+    }
     write.audit(change);
     write.commit().await?;
     Ok(id)
+}
+
+/// What the audit log records of what a delete moved to `target`.
+fn moved_json(
+    target: CostGroupId,
+    children: usize,
+    members: usize,
+    rules: usize,
+    overrides: usize,
+) -> serde_json::Value {
+    serde_json::json!({
+        "reassignTo": target.to_string(),
+        "children": children,
+        "members": members,
+        "rules": rules,
+        "overrides": overrides,
+    })
+}
+
+/// The overrides of `configuration` with a share of `id`.
+fn members_of_overrides(configuration: Option<&Configuration>, id: CostGroupId) -> usize {
+    configuration.map_or(0, |c| {
+        c.overrides
+            .iter()
+            .filter(|o| o.shares().iter().any(|s| s.cost_group == id))
+            .count()
+    })
+}
+
+/// `configuration` without cost group `id`: its children, the rules targeting it and the
+/// override shares of it moved to `target` (a share added to the user's share of `target`).
+fn deleted_from(
+    mut configuration: Configuration,
+    id: CostGroupId,
+    target: Option<CostGroupId>,
+) -> Result<Configuration, StoreError> {
+    configuration.groups.retain(|g| g.id != id);
+    let Some(target) = target else {
+        return Ok(configuration);
+    };
+    let now = stored_now();
+    for g in configuration
+        .groups
+        .iter_mut()
+        .filter(|g| g.parent_id == Some(id))
+    {
+        g.parent_id = Some(target);
+        g.updated_at = now;
+    }
+    for e in configuration
+        .rules
+        .iter_mut()
+        .filter(|e| e.rule.target == id)
+    {
+        e.rule.target = target;
+        e.updated_at = now;
+    }
+    for o in &mut configuration.overrides {
+        if !o.shares().iter().any(|s| s.cost_group == id) {
+            continue;
+        }
+        let mut shares: Vec<Share> = Vec::new();
+        for s in o.shares() {
+            let group = if s.cost_group == id {
+                target
+            } else {
+                s.cost_group
+            };
+            match shares.iter_mut().find(|k| k.cost_group == group) {
+                Some(kept) => kept.percent += s.percent,
+                None => shares.push(Share {
+                    cost_group: group,
+                    percent: s.percent,
+                }),
+            }
+        }
+        let user = o.user_id();
+        *o = Override::new(user, shares).map_err(|e| StoreError::Corrupt {
+            table: "allocation_configurations",
+            detail: format!("override of user {user}: {e}"),
+        })?;
+    }
+    Ok(configuration)
 }
 
 /// Moves what points at `from` to `to`, inside `txn`: children (under the tree rules, checked on

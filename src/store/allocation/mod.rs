@@ -5,6 +5,7 @@
 //! the allocation re-evaluated as far as the change reaches, the change audited, then committed.
 //! The modules import one another one way only: the writers (`cost_groups`, `rules`,
 //! `overrides`, `prices`) use `write` and `reads`; `write` uses `evaluation`, `backdated` and
+//! `configurations`; `scheduled` (listing and cancelling scheduled changes) uses `write` and
 //! `configurations`; `evaluation` uses `backdated`, which uses `configurations`; both use
 //! `reads`, which uses none of them; `import_evaluation` (for the import's commit) uses
 //! `evaluation`, `backdated`, `configurations` and `reads`. No module here imports this front.
@@ -18,9 +19,10 @@ mod overrides;
 mod prices;
 mod reads;
 mod rules;
+mod scheduled;
 mod write;
 
-pub use configurations::list_scheduled_days;
+pub(crate) use configurations::list_cost_groups_of_day;
 pub use cost_groups::{
     CostGroupChanges, NewCostGroup, create_cost_group, delete_cost_group, update_cost_group,
 };
@@ -31,13 +33,14 @@ pub use evaluation::{
 pub(crate) use import_evaluation::ImportEvaluation;
 pub use overrides::{clear_override, set_override};
 pub use prices::set_price;
+pub(crate) use reads::list_prices_of_tenants_on;
 pub use reads::{
     PriceEntry, find_cost_groups, find_rules, list_children_of_cost_groups,
     list_cost_groups_of_tenants, list_price_entries_of_tenants, list_rules_of_cost_groups,
     list_rules_of_tenants,
 };
-pub(crate) use reads::{list_cost_groups_on, list_prices_of_tenants_on};
 pub use rules::{AllocationRuleChanges, create_rule, delete_rule, reorder_rules, update_rule};
+pub use scheduled::{cancel_scheduled_changes, list_scheduled_changes};
 /// The one write path of a tenant's data, for writes outside allocation (SKU billing).
 pub(crate) use write::TenantWrite;
 pub use write::promote_scheduled_changes;

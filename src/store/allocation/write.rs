@@ -36,11 +36,13 @@ pub(crate) struct TenantWrite {
     dated: Option<Dated>,
 }
 
-/// A change of rules or overrides that takes effect on a day: the day, and the configuration
-/// as it stood before the change.
+/// A change of cost groups, rules or overrides that takes effect on a day: the day, the
+/// configuration as it stood before the change, and, for a change made on the configuration
+/// rather than the tables (a scheduled cost group delete), the configuration after it.
 struct Dated {
     effective_from: NaiveDate,
     before: Configuration,
+    after: Option<Configuration>,
 }
 
 impl TenantWrite {
@@ -105,8 +107,24 @@ impl TenantWrite {
         self.dated = Some(Dated {
             effective_from: day,
             before: configurations::read_tables(&self.txn, self.tenant_id).await?,
+            after: None,
         });
         Ok(day)
+    }
+
+    /// The configuration before the dated change (call after [`Self::effective_from`]).
+    pub(super) fn configuration_before(&self) -> Option<&Configuration> {
+        self.dated.as_ref().map(|d| &d.before)
+    }
+
+    /// The dated change is `after` (the configuration as it is to be from its day), made on the
+    /// configuration rather than the tables, which stay as they are: for a change scheduled
+    /// for a later day that the tables can't hold in between (a cost group deleted, with what
+    /// points at it moved).
+    pub(super) fn schedule(&mut self, after: Configuration) {
+        if let Some(dated) = self.dated.as_mut() {
+            dated.after = Some(after);
+        }
     }
 
     /// The change can move `users` to other cost groups.
@@ -168,7 +186,11 @@ impl TenantWrite {
     async fn record_version(&mut self, dated: Dated) -> Result<bool, StoreError> {
         let today = history::today();
         let day = dated.effective_from;
-        let after = configurations::read_tables(&self.txn, self.tenant_id).await?;
+        let in_tables = dated.after.is_none();
+        let after = match dated.after {
+            Some(after) => after,
+            None => configurations::read_tables(&self.txn, self.tenant_id).await?,
+        };
         let change = ConfigurationChange::between(&dated.before, &after);
         if change.is_empty() {
             return Ok(false);
@@ -204,8 +226,13 @@ impl TenantWrite {
             if let Some(i) = configurations::in_force(&versions, today) {
                 versions[i].configuration = after;
             }
-        } else {
+        } else if in_tables {
             configurations::write_tables(&self.txn, self.tenant_id, &dated.before).await?;
+        }
+        if !change.groups_set.is_empty() || !change.groups_removed.is_empty() {
+            for v in versions.iter().filter(|v| v.effective_from >= day) {
+                check_tree_on(v, &change.groups_removed)?;
+            }
         }
         for v in versions
             .iter()
@@ -215,6 +242,41 @@ impl TenantWrite {
         }
         Ok(true)
     }
+}
+
+/// Fails unless the cost groups of `version` form a tree (see
+/// [`crate::domain::cost_group::check_tree`]) whose parents all exist on its day: a change
+/// dated before a parent was created (`NotFound`), or one meeting a later change it clashes
+/// with (`Conflict`: a group deleted, `removed`, that is a parent then), is refused. The error
+/// names the day.
+fn check_tree_on(
+    version: &Version,
+    removed: &[crate::domain::CostGroupId],
+) -> Result<(), StoreError> {
+    let groups = &version.configuration.groups;
+    let on = if version.effective_from == configurations::beginning() {
+        "before any dated change".to_owned()
+    } else {
+        format!("on {}", version.effective_from)
+    };
+    if let Some((g, parent)) = groups.iter().find_map(|g| {
+        g.parent_id
+            .filter(|p| !groups.iter().any(|o| o.id == *p))
+            .map(|p| (g, p))
+    }) {
+        if removed.contains(&parent) {
+            return Err(StoreError::Conflict(format!(
+                "effectiveFrom: cost group {parent} is the parent of {:?} {on}",
+                g.name
+            )));
+        }
+        return Err(StoreError::NotFound(format!(
+            "parent cost group {parent} of {:?} does not exist {on}",
+            g.name
+        )));
+    }
+    crate::domain::cost_group::check_tree(groups)
+        .map_err(|e| StoreError::Conflict(format!("effectiveFrom: the cost groups {on}: {e}")))
 }
 
 /// Promotes every tenant's configuration scheduled for a day up to today (UTC) and not yet

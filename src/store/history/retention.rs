@@ -1,10 +1,19 @@
 //! History retention (`TENANTGRAPH_HISTORY_RETENTION_DAYS`): intervals that ended before a
 //! cutoff date are removed, a batch per statement. Intervals still in force are never removed,
 //! whatever their age, and neither are closed months' stored lines (they are not history rows).
+//! The allocation configuration versions (`allocation_configurations`) that took effect before
+//! the cutoff go too, but for the one in force on the cutoff day, and none a closed month
+//! needs: a tenant keeps the version in force on the first day of its earliest closed month.
 
 use chrono::NaiveDate;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
+};
+use uuid::Uuid;
 
+use crate::domain::chargeback::Month;
+use crate::store::entities::{allocation_configuration, chargeback_month};
 use crate::store::{Store, StoreError};
 
 /// The history tables and the columns that identify one of their rows.
@@ -66,5 +75,61 @@ pub async fn prune_history(
             }
         }
     }
+    prune_configurations(store, cutoff, &mut prune).await?;
     Ok(prune)
+}
+
+/// Removes the configuration versions that took effect before `cutoff`, keeping for each tenant
+/// the one in force on `cutoff`, or on the first day of its earliest closed month when that is
+/// earlier (a reopened month is billed again from its versions). One statement per tenant.
+async fn prune_configurations(
+    store: &Store,
+    cutoff: NaiveDate,
+    prune: &mut HistoryPrune,
+) -> Result<(), StoreError> {
+    use allocation_configuration::{Column, Entity};
+    let mut tenants: Vec<Uuid> = Entity::find()
+        .select_only()
+        .column(Column::TenantId)
+        .filter(Column::EffectiveFrom.lt(cutoff))
+        .into_tuple()
+        .all(store.db())
+        .await?;
+    tenants.sort_unstable();
+    tenants.dedup();
+    for tenant in tenants {
+        let closed: Option<String> = chargeback_month::Entity::find()
+            .select_only()
+            .column(chargeback_month::Column::Month)
+            .filter(chargeback_month::Column::TenantId.eq(tenant))
+            .order_by_asc(chargeback_month::Column::Month)
+            .into_tuple()
+            .one(store.db())
+            .await?;
+        let keep_on = closed
+            .and_then(|m| Month::parse(&m).ok())
+            .map_or(cutoff, |m| m.first_day().min(cutoff));
+        // The version in force on `keep_on` stays; those before it go.
+        let in_force: Option<NaiveDate> = Entity::find()
+            .select_only()
+            .column(Column::EffectiveFrom)
+            .filter(Column::TenantId.eq(tenant))
+            .filter(Column::EffectiveFrom.lte(keep_on))
+            .order_by_desc(Column::EffectiveFrom)
+            .into_tuple()
+            .one(store.db())
+            .await?;
+        let Some(in_force) = in_force else {
+            continue;
+        };
+        let removed = Entity::delete_many()
+            .filter(Column::TenantId.eq(tenant))
+            .filter(Column::EffectiveFrom.lt(in_force))
+            .exec(store.db())
+            .await?
+            .rows_affected;
+        prune.removed += removed;
+        prune.batches += 1;
+    }
+    Ok(())
 }
