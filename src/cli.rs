@@ -161,11 +161,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if matches!(cli.command, Command::Serve { .. } | Command::Import { .. }) && !config.demo {
         config.importer()?;
     }
-    telemetry::init(config.telemetry.log_format, &config.telemetry.log_level);
+    // Dropped when the command ends, however it ends: exports the spans still queued.
+    let _telemetry = telemetry::init(
+        config.telemetry.log_format,
+        &config.telemetry.log_level,
+        config.telemetry.otlp.as_ref(),
+    );
     let metrics = Arc::new(Metrics::new().map_err(|e| CliError::Other(e.to_string()))?);
     let observer: StatementObserver = {
         let metrics = metrics.clone();
-        Arc::new(move |s| metrics.record_statement(s.elapsed, s.failed))
+        Arc::new(move |s| {
+            metrics.record_statement(s.elapsed, s.failed);
+            telemetry::record_statement(s.db_system(), s.sql_text(), s.elapsed, s.failed);
+        })
     };
     let store_settings = &config.store;
     let store = Store::connect(store_settings, Some(observer)).await?;
@@ -408,7 +416,7 @@ async fn tenant_names(store: &Store) -> Result<HashMap<TenantId, String>, CliErr
 
 /// Runs the simulator until SIGINT/SIGTERM; needs no settings file and no database.
 async fn simulate(args: SimulateArgs, log_format: LogFormat) -> Result<(), CliError> {
-    telemetry::init(log_format, "info");
+    let _telemetry = telemetry::init(log_format, "info", None);
     let defaults = simulator::SimulatorConfig::default();
     let config = simulator::SimulatorConfig {
         tenants: args.tenants,

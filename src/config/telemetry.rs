@@ -1,4 +1,5 @@
-//! Telemetry: the log format and filter, and where `/metrics` is served.
+//! Telemetry: the log format and filter, where `/metrics` is served, and where spans are
+//! exported (OTLP).
 
 use std::net::SocketAddr;
 
@@ -8,6 +9,9 @@ use super::SettingsError;
 
 /// Where `/metrics` is served unless set: loopback only, the port Prometheus exporters use.
 pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9090";
+
+/// The service name spans are exported under unless set.
+pub const DEFAULT_OTLP_SERVICE_NAME: &str = "tenantgraph";
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -30,6 +34,11 @@ pub struct TelemetrySection {
     /// Address of the `/metrics` listener, or `off`; unset: `127.0.0.1:9090`, or a free
     /// loopback port (`127.0.0.1:0`) with `--demo` or when `bind` asks for port 0.
     pub metrics_bind: Option<String>,
+    /// Base URL of an OTLP/HTTP collector (`http://localhost:4318`): spans are exported to
+    /// `<url>/v1/traces` as protobuf. Unset: no spans are exported.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans.
+    pub otlp_service_name: String,
 }
 
 impl Default for TelemetrySection {
@@ -38,6 +47,32 @@ impl Default for TelemetrySection {
             log_format: LogFormat::Pretty,
             log_level: "info".to_owned(),
             metrics_bind: None,
+            otlp_endpoint: None,
+            otlp_service_name: DEFAULT_OTLP_SERVICE_NAME.to_owned(),
+        }
+    }
+}
+
+/// Where and as what spans are exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpSettings {
+    /// The collector's traces URL (`…/v1/traces`).
+    pub traces_url: String,
+    /// `service.name` of the spans.
+    pub service_name: String,
+}
+
+impl OtlpSettings {
+    /// The traces URL without credentials or query, for logs.
+    pub fn masked_url(&self) -> String {
+        match url::Url::parse(&self.traces_url) {
+            Ok(mut url) => {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.set_query(None);
+                url.to_string()
+            }
+            Err(_) => String::new(),
         }
     }
 }
@@ -51,6 +86,8 @@ pub struct TelemetrySettings {
     pub log_level: String,
     /// Where `/metrics` is served, or `None` when `off`.
     pub metrics_bind: Option<SocketAddr>,
+    /// Where spans are exported, or `None` when `TENANTGRAPH_OTLP_ENDPOINT` is unset.
+    pub otlp: Option<OtlpSettings>,
 }
 
 impl TelemetrySection {
@@ -72,7 +109,49 @@ impl TelemetrySection {
             log_format: self.log_format,
             log_level: self.log_level.clone(),
             metrics_bind,
+            otlp: self.otlp()?,
         })
+    }
+
+    /// The OTLP exporter's settings: `None` when the endpoint is unset or empty; refuses an
+    /// endpoint that is not an `http(s)` URL and an empty service name. The endpoint is the
+    /// collector's base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT`: `/v1/traces` is appended unless
+    /// it already ends the path.
+    fn otlp(&self) -> Result<Option<OtlpSettings>, SettingsError> {
+        const KEY: &str = "TENANTGRAPH_OTLP_ENDPOINT";
+        let Some(text) = self
+            .otlp_endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(None);
+        };
+        let expected = "expected the http(s) base URL of an OTLP collector such as \
+                        http://localhost:4318";
+        let mut url = url::Url::parse(text)
+            .map_err(|e| SettingsError::new(KEY, format!("{expected}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(SettingsError::new(
+                KEY,
+                format!("{expected}, got a {} URL", url.scheme()),
+            ));
+        }
+        if !url.path().ends_with("/v1/traces") {
+            let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+        }
+        let service_name = self.otlp_service_name.trim();
+        if service_name.is_empty() {
+            return Err(SettingsError::new(
+                "TENANTGRAPH_OTLP_SERVICE_NAME",
+                "expected a service name such as tenantgraph, got an empty one",
+            ));
+        }
+        Ok(Some(OtlpSettings {
+            traces_url: url.to_string(),
+            service_name: service_name.to_owned(),
+        }))
     }
 
     /// Where `/metrics` is served, or `None` when `off`. Unset: [`DEFAULT_METRICS_BIND`], but a
@@ -144,6 +223,47 @@ mod tests {
             let err = listener(section, false, BIND).unwrap_err().to_string();
             assert!(err.contains("TENANTGRAPH_METRICS_BIND"), "{err}");
         }
+    }
+
+    #[test]
+    fn otlp_endpoint_is_a_base_url_that_gets_the_traces_path() {
+        let otlp = |endpoint: Option<&str>| {
+            TelemetrySection {
+                otlp_endpoint: endpoint.map(str::to_owned),
+                ..TelemetrySection::default()
+            }
+            .check(false, BIND.parse().unwrap())
+            .map(|t| t.otlp.map(|o| o.traces_url))
+        };
+        assert_eq!(otlp(None).unwrap(), None);
+        assert_eq!(otlp(Some(" ")).unwrap(), None);
+        for (given, traces) in [
+            ("http://localhost:4318", "http://localhost:4318/v1/traces"),
+            ("http://collector:4318/", "http://collector:4318/v1/traces"),
+            (
+                "https://otel.example/otlp",
+                "https://otel.example/otlp/v1/traces",
+            ),
+            (
+                "http://127.0.0.1:4318/v1/traces",
+                "http://127.0.0.1:4318/v1/traces",
+            ),
+        ] {
+            assert_eq!(otlp(Some(given)).unwrap().as_deref(), Some(traces));
+        }
+        for bad in ["localhost:4318", "grpc://collector:4317", "not a url"] {
+            let err = otlp(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("TENANTGRAPH_OTLP_ENDPOINT"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_masked_otlp_url_has_no_credentials_or_query() {
+        let settings = OtlpSettings {
+            traces_url: "https://user:pw@otel.example/v1/traces?key=s3cret".to_owned(),
+            service_name: DEFAULT_OTLP_SERVICE_NAME.to_owned(),
+        };
+        assert_eq!(settings.masked_url(), "https://otel.example/v1/traces");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::{DateTime, NaiveDate, Utc};
+use tracing::Instrument;
 
 use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
 use crate::domain::history::LicenseHolding;
@@ -646,7 +647,35 @@ impl Loader<CostGroupId> for MemberCounts {
 /// A loader with a per-request cache. Its keys are ids the request names or the store returned;
 /// foldhash (seeded per process) hashes them several times faster than SipHash, and every
 /// relation field of every row looks its key up.
-type Cached<L> = DataLoader<L, HashMapCache<foldhash::fast::RandomState>>;
+type Cached<L> = DataLoader<Traced<L>, HashMapCache<foldhash::fast::RandomState>>;
+
+/// A loader whose batches are spans while spans are exported: `dataloader.name` (the loader's
+/// type, `UserById`) and `dataloader.keys` (how many keys the batch loads).
+pub struct Traced<L>(L);
+
+impl<K, L> Loader<K> for Traced<L>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    L: Loader<K>,
+{
+    type Value = L::Value;
+    type Error = L::Error;
+
+    async fn load(&self, keys: &[K]) -> Result<HashMap<K, Self::Value>, Self::Error> {
+        if !crate::telemetry::exporting() {
+            return self.0.load(keys).await;
+        }
+        let type_name = std::any::type_name::<L>();
+        let name = type_name.rsplit("::").next().unwrap_or(type_name);
+        let span = tracing::info_span!(
+            "DataLoader batch",
+            otel.name = %format_args!("DataLoader {name}"),
+            dataloader.name = name,
+            dataloader.keys = keys.len(),
+        );
+        self.0.load(keys).instrument(span).await
+    }
+}
 
 /// Every loader of one request, plus the request's scope and store.
 pub struct Loaders {
@@ -726,20 +755,31 @@ const BATCH_WAIT_TURNS: usize = 64;
 /// end of the run queue (futures-lite's `yield_now`). tokio's own `yield_now` defers the wake
 /// until the scheduler next polls for I/O, which made every turn an `epoll_wait` system call:
 /// hundreds per request.
+///
+/// While spans are exported, the batch runs in the span of the resolver that started it (the
+/// operation's), which a spawned task would otherwise lose.
 fn spawn_batch(batch: futures_util::future::BoxFuture<'static, ()>) {
-    tokio::spawn(async move {
-        for _ in 0..BATCH_WAIT_TURNS {
-            futures_lite::future::yield_now().await;
+    let parent = if crate::telemetry::exporting() {
+        tracing::Span::current()
+    } else {
+        tracing::Span::none()
+    };
+    tokio::spawn(
+        async move {
+            for _ in 0..BATCH_WAIT_TURNS {
+                futures_lite::future::yield_now().await;
+            }
+            batch.await;
         }
-        batch.await;
-    });
+        .instrument(parent),
+    );
 }
 
 fn cached<L: Loader<K>, K>(loader: L) -> Cached<L>
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
 {
-    DataLoader::with_cache(loader, spawn_batch, HashMapCache::new())
+    DataLoader::with_cache(Traced(loader), spawn_batch, HashMapCache::new())
         .delay(std::time::Duration::ZERO)
         .max_batch_size(MAX_BATCH)
 }

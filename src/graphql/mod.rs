@@ -10,6 +10,7 @@ pub mod loaders;
 #[cfg(test)]
 mod module_graph;
 pub mod mutation;
+pub mod operation_span;
 pub mod pagination;
 pub mod persisted;
 pub mod query;

@@ -6,6 +6,7 @@ use super::entities::EntityQuery;
 use super::mutation::{
     AllocationMutation, AllocationRuleMutation, ChargebackMutation, CostGroupMutation, MutationRoot,
 };
+use super::operation_span::OperationSpans;
 use super::query::{ImportQuery, RootQuery};
 use super::subscription::SubscriptionRoot;
 use super::types::audit::AuditQuery;
@@ -46,11 +47,17 @@ pub fn build() -> AppSchema {
     builder().finish()
 }
 
-/// Builds the schema the server runs: introspection and field suggestions as `api` says. Depth,
-/// complexity and the other limits are checked before execution by
-/// [`OperationGuard`](super::limits::OperationGuard), which gives them an error code.
+/// Builds the schema the server runs: introspection and field suggestions as `api` says, and a
+/// span per operation while spans are exported. Depth, complexity and the other limits are
+/// checked before execution by [`OperationGuard`](super::limits::OperationGuard), which gives
+/// them an error code.
 pub fn build_for(api: &ApiSettings) -> AppSchema {
     let mut builder = builder();
+    // An extension costs a hook per resolved field, so none is registered when nothing is
+    // exported.
+    if crate::telemetry::exporting() {
+        builder = builder.extension(OperationSpans);
+    }
     if !api.limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -27,6 +27,7 @@ use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::store::Store;
+use crate::telemetry;
 use graphql_endpoint::GraphqlState;
 
 /// What the server needs besides its settings.
@@ -219,10 +220,13 @@ fn metrics_listener(
     Ok((addr, server))
 }
 
-/// The span around each request, whose fields every log line of the request carries: like
-/// tracing-actix-web's default, but with the path alone as `http.target`. The query string of
-/// `GET /graphql` holds the operation and its variables (names and mail addresses searched
-/// for), which must not reach the logs; headers (`Authorization`) are never recorded.
+/// The span around each request, whose fields every log line of the request carries, and the
+/// server span exported over OTLP, in the caller's trace when the request carries W3C
+/// `traceparent`/`tracestate`. Field names follow OpenTelemetry's HTTP semantic conventions.
+/// Like tracing-actix-web's default, but with the path alone as `url.path`: the query string
+/// of `GET /graphql` holds the operation and its variables (names and mail addresses searched
+/// for), which must not reach the logs or the spans; headers (`Authorization`) are never
+/// recorded.
 struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
@@ -233,23 +237,38 @@ impl RootSpanBuilder for RequestSpan {
             .map(ToString::to_string)
             .unwrap_or_default();
         let route = request.match_pattern().unwrap_or_else(|| "default".into());
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "HTTP request",
-            http.method = %request.method(),
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
+            http.request.method = %request.method(),
             http.route = %route,
-            http.target = %request.path(),
+            url.path = %request.path(),
             // Forwarding headers count only from a trusted proxy, as for rate limits.
-            http.client_ip = %forwarded::client_address(request.request()),
-            http.status_code = tracing::field::Empty,
+            client.address = %forwarded::client_address(request.request()),
+            http.response.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             request_id = %request_id,
-        )
+        );
+        if telemetry::exporting() {
+            // Only for the exported span: the log lines do without them.
+            span.record("otel.name", format!("{} {route}", request.method()));
+            span.record("otel.kind", "server");
+            let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+            telemetry::continue_callers_trace(&span, header("traceparent"), header("tracestate"));
+        }
+        span
     }
 
     fn on_request_end<B: MessageBody>(
         span: Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
+        let status = match outcome {
+            Ok(response) => response.response().status(),
+            Err(error) => error.as_response_error().status_code(),
+        };
+        span.record("http.response.status_code", status.as_u16());
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }

@@ -27,6 +27,20 @@ impl ExecutedStatement<'_> {
     pub fn sql(&self) -> String {
         self.statement.to_string()
     }
+
+    /// The SQL as sent, with placeholders where its values go: no user data from the values.
+    pub fn sql_text(&self) -> &str {
+        &self.statement.sql
+    }
+
+    /// The database, as OpenTelemetry's `db.system` names it.
+    pub fn db_system(&self) -> &'static str {
+        match self.statement.db_backend {
+            DatabaseBackend::Postgres => "postgresql",
+            DatabaseBackend::Sqlite => "sqlite",
+            _ => "other_sql",
+        }
+    }
 }
 
 /// Called once per executed SQL statement.

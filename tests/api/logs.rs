@@ -33,11 +33,11 @@ fn token(secret: &str, nbf: i64, exp: i64) -> String {
 }
 
 /// The `Authorization` value of every request of the session; it must never be logged.
-static CLIENT_BEARER: LazyLock<String> =
+pub(crate) static CLIENT_BEARER: LazyLock<String> =
     LazyLock::new(|| format!("Bearer {}", token(AUTH_SECRET, -10, 600)));
 
 /// The binary with the importer pointed at `sim`, on `db`, at the default log level.
-fn tenantgraph(sim: &RunningSimulator, db: &str) -> Command {
+pub(crate) fn tenantgraph(sim: &RunningSimulator, db: &str) -> Command {
     let config = sim.config();
     let base = sim.base_url();
     let mut command = Command::new(env!("CARGO_BIN_EXE_tenantgraph"));
@@ -64,14 +64,14 @@ fn tenantgraph(sim: &RunningSimulator, db: &str) -> Command {
 }
 
 /// `tenantgraph serve` on port 0, its log lines collected as they come.
-struct Served {
+pub(crate) struct Served {
     child: KillOnDrop,
     addr: String,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Served {
-    fn start(mut command: Command) -> Served {
+    pub(crate) fn start(mut command: Command) -> Served {
         let mut child = command
             .args(["--log-format", "json", "serve", "--bind", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -107,12 +107,12 @@ impl Served {
         Served { child, addr, lines }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
 
     /// Stops the server with SIGTERM and returns everything it logged.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -502,7 +502,7 @@ async fn forwarded_upgrade_log_line(trusted_proxies: &str) -> Value {
 async fn a_forwarded_client_address_is_logged_only_from_a_trusted_proxy() {
     let untrusted = forwarded_upgrade_log_line("").await;
     assert_eq!(
-        untrusted["span"]["http.client_ip"], "127.0.0.1",
+        untrusted["span"]["client.address"], "127.0.0.1",
         "{untrusted}"
     );
     assert!(
@@ -511,7 +511,7 @@ async fn a_forwarded_client_address_is_logged_only_from_a_trusted_proxy() {
     );
     let trusted = forwarded_upgrade_log_line("127.0.0.1/32").await;
     assert_eq!(
-        trusted["span"]["http.client_ip"], "198.51.100.77",
+        trusted["span"]["client.address"], "198.51.100.77",
         "{trusted}"
     );
 }

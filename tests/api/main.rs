@@ -29,6 +29,7 @@ mod limits;
 mod logs;
 mod manager_contacts;
 mod operations;
+mod otlp;
 mod overrides;
 mod persisted;
 mod prices;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::HeaderMap;
+use tracing::Instrument;
 
 use super::error::ImportError;
 
@@ -181,46 +182,21 @@ impl Upstream {
         T: Fn(u16, &[u8]) -> Option<String>,
     {
         let attempt = || async {
-            let response = build().send().await.map_err(|e| Attempt::Unavailable {
+            let (client, request) = build().build_split();
+            let request = request.map_err(|e| Attempt::Unavailable {
                 retry_after: None,
                 code: None,
                 detail: transport_detail(&e),
             })?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = response.bytes().await.map_err(|e| Attempt::Unavailable {
-                retry_after: None,
-                code: Some(status.to_string()),
-                detail: format!("body cut off: {}", transport_detail(&e)),
-            })?;
-            let retry_after = headers
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            match status {
-                429 => Err(Attempt::Throttled {
-                    retry_after,
-                    detail: snippet(&body),
-                }),
-                500 | 502 | 503 | 504 => Err(Attempt::Unavailable {
-                    retry_after,
-                    code: Some(status.to_string()),
-                    detail: format!("HTTP {status}: {}", snippet(&body)),
-                }),
-                _ if status != 200 && transient(status, &body).is_some() => {
-                    Err(Attempt::Unavailable {
-                        retry_after,
-                        code: transient(status, &body),
-                        detail: format!("HTTP {status}: {}", snippet(&body)),
-                    })
-                }
-                _ => Ok(Answer {
-                    status,
-                    headers,
-                    body,
-                }),
+            let span = upstream_span(&request);
+            let answer = attempt_once(&client, request, &transient)
+                .instrument(span.clone())
+                .await;
+            if let Err(err) = &answer {
+                span.record("error.type", err.answered());
+                span.record("otel.status_code", "ERROR");
             }
+            answer
         };
         let policy = self.retry;
         let backoff = ExponentialBuilder::default()
@@ -252,6 +228,86 @@ impl Upstream {
             },
         })
     }
+}
+
+/// One attempt of [`Upstream::send_retrying`]: sends `request` and reads the answer, classifying
+/// what is retried.
+async fn attempt_once<T>(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    transient: &T,
+) -> Result<Answer, Attempt>
+where
+    T: Fn(u16, &[u8]) -> Option<String>,
+{
+    let response = client
+        .execute(request)
+        .await
+        .map_err(|e| Attempt::Unavailable {
+            retry_after: None,
+            code: None,
+            detail: transport_detail(&e),
+        })?;
+    let status = response.status().as_u16();
+    tracing::Span::current().record("http.response.status_code", status);
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(|e| Attempt::Unavailable {
+        retry_after: None,
+        code: Some(status.to_string()),
+        detail: format!("body cut off: {}", transport_detail(&e)),
+    })?;
+    let retry_after = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    match status {
+        429 => Err(Attempt::Throttled {
+            retry_after,
+            detail: snippet(&body),
+        }),
+        500 | 502 | 503 | 504 => Err(Attempt::Unavailable {
+            retry_after,
+            code: Some(status.to_string()),
+            detail: format!("HTTP {status}: {}", snippet(&body)),
+        }),
+        _ if status != 200 && transient(status, &body).is_some() => Err(Attempt::Unavailable {
+            retry_after,
+            code: transient(status, &body),
+            detail: format!("HTTP {status}: {}", snippet(&body)),
+        }),
+        _ => Ok(Answer {
+            status,
+            headers,
+            body,
+        }),
+    }
+}
+
+/// The client span of one upstream request while spans are exported: method, server and the
+/// URL without its query (which may carry tokens, such as a delta link's) or credentials.
+fn upstream_span(request: &reqwest::Request) -> tracing::Span {
+    if !crate::telemetry::exporting() {
+        return tracing::Span::none();
+    }
+    let url = request.url();
+    let mut full = url.clone();
+    full.set_query(None);
+    full.set_fragment(None);
+    let _ = full.set_username("");
+    let _ = full.set_password(None);
+    tracing::info_span!(
+        "upstream request",
+        otel.name = %request.method(),
+        otel.kind = "client",
+        http.request.method = %request.method(),
+        server.address = url.host_str().unwrap_or_default(),
+        server.port = url.port_or_known_default(),
+        url.full = %full,
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
 }
 
 /// A transport error without the request URL (which may carry tokens in query strings).
