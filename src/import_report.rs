@@ -33,18 +33,19 @@ pub async fn follow(mut events: broadcast::Receiver<Progress>, store: Store) {
             Err(broadcast::error::RecvError::Lagged(_)) => continue,
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        if !names.contains_key(&event.tenant_id) {
-            let found = tenants::find_tenants(&store, &TenantScope::All, &[event.tenant_id]).await;
-            let name = found
-                .ok()
-                .and_then(|mut t| t.pop())
-                .map_or_else(|| event.tenant_id.to_string(), |t| t.name);
-            names.insert(event.tenant_id, name);
-        }
-        let name = names
-            .get(&event.tenant_id)
-            .cloned()
-            .unwrap_or_else(|| event.tenant_id.to_string());
+        let name = match names.get(&event.tenant_id) {
+            Some(name) => name.clone(),
+            None => {
+                let found =
+                    tenants::find_tenants(&store, &TenantScope::All, &[event.tenant_id]).await;
+                let name = found
+                    .ok()
+                    .and_then(|mut t| t.pop())
+                    .map_or_else(|| event.tenant_id.to_string(), |t| t.name);
+                names.insert(event.tenant_id, name.clone());
+                name
+            }
+        };
         let text = match event.phase {
             Phase::Starting => "token and SKUs".to_owned(),
             Phase::Users => format!("{} pages, {} users read", event.pages, event.users),
