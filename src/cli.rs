@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::importer::ImporterSettings;
 use crate::config::telemetry::LogFormat;
 use crate::config::{Config, Overrides, Settings, SettingsError};
 use crate::domain::{Cursor, ImportTrigger, PageRequest, TenantId, TenantScope};
@@ -46,6 +47,7 @@ pub enum Command {
     Migrate,
     /// Import every customer tenant once (or one), show progress, print a summary; exits
     /// non-zero when any tenant failed.
+    #[command(after_help = IMPORT_SETTINGS)]
     Import {
         /// Import only this tenant (Entra tenant id).
         #[arg(long, value_name = "ID")]
@@ -59,6 +61,43 @@ pub enum Command {
     Schema,
     /// Run the Microsoft stand-in (Entra token endpoint, Partner Center, Graph) until stopped.
     Simulate(SimulateArgs),
+}
+
+/// The settings `tenantgraph import` reads, shown by `import --help`.
+const IMPORT_SETTINGS: &str = "\
+Settings (TENANTGRAPH_* environment variables, or the same keys in the --config file):
+  required:
+    TENANTGRAPH_CLIENT_ID               the importer app's client id
+    TENANTGRAPH_CLIENT_SECRET[_FILE]    its client secret
+    TENANTGRAPH_REFRESH_TOKEN[_FILE]    the service user's refresh token (secure application model)
+    TENANTGRAPH_SECRET_KEY[_FILE]       32 bytes, base64: encrypts the rotated refresh token
+                                        kept in the store
+    TENANTGRAPH_PARTNER_TENANT_ID       the partner's tenant id, to list Partner Center customers
+      or TENANTGRAPH_IMPORT_TENANTS     a comma-separated list of tenant ids to import instead
+  optional:
+    TENANTGRAPH_DATABASE_URL            default sqlite://tenantgraph.db?mode=rwc
+    TENANTGRAPH_LOGIN_URL, TENANTGRAPH_PARTNER_CENTER_URL, TENANTGRAPH_GRAPH_URL
+                                        default: Microsoft's public cloud
+All settings, their defaults and meaning: config.default.toml.";
+
+/// Refuses `import` settings that could not import anything: no credentials, or neither a
+/// partner tenant nor a tenant list. Checked before the store is opened (or created).
+fn check_import_settings(settings: &ImporterSettings) -> Result<(), SettingsError> {
+    if settings.credentials.is_none() {
+        return Err(SettingsError::missing(
+            "importer credentials",
+            "set TENANTGRAPH_CLIENT_ID, TENANTGRAPH_CLIENT_SECRET and TENANTGRAPH_REFRESH_TOKEN \
+             (see tenantgraph import --help)",
+        ));
+    }
+    if settings.partner_tenant_id.is_none() && settings.tenants.is_none() {
+        return Err(SettingsError::missing(
+            "TENANTGRAPH_PARTNER_TENANT_ID",
+            "set it to list Partner Center customers, or set TENANTGRAPH_IMPORT_TENANTS to \
+             import a fixed list (see tenantgraph import --help)",
+        ));
+    }
+    Ok(())
 }
 
 /// Flags of `tenantgraph simulate`.
@@ -160,6 +199,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     // refresh token with (`--demo` makes its own key).
     if matches!(cli.command, Command::Serve { .. } | Command::Import { .. }) && !config.demo {
         config.importer()?;
+    }
+    // `import` without what it needs fails before it opens (or creates) the store.
+    if let Command::Import { .. } = cli.command {
+        check_import_settings(&config.importer()?)?;
     }
     // Dropped when the command ends, however it ends: exports the spans still queued.
     let _telemetry = telemetry::init(
@@ -292,16 +335,9 @@ async fn import(
     let importer = Importer::new(store.clone(), config.importer()?)
         .await
         .map_err(|e| CliError::Other(format!("cannot start the importer: {e}")))?;
-    if !importer.is_configured() {
-        return Err(CliError::Settings(SettingsError::missing(
-            "importer credentials",
-            "set TENANTGRAPH_CLIENT_ID, TENANTGRAPH_CLIENT_SECRET and TENANTGRAPH_REFRESH_TOKEN",
-        )));
-    }
-    let names = tenant_names(&store).await?;
     let display = tokio::spawn(import_report::follow(
         importer.progress().subscribe_all(),
-        names,
+        store.clone(),
     ));
     let result = importer
         .run_all_as_of(ImportTrigger::Cli, None, only, as_of)

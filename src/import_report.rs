@@ -9,11 +9,14 @@ use comfy_table::Table;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::broadcast;
 
-use crate::domain::{ImportRun, TenantId};
+use crate::domain::{ImportRun, TenantId, TenantScope};
 use crate::importer::progress::{Phase, Progress};
+use crate::store::{Store, tenants};
 
-/// Draws progress until the channel closes or the task is dropped.
-pub async fn follow(mut events: broadcast::Receiver<Progress>, names: HashMap<TenantId, String>) {
+/// Draws progress until the channel closes or the task is dropped. Names tenants by their
+/// name in `store`, read when a tenant's first report arrives (its run has created the row).
+pub async fn follow(mut events: broadcast::Receiver<Progress>, store: Store) {
+    let mut names: HashMap<TenantId, String> = HashMap::new();
     let terminal = std::io::stderr().is_terminal();
     let multi = MultiProgress::with_draw_target(if terminal {
         ProgressDrawTarget::stderr()
@@ -30,10 +33,19 @@ pub async fn follow(mut events: broadcast::Receiver<Progress>, names: HashMap<Te
             Err(broadcast::error::RecvError::Lagged(_)) => continue,
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        let name = names
-            .get(&event.tenant_id)
-            .cloned()
-            .unwrap_or_else(|| event.tenant_id.to_string());
+        let name = match names.get(&event.tenant_id) {
+            Some(name) => name.clone(),
+            None => {
+                let found =
+                    tenants::find_tenants(&store, &TenantScope::All, &[event.tenant_id]).await;
+                let name = found
+                    .ok()
+                    .and_then(|mut t| t.pop())
+                    .map_or_else(|| event.tenant_id.to_string(), |t| t.name);
+                names.insert(event.tenant_id, name.clone());
+                name
+            }
+        };
         let text = match event.phase {
             Phase::Starting => "token and SKUs".to_owned(),
             Phase::Users => format!("{} pages, {} users read", event.pages, event.users),

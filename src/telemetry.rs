@@ -8,6 +8,7 @@
 //! operation, DataLoader batch, SQL statement, upstream call) are not made: see
 //! [`exporting`].
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -120,7 +121,10 @@ fn log_lines<S>(format: LogFormat) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only for a terminal: a file, a pipe or a journal would get escape codes.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
         LogFormat::Pretty => fmt.compact().boxed(),

@@ -167,6 +167,10 @@ pub struct ChargebackSku {
     pub amount: Decimal,
     /// Amount as presented, in whole minor units of the currency.
     pub amount_minor: i64,
+    /// The part of `license_days` on days without a price in force for the SKU: they add
+    /// nothing to the amount. 0 in months closed before it was recorded.
+    #[serde(default)]
+    pub unpriced_license_days: Decimal,
 }
 
 /// A line of the chargeback: per SKU (by SKU id) and in total.
@@ -203,6 +207,7 @@ impl ChargebackLine {
                     m.license_days += s.license_days;
                     m.amount += s.amount;
                     m.amount_minor += s.amount_minor;
+                    m.unpriced_license_days += s.unpriced_license_days;
                 })
                 .or_insert_with(|| s.clone());
         }
@@ -303,6 +308,8 @@ struct Cell {
     license_days: Decimal,
     /// Σ monthly unit price × license-days; divided by the month's days at the end.
     priced: Decimal,
+    /// License-days without a price in force.
+    unpriced: Decimal,
 }
 
 /// A month's chargeback computed a chunk of users at a time: add every user's holdings and
@@ -401,6 +408,8 @@ impl Accumulator {
                     Some(v) => cell.priced = v,
                     None => self.overflow = true,
                 }
+            } else {
+                cell.unpriced += license_days;
             }
         }
         self.cells.insert((bucket, sku), cell);
@@ -505,6 +514,7 @@ impl Accumulator {
         let days_in_month = Decimal::from(self.month.days());
         // Per SKU: license-days and exact amounts per line.
         let mut rows: BTreeMap<SkuId, (Vec<Decimal>, Vec<Decimal>)> = BTreeMap::new();
+        let mut unpriced: HashMap<(SkuId, usize), Decimal> = HashMap::new();
         for ((bucket, sku), cell) in &self.cells {
             let line = match bucket {
                 Bucket::Group(g) => index[g],
@@ -515,6 +525,9 @@ impl Accumulator {
                 .entry(*sku)
                 .or_insert_with(|| (vec![Decimal::ZERO; lines], vec![Decimal::ZERO; lines]));
             row.0[line] += cell.license_days;
+            if !cell.unpriced.is_zero() {
+                *unpriced.entry((*sku, line)).or_default() += cell.unpriced;
+            }
             row.1[line] += cell
                 .priced
                 .checked_div(days_in_month)
@@ -525,7 +538,8 @@ impl Accumulator {
         let mut out = vec![ChargebackLine::default(); lines];
         for ((sku, (days, amounts)), total_minor) in rows.iter().zip(totals_minor) {
             let minor = distribute(total_minor, &scaled(amounts, scale)?);
-            for (line, ((d, a), m)) in out.iter_mut().zip(days.iter().zip(amounts).zip(minor)) {
+            let lines = out.iter_mut().enumerate();
+            for ((i, line), ((d, a), m)) in lines.zip(days.iter().zip(amounts).zip(minor)) {
                 if d.is_zero() {
                     continue;
                 }
@@ -534,6 +548,9 @@ impl Accumulator {
                     license_days: d.normalize(),
                     amount: *a,
                     amount_minor: m,
+                    unpriced_license_days: unpriced
+                        .get(&(*sku, i))
+                        .map_or(Decimal::ZERO, |u| u.normalize()),
                 });
             }
         }
@@ -663,6 +680,40 @@ mod tests {
         assert_eq!(c.groups[0].subtree.license_days(), dec!(20));
         assert_eq!(c.total.amount_minor(), 2000);
         assert_eq!(c.days, Some((d("2026-11-01"), d("2026-11-30"))));
+    }
+
+    #[test]
+    fn days_without_a_price_are_counted_apart_and_cost_nothing() {
+        let month = Month::parse("2026-11").unwrap();
+        // SKU 1 priced from the 11th, SKU 2 never.
+        let prices = [Price::new(sku(1), dec!(30), eur(), d("2026-11-11")).unwrap()];
+        let mut acc = Accumulator::new(month, Some(d("2026-10-01")), d("2026-12-31"), &prices);
+        let held = |s| HoldingSpan {
+            user_id: user(1),
+            sku_id: sku(s),
+            from: None,
+            to: None,
+        };
+        acc.add_users(&[held(1), held(2)], &[]);
+        let c = acc.finish(&[]).unwrap();
+        let one = c.total.skus.iter().find(|s| s.sku_id == sku(1)).unwrap();
+        assert_eq!(
+            (
+                one.license_days,
+                one.unpriced_license_days,
+                one.amount_minor
+            ),
+            (dec!(30), dec!(10), 2000)
+        );
+        let two = c.total.skus.iter().find(|s| s.sku_id == sku(2)).unwrap();
+        assert_eq!(
+            (
+                two.license_days,
+                two.unpriced_license_days,
+                two.amount_minor
+            ),
+            (dec!(30), dec!(30), 0)
+        );
     }
 
     #[test]

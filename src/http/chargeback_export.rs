@@ -11,7 +11,8 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::authn;
-use super::export::{cell, csv_response, internal, not_found, parse_tenant, paths, text};
+use super::csv_format::CsvFormat;
+use super::export::{Priced, cell, finish, internal, not_found, parse_tenant, paths, text};
 use super::refusal::Refusal;
 use crate::auth::Authenticator;
 use crate::domain::chargeback::{Chargeback, ChargebackLine, Month};
@@ -27,8 +28,10 @@ pub struct MonthParams {
     month: Option<String>,
 }
 
-/// What both exports read: the tenant, its month, its groups' paths and codes, SKU names.
+/// What both exports read: the tenant, its month, its groups' paths and codes, SKU names, and
+/// the format asked for.
 struct Export {
+    format: CsvFormat,
     tenant: Tenant,
     month: MonthCharge,
     paths: HashMap<CostGroupId, String>,
@@ -52,6 +55,7 @@ async fn read(
     };
     let tenant_id: TenantId =
         parse_tenant(path).map_err(|message| text(StatusCode::BAD_REQUEST, message))?;
+    let format = CsvFormat::of(req).map_err(|message| text(StatusCode::BAD_REQUEST, message))?;
     let month = params
         .month
         .as_deref()
@@ -78,6 +82,7 @@ async fn read(
         .await
         .map_err(|e| internal(&e))?;
     Ok(Export {
+        format,
         tenant,
         month,
         paths: paths(&groups),
@@ -110,16 +115,6 @@ fn sections(c: &Chargeback) -> Vec<(&'static str, Option<CostGroupId>, &Chargeba
         .collect()
 }
 
-fn finish(out: csv::Writer<Vec<u8>>, written: csv::Result<()>, file: String) -> HttpResponse {
-    match written
-        .map_err(|e| e.to_string())
-        .and_then(|()| out.into_inner().map_err(|e| e.to_string()))
-    {
-        Ok(body) => csv_response(file).body(body),
-        Err(e) => internal(&e),
-    }
-}
-
 fn day_text(day: Option<NaiveDate>) -> String {
     day.map(|d| d.to_string()).unwrap_or_default()
 }
@@ -144,7 +139,8 @@ pub async fn chargeback_csv(
     let closed = e.month.closed.is_some().to_string();
     let month = c.month.to_string();
     let (first, last) = (day_text(c.days.map(|d| d.0)), day_text(c.days.map(|d| d.1)));
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let f = e.format;
+    let mut out = f.writer(true);
     let mut written = out.write_record([
         "section",
         "cost_group_id",
@@ -153,6 +149,8 @@ pub async fn chargeback_csv(
         "sku_id",
         "sku_part_number",
         "license_days",
+        "unpriced_license_days",
+        "priced",
         "amount",
         "exact_amount",
         "currency",
@@ -177,6 +175,7 @@ pub async fn chargeback_csv(
                 s.sku_id.to_string(),
                 cell(e.part_numbers.get(&s.sku_id).map_or("", String::as_str)),
                 s.license_days,
+                s.unpriced_license_days,
                 s.amount_minor,
                 s.amount,
             )
@@ -185,10 +184,21 @@ pub async fn chargeback_csv(
             String::new(),
             String::new(),
             line.license_days(),
+            line.skus
+                .iter()
+                .map(|s| s.unpriced_license_days)
+                .sum::<Decimal>(),
             line.amount_minor(),
             line.amount(),
         );
-        for (sku, part, days, minor, exact) in skus.chain([total]) {
+        for (sku, part, days, unpriced, minor, exact) in skus.chain([total]) {
+            // Days without a price add nothing known: no amount when no day had one.
+            let priced = Priced::of_days(days, unpriced);
+            let (shown, exact) = if priced == Priced::None {
+                (String::new(), String::new())
+            } else {
+                (f.decimal(amount(c, minor)), f.decimal(exact.normalize()))
+            };
             if written.is_ok() {
                 written = out.write_record([
                     section,
@@ -197,9 +207,11 @@ pub async fn chargeback_csv(
                     &path,
                     &sku,
                     &part,
-                    &days.normalize().to_string(),
-                    &amount(c, minor).to_string(),
-                    &exact.normalize().to_string(),
+                    &f.decimal(days.normalize()),
+                    &f.decimal(unpriced.normalize()),
+                    priced.text(),
+                    &shown,
+                    &exact,
                     currency,
                     &month,
                     &first,
@@ -269,7 +281,8 @@ pub async fn focus_csv(
         Err(response) => return response,
     };
     let c = &e.month.chargeback;
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let f = e.format;
+    let mut out = f.writer(true);
     let mut written = out.write_record(FOCUS_COLUMNS);
     let tenant_id = e.tenant.id.to_string();
     let tenant_name = cell(&e.tenant.name);
@@ -314,8 +327,14 @@ pub async fn focus_csv(
             ("licenses", "License-Days")
         };
         for s in &line.skus {
-            let cost = amount(c, s.amount_minor).to_string();
-            let days = s.license_days.normalize().to_string();
+            let cost = f.decimal(amount(c, s.amount_minor));
+            let days = f.decimal(s.license_days.normalize());
+            // FOCUS wants an amount in every row; days without a price are named in the tags.
+            let mut tags = tags.clone();
+            if !s.unpriced_license_days.is_zero() {
+                tags["unpricedLicenseDays"] =
+                    serde_json::json!(s.unpriced_license_days.normalize().to_string());
+            }
             let part = e.part_numbers.get(&s.sku_id).map_or("", String::as_str);
             let description = cell(&format!(
                 "{part} {what}, {month} prorated by day: {resource_name}",

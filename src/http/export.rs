@@ -8,18 +8,21 @@ use std::sync::Arc;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::authn;
+use super::csv_format::CsvFormat;
 use super::refusal::Refusal;
 use crate::auth::Authenticator;
 use crate::domain::allocation::{AllocationSource, CostLine, Currency};
 use crate::domain::{
-    BillingSet, CostGroup, CostGroupId, SkuBilling, SkuId, TenantId, TenantScope, User,
+    BillingSet, CostGroup, CostGroupId, EXTENSION_ATTRIBUTES, SkuBilling, SkuId, TenantId,
+    TenantScope, User,
 };
 use crate::rate_limit::RateLimiter;
+use crate::store::exports::ExportedUser;
 use crate::store::{Store, allocation, exports};
 use actix_web::ResponseError;
 
@@ -155,6 +158,10 @@ pub async fn cost_report_csv(
         Ok(set) => set,
         Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
     };
+    let format = match CsvFormat::of(&req) {
+        Ok(f) => f,
+        Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
+    };
     let inputs = match allocation::list_report_inputs(&store, &scope, &[tenant]).await {
         Ok(mut i) => match i.remove(&tenant) {
             Some(i) => i,
@@ -178,8 +185,9 @@ pub async fn cost_report_csv(
         .filter_map(|g| g.code.as_deref().map(|c| (g.id, c)))
         .collect();
     let currency = report.currency.map_or("", |c| c.code());
+    let money = |minor: i64| format.decimal(amount(minor, report.currency));
 
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut out = format.writer(true);
     let header = [
         "section",
         "cost_group_id",
@@ -190,11 +198,12 @@ pub async fn cost_report_csv(
         "users",
         "licenses",
         "unit_price",
+        "priced",
         "cost",
         "currency",
         "as_of",
     ];
-    let mut rows: Vec<[String; 12]> = Vec::new();
+    let mut rows: Vec<[String; 13]> = Vec::new();
     let mut push_line = |section: &str, group: Option<CostGroupId>, line: &CostLine| {
         let (id, code, path) = match group {
             Some(g) => (
@@ -205,6 +214,8 @@ pub async fn cost_report_csv(
             None => (String::new(), String::new(), String::new()),
         };
         for sku in &line.skus {
+            // A SKU without a price in force costs nothing known: no amount, not 0.00.
+            let priced = sku.unit_price.is_some();
             rows.push([
                 section.to_owned(),
                 id.clone(),
@@ -213,13 +224,21 @@ pub async fn cost_report_csv(
                 sku.sku_id.to_string(),
                 cell(part_numbers.get(&sku.sku_id).copied().unwrap_or("")),
                 String::new(),
-                sku.licenses.normalize().to_string(),
-                sku.unit_price.map(|p| p.to_string()).unwrap_or_default(),
-                amount(sku.cost_minor, report.currency).to_string(),
+                format.decimal(sku.licenses.normalize()),
+                sku.unit_price
+                    .map(|p| format.decimal(p))
+                    .unwrap_or_default(),
+                priced.to_string(),
+                if priced {
+                    money(sku.cost_minor)
+                } else {
+                    String::new()
+                },
                 currency.to_owned(),
                 as_of.to_string(),
             ]);
         }
+        let priced = Priced::of(line.skus.iter().map(|s| s.unit_price.is_some()));
         rows.push([
             section.to_owned(),
             id,
@@ -228,14 +247,20 @@ pub async fn cost_report_csv(
             String::new(),
             String::new(),
             line.users.to_string(),
-            line.skus
-                .iter()
-                .map(|s| s.licenses)
-                .sum::<Decimal>()
-                .normalize()
-                .to_string(),
+            format.decimal(
+                line.skus
+                    .iter()
+                    .map(|s| s.licenses)
+                    .sum::<Decimal>()
+                    .normalize(),
+            ),
             String::new(),
-            amount(line.cost_minor, report.currency).to_string(),
+            priced.text().to_owned(),
+            if priced == Priced::None {
+                String::new()
+            } else {
+                money(line.cost_minor)
+            },
             currency.to_owned(),
             as_of.to_string(),
         ]);
@@ -249,12 +274,72 @@ pub async fn cost_report_csv(
     let written = out
         .write_record(header)
         .and_then(|()| rows.iter().try_for_each(|r| out.write_record(r)));
+    finish(out, written, format!("cost-report-{tenant}-{as_of}.csv"))
+}
+
+/// The response of a CSV export written into `out`, or a 500 when writing failed.
+pub(super) fn finish(
+    out: csv::Writer<Vec<u8>>,
+    written: csv::Result<()>,
+    file: String,
+) -> HttpResponse {
     match written
         .map_err(|e| e.to_string())
         .and_then(|()| out.into_inner().map_err(|e| e.to_string()))
     {
-        Ok(body) => csv_response(format!("cost-report-{tenant}-{as_of}.csv")).body(body),
+        Ok(body) => csv_response(file).body(body),
         Err(e) => internal(&e),
+    }
+}
+
+/// Whether the SKUs of a total row had a price in force: the `priced` cell of a total row,
+/// whose amount adds up the priced SKUs only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Priced {
+    /// Every SKU (an empty line too).
+    All,
+    /// Some: the amount covers those.
+    Partly,
+    /// None: the amount is empty.
+    None,
+}
+
+impl Priced {
+    /// Of a line whose SKUs are priced or not.
+    pub(super) fn of(skus: impl Iterator<Item = bool>) -> Priced {
+        let (mut priced, mut unpriced) = (false, false);
+        for p in skus {
+            if p {
+                priced = true;
+            } else {
+                unpriced = true;
+            }
+        }
+        match (priced, unpriced) {
+            (_, false) => Priced::All,
+            (true, true) => Priced::Partly,
+            (false, true) => Priced::None,
+        }
+    }
+
+    /// Of `license_days` of which `unpriced` had no price in force.
+    pub(super) fn of_days(license_days: Decimal, unpriced: Decimal) -> Priced {
+        if unpriced.is_zero() {
+            Priced::All
+        } else if unpriced >= license_days {
+            Priced::None
+        } else {
+            Priced::Partly
+        }
+    }
+
+    /// `true`, `partly` or `false`.
+    pub(super) fn text(self) -> &'static str {
+        match self {
+            Priced::All => "true",
+            Priced::Partly => "partly",
+            Priced::None => "false",
+        }
     }
 }
 
@@ -263,6 +348,7 @@ struct UserStream {
     store: Store,
     scope: TenantScope,
     tenant: TenantId,
+    format: CsvFormat,
     after: Option<crate::domain::UserId>,
     paths: Arc<HashMap<CostGroupId, String>>,
     part_numbers: Arc<HashMap<SkuId, String>>,
@@ -273,17 +359,26 @@ struct UserStream {
 /// A column of `users.csv` read from the user: its name and the text it holds.
 type UserColumn = (&'static str, fn(&User) -> &str);
 
-/// The columns of `users.csv` read from the user, after `user_id`.
-const USER_COLUMNS: [UserColumn; 9] = [
+/// The text columns of `users.csv` read from the user, after `user_id`: every field an import
+/// stores, in the order of `domain::User`.
+const USER_COLUMNS: [UserColumn; 17] = [
     ("display_name", |u| &u.display_name),
+    ("given_name", |u| or_empty(&u.given_name)),
+    ("surname", |u| or_empty(&u.surname)),
     ("user_principal_name", |u| &u.user_principal_name),
     ("mail", |u| or_empty(&u.mail)),
+    ("user_type", |u| or_empty(&u.user_type)),
+    ("job_title", |u| or_empty(&u.job_title)),
     ("department", |u| or_empty(&u.department)),
     ("company_name", |u| or_empty(&u.company_name)),
-    ("job_title", |u| or_empty(&u.job_title)),
     ("office_location", |u| or_empty(&u.office_location)),
+    ("street_address", |u| or_empty(&u.street_address)),
+    ("city", |u| or_empty(&u.city)),
+    ("state", |u| or_empty(&u.state)),
+    ("postal_code", |u| or_empty(&u.postal_code)),
     ("country", |u| or_empty(&u.country)),
-    ("user_type", |u| or_empty(&u.user_type)),
+    ("preferred_language", |u| or_empty(&u.preferred_language)),
+    ("usage_location", |u| or_empty(&u.usage_location)),
 ];
 
 /// An optional attribute's text; a missing one is an empty cell.
@@ -291,15 +386,66 @@ fn or_empty(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or_default()
 }
 
+/// The columns of `users.csv` after the text columns and the extension attributes.
+const MANAGER_AND_LICENSE_COLUMNS: [&str; 8] = [
+    "account_enabled",
+    "manager_id",
+    "manager_type",
+    "manager_name",
+    "first_seen_at",
+    "last_seen_at",
+    "licenses",
+    "license_sku_ids",
+];
+
 /// The columns of `users.csv` after the user's licenses: one cost group share.
 const SHARE_COLUMNS: [&str; 4] = ["source", "rule_id", "cost_group_path", "percent"];
 
 /// Every column of `users.csv`, in order.
-fn user_header() -> impl Iterator<Item = &'static str> {
-    std::iter::once("user_id")
-        .chain(USER_COLUMNS.iter().map(|(name, _)| *name))
-        .chain(["licenses"])
-        .chain(SHARE_COLUMNS)
+fn user_header() -> Vec<String> {
+    std::iter::once("user_id".to_owned())
+        .chain(USER_COLUMNS.iter().map(|(name, _)| (*name).to_owned()))
+        .chain((1..=EXTENSION_ATTRIBUTES).map(|i| format!("extension_attribute_{i}")))
+        .chain(MANAGER_AND_LICENSE_COLUMNS.map(str::to_owned))
+        .chain(SHARE_COLUMNS.map(str::to_owned))
+        .collect()
+}
+
+/// The cells of one user before their shares, in the order of [`user_header`].
+fn user_cells(e: &ExportedUser, part_numbers: &HashMap<SkuId, String>) -> Vec<String> {
+    let u = &e.user;
+    let (manager_id, manager_type) = match (&u.manager_id, &u.manager_contact) {
+        (Some(id), _) => (id.to_string(), "USER"),
+        (None, Some(contact)) => (contact.id.to_string(), "CONTACT"),
+        (None, None) => (String::new(), ""),
+    };
+    let mut licenses: Vec<(String, String)> = e
+        .licenses
+        .iter()
+        .map(|l| {
+            let name = part_numbers
+                .get(&l.sku_id)
+                .cloned()
+                .unwrap_or_else(|| l.sku_id.to_string());
+            (name, l.sku_id.to_string())
+        })
+        .collect();
+    licenses.sort();
+    let (names, ids): (Vec<String>, Vec<String>) = licenses.into_iter().unzip();
+    std::iter::once(u.id.to_string())
+        .chain(USER_COLUMNS.iter().map(|(_, read)| cell(read(u))))
+        .chain(u.extension_attributes.iter().map(|a| cell(or_empty(a))))
+        .chain([
+            u.account_enabled.map(|b| b.to_string()).unwrap_or_default(),
+            manager_id,
+            manager_type.to_owned(),
+            cell(e.manager_name.as_deref().unwrap_or_default()),
+            u.first_seen_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            u.last_seen_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            cell(&names.join(";")),
+            ids.join(";"),
+        ])
+        .collect()
 }
 
 impl UserStream {
@@ -326,28 +472,14 @@ impl UserStream {
         };
         self.done = (users.len() as u64) < USERS_PER_CHUNK;
         self.after = users.last().map(|u| u.user.id);
-        let mut out = csv::Writer::from_writer(Vec::new());
+        let first = std::mem::take(&mut self.header);
+        let mut out = self.format.writer(first);
         let mut result = Ok(());
-        if std::mem::take(&mut self.header) {
+        if first {
             result = out.write_record(user_header());
         }
         for e in &users {
-            let u = &e.user;
-            let mut licenses: Vec<String> = e
-                .licenses
-                .iter()
-                .map(|l| {
-                    self.part_numbers
-                        .get(&l.sku_id)
-                        .cloned()
-                        .unwrap_or_else(|| l.sku_id.to_string())
-                })
-                .collect();
-            licenses.sort();
-            let base: Vec<String> = std::iter::once(u.id.to_string())
-                .chain(USER_COLUMNS.iter().map(|(_, read)| cell(read(u))))
-                .chain([cell(&licenses.join(";"))])
-                .collect();
+            let base = user_cells(e, &self.part_numbers);
             let shares: Vec<[String; 4]> = match &e.allocation {
                 Some(a) if !a.shares.is_empty() => {
                     let (source, rule) = match a.source {
@@ -362,7 +494,7 @@ impl UserStream {
                                 source.to_owned(),
                                 rule.clone(),
                                 cell(self.paths.get(&s.cost_group).map_or("", String::as_str)),
-                                s.percent.normalize().to_string(),
+                                self.format.decimal(s.percent.normalize()),
                             ]
                         })
                         .collect()
@@ -394,8 +526,8 @@ impl UserStream {
     }
 }
 
-/// `GET /export/tenants/{tenantId}/users.csv`, streamed a chunk of users at a time.
-/// Needs a principal allowed to read; a tenant out of its scope is not found.
+/// `GET /export/tenants/{tenantId}/users.csv[?format=excel]`, streamed a chunk of users at a
+/// time. Needs a principal allowed to read; a tenant out of its scope is not found.
 pub async fn users_csv(
     req: HttpRequest,
     auth: web::Data<Authenticator>,
@@ -411,6 +543,10 @@ pub async fn users_csv(
         Ok(t) => t,
         Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
     };
+    let format = match CsvFormat::of(&req) {
+        Ok(f) => f,
+        Err(message) => return text(actix_web::http::StatusCode::BAD_REQUEST, message),
+    };
     let store = store.get_ref().clone();
     let inputs = match allocation::list_report_inputs(&store, &scope, &[tenant]).await {
         Ok(mut i) => match i.remove(&tenant) {
@@ -423,6 +559,7 @@ pub async fn users_csv(
         store,
         scope,
         tenant,
+        format,
         after: None,
         paths: Arc::new(paths(&inputs.groups)),
         part_numbers: Arc::new(
@@ -456,11 +593,22 @@ mod tests {
 
     #[test]
     fn users_csv_columns_are_the_published_ones_in_order() {
-        let header: Vec<&str> = user_header().collect();
-        assert_eq!(
-            header.join(","),
-            "user_id,display_name,user_principal_name,mail,department,company_name,job_title,\
-             office_location,country,user_type,licenses,source,rule_id,cost_group_path,percent"
+        let header = user_header().join(",");
+        assert!(
+            header.starts_with(
+                "user_id,display_name,given_name,surname,user_principal_name,mail,user_type,\
+                 job_title,department,company_name,office_location,street_address,city,state,\
+                 postal_code,country,preferred_language,usage_location,extension_attribute_1,"
+            ),
+            "{header}"
+        );
+        assert!(
+            header.ends_with(
+                ",extension_attribute_15,account_enabled,manager_id,manager_type,manager_name,\
+                 first_seen_at,last_seen_at,licenses,license_sku_ids,source,rule_id,\
+                 cost_group_path,percent"
+            ),
+            "{header}"
         );
     }
 }

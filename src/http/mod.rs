@@ -2,6 +2,7 @@
 
 pub mod authn;
 pub mod chargeback_export;
+mod csv_format;
 pub mod export;
 pub mod forwarded;
 pub mod graphiql;

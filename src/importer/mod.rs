@@ -121,8 +121,9 @@ fn holder_name() -> String {
 
 impl Importer {
     /// An importer on `store`. Uses the newest stored refresh token when it was rotated from
-    /// the configured one; when the configured keys can't decrypt it, warns and uses the
-    /// configured token (the next rotation overwrites the row with the current key).
+    /// the configured one, falling back to the configured one when the token endpoint refuses
+    /// a rotated one as expired or revoked; when the configured keys can't decrypt it, warns and
+    /// uses the configured token (the next rotation overwrites the row with the current key).
     pub async fn new(store: Store, settings: ImporterSettings) -> Result<Arc<Self>, ImportError> {
         let retry = RetryPolicy {
             max_attempts: settings.max_attempts,
@@ -161,7 +162,8 @@ impl Importer {
                     credentials.client_id.clone(),
                     credentials.client_secret.clone(),
                     refresh,
-                );
+                )
+                .with_fallback(credentials.refresh_token.clone());
                 (Some(client), Some(keys), fingerprint)
             }
         };

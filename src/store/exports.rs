@@ -22,10 +22,13 @@ pub struct ExportedUser {
     pub licenses: Vec<AssignedLicense>,
     /// Their stored allocation; `None` when unallocated.
     pub allocation: Option<UserAllocation>,
+    /// Their manager's display name: the manager user's (deleted ones included), or the
+    /// manager contact's as last listed; `None` without a manager or a known name.
+    pub manager_name: Option<String>,
 }
 
-/// Up to `limit` present users of `tenant_id` with ids after `after`, in id order, in three
-/// statements. Empty for a tenant out of `scope`.
+/// Up to `limit` present users of `tenant_id` with ids after `after`, in id order, in four
+/// statements (users, licenses, allocations, managers' names). Empty for a tenant out of `scope`.
 pub async fn list_users_for_export(
     store: &Store,
     scope: &TenantScope,
@@ -56,11 +59,28 @@ pub async fn list_users_for_export(
             .into_iter()
             .map(|a| (a.user_id, a))
             .collect();
+    let mut manager_ids: Vec<UserId> = found.iter().filter_map(|u| u.manager_id).collect();
+    manager_ids.sort_unstable();
+    manager_ids.dedup();
+    let manager_names: HashMap<UserId, String> = if manager_ids.is_empty() {
+        HashMap::new()
+    } else {
+        users::find_user_summaries(store, scope, &manager_ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.display_name))
+            .collect()
+    };
     let out = found
         .into_iter()
         .map(|user| ExportedUser {
             licenses: licenses_of.remove(&user.id).unwrap_or_default(),
             allocation: allocation_of.remove(&user.id),
+            manager_name: match (&user.manager_id, &user.manager_contact) {
+                (Some(id), _) => manager_names.get(id).cloned(),
+                (None, Some(contact)) => contact.display_name.clone(),
+                (None, None) => None,
+            },
             user,
         })
         .collect();

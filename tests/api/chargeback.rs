@@ -909,3 +909,102 @@ async fn chargeback_chunks_read_their_users_by_tenant_and_id_range_each_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn chargeback_exports_mark_days_without_a_price_and_follow_the_excel_format() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        // Priced from the 16th only: the 1st to the 15th have no price in force.
+        let db = store_db(&app.store).await;
+        license_price::Entity::delete_many()
+            .filter(license_price::Column::TenantId.eq(s.tenant))
+            .filter(license_price::Column::EffectiveFrom.eq(day("2025-01-01")))
+            .exec(&db)
+            .await
+            .unwrap();
+        let bom = "\u{feff}";
+        let body = app
+            .get_text(&format!(
+                "/export/tenants/{}/chargeback.csv?month=2025-03&format=excel&locale=de-AT",
+                s.tenant
+            ))
+            .await;
+        let body = body.strip_prefix(bom).expect("a UTF-8 BOM first");
+        let r: Vec<Vec<String>> = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(b';')
+            .from_reader(body.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        let (section, path, sku, amount, days, unpriced, priced) = (
+            column(&r, "section"),
+            column(&r, "cost_group_path"),
+            column(&r, "sku_id"),
+            column(&r, "amount"),
+            column(&r, "license_days"),
+            column(&r, "unpriced_license_days"),
+            column(&r, "priced"),
+        );
+        let find = |sec: &str, p: &str| {
+            r.iter()
+                .find(|row| row[section] == sec && row[path] == p && !row[sku].is_empty())
+                .unwrap_or_else(|| panic!("{sec} {p}: {body}"))
+        };
+        // Sales: 22 license-days, none priced: no amount rather than 0,00.
+        let sales = find("COST_GROUP", "Company / Sales");
+        assert_eq!(
+            (
+                &*sales[days],
+                &*sales[unpriced],
+                &*sales[priced],
+                &*sales[amount]
+            ),
+            ("22", "22", "false", "")
+        );
+        // Finance: the 14th and 15th unpriced, the 16th to the 31st at 2,00 a day.
+        let finance = find("COST_GROUP", "Company / Finance");
+        assert_eq!(
+            (
+                &*finance[days],
+                &*finance[unpriced],
+                &*finance[priced],
+                &*finance[amount]
+            ),
+            ("18", "2", "partly", "32,00")
+        );
+        let total = r
+            .iter()
+            .find(|row| row[section] == "TOTAL" && row[sku].is_empty())
+            .unwrap();
+        assert_eq!(total[priced], "partly");
+
+        let body = app
+            .get_text(&format!(
+                "/export/tenants/{}/focus.csv?month=2025-03&format=excel&locale=de-AT",
+                s.tenant
+            ))
+            .await;
+        let body = body.strip_prefix(bom).expect("a UTF-8 BOM first");
+        let f: Vec<Vec<String>> = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(b';')
+            .from_reader(body.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        let (name, billed, tags) = (
+            column(&f, "ResourceName"),
+            column(&f, "BilledCost"),
+            column(&f, "Tags"),
+        );
+        let row = |n: &str| f.iter().find(|row| row[name] == n).unwrap();
+        let sales_tags: Value = serde_json::from_str(&row("Company / Sales")[tags]).unwrap();
+        assert_eq!(sales_tags["unpricedLicenseDays"], "22");
+        let finance = row("Company / Finance");
+        assert_eq!(finance[billed], "32,00");
+        let finance_tags: Value = serde_json::from_str(&finance[tags]).unwrap();
+        assert_eq!(finance_tags["unpricedLicenseDays"], "2");
+    }
+}

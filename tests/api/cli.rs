@@ -350,8 +350,19 @@ async fn import_prints_a_summary_with_what_to_do_and_exits_1_when_a_tenant_faile
         "{stdout}"
     );
     assert!(stderr.contains("1 of 3 tenant imports failed"), "{stderr}");
-    // Plain progress lines when stderr is not a terminal.
+    // Plain progress lines when stderr is not a terminal, naming tenants by name even on the
+    // first import; log lines without colour codes.
     assert!(stderr.contains("SUCCEEDED ("), "{stderr}");
+    let first = sim.snapshot(sim.tenant_ids()[0]).unwrap().name;
+    assert!(
+        stderr.contains(&format!("{first}: SUCCEEDED (")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("token request refused"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no ANSI escape codes: {stderr:?}"
+    );
     assert!(!stdout.contains(&sim.config().client_secret));
 
     // One healthy tenant alone: exit 0, and the run is a delta run now.
@@ -398,5 +409,148 @@ async fn import_prints_a_summary_with_what_to_do_and_exits_1_when_a_tenant_faile
         stderr.contains(&format!("last observed {today}")),
         "names the date: {stderr}"
     );
+    sim.stop().await;
+}
+
+#[test]
+fn import_help_lists_the_settings_it_requires() {
+    let output = tenantgraph().args(["import", "--help"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for setting in [
+        "TENANTGRAPH_CLIENT_ID",
+        "TENANTGRAPH_CLIENT_SECRET",
+        "TENANTGRAPH_REFRESH_TOKEN",
+        "TENANTGRAPH_SECRET_KEY",
+        "TENANTGRAPH_PARTNER_TENANT_ID",
+        "TENANTGRAPH_IMPORT_TENANTS",
+        "TENANTGRAPH_DATABASE_URL",
+    ] {
+        assert!(help.contains(setting), "{setting} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn import_without_what_it_needs_fails_before_creating_a_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("never.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let without_credentials = tenantgraph()
+        .arg("import")
+        .env("TENANTGRAPH_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let with_credentials_only = tenantgraph()
+        .arg("import")
+        .env("TENANTGRAPH_DATABASE_URL", &url)
+        .env("TENANTGRAPH_CLIENT_ID", "app")
+        .env("TENANTGRAPH_CLIENT_SECRET", "client-secret")
+        .env("TENANTGRAPH_REFRESH_TOKEN", "refresh-token")
+        .env("TENANTGRAPH_SECRET_KEY", SECRET_KEY)
+        .output()
+        .unwrap();
+    for (output, names) in [
+        (without_credentials, "TENANTGRAPH_CLIENT_ID"),
+        (with_credentials_only, "TENANTGRAPH_PARTNER_TENANT_ID"),
+    ] {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(names), "{stderr}");
+        assert!(stderr.contains("import --help"), "{stderr}");
+        assert!(!file.exists(), "no database file was created");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_stored_refresh_token_falls_back_once_to_the_configured_one() {
+    use tenantgraph::simulator::{self, SimulatorConfig};
+    let config = SimulatorConfig {
+        tenants: 2,
+        users_per_tenant: 10,
+        ..SimulatorConfig::default()
+    };
+    let sim = simulator::start(config.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = sim.addr();
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/fallback.db?mode=rwc", dir.path().display());
+    let run = {
+        let config = config.clone();
+        move || {
+            let output = tenantgraph()
+                .arg("import")
+                .env("TENANTGRAPH_DATABASE_URL", &db)
+                .env("TENANTGRAPH_LOGIN_URL", &base)
+                .env("TENANTGRAPH_PARTNER_CENTER_URL", &base)
+                .env("TENANTGRAPH_GRAPH_URL", &base)
+                .env("TENANTGRAPH_CLIENT_ID", &config.client_id)
+                .env("TENANTGRAPH_CLIENT_SECRET", &config.client_secret)
+                .env("TENANTGRAPH_REFRESH_TOKEN", &config.refresh_token)
+                .env("TENANTGRAPH_SECRET_KEY", SECRET_KEY)
+                .env(
+                    "TENANTGRAPH_PARTNER_TENANT_ID",
+                    config.partner_tenant_id.to_string(),
+                )
+                .env("TENANTGRAPH_LOG_LEVEL", "warn")
+                .output()
+                .unwrap();
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        }
+    };
+    let run = std::sync::Arc::new(run);
+    let import = || {
+        let run = run.clone();
+        tokio::task::spawn_blocking(move || run())
+    };
+    const FELL_BACK: &str = "the stored rotated refresh token was refused";
+
+    // The first import keeps a rotated token; a second one uses it.
+    for _ in 0..2 {
+        let (code, stdout, stderr) = import().await.unwrap();
+        assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+        assert!(!stderr.contains(FELL_BACK), "{stderr}");
+    }
+    // A restarted simulator has forgotten the tokens it rotated, as Entra forgets a revoked one.
+    sim.stop().await;
+    let sim = simulator::start(config.clone(), addr).await.unwrap();
+    let (code, stdout, stderr) = import().await.unwrap();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert_eq!(stderr.matches(FELL_BACK).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&config.partner_tenant_id.to_string()),
+        "names the tenant: {stderr}"
+    );
+    assert!(stderr.contains("AADSTS70008"), "names the reason: {stderr}");
+    assert!(!stderr.contains("sim-rt-"), "no token in the log: {stderr}");
+    assert!(!stderr.contains(&config.refresh_token), "{stderr}");
+    // The token that redemption rotated was kept: no fallback the next time.
+    let (code, _, stderr) = import().await.unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains(FELL_BACK), "{stderr}");
+
+    // When the configured token is refused too, the import fails with the typed reason after
+    // two redemptions, not more.
+    sim.stop().await;
+    let sim = simulator::start(
+        SimulatorConfig {
+            refresh_token: "a-token-tenantgraph-was-never-given".to_owned(),
+            ..config.clone()
+        },
+        addr,
+    )
+    .await
+    .unwrap();
+    let (code, stdout, stderr) = import().await.unwrap();
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("REFRESH_TOKEN_EXPIRED"), "{stderr}");
+    assert_eq!(stderr.matches(FELL_BACK).count(), 1, "{stderr}");
+    assert_eq!(sim.stats().total.token_requests, 2, "{stderr}");
     sim.stop().await;
 }

@@ -16,6 +16,7 @@ mod doc_examples;
 mod effective_dates;
 mod evaluation;
 mod expensive_operations;
+mod exports;
 mod federation;
 mod history;
 mod http;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{TrafficStats, Upstream, snippet};
+use crate::domain::FailureReason;
 use crate::importer::error::{ImportError, TokenFailure, classify_token_error};
 
 /// Renew an access token when less than this is left (reference §1.4).
@@ -87,6 +88,9 @@ pub struct TokenClient {
     client_id: String,
     client_secret: SecretString,
     refresh_token: Mutex<SecretString>,
+    /// The configured refresh token: redeemed, once per redemption, when another one (rotated,
+    /// or read from the store) is refused as expired or revoked.
+    fallback: Option<SecretString>,
     rotated: Mutex<bool>,
     cache: Mutex<HashMap<(Uuid, Resource), CachedToken>>,
 }
@@ -115,9 +119,18 @@ impl TokenClient {
             client_id,
             client_secret,
             refresh_token: Mutex::new(refresh_token),
+            fallback: None,
             rotated: Mutex::new(false),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// This client, falling back to `configured` (`TENANTGRAPH_REFRESH_TOKEN`) when the token
+    /// endpoint refuses another refresh token (a rotated one, or one read from the store) as
+    /// expired or revoked (`invalid_grant`: the upstream forgot or revoked it).
+    pub fn with_fallback(mut self, configured: SecretString) -> Self {
+        self.fallback = Some(configured);
+        self
     }
 
     /// The newest refresh token, if one was rotated since the last call.
@@ -153,7 +166,10 @@ impl TokenClient {
         self.renew(tenant, resource, stats).await
     }
 
-    /// Redeems a new access token (after a 401, or when the cached one is old).
+    /// Redeems a new access token (after a 401, or when the cached one is old). A refresh
+    /// token refused as expired or revoked is replaced once: by the one another redemption
+    /// rotated meanwhile, or else by the configured one (see [`TokenClient::with_fallback`]);
+    /// a second refusal is the error. At most two redemptions, never a loop.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant, resource = ?resource))]
     pub async fn renew(
         &self,
@@ -161,18 +177,76 @@ impl TokenClient {
         resource: Resource,
         stats: &TrafficStats,
     ) -> Result<SecretString, ImportError> {
+        let used = self.current_refresh_token();
+        let (err, expired) = match self.redeem(tenant, resource, stats, &used).await {
+            Ok(token) => return Ok(token),
+            Err(refused) => refused,
+        };
+        if !expired {
+            return Err(err);
+        }
+        let replacement = {
+            let mut current = self.refresh_token.lock().unwrap_or_else(|e| e.into_inner());
+            if current.expose_secret() != used.expose_secret() {
+                Some(current.clone())
+            } else if let Some(configured) = self
+                .fallback
+                .as_ref()
+                .filter(|c| c.expose_secret() != used.expose_secret())
+            {
+                let code = match &err {
+                    ImportError::Refused { code, .. } => code.as_str(),
+                    _ => "",
+                };
+                tracing::warn!(
+                    %tenant,
+                    code,
+                    "the stored rotated refresh token was refused as expired or revoked; \
+                     redeeming the configured TENANTGRAPH_REFRESH_TOKEN once instead"
+                );
+                *current = configured.clone();
+                // Keep whatever this redemption gives, even a token that was not rotated.
+                *self.rotated.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                Some(configured.clone())
+            } else {
+                None
+            }
+        };
+        match replacement {
+            Some(token) => self
+                .redeem(tenant, resource, stats, &token)
+                .await
+                .map_err(|(err, _)| err),
+            None => Err(err),
+        }
+    }
+
+    fn current_refresh_token(&self) -> SecretString {
+        self.refresh_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// One redemption of `refresh`; a refusal comes with whether it said the refresh token
+    /// expired or was revoked (`invalid_grant`, `REFRESH_TOKEN_EXPIRED`).
+    async fn redeem(
+        &self,
+        tenant: Uuid,
+        resource: Resource,
+        stats: &TrafficStats,
+        refresh: &SecretString,
+    ) -> Result<SecretString, (ImportError, bool)> {
         let mut url = self.login_url.clone();
         url.path_segments_mut()
-            .map_err(|()| ImportError::Malformed {
-                message: "the login URL cannot take a path".to_owned(),
+            .map_err(|()| {
+                let err = ImportError::Malformed {
+                    message: "the login URL cannot take a path".to_owned(),
+                };
+                (err, false)
             })?
             .pop_if_empty()
             .extend([&tenant.to_string(), "oauth2", "v2.0", "token"]);
-        let refresh = self
-            .refresh_token
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let answer = self
             .upstream
             .send_retrying(
@@ -188,12 +262,15 @@ impl TokenClient {
                 stats,
                 transient_sign_in_error,
             )
-            .await?;
+            .await
+            .map_err(|e| (e, false))?;
         if answer.status == 200 {
-            let body: TokenResponse =
-                serde_json::from_slice(&answer.body).map_err(|e| ImportError::Malformed {
+            let body: TokenResponse = serde_json::from_slice(&answer.body).map_err(|e| {
+                let err = ImportError::Malformed {
                     message: format!("token response is not the documented JSON: {e}"),
-                })?;
+                };
+                (err, false)
+            })?;
             if let Some(new) = body.refresh_token.filter(|t| !t.is_empty()) {
                 *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) =
                     SecretString::from(new);
@@ -231,18 +308,24 @@ impl TokenClient {
         match classify_token_error(&body.error, &body.error_codes, answer.status) {
             TokenFailure::Refused(reason) => {
                 tracing::warn!(code = %code, reason = reason.code(), "token request refused");
-                Err(ImportError::Refused {
+                let expired =
+                    body.error == "invalid_grant" && reason == FailureReason::RefreshTokenExpired;
+                let err = ImportError::Refused {
                     reason,
                     code,
                     message,
                     policies,
-                })
+                };
+                Err((err, expired))
             }
-            TokenFailure::Transient => Err(ImportError::Unavailable {
-                attempts: 1,
-                code: Some(code),
-                message,
-            }),
+            TokenFailure::Transient => Err((
+                ImportError::Unavailable {
+                    attempts: 1,
+                    code: Some(code),
+                    message,
+                },
+                false,
+            )),
         }
     }
 
