@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -15,6 +15,7 @@ use super::entities::{
     allocation_history, chargeback_month, import_run, license_history, sku_count_history,
     user_allocation, user_license,
 };
+use super::raw_sql::RawSql;
 use super::transaction::{lock_tenant, stored_now};
 use super::{Store, StoreError, audit};
 use crate::domain::allocation::Currency;
@@ -191,22 +192,16 @@ async fn chunk_bounds<C: ConnectionTrait>(
     db: &C,
     tenant_id: TenantId,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let backend = db.get_database_backend();
-    let (tenant, every) = match backend {
-        DatabaseBackend::Postgres => ("$1", "$2"),
-        _ => ("?", "?"),
-    };
-    let sql = format!(
+    let mut sql = RawSql::new(db.get_database_backend());
+    sql.push(
         "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM users \
-         WHERE tenant_id = {tenant}) ranked WHERE n % {every} = 0 ORDER BY id"
-    );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [tenant_id.uuid().into(), (USERS_PER_CHUNK as i64).into()],
-        ))
-        .await?;
+         WHERE tenant_id = ",
+    )
+    .bind(tenant_id.uuid())
+    .push(") ranked WHERE n % ")
+    .bind(USERS_PER_CHUNK as i64)
+    .push(" = 0 ORDER BY id");
+    let rows = db.query_all_raw(sql.statement()).await?;
     rows.iter()
         .map(|row| row.try_get_by_index::<Uuid>(0).map_err(StoreError::from))
         .collect()

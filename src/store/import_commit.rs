@@ -23,6 +23,7 @@ use super::entities::{
 use super::error::StoreError;
 use super::history::licenses::HeldFrom;
 use super::import_runs::{self, RunEnd};
+use super::raw_sql::placeholder;
 use super::{commerce, history, license_assignments, licenses, subscriptions, users};
 use crate::domain::import_plan::{ChunkPlan, ImportPlanner, StoredUsers, users_named};
 use crate::domain::{
@@ -499,13 +500,7 @@ fn insert_sql(
             if c > 0 {
                 sql.push_str(", ");
             }
-            match backend {
-                sea_orm::DatabaseBackend::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&(r * columns.len() + c + 1).to_string());
-                }
-                _ => sql.push('?'),
-            }
+            sql.push_str(&placeholder(backend, r * columns.len() + c + 1));
         }
         sql.push(')');
     }

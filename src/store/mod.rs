@@ -21,6 +21,7 @@ pub mod licenses;
 pub mod members;
 #[cfg(test)]
 mod module_graph;
+pub(crate) mod raw_sql;
 pub mod secrets;
 pub mod subscriptions;
 pub mod tenants;

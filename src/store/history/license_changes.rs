@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement, Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Value};
 use uuid::Uuid;
 
 use crate::domain::license_change::{
@@ -16,33 +14,8 @@ use crate::domain::license_change::{
 };
 use crate::domain::{ImportRun, RunStatus, TenantId, TenantScope, User, UserId};
 use crate::store::entities::{import_run, user_version};
+use crate::store::raw_sql::RawSql;
 use crate::store::{Store, StoreError, import_runs, users};
-
-/// SQL text with its bind values, placeholders numbered in the order they are written.
-struct Sql {
-    backend: DatabaseBackend,
-    text: String,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
-        self.values.push(value.into());
-        match self.backend {
-            DatabaseBackend::Postgres => {
-                let n = self.values.len();
-                self.text.push_str(&format!("${n}"));
-            }
-            _ => self.text.push('?'),
-        }
-        self
-    }
-}
 
 /// The request of one page.
 #[derive(Debug, Clone)]
@@ -102,7 +75,7 @@ impl Branch {
     /// Appends `SELECT * FROM (…) bN`: this branch's first `query.limit` events after
     /// `query.after`, ordered as the page is, so the page reads at most a page from each
     /// branch.
-    fn push(&self, sql: &mut Sql, n: usize, tenant_id: TenantId, query: &LicenseChangeQuery) {
+    fn push(&self, sql: &mut RawSql, n: usize, tenant_id: TenantId, query: &LicenseChangeQuery) {
         let Branch {
             alias: a,
             day,
@@ -153,33 +126,29 @@ impl Branch {
             // Exactly past the key, as a row value over the index's columns where the kind is
             // fixed; a user event's SKU is the nil id, below any key's, so it is past the key
             // when (day, user, kind) is, and (day, user) bounds it for the index.
-            let key = |sql: &mut Sql, sku: bool| {
+            // The key's (day, user) and, where the comparison has a third column, its value.
+            let key = |sql: &mut RawSql, third: Option<Value>| {
                 sql.bind(after.on).push(", ").bind(after.user_id.uuid());
-                if sku {
-                    sql.push(", ").bind(after.sku);
+                if let Some(third) = third {
+                    sql.push(", ").bind(third);
                 }
                 sql.push(")");
             };
             match self.source {
                 Source::License(k) if k == after.kind => {
                     sql.push(&format!(" AND ({a}.{day}, {a}.{user}, {a}.sku_id) > ("));
-                    key(sql, true);
+                    key(sql, Some(after.sku.into()));
                 }
                 Source::License(k) => {
                     let op = if k > after.kind { ">=" } else { ">" };
                     sql.push(&format!(" AND ({a}.{day}, {a}.{user}) {op} ("));
-                    key(sql, false);
+                    key(sql, None);
                 }
                 Source::Version => {
                     sql.push(&format!(" AND ({a}.{day}, {a}.{user}) >= ("));
-                    key(sql, false);
-                    sql.push(&format!(" AND ({a}.{day}, {a}.{user}, {kind}) > ("))
-                        .bind(after.on)
-                        .push(", ")
-                        .bind(after.user_id.uuid())
-                        .push(", ")
-                        .bind(after.kind.code())
-                        .push(")");
+                    key(sql, None);
+                    sql.push(&format!(" AND ({a}.{day}, {a}.{user}, {kind}) > ("));
+                    key(sql, Some(after.kind.code().into()));
                 }
             }
         }
@@ -277,16 +246,12 @@ fn events_sql(
     backend: DatabaseBackend,
     tenant_id: TenantId,
     query: &LicenseChangeQuery,
-) -> Option<Sql> {
+) -> Option<RawSql> {
     let branches = branches(&query.filter);
     if branches.is_empty() {
         return None;
     }
-    let mut sql = Sql {
-        backend,
-        text: String::new(),
-        values: Vec::new(),
-    };
+    let mut sql = RawSql::new(backend);
     sql.push("SELECT day, user_id, kind, sku_id, version_id, previous_id FROM (");
     for (n, branch) in branches.iter().enumerate() {
         if n > 0 {
@@ -313,13 +278,7 @@ pub async fn list_license_changes(
     let Some(sql) = events_sql(db.get_database_backend(), tenant_id, query) else {
         return Ok(Vec::new());
     };
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            sql.backend,
-            sql.text,
-            sql.values,
-        ))
-        .await?;
+    let rows = db.query_all_raw(sql.statement()).await?;
     struct Row {
         key: LicenseChangeKey,
         version: Option<i64>,

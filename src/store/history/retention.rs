@@ -7,13 +7,13 @@
 
 use chrono::NaiveDate;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
 use crate::domain::chargeback::Month;
 use crate::store::entities::{allocation_configuration, chargeback_month};
+use crate::store::raw_sql::placeholder;
 use crate::store::{Store, StoreError};
 
 /// The history tables and the columns that identify one of their rows.
@@ -48,10 +48,7 @@ pub async fn prune_history(
 ) -> Result<HistoryPrune, StoreError> {
     let batch = batch.max(1);
     let backend = store.backend();
-    let param = match backend {
-        DbBackend::Postgres => "$1",
-        _ => "?",
-    };
+    let param = placeholder(backend, 1);
     let mut prune = HistoryPrune::default();
     for (table, key) in TABLES {
         let sql = format!(

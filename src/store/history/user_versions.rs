@@ -16,6 +16,7 @@ use crate::domain::user_version::{UserVersion, newest_first};
 use crate::domain::{Page, RunStatus, TenantId, TenantScope, UserFilter, UserId};
 use crate::store::entities::{import_run, user, user_version};
 use crate::store::keyset;
+use crate::store::raw_sql::placeholder;
 use crate::store::users::{self, UserListQuery};
 use crate::store::{Store, StoreError};
 
@@ -29,14 +30,6 @@ static USER_COLUMNS: [&str; users::COLUMNS.len()] = users::COLUMNS;
 /// `valid_from`.
 fn copied_columns() -> &'static [&'static str] {
     &USER_COLUMNS[1..USER_COLUMNS.len() - 1]
-}
-
-/// The `n`th (1-based) bind parameter of a statement on `backend`.
-fn placeholder(backend: sea_orm::DatabaseBackend, n: usize) -> String {
-    match backend {
-        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
 }
 
 /// Copies the stored rows of `ids` (users of `tenant_id` an import observed on `on` is about to
