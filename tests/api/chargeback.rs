@@ -17,6 +17,7 @@ use tenantgraph::store::entities::{
 use uuid::Uuid;
 
 use crate::importer::store_db;
+use crate::support::csv_body::csv_records;
 use crate::support::{TestApp, backends, first_error_code};
 
 const LINE: &str = "licenseDays amount exactAmount skus { skuId licenseDays amount }";
@@ -568,16 +569,6 @@ async fn a_closed_month_stays_as_it_was_refuses_prices_inside_it_and_reopens() {
     }
 }
 
-/// Rows of a CSV body, header first.
-fn rows(body: &str) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(body.as_bytes())
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
-}
-
 fn column(rows: &[Vec<String>], name: &str) -> usize {
     rows[0]
         .iter()
@@ -596,7 +587,7 @@ async fn the_chargeback_and_focus_exports_list_the_months_charges() {
                 s.tenant
             ))
             .await;
-        let r = rows(&body);
+        let r = csv_records(body.as_bytes(), b',');
         let (section, path, sku, amount, days) = (
             column(&r, "section"),
             column(&r, "cost_group_path"),
@@ -626,7 +617,7 @@ async fn the_chargeback_and_focus_exports_list_the_months_charges() {
                 s.tenant
             ))
             .await;
-        let f = rows(&body);
+        let f = csv_records(body.as_bytes(), b',');
         for name in [
             "BilledCost",
             "EffectiveCost",
@@ -931,13 +922,7 @@ async fn chargeback_exports_mark_days_without_a_price_and_follow_the_excel_forma
             ))
             .await;
         let body = body.strip_prefix(bom).expect("a UTF-8 BOM first");
-        let r: Vec<Vec<String>> = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .delimiter(b';')
-            .from_reader(body.as_bytes())
-            .records()
-            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-            .collect();
+        let r: Vec<Vec<String>> = csv_records(body.as_bytes(), b';');
         let (section, path, sku, amount, days, unpriced, priced) = (
             column(&r, "section"),
             column(&r, "cost_group_path"),
@@ -987,13 +972,7 @@ async fn chargeback_exports_mark_days_without_a_price_and_follow_the_excel_forma
             ))
             .await;
         let body = body.strip_prefix(bom).expect("a UTF-8 BOM first");
-        let f: Vec<Vec<String>> = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .delimiter(b';')
-            .from_reader(body.as_bytes())
-            .records()
-            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-            .collect();
+        let f: Vec<Vec<String>> = csv_records(body.as_bytes(), b';');
         let (name, billed, tags) = (
             column(&f, "ResourceName"),
             column(&f, "BilledCost"),

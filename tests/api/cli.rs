@@ -3,6 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::simulated_import::import_from_simulator;
 use crate::support::{KillOnDrop, SECRET_KEY};
 
 fn tenantgraph() -> Command {
@@ -316,21 +317,8 @@ async fn import_prints_a_summary_with_what_to_do_and_exits_1_when_a_tenant_faile
     let db = format!("sqlite://{}/import.db?mode=rwc", dir.path().display());
     let run = move |extra: &[&str]| {
         let mut cmd = tenantgraph();
-        cmd.arg("import")
-            .args(extra)
-            .env("TENANTGRAPH_DATABASE_URL", &db)
-            .env("TENANTGRAPH_LOGIN_URL", &base)
-            .env("TENANTGRAPH_PARTNER_CENTER_URL", &base)
-            .env("TENANTGRAPH_GRAPH_URL", &base)
-            .env("TENANTGRAPH_CLIENT_ID", &config.client_id)
-            .env("TENANTGRAPH_CLIENT_SECRET", &config.client_secret)
-            .env("TENANTGRAPH_REFRESH_TOKEN", &config.refresh_token)
-            .env("TENANTGRAPH_SECRET_KEY", SECRET_KEY)
-            .env(
-                "TENANTGRAPH_PARTNER_TENANT_ID",
-                config.partner_tenant_id.to_string(),
-            )
-            .env("TENANTGRAPH_LOG_LEVEL", "warn");
+        cmd.arg("import").args(extra);
+        import_from_simulator(&mut cmd, &base, &config, &db).env("TENANTGRAPH_LOG_LEVEL", "warn");
         cmd.output().unwrap()
     };
     let output = tokio::task::spawn_blocking({
@@ -480,20 +468,9 @@ async fn a_refused_stored_refresh_token_falls_back_once_to_the_configured_one() 
     let run = {
         let config = config.clone();
         move || {
-            let output = tenantgraph()
-                .arg("import")
-                .env("TENANTGRAPH_DATABASE_URL", &db)
-                .env("TENANTGRAPH_LOGIN_URL", &base)
-                .env("TENANTGRAPH_PARTNER_CENTER_URL", &base)
-                .env("TENANTGRAPH_GRAPH_URL", &base)
-                .env("TENANTGRAPH_CLIENT_ID", &config.client_id)
-                .env("TENANTGRAPH_CLIENT_SECRET", &config.client_secret)
-                .env("TENANTGRAPH_REFRESH_TOKEN", &config.refresh_token)
-                .env("TENANTGRAPH_SECRET_KEY", SECRET_KEY)
-                .env(
-                    "TENANTGRAPH_PARTNER_TENANT_ID",
-                    config.partner_tenant_id.to_string(),
-                )
+            let mut cmd = tenantgraph();
+            cmd.arg("import");
+            let output = import_from_simulator(&mut cmd, &base, &config, &db)
                 .env("TENANTGRAPH_LOG_LEVEL", "warn")
                 .output()
                 .unwrap();

@@ -23,7 +23,7 @@ use tenantgraph::store::entities::{
 use uuid::Uuid;
 
 use crate::importer::{importer_for, simulator, store_db};
-use crate::support::{TestApp, backends, first_error_code};
+use crate::support::{Backend, TestApp, backends, first_error_code};
 
 const CHARGEBACK: &str = r#"query($t: ID!, $m: String!) { tenant(id: $t) { chargeback(month: $m) {
     costGroups { costGroupId own { licenseDays } } unallocated { licenseDays } } } }"#;
@@ -268,6 +268,25 @@ async fn create_rule(
         .to_owned()
 }
 
+/// The scenario on `backend` with the Finance rule in force from the first of last month
+/// (whose first day, name and days [`last_month`] gives).
+async fn finance_from_first(backend: Backend) -> (TestApp, Scenario, (NaiveDate, String, i64)) {
+    let app = TestApp::empty(backend).await;
+    let s = scenario(&app).await;
+    let month = last_month();
+    create_rule(&app, &s, s.finance, "Finance", json!(month.0.to_string())).await;
+    (app, s, month)
+}
+
+/// `response` was refused with `code`, its message naming `naming`.
+fn assert_refused(response: &Value, code: &str, naming: &str) {
+    assert_eq!(first_error_code(response), code, "{response}");
+    let message = response["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains(naming), "names {naming}: {response}");
+}
+
 #[tokio::test]
 async fn a_backdated_rule_bills_last_months_days_to_the_groups_of_each_day() {
     for backend in backends() {
@@ -371,11 +390,8 @@ async fn a_backdated_rule_bills_last_months_days_to_the_groups_of_each_day() {
 #[tokio::test]
 async fn a_backdated_change_into_a_closed_month_is_refused_and_changes_nothing() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
-        let s = scenario(&app).await;
-        let (first, month, _) = last_month();
+        let (app, s, (_, month, _)) = finance_from_first(backend).await;
         let t = s.tenant.to_string();
-        create_rule(&app, &s, s.finance, "Finance", json!(first.to_string())).await;
         app.data(CLOSE, json!({ "t": t, "m": month })).await;
         let db = store_db(&app.store).await;
         let counts = |db: &DatabaseConnection| {
@@ -403,14 +419,7 @@ async fn a_backdated_change_into_a_closed_month_is_refused_and_changes_nothing()
                 json!({ "t": t, "g": s.sales.to_string(), "d": "Sales", "f": s.mid.to_string() }),
             )
             .await;
-        assert_eq!(first_error_code(&refused), "CONFLICT", "{refused}");
-        assert!(
-            refused["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains(&month),
-            "{refused}"
-        );
+        assert_refused(&refused, "CONFLICT", &month);
         let refused = app
             .post(
                 SET_OVERRIDE,
@@ -593,11 +602,8 @@ fn line_of(c: &Value, group: &str) -> Value {
 #[tokio::test]
 async fn a_backdated_move_rolls_last_month_up_by_the_tree_of_its_days() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
-        let s = scenario(&app).await;
-        let (first, month, days) = last_month();
+        let (app, s, (first, month, days)) = finance_from_first(backend).await;
         let t = s.tenant.to_string();
-        create_rule(&app, &s, s.finance, "Finance", json!(first.to_string())).await;
         let company = app
             .data(
                 CREATE_GROUP,
@@ -645,24 +651,14 @@ async fn a_backdated_move_rolls_last_month_up_by_the_tree_of_its_days() {
                 json!({ "id": s.sales.to_string(), "p": later, "f": first.to_string() }),
             )
             .await;
-        assert_eq!(first_error_code(&refused), "NOT_FOUND", "{refused}");
-        assert!(
-            refused["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains(&first.to_string()),
-            "{refused}"
-        );
+        assert_refused(&refused, "NOT_FOUND", &first.to_string());
     }
 }
 
 #[tokio::test]
 async fn a_backdated_delete_rebills_the_days_since_and_keeps_the_days_before() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
-        let s = scenario(&app).await;
-        let (first, _, days) = last_month();
-        create_rule(&app, &s, s.finance, "Finance", json!(first.to_string())).await;
+        let (app, s, (_, _, days)) = finance_from_first(backend).await;
         // Finance holds the user from the 14th; deleted from the 19th, its rule going to Sales.
         let gone = s.mid + Duration::days(5);
         app.data(

@@ -9,6 +9,7 @@ use serde_json::json;
 use tenantgraph::domain::{AssignedLicense, User, UserId};
 use uuid::Uuid;
 
+use crate::support::csv_body::csv_table;
 use crate::support::demo;
 use crate::support::snapshot::{self, TenantSnapshot, direct_assignments};
 use crate::support::{TestApp, backends};
@@ -18,23 +19,6 @@ const SET_PRICE: &str = r#"mutation($t: ID!, $s: ID!, $p: Decimal!, $c: String!,
         effectiveFrom: $f}) { skuId } }"#;
 
 /// A CSV body as header and rows, read with `delimiter`.
-fn table(body: &[u8], delimiter: u8) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .from_reader(body);
-    let header = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect();
-    (header, rows)
-}
-
 async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
     let mut request = app.client.get(app.url(path));
     for (name, value) in headers {
@@ -114,7 +98,7 @@ async fn users_csv_carries_every_imported_field_of_each_user() {
         let tenant = snapshot.tenant.id;
         let (status, body) = get(&app, &format!("/export/tenants/{tenant}/users.csv"), &[]).await;
         assert_eq!(status, 200);
-        let (header, rows) = table(&body, b',');
+        let (header, rows) = csv_table(&body, b',');
         let col = |name: &str| {
             header
                 .iter()
@@ -181,7 +165,7 @@ async fn a_sku_without_a_price_is_marked_unpriced_rather_than_costing_nothing() 
             &[],
         )
         .await;
-        let (header, rows) = table(&body, b',');
+        let (header, rows) = csv_table(&body, b',');
         let col = |name: &str| header.iter().position(|h| h == name).unwrap();
         let assigned_rows: Vec<&Vec<String>> = rows
             .iter()
@@ -256,7 +240,7 @@ async fn excel_format_has_a_bom_and_the_separators_of_the_locale() {
             .await;
             assert_eq!(status, 200, "{query}");
             assert!(body.starts_with(bom), "{query}: a UTF-8 BOM first");
-            let (header, rows) = table(&body[bom.len()..], delimiter);
+            let (header, rows) = csv_table(&body[bom.len()..], delimiter);
             assert_eq!(
                 header[0], "section",
                 "{query}: split on {}",
@@ -282,7 +266,7 @@ async fn excel_format_has_a_bom_and_the_separators_of_the_locale() {
                 1,
                 "one BOM, at the start"
             );
-            let (header, rows) = table(&body[bom.len()..], delimiter);
+            let (header, rows) = csv_table(&body[bom.len()..], delimiter);
             assert_eq!(header[0], "user_id", "{query}");
             assert!(!rows.is_empty());
         }
@@ -341,7 +325,7 @@ async fn every_user_of_a_tenant_of_several_chunks_is_exported_exactly_once() {
         let tenant = snapshot.tenant.id;
         let (status, body) = get(&app, &format!("/export/tenants/{tenant}/users.csv"), &[]).await;
         assert_eq!(status, 200);
-        let (header, rows) = table(&body, b',');
+        let (header, rows) = csv_table(&body, b',');
         assert_eq!(header[0], "user_id");
         let mut seen: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
         assert_eq!(seen.len(), 4_321, "one row per (unallocated) user");

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tenantgraph::simulator::{self, Fault, RunningSimulator, SimulatorConfig, TenantSelector};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::support::simulated_import::import_from_simulator;
 use crate::support::{KillOnDrop, SECRET_KEY, client, read_json, ws_connect, ws_open_with_headers};
 
 /// The server's HS256 secret; it must never be logged.
@@ -44,20 +45,9 @@ pub(crate) fn tenantgraph(sim: &RunningSimulator, db: &str) -> Command {
     command
         .env_remove("TENANTGRAPH_LOG_LEVEL")
         .env_remove("RUST_LOG")
-        .env("TENANTGRAPH_DATABASE_URL", db)
         .env("TENANTGRAPH_AUTH_MODE", "hs256")
-        .env("TENANTGRAPH_AUTH_HS256_SECRET", AUTH_SECRET)
-        .env("TENANTGRAPH_LOGIN_URL", &base)
-        .env("TENANTGRAPH_PARTNER_CENTER_URL", &base)
-        .env("TENANTGRAPH_GRAPH_URL", &base)
-        .env("TENANTGRAPH_CLIENT_ID", &config.client_id)
-        .env("TENANTGRAPH_CLIENT_SECRET", &config.client_secret)
-        .env("TENANTGRAPH_REFRESH_TOKEN", &config.refresh_token)
-        .env("TENANTGRAPH_SECRET_KEY", SECRET_KEY)
-        .env(
-            "TENANTGRAPH_PARTNER_TENANT_ID",
-            config.partner_tenant_id.to_string(),
-        )
+        .env("TENANTGRAPH_AUTH_HS256_SECRET", AUTH_SECRET);
+    import_from_simulator(&mut command, &base, config, db)
         .env("TENANTGRAPH_IMPORT_RETRY_BASE_MS", "1")
         .env("TENANTGRAPH_IMPORT_SCHEDULE", "off");
     command

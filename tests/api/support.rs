@@ -16,7 +16,9 @@ use tenantgraph::store::secrets::Keyring;
 use tenantgraph::store::{StatementObserver, Store};
 use tokio::sync::OnceCell;
 
+pub(crate) mod csv_body;
 pub(crate) mod demo;
+pub(crate) mod simulated_import;
 pub(crate) mod snapshot;
 
 /// `TENANTGRAPH_SECRET_KEY` of the tests that import with credentials (32 bytes, base64).
