@@ -21,6 +21,8 @@ pub struct ApiSettings {
     pub timeout: Duration,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// Largest CSV upload in bytes.
+    pub max_upload_bytes: usize,
     /// Origins allowed by CORS (scheme, host and port, no trailing slash).
     pub cors_origins: Vec<String>,
     /// Documents kept for automatic persisted queries; 0: off.
@@ -59,6 +61,7 @@ impl ApiSettings {
             max_batch,
             timeout,
             max_body_bytes: http.max_body_bytes,
+            max_upload_bytes: http.max_upload_bytes,
             cors_origins: http.cors_origins,
             apq_cache_size,
             trusted_documents,

@@ -20,6 +20,8 @@ pub struct HttpSection {
     pub http_trusted_proxies: String,
     /// Largest request body, in bytes.
     pub http_max_body_bytes: usize,
+    /// Largest CSV upload (`POST /import/tenants/{id}/…csv`), in bytes.
+    pub http_max_upload_bytes: usize,
     /// Comma-separated origins allowed to call `/graphql` from a browser (CORS); empty: none.
     pub http_cors_origins: String,
     /// Seconds a WebSocket client has to send `connection_init` before it is disconnected.
@@ -33,6 +35,7 @@ impl Default for HttpSection {
             graphiql: true,
             http_trusted_proxies: String::new(),
             http_max_body_bytes: 256 * 1024,
+            http_max_upload_bytes: 16 * 1024 * 1024,
             http_cors_origins: String::new(),
             ws_init_timeout_secs: 10,
         }
@@ -48,6 +51,8 @@ pub struct HttpSettings {
     pub graphiql: bool,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// Largest CSV upload in bytes.
+    pub max_upload_bytes: usize,
     /// Origins allowed by CORS (scheme, host and port, no trailing slash).
     pub cors_origins: Vec<String>,
     /// How long a WebSocket connection may stay without `connection_init`.
@@ -64,6 +69,10 @@ impl HttpSection {
             (
                 "TENANTGRAPH_HTTP_MAX_BODY_BYTES",
                 self.http_max_body_bytes as u64,
+            ),
+            (
+                "TENANTGRAPH_HTTP_MAX_UPLOAD_BYTES",
+                self.http_max_upload_bytes as u64,
             ),
             (
                 "TENANTGRAPH_WS_INIT_TIMEOUT_SECS",
@@ -94,6 +103,7 @@ impl HttpSection {
             bind: self.bind,
             graphiql: self.graphiql,
             max_body_bytes: self.http_max_body_bytes,
+            max_upload_bytes: self.http_max_upload_bytes,
             cors_origins,
             ws_init_timeout: Duration::from_secs(self.ws_init_timeout_secs),
             trusted_proxies,

@@ -1,9 +1,11 @@
 //! Root mutation fields. Each area has its own object, merged into the schema's `Mutation`.
 
 mod allocation;
+mod bulk;
 mod chargeback;
 
 pub use allocation::{AllocationMutation, AllocationShareInput, SetLicensePriceInput};
+pub use bulk::{BulkMutation, BulkShareInput, CostGroupItemInput, UserAllocationItemInput};
 pub use chargeback::ChargebackMutation;
 
 use std::sync::Arc;

@@ -4,7 +4,8 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, 
 
 use super::entities::EntityQuery;
 use super::mutation::{
-    AllocationMutation, AllocationRuleMutation, ChargebackMutation, CostGroupMutation, MutationRoot,
+    AllocationMutation, AllocationRuleMutation, BulkMutation, ChargebackMutation,
+    CostGroupMutation, MutationRoot,
 };
 use super::operation_span::OperationSpans;
 use super::query::{ImportQuery, RootQuery};
@@ -30,6 +31,7 @@ pub struct Mutation(
     CostGroupMutation,
     AllocationRuleMutation,
     AllocationMutation,
+    BulkMutation,
     ChargebackMutation,
 );
 

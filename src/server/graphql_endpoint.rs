@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use tracing_actix_web::RequestId;
 
 use crate::auth::Authenticator;
@@ -14,6 +13,7 @@ use crate::domain::{Principal, Role};
 use crate::graphql::error::{ApiError, Limit};
 use crate::graphql::persisted;
 use crate::graphql::{self, ApiExecutor, TransportRefusal};
+use crate::http::body::{BodyError, read_body};
 use crate::http::refusal::Refusal;
 use crate::http::{authn, forwarded};
 use crate::metrics::{Metrics, Namer, Outcome};
@@ -43,42 +43,6 @@ fn refused(state: &GraphqlState, request_id: &RequestId, error: ApiError) -> Ref
         .metrics
         .record_request(None, Namer::Caller, Outcome::Rejected, Duration::ZERO);
     Refusal::with_request_id(error, request_id)
-}
-
-/// Why a body was not read.
-enum BodyError {
-    /// Larger than allowed: the declared length, or what was read before giving up.
-    TooLarge(String),
-    /// The connection failed while reading.
-    Read(String),
-}
-
-/// Reads the body, refusing it as soon as it is known to be larger than `max` bytes (from
-/// `Content-Length`, before reading anything, or while reading a chunked body).
-async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    max: usize,
-) -> Result<bytes::Bytes, BodyError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if let Some(length) = declared
-        && length > max as u64
-    {
-        return Err(BodyError::TooLarge(length.to_string()));
-    }
-    let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| BodyError::Read(e.to_string()))?;
-        if body.len() + chunk.len() > max {
-            return Err(BodyError::TooLarge(format!("more than {max}")));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 /// Whether a request carries what a browser only sends after a CORS preflight: a JSON content

@@ -22,7 +22,9 @@ use crate::config::api::ApiSettings;
 use crate::config::auth::{AuthMode, AuthSettings};
 use crate::graphql;
 use crate::http::forwarded::{self, TrustedProxies};
-use crate::http::{chargeback_export, export, graphiql, health, metrics as metrics_route};
+use crate::http::{
+    bulk_upload, chargeback_export, export, graphiql, health, metrics as metrics_route,
+};
 use crate::importer::Importer;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
@@ -132,6 +134,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     let limits = web::Data::from(limits);
     let cors = web::Data::new(cors::CorsPolicy::new(parts.api.cors_origins.clone()));
     let max_body_bytes = parts.api.max_body_bytes;
+    let upload_limit = web::Data::new(bulk_upload::UploadLimit(parts.api.max_upload_bytes));
     let store = web::Data::new(parts.store);
     let metrics = web::Data::new(parts.metrics);
     let graphiql_enabled = parts.graphiql;
@@ -148,6 +151,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .app_data(auth.clone())
             .app_data(limits.clone())
             .app_data(proxies.clone())
+            .app_data(upload_limit.clone())
             .route("/graphql", web::post().to(graphql_endpoint::post))
             .route(
                 "/graphql",
@@ -173,6 +177,10 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .route(
                 "/export/tenants/{tenant_id}/focus.csv",
                 web::get().to(chargeback_export::focus_csv),
+            )
+            .route(
+                "/import/tenants/{tenant_id}/{file}",
+                web::post().to(bulk_upload::upload_csv),
             );
         if graphiql_enabled {
             app = app

@@ -6,6 +6,7 @@
 )]
 
 mod allocation_rules;
+mod bulk_changes;
 mod chargeback;
 mod cli;
 mod commerce;

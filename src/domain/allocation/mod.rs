@@ -2,6 +2,7 @@
 //! evaluates them and the reconciled cost report. Pure: std and small pure crates only; must not
 //! import SeaORM, async-graphql, actix, reqwest or tokio.
 
+pub mod bulk;
 pub mod configuration;
 pub mod engine;
 pub mod overrides;

@@ -30,7 +30,7 @@ use crate::store::history;
 use crate::store::transaction::stored_now;
 
 /// The stored form of a cost group, for inserts and updates.
-fn to_active(g: &CostGroup) -> cost_group::ActiveModel {
+pub(super) fn to_active(g: &CostGroup) -> cost_group::ActiveModel {
     use sea_orm::ActiveValue::Set;
     cost_group::ActiveModel {
         id: Set(g.id.uuid()),
@@ -533,7 +533,7 @@ fn parse_percent(text: &str) -> Result<Decimal, StoreError> {
 }
 
 /// The audit values of a cost group.
-fn audit_json(g: &CostGroup) -> serde_json::Value {
+pub(super) fn audit_json(g: &CostGroup) -> serde_json::Value {
     serde_json::json!({
         "name": g.name,
         "code": g.code,

@@ -5,12 +5,14 @@
 //! the allocation re-evaluated as far as the change reaches, the change audited, then committed.
 //! The modules import one another one way only: the writers (`cost_groups`, `rules`,
 //! `overrides`, `prices`) use `write` and `reads`; `write` uses `evaluation`, `backdated` and
-//! `configurations`; `scheduled` (listing and cancelling scheduled changes) uses `write` and
+//! `configurations`; `bulk` (many overrides or cost groups at once) uses `write`, `reads` and
+//! the audit forms of `overrides` and `cost_groups`; `scheduled` (listing and cancelling scheduled changes) uses `write` and
 //! `configurations`; `evaluation` uses `backdated`, which uses `configurations`; both use
 //! `reads`, which uses none of them; `import_evaluation` (for the import's commit) uses
 //! `evaluation`, `backdated`, `configurations` and `reads`. No module here imports this front.
 
 mod backdated;
+mod bulk;
 mod configurations;
 mod cost_groups;
 mod evaluation;
@@ -22,6 +24,7 @@ mod rules;
 mod scheduled;
 mod write;
 
+pub use bulk::{BulkOutcome, BulkRequest, set_cost_groups, set_overrides};
 pub(crate) use configurations::list_cost_groups_of_day;
 pub use cost_groups::{
     CostGroupChanges, NewCostGroup, create_cost_group, delete_cost_group, update_cost_group,

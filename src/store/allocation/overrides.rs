@@ -22,7 +22,7 @@ use crate::store::error::StoreError;
 use crate::store::transaction::stored_now;
 
 /// The audit log's view of an override: its shares, in the order given.
-fn audit_json(o: &Override) -> serde_json::Value {
+pub(super) fn audit_json(o: &Override) -> serde_json::Value {
     let shares: Vec<serde_json::Value> = o
         .shares()
         .iter()
