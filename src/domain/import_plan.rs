@@ -389,7 +389,11 @@ impl ChunkPlan {
         after.sort_unstable_by_key(|u| u.id);
         let mut out = TouchedUsers::default();
         for user in &after {
-            if let Some(before) = stored.users.get(&user.id).filter(|_| stored.is_present(user.id)) {
+            if let Some(before) = stored
+                .users
+                .get(&user.id)
+                .filter(|_| stored.is_present(user.id))
+            {
                 out.present_before.push(before.clone());
                 out.licenses_before
                     .extend_from_slice(stored.licenses_of(user.id));

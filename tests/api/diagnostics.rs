@@ -112,8 +112,14 @@ async fn four_rules(app: &TestApp, d: &Demo, department: &str, country: &str) ->
     let mut ids = Vec::new();
     for (group, conditions) in [
         (0, json!([condition("DEPARTMENT", "EQUALS", &[department])])),
-        (1, json!([condition("DEPARTMENT", "IN", &[department, "No such team"])])),
-        (2, json!([condition("DEPARTMENT", "EQUALS", &["No such team"])])),
+        (
+            1,
+            json!([condition("DEPARTMENT", "IN", &[department, "No such team"])]),
+        ),
+        (
+            2,
+            json!([condition("DEPARTMENT", "EQUALS", &["No such team"])]),
+        ),
         (3, json!([condition("COUNTRY", "EQUALS", &[country])])),
     ] {
         ids.push(create(app, &d.tenant, &d.group(group), conditions).await);
@@ -153,7 +159,12 @@ async fn unreachable_shadowed_and_overlapping_rules_get_their_verdicts_and_count
                 (ids[0].as_str(), "EFFECTIVE", in_dep, in_dep),
                 (ids[1].as_str(), "SHADOWED", in_dep, 0),
                 (ids[2].as_str(), "UNREACHABLE", 0, 0),
-                (ids[3].as_str(), "OVERLAPPING", in_country, in_country - both),
+                (
+                    ids[3].as_str(),
+                    "OVERLAPPING",
+                    in_country,
+                    in_country - both
+                ),
             ],
             "{backend:?}"
         );
@@ -168,7 +179,8 @@ async fn unreachable_shadowed_and_overlapping_rules_get_their_verdicts_and_count
             json!([{ "ruleId": ids[0], "rule": { "id": ids[0] }, "users": both },
                 { "ruleId": ids[1], "rule": { "id": ids[1] }, "users": both }])
         );
-        let unallocated = d.count(|u| !is(u, &department) && u.country.as_deref() != Some(&country));
+        let unallocated =
+            d.count(|u| !is(u, &department) && u.country.as_deref() != Some(&country));
         assert_eq!(diagnostics["unallocatedUsers"], unallocated);
         // The most common department among them leads the department hint.
         let hints = diagnostics["hints"].as_array().unwrap();
@@ -233,7 +245,9 @@ async fn reading_the_diagnostics_of_every_rule_takes_the_same_statements_for_4_a
             .await;
         }
         let (many, many_count) = app.counted(q, json!({ "t": d.tenant })).await;
-        let rules = many["data"]["tenant"]["allocationRules"].as_array().unwrap();
+        let rules = many["data"]["tenant"]["allocationRules"]
+            .as_array()
+            .unwrap();
         assert_eq!(rules.len(), 16);
         // Every "not Team n" rule matches everyone: the last overlaps every earlier rule but
         // the unreachable one, and the first "not Team" rule takes whoever is left.
@@ -295,7 +309,10 @@ async fn a_preview_judges_an_unsaved_rule_list_and_stores_nothing() {
         );
         let stored = app.data(DIAGNOSTICS, json!({ "t": d.tenant })).await;
         assert_eq!(stored["tenant"]["allocationRules"], json!([]));
-        assert_eq!(stored["tenant"]["allocationDiagnostics"]["rules"], json!([]));
+        assert_eq!(
+            stored["tenant"]["allocationDiagnostics"]["rules"],
+            json!([])
+        );
         assert_eq!(
             stored["tenant"]["allocationDiagnostics"]["unallocatedUsers"],
             d.users.len() as u64
@@ -376,10 +393,7 @@ async fn explanations_show_the_rules_tried_for_allocated_overridden_and_unalloca
         .await;
         let a = explain(placed).await;
         assert_eq!(a["source"], "OVERRIDE");
-        assert_eq!(
-            a["explanation"],
-            json!({ "overridden": true, "rules": [] })
-        );
+        assert_eq!(a["explanation"], json!({ "overridden": true, "rules": [] }));
     }
 }
 
@@ -416,8 +430,10 @@ async fn manager_account_enabled_and_not_in_place_users_and_bad_values_name_the_
             &app,
             &d.tenant,
             &d.group(2),
-            json!([condition("DEPARTMENT", "NOT_IN", &[&department]),
-                   condition("ACCOUNT_ENABLED", "NOT_IN", &["false"])]),
+            json!([
+                condition("DEPARTMENT", "NOT_IN", &[&department]),
+                condition("ACCOUNT_ENABLED", "NOT_IN", &["false"])
+            ]),
         )
         .await;
         let data = app.data(DIAGNOSTICS, json!({ "t": d.tenant })).await;
@@ -473,15 +489,14 @@ async fn manager_account_enabled_and_not_in_place_users_and_bad_values_name_the_
                     .to_owned(),
             ),
             (
-                json!([condition("CITY", "IS_EMPTY", &[]),
-                       condition("MANAGER", "IN", &[&manager, &other_user])]),
-                format!(
-                    "conditions[1].values: manager {other_user} is not a user of this tenant"
-                ),
+                json!([
+                    condition("CITY", "IS_EMPTY", &[]),
+                    condition("MANAGER", "IN", &[&manager, &other_user])
+                ]),
+                format!("conditions[1].values: manager {other_user} is not a user of this tenant"),
             ),
         ] {
-            let input =
-                json!({ "tenantId": d.tenant, "costGroupId": d.group(0), "conditions": conditions });
+            let input = json!({ "tenantId": d.tenant, "costGroupId": d.group(0), "conditions": conditions });
             let body = app.post(CREATE, json!({ "input": input })).await;
             assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{body}");
             let message = body["errors"][0]["message"].as_str().unwrap();
@@ -496,14 +511,16 @@ async fn manager_account_enabled_and_not_in_place_users_and_bad_values_name_the_
         assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{body}");
         assert_eq!(
             body["errors"][0]["message"],
-            format!("rules[0].conditions[0].values: manager {other_user} is not a user of this tenant")
+            format!(
+                "rules[0].conditions[0].values: manager {other_user} is not a user of this tenant"
+            )
         );
     }
 }
 
 #[tokio::test]
 async fn explanations_and_diagnostics_stay_within_the_callers_tenants() {
-    use crate::security::{call, claims, hs256, hs_token};
+    use crate::security::{call, claims, hs_token, hs256};
     for backend in backends() {
         let app = TestApp::with_auth(backend, hs256(), None).await;
         crate::support::demo::seed(&app.store).await;
@@ -518,11 +535,13 @@ async fn explanations_and_diagnostics_stay_within_the_callers_tenants() {
             json!({ "roles": ["reader"], "tenants": [d.other_tenant] }),
         ));
         for (group, conditions) in [
-            (0, json!([condition("DEPARTMENT", "EQUALS", &[&department])])),
+            (
+                0,
+                json!([condition("DEPARTMENT", "EQUALS", &[&department])]),
+            ),
             (1, json!([condition("COUNTRY", "EQUALS", &[&country])])),
         ] {
-            let input =
-                json!({ "tenantId": d.tenant, "costGroupId": d.group(group), "conditions": conditions });
+            let input = json!({ "tenantId": d.tenant, "costGroupId": d.group(group), "conditions": conditions });
             let (_, body) = call(&app, Some(&admin), CREATE, json!({ "input": input })).await;
             assert!(body.get("errors").is_none(), "{body}");
         }
@@ -530,8 +549,7 @@ async fn explanations_and_diagnostics_stay_within_the_callers_tenants() {
         let vars = json!({ "t": d.tenant, "u": user.id.to_string() });
         let (_, own) = call(&app, Some(&admin), EXPLAIN, vars.clone()).await;
         assert_eq!(
-            own["data"]["user"]["allocation"]["explanation"]["rules"][0]["matched"],
-            true,
+            own["data"]["user"]["allocation"]["explanation"]["rules"][0]["matched"], true,
             "{own}"
         );
         let (_, seen) = call(&app, Some(&outsider), EXPLAIN, vars).await;
@@ -539,10 +557,61 @@ async fn explanations_and_diagnostics_stay_within_the_callers_tenants() {
         let (_, seen) = call(&app, Some(&outsider), DIAGNOSTICS, json!({ "t": d.tenant })).await;
         assert!(seen["data"]["tenant"].is_null(), "{seen}");
         // The other tenant's own diagnostics know nothing of the first tenant's rules.
-        let (_, theirs) =
-            call(&app, Some(&outsider), DIAGNOSTICS, json!({ "t": d.other_tenant })).await;
+        let (_, theirs) = call(
+            &app,
+            Some(&outsider),
+            DIAGNOSTICS,
+            json!({ "t": d.other_tenant }),
+        )
+        .await;
         let theirs = &theirs["data"]["tenant"]["allocationDiagnostics"];
         assert_eq!(theirs["rules"], json!([]), "{theirs}");
         assert_eq!(theirs["unallocatedUsers"], d.other_users.len() as u64);
     }
+}
+
+#[tokio::test]
+async fn an_import_keeps_the_diagnostics_a_full_evaluation_gives() {
+    use crate::support::snapshot::replace_tenant;
+    for backend in backends() {
+        let app = TestApp::demo(backend).await;
+        let d = demo();
+        let (department, country) = department_and_country(&d);
+        four_rules(&app, &d, &department, &country).await;
+        // Re-import with one user moved out of the department, one into it, one removed.
+        let mut snapshot = demo_data().remove(0).0;
+        let leaving = d.users.iter().find(|u| is(u, &department)).unwrap().id;
+        let joining = d.users.iter().find(|u| !is(u, &department)).unwrap().id;
+        let removed = d.users.iter().rev().find(|u| is(u, &department)).unwrap().id;
+        for u in &mut snapshot.users {
+            if u.id == leaving {
+                u.department = Some("Moved away".into());
+            } else if u.id == joining {
+                u.department = Some(department.clone());
+            }
+        }
+        snapshot.users.retain(|u| u.id != removed);
+        snapshot.licenses.retain(|l| l.user_id != removed);
+        replace_tenant(&app.store, &snapshot, chrono::Utc::now())
+            .await
+            .unwrap();
+        let kept = app.data(DIAGNOSTICS, json!({ "t": d.tenant })).await;
+        let first = &kept["tenant"]["allocationDiagnostics"]["rules"][0];
+        assert_eq!(first["matchedUsers"], d.count(|u| is(u, &department)) - 1);
+        let hints = &kept["tenant"]["allocationDiagnostics"]["hints"];
+        assert!(hints.to_string().contains("Moved away") || leaving_is_placed(&d, leaving, &country));
+
+        tenantgraph::store::allocation::evaluate_tenant(&app.store, d.tenant.parse().unwrap())
+            .await
+            .unwrap();
+        let full = app.data(DIAGNOSTICS, json!({ "t": d.tenant })).await;
+        assert_eq!(kept, full, "{backend:?}");
+    }
+}
+
+/// Whether `user` is still placed by the country rule after leaving the department.
+fn leaving_is_placed(d: &Demo, user: tenantgraph::domain::UserId, country: &str) -> bool {
+    d.users
+        .iter()
+        .any(|u| u.id == user && u.country.as_deref() == Some(country))
 }

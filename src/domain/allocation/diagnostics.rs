@@ -109,8 +109,7 @@ impl DiagnosticsTally {
                 AllocationSource::Unallocated => {
                     out.unallocated_users += 1;
                     for (attribute, value) in hint_values(user) {
-                        *out
-                            .unallocated_values
+                        *out.unallocated_values
                             .entry((attribute, value.to_owned()))
                             .or_default() += 1;
                     }
@@ -317,8 +316,11 @@ mod tests {
         let mut t = DiagnosticsTally::default();
         t.matched.extend([(id(1), 5), (id(2), 3), (id(3), 4)]);
         t.placed.extend([(id(1), 5), (id(3), 1)]);
-        t.overlaps
-            .extend([((id(2), id(1)), 3), ((id(3), id(1)), 2), ((id(3), id(2)), 1)]);
+        t.overlaps.extend([
+            ((id(2), id(1)), 3),
+            ((id(3), id(1)), 2),
+            ((id(3), id(2)), 1),
+        ]);
         let d = t.diagnose(&[id(1), id(2), id(3), id(4)]);
         let verdicts: Vec<RuleVerdict> = d.iter().map(|d| d.verdict).collect();
         assert_eq!(

@@ -1205,10 +1205,23 @@ mod tests {
         let rules = [
             rule(1, 1, 1, vec![dept("sales")]),
             // Only Sales users in DE: all taken by rule 1.
-            rule(2, 2, 2, vec![dept("sales"), cond(Attribute::Country, Operator::Equals, &["de"])]),
+            rule(
+                2,
+                2,
+                2,
+                vec![
+                    dept("sales"),
+                    cond(Attribute::Country, Operator::Equals, &["de"]),
+                ],
+            ),
             rule(3, 3, 3, vec![dept("finance")]),
             // IT, and Sales (already rule 1's).
-            rule(4, 4, 4, vec![cond(Attribute::Department, Operator::In, &["it", "sales"])]),
+            rule(
+                4,
+                4,
+                4,
+                vec![cond(Attribute::Department, Operator::In, &["it", "sales"])],
+            ),
         ];
         let compiled: Vec<CompiledRule> = rules.iter().map(|r| r.compile().unwrap()).collect();
         let groups: Vec<CostGroupId> = (0..10).map(group).collect();

@@ -104,7 +104,8 @@ const TEXT_ATTRIBUTES: [TextAttribute; 14] = [
     }),
     (Attribute::Mail, "mail", |u| u.mail.as_deref()),
     (Attribute::AccountEnabled, "accountEnabled", |u| {
-        u.account_enabled.map(|on| if on { "true" } else { "false" })
+        u.account_enabled
+            .map(|on| if on { "true" } else { "false" })
     }),
 ];
 
@@ -759,9 +760,19 @@ pub(crate) struct CompiledCondition {
 
 #[derive(Debug, Clone)]
 enum Test {
-    Text { slot: usize, fold: bool, op: TextOp },
-    Sku { negate: bool, skus: Vec<SkuId> },
-    ReportsTo { negate: bool, managers: Vec<UserId> },
+    Text {
+        slot: usize,
+        fold: bool,
+        op: TextOp,
+    },
+    Sku {
+        negate: bool,
+        skus: Vec<SkuId>,
+    },
+    ReportsTo {
+        negate: bool,
+        managers: Vec<UserId>,
+    },
     Manager {
         negate: bool,
         managers: Vec<UserId>,
@@ -836,7 +847,12 @@ impl CompiledCondition {
             }
             Test::Sku { .. } => facts.skus.iter().map(ToString::to_string).collect(),
             Test::ReportsTo { .. } => facts.managers.iter().map(ToString::to_string).collect(),
-            Test::Manager { .. } => facts.user.manager_id.iter().map(|m| m.to_string()).collect(),
+            Test::Manager { .. } => facts
+                .user
+                .manager_id
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
         }
     }
 
@@ -1147,10 +1163,18 @@ mod tests {
         for (enabled, operator, values, expected) in cases {
             u.account_enabled = *enabled;
             let mut c = cond(Attribute::AccountEnabled, *operator, values);
-            assert_eq!(holds_for(&c, &u), *expected, "{enabled:?} {operator} {values:?}");
+            assert_eq!(
+                holds_for(&c, &u),
+                *expected,
+                "{enabled:?} {operator} {values:?}"
+            );
             // Values are accepted in any case, so case sensitivity changes nothing.
             c.case_sensitive = true;
-            assert_eq!(holds_for(&c, &u), *expected, "{enabled:?} {operator} {values:?}");
+            assert_eq!(
+                holds_for(&c, &u),
+                *expected,
+                "{enabled:?} {operator} {values:?}"
+            );
         }
     }
 
@@ -1163,7 +1187,12 @@ mod tests {
         // The chain above the direct manager is what REPORTS_TO reads, not MANAGER.
         let reached = [UserId(guid(7)), UserId(guid(9))];
         let check = |operator, values: &[&str], u: &User| {
-            holds_with(&cond(Attribute::Manager, operator, values), u, &[], &reached)
+            holds_with(
+                &cond(Attribute::Manager, operator, values),
+                u,
+                &[],
+                &reached,
+            )
         };
         assert!(check(Operator::Equals, &[&boss], &u));
         assert!(!check(Operator::Equals, &[&grand_boss], &u));

@@ -369,9 +369,10 @@ impl UserAllocationObject {
             return Ok(None);
         }
         let l = loaders(ctx)?;
-        let found = crate::store::allocation::explain_allocation(&l.store, &l.scope, self.0.user_id)
-            .await
-            .map_err(ApiError::from)?;
+        let found =
+            crate::store::allocation::explain_allocation(&l.store, &l.scope, self.0.user_id)
+                .await
+                .map_err(ApiError::from)?;
         Ok(found.map(super::diagnostics::AllocationExplanationObject))
     }
 }

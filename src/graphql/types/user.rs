@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
-use super::subscription::ServicePlanObject;
 use super::allocation_rule::AllocationBasis;
+use super::subscription::ServicePlanObject;
 use super::tenant::user_list;
 use super::{
     LicenseAssignmentObject, SubscriptionObject, TenantObject, UserAllocationObject,

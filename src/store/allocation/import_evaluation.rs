@@ -13,10 +13,10 @@ use chrono::NaiveDate;
 use sea_orm::{DatabaseTransaction, EntityTrait};
 
 use super::backdated::{self, group_ids};
-use super::stored_diagnostics::{TenantDiagnostics, diagnostics_of_json};
 use super::evaluation::{
     compiled_rules, reevaluate, save_tally, stored_allocations, tally_of_json, write_allocations,
 };
+use super::stored_diagnostics::{TenantDiagnostics, diagnostics_of_json};
 use super::{configurations, reads};
 use crate::domain::allocation::report::{Tally, tally};
 use crate::domain::allocation::{

@@ -49,8 +49,8 @@ pub use rules::{
     AllocationRuleChanges, create_rule, delete_rule, present_managers_of_tenant, reorder_rules,
     update_rule,
 };
-pub use stored_diagnostics::TenantDiagnostics;
 pub use scheduled::{cancel_scheduled_changes, list_scheduled_changes};
+pub use stored_diagnostics::TenantDiagnostics;
 /// The one write path of a tenant's data, for writes outside allocation (SKU billing).
 pub(crate) use write::TenantWrite;
 pub use write::promote_scheduled_changes;
