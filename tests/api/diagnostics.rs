@@ -582,7 +582,13 @@ async fn an_import_keeps_the_diagnostics_a_full_evaluation_gives() {
         let mut snapshot = demo_data().remove(0).0;
         let leaving = d.users.iter().find(|u| is(u, &department)).unwrap().id;
         let joining = d.users.iter().find(|u| !is(u, &department)).unwrap().id;
-        let removed = d.users.iter().rev().find(|u| is(u, &department)).unwrap().id;
+        let removed = d
+            .users
+            .iter()
+            .rev()
+            .find(|u| is(u, &department))
+            .unwrap()
+            .id;
         for u in &mut snapshot.users {
             if u.id == leaving {
                 u.department = Some("Moved away".into());
@@ -599,7 +605,9 @@ async fn an_import_keeps_the_diagnostics_a_full_evaluation_gives() {
         let first = &kept["tenant"]["allocationDiagnostics"]["rules"][0];
         assert_eq!(first["matchedUsers"], d.count(|u| is(u, &department)) - 1);
         let hints = &kept["tenant"]["allocationDiagnostics"]["hints"];
-        assert!(hints.to_string().contains("Moved away") || leaving_is_placed(&d, leaving, &country));
+        assert!(
+            hints.to_string().contains("Moved away") || leaving_is_placed(&d, leaving, &country)
+        );
 
         tenantgraph::store::allocation::evaluate_tenant(&app.store, d.tenant.parse().unwrap())
             .await
