@@ -345,8 +345,8 @@ impl Gathered {
 /// and as the plan writes them (see [`ChunkPlan::touched`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TouchedUsers {
-    /// Those that were present before, by id.
-    pub present_before: Vec<UserId>,
+    /// Those that were present before, as stored, by id.
+    pub present_before: Vec<User>,
     /// The stored licenses of `present_before`.
     pub licenses_before: Vec<AssignedLicense>,
     /// Each user as written: added, changed, restored, with licenses replaced, or soft-deleted
@@ -389,8 +389,12 @@ impl ChunkPlan {
         after.sort_unstable_by_key(|u| u.id);
         let mut out = TouchedUsers::default();
         for user in &after {
-            if stored.is_present(user.id) {
-                out.present_before.push(user.id);
+            if let Some(before) = stored
+                .users
+                .get(&user.id)
+                .filter(|_| stored.is_present(user.id))
+            {
+                out.present_before.push(before.clone());
                 out.licenses_before
                     .extend_from_slice(stored.licenses_of(user.id));
             }

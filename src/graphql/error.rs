@@ -312,7 +312,9 @@ fn rule_field(err: &RuleError) -> (String, String) {
         RuleError::WrongValueCount { .. }
         | RuleError::PatternTooLong { .. }
         | RuleError::InvalidPattern { .. }
-        | RuleError::NotAGuid { .. } => ("values".to_owned(), err.to_string()),
+        | RuleError::NotAGuid { .. }
+        | RuleError::NotABoolean { .. }
+        | RuleError::UnknownManager { .. } => ("values".to_owned(), err.to_string()),
         RuleError::OperatorNotAllowed { .. } => ("operator".to_owned(), err.to_string()),
         RuleError::ExtensionAttributeOutOfRange { .. } => ("attribute".to_owned(), err.to_string()),
     }

@@ -389,6 +389,22 @@ impl Loader<UserId> for AllocationOfUser {
 }
 
 loader!(
+    /// The stored rule diagnostics of each tenant, within the request's scope: one statement
+    /// whatever the number of rules read.
+    DiagnosticsOfTenant
+);
+impl Loader<TenantId> for DiagnosticsOfTenant {
+    type Value = Arc<allocation::TenantDiagnostics>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
+        self.0.batch("diagnostics_of_tenant", keys.len());
+        let found =
+            allocation::list_diagnostics_of_tenants(&self.0.store, &self.0.scope, keys).await?;
+        Ok(found.into_iter().map(|(t, d)| (t, Arc::new(d))).collect())
+    }
+}
+
+loader!(
     /// The newest run and newest successful run of each tenant.
     ImportStatusOfTenant
 );
@@ -739,6 +755,8 @@ pub struct Loaders {
     pub scheduled_changes: Cached<ScheduledChangesOfTenant>,
     /// See [`AllocationOfUser`].
     pub allocation: Cached<AllocationOfUser>,
+    /// See [`DiagnosticsOfTenant`].
+    pub diagnostics: Cached<DiagnosticsOfTenant>,
 }
 
 /// Keys per statement: each key is a bind parameter (or two) of an `IN (…)` list.
@@ -822,7 +840,8 @@ impl Loaders {
             rules_of_tenant: cached(RulesOfTenant(source.clone())),
             rules_of_cost_group: cached(RulesOfCostGroup(source.clone())),
             scheduled_changes: cached(ScheduledChangesOfTenant(source.clone())),
-            allocation: cached(AllocationOfUser(source)),
+            allocation: cached(AllocationOfUser(source.clone())),
+            diagnostics: cached(DiagnosticsOfTenant(source)),
         }
     }
 }

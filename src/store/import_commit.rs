@@ -690,8 +690,7 @@ async fn soft_delete_missing(
     for ids in missing.chunks(ROWS_PER_INSERT) {
         let gone = if evaluation.by_chunk() {
             let (gone, licenses) = users_with_licenses(txn, ids).await?;
-            let present: Vec<UserId> = gone.iter().map(|u| u.id).collect();
-            evaluation.before_change(txn, &present, &licenses).await?;
+            evaluation.before_change(txn, &gone, &licenses).await?;
             gone
         } else {
             Vec::new()

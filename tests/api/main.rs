@@ -13,6 +13,7 @@ mod commerce;
 mod conformance;
 mod cost_groups;
 mod cost_reports;
+mod diagnostics;
 mod doc_examples;
 mod effective_dates;
 mod evaluation;

@@ -7,8 +7,9 @@ use std::collections::{HashMap, HashSet};
 use crate::domain::ids::{AllocationRuleId, CostGroupId, SkuId, UserId};
 use crate::domain::user::{AssignedLicense, User};
 
+use super::diagnostics::{Counter, DiagnosticsTally};
 use super::overrides::{Override, Share};
-use super::rule::{CompiledRule, UserFacts};
+use super::rule::{CompiledRule, Condition, UserFacts};
 
 /// Everything one tenant's evaluation reads.
 #[derive(Debug, Clone, Copy)]
@@ -158,19 +159,37 @@ impl<'a> Evaluator<'a> {
     /// Allocates every present user of `users` (in order; deleted ones only yield their
     /// override, as stale), holding `licenses` (licenses of other users are ignored).
     pub fn allocate(&self, users: &[User], licenses: &[AssignedLicense]) -> Vec<UserAllocation> {
-        let index: HashMap<UserId, usize> = users
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(i, u)| (u.id, i))
-            .collect();
-        let mut skus: Vec<Vec<SkuId>> = vec![Vec::new(); users.len()];
-        for license in licenses {
-            if let Some(&i) = index.get(&license.user_id) {
-                skus[i].push(license.sku_id);
-            }
-        }
+        self.allocate_counting(users, licenses, None)
+    }
 
+    /// As [`Evaluator::allocate`], and adds the present users' rule diagnostics to
+    /// `diagnostics`: every rule is tested for every present user (overridden ones included),
+    /// not only up to the first that matches.
+    pub fn allocate_diagnosed(
+        &self,
+        users: &[User],
+        licenses: &[AssignedLicense],
+        diagnostics: &mut DiagnosticsTally,
+    ) -> Vec<UserAllocation> {
+        let mut counter = Counter::new(self.rules.len());
+        let out = self.allocate_counting(users, licenses, Some(&mut counter));
+        counter.add_to(diagnostics, &self.rule_order());
+        out
+    }
+
+    /// The rules evaluated, in evaluation order: enabled, targeting an existing group, by
+    /// `(priority, id)`. Diagnostics are given for these.
+    pub fn rule_order(&self) -> Vec<AllocationRuleId> {
+        self.rules.iter().map(|r| r.rule().id).collect()
+    }
+
+    fn allocate_counting(
+        &self,
+        users: &[User],
+        licenses: &[AssignedLicense],
+        mut counter: Option<&mut Counter>,
+    ) -> Vec<UserAllocation> {
+        let skus = skus_of(users, licenses);
         let mut out = Vec::with_capacity(users.len());
         for (user, skus) in users.iter().zip(&skus) {
             let own = self.overrides.get(&user.id);
@@ -180,21 +199,43 @@ impl<'a> Evaluator<'a> {
                 }
                 continue;
             }
-            if let Some(o) = own {
-                out.push(UserAllocation {
-                    user_id: user.id,
-                    shares: o.shares().to_vec(),
-                    source: AllocationSource::Override,
-                    stale: false,
-                });
+            if let (Some(o), None) = (own, &counter) {
+                out.push(overridden(user.id, o));
                 continue;
             }
             let managers = self.reach.get(&user.id).map_or(&[][..], Vec::as_slice);
             let facts = UserFacts::new(user, skus, managers);
-            let winner = self
-                .rules
-                .iter()
-                .find(|r| r.conditions().iter().all(|c| c.holds(&facts)));
+            let holds = |r: &CompiledRule| r.conditions().iter().all(|c| c.holds(&facts));
+            let winner = match counter.as_deref_mut() {
+                None => self.rules.iter().find(|r| holds(r)),
+                Some(counter) => {
+                    counter.hits.clear();
+                    counter.hits.extend(
+                        self.rules
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| holds(r))
+                            .map(|(i, _)| i as u32),
+                    );
+                    counter.count_hits();
+                    let first = counter.hits.first().copied();
+                    match (own, first) {
+                        (Some(_), _) => None,
+                        (None, Some(i)) => {
+                            counter.count_placed(i);
+                            self.rules.get(i as usize)
+                        }
+                        (None, None) => {
+                            counter.count_unallocated(user);
+                            None
+                        }
+                    }
+                }
+            };
+            if let Some(o) = own {
+                out.push(overridden(user.id, o));
+                continue;
+            }
             out.push(match winner {
                 Some(r) => UserAllocation {
                     user_id: user.id,
@@ -208,6 +249,52 @@ impl<'a> Evaluator<'a> {
         out
     }
 
+    /// Why `user` (present, holding `licenses`) is allocated as they are: the override when one
+    /// applies, otherwise each rule tried in evaluation order with each condition's result, up
+    /// to the first that matches (every rule when none does). Only `user`'s own values appear.
+    pub fn explain(&self, user: &User, licenses: &[AssignedLicense]) -> Explanation {
+        if self.overrides.contains_key(&user.id) {
+            return Explanation {
+                overridden: true,
+                rules: Vec::new(),
+            };
+        }
+        let skus: Vec<SkuId> = licenses
+            .iter()
+            .filter(|l| l.user_id == user.id)
+            .map(|l| l.sku_id)
+            .collect();
+        let managers = self.reach.get(&user.id).map_or(&[][..], Vec::as_slice);
+        let facts = UserFacts::new(user, &skus, managers);
+        let mut rules = Vec::new();
+        for r in &self.rules {
+            let conditions: Vec<ConditionTrial> = r
+                .rule()
+                .conditions
+                .iter()
+                .zip(r.conditions())
+                .map(|(condition, compiled)| ConditionTrial {
+                    condition: condition.clone(),
+                    user_values: compiled.user_values(&facts),
+                    holds: compiled.holds(&facts),
+                })
+                .collect();
+            let matched = conditions.iter().all(|c| c.holds);
+            rules.push(RuleTrial {
+                rule: r.rule().id,
+                matched,
+                conditions,
+            });
+            if matched {
+                break;
+            }
+        }
+        Explanation {
+            overridden: false,
+            rules,
+        }
+    }
+
     /// The overrides of users `known` says the tenant does not have, as stale allocations, one
     /// per user, in override order.
     pub fn stale_overrides(&self, known: impl Fn(UserId) -> bool) -> Vec<UserAllocation> {
@@ -217,6 +304,64 @@ impl<'a> Evaluator<'a> {
             .filter(|o| !known(o.user_id()) && reported.insert(o.user_id()))
             .map(stale)
             .collect()
+    }
+}
+
+/// Why a user is allocated as they are; see [`Evaluator::explain`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// An override places the user; no rule is tried.
+    pub overridden: bool,
+    /// The rules tried, in evaluation order; the last is the winner when it `matched`.
+    pub rules: Vec<RuleTrial>,
+}
+
+/// One rule tried for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTrial {
+    /// The rule.
+    pub rule: AllocationRuleId,
+    /// Whether all its conditions hold.
+    pub matched: bool,
+    /// Each condition, in the rule's order.
+    pub conditions: Vec<ConditionTrial>,
+}
+
+/// One condition tested on a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionTrial {
+    /// The condition as written.
+    pub condition: Condition,
+    /// The user's own values it read (see `CompiledCondition::user_values`).
+    pub user_values: Vec<String>,
+    /// Whether it holds.
+    pub holds: bool,
+}
+
+/// The SKUs each of `users` holds, by position, from `licenses`.
+fn skus_of(users: &[User], licenses: &[AssignedLicense]) -> Vec<Vec<SkuId>> {
+    let index: HashMap<UserId, usize> = users
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, u)| (u.id, i))
+        .collect();
+    let mut skus: Vec<Vec<SkuId>> = vec![Vec::new(); users.len()];
+    for license in licenses {
+        if let Some(&i) = index.get(&license.user_id) {
+            skus[i].push(license.sku_id);
+        }
+    }
+    skus
+}
+
+/// The allocation of present `user`, placed by their override `o`.
+fn overridden(user: UserId, o: &Override) -> UserAllocation {
+    UserAllocation {
+        user_id: user,
+        shares: o.shares().to_vec(),
+        source: AllocationSource::Override,
+        stale: false,
     }
 }
 
@@ -310,6 +455,7 @@ fn managers_reached(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::allocation::diagnostics::RuleVerdict;
     use crate::domain::allocation::rule::{AllocationRule, Attribute, Condition, Operator};
     use crate::domain::allocation::test_support::{guid, tenant, user};
     use chrono::{DateTime, Utc};
@@ -594,9 +740,11 @@ mod tests {
             prop::option::of(0u128..14),
             prop::bool::weighted(0.1),
             prop::sample::select(&["contoso.com", "Fabrikam.COM", "x"][..]),
+            prop::option::of(any::<bool>()),
         )
-            .prop_map(move |(d, c, manager, deleted, domain)| {
+            .prop_map(move |(d, c, manager, deleted, domain, enabled)| {
                 let mut u = user(n);
+                u.account_enabled = enabled;
                 u.department = d.map(str::to_string);
                 u.city = c.map(str::to_string);
                 u.manager_id = manager.map(|m| UserId(guid(m)));
@@ -624,6 +772,7 @@ mod tests {
                 Operator::StartsWith,
                 Operator::EndsWith,
                 Operator::In,
+                Operator::NotIn,
                 Operator::Matches,
                 Operator::IsEmpty,
             ]),
@@ -634,7 +783,7 @@ mod tests {
             .prop_map(|(attribute, operator, a, b, case_sensitive)| {
                 let values = match operator {
                     Operator::IsEmpty => vec![],
-                    Operator::In => vec![a.to_string(), b.to_string()],
+                    Operator::In | Operator::NotIn => vec![a.to_string(), b.to_string()],
                     Operator::Matches => vec![format!("^{a}")],
                     _ => vec![a.to_string()],
                 };
@@ -646,14 +795,23 @@ mod tests {
                 }
             });
         let guidish = (
-            prop::sample::select(vec![Attribute::HasLicenseOfSku, Attribute::ReportsTo]),
-            prop::sample::select(vec![Operator::Equals, Operator::NotEquals, Operator::In]),
+            prop::sample::select(vec![
+                Attribute::HasLicenseOfSku,
+                Attribute::ReportsTo,
+                Attribute::Manager,
+            ]),
+            prop::sample::select(vec![
+                Operator::Equals,
+                Operator::NotEquals,
+                Operator::In,
+                Operator::NotIn,
+            ]),
             0u128..14,
             0u128..14,
         )
             .prop_map(|(attribute, operator, a, b)| {
                 let one = |n: u128| guid(n).hyphenated().to_string();
-                let values = if operator == Operator::In {
+                let values = if matches!(operator, Operator::In | Operator::NotIn) {
                     vec![one(a), one(b)]
                 } else {
                     vec![one(a)]
@@ -665,7 +823,27 @@ mod tests {
                     case_sensitive: false,
                 }
             });
-        prop_oneof![3 => text, 1 => guidish]
+        let enabled = (
+            prop::sample::select(vec![
+                Operator::Equals,
+                Operator::NotEquals,
+                Operator::In,
+                Operator::NotIn,
+                Operator::IsEmpty,
+            ]),
+            prop::sample::select(vec!["true", "FALSE"]),
+        )
+            .prop_map(|(operator, v)| Condition {
+                attribute: Attribute::AccountEnabled,
+                operator,
+                values: if operator == Operator::IsEmpty {
+                    vec![]
+                } else {
+                    vec![v.to_string()]
+                },
+                case_sensitive: false,
+            });
+        prop_oneof![3 => text, 1 => guidish, 1 => enabled]
     }
 
     fn arb_rules() -> impl Strategy<Value = Vec<AllocationRule>> {
@@ -748,7 +926,14 @@ mod tests {
                         .iter()
                         .any(|l| l.user_id == u.id && l.sku_id.to_string() == *v)
                 });
-                has != (c.operator == Operator::NotEquals)
+                has != matches!(c.operator, Operator::NotEquals | Operator::NotIn)
+            }
+            Attribute::Manager => {
+                let is = c
+                    .values
+                    .iter()
+                    .any(|v| u.manager_id.is_some_and(|m| m.to_string() == *v));
+                is != matches!(c.operator, Operator::NotEquals | Operator::NotIn)
             }
             Attribute::ReportsTo => {
                 let mut chain = Vec::new();
@@ -764,12 +949,13 @@ mod tests {
                     .values
                     .iter()
                     .any(|v| chain.iter().any(|m| m.to_string() == *v));
-                reports != (c.operator == Operator::NotEquals)
+                reports != matches!(c.operator, Operator::NotEquals | Operator::NotIn)
             }
             attribute => {
                 let raw = match attribute {
                     Attribute::Department => u.department.clone(),
                     Attribute::City => u.city.clone(),
+                    Attribute::AccountEnabled => u.account_enabled.map(|b| b.to_string()),
                     Attribute::UpnDomain => u
                         .user_principal_name
                         .split('@')
@@ -780,7 +966,7 @@ mod tests {
                 }
                 .unwrap_or_default();
                 let norm = |s: &str| {
-                    if c.case_sensitive {
+                    if c.case_sensitive && c.attribute != Attribute::AccountEnabled {
                         s.to_string()
                     } else {
                         s.to_lowercase()
@@ -795,6 +981,7 @@ mod tests {
                     Operator::StartsWith => value.starts_with(&first),
                     Operator::EndsWith => value.ends_with(&first),
                     Operator::In => c.values.iter().any(|v| norm(v) == value),
+                    Operator::NotIn => c.values.iter().all(|v| norm(v) != value),
                     Operator::Matches => regex::RegexBuilder::new(&c.values[0])
                         .case_insensitive(!c.case_sensitive)
                         .build()
@@ -876,6 +1063,188 @@ mod tests {
                 prop_assert_eq!(a.stale, deleted);
             }
         }
+    }
+
+    /// Diagnostics counted plainly: every enabled rule tested on every present user.
+    fn naive_diagnostics(
+        users: &[User],
+        licenses: &[AssignedLicense],
+        rules: &[AllocationRule],
+        overrides: &[Override],
+    ) -> DiagnosticsTally {
+        use crate::domain::allocation::diagnostics::HINT_ATTRIBUTES;
+        use crate::domain::allocation::rule::slot_value_of;
+        let mut ordered: Vec<&AllocationRule> = rules.iter().filter(|r| r.enabled).collect();
+        ordered.sort_by(|a, b| a.priority.cmp(&b.priority).then(a.id.cmp(&b.id)));
+        let mut t = DiagnosticsTally::default();
+        for u in users.iter().filter(|u| u.deleted_at.is_none()) {
+            let hits: Vec<AllocationRuleId> = ordered
+                .iter()
+                .filter(|r| {
+                    r.conditions
+                        .iter()
+                        .all(|c| naive_holds(c, u, users, licenses))
+                })
+                .map(|r| r.id)
+                .collect();
+            for (k, r) in hits.iter().enumerate() {
+                *t.matched.entry(*r).or_default() += 1;
+                for e in &hits[..k] {
+                    *t.overlaps.entry((*r, *e)).or_default() += 1;
+                }
+            }
+            if overrides.iter().any(|o| o.user_id() == u.id) {
+                continue;
+            }
+            match hits.first() {
+                Some(r) => *t.placed.entry(*r).or_default() += 1,
+                None => {
+                    t.unallocated_users += 1;
+                    for a in HINT_ATTRIBUTES {
+                        if let Some(v) = slot_value_of(u, a).filter(|v| !v.is_empty()) {
+                            *t.unallocated_values.entry((a, v.to_string())).or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn diagnosing_allocates_alike_and_counts_as_a_naive_reference_in_any_chunks(
+            (users, licenses, rules, overrides) in arb_case(),
+            chunk in 1usize..13,
+        ) {
+            let plain = run(&users, &licenses, &rules, &overrides);
+            let compiled: Vec<CompiledRule> = rules.iter().map(|r| r.compile().unwrap()).collect();
+            let groups: Vec<CostGroupId> = (0..10).map(group).collect();
+            let mut evaluator = Evaluator::new(&compiled, &overrides, &groups);
+            let links: Vec<(UserId, Option<UserId>)> =
+                users.iter().map(|u| (u.id, u.manager_id)).collect();
+            evaluator.set_managers(&links);
+            let mut diagnostics = DiagnosticsTally::default();
+            let mut pieces = Vec::new();
+            for part in users.chunks(chunk) {
+                pieces.extend(evaluator.allocate_diagnosed(part, &licenses, &mut diagnostics));
+            }
+            pieces.extend(evaluator.stale_overrides(|id| users.iter().any(|u| u.id == id)));
+            prop_assert_eq!(&pieces, &plain);
+            prop_assert_eq!(&diagnostics, &naive_diagnostics(&users, &licenses, &rules, &overrides));
+            // Taking a chunk out and adding it again (an incremental evaluation) changes nothing.
+            let mut part = DiagnosticsTally::default();
+            evaluator.allocate_diagnosed(&users[..chunk.min(users.len())], &licenses, &mut part);
+            let mut again = diagnostics.clone();
+            again.subtract(&part);
+            again.add(&part);
+            prop_assert_eq!(&again, &diagnostics);
+            // The placements alone are what an override change takes out and puts back.
+            let mut rest = diagnostics.clone();
+            rest.subtract(&DiagnosticsTally::of_placements(&users, &plain));
+            prop_assert!(rest.placed.is_empty(), "{:?}", rest.placed);
+            prop_assert_eq!(rest.unallocated_users, 0);
+            prop_assert!(rest.unallocated_values.is_empty());
+            prop_assert_eq!(rest.matched, diagnostics.matched);
+        }
+
+        #[test]
+        fn an_explanation_ends_with_the_winner_and_agrees_with_the_allocation(
+            (users, licenses, rules, overrides) in arb_case(),
+        ) {
+            let out = run(&users, &licenses, &rules, &overrides);
+            let compiled: Vec<CompiledRule> = rules.iter().map(|r| r.compile().unwrap()).collect();
+            let groups: Vec<CostGroupId> = (0..10).map(group).collect();
+            let mut evaluator = Evaluator::new(&compiled, &overrides, &groups);
+            let links: Vec<(UserId, Option<UserId>)> =
+                users.iter().map(|u| (u.id, u.manager_id)).collect();
+            evaluator.set_managers(&links);
+            let order = evaluator.rule_order();
+            for a in out.iter().filter(|a| !a.stale) {
+                let u = users.iter().find(|u| u.id == a.user_id).unwrap();
+                let e = evaluator.explain(u, &licenses);
+                match a.source {
+                    AllocationSource::Override => {
+                        prop_assert!(e.overridden);
+                        prop_assert!(e.rules.is_empty());
+                    }
+                    AllocationSource::Rule(id) => {
+                        let last = e.rules.last().unwrap();
+                        prop_assert_eq!(last.rule, id);
+                        prop_assert!(last.matched);
+                        let tried: Vec<_> = e.rules.iter().map(|t| t.rule).collect();
+                        let position = order.iter().position(|r| *r == id).unwrap();
+                        prop_assert_eq!(&tried[..], &order[..=position]);
+                        prop_assert!(e.rules[..e.rules.len() - 1].iter().all(|t| !t.matched));
+                    }
+                    AllocationSource::Unallocated => {
+                        prop_assert_eq!(e.rules.len(), order.len());
+                        prop_assert!(e.rules.iter().all(|t| !t.matched));
+                    }
+                }
+                for t in &e.rules {
+                    prop_assert_eq!(t.matched, t.conditions.iter().all(|c| c.holds));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unreachable_a_shadowed_and_an_overlapping_rule_are_told_apart() {
+        let mut sales_de = with_dept(1, "Sales");
+        sales_de.country = Some("DE".into());
+        let users = [
+            sales_de,
+            with_dept(2, "Sales"),
+            with_dept(3, "IT"),
+            with_dept(4, "HR"),
+            with_dept(5, "HR"),
+        ];
+        let rules = [
+            rule(1, 1, 1, vec![dept("sales")]),
+            // Only Sales users in DE: all taken by rule 1.
+            rule(
+                2,
+                2,
+                2,
+                vec![
+                    dept("sales"),
+                    cond(Attribute::Country, Operator::Equals, &["de"]),
+                ],
+            ),
+            rule(3, 3, 3, vec![dept("finance")]),
+            // IT, and Sales (already rule 1's).
+            rule(
+                4,
+                4,
+                4,
+                vec![cond(Attribute::Department, Operator::In, &["it", "sales"])],
+            ),
+        ];
+        let compiled: Vec<CompiledRule> = rules.iter().map(|r| r.compile().unwrap()).collect();
+        let groups: Vec<CostGroupId> = (0..10).map(group).collect();
+        let evaluator = Evaluator::new(&compiled, &[], &groups);
+        let mut t = DiagnosticsTally::default();
+        evaluator.allocate_diagnosed(&users, &[], &mut t);
+        let d = t.diagnose(&evaluator.rule_order());
+        let summary: Vec<(RuleVerdict, u64, u64)> =
+            d.iter().map(|d| (d.verdict, d.matched, d.placed)).collect();
+        assert_eq!(
+            summary,
+            [
+                (RuleVerdict::Effective, 2, 2),
+                (RuleVerdict::Shadowed, 1, 0),
+                (RuleVerdict::Unreachable, 0, 0),
+                (RuleVerdict::Overlapping, 3, 1),
+            ]
+        );
+        let r = |n: u128| AllocationRuleId(guid(0x5000 + n));
+        assert_eq!(d[1].overlaps, [(r(1), 1)]);
+        assert_eq!(d[3].overlaps, [(r(1), 2), (r(2), 1)]);
+        assert_eq!(t.unallocated_users, 2);
+        assert_eq!(t.hints(5)[0].values, [("HR".to_string(), 2)]);
     }
 
     proptest! {

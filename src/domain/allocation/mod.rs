@@ -4,6 +4,7 @@
 
 pub mod bulk;
 pub mod configuration;
+pub mod diagnostics;
 pub mod engine;
 pub mod overrides;
 pub mod price;
@@ -14,7 +15,13 @@ pub mod rule;
 pub(crate) mod test_support;
 
 pub use configuration::{Configuration, ConfigurationChange};
-pub use engine::{AllocationInput, AllocationSource, Evaluator, UserAllocation, evaluate};
+pub use diagnostics::{
+    DiagnosticsTally, HINT_ATTRIBUTES, HINTS_PER_ATTRIBUTE, Hint, RuleDiagnostics, RuleVerdict,
+};
+pub use engine::{
+    AllocationInput, AllocationSource, ConditionTrial, Evaluator, Explanation, RuleTrial,
+    UserAllocation, evaluate,
+};
 pub use overrides::{MAX_PERCENT_DECIMALS, Override, OverrideError, Share};
 pub use price::{
     Currency, MAX_PRICE_DECIMALS, MAX_UNIT_PRICE, Price, PriceError, price_on, prices_in_force,
@@ -25,6 +32,6 @@ pub use report::{
 };
 pub use rule::{
     AllocationRule, AllocationRuleEntry, Attribute, CompiledRule, Condition, MAX_PATTERN_LEN,
-    MAX_REGEX_SIZE, MAX_VALUES, Operator, RuleError, RuleOrderError, check_rule_order,
-    validate_conditions,
+    MAX_REGEX_SIZE, MAX_VALUES, Operator, RuleError, RuleOrderError, check_managers,
+    check_rule_order, named_managers, validate_conditions,
 };

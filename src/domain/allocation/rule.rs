@@ -25,7 +25,7 @@ pub const MAX_REGEX_SIZE: usize = 256 * 1024;
 pub const MAX_VALUES: usize = 1000;
 
 /// The user attribute a condition reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Attribute {
     /// `department`.
     Department,
@@ -60,6 +60,10 @@ pub enum Attribute {
     /// Whether the user whose GUID is the value is the user's manager, directly or through any
     /// chain of managers. In a manager cycle everyone on the cycle reports to everyone on it.
     ReportsTo,
+    /// `accountEnabled` as `true` or `false`; missing when Graph did not say.
+    AccountEnabled,
+    /// The user id (GUID) of the user's direct manager; missing when the user has none.
+    Manager,
 }
 
 /// A text attribute other than the extension attributes: the attribute, its name (as
@@ -69,7 +73,7 @@ type TextAttribute = (Attribute, &'static str, fn(&User) -> Option<&str>);
 /// Every text attribute but the extension attributes, each once. An attribute's place here is
 /// its slot in the per-user cache; extension attribute `n` takes the slot `n - 1` places after
 /// the last of these.
-const TEXT_ATTRIBUTES: [TextAttribute; 13] = [
+const TEXT_ATTRIBUTES: [TextAttribute; 14] = [
     (Attribute::Department, "department", |u| {
         u.department.as_deref()
     }),
@@ -99,12 +103,17 @@ const TEXT_ATTRIBUTES: [TextAttribute; 13] = [
             .map(|(_, domain)| domain)
     }),
     (Attribute::Mail, "mail", |u| u.mail.as_deref()),
+    (Attribute::AccountEnabled, "accountEnabled", |u| {
+        u.account_enabled
+            .map(|on| if on { "true" } else { "false" })
+    }),
 ];
 
 /// The attributes read from a user's relations, by their names.
-const RELATION_ATTRIBUTES: [(Attribute, &str); 2] = [
+const RELATION_ATTRIBUTES: [(Attribute, &str); 3] = [
     (Attribute::HasLicenseOfSku, "hasLicenseOfSku"),
     (Attribute::ReportsTo, "reportsTo"),
+    (Attribute::Manager, "manager"),
 ];
 
 /// Number of text attribute slots: [`TEXT_ATTRIBUTES`] and the fifteen extension attributes.
@@ -158,6 +167,12 @@ pub(crate) fn slot_value(user: &User, slot: usize) -> Option<&str> {
     }
 }
 
+/// The raw value of text attribute `attribute` of `user`; `None` when missing or when the
+/// attribute is not a text attribute.
+pub(crate) fn slot_value_of(user: &User, attribute: Attribute) -> Option<&str> {
+    slot_value(user, attribute.slot()?)
+}
+
 impl fmt::Display for Attribute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Attribute::ExtensionAttribute(n) = self {
@@ -172,13 +187,14 @@ impl fmt::Display for Attribute {
 
 impl Operator {
     /// Every operator.
-    pub const ALL: [Operator; 8] = [
+    pub const ALL: [Operator; 9] = [
         Operator::Equals,
         Operator::NotEquals,
         Operator::Contains,
         Operator::StartsWith,
         Operator::EndsWith,
         Operator::In,
+        Operator::NotIn,
         Operator::Matches,
         Operator::IsEmpty,
     ];
@@ -192,8 +208,8 @@ impl Operator {
 /// How a condition compares the attribute with its values.
 ///
 /// A missing attribute reads as the empty string: `IS_EMPTY` holds, `EQUALS` a (non-empty) value
-/// fails, `NOT_EQUALS` holds, `CONTAINS`/`STARTS_WITH`/`ENDS_WITH`/`IN` fail, and `MATCHES` tests
-/// the pattern against `""`.
+/// fails, `NOT_EQUALS` and `NOT_IN` hold, `CONTAINS`/`STARTS_WITH`/`ENDS_WITH`/`IN` fail, and
+/// `MATCHES` tests the pattern against `""`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operator {
     /// The whole value equals the one given value.
@@ -208,6 +224,8 @@ pub enum Operator {
     EndsWith,
     /// The value equals any of one or more given values.
     In,
+    /// The value equals none of one or more given values.
+    NotIn,
     /// The one given regex matches somewhere in the value (anchor it with `^…$` for a whole match).
     Matches,
     /// The value is missing or empty; takes no values.
@@ -223,6 +241,7 @@ impl fmt::Display for Operator {
             Operator::StartsWith => "STARTS_WITH",
             Operator::EndsWith => "ENDS_WITH",
             Operator::In => "IN",
+            Operator::NotIn => "NOT_IN",
             Operator::Matches => "MATCHES",
             Operator::IsEmpty => "IS_EMPTY",
         })
@@ -290,12 +309,26 @@ pub enum RuleError {
         value: String,
     },
     /// An operator that makes no sense for the attribute.
-    #[error("{operator} cannot be used with {attribute}; use EQUALS, NOT_EQUALS or IN")]
+    #[error("{operator} cannot be used with {attribute}; use {allowed}")]
     OperatorNotAllowed {
         /// The attribute.
         attribute: Attribute,
         /// The operator.
         operator: Operator,
+        /// The operators it takes, e.g. "EQUALS, NOT_EQUALS, IN or NOT_IN".
+        allowed: &'static str,
+    },
+    /// An `accountEnabled` value other than `true` or `false`.
+    #[error("accountEnabled takes \"true\" or \"false\", got {value:?}")]
+    NotABoolean {
+        /// The rejected value, shortened.
+        value: String,
+    },
+    /// A `manager` value that is not a present user of the rule's tenant.
+    #[error("manager {value} is not a user of this tenant")]
+    UnknownManager {
+        /// The user id given.
+        value: UserId,
     },
     /// A problem in one condition of a rule.
     #[error("conditions[{index}]: {source}")]
@@ -315,7 +348,8 @@ pub struct Condition {
     pub attribute: Attribute,
     /// The comparison.
     pub operator: Operator,
-    /// The values compared with: none for `IS_EMPTY`, one or more for `IN`, exactly one otherwise.
+    /// The values compared with: none for `IS_EMPTY`, one or more for `IN` and `NOT_IN`, exactly
+    /// one otherwise.
     pub values: Vec<String>,
     /// Compare case-sensitively; `false` (the default) folds case with Unicode lowercasing.
     pub case_sensitive: bool,
@@ -345,9 +379,11 @@ impl Condition {
     ///
     /// # Errors
     /// The first problem found: a wrong number of values for the operator, an empty value, an
-    /// extension attribute outside 1..=15, an operator other than `EQUALS`, `NOT_EQUALS` or `IN`
-    /// on `hasLicenseOfSku`/`reportsTo`, a value there that is not a GUID, or a `MATCHES` regex
-    /// that is too long, does not compile or exceeds [`MAX_REGEX_SIZE`].
+    /// extension attribute outside 1..=15, an operator other than `EQUALS`, `NOT_EQUALS`, `IN` or
+    /// `NOT_IN` on `hasLicenseOfSku`/`reportsTo` (those and `IS_EMPTY` on `manager` and
+    /// `accountEnabled`), a value there that is not a GUID (not `true` or `false` for
+    /// `accountEnabled`), or a `MATCHES` regex that is too long, does not compile or exceeds
+    /// [`MAX_REGEX_SIZE`].
     pub fn validate(&self) -> Result<(), RuleError> {
         self.compile().map(|_| ())
     }
@@ -358,23 +394,33 @@ impl Condition {
         {
             return Err(RuleError::ExtensionAttributeOutOfRange { got: n });
         }
-        if matches!(
-            self.attribute,
-            Attribute::HasLicenseOfSku | Attribute::ReportsTo
-        ) && !matches!(
+        let listed = matches!(
             self.operator,
-            Operator::Equals | Operator::NotEquals | Operator::In
-        ) {
+            Operator::Equals | Operator::NotEquals | Operator::In | Operator::NotIn
+        );
+        let allowed = match self.attribute {
+            Attribute::HasLicenseOfSku | Attribute::ReportsTo if !listed => {
+                Some("EQUALS, NOT_EQUALS, IN or NOT_IN")
+            }
+            Attribute::Manager | Attribute::AccountEnabled
+                if !listed && self.operator != Operator::IsEmpty =>
+            {
+                Some("EQUALS, NOT_EQUALS, IN, NOT_IN or IS_EMPTY")
+            }
+            _ => None,
+        };
+        if let Some(allowed) = allowed {
             return Err(RuleError::OperatorNotAllowed {
                 attribute: self.attribute,
                 operator: self.operator,
+                allowed,
             });
         }
         let got = self.values.len();
         let expected = match self.operator {
             Operator::IsEmpty if got != 0 => Some("no values"),
-            Operator::In if got == 0 => Some("one or more values"),
-            Operator::IsEmpty | Operator::In => None,
+            Operator::In | Operator::NotIn if got == 0 => Some("one or more values"),
+            Operator::IsEmpty | Operator::In | Operator::NotIn => None,
             _ if got != 1 => Some("exactly one value"),
             _ => None,
         };
@@ -400,7 +446,7 @@ impl Condition {
     /// The validated, ready-to-evaluate form of this condition.
     pub(crate) fn compile(&self) -> Result<CompiledCondition, RuleError> {
         self.check_shape()?;
-        let negate = self.operator == Operator::NotEquals;
+        let negate = matches!(self.operator, Operator::NotEquals | Operator::NotIn);
         let test = match self.attribute {
             Attribute::HasLicenseOfSku => Test::Sku {
                 negate,
@@ -410,10 +456,20 @@ impl Condition {
                 negate,
                 managers: self.parse_guids::<UserId>()?,
             },
+            Attribute::Manager => Test::Manager {
+                negate,
+                // `IS_EMPTY`: no manager is "none of no one" negated.
+                managers: self.parse_guids::<UserId>()?,
+                empty: self.operator == Operator::IsEmpty,
+            },
             text => {
+                if text == Attribute::AccountEnabled {
+                    self.check_booleans()?;
+                }
                 // check_shape vouched that every other attribute is a text slot.
                 let slot = text.slot().unwrap_or_default();
-                let fold = !self.case_sensitive;
+                // `true`/`false` are accepted in any case, so they are always compared folded.
+                let fold = !self.case_sensitive || text == Attribute::AccountEnabled;
                 let value = |v: &String| {
                     if fold { v.to_lowercase() } else { v.clone() }
                 };
@@ -425,6 +481,7 @@ impl Condition {
                     Operator::StartsWith => TextOp::StartsWith(first),
                     Operator::EndsWith => TextOp::EndsWith(first),
                     Operator::In => TextOp::In(self.values.iter().map(value).collect()),
+                    Operator::NotIn => TextOp::NotIn(self.values.iter().map(value).collect()),
                     Operator::Matches => TextOp::Matches(self.build_regex()?),
                     Operator::IsEmpty => TextOp::IsEmpty,
                 };
@@ -434,6 +491,17 @@ impl Condition {
             }
         };
         Ok(CompiledCondition { test })
+    }
+
+    fn check_booleans(&self) -> Result<(), RuleError> {
+        match self
+            .values
+            .iter()
+            .find(|v| !["true", "false"].contains(&v.to_lowercase().as_str()))
+        {
+            Some(v) => Err(RuleError::NotABoolean { value: clip(v) }),
+            None => Ok(()),
+        }
     }
 
     fn parse_guids<T: std::str::FromStr>(&self) -> Result<Vec<T>, RuleError> {
@@ -513,6 +581,39 @@ impl AllocationRule {
 /// As [`AllocationRule::validate`].
 pub fn validate_conditions(conditions: &[Condition]) -> Result<(), RuleError> {
     compile_conditions(conditions).map(|_| ())
+}
+
+/// The user ids `manager` conditions of `conditions` name (values that are not GUIDs, which
+/// validation refuses, are left out).
+pub fn named_managers(conditions: &[Condition]) -> Vec<UserId> {
+    conditions
+        .iter()
+        .filter(|c| c.attribute == Attribute::Manager)
+        .flat_map(|c| c.values.iter().filter_map(|v| v.trim().parse().ok()))
+        .collect()
+}
+
+/// Checks that every `manager` value of `conditions` names a user `known` accepts (a present
+/// user of the rule's tenant).
+///
+/// # Errors
+/// [`RuleError::InCondition`] with [`RuleError::UnknownManager`] for the first that does not.
+pub fn check_managers(
+    conditions: &[Condition],
+    known: impl Fn(UserId) -> bool,
+) -> Result<(), RuleError> {
+    for (index, c) in conditions.iter().enumerate() {
+        let unknown = named_managers(std::slice::from_ref(c))
+            .into_iter()
+            .find(|m| !known(*m));
+        if let Some(value) = unknown {
+            return Err(RuleError::InCondition {
+                index,
+                source: Box::new(RuleError::UnknownManager { value }),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn compile_conditions(conditions: &[Condition]) -> Result<Vec<CompiledCondition>, RuleError> {
@@ -637,6 +738,18 @@ impl CompiledRule {
             })
             .copied()
     }
+
+    /// Users named by `manager` conditions of this rule (direct managers), each as often as
+    /// named.
+    pub fn direct_managers(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.conditions
+            .iter()
+            .flat_map(|c| match &c.test {
+                Test::Manager { managers, .. } => managers.as_slice(),
+                _ => &[][..],
+            })
+            .copied()
+    }
 }
 
 /// A condition ready to evaluate.
@@ -647,9 +760,24 @@ pub(crate) struct CompiledCondition {
 
 #[derive(Debug, Clone)]
 enum Test {
-    Text { slot: usize, fold: bool, op: TextOp },
-    Sku { negate: bool, skus: Vec<SkuId> },
-    ReportsTo { negate: bool, managers: Vec<UserId> },
+    Text {
+        slot: usize,
+        fold: bool,
+        op: TextOp,
+    },
+    Sku {
+        negate: bool,
+        skus: Vec<SkuId>,
+    },
+    ReportsTo {
+        negate: bool,
+        managers: Vec<UserId>,
+    },
+    Manager {
+        negate: bool,
+        managers: Vec<UserId>,
+        empty: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -660,6 +788,7 @@ enum TextOp {
     StartsWith(String),
     EndsWith(String),
     In(Vec<String>),
+    NotIn(Vec<String>),
     Matches(Regex),
     IsEmpty,
 }
@@ -703,6 +832,30 @@ impl<'u> UserFacts<'u> {
 }
 
 impl CompiledCondition {
+    /// The user's own values this condition reads, as an explanation shows them: the raw text
+    /// (none when missing or empty), the SKUs the user holds, the rule-named managers the user
+    /// reports to, or the direct manager's id. Never another user's data.
+    pub(crate) fn user_values(&self, facts: &UserFacts<'_>) -> Vec<String> {
+        match &self.test {
+            Test::Text { slot, .. } => {
+                let raw = facts.raw(*slot);
+                if raw.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![raw.to_owned()]
+                }
+            }
+            Test::Sku { .. } => facts.skus.iter().map(ToString::to_string).collect(),
+            Test::ReportsTo { .. } => facts.managers.iter().map(ToString::to_string).collect(),
+            Test::Manager { .. } => facts
+                .user
+                .manager_id
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
+        }
+    }
+
     /// Whether the condition holds for the user.
     pub(crate) fn holds(&self, facts: &UserFacts<'_>) -> bool {
         match &self.test {
@@ -710,6 +863,15 @@ impl CompiledCondition {
             Test::ReportsTo { negate, managers } => {
                 managers.iter().any(|m| facts.managers.contains(m)) != *negate
             }
+            Test::Manager {
+                negate,
+                managers,
+                empty,
+            } => match facts.user.manager_id {
+                _ if *empty => facts.user.manager_id.is_none(),
+                Some(m) => managers.contains(&m) != *negate,
+                None => *negate,
+            },
             Test::Text { slot, fold, op } => {
                 let value = if *fold {
                     facts.folded(*slot)
@@ -723,6 +885,7 @@ impl CompiledCondition {
                     TextOp::StartsWith(v) => value.starts_with(v.as_str()),
                     TextOp::EndsWith(v) => value.ends_with(v.as_str()),
                     TextOp::In(vs) => vs.iter().any(|v| v == value),
+                    TextOp::NotIn(vs) => vs.iter().all(|v| v != value),
                     TextOp::Matches(re) => re.is_match(value),
                     TextOp::IsEmpty => value.is_empty(),
                 }
@@ -943,6 +1106,146 @@ mod tests {
     }
 
     #[test]
+    fn not_in_holds_exactly_when_in_does_not_for_every_attribute_kind() {
+        let mut u = user(1);
+        u.department = Some("Sales".into());
+        u.manager_id = Some(UserId(guid(7)));
+        let sku = SkuId(guid(100)).to_string();
+        let other_sku = SkuId(guid(101)).to_string();
+        let boss = UserId(guid(7)).to_string();
+        let stranger = UserId(guid(8)).to_string();
+        let cases: &[(Attribute, &[&str])] = &[
+            (Attribute::Department, &["sales", "it"]),
+            (Attribute::Department, &["hr", "it"]),
+            (Attribute::City, &["x"]),
+            (Attribute::AccountEnabled, &["TRUE"]),
+            (Attribute::AccountEnabled, &["false"]),
+            (Attribute::HasLicenseOfSku, &[&sku]),
+            (Attribute::HasLicenseOfSku, &[&other_sku]),
+            (Attribute::ReportsTo, &[&boss, &stranger]),
+            (Attribute::ReportsTo, &[&stranger]),
+            (Attribute::Manager, &[&boss]),
+            (Attribute::Manager, &[&stranger]),
+        ];
+        for (attribute, values) in cases {
+            let skus = [SkuId(guid(100))];
+            let managers = [UserId(guid(7))];
+            let is_in = holds_with(
+                &cond(*attribute, Operator::In, values),
+                &u,
+                &skus,
+                &managers,
+            );
+            let not_in = holds_with(
+                &cond(*attribute, Operator::NotIn, values),
+                &u,
+                &skus,
+                &managers,
+            );
+            assert_ne!(is_in, not_in, "{attribute} {values:?}");
+        }
+    }
+
+    #[test]
+    fn account_enabled_reads_true_false_or_missing() {
+        let mut u = user(1);
+        let cases: &[(Option<bool>, Operator, &[&str], bool)] = &[
+            (Some(true), Operator::Equals, &["true"], true),
+            (Some(true), Operator::Equals, &["False"], false),
+            (Some(false), Operator::Equals, &["false"], true),
+            (Some(false), Operator::NotEquals, &["true"], true),
+            (Some(false), Operator::NotIn, &["true", "false"], false),
+            (None, Operator::Equals, &["true"], false),
+            (None, Operator::NotIn, &["true", "false"], true),
+            (None, Operator::IsEmpty, &[], true),
+            (Some(true), Operator::IsEmpty, &[], false),
+        ];
+        for (enabled, operator, values, expected) in cases {
+            u.account_enabled = *enabled;
+            let mut c = cond(Attribute::AccountEnabled, *operator, values);
+            assert_eq!(
+                holds_for(&c, &u),
+                *expected,
+                "{enabled:?} {operator} {values:?}"
+            );
+            // Values are accepted in any case, so case sensitivity changes nothing.
+            c.case_sensitive = true;
+            assert_eq!(
+                holds_for(&c, &u),
+                *expected,
+                "{enabled:?} {operator} {values:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn manager_compares_the_direct_manager_only() {
+        let mut u = user(1);
+        let boss = UserId(guid(7)).to_string();
+        let grand_boss = UserId(guid(9)).to_string();
+        u.manager_id = Some(UserId(guid(7)));
+        // The chain above the direct manager is what REPORTS_TO reads, not MANAGER.
+        let reached = [UserId(guid(7)), UserId(guid(9))];
+        let check = |operator, values: &[&str], u: &User| {
+            holds_with(
+                &cond(Attribute::Manager, operator, values),
+                u,
+                &[],
+                &reached,
+            )
+        };
+        assert!(check(Operator::Equals, &[&boss], &u));
+        assert!(!check(Operator::Equals, &[&grand_boss], &u));
+        assert!(check(Operator::NotEquals, &[&grand_boss], &u));
+        assert!(check(Operator::In, &[&grand_boss, &boss], &u));
+        assert!(!check(Operator::NotIn, &[&boss], &u));
+        assert!(!check(Operator::IsEmpty, &[], &u));
+        u.manager_id = None;
+        assert!(check(Operator::IsEmpty, &[], &u));
+        assert!(!check(Operator::Equals, &[&boss], &u));
+        assert!(check(Operator::NotEquals, &[&boss], &u));
+        assert!(check(Operator::NotIn, &[&boss], &u));
+    }
+
+    #[test]
+    fn explanations_show_only_the_users_own_values() {
+        let mut u = user(1);
+        u.department = Some("Sales".into());
+        u.manager_id = Some(UserId(guid(7)));
+        let skus = [SkuId(guid(100))];
+        let managers = [UserId(guid(9))];
+        let facts = UserFacts::new(&u, &skus, &managers);
+        let values = |attribute, operator, v: &[&str]| {
+            cond(attribute, operator, v)
+                .compile()
+                .unwrap()
+                .user_values(&facts)
+        };
+        let any = UserId(guid(5)).to_string();
+        assert_eq!(
+            values(Attribute::Department, Operator::Equals, &["x"]),
+            ["Sales"]
+        );
+        assert!(values(Attribute::City, Operator::IsEmpty, &[]).is_empty());
+        assert_eq!(
+            values(Attribute::AccountEnabled, Operator::Equals, &["true"]),
+            ["true"]
+        );
+        assert_eq!(
+            values(Attribute::Manager, Operator::Equals, &[&any]),
+            [UserId(guid(7)).to_string()]
+        );
+        assert_eq!(
+            values(Attribute::HasLicenseOfSku, Operator::NotIn, &[&any]),
+            [SkuId(guid(100)).to_string()]
+        );
+        assert_eq!(
+            values(Attribute::ReportsTo, Operator::In, &[&any]),
+            [UserId(guid(9)).to_string()]
+        );
+    }
+
+    #[test]
     fn validation_errors_name_the_problem() {
         let long = "a".repeat(MAX_PATTERN_LEN + 1);
         let cases: Vec<(Condition, &str)> = vec![
@@ -1004,7 +1307,31 @@ mod tests {
             ),
             (
                 cond(Attribute::HasLicenseOfSku, Operator::IsEmpty, &[]),
-                "IS_EMPTY cannot be used with hasLicenseOfSku",
+                "IS_EMPTY cannot be used with hasLicenseOfSku; use EQUALS, NOT_EQUALS, IN or NOT_IN",
+            ),
+            (
+                cond(Attribute::City, Operator::NotIn, &[]),
+                "NOT_IN takes one or more values, got 0 values",
+            ),
+            (
+                cond(Attribute::AccountEnabled, Operator::Equals, &["yes"]),
+                "accountEnabled takes \"true\" or \"false\", got \"yes\"",
+            ),
+            (
+                cond(Attribute::AccountEnabled, Operator::In, &["true", "0"]),
+                "got \"0\"",
+            ),
+            (
+                cond(Attribute::AccountEnabled, Operator::Contains, &["t"]),
+                "CONTAINS cannot be used with accountEnabled",
+            ),
+            (
+                cond(Attribute::Manager, Operator::Equals, &["boss"]),
+                "manager takes GUID values, got \"boss\"",
+            ),
+            (
+                cond(Attribute::Manager, Operator::Matches, &["^a"]),
+                "MATCHES cannot be used with manager",
             ),
         ];
         for (c, expected) in cases {
@@ -1062,6 +1389,29 @@ mod tests {
         };
         let err = rule.validate().unwrap_err().to_string();
         assert!(err.starts_with("conditions[1]: MATCHES pattern"), "{err}");
+    }
+
+    #[test]
+    fn manager_values_must_name_known_users() {
+        let boss = UserId(guid(7));
+        let conditions = [
+            cond(Attribute::Department, Operator::Equals, &["x"]),
+            cond(
+                Attribute::Manager,
+                Operator::In,
+                &[&boss.to_string(), &guid(8).to_string()],
+            ),
+        ];
+        assert_eq!(named_managers(&conditions), [boss, UserId(guid(8))]);
+        assert_eq!(check_managers(&conditions, |_| true), Ok(()));
+        let err = check_managers(&conditions, |m| m == boss).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "conditions[1]: manager {} is not a user of this tenant",
+                guid(8)
+            )
+        );
     }
 
     #[test]

@@ -93,11 +93,17 @@ pub enum AllocationAttribute {
     #[graphql(name = "EXTENSION_ATTRIBUTE_15")]
     ExtensionAttribute15,
     /// Whether the user holds a license of the SKU whose GUID is the value (`EQUALS`,
-    /// `NOT_EQUALS`, `IN` only).
+    /// `NOT_EQUALS`, `IN`, `NOT_IN` only).
     HasLicenseOfSku,
     /// Whether the user whose GUID is the value is the user's manager, directly or through a
-    /// chain of managers (`EQUALS`, `NOT_EQUALS`, `IN` only).
+    /// chain of managers (`EQUALS`, `NOT_EQUALS`, `IN`, `NOT_IN` only).
     ReportsTo,
+    /// `accountEnabled`: the values are `true` or `false` (any case); missing when Microsoft
+    /// Graph did not say (`EQUALS`, `NOT_EQUALS`, `IN`, `NOT_IN`, `IS_EMPTY` only).
+    AccountEnabled,
+    /// The user id (GUID) of the user's direct manager, a user of the same tenant; missing when
+    /// the user has none (`EQUALS`, `NOT_EQUALS`, `IN`, `NOT_IN`, `IS_EMPTY` only).
+    Manager,
 }
 
 impl AllocationAttribute {
@@ -134,13 +140,15 @@ impl AllocationAttribute {
             A::ExtensionAttribute15 => Attribute::ExtensionAttribute(15),
             A::HasLicenseOfSku => Attribute::HasLicenseOfSku,
             A::ReportsTo => Attribute::ReportsTo,
+            A::AccountEnabled => Attribute::AccountEnabled,
+            A::Manager => Attribute::Manager,
         }
     }
 
     /// The GraphQL value of a domain attribute, found through [`Self::to_domain`] so the
     /// mapping is written once; `Internal` for an attribute no GraphQL value stands for (a
     /// stored rule the domain never validated).
-    fn from_domain(attribute: Attribute) -> ApiResult<Self> {
+    pub(crate) fn from_domain(attribute: Attribute) -> ApiResult<Self> {
         Self::items()
             .iter()
             .map(|item| item.value)
@@ -166,6 +174,8 @@ pub enum ConditionOperator {
     EndsWith,
     /// The value equals any of one or more values given.
     In,
+    /// The value equals none of one or more values given.
+    NotIn,
     /// The one regex given matches somewhere in the value (anchor it with `^…$`).
     Matches,
     /// The value is missing or empty; takes no values.
@@ -200,7 +210,7 @@ pub struct AllocationConditionObject {
 }
 
 impl AllocationConditionObject {
-    fn of(c: &Condition) -> ApiResult<Self> {
+    pub(crate) fn of(c: &Condition) -> ApiResult<Self> {
         Ok(AllocationConditionObject {
             attribute: AllocationAttribute::from_domain(c.attribute)?,
             operator: c.operator.into(),
@@ -250,6 +260,18 @@ impl AllocationRuleObject {
             .collect()
     }
 
+    /// What the rule does over the tenant's present users, as of the last evaluation: users
+    /// matched and placed, its verdict and the earlier rules it shares users with. Null for a
+    /// rule not evaluated (disabled, or its cost group gone). Reading it for every rule of a
+    /// tenant costs one statement.
+    async fn diagnostics(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<super::diagnostics::RuleDiagnosticsObject>> {
+        let rule = &self.0.rule;
+        super::diagnostics::rule_diagnostics(ctx, rule.tenant_id, rule.id).await
+    }
+
     /// When the rule was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -288,8 +310,17 @@ impl AllocationShareObject {
     }
 }
 
-/// Where one user's license cost goes, and why.
-pub struct UserAllocationObject(pub Arc<UserAllocation>);
+/// Where one user's license cost goes, and why: as stored, or under a preview's proposed rules.
+pub struct UserAllocationObject(pub Arc<UserAllocation>, pub AllocationBasis);
+
+/// The rules an allocation comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocationBasis {
+    /// The tenant's stored rules and overrides.
+    Stored,
+    /// A preview's proposed rules (not stored).
+    Proposed,
+}
 
 #[Object(name = "UserAllocation")]
 impl UserAllocationObject {
@@ -323,6 +354,26 @@ impl UserAllocationObject {
     /// An override kept for a user deleted upstream: reported, not costed.
     async fn stale(&self) -> bool {
         self.0.stale
+    }
+
+    /// Why the user is allocated as they are, from the tenant's current rules and overrides
+    /// and the user's own values: the override when one applies, otherwise each rule tried in
+    /// order with each condition's result, up to the winner (every rule for an unallocated
+    /// user). Computed when asked, for this user alone; null for a user deleted upstream (or
+    /// in a preview's `after`, where proposed rules are not stored).
+    async fn explanation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<super::diagnostics::AllocationExplanationObject>> {
+        if self.0.stale || self.1 == AllocationBasis::Proposed {
+            return Ok(None);
+        }
+        let l = loaders(ctx)?;
+        let found =
+            crate::store::allocation::explain_allocation(&l.store, &l.scope, self.0.user_id)
+                .await
+                .map_err(ApiError::from)?;
+        Ok(found.map(super::diagnostics::AllocationExplanationObject))
     }
 }
 

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod cost_group;
 pub mod cost_report;
 pub mod date;
+pub mod diagnostics;
 pub mod history;
 pub mod import_run;
 pub mod license_assignment;

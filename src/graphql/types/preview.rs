@@ -4,10 +4,14 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
 
-use super::allocation_rule::{AllocationRuleInput, UserAllocationObject, compile_rule_input};
+use super::allocation_rule::{
+    AllocationBasis, AllocationRuleInput, UserAllocationObject, compile_rule_input,
+};
 use super::cost_report::CostReportObject;
 use super::{UserObject, loaders};
-use crate::domain::allocation::{AllocationSource, CompiledRule, UserAllocation};
+use crate::domain::allocation::{
+    AllocationSource, CompiledRule, Condition, UserAllocation, check_managers,
+};
 use crate::domain::{AllocationRuleId, Principal, TenantId};
 use crate::graphql::error::{ApiError, ApiResult, Limit};
 use crate::graphql::heavy::HeavyWork;
@@ -39,6 +43,15 @@ impl AllocationPreviewObject {
             tenant_id: self.tenant_id,
             dated: self.report.clone(),
         }
+    }
+
+    /// What each proposed rule would do (users matched and placed, unreachable, shadowed or
+    /// overlapping rules, by `ruleIndex`) and what the users left unallocated have in common.
+    async fn diagnostics(&self) -> super::diagnostics::AllocationDiagnosticsObject {
+        super::diagnostics::AllocationDiagnosticsObject::proposed(
+            self.preview.diagnostics.clone(),
+            self.rule_ids.clone(),
+        )
     }
 
     /// How many users' cost groups or shares would change.
@@ -95,13 +108,13 @@ impl AllocationChangeObject {
 
     /// The stored allocation.
     async fn before(&self) -> UserAllocationObject {
-        UserAllocationObject(self.before.clone())
+        UserAllocationObject(self.before.clone(), AllocationBasis::Stored)
     }
 
     /// The allocation under the proposed rules (its `rule` is null: proposed rules are not
     /// stored; see `afterRuleIndex`).
     async fn after(&self) -> UserAllocationObject {
-        UserAllocationObject(self.after.clone())
+        UserAllocationObject(self.after.clone(), AllocationBasis::Proposed)
     }
 
     /// Position in the proposed list of the rule that would place the user; null when an
@@ -181,6 +194,17 @@ impl PreviewQuery {
                     rule.target
                 )));
             }
+        }
+        let conditions: Vec<Condition> = compiled
+            .iter()
+            .flat_map(|c| c.rule().conditions.iter().cloned())
+            .collect();
+        let known = allocation::present_managers_of_tenant(&l.store, tenant_id, &conditions)
+            .await
+            .map_err(ApiError::from)?;
+        for (i, rule) in compiled.iter().map(CompiledRule::rule).enumerate() {
+            check_managers(&rule.conditions, |m| known.contains(&m))
+                .map_err(|e| ApiError::rule_input(&format!("rules[{i}]"), &e))?;
         }
         let rule_ids = compiled.iter().map(|c| c.rule().id).collect();
         let (store, scope) = (l.store.clone(), l.scope.clone());

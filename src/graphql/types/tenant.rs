@@ -526,6 +526,19 @@ impl TenantObject {
         Ok(rules.into_iter().map(AllocationRuleObject).collect())
     }
 
+    /// What each of the tenant's rules does (users matched and placed, unreachable, shadowed or
+    /// overlapping rules) and the most common attribute values of its unallocated users, as of
+    /// the last evaluation (kept up to date by every import and allocation change).
+    async fn allocation_diagnostics(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<super::diagnostics::AllocationDiagnosticsObject> {
+        let found = super::diagnostics::tenant_diagnostics(ctx, self.0.id).await?;
+        Ok(super::diagnostics::AllocationDiagnosticsObject::stored(
+            found.unwrap_or_default(),
+        ))
+    }
+
     /// How the tenant's imports stand: last run, its failure reason and remediation, and the
     /// last successful run.
     async fn import_status(&self, ctx: &Context<'_>) -> ApiResult<ImportStatusObject> {

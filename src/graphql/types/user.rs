@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
+use super::allocation_rule::AllocationBasis;
 use super::subscription::ServicePlanObject;
 use super::tenant::user_list;
 use super::{
@@ -342,9 +343,9 @@ macro_rules! text_fields {
                     Some(found) => found,
                     None => loaders(ctx)?.allocation.load_one(id).await?,
                 };
-                Ok(UserAllocationObject(found.unwrap_or_else(|| {
-                    Arc::new(UserAllocation::unallocated(self.summary.id))
-                })))
+                let found = found
+                    .unwrap_or_else(|| Arc::new(UserAllocation::unallocated(self.summary.id)));
+                Ok(UserAllocationObject(found, AllocationBasis::Stored))
             }
 
             /// Every license the user held since history began, by SKU then first day: held now

@@ -17,10 +17,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::backdated::{Row, compile, evaluator_for, group_ids, rows_of, source_of};
+use super::stored_diagnostics::{TenantDiagnostics, diagnostics_json, diagnostics_of_json};
 use super::{backdated, configurations, reads};
 use crate::domain::allocation::report::{Tally, tally};
 use crate::domain::allocation::{
-    AllocationInput, AllocationSource, CompiledRule, Share, UserAllocation, evaluate,
+    AllocationInput, AllocationSource, CompiledRule, DiagnosticsTally, Share, UserAllocation,
+    evaluate,
 };
 use crate::domain::{AllocationRuleId, CostGroupId, SkuId, TenantId, UserId};
 use crate::store::connect::Store;
@@ -217,40 +219,48 @@ pub(crate) async fn reevaluate(
     let evaluator = evaluator_for(txn, tenant_id, &rules, &overrides, &groups).await?;
 
     let mut totals = Tally::default();
+    let mut diagnostics = TenantDiagnostics {
+        rules: evaluator.rule_order(),
+        tally: DiagnosticsTally::default(),
+    };
     let mut summary = EvaluationSummary::default();
     let mut chunks = TenantChunks::new(tenant_id);
     while let Some(chunk) = chunks.next(txn).await? {
         // Overrides of deleted users come back stale: they are neither written nor counted.
-        let allocations = evaluator.allocate(&chunk.users, &chunk.licenses);
+        let allocations =
+            evaluator.allocate_diagnosed(&chunk.users, &chunk.licenses, &mut diagnostics.tally);
         let written =
             write_allocations(txn, tenant_id, &allocations, Some(&chunk.ids()), on).await?;
         totals.add(&tally(&allocations, &chunk.licenses));
         summary.users += chunk.present();
         summary.users_changed += written.users_changed;
     }
-    save_tally(txn, tenant_id, &totals).await?;
+    save_tally(txn, tenant_id, &totals, &diagnostics).await?;
     if let Some(from) = promoted {
         backdated::reevaluate_days(txn, tenant_id, from, on).await?;
     }
     Ok(summary)
 }
 
-/// Replaces the stored tally of `tenant_id`, stamped now.
+/// Replaces the stored tally and rule diagnostics of `tenant_id`, stamped now.
 pub(super) async fn save_tally(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
     tally: &Tally,
+    diagnostics: &TenantDiagnostics,
 ) -> Result<(), StoreError> {
     allocation_evaluation::Entity::insert(allocation_evaluation::ActiveModel {
         tenant_id: sea_orm::ActiveValue::Set(tenant_id.uuid()),
         evaluated_at: sea_orm::ActiveValue::Set(transaction::stored_now()),
         tally: sea_orm::ActiveValue::Set(tally_json(tally)),
+        diagnostics: sea_orm::ActiveValue::Set(Some(diagnostics_json(diagnostics))),
     })
     .on_conflict(
         OnConflict::column(allocation_evaluation::Column::TenantId)
             .update_columns([
                 allocation_evaluation::Column::EvaluatedAt,
                 allocation_evaluation::Column::Tally,
+                allocation_evaluation::Column::Diagnostics,
             ])
             .to_owned(),
     )
@@ -261,8 +271,9 @@ pub(super) async fn save_tally(
 
 /// Re-evaluates only `users` of `tenant_id` inside `txn`, after a change that can move no one
 /// else (an override set or cleared): their rows are rewritten and the stored tally adjusted by
-/// the difference, without reading the other users. Falls back to [`reevaluate`] when the
-/// tenant has no stored tally or a rule follows manager chains (`reportsTo`).
+/// the difference, without reading the other users; so are the rule diagnostics (an override
+/// moves placements only: what rules match is unchanged). Falls back to [`reevaluate`] when the
+/// tenant has no stored tally or diagnostics or a rule follows manager chains (`reportsTo`).
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, users = users.len()))]
 pub(super) async fn reevaluate_users(
     txn: &DatabaseTransaction,
@@ -280,10 +291,13 @@ pub(super) async fn reevaluate_users(
     let stored = allocation_evaluation::Entity::find_by_id(tenant_id.uuid())
         .one(txn)
         .await?;
-    let Some(stored) = stored.filter(|_| rules.iter().all(|r| r.managers().next().is_none()))
+    let Some((stored, diagnostics)) = stored
+        .filter(|_| rules.iter().all(|r| r.managers().next().is_none()))
+        .and_then(|s| s.diagnostics.clone().map(|d| (s, d)))
     else {
         return reevaluate(txn, tenant_id, on).await;
     };
+    let mut diagnostics = diagnostics_of_json(stored.tenant_id, diagnostics)?;
     let mut totals = tally_of_json(stored.tenant_id, stored.tally)?;
     let found = users::select_users_on(
         txn,
@@ -334,7 +348,13 @@ pub(super) async fn reevaluate_users(
     let summary = write_allocations(txn, tenant_id, &after, Some(users), on).await?;
     totals.subtract(&tally(&before, &own_licenses));
     totals.add(&tally(&after, &own_licenses));
-    save_tally(txn, tenant_id, &totals).await?;
+    diagnostics
+        .tally
+        .subtract(&DiagnosticsTally::of_placements(&found, &before));
+    diagnostics
+        .tally
+        .add(&DiagnosticsTally::of_placements(&found, &after));
+    save_tally(txn, tenant_id, &totals, &diagnostics).await?;
     Ok(EvaluationSummary {
         users: present.len(),
         ..summary
@@ -346,7 +366,15 @@ pub(super) async fn compiled_rules(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
 ) -> Result<Vec<CompiledRule>, StoreError> {
-    compile(&reads::list_rules_of_tenant_on(txn, tenant_id).await?)
+    compiled_rules_on(txn, tenant_id).await
+}
+
+/// The tenant's rules, compiled, read on `conn` (the store or a transaction).
+pub(super) async fn compiled_rules_on(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+) -> Result<Vec<CompiledRule>, StoreError> {
+    compile(&reads::list_rules_of_tenant_on(conn, tenant_id).await?)
 }
 
 /// Rewrites the rows of the users whose allocation differs from what is stored, effective `on`:
@@ -650,6 +678,8 @@ pub struct Preview {
     pub inputs: ReportInputs,
     /// Users whose cost groups or shares would change: (stored, proposed), by user id.
     pub changes: Vec<(UserAllocation, UserAllocation)>,
+    /// The proposed rules' diagnostics counts.
+    pub diagnostics: TenantDiagnostics,
 }
 
 /// Evaluates `tenant_id` with `rules` in place of its stored rules (overrides, users, licenses
@@ -674,6 +704,10 @@ pub async fn preview_allocation(
     let groups: Vec<CostGroupId> = inputs.groups.iter().map(|g| g.id).collect();
     let evaluator = evaluator_for(&txn, tenant_id, rules, &overrides, &groups).await?;
     let mut totals = Tally::default();
+    let mut diagnostics = TenantDiagnostics {
+        rules: evaluator.rule_order(),
+        tally: DiagnosticsTally::default(),
+    };
     let mut changes = Vec::new();
     let mut chunks = TenantChunks::new(tenant_id);
     while let Some(chunk) = chunks.next(&txn).await? {
@@ -682,7 +716,11 @@ pub async fn preview_allocation(
         // (its operation timed out) stops within one slice.
         let mut proposed = Vec::with_capacity(chunk.users.len());
         for users in chunk.users.chunks(PREVIEW_SLICE) {
-            proposed.extend(evaluator.allocate(users, &chunk.licenses));
+            proposed.extend(evaluator.allocate_diagnosed(
+                users,
+                &chunk.licenses,
+                &mut diagnostics.tally,
+            ));
             tokio::task::yield_now().await;
         }
         let mut stored: HashMap<UserId, UserAllocation> = stored_allocations(&txn, &chunk.ids())
@@ -704,5 +742,9 @@ pub async fn preview_allocation(
     changes.sort_by_key(|(b, _)| b.user_id);
     inputs.tally = totals;
     inputs.evaluated_at = Utc::now();
-    Ok(Some(Preview { inputs, changes }))
+    Ok(Some(Preview {
+        inputs,
+        changes,
+        diagnostics,
+    }))
 }

@@ -9,12 +9,16 @@
 //! the audit forms of `overrides` and `cost_groups`; `scheduled` (listing and cancelling scheduled changes) uses `write` and
 //! `configurations`; `evaluation` uses `backdated`, which uses `configurations`; both use
 //! `reads`, which uses none of them; `import_evaluation` (for the import's commit) uses
-//! `evaluation`, `backdated`, `configurations` and `reads`. No module here imports this front.
+//! `evaluation`, `backdated`, `configurations` and `reads`; `diagnostics` (reading the rule
+//! diagnostics, explaining a user) uses `evaluation`, `backdated` and `reads`; `evaluation`,
+//! `import_evaluation` and `diagnostics` keep diagnostics through `stored_diagnostics`, which
+//! uses none of them. No module here imports this front.
 
 mod backdated;
 mod bulk;
 mod configurations;
 mod cost_groups;
+mod diagnostics;
 mod evaluation;
 mod import_evaluation;
 mod overrides;
@@ -22,6 +26,7 @@ mod prices;
 mod reads;
 mod rules;
 mod scheduled;
+mod stored_diagnostics;
 mod write;
 
 pub use bulk::{BulkOutcome, BulkRequest, set_cost_groups, set_overrides};
@@ -29,6 +34,7 @@ pub(crate) use configurations::list_cost_groups_of_day;
 pub use cost_groups::{
     CostGroupChanges, NewCostGroup, create_cost_group, delete_cost_group, update_cost_group,
 };
+pub use diagnostics::{explain_allocation, list_diagnostics_of_tenants};
 pub use evaluation::{
     EvaluationSummary, Preview, ReportInputs, evaluate_tenant, list_allocations_of_users,
     list_report_inputs, preview_allocation,
@@ -42,8 +48,12 @@ pub use reads::{
     list_cost_groups_of_tenants, list_price_entries_of_tenants, list_rules_of_cost_groups,
     list_rules_of_tenants,
 };
-pub use rules::{AllocationRuleChanges, create_rule, delete_rule, reorder_rules, update_rule};
+pub use rules::{
+    AllocationRuleChanges, create_rule, delete_rule, present_managers_of_tenant, reorder_rules,
+    update_rule,
+};
 pub use scheduled::{cancel_scheduled_changes, list_scheduled_changes};
+pub use stored_diagnostics::TenantDiagnostics;
 /// The one write path of a tenant's data, for writes outside allocation (SKU billing).
 pub(crate) use write::TenantWrite;
 pub use write::promote_scheduled_changes;

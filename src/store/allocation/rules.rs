@@ -3,6 +3,8 @@
 //! can move any user), the change audited, committed. Rules are read back through `reads`.
 //! Each takes an effective day (today when `None`): see [`TenantWrite::effective_from`].
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -15,13 +17,14 @@ use super::reads::{
 };
 use super::write::TenantWrite;
 use crate::domain::allocation::{
-    AllocationRule, AllocationRuleEntry, Condition, check_rule_order, validate_conditions,
+    AllocationRule, AllocationRuleEntry, Condition, check_managers, check_rule_order,
+    named_managers, validate_conditions,
 };
 use crate::domain::audit::AuditChange;
-use crate::domain::{AllocationRuleId, CostGroupId, TenantId, TenantScope};
+use crate::domain::{AllocationRuleId, CostGroupId, TenantId, TenantScope, UserId};
 use crate::store::connect::Store;
 use crate::store::entities::allocation_rule::{Column, Entity};
-use crate::store::entities::cost_group;
+use crate::store::entities::{cost_group, user};
 use crate::store::error::StoreError;
 use crate::store::transaction::stored_now;
 
@@ -79,6 +82,50 @@ async fn check_target(
         .ok_or_else(|| StoreError::NotFound(format!("input.costGroupId: cost group {group}")))
 }
 
+/// The users of `ids` that are present users of `tenant_id`, on `conn`; one statement, none
+/// when `ids` is empty.
+pub(super) async fn present_users_among(
+    conn: &impl sea_orm::ConnectionTrait,
+    tenant_id: TenantId,
+    ids: &[UserId],
+) -> Result<HashSet<UserId>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let found: Vec<uuid::Uuid> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::Id.is_in(ids.iter().map(|u| u.uuid())))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(found.into_iter().map(UserId).collect())
+}
+
+/// The users named by `manager` conditions of `conditions` that are present users of
+/// `tenant_id`: what a preview checks its proposed rules against. One statement.
+pub async fn present_managers_of_tenant(
+    store: &Store,
+    tenant_id: TenantId,
+    conditions: &[Condition],
+) -> Result<HashSet<UserId>, StoreError> {
+    present_users_among(store.db(), tenant_id, &named_managers(conditions)).await
+}
+
+/// Fails with `Rule` naming the condition when a `manager` value of `conditions` is not a
+/// present user of `tenant_id`.
+async fn check_named_managers(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    conditions: &[Condition],
+) -> Result<(), StoreError> {
+    let known = present_users_among(txn, tenant_id, &named_managers(conditions)).await?;
+    check_managers(conditions, |m| known.contains(&m))?;
+    Ok(())
+}
+
 /// Records `change`, re-evaluates the whole tenant (a rule can move any user) and commits.
 async fn commit_change(mut write: TenantWrite, change: AuditChange) -> Result<(), StoreError> {
     write.audit(change);
@@ -108,8 +155,8 @@ fn rule_change(
 
 /// Creates `rule` as the last of its tenant's rules (its `priority` is replaced by one more than
 /// the highest) and re-evaluates the tenant, in one write transaction. `Rule` when the rule is
-/// invalid; `NotFound` when the tenant is unknown or out of `scope`, or the target is not a cost
-/// group of the tenant.
+/// invalid or a `manager` value is not a present user of the tenant; `NotFound` when the tenant
+/// is unknown or out of `scope`, or the target is not a cost group of the tenant.
 #[tracing::instrument(skip_all, fields(tenant_id = %rule.tenant_id))]
 pub async fn create_rule(
     store: &Store,
@@ -123,6 +170,7 @@ pub async fn create_rule(
     write.effective_from(effective_from).await?;
     let txn = write.txn();
     check_target(txn, rule.tenant_id, rule.target).await?;
+    check_named_managers(txn, rule.tenant_id, &rule.conditions).await?;
     let last: Option<i32> = Entity::find()
         .select_only()
         .expr(Column::Priority.max())
@@ -162,7 +210,7 @@ pub struct AllocationRuleChanges {
 }
 
 /// Changes rule `id` and re-evaluates its tenant, in one write transaction. `Rule` when the new
-/// conditions are invalid; `NotFound` when the rule is unknown or out of `scope`, or the new
+/// conditions are invalid or name a manager who is not a present user of the tenant; `NotFound` when the rule is unknown or out of `scope`, or the new
 /// target is not a cost group of the rule's tenant.
 #[tracing::instrument(skip_all, fields(rule_id = %id))]
 pub async fn update_rule(
@@ -185,6 +233,7 @@ pub async fn update_rule(
         after.rule.target = target;
     }
     if let Some(conditions) = changes.conditions {
+        check_named_managers(txn, before.rule.tenant_id, &conditions).await?;
         after.rule.conditions = conditions;
     }
     if let Some(enabled) = changes.enabled {

@@ -1,4 +1,5 @@
-//! Table `allocation_evaluations`: when each tenant was last evaluated, and the tally its cost reports read.
+//! Table `allocation_evaluations`: when each tenant was last evaluated, the tally its cost reports read
+//! and the counts behind its rule diagnostics.
 
 use sea_orm::entity::prelude::*;
 
@@ -10,6 +11,8 @@ pub struct Model {
     pub tenant_id: Uuid,
     pub evaluated_at: DateTimeUtc,
     pub tally: Json,
+    /// The rule diagnostics' counts; null for a tenant not evaluated since they were added.
+    pub diagnostics: Option<Json>,
 }
 
 /// No relations are navigated through SeaORM; finders join explicitly.
