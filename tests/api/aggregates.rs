@@ -5,7 +5,7 @@
 //! that does not grow with the users, on SQLite and PostgreSQL.
 
 use chrono::{Duration, Utc};
-use migrations::{MigrationName, MigratorTrait};
+use migrations::MigratorTrait;
 use sea_orm::{ConnectionTrait, Database, Statement, Value};
 use serde_json::{Value as Json, json};
 use tenantgraph::domain::{AssignedLicense, SkuId, TenantId};

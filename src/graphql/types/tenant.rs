@@ -198,11 +198,20 @@ pub(crate) async fn user_list(
             page,
         }),
     };
-    let page = loaders(ctx)?
-        .user_pages
-        .load_one(key)
-        .await?
-        .unwrap_or_else(crate::domain::Page::empty);
+    // A selection of `totalCount` alone reads no page (the tenant list's SKU holders).
+    let look = ctx.look_ahead();
+    let wants_page = ["edges", "nodes", "pageInfo"]
+        .iter()
+        .any(|field| look.field(field).exists());
+    let page = if wants_page {
+        loaders(ctx)?
+            .user_pages
+            .load_one(key)
+            .await?
+            .unwrap_or_else(crate::domain::Page::empty)
+    } else {
+        crate::domain::Page::empty()
+    };
     let relations = read_page_relations(ctx, &page.items).await?;
     Ok(user_connection(
         page,
