@@ -23,24 +23,32 @@ pub(crate) async fn refresh<C: ConnectionTrait>(
     tenant_id: TenantId,
 ) -> Result<(), StoreError> {
     let backend = db.get_database_backend();
-    let bind = match backend {
-        sea_orm::DatabaseBackend::Postgres => "$1",
-        _ => "?1",
-    };
-    let tenant = || vec![Value::from(tenant_id.uuid())];
-    let run = async |sql: String| {
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, tenant()))
+    // Each statement binds the tenant once per `{t}` in its text, as `?` or `$n`: plain `?`s,
+    // since sea-query's statement logging reads no numbered ones on SQLite.
+    let run = async |template: &str| {
+        let mut sql = String::with_capacity(template.len() + 8);
+        let mut values = Vec::new();
+        for (i, part) in template.split("{t}").enumerate() {
+            if i > 0 {
+                values.push(Value::from(tenant_id.uuid()));
+                match backend {
+                    sea_orm::DatabaseBackend::Postgres => {
+                        sql.push('$');
+                        sql.push_str(&values.len().to_string());
+                    }
+                    _ => sql.push('?'),
+                }
+            }
+            sql.push_str(part);
+        }
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await
     };
-    run(format!(
-        "DELETE FROM tenant_aggregates WHERE tenant_id = {bind}"
-    ))
-    .await?;
+    run("DELETE FROM tenant_aggregates WHERE tenant_id = {t}").await?;
     // One row even for a tenant without users (an aggregate without GROUP BY).
-    run(format!(
-        "INSERT INTO tenant_aggregates \
+    run("INSERT INTO tenant_aggregates \
            (tenant_id, users, members, guests, enabled, deleted, licenses) \
-         SELECT {bind}, \
+         SELECT {t}, \
            COALESCE(SUM(CASE WHEN deleted_at IS NULL THEN 1 ELSE 0 END), 0), \
            COALESCE(SUM(CASE WHEN deleted_at IS NULL AND user_type = 'Member' \
              THEN 1 ELSE 0 END), 0), \
@@ -50,21 +58,17 @@ pub(crate) async fn refresh<C: ConnectionTrait>(
              THEN 1 ELSE 0 END), 0), \
            COALESCE(SUM(CASE WHEN deleted_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
            (SELECT COUNT(*) FROM user_licenses l JOIN users h ON h.id = l.user_id \
-            WHERE l.tenant_id = {bind} AND h.deleted_at IS NULL) \
-         FROM users WHERE tenant_id = {bind}"
-    ))
+            WHERE l.tenant_id = {t} AND h.deleted_at IS NULL) \
+         FROM users WHERE tenant_id = {t}")
     .await?;
-    run(format!(
-        "DELETE FROM tenant_sku_aggregates WHERE tenant_id = {bind}"
-    ))
-    .await?;
-    run(format!(
+    run("DELETE FROM tenant_sku_aggregates WHERE tenant_id = {t}").await?;
+    run(
         "INSERT INTO tenant_sku_aggregates (tenant_id, sku_id, holders) \
          SELECT l.tenant_id, l.sku_id, COUNT(*) \
          FROM user_licenses l JOIN users u ON u.id = l.user_id \
-         WHERE l.tenant_id = {bind} AND u.deleted_at IS NULL \
-         GROUP BY l.tenant_id, l.sku_id"
-    ))
+         WHERE l.tenant_id = {t} AND u.deleted_at IS NULL \
+         GROUP BY l.tenant_id, l.sku_id",
+    )
     .await?;
     Ok(())
 }
