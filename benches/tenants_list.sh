@@ -30,7 +30,7 @@ for size in $sizes; do
     label=${entry%%=*} bin=${entry#*=}
     db="sqlite://$bench_work/$label-$size.db?mode=rwc"
     start=$(date +%s.%N)
-    TENANTGRAPH_DATABASE_URL=$db "$bin" import >/dev/null
+    TENANTGRAPH_DATABASE_URL=$db "$bin" import >/dev/null 2>"$bench_work/$label-$size-import.log"
     end=$(date +%s.%N)
     python3 -c "print('$size $label: import of $((tenants * users)) users %.1f s' % ($end - $start))"
     port[$label]=$(free_port)
