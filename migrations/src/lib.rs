@@ -31,6 +31,7 @@ mod m20261203_000021_chargeback;
 mod m20261204_000022_allocation_configurations;
 mod m20261205_000023_history_read_indexes;
 mod m20261206_000024_rule_diagnostics;
+mod m20261206_000025_tenant_aggregates;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000022_allocation_configurations::Migration),
             Box::new(m20261205_000023_history_read_indexes::Migration),
             Box::new(m20261206_000024_rule_diagnostics::Migration),
+            Box::new(m20261206_000025_tenant_aggregates::Migration),
         ]
     }
 }

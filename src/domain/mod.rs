@@ -41,7 +41,7 @@ pub use scope::TenantScope;
 pub use subscription::{
     CapabilityStatus, Consumption, PrepaidUnits, ServicePlan, Subscription, UNKNOWN_SKU_PART_NUMBER,
 };
-pub use tenant::Tenant;
+pub use tenant::{Tenant, TenantCounts};
 pub use user::{
     AssignedLicense, EXTENSION_ATTRIBUTES, ManagerContact, User, UserDetails, UserFilter, UserSort,
     UserSortField, UserSummary,

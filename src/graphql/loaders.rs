@@ -13,8 +13,8 @@ use crate::domain::history::LicenseHolding;
 use crate::domain::user_version::UserVersion;
 use crate::domain::{
     AllocationRuleId, AssignedLicense, BillingSet, CommerceSubscription, CostGroup, CostGroupId,
-    LicenseAssignment, Page, PageRequest, ServicePlan, SkuId, Subscription, Tenant, TenantId,
-    TenantScope, UserDetails, UserFilter, UserId, UserSummary,
+    LicenseAssignment, Page, PageRequest, ServicePlan, SkuId, Subscription, Tenant, TenantCounts,
+    TenantId, TenantScope, UserDetails, UserFilter, UserId, UserSummary,
 };
 use crate::graphql::error::ApiError;
 use crate::metrics::Metrics;
@@ -25,7 +25,8 @@ use crate::store::import_queries::{self, TenantRuns};
 use crate::store::members::{self, CostGroupMember};
 use crate::store::users::{UserListQuery, UserParent};
 use crate::store::{
-    Store, StoreError, commerce, license_assignments, licenses, subscriptions, tenants, users,
+    Store, StoreError, aggregates, commerce, license_assignments, licenses, subscriptions, tenants,
+    users,
 };
 
 /// Errors are shared between every caller waiting on a batch.
@@ -200,6 +201,44 @@ impl Loader<TenantId> for SubscriptionsOfTenant {
         self.0.batch("subscriptions_of_tenant", keys.len());
         let rows = subscriptions::list_subscriptions_of_tenants(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |s| s.tenant_id))
+    }
+}
+
+loader!(
+    /// Each tenant's user and license counts, as its last import commit kept them (zeros for a
+    /// tenant never imported): one row per tenant, whatever its users.
+    CountsOfTenant
+);
+impl Loader<TenantId> for CountsOfTenant {
+    type Value = TenantCounts;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, TenantCounts>, LoadError> {
+        self.0.batch("counts_of_tenant", keys.len());
+        let mut found = aggregates::find_tenant_counts(&self.0.store, keys).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.remove(k).unwrap_or_default()))
+            .collect())
+    }
+}
+
+loader!(
+    /// How many present users hold each SKU (tenant and SKU), as the last import commit kept it.
+    HoldersOfSku
+);
+impl Loader<(TenantId, SkuId)> for HoldersOfSku {
+    type Value = u64;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[(TenantId, SkuId)],
+    ) -> Result<HashMap<(TenantId, SkuId), u64>, LoadError> {
+        self.0.batch("holders_of_sku", keys.len());
+        let mut found = aggregates::find_sku_holders(&self.0.store, keys).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.remove(k).unwrap_or(0)))
+            .collect())
     }
 }
 
@@ -719,6 +758,10 @@ pub struct Loaders {
     pub subscriptions: Cached<SubscriptionsOfTenant>,
     /// See [`PlansOfSubscription`].
     pub plans: Cached<PlansOfSubscription>,
+    /// See [`CountsOfTenant`].
+    pub counts: Cached<CountsOfTenant>,
+    /// See [`HoldersOfSku`].
+    pub sku_holders: Cached<HoldersOfSku>,
     /// See [`CommerceOfTenant`].
     pub commerce: Cached<CommerceOfTenant>,
     /// See [`CommerceById`].
@@ -823,6 +866,8 @@ impl Loaders {
             subscription: cached(SubscriptionByKey(source.clone())),
             subscriptions: cached(SubscriptionsOfTenant(source.clone())),
             plans: cached(PlansOfSubscription(source.clone())),
+            counts: cached(CountsOfTenant(source.clone())),
+            sku_holders: cached(HoldersOfSku(source.clone())),
             commerce: cached(CommerceOfTenant(source.clone())),
             commerce_by_id: cached(CommerceById(source.clone())),
             cost_group: cached(CostGroupById(source.clone())),

@@ -3,7 +3,7 @@
 //! size is written without holding it in memory; only the ids seen are kept (for soft deletes).
 //! Each chunk is read (the stored rows of its users), planned by
 //! [`crate::domain::import_plan`] (pure: what to insert, update, restore, soft-delete) and
-//! written.
+//! written. The tenant's kept counts ([`super::aggregates`]) are recounted before the commit.
 
 use std::collections::HashSet;
 
@@ -24,7 +24,7 @@ use super::error::StoreError;
 use super::history::licenses::HeldFrom;
 use super::import_runs::{self, RunEnd};
 use super::raw_sql::placeholder;
-use super::{commerce, history, license_assignments, licenses, subscriptions, users};
+use super::{aggregates, commerce, history, license_assignments, licenses, subscriptions, users};
 use crate::domain::import_plan::{ChunkPlan, ImportPlanner, StoredUsers, users_named};
 use crate::domain::{
     AssignedLicense, CommerceSubscription, ImportCounts, ImportMode, ImportRun, ImportWarning,
@@ -214,6 +214,8 @@ async fn write_import(
         .filter(user_license::Column::TenantId.eq(tenant_id.uuid()))
         .count(txn)
         .await? as i64;
+    // The counts the tenant list reads follow the rows they count, in this transaction.
+    aggregates::refresh(txn, tenant_id).await?;
     Ok((counts, warnings, evaluation))
 }
 

@@ -2,6 +2,7 @@
 //! and return domain types. Tenant-owned rows are always looked up with their tenant or a
 //! [`TenantScope`](crate::domain::TenantScope).
 
+pub mod aggregates;
 pub mod allocation;
 pub mod audit;
 pub mod chargeback;

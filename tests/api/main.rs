@@ -5,6 +5,7 @@
     reason = "test helpers outside #[test] functions fail loudly on setup errors"
 )]
 
+mod aggregates;
 mod allocation_rules;
 mod bulk_changes;
 mod chargeback;

@@ -1,4 +1,5 @@
-//! Relay connections of tenants and users, with a lazily counted `totalCount`, and of import
+//! Relay connections of tenants and users, with a lazily counted `totalCount` (the unfiltered
+//! totals of a tenant's and a SKU's users read from the counts kept at commit), and of import
 //! runs.
 
 use std::sync::Arc;
@@ -8,7 +9,9 @@ use async_graphql::{Context, Object};
 
 use super::user::PageRelations;
 use super::{ImportRunObject, TenantObject, UserObject, loaders};
-use crate::domain::{ImportRun, Page, Tenant, TenantId, UserFilter, UserSort, UserSummary};
+use crate::domain::{
+    ImportRun, Page, Tenant, TenantCounts, TenantId, UserFilter, UserSort, UserSummary,
+};
 
 use crate::graphql::error::ApiResult;
 use crate::graphql::loaders::UserCountKey;
@@ -16,6 +19,16 @@ use crate::graphql::pagination::Cursors;
 use crate::store::history::user_versions;
 use crate::store::tenants;
 use crate::store::users::UserParent;
+
+/// The kept counts of `tenant_id`, through the request's loader (one statement for every tenant
+/// of the request); zeros for a tenant never imported.
+pub(crate) async fn counts_of(ctx: &Context<'_>, tenant_id: TenantId) -> ApiResult<TenantCounts> {
+    Ok(loaders(ctx)?
+        .counts
+        .load_one(tenant_id)
+        .await?
+        .unwrap_or_default())
+}
 
 /// `totalCount` of a user connection, counted only when asked for.
 pub struct UserTotal {
@@ -43,6 +56,31 @@ impl UserTotal {
         if let (Some(on), UserParent::Tenant(tenant_id)) = (self.as_of, self.parent) {
             let store = &loaders(ctx)?.store;
             return Ok(user_versions::count_users_as_of(store, tenant_id, on, &self.filter).await?);
+        }
+        // The unfiltered totals are kept at commit time; filtered ones are counted.
+        let unfiltered = *self.filter == UserFilter::default();
+        let with_deleted = *self.filter
+            == UserFilter {
+                include_deleted: true,
+                ..UserFilter::default()
+            };
+        match self.parent {
+            UserParent::Tenant(tenant_id) if unfiltered || with_deleted => {
+                let counts = counts_of(ctx, tenant_id).await?;
+                return Ok(if unfiltered {
+                    counts.users
+                } else {
+                    counts.all_users()
+                });
+            }
+            UserParent::Sku(tenant_id, sku_id) if unfiltered => {
+                return Ok(loaders(ctx)?
+                    .sku_holders
+                    .load_one((tenant_id, sku_id))
+                    .await?
+                    .unwrap_or(0));
+            }
+            _ => {}
         }
         let key = UserCountKey {
             parent: self.parent,

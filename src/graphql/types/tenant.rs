@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::connection::{UserConnection, user_connection};
+use super::connection::{UserConnection, counts_of, user_connection};
 use super::cost_report::{CostReportObject, report_of};
 use super::user::{DETAIL_FIELDS, PageRelations};
 use super::{
@@ -15,12 +15,12 @@ use super::{
 use std::collections::HashSet;
 
 use crate::domain::{
-    BillingSet, Consumption, CostGroupId, SkuId, Tenant, TenantId, UserFilter, UserId, UserSort,
-    UserSortField, UserSummary,
+    BillingSet, Consumption, CostGroupId, SkuId, Tenant, TenantCounts, TenantId, UserFilter,
+    UserId, UserSort, UserSortField, UserSummary,
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::ids::parse_id;
-use crate::graphql::loaders::{UserCountKey, UserPageKey};
+use crate::graphql::loaders::UserPageKey;
 use crate::graphql::pagination;
 use crate::store::users::{UserListQuery, UserParent};
 
@@ -143,6 +143,40 @@ impl From<Consumption> for ConsumptionObject {
     }
 }
 
+/// A tenant's user and license counts, as its last import commit kept them.
+#[derive(SimpleObject)]
+#[graphql(name = "TenantCounts")]
+pub struct TenantCountsObject {
+    /// Users present upstream (soft-deleted users not counted); the same as `Tenant.userCount`.
+    pub users: u64,
+    /// Present users of user type `Member`.
+    pub members: u64,
+    /// Present users of user type `Guest`.
+    pub guests: u64,
+    /// Present users whose account is enabled (`accountEnabled` true).
+    pub enabled_users: u64,
+    /// Users deleted upstream (soft-deleted, still stored).
+    pub deleted_users: u64,
+    /// Every stored user: present and deleted (`users(filter: { includeDeleted: true })`).
+    pub all_users: u64,
+    /// Licenses held by present users (one per user and SKU held).
+    pub licenses: u64,
+}
+
+impl From<TenantCounts> for TenantCountsObject {
+    fn from(c: TenantCounts) -> Self {
+        TenantCountsObject {
+            users: c.users,
+            members: c.members,
+            guests: c.guests,
+            enabled_users: c.enabled,
+            deleted_users: c.deleted,
+            all_users: c.all_users(),
+            licenses: c.licenses,
+        }
+    }
+}
+
 /// Loads one page of a user list and wraps it as a connection.
 pub(crate) async fn user_list(
     ctx: &Context<'_>,
@@ -164,11 +198,20 @@ pub(crate) async fn user_list(
             page,
         }),
     };
-    let page = loaders(ctx)?
-        .user_pages
-        .load_one(key)
-        .await?
-        .unwrap_or_else(crate::domain::Page::empty);
+    // A selection of `totalCount` alone reads no page (the tenant list's SKU holders).
+    let look = ctx.look_ahead();
+    let wants_page = ["edges", "nodes", "pageInfo"]
+        .iter()
+        .any(|field| look.field(field).exists());
+    let page = if wants_page {
+        loaders(ctx)?
+            .user_pages
+            .load_one(key)
+            .await?
+            .unwrap_or_else(crate::domain::Page::empty)
+    } else {
+        crate::domain::Page::empty()
+    };
     let relations = read_page_relations(ctx, &page.items).await?;
     Ok(user_connection(
         page,
@@ -339,13 +382,16 @@ impl TenantObject {
         .await
     }
 
-    /// Number of users present upstream (soft-deleted users not counted).
+    /// Number of users present upstream (soft-deleted users not counted). Kept at each import
+    /// commit, as `counts`.
     async fn user_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        let key = UserCountKey {
-            parent: UserParent::Tenant(self.0.id),
-            filter: Arc::new(UserFilter::default()),
-        };
-        Ok(loaders(ctx)?.user_counts.load_one(key).await?.unwrap_or(0))
+        Ok(counts_of(ctx, self.0.id).await?.users)
+    }
+
+    /// The tenant's user and license counts, kept at each import commit in its transaction
+    /// (reading them costs the same whatever the tenant's size); zeros before the first import.
+    async fn counts(&self, ctx: &Context<'_>) -> ApiResult<TenantCountsObject> {
+        Ok(counts_of(ctx, self.0.id).await?.into())
     }
 
     /// The tenant's subscribed SKUs, by part number.
