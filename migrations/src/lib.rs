@@ -30,6 +30,7 @@ mod m20261203_000020_user_versions;
 mod m20261203_000021_chargeback;
 mod m20261204_000022_allocation_configurations;
 mod m20261205_000023_history_read_indexes;
+mod m20261206_000026_sign_in_activity;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000021_chargeback::Migration),
             Box::new(m20261204_000022_allocation_configurations::Migration),
             Box::new(m20261205_000023_history_read_indexes::Migration),
+            Box::new(m20261206_000026_sign_in_activity::Migration),
         ]
     }
 }

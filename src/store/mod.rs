@@ -22,6 +22,7 @@ pub mod members;
 #[cfg(test)]
 mod module_graph;
 pub mod secrets;
+pub mod sign_ins;
 pub mod subscriptions;
 pub mod tenants;
 mod transaction;
