@@ -23,6 +23,9 @@ const TENANTS: usize = 5;
 /// The 0-based position of the tenant whose Conditional Access policy refuses the partner's
 /// tokens (AADSTS53003), so its imports fail with a reason and what to do.
 const BLOCKED_TENANT: usize = 4;
+/// The 0-based position of the tenant without Entra ID P1/P2: Graph refuses its sign-in
+/// activity, so its imports succeed with `INACTIVE` marked unavailable.
+const NO_PREMIUM_TENANT: usize = 3;
 /// Who the audit log names for the demo's sample allocation.
 pub const DEMO_ACTOR: &str = "demo";
 /// Users per tenant of the demo simulator (the first page of 100 is full).
@@ -40,10 +43,16 @@ pub async fn upstream(settings: &Settings) -> Result<(Settings, RunningSimulator
         tenants: TENANTS,
         users_per_tenant: USERS_PER_TENANT,
         custom_domains: true,
-        faults: vec![(
-            TenantSelector::Index(BLOCKED_TENANT),
-            Fault::ConditionalAccess,
-        )],
+        faults: vec![
+            (
+                TenantSelector::Index(BLOCKED_TENANT),
+                Fault::ConditionalAccess,
+            ),
+            (
+                TenantSelector::Index(NO_PREMIUM_TENANT),
+                Fault::SignInActivityRefused,
+            ),
+        ],
         ..simulator::SimulatorConfig::default()
     };
     let sim = simulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))

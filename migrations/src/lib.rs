@@ -32,6 +32,7 @@ mod m20261204_000022_allocation_configurations;
 mod m20261205_000023_history_read_indexes;
 mod m20261206_000024_rule_diagnostics;
 mod m20261206_000025_tenant_aggregates;
+mod m20261206_000026_sign_in_activity;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000023_history_read_indexes::Migration),
             Box::new(m20261206_000024_rule_diagnostics::Migration),
             Box::new(m20261206_000025_tenant_aggregates::Migration),
+            Box::new(m20261206_000026_sign_in_activity::Migration),
         ]
     }
 }

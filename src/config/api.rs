@@ -38,6 +38,8 @@ pub struct ApiSettings {
     /// The secret keys cursors are sealed with (keys derived from them); `None`: a key drawn
     /// at start.
     pub cursor_keys: Option<SecretKeys>,
+    /// Days without a sign-in after which a user is `INACTIVE` (license optimization).
+    pub inactive_days: u32,
 }
 
 impl ApiSettings {
@@ -69,6 +71,7 @@ impl ApiSettings {
             ws_init_timeout: http.ws_init_timeout,
             trusted_proxies: http.trusted_proxies,
             cursor_keys: None,
+            inactive_days: super::optimization::DEFAULT_INACTIVE_DAYS,
         }
     }
 }

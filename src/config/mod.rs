@@ -14,6 +14,7 @@ pub mod auth;
 pub mod graphql;
 pub mod http;
 pub mod importer;
+pub mod optimization;
 pub mod rate_limits;
 pub mod secrets;
 pub mod store;
@@ -36,6 +37,7 @@ use self::auth::{AuthSection, AuthSettings};
 use self::graphql::GraphqlSection;
 use self::http::HttpSection;
 use self::importer::{ImporterSection, ImporterSettings};
+use self::optimization::OptimizationSection;
 use self::rate_limits::RateLimitSection;
 use self::secrets::SecretsSection;
 use self::store::{StoreSection, StoreSettings};
@@ -78,6 +80,9 @@ pub struct Settings {
     /// Token buckets per principal and per client address.
     #[serde(flatten)]
     pub rate_limits: RateLimitSection,
+    /// What license optimization counts as waste.
+    #[serde(flatten)]
+    pub optimization: OptimizationSection,
 }
 
 /// The key of [`Settings::demo`], the one setting outside the sections.
@@ -104,6 +109,7 @@ fn all_keys() -> &'static [&'static str] {
             keys_of::<GraphqlSection>(),
             keys_of::<AuthSection>(),
             keys_of::<RateLimitSection>(),
+            keys_of::<OptimizationSection>(),
         ];
         std::iter::once(DEMO)
             .chain(sections.into_iter().flatten().copied())
@@ -287,6 +293,7 @@ impl Settings {
             graphql: section(figment)?,
             auth: section(figment)?,
             rate_limits: section(figment)?,
+            optimization: section(figment)?,
         })
     }
 
@@ -304,6 +311,7 @@ impl Settings {
         let rate_limits = self.rate_limits.check(graphql.max_batch)?;
         let auth = self.auth.check(self.demo, http.bind)?;
         let audit_retention = self.audit.check()?;
+        let inactive_days = self.optimization.check()?;
         Ok(Config {
             settings: self.clone(),
             demo: self.demo,
@@ -312,6 +320,7 @@ impl Settings {
             store,
             api: ApiSettings {
                 cursor_keys,
+                inactive_days,
                 ..ApiSettings::new(graphql, http, rate_limits)
             },
             telemetry,

@@ -14,6 +14,7 @@ pub mod import_run;
 pub mod imported_user;
 pub mod license_assignment;
 pub mod license_change;
+pub mod optimization;
 pub mod paging;
 pub mod principal;
 pub mod scope;

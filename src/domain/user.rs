@@ -239,6 +239,9 @@ pub struct UserFilter {
     /// `Some(true)`: users holding a license (of `sku_id` when set, else of any SKU) only through
     /// groups: assigned by at least one group and not directly; `Some(false)`: the others.
     pub only_through_group: Option<bool>,
+    /// Only these users (sorted, distinct), e.g. those license optimization found; `Some` of
+    /// an empty list matches nobody.
+    pub user_ids: Option<Vec<UserId>>,
     /// Include users soft-deleted upstream.
     pub include_deleted: bool,
 }

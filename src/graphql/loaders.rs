@@ -10,6 +10,9 @@ use tracing::Instrument;
 
 use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
 use crate::domain::history::LicenseHolding;
+use crate::domain::optimization::{
+    Optimization, SignInActivity, SignInAvailability, WasteSettings, optimize,
+};
 use crate::domain::user_version::UserVersion;
 use crate::domain::{
     AllocationRuleId, AssignedLicense, BillingSet, CommerceSubscription, CostGroup, CostGroupId,
@@ -25,7 +28,8 @@ use crate::store::import_queries::{self, TenantRuns};
 use crate::store::members::{self, CostGroupMember};
 use crate::store::users::{UserListQuery, UserParent};
 use crate::store::{
-    Store, StoreError, aggregates, commerce, license_assignments, licenses, subscriptions, tenants,
+    Store, StoreError, aggregates, commerce, license_assignments, licenses, sign_ins, subscriptions,
+    tenants,
     users,
 };
 
@@ -627,6 +631,81 @@ impl Loader<CostReportKey> for CostReportOfTenant {
     }
 }
 
+/// Which optimization of a tenant: its date and the inactivity window in days.
+pub type OptimizationKey = (TenantId, NaiveDate, u32);
+
+/// A tenant's optimization on one date, with whether its sign-in activity could be read.
+#[derive(Debug)]
+pub struct TenantOptimization {
+    /// The findings and totals.
+    pub optimization: Optimization,
+    /// Whether `INACTIVE` could be judged, and upstream's refusal when not.
+    pub sign_ins: SignInAvailability,
+    /// The inactivity window used, in days.
+    pub inactive_days: u32,
+}
+
+loader!(
+    /// Optimizations by (tenant, date, inactivity window), within the request's scope: eight
+    /// statements per tenant, whatever its number of users.
+    OptimizationOfTenant
+);
+impl Loader<OptimizationKey> for OptimizationOfTenant {
+    type Value = Arc<TenantOptimization>;
+    // Prices in several currencies fail the optimization, as they fail a cost report.
+    type Error = ApiError;
+    async fn load(
+        &self,
+        keys: &[OptimizationKey],
+    ) -> Result<HashMap<OptimizationKey, Self::Value>, ApiError> {
+        self.0.batch("optimization_of_tenant", keys.len());
+        let mut inputs = HashMap::new();
+        let mut out = HashMap::with_capacity(keys.len());
+        for &(tenant, as_of, inactive_days) in keys {
+            if !self.0.scope.allows(tenant) {
+                continue;
+            }
+            if !inputs.contains_key(&tenant) {
+                let read = sign_ins::optimization_inputs(&self.0.store, tenant).await?;
+                inputs.insert(tenant, read);
+            }
+            let Some(i) = inputs.get(&tenant) else {
+                continue;
+            };
+            let settings = WasteSettings {
+                as_of,
+                inactive_days,
+                sign_ins_available: matches!(i.sign_ins, SignInAvailability::Available { .. }),
+            };
+            let optimization = optimize(&i.users, &i.skus, &i.prices, &settings)?;
+            out.insert(
+                (tenant, as_of, inactive_days),
+                Arc::new(TenantOptimization {
+                    optimization,
+                    sign_ins: i.sign_ins.clone(),
+                    inactive_days,
+                }),
+            );
+        }
+        Ok(out)
+    }
+}
+
+loader!(
+    /// Each user's sign-in activity as the latest import read it (users are found in scope
+    /// before their activity is asked for).
+    SignInOfUser
+);
+impl Loader<UserId> for SignInOfUser {
+    type Value = Arc<SignInActivity>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
+        self.0.batch("sign_in_of_user", keys.len());
+        let rows = sign_ins::list_sign_ins_of_users(&self.0.store, keys).await?;
+        Ok(rows.into_iter().map(|(u, a)| (u, Arc::new(a))).collect())
+    }
+}
+
 loader!(
     /// Every price of each tenant, the whole history, by SKU then date.
     PricesOfTenant
@@ -786,6 +865,10 @@ pub struct Loaders {
     pub member_counts: Cached<MemberCounts>,
     /// See [`CostReportOfTenant`].
     pub cost_report: Cached<CostReportOfTenant>,
+    /// See [`OptimizationOfTenant`].
+    pub optimization: Cached<OptimizationOfTenant>,
+    /// See [`SignInOfUser`].
+    pub sign_in: Cached<SignInOfUser>,
     /// See [`SkuHistoryOfTenant`].
     pub sku_history: Cached<SkuHistoryOfTenant>,
     /// See [`RuleById`].
@@ -880,6 +963,8 @@ impl Loaders {
             member_pages: cached(MemberPages(source.clone())),
             member_counts: cached(MemberCounts(source.clone())),
             cost_report: cached(CostReportOfTenant(source.clone())),
+            optimization: cached(OptimizationOfTenant(source.clone())),
+            sign_in: cached(SignInOfUser(source.clone())),
             sku_history: cached(SkuHistoryOfTenant(source.clone())),
             rule: cached(RuleById(source.clone())),
             rules_of_tenant: cached(RulesOfTenant(source.clone())),

@@ -54,6 +54,7 @@ pub struct ApiExecutor {
     persisted: Arc<persisted::PersistedDocuments>,
     cursors: Arc<pagination::Cursors>,
     timeout: Duration,
+    inactive_days: types::optimization::InactiveDays,
 }
 
 /// An operation refused because of how it arrived rather than what it asks.
@@ -96,6 +97,7 @@ impl ApiExecutor {
             )),
             cursors: Arc::new(cursors),
             timeout: api.timeout,
+            inactive_days: types::optimization::InactiveDays(api.inactive_days),
         })
     }
 
@@ -113,6 +115,7 @@ impl ApiExecutor {
             .data(self.guard.clone())
             .data(self.heavy.clone())
             .data(self.cursors.clone())
+            .data(self.inactive_days)
     }
 
     /// Finds a persisted document named by hash and checks the request against the limits.

@@ -40,6 +40,11 @@ enum Manager {
     Contact(ManagerContact),
 }
 
+/// The user id of a sign-in page entry.
+pub fn user_id(value: &str) -> Result<UserId, ImportError> {
+    guid("user", value).map(UserId)
+}
+
 fn manager_of(object: GraphDirectoryObject) -> Result<Option<Manager>, ImportError> {
     if object.removed.is_some() {
         return Ok(None);

@@ -64,6 +64,9 @@ pub enum Fault {
     /// Graph answers 403 `Authorization_RequestDenied` on `/directory/subscriptions` only, as
     /// when `Organization.Read.All` was not consented (tokens leave it out of `scope`).
     DirectorySubscriptionsRefused,
+    /// Graph answers 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant` to a users
+    /// listing that selects `signInActivity`, as for a tenant without Entra ID P1/P2.
+    SignInActivityRefused,
     /// The `page`-th (1-based) users or delta page answers 200 with a truncated JSON body.
     MalformedPage {
         /// The 1-based page number.
@@ -144,7 +147,8 @@ pub enum FaultSpecError {
          latency, conditional-access, mfa-required, refresh-token-expired, consent-missing, \
          tenant-not-found, no-delegated-access, malformed-page, drop-connection, \
          delta-token-expired, delta-link-refused, delta-latest-refused, expired-page-token, \
-         sign-in-transient, service-account, directory-subscriptions-refused, unknown-sku, \
+         sign-in-transient, service-account, directory-subscriptions-refused, \
+         sign-in-activity-refused, unknown-sku, \
          sku-bought-late, contacts-limited"
     )]
     Kind(String),
@@ -328,6 +332,7 @@ impl FromStr for FaultSpec {
                     "no-delegated-access" => Fault::NoDelegatedAccess,
                     "delta-token-expired" => Fault::DeltaTokenExpired,
                     "directory-subscriptions-refused" => Fault::DirectorySubscriptionsRefused,
+                    "sign-in-activity-refused" => Fault::SignInActivityRefused,
                     "unknown-sku" => Fault::UnknownSku,
                     "sku-bought-late" => Fault::SkuBoughtLate,
                     "contacts-limited" => Fault::ContactsLimited,

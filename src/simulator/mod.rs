@@ -331,6 +331,8 @@ pub struct SimCounters {
     pub users_pages: u64,
     /// `/users/delta` pages answered with 200.
     pub delta_pages: u64,
+    /// `/users` pages selecting `signInActivity` answered with 200 (not in `users_pages`).
+    pub sign_in_pages: u64,
     /// `/subscribedSkus` requests answered with 200.
     pub sku_requests: u64,
     /// `/directory/subscriptions` pages answered with 200.

@@ -36,6 +36,8 @@ pub(crate) enum Field {
     BusinessPhones,
     MobilePhone,
     Manager,
+    /// Listings only (not delta), and only for a tenant with Entra ID P1/P2.
+    SignInActivity,
 }
 
 const ALL_FIELDS: &[Field] = &[
@@ -64,6 +66,7 @@ const ALL_FIELDS: &[Field] = &[
     Field::BusinessPhones,
     Field::MobilePhone,
     Field::Manager,
+    Field::SignInActivity,
 ];
 
 /// Returned by `/users` without `$select` (reference §4.1).
@@ -109,6 +112,7 @@ impl Field {
             Field::BusinessPhones => "businessPhones",
             Field::MobilePhone => "mobilePhone",
             Field::Manager => "manager",
+            Field::SignInActivity => "signInActivity",
         }
     }
 

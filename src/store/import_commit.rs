@@ -70,6 +70,8 @@ pub struct ImportCommit<'a> {
     pub warnings: &'a [ImportWarning],
     /// The customer's commerce subscriptions, replacing the stored ones; `None` keeps them.
     pub commerce: Option<&'a [CommerceSubscription]>,
+    /// The tenant's sign-in activity as read, replacing the stored one; `None` keeps it.
+    pub sign_ins: Option<&'a crate::domain::optimization::SignInImport>,
 }
 
 /// Why a commit was refused or failed. Nothing was written either way.
@@ -150,6 +152,9 @@ async fn write_import(
     if let Some(list) = commit.commerce {
         commerce::replace_commerce_subscriptions(txn, tenant_id, list, commit.seen_at).await?;
         history::commerce_quantities::record(txn, tenant_id, list, commit.run.observed_on).await?;
+    }
+    if let Some(read) = commit.sign_ins {
+        super::sign_ins::replace_sign_ins(txn, tenant_id, read, commit.seen_at).await?;
     }
     // A tenant with no present users (a first import) has nobody to soft-delete or mark seen.
     let had_users = user::Entity::find()

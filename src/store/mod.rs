@@ -24,6 +24,7 @@ pub mod members;
 mod module_graph;
 pub(crate) mod raw_sql;
 pub mod secrets;
+pub mod sign_ins;
 pub mod subscriptions;
 pub mod tenants;
 mod transaction;

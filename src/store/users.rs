@@ -542,6 +542,10 @@ pub(crate) fn filtered(filter: &UserFilter) -> Condition {
         let exists = Expr::exists(held_only_through_groups(filter.sku_id));
         cond = cond.add(if only { exists } else { exists.not() });
     }
+    if let Some(ids) = &filter.user_ids {
+        cond = cond
+            .add(Expr::col((user::Entity, user::Column::Id)).is_in(ids.iter().map(|u| u.uuid())));
+    }
     cond
 }
 

@@ -33,6 +33,7 @@ mod limits;
 mod logs;
 mod manager_contacts;
 mod operations;
+mod optimization;
 mod otlp;
 mod overrides;
 mod persisted;

@@ -16,6 +16,7 @@ pub mod history;
 pub mod import_run;
 pub mod license_assignment;
 pub mod license_change;
+pub mod optimization;
 pub mod preview;
 pub mod price;
 pub mod subscription;

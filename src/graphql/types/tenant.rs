@@ -46,6 +46,10 @@ pub struct UserFilterInput {
     /// `true`: only users holding a license only through groups (assigned by a group, not
     /// directly): of `skuId` when given, else of any SKU; `false`: the other users.
     pub only_through_group: Option<bool>,
+    /// Only users license optimization finds today (UTC) for any of these kinds (see
+    /// `Tenant.optimization`); `User.waste` gives each one's monthly saving. An empty list
+    /// matches nobody. Refused with `asOf`.
+    pub waste: Option<Vec<super::optimization::WasteKind>>,
     /// Include users deleted upstream (soft-deleted). Default false.
     #[graphql(default)]
     pub include_deleted: bool,
@@ -71,6 +75,7 @@ impl UserFilterInput {
             unallocated: self.unallocated,
             license_error: self.license_error,
             only_through_group: self.only_through_group,
+            user_ids: None,
             include_deleted: self.include_deleted,
         })
     }
@@ -363,8 +368,20 @@ impl TenantObject {
         order_by: Option<UserOrder>,
         as_of: Option<super::Date>,
     ) -> ApiResult<UserConnection> {
-        let filter = filter.unwrap_or_default().into_domain()?;
+        let mut filter_input = filter.unwrap_or_default();
+        let waste = filter_input.waste.take();
+        let mut filter = filter_input.into_domain()?;
         let sort = order_by.unwrap_or_default().into_domain();
+        if let Some(kinds) = waste {
+            if as_of.is_some() {
+                return Err(ApiError::BadUserInput(
+                    "filter.waste lists today's findings and cannot be combined with asOf"
+                        .to_owned(),
+                ));
+            }
+            filter.user_ids =
+                Some(super::optimization::users_with_waste(ctx, self.0.id, &kinds).await?);
+        }
         if let Some(day) = as_of {
             return super::user_history::users_as_of(
                 ctx, self.0.id, day.0, filter, sort, first, after,
@@ -524,6 +541,22 @@ impl TenantObject {
         Ok(CostReportObject {
             tenant_id: self.0.id,
             dated: report_of(ctx, self.0.id, as_of.map(|d| d.0), unassigned).await?,
+        })
+    }
+
+    /// The licenses the tenant pays for and could stop paying for on `asOf` (today, UTC, by
+    /// default): disabled accounts, inactive users, guests and redundant SKUs holding paid
+    /// licenses, and idle seats, each priced per month with the prices in force on `asOf`,
+    /// with totals by kind and by cost group. `CONFLICT` when those prices are in more than one
+    /// currency.
+    async fn optimization(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<super::Date>,
+    ) -> ApiResult<super::optimization::OptimizationObject> {
+        Ok(super::optimization::OptimizationObject {
+            tenant_id: self.0.id,
+            data: super::optimization::optimization_of(ctx, self.0.id, as_of.map(|d| d.0)).await?,
         })
     }
 

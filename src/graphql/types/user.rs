@@ -348,6 +348,37 @@ macro_rules! text_fields {
                 Ok(UserAllocationObject(found, AllocationBasis::Stored))
             }
 
+            /// The user's last sign-ins as the tenant's latest import read them (Graph's
+            /// `signInActivity`); null when none was read: the tenant has no Entra ID P1/P2
+            /// (see `Tenant.optimization.signInActivity`) or no import has read it yet.
+            async fn sign_in_activity(
+                &self,
+                ctx: &Context<'_>,
+            ) -> ApiResult<Option<super::optimization::SignInActivityObject>> {
+                Ok(loaders(ctx)?
+                    .sign_in
+                    .load_one(self.summary.id)
+                    .await?
+                    .map(super::optimization::SignInActivityObject))
+            }
+
+            /// What license optimization finds for the user on `asOf` (today, UTC, by default),
+            /// with the monthly saving; null when nothing. Computed over the user's tenant
+            /// once per request and date, whatever the number of users asked.
+            async fn waste(
+                &self,
+                ctx: &Context<'_>,
+                as_of: Option<super::Date>,
+            ) -> ApiResult<Option<super::optimization::UserWasteObject>> {
+                super::optimization::UserWasteObject::of(
+                    ctx,
+                    self.summary.tenant_id,
+                    self.summary.id,
+                    as_of.map(|d| d.0),
+                )
+                .await
+            }
+
             /// Every license the user held since history began, by SKU then first day: held now
             /// (`validTo` null) and ended, each with the days between the imports that saw it
             /// start and end.

@@ -10,6 +10,7 @@
 
 mod contacts;
 mod licenses;
+mod sign_ins;
 mod skus;
 mod subscriptions;
 mod timeline;
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 use super::{DEFAULT_PARTNER_TENANT_ID, SimTenant, SimUser};
 
+pub(crate) use sign_ins::SimSignIns;
 pub(crate) use skus::SKU_COUNT;
 pub(crate) use timeline::{DayCtx, ManagerRef, UserState};
 
@@ -73,6 +75,7 @@ const TAG_OTHER_PARTNER: u64 = 18;
 const TAG_ORDER: u64 = 19;
 const TAG_LICENSE_TIME: u64 = 20;
 const TAG_CONTACT: u64 = 21;
+const TAG_SIGN_IN: u64 = 22;
 /// Company names, with the ASCII slug of their `onmicrosoft.com` domain and the custom domain
 /// they verified (used for user names when [`World::with_custom_domains`] is on).
 const TENANT_NAMES: &[(&str, &str, &str)] = &[

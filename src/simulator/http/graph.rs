@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::request::{Api, Ctx, GRAPH_CONTENT_TYPE, admit};
 use super::{Data, base_url, option, query_pairs};
-use crate::simulator::data::{DayCtx, ManagerRef, UserState, World};
+use crate::simulator::data::{DayCtx, ManagerRef, SimSignIns, UserState, World};
 use crate::simulator::faults::{Fault, ORPHANED_SKU_ID, PageFault};
 use crate::simulator::wire::{self, DEFAULT_FIELDS, Field, Mode, PageToken};
 use crate::simulator::{Shared, lock};
@@ -25,6 +25,8 @@ const DELTA_TOKEN_MAX_AGE_DAYS: u32 = 7;
 /// `$expand` caps a users page at 100 (reference §4.3).
 const EXPAND_PAGE_CAP: usize = 100;
 const DEFAULT_TOP: usize = 100;
+/// `$select=signInActivity` caps a users page at 500 (docs/importer.md, "Sign-in activity").
+const SIGN_IN_PAGE_CAP: usize = 500;
 
 /// How the tenant's faults change the users served.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,6 +71,49 @@ fn denied(state: &Shared, ctx: &Ctx, tenant: Uuid) -> Option<HttpResponse> {
             "Insufficient privileges to complete the operation.",
         )
     })
+}
+
+/// Graph's 403 for `signInActivity` of a tenant under the `SignInActivityRefused` fault: the
+/// answer of a tenant without Entra ID P1/P2.
+fn sign_ins_refused(state: &Shared, ctx: &Ctx, tenant: Uuid) -> Option<HttpResponse> {
+    let refused = lock(&state.faults).has(tenant, &state.customers, |f| {
+        matches!(f, Fault::SignInActivityRefused)
+    });
+    refused.then(|| {
+        state.count(Some(tenant), |c| c.faults_injected += 1);
+        ctx.error(
+            StatusCode::FORBIDDEN,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Neither tenant is B2C or tenant doesn't have premium license",
+        )
+    })
+}
+
+/// `,"signInActivity":{...}` (after the user's other members), `null` for a user who never
+/// signed in.
+fn write_sign_ins(body: &mut Vec<u8>, activity: Option<SimSignIns>) {
+    body.extend_from_slice(b",\"signInActivity\":");
+    let Some(a) = activity else {
+        body.extend_from_slice(b"null");
+        return;
+    };
+    let text = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "null".to_owned(),
+            |t| format!("\"{}\"", t.format("%Y-%m-%dT%H:%M:%SZ")),
+        )
+    };
+    body.extend_from_slice(
+        format!(
+            "{{\"lastSignInDateTime\":{},\"lastSignInRequestId\":null,\
+             \"lastNonInteractiveSignInDateTime\":{},\"lastNonInteractiveSignInRequestId\":null,\
+             \"lastSuccessfulSignInDateTime\":{},\"lastSuccessfulSignInRequestId\":null}}",
+            text(a.last_sign_in),
+            text(a.last_non_interactive_sign_in),
+            text(a.last_successful_sign_in),
+        )
+        .as_bytes(),
+    );
 }
 
 pub(super) fn bad_request(ctx: &Ctx, message: &str) -> HttpResponse {
@@ -248,11 +293,19 @@ pub(super) async fn users(state: Data, req: HttpRequest) -> HttpResponse {
         Ok(top) => top,
         Err(message) => return bad_request(&ctx, &message),
     };
-    let page_size = if manager_fields.is_some() {
+    let sign_ins = fields.contains(&Field::SignInActivity);
+    if sign_ins && let Some(response) = sign_ins_refused(&state, &ctx, tenant) {
+        return response;
+    }
+    let mut page_size = if manager_fields.is_some() {
         top.min(EXPAND_PAGE_CAP)
     } else {
         top
     };
+    if sign_ins {
+        page_size = page_size.min(SIGN_IN_PAGE_CAP);
+    }
+    let now = chrono::Utc::now();
     let (day, position, page) = match option(&pairs, "skiptoken") {
         None => (state.day(), 0, 1),
         Some(token) => match PageToken::decode(token, state.secret) {
@@ -299,6 +352,9 @@ pub(super) async fn users(state: Data, req: HttpRequest) -> HttpResponse {
             body.push(b'{');
             let mut first = true;
             wire::write_user_members(&mut body, &mut first, &user, &fields, Mode::List);
+            if sign_ins {
+                write_sign_ins(&mut body, world.sign_ins(tenant_index, index, now));
+            }
             match (&manager_fields, manager, &user.manager_contact) {
                 (Some(mfields), Some(ManagerRef::User(m)), _) => {
                     if let Some((muser, _)) = world.user(&dctx, m) {
@@ -344,7 +400,11 @@ pub(super) async fn users(state: Data, req: HttpRequest) -> HttpResponse {
         wire::write_str(&mut body, &next_link(&req, "/v1.0/users", &token));
     }
     body.push(b'}');
-    state.count(Some(tenant), |c| c.users_pages += 1);
+    if sign_ins {
+        state.count(Some(tenant), |c| c.sign_in_pages += 1);
+    } else {
+        state.count(Some(tenant), |c| c.users_pages += 1);
+    }
     serve_page(&state, &ctx, tenant, page, body)
 }
 
@@ -394,9 +454,16 @@ pub(super) async fn users_delta(state: Data, req: HttpRequest) -> HttpResponse {
         );
     }
     let parse_fields = |select: Option<&str>| match select {
-        Some(list) => wire::parse_select(list).map_err(|p| {
-            format!("Could not find a property named '{p}' on type 'microsoft.graph.user'.")
-        }),
+        Some(list) => match wire::parse_select(list) {
+            // Delta queries do not track sign-in activity (docs/importer.md).
+            Ok(fields) if fields.contains(&Field::SignInActivity) => Err(
+                "Property 'signInActivity' is not supported for delta queries on users.".to_owned(),
+            ),
+            Ok(fields) => Ok(fields),
+            Err(p) => Err(format!(
+                "Could not find a property named '{p}' on type 'microsoft.graph.user'."
+            )),
+        },
         None => Ok(DEFAULT_FIELDS.to_vec()),
     };
     let current = state.day();

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use tenantgraph::domain::imported_user::{FieldSet, ImportedUser};
+use tenantgraph::domain::optimization::SignInImport;
 use tenantgraph::domain::{
     AssignedBy, AssignedLicense, CostGroup, CostGroupId, ImportCounts, ImportMode, ImportTrigger,
     LicenseAssignment, LicenseAssignmentState, ServicePlan, Subscription, Tenant, User, UserChange,
@@ -112,6 +113,17 @@ pub(crate) async fn replace_tenant(
     snapshot: &TenantSnapshot,
     seen_at: DateTime<Utc>,
 ) -> Result<ImportCounts, CommitError> {
+    replace_tenant_with_sign_ins(store, snapshot, seen_at, None).await
+}
+
+/// As [`replace_tenant`], the import also storing `sign_ins` (what it read of the users'
+/// sign-in activity, or upstream's refusal).
+pub(crate) async fn replace_tenant_with_sign_ins(
+    store: &Store,
+    snapshot: &TenantSnapshot,
+    seen_at: DateTime<Utc>,
+    sign_ins: Option<&SignInImport>,
+) -> Result<ImportCounts, CommitError> {
     import_runs::upsert_discovered_tenants(store, std::slice::from_ref(&snapshot.tenant), true)
         .await?;
     let run = import_runs::start_run(
@@ -137,6 +149,7 @@ pub(crate) async fn replace_tenant(
         seen_at,
         warnings: &[],
         commerce: None,
+        sign_ins,
         fetched: ImportCounts::default(),
     };
     let records: Vec<UserChange> = snapshot.users.iter().map(|u| record(u, snapshot)).collect();
