@@ -28,9 +28,8 @@ use crate::store::import_queries::{self, TenantRuns};
 use crate::store::members::{self, CostGroupMember};
 use crate::store::users::{UserListQuery, UserParent};
 use crate::store::{
-    Store, StoreError, aggregates, commerce, license_assignments, licenses, sign_ins, subscriptions,
-    tenants,
-    users,
+    Store, StoreError, aggregates, commerce, license_assignments, licenses, sign_ins,
+    subscriptions, tenants, users,
 };
 
 /// Errors are shared between every caller waiting on a batch.
