@@ -664,12 +664,11 @@ impl Loader<OptimizationKey> for OptimizationOfTenant {
             if !self.0.scope.allows(tenant) {
                 continue;
             }
-            if !inputs.contains_key(&tenant) {
-                let read = sign_ins::optimization_inputs(&self.0.store, tenant).await?;
-                inputs.insert(tenant, read);
-            }
-            let Some(i) = inputs.get(&tenant) else {
-                continue;
+            let i = match inputs.entry(tenant) {
+                std::collections::hash_map::Entry::Occupied(read) => read.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(sign_ins::optimization_inputs(&self.0.store, tenant).await?)
+                }
             };
             let settings = WasteSettings {
                 as_of,

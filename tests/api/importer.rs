@@ -283,13 +283,14 @@ async fn full_import_equals_the_simulator_data_field_by_field() {
             assert_eq!(run.mode, Some(ImportMode::Full));
             assert_matches_simulator(&app.store, &sim, tenant).await;
             // 230 users with managers expanded: 3 pages of at most 100, one SKU page, one
-            // delta request for the link to continue from, and the commerce subscriptions
+            // delta request for the link to continue from, the commerce subscriptions
             // (Partner Center, asked as the partner) with the directory subscriptions that link
-            // them (Graph).
+            // them (Graph), and one page of sign-in activity (up to 500 users a page).
             let counters = sim.stats().tenant(tenant);
             assert_eq!(counters.users_pages, 3);
             assert_eq!(counters.directory_requests, 1);
-            assert_eq!(run.counts.pages, 7);
+            assert_eq!(counters.sign_in_pages, 1);
+            assert_eq!(run.counts.pages, 8);
             assert_eq!(run.counts.users_added, 230);
             let skus = sim.snapshot(tenant).unwrap().skus;
             assert_eq!(run.counts.skus, skus.len() as i64);
