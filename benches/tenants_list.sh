@@ -35,6 +35,7 @@ for size in $sizes; do
     python3 -c "print('$size $label: import of $((tenants * users)) users %.1f s' % ($end - $start))"
     port[$label]=$(free_port)
     bench_spawn "$label-$size.log" env TENANTGRAPH_DATABASE_URL="$db" TENANTGRAPH_AUTH_MODE=none \
+      TENANTGRAPH_METRICS_BIND=off \
       TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 TENANTGRAPH_RATE_LIMIT_UNAUTHENTICATED_PER_SECOND=0 \
       TENANTGRAPH_IMPORT_SCHEDULE=off TENANTGRAPH_LOG_LEVEL=warn \
       "$bin" serve --bind "127.0.0.1:${port[$label]}"
