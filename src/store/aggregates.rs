@@ -9,11 +9,12 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement, Value};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::connect::Store;
 use super::entities::{tenant_aggregate, tenant_sku_aggregate};
 use super::error::StoreError;
+use super::raw_sql::RawSql;
 use crate::domain::{SkuId, TenantCounts, TenantId};
 
 /// Recounts `tenant_id`'s aggregates from its rows, on `db` (the transaction of the change):
@@ -22,27 +23,16 @@ pub(crate) async fn refresh<C: ConnectionTrait>(
     db: &C,
     tenant_id: TenantId,
 ) -> Result<(), StoreError> {
-    let backend = db.get_database_backend();
-    // Each statement binds the tenant once per `{t}` in its text, as `?` or `$n`: plain `?`s,
-    // since sea-query's statement logging reads no numbered ones on SQLite.
+    // Each statement binds the tenant once per `{t}` in its text.
     let run = async |template: &str| {
-        let mut sql = String::with_capacity(template.len() + 8);
-        let mut values = Vec::new();
+        let mut sql = RawSql::new(db.get_database_backend());
         for (i, part) in template.split("{t}").enumerate() {
             if i > 0 {
-                values.push(Value::from(tenant_id.uuid()));
-                match backend {
-                    sea_orm::DatabaseBackend::Postgres => {
-                        sql.push('$');
-                        sql.push_str(&values.len().to_string());
-                    }
-                    _ => sql.push('?'),
-                }
+                sql.bind(tenant_id.uuid());
             }
-            sql.push_str(part);
+            sql.push(part);
         }
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await
+        db.execute_raw(sql.statement()).await
     };
     run("DELETE FROM tenant_aggregates WHERE tenant_id = {t}").await?;
     // One row even for a tenant without users (an aggregate without GROUP BY).
