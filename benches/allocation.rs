@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tenantgraph::domain::allocation::{
     AllocationInput, AllocationRule, Attribute, CompiledRule, Condition, DiagnosticsTally,
-    Evaluator, Operator, evaluate,
+    Evaluator, Operator, Share, evaluate,
 };
 use tenantgraph::domain::ids::AllocationRuleId;
 use tenantgraph::domain::{AssignedLicense, CostGroupId, SkuId, TenantId, User, UserId};
@@ -118,7 +118,7 @@ fn rules_from(count: u128, group: CostGroupId, first_code: u128) -> Vec<Compiled
             AllocationRule {
                 id: AllocationRuleId(id(0xAAAA_0000 + i)),
                 tenant_id: TenantId(id(0)),
-                target: group,
+                targets: vec![Share::whole(group)],
                 priority: i as i32,
                 enabled: true,
                 conditions,

@@ -11,7 +11,9 @@ use rust_decimal::Decimal;
 use crate::config::Settings;
 use crate::config::secrets::SecretsSection;
 use crate::config::upstream::UpstreamSection;
-use crate::domain::allocation::{AllocationRule, Attribute, Condition, Currency, Operator, Price};
+use crate::domain::allocation::{
+    AllocationRule, Attribute, Condition, Currency, Operator, Price, Share,
+};
 use crate::domain::{AllocationRuleId, CostGroupId, ImportTrigger, TenantId, TenantScope};
 use crate::importer::Importer;
 use crate::simulator::{self, Fault, RunningSimulator, TenantSelector};
@@ -251,7 +253,7 @@ async fn seed_allocation(
             let rule = AllocationRule {
                 id: AllocationRuleId(uuid::Uuid::new_v4()),
                 tenant_id,
-                target: group.id,
+                targets: vec![Share::whole(group.id)],
                 priority: 0,
                 enabled: true,
                 conditions: conditions

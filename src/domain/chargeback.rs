@@ -816,6 +816,116 @@ mod tests {
         (own, total)
     }
 
+    /// Percentages of 2 decimals above 0 summing to exactly 100, from raw weights.
+    fn percents_of(weights: &[u32]) -> Vec<Decimal> {
+        let total: u32 = weights.iter().sum();
+        let mut percents: Vec<Decimal> = weights
+            .iter()
+            .map(|w| (Decimal::from(*w * 10_000) / Decimal::from(total)).trunc() / dec!(100))
+            .collect();
+        let sum: Decimal = percents.iter().sum();
+        percents[0] += dec!(100) - sum;
+        percents
+    }
+
+    proptest! {
+        #[test]
+        fn split_rules_bill_the_month_to_the_cent(
+            weights in prop::collection::vec(1u32..1000, 2..4),
+            departments in prop::collection::vec(0usize..3, 1..9),
+            raw_licenses in prop::collection::vec((0usize..9, 1u128..4), 0..16),
+            cents in prop::collection::vec(1i64..5_000_000, 3),
+            first in 1i64..28,
+        ) {
+            use crate::domain::allocation::{
+                AllocationInput, AllocationRule, Attribute, Condition, Operator, Share, evaluate,
+            };
+            use crate::domain::ids::AllocationRuleId;
+            let month = Month::parse("2026-02").unwrap();
+            let g = groups(3);
+            let ids: Vec<CostGroupId> = g.iter().map(|x| x.id).collect();
+            // Users of department 0 go by a split rule over the groups; 1 to group 0; 2 nowhere.
+            let percents = percents_of(&weights);
+            let split = AllocationRule {
+                id: AllocationRuleId(guid(1)),
+                tenant_id: tenant(),
+                targets: percents
+                    .iter()
+                    .zip(&ids)
+                    .map(|(p, id)| Share { cost_group: *id, percent: *p })
+                    .collect(),
+                priority: 0,
+                enabled: true,
+                conditions: vec![Condition::new(Attribute::Department, Operator::Equals, vec!["d0".into()]).unwrap()],
+            };
+            let mut whole = split.clone();
+            whole.id = AllocationRuleId(guid(2));
+            whole.targets = vec![Share::whole(ids[0])];
+            whole.conditions = vec![Condition::new(Attribute::Department, Operator::Equals, vec!["d1".into()]).unwrap()];
+            let rules = [split.compile().unwrap(), whole.compile().unwrap()];
+            let users: Vec<crate::domain::user::User> = departments
+                .iter()
+                .enumerate()
+                .map(|(i, dep)| {
+                    let mut u = crate::domain::allocation::test_support::user(1000 + i as u128);
+                    u.department = Some(format!("d{dep}"));
+                    u
+                })
+                .collect();
+            let allocations = evaluate(&AllocationInput {
+                users: &users,
+                licenses: &[],
+                rules: &rules,
+                overrides: &[],
+                cost_groups: &ids,
+            });
+            let shares: Vec<ShareSpan> = allocations
+                .iter()
+                .flat_map(|a| a.shares.iter().map(|s| ShareSpan {
+                    user_id: a.user_id,
+                    cost_group: s.cost_group,
+                    percent: s.percent,
+                    from: None,
+                    to: None,
+                }))
+                .collect();
+            let holdings: Vec<HoldingSpan> = raw_licenses
+                .iter()
+                .filter(|(u, _)| *u < users.len())
+                .map(|&(u, s)| HoldingSpan { user_id: users[u].id, sku_id: sku(s), from: None, to: None })
+                .collect();
+            let prices: Vec<Price> = cents
+                .iter()
+                .enumerate()
+                .map(|(s, c)| Price::new(sku(s as u128 + 1), Decimal::new(*c, 2), eur(), d("2026-01-01")).unwrap())
+                .collect();
+            let first = month.first_day() + chrono::Duration::days(first - 1);
+            let mut acc = Accumulator::new(month, Some(first), d("2030-01-01"), &prices);
+            acc.add_users(&holdings, &shares);
+            let c = acc.finish(&g).unwrap();
+
+            // Exactly: each license's days at its price, split by the user's shares.
+            let billed = Decimal::from((month.end() - first).num_days());
+            let per_license = |s: SkuId| price_on(&prices, s, first).map_or(Decimal::ZERO, Price::monthly_unit_price) * billed / Decimal::from(month.days());
+            let total: Decimal = holdings.iter().map(|h| per_license(h.sku_id)).sum();
+            let close = |x: Decimal, y: Decimal| (x - y).abs() < dec!(0.000000001);
+            prop_assert!(close(c.total.amount(), total));
+            for (line, id) in c.groups.iter().zip(&ids) {
+                let expected: Decimal = holdings
+                    .iter()
+                    .flat_map(|h| shares.iter().filter(move |s| s.user_id == h.user_id && s.cost_group == *id).map(move |s| per_license(h.sku_id) * s.percent / dec!(100)))
+                    .sum();
+                prop_assert!(close(line.own.amount(), expected), "group {id}: {} vs {expected}", line.own.amount());
+            }
+            // Presented: the parts add up to the whole, which is the exact total rounded.
+            let parts: i64 = c.groups.iter().map(|g| g.own.amount_minor()).sum::<i64>()
+                + c.unallocated.amount_minor() + c.unassigned.amount_minor();
+            prop_assert_eq!(parts, c.total.amount_minor());
+            let rounded = (c.total.amount() * dec!(100)).round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            prop_assert_eq!(Decimal::from(c.total.amount_minor()), rounded, "total {} exactly {}", c.total.amount(), total);
+        }
+    }
+
     proptest! {
         #[test]
         fn amounts_match_a_day_by_day_reference_and_add_up_to_the_cent(

@@ -297,6 +297,7 @@ fn rule_field(err: &RuleError) -> (String, String) {
             let (field, detail) = rule_field(source);
             (format!("conditions[{index}].{field}"), detail)
         }
+        RuleError::InTargets(e) => (format!("targets{}", e.field()), e.detail()),
         RuleError::NoConditions => (
             "conditions".to_owned(),
             "must not be empty: a rule needs at least one condition".to_owned(),

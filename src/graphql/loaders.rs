@@ -393,7 +393,8 @@ impl Loader<TenantId> for ScheduledChangesOfTenant {
 }
 
 loader!(
-    /// Allocation rules targeting each cost group, in priority order.
+    /// Allocation rules targeting each cost group (split rules under each of their groups), in
+    /// priority order.
     RulesOfCostGroup
 );
 impl Loader<CostGroupId> for RulesOfCostGroup {
@@ -405,7 +406,17 @@ impl Loader<CostGroupId> for RulesOfCostGroup {
     ) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
         self.0.batch("rules_of_cost_group", keys.len());
         let rows = allocation::list_rules_of_cost_groups(&self.0.store, keys).await?;
-        Ok(group_by(keys, rows, |r| r.rule.target))
+        // A split rule belongs to each of its groups asked for.
+        let mut groups: HashMap<CostGroupId, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for rule in rows.into_iter().map(Arc::new) {
+            for target in &rule.rule.targets {
+                if let Some(list) = groups.get_mut(&target.cost_group) {
+                    list.push(Arc::clone(&rule));
+                }
+            }
+        }
+        Ok(groups)
     }
 }
 

@@ -16,9 +16,10 @@ use super::error::{ApiError, ApiResult};
 use super::ids::parse_id;
 use super::types::allocation_rule::{
     AllocationRuleInput, CreateAllocationRuleInput, UpdateAllocationRuleInput, parse_conditions,
-    parse_rule_input,
+    parse_rule_input, parse_targets,
 };
 use super::types::{AllocationRuleObject, CostGroupObject, Date, ImportRunObject, loaders};
+use crate::domain::allocation::check_targets;
 use crate::domain::audit::ANONYMOUS;
 use crate::domain::cost_group::{parse_code, parse_description, parse_name};
 use crate::domain::{Action, AllocationRuleId, CostGroupId, ImportTrigger, Principal, TenantId};
@@ -288,6 +289,7 @@ impl AllocationRuleMutation {
             tenant,
             AllocationRuleInput {
                 cost_group_id: input.cost_group_id,
+                targets: input.targets,
                 conditions: input.conditions,
                 enabled: input.enabled,
             },
@@ -304,7 +306,7 @@ impl AllocationRuleMutation {
         Ok(AllocationRuleObject(Arc::new(entry)))
     }
 
-    /// Changes a rule's cost group, conditions or enabled flag. Errors as for
+    /// Changes a rule's cost group (or split targets), conditions or enabled flag. Errors as for
     /// `createAllocationRule`; `NOT_FOUND` when the rule is unknown.
     async fn update_allocation_rule(
         &self,
@@ -315,9 +317,11 @@ impl AllocationRuleMutation {
         let id: AllocationRuleId = parse_id("id", &id)?;
         authorize(ctx, Action::Allocate, Target::Rule(id)).await?;
         let changes = AllocationRuleChanges {
-            target: input
-                .cost_group_id
-                .map(|g| parse_id::<CostGroupId>("input.costGroupId", &g))
+            targets: parse_targets("input", input.cost_group_id, input.targets)?
+                .map(|targets| {
+                    check_targets(&targets).map_err(|e| ApiError::rule_input("input", &e))?;
+                    Ok::<_, ApiError>(targets)
+                })
                 .transpose()?,
             conditions: input
                 .conditions

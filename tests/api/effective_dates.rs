@@ -387,6 +387,107 @@ async fn a_backdated_rule_bills_last_months_days_to_the_groups_of_each_day() {
     }
 }
 
+const SPLIT_CHARGEBACK: &str = r#"query($t: ID!, $m: String!) { tenant(id: $t) {
+    chargeback(month: $m) { costGroups { costGroupId own { licenseDays amount exactAmount } }
+        unallocated { licenseDays amount } total { amount exactAmount } } } }"#;
+const CREATE_SPLIT_RULE: &str = r#"mutation($t: ID!, $targets: [AllocationRuleTargetInput!]!,
+    $d: String!, $f: Date) {
+    createAllocationRule(input: { tenantId: $t, targets: $targets, effectiveFrom: $f,
+        conditions: [{ attribute: DEPARTMENT, operator: EQUALS, values: [$d] }] }) { id } }"#;
+
+#[tokio::test]
+async fn a_backdated_split_rule_bills_last_months_days_by_its_percentages_to_the_cent() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        let (first, month, days) = last_month();
+        let targets = json!([{ "costGroupId": s.finance.to_string(), "percent": "60" },
+            { "costGroupId": s.sales.to_string(), "percent": "40" }]);
+        app.data(
+            CREATE_SPLIT_RULE,
+            json!({ "t": s.tenant.to_string(), "targets": targets, "d": "Finance",
+                "f": first.to_string() }),
+        )
+        .await;
+        let c = app
+            .data(
+                SPLIT_CHARGEBACK,
+                json!({ "t": s.tenant.to_string(), "m": month }),
+            )
+            .await["tenant"]["chargeback"]
+            .clone();
+        // In Finance from the 14th: those days split 60/40, the 13 before unallocated.
+        let split_days = Decimal::from(days - 13);
+        let line = |g: Uuid| {
+            c["costGroups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["costGroupId"] == g.to_string())
+                .unwrap_or_else(|| panic!("no line of {g}: {c}"))["own"]
+                .clone()
+        };
+        let (finance, sales) = (line(s.finance), line(s.sales));
+        assert_eq!(
+            dec(&finance["licenseDays"]),
+            split_days * Decimal::new(6, 1)
+        );
+        assert_eq!(dec(&sales["licenseDays"]), split_days * Decimal::new(4, 1));
+        assert_eq!(dec(&c["unallocated"]["licenseDays"]), Decimal::from(13));
+        // 31 EUR a month, by day: exact parts of the exact whole, cents adding up.
+        let per_day = Decimal::from(31) / Decimal::from(days);
+        let close = |a: Decimal, b: Decimal| (a - b).abs() < Decimal::new(1, 12);
+        assert!(close(
+            dec(&finance["exactAmount"]),
+            per_day * split_days * Decimal::new(6, 1)
+        ));
+        assert!(close(
+            dec(&sales["exactAmount"]),
+            per_day * split_days * Decimal::new(4, 1)
+        ));
+        let parts =
+            dec(&finance["amount"]) + dec(&sales["amount"]) + dec(&c["unallocated"]["amount"]);
+        assert_eq!(parts, dec(&c["total"]["amount"]), "{c}");
+        assert_eq!(
+            dec(&c["total"]["amount"]),
+            dec(&c["total"]["exactAmount"]).round_dp(2),
+            "{c}"
+        );
+
+        // Stored as the user's two shares from the 14th, and in the configuration version.
+        let db = store_db(&app.store).await;
+        let mut current: Vec<(Uuid, String, Option<NaiveDate>)> = user_allocation::Entity::find()
+            .filter(user_allocation::Column::UserId.eq(s.user))
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.cost_group_id, a.percent, a.allocated_from))
+            .collect();
+        current.sort_by(|a, b| b.1.cmp(&a.1));
+        assert_eq!(
+            current,
+            vec![
+                (s.finance, "60".to_owned(), Some(s.mid)),
+                (s.sales, "40".to_owned(), Some(s.mid)),
+            ]
+        );
+        let version = allocation_configuration::Entity::find()
+            .filter(allocation_configuration::Column::TenantId.eq(s.tenant))
+            .filter(allocation_configuration::Column::EffectiveFrom.eq(first))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            version.configuration["rules"][0]["targets"],
+            json!([[s.finance.to_string(), "60"], [s.sales.to_string(), "40"]]),
+            "{}",
+            version.configuration
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_backdated_change_into_a_closed_month_is_refused_and_changes_nothing() {
     for backend in backends() {

@@ -44,6 +44,7 @@ mod secrets;
 mod security;
 mod session_expiry;
 mod simulator;
+mod split_rules;
 mod statements;
 mod support;
 mod text_inputs;

@@ -66,8 +66,8 @@ impl ConfigurationChange {
             .iter()
             .filter(|e| {
                 old.get(&e.rule.id).is_none_or(|b| {
-                    (&b.rule.target, &b.rule.enabled, &b.rule.conditions)
-                        != (&e.rule.target, &e.rule.enabled, &e.rule.conditions)
+                    (&b.rule.targets, &b.rule.enabled, &b.rule.conditions)
+                        != (&e.rule.targets, &e.rule.enabled, &e.rule.conditions)
                 })
             })
             .cloned()
@@ -252,8 +252,8 @@ impl Configuration {
             &previous.rules,
             |e| e.rule.id,
             |a, b| {
-                (&a.rule.target, &a.rule.enabled, &a.rule.conditions)
-                    == (&b.rule.target, &b.rule.enabled, &b.rule.conditions)
+                (&a.rule.targets, &a.rule.enabled, &a.rule.conditions)
+                    == (&b.rule.targets, &b.rule.enabled, &b.rule.conditions)
             },
         );
         let mut next = priorities.values().max().map_or(0, |p| p.saturating_add(1));
@@ -301,7 +301,9 @@ mod tests {
             rule: AllocationRule {
                 id: AllocationRuleId(Uuid::from_u128(n)),
                 tenant_id: TenantId(Uuid::from_u128(1)),
-                target: CostGroupId(Uuid::from_u128(100 + n)),
+                targets: vec![crate::domain::allocation::Share::whole(CostGroupId(
+                    Uuid::from_u128(100 + n),
+                ))],
                 priority,
                 enabled: true,
                 conditions: vec![Condition {

@@ -80,7 +80,8 @@ impl UserAllocation {
 /// allocation otherwise: they hold no licenses.
 ///
 /// An override wins; otherwise the first enabled rule by `(priority, id)` whose conditions all
-/// hold places the user 100 % in its target; otherwise the user is unallocated.
+/// hold places the user in its targets (100 % in its one target, or split by its targets'
+/// percentages); otherwise the user is unallocated.
 pub fn evaluate(input: &AllocationInput<'_>) -> Vec<UserAllocation> {
     let mut evaluator = Evaluator::new(input.rules, input.overrides, input.cost_groups);
     if evaluator.follows_managers() {
@@ -99,7 +100,7 @@ pub fn evaluate(input: &AllocationInput<'_>) -> Vec<UserAllocation> {
 /// each user once, in any chunks, then adding [`Evaluator::stale_overrides`] gives what
 /// [`evaluate`] gives for all of them.
 pub struct Evaluator<'a> {
-    /// Enabled rules targeting an existing group, by `(priority, id)`.
+    /// Enabled rules whose targets all exist, by `(priority, id)`.
     rules: Vec<&'a CompiledRule>,
     /// The first override of each user whose groups all exist.
     overrides: HashMap<UserId, &'a Override>,
@@ -122,7 +123,13 @@ impl<'a> Evaluator<'a> {
         let groups: HashSet<CostGroupId> = cost_groups.iter().copied().collect();
         let mut enabled: Vec<&CompiledRule> = rules
             .iter()
-            .filter(|r| r.rule().enabled && groups.contains(&r.rule().target))
+            .filter(|r| {
+                r.rule().enabled
+                    && r.rule()
+                        .targets
+                        .iter()
+                        .all(|s| groups.contains(&s.cost_group))
+            })
             .collect();
         enabled.sort_by_key(|r| (r.rule().priority, r.rule().id));
 
@@ -239,7 +246,7 @@ impl<'a> Evaluator<'a> {
             out.push(match winner {
                 Some(r) => UserAllocation {
                     user_id: user.id,
-                    shares: vec![Share::whole(r.rule().target)],
+                    shares: r.rule().targets.clone(),
                     source: AllocationSource::Rule(r.rule().id),
                     stale: false,
                 },
@@ -471,7 +478,7 @@ mod tests {
         AllocationRule {
             id: AllocationRuleId(guid(0x5000 + id)),
             tenant_id: tenant(),
-            target: group(target),
+            targets: vec![Share::whole(group(target))],
             priority,
             enabled: true,
             conditions,
@@ -582,6 +589,30 @@ mod tests {
             rule(2, 2, 2, vec![dept("sales")]),
         ];
         assert_eq!(sources(&run(&users, &[], &rules, &[])), vec![rule_id(2)]);
+    }
+
+    #[test]
+    fn a_split_rule_places_its_users_by_its_targets_and_is_skipped_when_one_target_is_gone() {
+        let users = [with_dept(1, "Sales")];
+        let mut split = rule(1, 1, 0, vec![dept("sales")]);
+        split.targets = vec![
+            Share {
+                cost_group: group(3),
+                percent: dec!(60),
+            },
+            Share {
+                cost_group: group(4),
+                percent: dec!(40),
+            },
+        ];
+        let out = run(&users, &[], std::slice::from_ref(&split), &[]);
+        assert_eq!(sources(&out), vec![rule_id(1)]);
+        assert_eq!(out[0].shares, split.targets);
+
+        split.targets[1].cost_group = group(99);
+        let fallback = rule(2, 2, 2, vec![dept("sales")]);
+        let out = run(&users, &[], &[split, fallback], &[]);
+        assert_eq!(sources(&out), vec![rule_id(2)]);
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub use engine::{
     AllocationInput, AllocationSource, ConditionTrial, Evaluator, Explanation, RuleTrial,
     UserAllocation, evaluate,
 };
-pub use overrides::{MAX_PERCENT_DECIMALS, Override, OverrideError, Share};
+pub use overrides::{
+    MAX_PERCENT_DECIMALS, Override, OverrideError, Share, check_shares, moved_shares,
+};
 pub use price::{
     Currency, MAX_PRICE_DECIMALS, MAX_UNIT_PRICE, Price, PriceError, price_on, prices_in_force,
 };
@@ -33,5 +35,5 @@ pub use report::{
 pub use rule::{
     AllocationRule, AllocationRuleEntry, Attribute, CompiledRule, Condition, MAX_PATTERN_LEN,
     MAX_REGEX_SIZE, MAX_VALUES, Operator, RuleError, RuleOrderError, check_managers,
-    check_rule_order, named_managers, validate_conditions,
+    check_rule_order, check_targets, named_managers, validate_conditions,
 };

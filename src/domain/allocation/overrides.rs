@@ -36,7 +36,69 @@ impl Share {
     }
 }
 
-/// An override that cannot be stored, naming what is wrong.
+/// Checks that `shares` split a whole: at least one, each above 0 with at most
+/// [`MAX_PERCENT_DECIMALS`] decimal places, no group twice, summing to exactly 100. What an
+/// override's shares and a split rule's targets must both be.
+///
+/// # Errors
+/// The first problem found, as an [`OverrideError`].
+pub fn check_shares(shares: &[Share]) -> Result<(), OverrideError> {
+    if shares.is_empty() {
+        return Err(OverrideError::NoShares);
+    }
+    let mut seen = HashSet::with_capacity(shares.len());
+    let mut sum = Decimal::ZERO;
+    for (index, share) in shares.iter().enumerate() {
+        if share.percent <= Decimal::ZERO {
+            return Err(OverrideError::NotPositive {
+                index,
+                percent: share.percent,
+            });
+        }
+        if share.percent.normalize().scale() > MAX_PERCENT_DECIMALS {
+            return Err(OverrideError::TooPrecise {
+                index,
+                percent: share.percent,
+            });
+        }
+        if !seen.insert(share.cost_group) {
+            return Err(OverrideError::DuplicateGroup {
+                index,
+                cost_group: share.cost_group,
+            });
+        }
+        sum = sum.checked_add(share.percent).unwrap_or(Decimal::MAX);
+    }
+    if sum != Decimal::ONE_HUNDRED {
+        return Err(OverrideError::SumNot100 { sum });
+    }
+    Ok(())
+}
+
+/// `shares` with cost group `from`'s share moved to `to`: added to the share `to` already has,
+/// or taking `from`'s place. Still a whole when `shares` was.
+pub fn moved_shares(shares: &[Share], from: CostGroupId, to: CostGroupId) -> Vec<Share> {
+    let mut out: Vec<Share> = Vec::with_capacity(shares.len());
+    for s in shares {
+        let group = if s.cost_group == from {
+            to
+        } else {
+            s.cost_group
+        };
+        match out.iter_mut().find(|k| k.cost_group == group) {
+            Some(kept) => kept.percent += s.percent,
+            None => out.push(Share {
+                cost_group: group,
+                percent: s.percent,
+            }),
+        }
+    }
+    out
+}
+
+/// Shares that do not split a whole, naming what is wrong; the message names the list
+/// `shares`, as an override's input does ([`OverrideError::field`] and
+/// [`OverrideError::detail`] let another list, a rule's `targets`, be named instead).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum OverrideError {
     /// No shares at all.
@@ -76,6 +138,37 @@ pub enum OverrideError {
     },
 }
 
+impl OverrideError {
+    /// The field at fault below the list: `[1].percent`, `[2].costGroupId`, or `""` for the
+    /// list as a whole.
+    pub fn field(&self) -> String {
+        match self {
+            OverrideError::NotPositive { index, .. } | OverrideError::TooPrecise { index, .. } => {
+                format!("[{index}].percent")
+            }
+            OverrideError::DuplicateGroup { index, .. } => format!("[{index}].costGroupId"),
+            OverrideError::NoShares | OverrideError::SumNot100 { .. } => String::new(),
+        }
+    }
+
+    /// What is wrong with [`OverrideError::field`], without naming it.
+    pub fn detail(&self) -> String {
+        match self {
+            OverrideError::NoShares => "must not be empty: give at least one".to_owned(),
+            OverrideError::NotPositive { percent, .. } => {
+                format!("must be greater than 0, got {percent}")
+            }
+            OverrideError::TooPrecise { percent, .. } => {
+                format!("must have at most {MAX_PERCENT_DECIMALS} decimal places, got {percent}")
+            }
+            OverrideError::DuplicateGroup { cost_group, .. } => {
+                format!("{cost_group} appears twice; merge the two")
+            }
+            OverrideError::SumNot100 { sum } => format!("must sum to exactly 100, got {sum}"),
+        }
+    }
+}
+
 /// A user's allocation set by hand; wins over every rule. Built only through [`Override::new`],
 /// so its shares always sum to exactly 100.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,35 +184,7 @@ impl Override {
     /// The first problem found: no shares, a share of 0 or less, a share with more than
     /// [`MAX_PERCENT_DECIMALS`] decimal places, a group named twice, or a sum other than 100.
     pub fn new(user_id: UserId, shares: Vec<Share>) -> Result<Self, OverrideError> {
-        if shares.is_empty() {
-            return Err(OverrideError::NoShares);
-        }
-        let mut seen = HashSet::with_capacity(shares.len());
-        let mut sum = Decimal::ZERO;
-        for (index, share) in shares.iter().enumerate() {
-            if share.percent <= Decimal::ZERO {
-                return Err(OverrideError::NotPositive {
-                    index,
-                    percent: share.percent,
-                });
-            }
-            if share.percent.normalize().scale() > MAX_PERCENT_DECIMALS {
-                return Err(OverrideError::TooPrecise {
-                    index,
-                    percent: share.percent,
-                });
-            }
-            if !seen.insert(share.cost_group) {
-                return Err(OverrideError::DuplicateGroup {
-                    index,
-                    cost_group: share.cost_group,
-                });
-            }
-            sum = sum.checked_add(share.percent).unwrap_or(Decimal::MAX);
-        }
-        if sum != Decimal::ONE_HUNDRED {
-            return Err(OverrideError::SumNot100 { sum });
-        }
+        check_shares(&shares)?;
         Ok(Override { user_id, shares })
     }
 
@@ -215,6 +280,20 @@ mod tests {
                 "{err:?} should contain {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn moving_a_share_merges_it_into_the_target_group() {
+        let shares = [share(1, dec!(60)), share(2, dec!(30)), share(3, dec!(10))];
+        let gid = |n| CostGroupId(guid(n));
+        assert_eq!(
+            moved_shares(&shares, gid(3), gid(1)),
+            vec![share(1, dec!(70)), share(2, dec!(30))]
+        );
+        assert_eq!(
+            moved_shares(&shares, gid(2), gid(9)),
+            vec![share(1, dec!(60)), share(9, dec!(30)), share(3, dec!(10))]
+        );
     }
 
     #[test]

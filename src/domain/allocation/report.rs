@@ -919,6 +919,18 @@ mod tests {
         ],
     ];
 
+    /// Split `split` of [`SPLITS`] over the groups from `first_group` on (of seven, wrapping).
+    fn split_of(split: usize, first_group: u128) -> Vec<Share> {
+        SPLITS[split]
+            .iter()
+            .enumerate()
+            .map(|(k, p)| Share {
+                cost_group: gid((first_group + k as u128) % 7),
+                percent: *p,
+            })
+            .collect()
+    }
+
     #[derive(Debug, Clone)]
     struct Case {
         users: Vec<User>,
@@ -933,7 +945,9 @@ mod tests {
     fn arb_report_case() -> impl Strategy<Value = Case> {
         let user_specs = prop::collection::vec((0usize..4, prop::bool::weighted(0.05)), 1..40);
         let license_specs = prop::collection::vec((0usize..40, 0u128..5), 0..80);
-        let rule_specs = prop::collection::vec((0usize..4, 0u128..7, -2i32..3), 0..5);
+        // Rules split too: each takes one of SPLITS over consecutive groups.
+        let rule_specs =
+            prop::collection::vec((0usize..4, 0usize..SPLITS.len(), 0u128..7, -2i32..3), 0..5);
         let override_specs =
             prop::collection::vec((0usize..40, 0usize..SPLITS.len(), 0u128..7), 0..12);
         let price_specs = prop::collection::vec(prop::option::of((0i64..100_000_000, 0u32..=6)), 5);
@@ -969,10 +983,10 @@ mod tests {
                     let rules = rule_specs
                         .iter()
                         .enumerate()
-                        .map(|(i, &(d, target, priority))| AllocationRule {
+                        .map(|(i, &(d, split, first_group, priority))| AllocationRule {
                             id: AllocationRuleId(guid(0x5000 + i as u128)),
                             tenant_id: tenant(),
-                            target: gid(target),
+                            targets: split_of(split, first_group),
                             priority,
                             enabled: true,
                             conditions: vec![Condition {
@@ -986,15 +1000,8 @@ mod tests {
                     let overrides = override_specs
                         .iter()
                         .map(|&(u, split, first_group)| {
-                            let shares = SPLITS[split]
-                                .iter()
-                                .enumerate()
-                                .map(|(k, p)| Share {
-                                    cost_group: gid((first_group + k as u128) % 7),
-                                    percent: *p,
-                                })
-                                .collect();
-                            Override::new(UserId(guid(u as u128)), shares).unwrap()
+                            Override::new(UserId(guid(u as u128)), split_of(split, first_group))
+                                .unwrap()
                         })
                         .collect();
                     let prices = price_specs

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use regex::{Regex, RegexBuilder};
 use thiserror::Error;
 
+use super::overrides::{OverrideError, Share, check_shares};
 use crate::domain::error::clip;
 use crate::domain::ids::{AllocationRuleId, CostGroupId, SkuId, TenantId, UserId};
 use crate::domain::user::{EXTENSION_ATTRIBUTES, User};
@@ -330,6 +331,9 @@ pub enum RuleError {
         /// The user id given.
         value: UserId,
     },
+    /// A problem with a rule's targets (the shares it splits its users into).
+    #[error("targets{}: {}", .0.field(), .0.detail())]
+    InTargets(OverrideError),
     /// A problem in one condition of a rule.
     #[error("conditions[{index}]: {source}")]
     InCondition {
@@ -544,8 +548,10 @@ pub struct AllocationRule {
     pub id: AllocationRuleId,
     /// The tenant it belongs to.
     pub tenant_id: TenantId,
-    /// The cost group matching users go to, 100 %.
-    pub target: CostGroupId,
+    /// The cost groups matching users go to, with their percentages: one share of 100 for a
+    /// single-target rule, several for a split rule. Validated as an override's shares are
+    /// (above 0, at most two decimals, each group once, summing to exactly 100).
+    pub targets: Vec<Share>,
     /// Lower runs first; ties are broken by id.
     pub priority: i32,
     /// Disabled rules are kept but never match.
@@ -555,10 +561,26 @@ pub struct AllocationRule {
 }
 
 impl AllocationRule {
-    /// Checks the rule has conditions and that each is valid.
+    /// The first of the rule's targets: the only one of a single-target rule.
+    pub fn first_target(&self) -> Option<CostGroupId> {
+        self.targets.first().map(|s| s.cost_group)
+    }
+
+    /// Whether one of the rule's targets is `group`.
+    pub fn targets_group(&self, group: CostGroupId) -> bool {
+        self.targets.iter().any(|s| s.cost_group == group)
+    }
+
+    /// Whether the rule places its users in more than one cost group.
+    pub fn is_split(&self) -> bool {
+        self.targets.len() > 1
+    }
+
+    /// Checks the rule's targets, that it has conditions and that each is valid.
     ///
     /// # Errors
-    /// [`RuleError::NoConditions`], or [`RuleError::InCondition`] naming the first bad condition.
+    /// [`RuleError::InTargets`] naming the first bad target, [`RuleError::NoConditions`], or
+    /// [`RuleError::InCondition`] naming the first bad condition.
     pub fn validate(&self) -> Result<(), RuleError> {
         self.compile().map(|_| ())
     }
@@ -568,6 +590,7 @@ impl AllocationRule {
     /// # Errors
     /// As [`AllocationRule::validate`].
     pub fn compile(&self) -> Result<CompiledRule, RuleError> {
+        check_targets(&self.targets)?;
         Ok(CompiledRule {
             rule: self.clone(),
             conditions: compile_conditions(&self.conditions)?,
@@ -581,6 +604,16 @@ impl AllocationRule {
 /// As [`AllocationRule::validate`].
 pub fn validate_conditions(conditions: &[Condition]) -> Result<(), RuleError> {
     compile_conditions(conditions).map(|_| ())
+}
+
+/// Checks that `targets` could be a rule's: at least one, each above 0 with at most
+/// [`MAX_PERCENT_DECIMALS`](super::MAX_PERCENT_DECIMALS) decimals, no group twice, summing to
+/// exactly 100.
+///
+/// # Errors
+/// [`RuleError::InTargets`] with the first problem found.
+pub fn check_targets(targets: &[Share]) -> Result<(), RuleError> {
+    check_shares(targets).map_err(RuleError::InTargets)
 }
 
 /// The user ids `manager` conditions of `conditions` name (values that are not GUIDs, which
@@ -898,6 +931,8 @@ impl CompiledCondition {
 mod tests {
     use super::*;
     use crate::domain::allocation::test_support::{guid, user};
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
 
     fn cond(attribute: Attribute, operator: Operator, values: &[&str]) -> Condition {
         Condition {
@@ -1366,7 +1401,7 @@ mod tests {
         let rule = AllocationRule {
             id: AllocationRuleId(guid(1)),
             tenant_id: TenantId(guid(2)),
-            target: CostGroupId(guid(3)),
+            targets: vec![Share::whole(CostGroupId(guid(3)))],
             priority: 0,
             enabled: true,
             conditions: vec![],
@@ -1375,11 +1410,64 @@ mod tests {
     }
 
     #[test]
+    fn split_targets_are_checked_as_override_shares_are_and_named_as_targets() {
+        let split = |targets: &[(u128, Decimal)]| AllocationRule {
+            id: AllocationRuleId(guid(1)),
+            tenant_id: TenantId(guid(2)),
+            targets: targets
+                .iter()
+                .map(|(g, percent)| Share {
+                    cost_group: CostGroupId(guid(*g)),
+                    percent: *percent,
+                })
+                .collect(),
+            priority: 0,
+            enabled: true,
+            conditions: vec![cond(Attribute::City, Operator::IsEmpty, &[])],
+        };
+        let ok = split(&[(3, dec!(60)), (4, dec!(40))]);
+        assert_eq!(ok.validate(), Ok(()));
+        assert!(ok.is_split());
+        assert_eq!(ok.first_target(), Some(CostGroupId(guid(3))));
+        assert!(ok.targets_group(CostGroupId(guid(4))));
+        let cases: Vec<(Vec<(u128, Decimal)>, &str)> = vec![
+            (vec![], "targets: must not be empty"),
+            (
+                vec![(3, dec!(60)), (4, dec!(30))],
+                "targets: must sum to exactly 100, got 90",
+            ),
+            (
+                vec![(3, dec!(66.667)), (4, dec!(33.333))],
+                "targets[0].percent: must have at most 2 decimal places, got 66.667",
+            ),
+            (
+                vec![(3, dec!(100)), (4, dec!(0))],
+                "targets[1].percent: must be greater than 0, got 0",
+            ),
+            (
+                vec![(3, dec!(110)), (4, dec!(-10))],
+                "targets[1].percent: must be greater than 0, got -10",
+            ),
+            (
+                vec![(3, dec!(50)), (3, dec!(50))],
+                "targets[1].costGroupId: 00000000-0000-0000-0000-000000000003 appears twice",
+            ),
+        ];
+        for (targets, expected) in cases {
+            let err = split(&targets).validate().unwrap_err().to_string();
+            assert!(
+                err.starts_with(expected),
+                "{err:?} should start with {expected:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_rule_error_names_the_bad_condition() {
         let rule = AllocationRule {
             id: AllocationRuleId(guid(1)),
             tenant_id: TenantId(guid(2)),
-            target: CostGroupId(guid(3)),
+            targets: vec![Share::whole(CostGroupId(guid(3)))],
             priority: 0,
             enabled: true,
             conditions: vec![

@@ -235,9 +235,32 @@ impl AllocationRuleObject {
         ID(self.0.rule.tenant_id.to_string())
     }
 
-    /// The cost group matching users go to, 100 %.
+    /// The cost group matching users go to: the only one of a single-target rule (100 %); for a
+    /// split rule, its first target as listed in `targets` (which gives every group with its
+    /// percentage).
     async fn cost_group(&self, ctx: &Context<'_>) -> ApiResult<CostGroupObject> {
-        cost_group(ctx, self.0.rule.target).await
+        let first =
+            self.0.rule.first_target().ok_or_else(|| {
+                ApiError::Internal(format!("rule {} has no target", self.0.rule.id))
+            })?;
+        cost_group(ctx, first).await
+    }
+
+    /// The cost groups matching users go to, each with its percentage, in the order given:
+    /// one target of 100 for a single-target rule, several summing to 100 for a split rule.
+    async fn targets(&self) -> Vec<AllocationRuleTargetObject> {
+        self.0
+            .rule
+            .targets
+            .iter()
+            .cloned()
+            .map(AllocationRuleTargetObject)
+            .collect()
+    }
+
+    /// Whether the rule splits its users across several cost groups.
+    async fn split(&self) -> bool {
+        self.0.rule.is_split()
     }
 
     /// Lower runs first; the first enabled rule whose conditions all hold wins.
@@ -292,6 +315,28 @@ async fn cost_group(ctx: &Context<'_>, id: CostGroupId) -> ApiResult<CostGroupOb
         .await?
         .map(CostGroupObject)
         .ok_or_else(|| ApiError::Internal(format!("cost group {id} missing")))
+}
+
+/// One cost group a rule places its users in, with the percentage of their cost it takes.
+pub struct AllocationRuleTargetObject(Share);
+
+#[Object(name = "AllocationRuleTarget")]
+impl AllocationRuleTargetObject {
+    /// The cost group's id (GUID).
+    async fn cost_group_id(&self) -> ID {
+        ID(self.0.cost_group.to_string())
+    }
+
+    /// The cost group.
+    async fn cost_group(&self, ctx: &Context<'_>) -> ApiResult<CostGroupObject> {
+        cost_group(ctx, self.0.cost_group).await
+    }
+
+    /// Percent of each placed user's cost: above 0, at most 2 decimal places; a rule's targets
+    /// sum to 100.
+    async fn percent(&self) -> Decimal {
+        self.0.percent
+    }
 }
 
 /// The part of a user's license cost that goes to one cost group.
@@ -404,11 +449,23 @@ impl AllocationConditionInput {
     }
 }
 
+/// One cost group a split rule places its users in, with its percentage.
+#[derive(InputObject)]
+pub struct AllocationRuleTargetInput {
+    /// The cost group, of the rule's tenant (GUID).
+    pub cost_group_id: ID,
+    /// Percentage: above 0, at most 2 decimal places; a rule's targets sum to exactly 100.
+    pub percent: Decimal,
+}
+
 /// A rule of a tenant, not yet stored (e.g. for a preview).
 #[derive(InputObject)]
 pub struct AllocationRuleInput {
-    /// The cost group matching users go to, of the same tenant.
-    pub cost_group_id: ID,
+    /// The one cost group matching users go to, of the same tenant; or give `targets`.
+    pub cost_group_id: Option<ID>,
+    /// The cost groups matching users are split across, with percentages summing to 100 (no
+    /// group twice); or give `costGroupId`.
+    pub targets: Option<Vec<AllocationRuleTargetInput>>,
     /// All must hold; at least one.
     pub conditions: Vec<AllocationConditionInput>,
     /// Disabled rules never match; null counts as the default.
@@ -421,8 +478,11 @@ pub struct AllocationRuleInput {
 pub struct CreateAllocationRuleInput {
     /// The tenant (GUID).
     pub tenant_id: ID,
-    /// The cost group matching users go to, of the same tenant.
-    pub cost_group_id: ID,
+    /// The one cost group matching users go to, of the same tenant; or give `targets`.
+    pub cost_group_id: Option<ID>,
+    /// The cost groups matching users are split across, with percentages summing to 100 (no
+    /// group twice), of the same tenant; or give `costGroupId`.
+    pub targets: Option<Vec<AllocationRuleTargetInput>>,
     /// All must hold; at least one.
     pub conditions: Vec<AllocationConditionInput>,
     /// Disabled rules are kept but never match; null counts as the default.
@@ -437,8 +497,12 @@ pub struct CreateAllocationRuleInput {
 /// Changes to a rule; omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateAllocationRuleInput {
-    /// A new target, a cost group of the rule's tenant.
+    /// A new single target, a cost group of the rule's tenant (a split rule stops splitting);
+    /// not with `targets`.
     pub cost_group_id: Option<ID>,
+    /// New targets, replacing all of them: cost groups of the rule's tenant with percentages
+    /// summing to 100; not with `costGroupId`.
+    pub targets: Option<Vec<AllocationRuleTargetInput>>,
     /// New conditions, replacing all of them; at least one.
     pub conditions: Option<Vec<AllocationConditionInput>>,
     /// Enables or disables the rule.
@@ -447,6 +511,41 @@ pub struct UpdateAllocationRuleInput {
     /// the allocation of the days from it on (refused with `CONFLICT` naming a closed month
     /// among them); a later day schedules the change (`Tenant.scheduledAllocationChanges`).
     pub effective_from: Option<super::Date>,
+}
+
+/// The targets given as input field `{prefix}.costGroupId` (one cost group, 100 %) or
+/// `{prefix}.targets` (a split); `None` when neither is given. `BAD_USER_INPUT` when both are,
+/// or an id is not a GUID; the split itself is checked with the rule.
+pub(crate) fn parse_targets(
+    prefix: &str,
+    cost_group_id: Option<ID>,
+    targets: Option<Vec<AllocationRuleTargetInput>>,
+) -> ApiResult<Option<Vec<Share>>> {
+    match (cost_group_id, targets) {
+        (Some(_), Some(_)) => Err(ApiError::BadUserInput(format!(
+            "{prefix}.targets: give either costGroupId (one cost group) or targets (a split), \
+             not both"
+        ))),
+        (Some(id), None) => Ok(Some(vec![Share::whole(parse_id(
+            &format!("{prefix}.costGroupId"),
+            &id,
+        )?)])),
+        (None, Some(targets)) => targets
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                Ok(Share {
+                    cost_group: parse_id(
+                        &format!("{prefix}.targets[{i}].costGroupId"),
+                        &t.cost_group_id,
+                    )?,
+                    percent: t.percent,
+                })
+            })
+            .collect::<ApiResult<Vec<Share>>>()
+            .map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Checked conditions of input field `{prefix}.conditions`; `BAD_USER_INPUT` naming the field
@@ -465,7 +564,7 @@ pub(crate) fn parse_conditions(
 
 /// A checked rule of `tenant` from input field `prefix` (`input`, `rules[2]`), with a new id and
 /// priority 0 (callers ordering several rules set it). `BAD_USER_INPUT` naming the field at
-/// fault; whether the cost group belongs to the tenant is for the store to check.
+/// fault; whether the cost groups belong to the tenant is for the store to check.
 pub(crate) fn parse_rule_input(
     prefix: &str,
     tenant: TenantId,
@@ -482,11 +581,15 @@ pub(crate) fn compile_rule_input(
     priority: i32,
     input: AllocationRuleInput,
 ) -> ApiResult<CompiledRule> {
-    let target: CostGroupId = parse_id(&format!("{prefix}.costGroupId"), &input.cost_group_id)?;
+    let targets = parse_targets(prefix, input.cost_group_id, input.targets)?.ok_or_else(|| {
+        ApiError::BadUserInput(format!(
+            "{prefix}.costGroupId: give costGroupId (one cost group) or targets (a split)"
+        ))
+    })?;
     AllocationRule {
         id: AllocationRuleId(Uuid::new_v4()),
         tenant_id: tenant,
-        target,
+        targets,
         priority,
         enabled: input.enabled.unwrap_or(true),
         conditions: input

@@ -188,10 +188,19 @@ impl PreviewQuery {
             return Err(not_found());
         }
         for (i, rule) in compiled.iter().map(CompiledRule::rule).enumerate() {
-            if !groups.iter().any(|g| g.id == rule.target) {
+            let missing = rule
+                .targets
+                .iter()
+                .position(|t| !groups.iter().any(|g| g.id == t.cost_group));
+            if let Some(k) = missing {
+                let field = if rule.is_split() {
+                    format!("rules[{i}].targets[{k}].costGroupId")
+                } else {
+                    format!("rules[{i}].costGroupId")
+                };
                 return Err(ApiError::NotFound(format!(
-                    "rules[{i}].costGroupId: cost group {} not found",
-                    rule.target
+                    "{field}: cost group {} not found",
+                    rule.targets[k].cost_group
                 )));
             }
         }

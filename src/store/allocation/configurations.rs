@@ -17,13 +17,13 @@ use uuid::Uuid;
 
 use super::reads::{
     conditions_json, cost_group_of_row, list_overrides_of_tenant_on,
-    list_rule_entries_of_tenant_on, rule_entry_of_row,
+    list_rule_entries_of_tenant_on, rule_entry_of_row, target_rows,
 };
 use crate::domain::allocation::{AllocationRuleEntry, Configuration, Override, Share};
 use crate::domain::{CostGroup, CostGroupId, TenantId, UserId};
 use crate::store::entities::{
     allocation_configuration, allocation_override, allocation_override_share, allocation_rule,
-    cost_group, user, user_allocation,
+    allocation_rule_target, cost_group, user, user_allocation,
 };
 use crate::store::error::StoreError;
 use crate::store::history;
@@ -74,7 +74,12 @@ struct StoredGroup {
 #[serde(rename_all = "camelCase")]
 struct StoredRule {
     id: Uuid,
+    /// The first target; the only one in versions written before split rules.
     cost_group_id: Uuid,
+    /// Every target with its percentage, in order; absent in versions written before split
+    /// rules (their one target is `cost_group_id`, whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    targets: Option<Vec<(Uuid, String)>>,
     priority: i32,
     enabled: bool,
     conditions: serde_json::Value,
@@ -96,7 +101,10 @@ pub(super) fn rule_row(entry: &AllocationRuleEntry) -> allocation_rule::ActiveMo
     allocation_rule::ActiveModel {
         id: Set(rule.id.uuid()),
         tenant_id: Set(rule.tenant_id.uuid()),
-        cost_group_id: Set(rule.target.uuid()),
+        // The first target, for readers of the column (every rule has one).
+        cost_group_id: Set(rule
+            .first_target()
+            .map_or_else(Uuid::nil, CostGroupId::uuid)),
         priority: Set(rule.priority),
         enabled: Set(rule.enabled),
         conditions: Set(conditions_json(&rule.conditions)),
@@ -126,7 +134,17 @@ fn to_json(c: &Configuration) -> serde_json::Value {
             .iter()
             .map(|e| StoredRule {
                 id: e.rule.id.uuid(),
-                cost_group_id: e.rule.target.uuid(),
+                cost_group_id: e
+                    .rule
+                    .first_target()
+                    .map_or_else(Uuid::nil, CostGroupId::uuid),
+                targets: Some(
+                    e.rule
+                        .targets
+                        .iter()
+                        .map(|t| (t.cost_group.uuid(), t.percent.normalize().to_string()))
+                        .collect(),
+                ),
                 priority: e.rule.priority,
                 enabled: e.rule.enabled,
                 conditions: conditions_json(&e.rule.conditions),
@@ -167,16 +185,30 @@ fn of_json(
         .rules
         .into_iter()
         .map(|r| {
-            rule_entry_of_row(allocation_rule::Model {
-                id: r.id,
-                tenant_id: m.tenant_id,
-                cost_group_id: r.cost_group_id,
-                priority: r.priority,
-                enabled: r.enabled,
-                conditions: r.conditions,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-            })
+            let targets = r
+                .targets
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(group, percent)| {
+                    Ok(Share {
+                        cost_group: CostGroupId(group),
+                        percent: Decimal::from_str(&percent).map_err(|e| corrupt(e.to_string()))?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            rule_entry_of_row(
+                allocation_rule::Model {
+                    id: r.id,
+                    tenant_id: m.tenant_id,
+                    cost_group_id: r.cost_group_id,
+                    priority: r.priority,
+                    enabled: r.enabled,
+                    conditions: r.conditions,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                },
+                targets,
+            )
         })
         .collect::<Result<Vec<_>, _>>()?;
     let overrides = stored
@@ -282,19 +314,30 @@ pub(super) async fn write_tables(
         .filter(allocation_override::Column::TenantId.eq(tenant_id.uuid()))
         .exec(conn)
         .await?;
+    allocation_rule_target::Entity::delete_many()
+        .filter(allocation_rule_target::Column::TenantId.eq(tenant_id.uuid()))
+        .exec(conn)
+        .await?;
     allocation_rule::Entity::delete_many()
         .filter(allocation_rule::Column::TenantId.eq(tenant_id.uuid()))
         .exec(conn)
         .await?;
     write_groups(conn, tenant_id, &configuration.groups).await?;
-    let rules: Vec<allocation_rule::ActiveModel> = configuration
+    let kept: Vec<&AllocationRuleEntry> = configuration
         .rules
         .iter()
-        .filter(|e| groups.contains(&e.rule.target.uuid()))
-        .map(rule_row)
+        .filter(|e| {
+            e.rule
+                .targets
+                .iter()
+                .all(|t| groups.contains(&t.cost_group.uuid()))
+        })
         .collect();
-    if !rules.is_empty() {
-        allocation_rule::Entity::insert_many(rules)
+    if !kept.is_empty() {
+        allocation_rule::Entity::insert_many(kept.iter().map(|e| rule_row(e)))
+            .exec_without_returning(conn)
+            .await?;
+        allocation_rule_target::Entity::insert_many(kept.iter().flat_map(|e| target_rows(&e.rule)))
             .exec_without_returning(conn)
             .await?;
     }

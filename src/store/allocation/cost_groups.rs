@@ -16,15 +16,16 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::reads::cost_group_of_row;
+use super::configurations::rule_row;
+use super::reads::{cost_group_of_row, list_rule_entries_of_tenant_on, target_rows};
 use super::write::TenantWrite;
-use crate::domain::allocation::{Configuration, Override, Share};
+use crate::domain::allocation::{Configuration, Override, moved_shares};
 use crate::domain::audit::AuditChange;
 use crate::domain::cost_group::{CostGroupError, check_tree};
 use crate::domain::{CostGroup, CostGroupId, TenantId, TenantScope};
 use crate::store::connect::Store;
 use crate::store::entities::cost_group::{self, Column, Entity};
-use crate::store::entities::{allocation_override_share, allocation_rule, user_allocation};
+use crate::store::entities::{allocation_override_share, allocation_rule_target, user_allocation};
 use crate::store::error::StoreError;
 use crate::store::history;
 use crate::store::transaction::stored_now;
@@ -255,8 +256,8 @@ pub async fn delete_cost_group(
     }
     let children = groups.iter().filter(|g| g.parent_id == Some(id)).count();
     let members = members_of(txn, id).await?;
-    let rules = allocation_rule::Entity::find()
-        .filter(allocation_rule::Column::CostGroupId.eq(id.uuid()))
+    let rules = allocation_rule_target::Entity::find()
+        .filter(allocation_rule_target::Column::CostGroupId.eq(id.uuid()))
         .count(txn)
         .await? as usize;
     let mut change = change_of(actor, "deleteCostGroup", &group, Some(&group), None);
@@ -355,30 +356,16 @@ fn deleted_from(
     for e in configuration
         .rules
         .iter_mut()
-        .filter(|e| e.rule.target == id)
+        .filter(|e| e.rule.targets_group(id))
     {
-        e.rule.target = target;
+        e.rule.targets = moved_shares(&e.rule.targets, id, target);
         e.updated_at = now;
     }
     for o in &mut configuration.overrides {
         if !o.shares().iter().any(|s| s.cost_group == id) {
             continue;
         }
-        let mut shares: Vec<Share> = Vec::new();
-        for s in o.shares() {
-            let group = if s.cost_group == id {
-                target
-            } else {
-                s.cost_group
-            };
-            match shares.iter_mut().find(|k| k.cost_group == group) {
-                Some(kept) => kept.percent += s.percent,
-                None => shares.push(Share {
-                    cost_group: group,
-                    percent: s.percent,
-                }),
-            }
-        }
+        let shares = moved_shares(o.shares(), id, target);
         let user = o.user_id();
         *o = Override::new(user, shares).map_err(|e| StoreError::Corrupt {
             table: "allocation_configurations",
@@ -415,15 +402,7 @@ async fn reassign(
             .exec(txn)
             .await?;
     }
-    allocation_rule::Entity::update_many()
-        .col_expr(allocation_rule::Column::CostGroupId, Expr::value(to.uuid()))
-        .col_expr(
-            allocation_rule::Column::UpdatedAt,
-            Expr::value(stored_now()),
-        )
-        .filter(allocation_rule::Column::CostGroupId.eq(id.uuid()))
-        .exec(txn)
-        .await?;
+    reassign_rule_targets(txn, from.tenant_id, id, to).await?;
     let overrides = reassign_override_shares(txn, id, to).await?;
     let placed = user_allocation::Entity::find()
         .filter(user_allocation::Column::CostGroupId.eq(id.uuid()))
@@ -436,6 +415,31 @@ async fn reassign(
         .exec(txn)
         .await?;
     Ok(overrides)
+}
+
+/// Moves the targets of `from` of the rules of `tenant_id` to `to` (merged into a target of
+/// `to` a split rule already has), inside `txn`.
+async fn reassign_rule_targets(
+    txn: &DatabaseTransaction,
+    tenant_id: TenantId,
+    from: CostGroupId,
+    to: CostGroupId,
+) -> Result<(), StoreError> {
+    let now = stored_now();
+    let rules = list_rule_entries_of_tenant_on(txn, tenant_id).await?;
+    for mut entry in rules.into_iter().filter(|e| e.rule.targets_group(from)) {
+        entry.rule.targets = moved_shares(&entry.rule.targets, from, to);
+        entry.updated_at = now;
+        allocation_rule_target::Entity::delete_many()
+            .filter(allocation_rule_target::Column::RuleId.eq(entry.rule.id.uuid()))
+            .exec(txn)
+            .await?;
+        rule_row(&entry).update(txn).await?;
+        allocation_rule_target::Entity::insert_many(target_rows(&entry.rule))
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn delete_row(

@@ -13,14 +13,14 @@ use uuid::Uuid;
 
 use crate::domain::allocation::{
     AllocationRule, AllocationRuleEntry, Attribute, Condition, Currency, Operator, Override, Price,
-    Share,
+    Share, check_targets,
 };
 use crate::domain::{
     AllocationRuleId, CostGroup, CostGroupId, SkuId, TenantId, TenantScope, UserId,
 };
 use crate::store::connect::Store;
 use crate::store::entities::{
-    allocation_override_share, allocation_rule, cost_group, license_price,
+    allocation_override_share, allocation_rule, allocation_rule_target, cost_group, license_price,
 };
 use crate::store::error::StoreError;
 
@@ -48,34 +48,65 @@ pub(super) fn conditions_json(conditions: &[Condition]) -> serde_json::Value {
     serde_json::json!(stored)
 }
 
-/// A rule row as a domain value; `Corrupt` when its stored conditions can't be read.
+/// The targets of rule `rule` from its target rows, in their order; `Corrupt` when a percent
+/// can't be read. Empty when there are no rows.
+pub(super) fn targets_of_rows(
+    rule: Uuid,
+    mut rows: Vec<allocation_rule_target::Model>,
+) -> Result<Vec<Share>, StoreError> {
+    rows.sort_by_key(|t| t.position);
+    rows.into_iter()
+        .map(|t| {
+            Ok(Share {
+                cost_group: CostGroupId(t.cost_group_id),
+                percent: Decimal::from_str(&t.percent).map_err(|e| StoreError::Corrupt {
+                    table: "allocation_rule_targets",
+                    detail: format!("target {} of rule {rule}: {e}", t.cost_group_id),
+                })?,
+            })
+        })
+        .collect()
+}
+
+/// A rule row with its `targets` as a domain value; `Corrupt` when its stored conditions can't
+/// be read or its targets don't split a whole. A rule without targets (written before split
+/// rules, or by a replica that predates them) targets its `cost_group_id` whole.
 pub(super) fn rule_entry_of_row(
     m: allocation_rule::Model,
+    targets: Vec<Share>,
 ) -> Result<AllocationRuleEntry, StoreError> {
     let corrupt = |detail: String| StoreError::Corrupt {
         table: "allocation_rules",
-        detail: format!("conditions of rule {}: {detail}", m.id),
+        detail: format!("rule {}: {detail}", m.id),
     };
-    let stored: Vec<StoredCondition> =
-        serde_json::from_value(m.conditions.clone()).map_err(|e| corrupt(e.to_string()))?;
+    let stored: Vec<StoredCondition> = serde_json::from_value(m.conditions.clone())
+        .map_err(|e| corrupt(format!("conditions: {e}")))?;
     let conditions = stored
         .into_iter()
         .map(|c| {
             Ok(Condition {
-                attribute: Attribute::from_name(&c.attribute)
-                    .ok_or_else(|| corrupt(format!("unknown attribute {:?}", c.attribute)))?,
-                operator: Operator::from_name(&c.operator)
-                    .ok_or_else(|| corrupt(format!("unknown operator {:?}", c.operator)))?,
+                attribute: Attribute::from_name(&c.attribute).ok_or_else(|| {
+                    corrupt(format!("conditions: unknown attribute {:?}", c.attribute))
+                })?,
+                operator: Operator::from_name(&c.operator).ok_or_else(|| {
+                    corrupt(format!("conditions: unknown operator {:?}", c.operator))
+                })?,
                 values: c.values,
                 case_sensitive: c.case_sensitive,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
+    let targets = if targets.is_empty() {
+        vec![Share::whole(CostGroupId(m.cost_group_id))]
+    } else {
+        targets
+    };
+    check_targets(&targets).map_err(|e| corrupt(e.to_string()))?;
     Ok(AllocationRuleEntry {
         rule: AllocationRule {
             id: AllocationRuleId(m.id),
             tenant_id: TenantId(m.tenant_id),
-            target: CostGroupId(m.cost_group_id),
+            targets,
             priority: m.priority,
             enabled: m.enabled,
             conditions,
@@ -85,11 +116,31 @@ pub(super) fn rule_entry_of_row(
     })
 }
 
-/// Rule rows as domain values.
+/// Rule rows with their target rows as domain values.
 fn rule_entries_of_rows(
-    rows: Vec<allocation_rule::Model>,
+    rows: Vec<(allocation_rule::Model, Vec<allocation_rule_target::Model>)>,
 ) -> Result<Vec<AllocationRuleEntry>, StoreError> {
-    rows.into_iter().map(rule_entry_of_row).collect()
+    rows.into_iter()
+        .map(|(m, targets)| {
+            let targets = targets_of_rows(m.id, targets)?;
+            rule_entry_of_row(m, targets)
+        })
+        .collect()
+}
+
+/// The target rows of `rule`, to insert with it (after its row).
+pub(super) fn target_rows(rule: &AllocationRule) -> Vec<allocation_rule_target::ActiveModel> {
+    use sea_orm::ActiveValue::Set;
+    (0..)
+        .zip(&rule.targets)
+        .map(|(position, s)| allocation_rule_target::ActiveModel {
+            rule_id: Set(rule.id.uuid()),
+            cost_group_id: Set(s.cost_group.uuid()),
+            tenant_id: Set(rule.tenant_id.uuid()),
+            percent: Set(s.percent.normalize().to_string()),
+            position: Set(position),
+        })
+        .collect()
 }
 
 /// Every rule of one tenant in priority order, on `conn` (the store or a transaction).
@@ -114,6 +165,7 @@ pub(super) async fn list_rule_entries_of_tenant_on(
         .filter(Column::TenantId.eq(tenant_id.uuid()))
         .order_by_asc(Column::Priority)
         .order_by_asc(Column::Id)
+        .find_with_related(allocation_rule_target::Entity)
         .all(conn)
         .await?;
     rule_entries_of_rows(rows)
@@ -130,21 +182,31 @@ pub async fn list_rules_of_tenants(
         .order_by_asc(Column::TenantId)
         .order_by_asc(Column::Priority)
         .order_by_asc(Column::Id)
+        .find_with_related(allocation_rule_target::Entity)
         .all(store.db())
         .await?;
     rule_entries_of_rows(rows)
 }
 
-/// The rules targeting each of `groups`, in priority order.
+/// The rules with a target among `groups` (split rules included), in priority order, each with
+/// all its targets; one statement.
 pub async fn list_rules_of_cost_groups(
     store: &Store,
     groups: &[CostGroupId],
 ) -> Result<Vec<AllocationRuleEntry>, StoreError> {
     use allocation_rule::{Column, Entity};
+    use sea_orm::{QuerySelect, QueryTrait};
+    let targeting = allocation_rule_target::Entity::find()
+        .select_only()
+        .column(allocation_rule_target::Column::RuleId)
+        .filter(allocation_rule_target::Column::CostGroupId.is_in(groups.iter().map(|g| g.uuid())))
+        .as_query()
+        .to_owned();
     let rows = Entity::find()
-        .filter(Column::CostGroupId.is_in(groups.iter().map(|g| g.uuid())))
+        .filter(Column::Id.in_subquery(targeting))
         .order_by_asc(Column::Priority)
         .order_by_asc(Column::Id)
+        .find_with_related(allocation_rule_target::Entity)
         .all(store.db())
         .await?;
     rule_entries_of_rows(rows)
@@ -156,7 +218,12 @@ pub async fn find_rules(
     scope: &TenantScope,
     ids: &[AllocationRuleId],
 ) -> Result<Vec<AllocationRuleEntry>, StoreError> {
-    rule_entries_of_rows(scoped_rules(scope, ids).all(store.db()).await?)
+    rule_entries_of_rows(
+        scoped_rules(scope, ids)
+            .find_with_related(allocation_rule_target::Entity)
+            .all(store.db())
+            .await?,
+    )
 }
 
 /// Rule rows of `ids` in a tenant of `scope`.

@@ -13,18 +13,19 @@ use sea_orm::{
 
 use super::configurations::rule_row;
 use super::reads::{
-    conditions_json, list_rule_entries_of_tenant_on, rule_entry_of_row, scoped_rules,
+    conditions_json, list_rule_entries_of_tenant_on, rule_entry_of_row, scoped_rules, target_rows,
+    targets_of_rows,
 };
 use super::write::TenantWrite;
 use crate::domain::allocation::{
-    AllocationRule, AllocationRuleEntry, Condition, check_managers, check_rule_order,
-    named_managers, validate_conditions,
+    AllocationRule, AllocationRuleEntry, Condition, Share, check_managers, check_rule_order,
+    check_targets, named_managers, validate_conditions,
 };
 use crate::domain::audit::AuditChange;
-use crate::domain::{AllocationRuleId, CostGroupId, TenantId, TenantScope, UserId};
+use crate::domain::{AllocationRuleId, TenantId, TenantScope, UserId};
 use crate::store::connect::Store;
 use crate::store::entities::allocation_rule::{Column, Entity};
-use crate::store::entities::{cost_group, user};
+use crate::store::entities::{allocation_rule_target, cost_group, user};
 use crate::store::error::StoreError;
 use crate::store::transaction::stored_now;
 
@@ -32,7 +33,15 @@ use crate::store::transaction::stored_now;
 fn audit_json(rule: &AllocationRule) -> serde_json::Value {
     serde_json::json!({
         "id": rule.id.to_string(),
-        "costGroupId": rule.target.to_string(),
+        "costGroupId": rule.first_target().map(|g| g.to_string()),
+        "targets": rule
+            .targets
+            .iter()
+            .map(|t| serde_json::json!({
+                "costGroupId": t.cost_group.to_string(),
+                "percent": t.percent.normalize().to_string(),
+            }))
+            .collect::<Vec<_>>(),
         "priority": rule.priority,
         "enabled": rule.enabled,
         "conditions": conditions_json(&rule.conditions),
@@ -45,11 +54,15 @@ async fn get_rule_on(
     scope: &TenantScope,
     id: AllocationRuleId,
 ) -> Result<AllocationRuleEntry, StoreError> {
-    let row = scoped_rules(scope, &[id])
-        .one(txn)
+    let (row, targets) = scoped_rules(scope, &[id])
+        .find_with_related(allocation_rule_target::Entity)
+        .all(txn)
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::NotFound(format!("allocation rule {id}")))?;
-    rule_entry_of_row(row)
+    let targets = targets_of_rows(row.id, targets)?;
+    rule_entry_of_row(row, targets)
 }
 
 /// Begins a write to the tenant of rule `id`, and reads the rule as it stands once no other
@@ -67,19 +80,53 @@ async fn lock_rule(
     Ok((write, rule))
 }
 
-/// Fails with `NotFound` unless `group` is a cost group of `tenant_id`; a group of another tenant
-/// reads as unknown.
-async fn check_target(
+/// Fails with `NotFound` unless every target of `rule` is a cost group of its tenant, naming
+/// the first that is not (`input.costGroupId` for a single-target rule, `input.targets[i]`
+/// for a split one); a group of another tenant reads as unknown. One statement.
+async fn check_targets_exist(
     txn: &DatabaseTransaction,
-    tenant_id: TenantId,
-    group: CostGroupId,
+    rule: &AllocationRule,
 ) -> Result<(), StoreError> {
-    cost_group::Entity::find_by_id(group.uuid())
-        .filter(cost_group::Column::TenantId.eq(tenant_id.uuid()))
-        .one(txn)
+    let found: HashSet<uuid::Uuid> = cost_group::Entity::find()
+        .select_only()
+        .column(cost_group::Column::Id)
+        .filter(cost_group::Column::TenantId.eq(rule.tenant_id.uuid()))
+        .filter(cost_group::Column::Id.is_in(rule.targets.iter().map(|t| t.cost_group.uuid())))
+        .into_tuple()
+        .all(txn)
         .await?
-        .map(|_| ())
-        .ok_or_else(|| StoreError::NotFound(format!("input.costGroupId: cost group {group}")))
+        .into_iter()
+        .collect();
+    match rule
+        .targets
+        .iter()
+        .position(|t| !found.contains(&t.cost_group.uuid()))
+    {
+        None => Ok(()),
+        Some(i) => {
+            let field = if rule.is_split() {
+                format!("input.targets[{i}].costGroupId")
+            } else {
+                "input.costGroupId".to_owned()
+            };
+            Err(StoreError::NotFound(format!(
+                "{field}: cost group {}",
+                rule.targets[i].cost_group
+            )))
+        }
+    }
+}
+
+/// Writes the target rows of `rule`, replacing any it had, inside `txn`.
+async fn write_targets(txn: &DatabaseTransaction, rule: &AllocationRule) -> Result<(), StoreError> {
+    allocation_rule_target::Entity::delete_many()
+        .filter(allocation_rule_target::Column::RuleId.eq(rule.id.uuid()))
+        .exec(txn)
+        .await?;
+    allocation_rule_target::Entity::insert_many(target_rows(rule))
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
 }
 
 /// The users of `ids` that are present users of `tenant_id`, on `conn`; one statement, none
@@ -169,7 +216,7 @@ pub async fn create_rule(
     let mut write = TenantWrite::begin(store, scope, rule.tenant_id).await?;
     write.effective_from(effective_from).await?;
     let txn = write.txn();
-    check_target(txn, rule.tenant_id, rule.target).await?;
+    check_targets_exist(txn, &rule).await?;
     check_named_managers(txn, rule.tenant_id, &rule.conditions).await?;
     let last: Option<i32> = Entity::find()
         .select_only()
@@ -187,6 +234,7 @@ pub async fn create_rule(
         updated_at: now,
     };
     rule_row(&entry).insert(txn).await?;
+    write_targets(txn, &entry.rule).await?;
     let change = rule_change(
         actor,
         "createAllocationRule",
@@ -201,8 +249,9 @@ pub async fn create_rule(
 /// Changes to a rule; `None` leaves a value as it is.
 #[derive(Debug, Clone, Default)]
 pub struct AllocationRuleChanges {
-    /// A new target, a cost group of the rule's tenant.
-    pub target: Option<CostGroupId>,
+    /// New targets, cost groups of the rule's tenant: one share of 100, or a split checked as
+    /// [`check_targets`] does.
+    pub targets: Option<Vec<Share>>,
     /// New conditions, replacing all of them.
     pub conditions: Option<Vec<Condition>>,
     /// Enables or disables the rule.
@@ -224,13 +273,16 @@ pub async fn update_rule(
     if let Some(conditions) = &changes.conditions {
         validate_conditions(conditions)?;
     }
+    if let Some(targets) = &changes.targets {
+        check_targets(targets)?;
+    }
     let (mut write, before) = lock_rule(store, scope, id).await?;
     write.effective_from(effective_from).await?;
     let txn = write.txn();
     let mut after = before.clone();
-    if let Some(target) = changes.target {
-        check_target(txn, before.rule.tenant_id, target).await?;
-        after.rule.target = target;
+    if let Some(targets) = changes.targets {
+        after.rule.targets = targets;
+        check_targets_exist(txn, &after.rule).await?;
     }
     if let Some(conditions) = changes.conditions {
         check_named_managers(txn, before.rule.tenant_id, &conditions).await?;
@@ -241,6 +293,9 @@ pub async fn update_rule(
     }
     after.updated_at = stored_now();
     rule_row(&after).update(txn).await?;
+    if after.rule.targets != before.rule.targets {
+        write_targets(txn, &after.rule).await?;
+    }
     let change = rule_change(
         actor,
         "updateAllocationRule",
@@ -264,6 +319,10 @@ pub async fn delete_rule(
 ) -> Result<AllocationRuleId, StoreError> {
     let (mut write, before) = lock_rule(store, scope, id).await?;
     write.effective_from(effective_from).await?;
+    allocation_rule_target::Entity::delete_many()
+        .filter(allocation_rule_target::Column::RuleId.eq(id.uuid()))
+        .exec(write.txn())
+        .await?;
     Entity::delete_many()
         .filter(Column::TenantId.eq(before.rule.tenant_id.uuid()))
         .filter(Column::Id.eq(id.uuid()))

@@ -1,4 +1,5 @@
-//! Table `allocation_rules`: a tenant's ordered rules placing users in cost groups.
+//! Table `allocation_rules`: a tenant's ordered rules placing users in cost groups; their
+//! targets are in `allocation_rule_targets` (`cost_group_id` repeats the first).
 
 use sea_orm::entity::prelude::*;
 
@@ -17,8 +18,18 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-/// No relations are navigated through SeaORM; finders join explicitly.
+/// The rule's targets, read with it in one statement (`find_with_related`).
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The cost groups the rule places its users in.
+    #[sea_orm(has_many = "super::allocation_rule_target::Entity")]
+    Targets,
+}
+
+impl Related<super::allocation_rule_target::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Targets.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -6,6 +6,7 @@ pub mod allocation_history;
 pub mod allocation_override;
 pub mod allocation_override_share;
 pub mod allocation_rule;
+pub mod allocation_rule_target;
 pub mod audit_log;
 pub mod chargeback_month;
 pub mod commerce_quantity_history;
