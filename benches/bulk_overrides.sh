@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # A large overrides upload: `tenantgraph import` of 1 tenant x USERS users (default 10,000) from
 # `tenantgraph simulate` into SQLite, `tenantgraph serve` on that file, two cost groups made with
-# `createCostGroups`, then POST /import/tenants/{id}/overrides.csv of one row per user (USERS
-# rows): a dry run and an apply in each run, the apply moving every user to the other group than
-# the run before (so each apply changes all of them). Prints each request's status, time and the
-# server's peak resident memory (VmHWM).
-# Usage: bash benches/bulk_overrides.sh [users, default 10000] [runs, default 3]
+# `createCostGroups`, then POST /import/tenants/{id}/overrides.csv of one row per user for ROWS
+# users (default: all of them): a dry run and an apply in each run, the apply moving those users
+# to the other group than the run before (so each apply changes all of them). Prints each
+# request's status, time and the server's peak resident memory (VmHWM).
+# Usage: bash benches/bulk_overrides.sh [users, default 10000] [runs, default 3] [rows, default users]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 users=${1:-10000}
 runs=${2:-3}
+rows=${3:-$users}
 BENCH_TOOL=curl source benches/bench_lib.sh
 bin=$bench_bin
 work=$bench_work
@@ -30,13 +31,13 @@ tenant=$(graphql '{"query":"{ tenants(first: 1) { edges { node { id } } } }"}' \
 graphql "{\"query\":\"mutation { createCostGroups(tenantId: \\\"$tenant\\\", items: [{ code: \\\"BENCH-A\\\", name: \\\"Bench A\\\" }, { code: \\\"BENCH-B\\\", name: \\\"Bench B\\\" }]) { created } }\"}" >/dev/null
 curl -sf -o "$work/users.csv" "$base/export/tenants/$tenant/users.csv"
 for code in BENCH-A BENCH-B; do
-  python3 - "$work/users.csv" "$code" >"$work/$code.csv" <<'EOF'
+  python3 - "$work/users.csv" "$code" "$rows" >"$work/$code.csv" <<'EOF'
 import csv, sys
 rows = csv.DictReader(open(sys.argv[1], encoding="utf-8"))
 seen = set()
 print("user,cost_group_code")
 for row in rows:
-    if row["user_id"] not in seen:
+    if row["user_id"] not in seen and len(seen) < int(sys.argv[3]):
         seen.add(row["user_id"])
         print(f'{row["user_id"]},{sys.argv[2]}')
 EOF

@@ -1,13 +1,17 @@
 //! Many allocation changes at once, on every backend: overrides and cost groups from CSV
 //! uploads (dry run, every rejected row by line, all rows or none, one audit entry) and the
-//! `setUserAllocations` / `createCostGroups` mutations that answer the same.
+//! `setUserAllocations` / `createCostGroups` mutations that answer the same, reading only the
+//! users a change names.
 
+use chrono::Utc;
 use serde_json::{Value, json};
 use tenantgraph::config::api::ApiSettings;
 use tenantgraph::domain::{TenantId, TenantScope};
 use tenantgraph::store::audit;
 
 use crate::security::{claims, hs_token, hs256};
+use crate::statements::big_tenant;
+use crate::support::snapshot::replace_tenant;
 use crate::support::{TestApp, backends, demo, demo_data, first_error_code, test_api};
 
 const MEMBERS: &str = r#"query($t: ID!) { tenant(id: $t) { costGroups { id code
@@ -477,6 +481,151 @@ async fn the_mutations_answer_as_the_uploads_do_in_statements_that_do_not_grow_w
             overrides(&app, &d.tenant).await.len(),
             12,
             "nothing written"
+        );
+    }
+}
+
+/// How many users `tenant`'s cost group `code` holds by override.
+async fn overrides_of(app: &TestApp, tenant: &str, code: &str) -> usize {
+    let query = r#"query($t: ID!) { tenant(id: $t) { costGroups { code
+        members(first: 1) { totalCount } } } }"#;
+    let data = app.data(query, json!({ "t": tenant })).await;
+    let groups = data["tenant"]["costGroups"].as_array().unwrap();
+    let group = groups.iter().find(|g| g["code"] == code).unwrap();
+    group["members"]["totalCount"].as_u64().unwrap() as usize
+}
+
+/// The statements of `sql` that read `table` (`FROM "table"`).
+fn reads_of<'s>(sql: &'s [String], table: &str) -> Vec<&'s String> {
+    let from = format!("FROM \"{table}\"");
+    sql.iter()
+        .filter(|s| s.starts_with("SELECT") && s.contains(&from))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_small_overrides_change_on_a_large_tenant_reads_only_the_users_it_names() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let mut snapshot = big_tenant(2_600);
+        // Stored in mixed case, named in another case below: found by its lower case.
+        snapshot.users[7].user_principal_name = "Mixed.Case07@Big.Example".to_owned();
+        replace_tenant(&app.store, &snapshot, Utc::now())
+            .await
+            .unwrap();
+        let tenant = snapshot.tenant.id.to_string();
+        let created = app
+            .data(
+                CREATE_MANY,
+                json!({ "t": tenant, "items": [{ "code": "OPS", "name": "Operations" },
+                    { "code": "LAB", "name": "Lab" }] }),
+            )
+            .await;
+        assert_eq!(created["createCostGroups"]["created"], 2, "{created}");
+        let upns: Vec<String> = snapshot
+            .users
+            .iter()
+            .map(|u| u.user_principal_name.clone())
+            .collect();
+        let items = |users: &[String], code: &str| -> Value {
+            users
+                .iter()
+                .map(|upn| {
+                    json!({ "userPrincipalName": upn,
+                    "shares": [{ "costGroupCode": code }] })
+                })
+                .collect()
+        };
+
+        let path = format!("/import/tenants/{tenant}/overrides.csv");
+        let csv = |users: &[String], code: &str| -> String {
+            let rows: String = users.iter().map(|u| format!("{u},{code}\n")).collect();
+            format!("user,cost_group_code\n{rows}")
+        };
+
+        // Dry runs: a statement more for each thousand users named and their overrides (of
+        // users whose UPNs are stored in lower case: one value each).
+        let mut dry_statements = Vec::new();
+        for n in [2, 1_000, 2_500] {
+            let before = app.metrics.statements_total();
+            let (status, dry) = upload(
+                &app,
+                &format!("{path}?dryRun=true"),
+                &csv(&upns[100..100 + n], "OPS"),
+                None,
+            )
+            .await;
+            assert_eq!((status, &dry["changed"]), (200, &json!(n)), "{dry}");
+            dry_statements.push(app.metrics.statements_total() - before);
+        }
+        assert_eq!(
+            (dry_statements[1], dry_statements[2]),
+            (dry_statements[0], dry_statements[0] + 4),
+            "statements of dry runs for 2, 1,000 and 2,500 users on {backend:?}"
+        );
+
+        // Every user overridden, in one change of more users than one statement binds.
+        let (status, all) = upload(&app, &path, &csv(&upns, "OPS"), None).await;
+        assert_eq!(
+            (status, &all["applied"], &all["changed"], &all["rejected"]),
+            (200, &json!(true), &json!(2_600), &json!([])),
+            "{all}"
+        );
+        assert_eq!(overrides_of(&app, &tenant, "OPS").await, 2_600);
+
+        // Two users moved: one named as stored, one in another case than stored.
+        let named = [upns[3].clone(), "mixed.CASE07@big.example".to_owned()];
+        let (moved, sql) = app
+            .traced(
+                SET_MANY,
+                json!({ "t": tenant, "items": items(&named, "LAB") }),
+            )
+            .await;
+        let moved = &moved["data"]["setUserAllocations"];
+        assert_eq!(
+            (&moved["applied"], &moved["changed"]),
+            (&json!(true), &json!(2)),
+            "{moved}"
+        );
+        assert_eq!(moved["changes"][1]["before"][0]["costGroupCode"], "OPS");
+        assert_eq!(overrides_of(&app, &tenant, "LAB").await, 2);
+        let named_ids: Vec<String> = [3, 7]
+            .iter()
+            .map(|&i| snapshot.users[i].id.to_string())
+            .collect();
+        let others: Vec<String> = snapshot
+            .users
+            .iter()
+            .map(|u| u.id.to_string())
+            .filter(|id| !named_ids.contains(id))
+            .collect();
+        let mut checked = 0;
+        for table in ["users", "user_licenses", "user_allocations"] {
+            for statement in reads_of(&sql, table) {
+                let lower = statement.to_lowercase();
+                assert!(
+                    named_ids.iter().any(|id| lower.contains(id))
+                        || named.iter().any(|upn| lower.contains(&upn.to_lowercase())),
+                    "a read of {table} not bounded by the users named on {backend:?}: \
+                     {statement}"
+                );
+                assert!(
+                    !others.iter().any(|id| lower.contains(id)),
+                    "a read of {table} naming another user on {backend:?}: {statement}"
+                );
+                checked += 1;
+            }
+        }
+        // Named users by UPN (as written and lower case, then by lower case), the users
+        // evaluated again, their licenses, their stored allocations (to compare and to
+        // rewrite).
+        assert!(checked >= 6, "{checked} reads checked: {sql:#?}");
+        let overridden = reads_of(&sql, "allocation_override_shares");
+        assert!(
+            overridden
+                .iter()
+                .any(|s| named_ids.iter().any(|id| s.contains(id))),
+            "the named users' overrides are read by id: {overridden:#?}"
         );
     }
 }

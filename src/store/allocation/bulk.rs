@@ -3,19 +3,19 @@
 //! stands inside one [`TenantWrite`], then, unless it is a dry run or a row is rejected, all of
 //! them written, audited as one change and committed; otherwise nothing is written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, SimpleExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::cost_groups::{audit_json as group_json, to_active};
 use super::overrides::audit_json as override_json;
-use super::reads::{list_cost_groups_on, list_overrides_of_tenant_on};
+use super::reads::{IDS_PER_STATEMENT, list_cost_groups_on, list_overrides_of_users_on};
 use super::write::TenantWrite;
 use crate::domain::allocation::bulk::{
-    CostGroupPlan, CostGroupRow, OverridePlan, OverrideRow, RejectedRow, UserDirectory,
+    CostGroupPlan, CostGroupRow, OverridePlan, OverrideRow, RejectedRow, UserDirectory, UserRef,
     plan_cost_groups, plan_overrides,
 };
 use crate::domain::audit::AuditChange;
@@ -25,8 +25,8 @@ use crate::store::entities::{allocation_override, allocation_override_share, use
 use crate::store::error::StoreError;
 use crate::store::transaction::stored_now;
 
-/// Rows per `INSERT` or `IN (…)` list.
-const ROWS_PER_STATEMENT: usize = 1000;
+/// Rows per `INSERT`, as many as ids per `IN (…)` list (4 values a row).
+const ROWS_PER_STATEMENT: usize = IDS_PER_STATEMENT;
 
 /// A bulk change planned and, when it could be, applied.
 #[derive(Debug, Clone)]
@@ -68,26 +68,76 @@ fn unwritten(request: &BulkRequest, rejected: &[RejectedRow], no_changes: bool) 
     (!applied || no_changes).then_some(applied)
 }
 
-/// The present users of `tenant_id` (id and UPN), inside `write`.
-async fn present_users(
+/// The present users of `tenant_id` that `rows` name (by id or UPN), inside `write`: a
+/// statement per [`IDS_PER_STATEMENT`] ids or UPNs, never the tenant's other users. UPNs are
+/// looked up as written and in lower case, on the `(tenant, UPN)` index; those still unfound
+/// (stored in another case, or unknown) once more by their lower case, which the database
+/// answers from the tenant's rows without that index (Entra UPNs are ASCII, which SQLite's
+/// `lower` folds as Rust does).
+async fn named_users(
     write: &TenantWrite,
     tenant_id: TenantId,
+    rows: &[OverrideRow],
 ) -> Result<UserDirectory, StoreError> {
-    let rows: Vec<(Uuid, String)> = user::Entity::find()
+    let mut ids: Vec<Uuid> = Vec::new();
+    let mut written: Vec<String> = Vec::new();
+    for row in rows {
+        match &row.user {
+            UserRef::Id(id) => ids.push(id.uuid()),
+            UserRef::Upn(upn) => written.extend([upn.clone(), upn.to_lowercase()]),
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    written.sort_unstable();
+    written.dedup();
+    let by_id = ids
+        .chunks(IDS_PER_STATEMENT)
+        .map(|c| user::Column::Id.is_in(c.iter().copied()));
+    let by_upn = written
+        .chunks(IDS_PER_STATEMENT)
+        .map(|c| user::Column::UserPrincipalName.is_in(c.iter().cloned()));
+    let mut found: Vec<(Uuid, String)> = Vec::new();
+    for condition in by_id.chain(by_upn) {
+        found.extend(present_users_where(write, tenant_id, condition).await?);
+    }
+    let known: HashSet<String> = found.iter().map(|(_, upn)| upn.to_lowercase()).collect();
+    let mut unfound: Vec<String> = written
+        .iter()
+        .map(|upn| upn.to_lowercase())
+        .filter(|upn| !known.contains(upn))
+        .collect();
+    unfound.sort_unstable();
+    unfound.dedup();
+    let upn = Expr::col((user::Entity, user::Column::UserPrincipalName));
+    for chunk in unfound.chunks(IDS_PER_STATEMENT) {
+        let by_lower = Expr::expr(Func::lower(upn.clone())).is_in(chunk.iter().cloned());
+        found.extend(present_users_where(write, tenant_id, by_lower).await?);
+    }
+    let mut directory = UserDirectory::default();
+    for (id, upn) in found {
+        directory.by_upn.insert(upn.to_lowercase(), UserId(id));
+        directory.upn_of.insert(UserId(id), upn);
+    }
+    Ok(directory)
+}
+
+/// The id and UPN of the present users of `tenant_id` that `condition` holds for.
+async fn present_users_where(
+    write: &TenantWrite,
+    tenant_id: TenantId,
+    condition: SimpleExpr,
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    Ok(user::Entity::find()
         .select_only()
         .column(user::Column::Id)
         .column(user::Column::UserPrincipalName)
         .filter(user::Column::TenantId.eq(tenant_id.uuid()))
         .filter(user::Column::DeletedAt.is_null())
+        .filter(condition)
         .into_tuple()
         .all(write.txn())
-        .await?;
-    let mut directory = UserDirectory::default();
-    for (id, upn) in rows {
-        directory.by_upn.insert(upn.to_lowercase(), UserId(id));
-        directory.upn_of.insert(UserId(id), upn);
-    }
-    Ok(directory)
+        .await?)
 }
 
 /// Plans `rows` of overrides against `request.tenant_id` as it stands and, unless it is a dry
@@ -104,10 +154,11 @@ pub async fn set_overrides(
 ) -> Result<BulkOutcome<OverridePlan>, StoreError> {
     let tenant_id = request.tenant_id;
     let mut write = TenantWrite::begin(store, scope, tenant_id).await?;
-    write.effective_from(request.effective_from).await?;
-    let users = present_users(&write, tenant_id).await?;
+    let day = write.check_effective_from(request.effective_from).await?;
+    let users = named_users(&write, tenant_id, rows).await?;
     let groups = list_cost_groups_on(write.txn(), &[tenant_id]).await?;
-    let current = list_overrides_of_tenant_on(write.txn(), tenant_id)
+    let named: Vec<UserId> = users.upn_of.keys().copied().collect();
+    let current = list_overrides_of_users_on(write.txn(), &named)
         .await?
         .into_iter()
         .map(|o| (o.user_id(), o))
@@ -121,6 +172,7 @@ pub async fn set_overrides(
             codes,
         });
     }
+    write.dated_from(day).await?;
     write_overrides(&write, tenant_id, &plan).await?;
     let changed: Vec<UserId> = plan.changes.iter().map(|c| c.user_id).collect();
     let entries = |after: bool| -> serde_json::Map<String, serde_json::Value> {
@@ -237,7 +289,7 @@ pub async fn set_cost_groups(
 ) -> Result<BulkOutcome<CostGroupPlan>, StoreError> {
     let tenant_id = request.tenant_id;
     let mut write = TenantWrite::begin(store, scope, tenant_id).await?;
-    write.effective_from(request.effective_from).await?;
+    let day = write.check_effective_from(request.effective_from).await?;
     let groups = list_cost_groups_on(write.txn(), &[tenant_id]).await?;
     let plan = plan_cost_groups(
         tenant_id,
@@ -254,6 +306,7 @@ pub async fn set_cost_groups(
             codes,
         });
     }
+    write.dated_from(day).await?;
     // Parents come first: a created group's parent exists when it is inserted.
     for change in &plan.changes {
         let row = to_active(&change.after);

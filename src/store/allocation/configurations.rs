@@ -500,8 +500,43 @@ pub(super) async fn list_versions(
     conn: &impl ConnectionTrait,
     tenant_id: TenantId,
 ) -> Result<Vec<Version>, StoreError> {
-    let rows = allocation_configuration::Entity::find()
-        .filter(allocation_configuration::Column::TenantId.eq(tenant_id.uuid()))
+    list_versions_since(conn, tenant_id, None).await
+}
+
+/// The versions of the configuration of `tenant_id` a change effective `day` reads and writes:
+/// the one in force on `day` and every later one, oldest first (none when the tenant has no
+/// version; otherwise the first stands from [`beginning`], so one is in force). The earlier
+/// versions, each holding every override of its day, are not read. Two statements.
+pub(super) async fn list_versions_from(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    day: NaiveDate,
+) -> Result<Vec<Version>, StoreError> {
+    use allocation_configuration::Column;
+    let in_force: Option<NaiveDate> = allocation_configuration::Entity::find()
+        .select_only()
+        .column(Column::EffectiveFrom)
+        .filter(Column::TenantId.eq(tenant_id.uuid()))
+        .filter(Column::EffectiveFrom.lte(day))
+        .order_by_desc(Column::EffectiveFrom)
+        .into_tuple::<NaiveDate>()
+        .one(conn)
+        .await?;
+    list_versions_since(conn, tenant_id, in_force.or(Some(day))).await
+}
+
+/// The versions of `tenant_id` from `since` on (all when `None`), oldest first.
+async fn list_versions_since(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    since: Option<NaiveDate>,
+) -> Result<Vec<Version>, StoreError> {
+    let mut select = allocation_configuration::Entity::find()
+        .filter(allocation_configuration::Column::TenantId.eq(tenant_id.uuid()));
+    if let Some(since) = since {
+        select = select.filter(allocation_configuration::Column::EffectiveFrom.gte(since));
+    }
+    let rows = select
         .order_by_asc(allocation_configuration::Column::EffectiveFrom)
         .all(conn)
         .await?;

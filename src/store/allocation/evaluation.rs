@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::backdated::{Row, compile, evaluator_for, group_ids, rows_of, source_of};
+use super::reads::IDS_PER_STATEMENT;
 use super::stored_diagnostics::{TenantDiagnostics, diagnostics_json, diagnostics_of_json};
 use super::{backdated, configurations, reads};
 use crate::domain::allocation::report::{Tally, tally};
@@ -30,8 +31,9 @@ use crate::store::entities::{allocation_evaluation, user, user_allocation, user_
 use crate::store::error::StoreError;
 use crate::store::{history, keyset, licenses, subscriptions, tenants, transaction, users};
 
-/// Rows of one statement when writing allocations (6 values each, far below SQLite's limit).
-const CHUNK: usize = 1000;
+/// Rows of one statement when writing allocations (7 values each), as many as ids in an
+/// `IN (…)` list.
+const CHUNK: usize = IDS_PER_STATEMENT;
 
 /// What one evaluation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -182,24 +184,32 @@ impl TenantChunks {
             return Ok(None);
         };
         self.after = Some((last.display_name.clone(), last.id.uuid()));
-        let present: Vec<Uuid> = users
+        let present: Vec<UserId> = users
             .iter()
             .filter(|u| u.deleted_at.is_none())
-            .map(|u| u.id.uuid())
+            .map(|u| u.id)
             .collect();
-        let licenses = if present.is_empty() {
-            Vec::new()
-        } else {
-            user_license::Entity::find()
-                .filter(user_license::Column::UserId.is_in(present))
-                .all(conn)
-                .await?
-                .into_iter()
-                .map(licenses::to_domain)
-                .collect::<Result<Vec<_>, _>>()?
-        };
+        let licenses = licenses_of_users_on(conn, &present).await?;
         Ok(Some(Chunk { users, licenses }))
     }
+}
+
+/// The licenses of `users`, a statement per [`IDS_PER_STATEMENT`] users, none for no users.
+async fn licenses_of_users_on(
+    conn: &impl ConnectionTrait,
+    users: &[UserId],
+) -> Result<Vec<crate::domain::AssignedLicense>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in users.chunks(IDS_PER_STATEMENT) {
+        let rows = user_license::Entity::find()
+            .filter(user_license::Column::UserId.is_in(chunk.iter().map(|u| u.uuid())))
+            .all(conn)
+            .await?;
+        for row in rows {
+            out.push(licenses::to_domain(row)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Evaluates `tenant_id` inside `txn` (a write transaction) and stores the result: the rows of
@@ -299,25 +309,19 @@ pub(super) async fn reevaluate_users(
     };
     let mut diagnostics = diagnostics_of_json(stored.tenant_id, diagnostics)?;
     let mut totals = tally_of_json(stored.tenant_id, stored.tally)?;
-    let found = users::select_users_on(
-        txn,
-        user::Entity::find()
+    let mut found = Vec::with_capacity(users.len());
+    for chunk in users.chunks(IDS_PER_STATEMENT) {
+        let select = user::Entity::find()
             .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-            .filter(user::Column::Id.is_in(users.iter().map(|u| u.uuid()))),
-    )
-    .await?;
+            .filter(user::Column::Id.is_in(chunk.iter().map(|u| u.uuid())));
+        found.extend(users::select_users_on(txn, select).await?);
+    }
     let present: Vec<UserId> = found
         .iter()
         .filter(|u| u.deleted_at.is_none())
         .map(|u| u.id)
         .collect();
-    let own_licenses = user_license::Entity::find()
-        .filter(user_license::Column::UserId.is_in(present.iter().map(|u| u.uuid())))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(licenses::to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
+    let own_licenses = licenses_of_users_on(txn, &present).await?;
 
     // As counted before: the stored rows, or unallocated.
     let mut before: HashMap<UserId, UserAllocation> = stored_allocations(txn, &present)
@@ -388,12 +392,22 @@ pub(super) async fn write_allocations(
 ) -> Result<EvaluationSummary, StoreError> {
     let mut stored: HashMap<Uuid, Vec<Row>> = HashMap::new();
     let mut stored_models: HashMap<Uuid, Vec<user_allocation::Model>> = HashMap::new();
-    let mut query = user_allocation::Entity::find()
+    let query = user_allocation::Entity::find()
         .filter(user_allocation::Column::TenantId.eq(tenant_id.uuid()));
-    if let Some(users) = only {
-        query = query.filter(user_allocation::Column::UserId.is_in(users.iter().map(|u| u.uuid())));
-    }
-    let rows = query.all(txn).await?;
+    let rows = match only {
+        None => query.all(txn).await?,
+        Some(users) => {
+            let mut rows = Vec::new();
+            for chunk in users.chunks(IDS_PER_STATEMENT) {
+                let ids = chunk.iter().map(|u| u.uuid());
+                let of_chunk = query
+                    .clone()
+                    .filter(user_allocation::Column::UserId.is_in(ids));
+                rows.extend(of_chunk.all(txn).await?);
+            }
+            rows
+        }
+    };
     for r in rows {
         let source = source_of(&r.source);
         stored.entry(r.user_id).or_default().push((
@@ -483,15 +497,22 @@ pub async fn evaluate_tenant(
     Ok(summary)
 }
 
-/// The allocations the stored rows give `users` (users without rows are left out), on `conn`.
+/// The allocations the stored rows give `users` (users without rows are left out), on `conn`:
+/// a statement per [`IDS_PER_STATEMENT`] users.
 pub(super) async fn stored_allocations(
     conn: &impl ConnectionTrait,
     users: &[UserId],
 ) -> Result<Vec<UserAllocation>, StoreError> {
-    let rows = user_allocation::Entity::find()
-        .filter(user_allocation::Column::UserId.is_in(users.iter().map(|u| u.uuid())))
-        .all(conn)
-        .await?;
+    let mut rows = Vec::new();
+    for chunk in users.chunks(IDS_PER_STATEMENT) {
+        let ids = chunk.iter().map(|u| u.uuid());
+        rows.extend(
+            user_allocation::Entity::find()
+                .filter(user_allocation::Column::UserId.is_in(ids))
+                .all(conn)
+                .await?,
+        );
+    }
     allocations_of_rows(rows)
 }
 

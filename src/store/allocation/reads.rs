@@ -350,18 +350,29 @@ pub(super) async fn list_overrides_of_tenant_on(
     overrides_of_rows(rows)
 }
 
-/// The overrides of those of `users` that have one, on `conn`.
+/// Ids (or other values) bound in one `IN (…)` list: far below SQLite's bind-parameter limit
+/// (32,766 since 3.32) and PostgreSQL's (65,535), so a statement's other values always fit.
+pub(super) const IDS_PER_STATEMENT: usize = 1000;
+
+/// The overrides of those of `users` that have one, by user, on `conn`: a statement per
+/// [`IDS_PER_STATEMENT`] users, none for no users.
 pub(super) async fn list_overrides_of_users_on(
     conn: &impl ConnectionTrait,
     users: &[UserId],
 ) -> Result<Vec<Override>, StoreError> {
     use allocation_override_share::{Column, Entity};
-    let rows = Entity::find()
-        .filter(Column::UserId.is_in(users.iter().map(|u| u.uuid())))
-        .order_by_asc(Column::UserId)
-        .order_by_asc(Column::CostGroupId)
-        .all(conn)
-        .await?;
+    let mut rows = Vec::new();
+    for chunk in users.chunks(IDS_PER_STATEMENT) {
+        rows.extend(
+            Entity::find()
+                .filter(Column::UserId.is_in(chunk.iter().map(|u| u.uuid())))
+                .order_by_asc(Column::UserId)
+                .order_by_asc(Column::CostGroupId)
+                .all(conn)
+                .await?,
+        );
+    }
+    // Grouped by user whatever the chunks: `overrides_of_rows` keys its map by user.
     overrides_of_rows(rows)
 }
 

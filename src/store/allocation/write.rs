@@ -94,6 +94,18 @@ impl TenantWrite {
         &mut self,
         day: Option<NaiveDate>,
     ) -> Result<NaiveDate, StoreError> {
+        let day = self.check_effective_from(day).await?;
+        self.dated_from(day).await?;
+        Ok(day)
+    }
+
+    /// `day`, or today when `None`; `Conflict` naming the month when a closed month has days
+    /// from `day` on. What [`Self::effective_from`] checks, for a change that may not be
+    /// written (a dry run) and so need not read the configuration.
+    pub(super) async fn check_effective_from(
+        &self,
+        day: Option<NaiveDate>,
+    ) -> Result<NaiveDate, StoreError> {
         let today = history::today();
         let day = day.unwrap_or(today);
         if day < today {
@@ -104,12 +116,18 @@ impl TenantWrite {
             )
             .await?;
         }
+        Ok(day)
+    }
+
+    /// The change about to be written takes effect on `day`, checked by
+    /// [`Self::check_effective_from`]: reads the configuration as it stands before it.
+    pub(super) async fn dated_from(&mut self, day: NaiveDate) -> Result<(), StoreError> {
         self.dated = Some(Dated {
             effective_from: day,
             before: configurations::read_tables(&self.txn, self.tenant_id).await?,
             after: None,
         });
-        Ok(day)
+        Ok(())
     }
 
     /// The configuration before the dated change (call after [`Self::effective_from`]).
@@ -195,7 +213,9 @@ impl TenantWrite {
         if change.is_empty() {
             return Ok(false);
         }
-        let mut versions = configurations::list_versions(&self.txn, self.tenant_id).await?;
+        // The version in force on `day` and the later ones: the earlier stay as they are.
+        let mut versions =
+            configurations::list_versions_from(&self.txn, self.tenant_id, day).await?;
         let first_change = versions.is_empty();
         if first_change {
             versions.push(Version {
