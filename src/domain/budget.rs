@@ -128,11 +128,7 @@ impl Budget {
 
 /// The budget of `group` for `month` among `budgets`: a budget for that month only, else the
 /// one from the latest month on or before it.
-pub fn budget_for<'a>(
-    budgets: &'a [Budget],
-    group: CostGroupId,
-    month: Month,
-) -> Option<&'a Budget> {
+pub fn budget_for(budgets: &[Budget], group: CostGroupId, month: Month) -> Option<&Budget> {
     let of_group = budgets.iter().filter(|b| b.cost_group == group);
     of_group
         .clone()
@@ -211,6 +207,14 @@ pub enum AssessmentError {
     },
 }
 
+/// A group's amount for a month: its own budget's, or the sum of its children's.
+struct MonthAmount {
+    source: BudgetSource,
+    amount: Decimal,
+    currency: Currency,
+    thresholds: BTreeSet<Decimal>,
+}
+
 /// The amount, currency and thresholds of `group` for `month`: its own budget, else the sum of
 /// its children's (each their own or rolled up); `None` when no group of its subtree has one.
 fn amount_of(
@@ -219,36 +223,43 @@ fn amount_of(
     budgets: &[Budget],
     children: &HashMap<CostGroupId, Vec<CostGroupId>>,
     depth: usize,
-) -> Result<Option<(BudgetSource, Decimal, Currency, BTreeSet<Decimal>)>, AssessmentError> {
+) -> Result<Option<MonthAmount>, AssessmentError> {
     if let Some(b) = budget_for(budgets, group, month) {
-        let thresholds = b.thresholds.iter().copied().collect();
-        return Ok(Some((BudgetSource::Set, b.amount, b.currency, thresholds)));
+        return Ok(Some(MonthAmount {
+            source: BudgetSource::Set,
+            amount: b.amount,
+            currency: b.currency,
+            thresholds: b.thresholds.iter().copied().collect(),
+        }));
     }
     // A tree is at most a few levels deep; the bound only guards against a cycle in bad data.
     if depth > 64 {
         return Ok(None);
     }
-    let mut total: Option<(BudgetSource, Decimal, Currency, BTreeSet<Decimal>)> = None;
+    let mut total: Option<MonthAmount> = None;
     for &child in children.get(&group).map_or(&[][..], Vec::as_slice) {
-        let Some((_, amount, currency, thresholds)) =
-            amount_of(child, month, budgets, children, depth + 1)?
-        else {
+        let Some(part) = amount_of(child, month, budgets, children, depth + 1)? else {
             continue;
         };
-        total = Some(match total {
-            None => (BudgetSource::RolledUp, amount, currency, thresholds),
-            Some((source, sum, have, mut all)) => {
-                if have != currency {
+        match total.as_mut() {
+            None => {
+                total = Some(MonthAmount {
+                    source: BudgetSource::RolledUp,
+                    ..part
+                });
+            }
+            Some(sum) => {
+                if sum.currency != part.currency {
                     return Err(AssessmentError::Currency {
                         cost_group: child,
-                        budget: currency.code(),
-                        prices: have.code(),
+                        budget: part.currency.code(),
+                        prices: sum.currency.code(),
                     });
                 }
-                all.extend(thresholds);
-                (source, sum + amount, have, all)
+                sum.amount += part.amount;
+                sum.thresholds.extend(part.thresholds);
             }
-        });
+        }
     }
     Ok(total)
 }
@@ -277,8 +288,12 @@ pub fn assess(
             children.entry(parent).or_default().push(g.group_id);
         }
     }
-    let Some((source, amount, currency, thresholds)) =
-        amount_of(group, month, budgets, &children, 0)?
+    let Some(MonthAmount {
+        source,
+        amount,
+        currency,
+        thresholds,
+    }) = amount_of(group, month, budgets, &children, 0)?
     else {
         return Ok(None);
     };
