@@ -34,6 +34,7 @@ mod m20261206_000024_rule_diagnostics;
 mod m20261206_000025_tenant_aggregates;
 mod m20261206_000026_sign_in_activity;
 mod m20261207_000027_rule_targets;
+mod m20261207_000028_cost_group_budgets;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000025_tenant_aggregates::Migration),
             Box::new(m20261206_000026_sign_in_activity::Migration),
             Box::new(m20261207_000027_rule_targets::Migration),
+            Box::new(m20261207_000028_cost_group_budgets::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod allocation;
 pub mod audit;
+pub mod budget;
 pub mod chargeback;
 pub mod commerce;
 pub mod cost_group;

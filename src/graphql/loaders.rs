@@ -9,6 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tracing::Instrument;
 
 use crate::domain::allocation::{AllocationRuleEntry, CostReport, UserAllocation};
+use crate::domain::budget::Budget;
+use crate::domain::chargeback::Month;
 use crate::domain::history::LicenseHolding;
 use crate::domain::optimization::{
     Optimization, SignInActivity, SignInAvailability, WasteSettings, optimize,
@@ -22,6 +24,7 @@ use crate::domain::{
 use crate::graphql::error::ApiError;
 use crate::metrics::Metrics;
 use crate::store::allocation::{self, PriceEntry};
+use crate::store::chargeback::{self, MonthCharge};
 use crate::store::history;
 use crate::store::history::sku_counts::{self, SkuHistory};
 use crate::store::import_queries::{self, TenantRuns};
@@ -729,6 +732,47 @@ impl Loader<TenantId> for PricesOfTenant {
     }
 }
 
+loader!(
+    /// Every budget of each tenant (tenants are found in scope before their groups are).
+    BudgetsOfTenant
+);
+impl Loader<TenantId> for BudgetsOfTenant {
+    type Value = Arc<Vec<Budget>>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
+        self.0.batch("budgets_of_tenant", keys.len());
+        let found = allocation::list_budgets_of_tenants(&self.0.store, keys).await?;
+        Ok(found.into_iter().map(|(t, b)| (t, Arc::new(b))).collect())
+    }
+}
+
+loader!(
+    /// A tenant's chargeback of a month so far (closed months as stored), within the request's
+    /// scope: read once per request for every budget of the month.
+    ChargebackOfMonth
+);
+impl Loader<(TenantId, Month)> for ChargebackOfMonth {
+    type Value = Arc<MonthCharge>;
+    type Error = ApiError;
+    async fn load(
+        &self,
+        keys: &[(TenantId, Month)],
+    ) -> Result<HashMap<(TenantId, Month), Self::Value>, ApiError> {
+        self.0.batch("chargeback_of_month", keys.len());
+        let today = chrono::Utc::now().date_naive();
+        let mut out = HashMap::with_capacity(keys.len());
+        for &(tenant, month) in keys {
+            if let Some(found) =
+                chargeback::find_chargeback(&self.0.store, &self.0.scope, tenant, month, today)
+                    .await?
+            {
+                out.insert((tenant, month), Arc::new(found));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// A page of a cost group's members.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemberPageKey {
@@ -868,6 +912,10 @@ pub struct Loaders {
     pub import_status: Cached<ImportStatusOfTenant>,
     /// See [`PricesOfTenant`].
     pub prices: Cached<PricesOfTenant>,
+    /// See [`BudgetsOfTenant`].
+    pub budgets: Cached<BudgetsOfTenant>,
+    /// See [`ChargebackOfMonth`].
+    pub chargebacks: Cached<ChargebackOfMonth>,
     /// See [`MemberPages`].
     pub member_pages: Cached<MemberPages>,
     /// See [`MemberCounts`].
@@ -969,6 +1017,8 @@ impl Loaders {
             user_counts: cached(UserCounts(source.clone())),
             import_status: cached(ImportStatusOfTenant(source.clone())),
             prices: cached(PricesOfTenant(source.clone())),
+            budgets: cached(BudgetsOfTenant(source.clone())),
+            chargebacks: cached(ChargebackOfMonth(source.clone())),
             member_pages: cached(MemberPages(source.clone())),
             member_counts: cached(MemberCounts(source.clone())),
             cost_report: cached(CostReportOfTenant(source.clone())),

@@ -1,10 +1,12 @@
 //! Root mutation fields. Each area has its own object, merged into the schema's `Mutation`.
 
 mod allocation;
+mod budget;
 mod bulk;
 mod chargeback;
 
 pub use allocation::{AllocationMutation, AllocationShareInput, SetLicensePriceInput};
+pub use budget::BudgetMutation;
 pub use bulk::{BulkMutation, BulkShareInput, CostGroupItemInput, UserAllocationItemInput};
 pub use chargeback::ChargebackMutation;
 

@@ -4,7 +4,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, 
 
 use super::entities::EntityQuery;
 use super::mutation::{
-    AllocationMutation, AllocationRuleMutation, BulkMutation, ChargebackMutation,
+    AllocationMutation, AllocationRuleMutation, BudgetMutation, BulkMutation, ChargebackMutation,
     CostGroupMutation, MutationRoot,
 };
 use super::operation_span::OperationSpans;
@@ -33,6 +33,7 @@ pub struct Mutation(
     AllocationMutation,
     BulkMutation,
     ChargebackMutation,
+    BudgetMutation,
 );
 
 /// The subscription root; each area adds its object here.

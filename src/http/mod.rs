@@ -10,4 +10,5 @@ pub mod forwarded;
 pub mod graphiql;
 pub mod health;
 pub mod metrics;
+pub mod optimization_export;
 pub mod refusal;

@@ -24,6 +24,7 @@ use crate::graphql;
 use crate::http::forwarded::{self, TrustedProxies};
 use crate::http::{
     bulk_upload, chargeback_export, export, graphiql, health, metrics as metrics_route,
+    optimization_export,
 };
 use crate::importer::Importer;
 use crate::metrics::Metrics;
@@ -135,6 +136,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     let cors = web::Data::new(cors::CorsPolicy::new(parts.api.cors_origins.clone()));
     let max_body_bytes = parts.api.max_body_bytes;
     let upload_limit = web::Data::new(bulk_upload::UploadLimit(parts.api.max_upload_bytes));
+    let inactive_days = web::Data::new(optimization_export::InactiveDays(parts.api.inactive_days));
     let store = web::Data::new(parts.store);
     let metrics = web::Data::new(parts.metrics);
     let graphiql_enabled = parts.graphiql;
@@ -152,6 +154,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .app_data(limits.clone())
             .app_data(proxies.clone())
             .app_data(upload_limit.clone())
+            .app_data(inactive_days.clone())
             .route("/graphql", web::post().to(graphql_endpoint::post))
             .route(
                 "/graphql",
@@ -177,6 +180,10 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             .route(
                 "/export/tenants/{tenant_id}/focus.csv",
                 web::get().to(chargeback_export::focus_csv),
+            )
+            .route(
+                "/export/tenants/{tenant_id}/optimization.csv",
+                web::get().to(optimization_export::optimization_csv),
             )
             .route(
                 "/import/tenants/{tenant_id}/{file}",

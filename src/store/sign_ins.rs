@@ -148,6 +148,17 @@ pub struct OptimizationInputs {
     pub prices: Vec<Price>,
     /// Whether sign-in activity was read at the latest import.
     pub sign_ins: SignInAvailability,
+    /// Each present user's user principal name and display name, for exports.
+    pub names: HashMap<UserId, UserName>,
+}
+
+/// How an export names a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName {
+    /// `userPrincipalName`.
+    pub user_principal_name: String,
+    /// `displayName`.
+    pub display_name: String,
 }
 
 /// The optimization inputs of `tenant_id` (the caller checked scope), in eight statements
@@ -219,6 +230,16 @@ pub async fn optimization_inputs(
         .into_iter()
         .map(|(_, p)| p)
         .collect();
+    let names = users
+        .iter()
+        .map(|u| {
+            let name = UserName {
+                user_principal_name: u.user_principal_name.clone(),
+                display_name: u.display_name.clone(),
+            };
+            (UserId(u.id), name)
+        })
+        .collect();
     let users = users
         .into_iter()
         .map(|u| WasteUser {
@@ -236,5 +257,6 @@ pub async fn optimization_inputs(
         skus,
         prices,
         sign_ins,
+        names,
     })
 }

@@ -8,8 +8,8 @@ use sea_orm::sea_query::{
     OverStatement, Query, SelectStatement, WindowStatement,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, RelationTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait,
 };
 use uuid::Uuid;
 
@@ -463,8 +463,23 @@ pub(crate) fn sort_column(sort: &UserSort) -> user::Column {
     }
 }
 
-/// The filter conditions shared by lists and counts.
-pub(crate) fn filtered(filter: &UserFilter) -> Condition {
+/// `users.id` among `ids`, bound as one JSON array whatever their number: an `IN` list with a
+/// parameter per id would pass SQLite's limit of 32,766 parameters on a tenant with that many
+/// findings. SQLite stores ids as 16-byte blobs, PostgreSQL as `uuid`.
+fn id_among(ids: &[UserId], backend: DatabaseBackend) -> Expr {
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            r#""users"."id" IN (SELECT value::uuid FROM json_array_elements_text(CAST($1 AS json)))"#
+        }
+        _ => r#""users"."id" IN (SELECT unhex(value) FROM json_each(?))"#,
+    };
+    let list: Vec<String> = ids.iter().map(|u| u.uuid().simple().to_string()).collect();
+    let json = serde_json::Value::from(list).to_string();
+    Expr::cust_with_values(sql, [json])
+}
+
+/// The filter conditions shared by lists and counts, written for `backend`.
+pub(crate) fn filtered(filter: &UserFilter, backend: DatabaseBackend) -> Condition {
     let mut cond = Condition::all();
     if !filter.include_deleted {
         cond = cond.add(user::Column::DeletedAt.is_null());
@@ -543,8 +558,7 @@ pub(crate) fn filtered(filter: &UserFilter) -> Condition {
         cond = cond.add(if only { exists } else { exists.not() });
     }
     if let Some(ids) = &filter.user_ids {
-        cond = cond
-            .add(Expr::col((user::Entity, user::Column::Id)).is_in(ids.iter().map(|u| u.uuid())));
+        cond = cond.add(id_among(ids, backend));
     }
     cond
 }
@@ -686,7 +700,7 @@ pub async fn list_user_pages(
     } else {
         Order::Asc
     };
-    let mut select = summaries().filter(filtered(&query.filter));
+    let mut select = summaries().filter(filtered(&query.filter, store.backend()));
     if let Some(cursor) = &query.page.after {
         select = select.filter(keyset::after(
             (user::Entity, sort),
@@ -752,7 +766,7 @@ pub async fn count_user_lists(
     let Some(first_parent) = parents.first() else {
         return Ok(HashMap::new());
     };
-    let select = user::Entity::find().filter(filtered(filter));
+    let select = user::Entity::find().filter(filtered(filter, store.backend()));
     let (select, partition_cols) = with_parents(select, parents);
     let mut select = select_partition(select.select_only(), &partition_cols)
         .column_as(Expr::col((user::Entity, user::Column::Id)).count(), "n");

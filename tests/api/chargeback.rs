@@ -48,14 +48,14 @@ fn day(s: &str) -> NaiveDate {
 }
 
 /// A demo tenant whose history is replaced by a known March 2025.
-struct Scenario {
-    tenant: Uuid,
-    other: Uuid,
+pub(crate) struct Scenario {
+    pub(crate) tenant: Uuid,
+    pub(crate) other: Uuid,
     sku: Uuid,
     users: Vec<Uuid>,
-    sales: Uuid,
-    finance: Uuid,
-    company: Uuid,
+    pub(crate) sales: Uuid,
+    pub(crate) finance: Uuid,
+    pub(crate) company: Uuid,
 }
 
 async fn group(db: &DatabaseConnection, tenant: Uuid, name: &str, parent: Option<Uuid>) -> Uuid {
@@ -165,7 +165,7 @@ async fn price(db: &DatabaseConnection, s: &Scenario, amount: &str, from: &str) 
 /// - user 0 holds the SKU all month, in Sales until the 14th, then in Finance;
 /// - user 1 holds it from the 1st to the 10th (9 days), in Sales;
 /// - user 2 is given it on the 20th and is in no cost group.
-async fn scenario(app: &TestApp) -> Scenario {
+pub(crate) async fn scenario(app: &TestApp) -> Scenario {
     crate::support::demo::seed(&app.store).await;
     let db = store_db(&app.store).await;
     let mut tenants: Vec<Uuid> = user::Entity::find()

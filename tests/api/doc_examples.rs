@@ -608,6 +608,13 @@ async fn every_documented_example_runs_as_written_against_serve_demo() {
         non_zero(&vertrieb["own"]["users"]),
         "the UPN_DOMAIN rule matches: {vertrieb}"
     );
+    let optimization = answer("Optimization");
+    for kind in resolve(&optimization, "tenant.optimization.byKind.*") {
+        assert!(
+            non_zero(&kind["licenses"]) && non_zero(&kind["monthlySaving"]),
+            "the demo shows every kind of waste, priced: {kind}"
+        );
+    }
     let audit = answer("AuditLog");
     let actors: Vec<&Value> = resolve(&audit, "auditLog.edges.*.node.actor");
     assert!(actors.iter().any(|a| *a == "demo"), "{audit}");

@@ -7,6 +7,7 @@
 
 mod aggregates;
 mod allocation_rules;
+mod budgets;
 mod bulk_changes;
 mod chargeback;
 mod cli;

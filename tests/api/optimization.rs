@@ -1,7 +1,7 @@
 //! License optimization through the API on every backend: each waste kind found and priced for
 //! a crafted tenant, per cost group; the `waste` user filter; sign-in activity imported from the
 //! simulator, and a tenant refusing it imported with the signal marked unavailable; tenant
-//! isolation; statements that do not grow with the users.
+//! isolation; statements that do not grow with the users; the CSV export of the findings.
 
 use std::str::FromStr;
 
@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::importer::{import_all, importer_for, run_of, simulator};
 use crate::security::{call, claims, hs_token, hs256};
+use crate::support::csv_body::csv_table;
 use crate::support::snapshot::{self, TenantSnapshot, replace_tenant_with_sign_ins};
 use crate::support::{TestApp, backends, demo_data, first_error_code};
 
@@ -89,7 +90,7 @@ fn crafted(tenant: u128) -> (TenantSnapshot, SignInImport) {
     crafted_with(tenant, 0)
 }
 
-/// As [`crafted`], with `extra` more active users holding E5 (E5 bought for them).
+/// As [`crafted`], with `extra` more users holding E5 (bought for them) on disabled accounts.
 fn crafted_with(tenant: u128, extra: u128) -> (TenantSnapshot, SignInImport) {
     let tenant_id = TenantId(guid(tenant, 0));
     let now = seen_at();
@@ -140,6 +141,7 @@ fn crafted_with(tenant: u128, extra: u128) -> (TenantSnapshot, SignInImport) {
         users.push(User {
             id,
             user_principal_name: format!("extra{i}@t{tenant}.example.com"),
+            account_enabled: Some(false),
             ..users[4].clone()
         });
         sign_ins.push((id, sign_ins[4].1.clone()));
@@ -216,7 +218,7 @@ async fn seed(app: &TestApp, n: u128) -> (String, String, String) {
     seed_with(app, n, 0).await
 }
 
-/// As [`seed`], with `extra` more active users (see [`crafted_with`]).
+/// As [`seed`], with `extra` more disabled users holding E5 (see [`crafted_with`]).
 async fn seed_with(app: &TestApp, n: u128, extra: u128) -> (String, String, String) {
     let (snap, sign_ins) = crafted_with(n, extra);
     replace_tenant_with_sign_ins(&app.store, &snap, seen_at(), Some(&sign_ins))
@@ -494,6 +496,29 @@ async fn another_tenants_optimization_and_sign_ins_stay_hidden() {
         assert!(crossed["data"]["user"].is_null(), "{crossed}");
         let text = format!("{other}{crossed}");
         assert!(!text.contains(&user_id(8, 0).to_string()), "{text}");
+
+        // The CSV export: the caller's tenant only, and a token is needed.
+        for (tenant, token, status) in [
+            (&mine, Some(&token), 200),
+            (&theirs, Some(&token), 404),
+            (&mine, None, 401),
+        ] {
+            let request = app
+                .client
+                .get(app.url(&format!("/export/tenants/{tenant}/optimization.csv")));
+            let request = match token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            };
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{tenant}");
+            let body = response.text().await.unwrap();
+            let upn_of_theirs = "@t8.example.com";
+            assert!(!body.contains(upn_of_theirs), "{body}");
+            if status == 200 {
+                assert!(body.contains("@t7.example.com"), "{body}");
+            }
+        }
     }
 }
 
@@ -510,5 +535,171 @@ async fn optimization_statements_do_not_grow_with_the_users() {
         assert!(a["errors"].is_null() && b["errors"].is_null(), "{a} {b}");
         assert_eq!(small_count, large_count, "statements grew with the users");
         assert!(large_count <= 12, "{large_count} statements");
+
+        // The waste filter binds its users as one value: the same SQL for 2 and 302 users found
+        // (a parameter per user would pass SQLite's limit on a tenant with 33,000 of them).
+        let filtered = r#"query($t: ID!) { tenant(id: $t) {
+            users(first: 5, filter: { waste: [DISABLED_LICENSED] }) { totalCount nodes { id } } } }"#;
+        let (a, small_sql) = app.traced(filtered, json!({ "t": small })).await;
+        let (b, large_sql) = app.traced(filtered, json!({ "t": large })).await;
+        assert_eq!(a["data"]["tenant"]["users"]["totalCount"], 2, "{a}");
+        assert_eq!(b["data"]["tenant"]["users"]["totalCount"], 302, "{b}");
+        assert_eq!(
+            b["data"]["tenant"]["users"]["nodes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
+        assert_eq!(masked(&small_sql), masked(&large_sql));
     }
+}
+
+#[tokio::test]
+async fn the_optimization_export_lists_each_finding_per_cost_group_share_adding_up_to_the_totals() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let (t, sales, ops) = seed(&app, 9).await;
+        // The guest's 20.00 split three ways adds up to 20.00, not 6.67 three times.
+        let finance = app
+            .data(CREATE_GROUP, json!({ "t": t, "n": "Finance" }))
+            .await["createCostGroup"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let thirds = json!([
+            { "costGroupId": sales, "percent": "33.33" },
+            { "costGroupId": ops, "percent": "33.33" },
+            { "costGroupId": finance, "percent": "33.34" },
+        ]);
+        app.data(
+            SET_ALLOCATION,
+            json!({ "t": t, "u": user_id(9, 2).to_string(), "s": thirds }),
+        )
+        .await;
+        let o = optimization(&app, &t).await;
+        let get = |path: String| {
+            let request = app.client.get(app.url(&path));
+            async move {
+                let response = request.send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let path = format!("/export/tenants/{t}/optimization.csv?asOf=2026-11-30");
+        let (status, body) = get(path.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let (header, rows) = csv_table(body.as_bytes(), b',');
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let (kind_col, upn, group, part, saving, share) = (
+            col("kind"),
+            col("user_principal_name"),
+            col("cost_group_saving"),
+            col("sku_part_number"),
+            col("monthly_saving"),
+            col("share_percent"),
+        );
+        // Per kind, the rows' cost group savings add up to the kind's total.
+        for kind_name in [
+            "DISABLED_LICENSED",
+            "INACTIVE",
+            "GUEST_LICENSED",
+            "REDUNDANT_LICENSE",
+            "UNASSIGNED_SEATS",
+        ] {
+            let sum: Decimal = rows
+                .iter()
+                .filter(|r| r[kind_col] == kind_name)
+                .filter(|r| !r[group].is_empty())
+                .map(|r| Decimal::from_str(&r[group]).unwrap())
+                .sum();
+            assert_eq!(
+                sum,
+                dec(&kind(&o, kind_name)["monthlySaving"]),
+                "{kind_name}: {body}"
+            );
+        }
+        let guest: Vec<&Vec<String>> = rows
+            .iter()
+            .filter(|r| r[kind_col] == "GUEST_LICENSED")
+            .collect();
+        let parts: Vec<(&str, &str, &str)> = guest
+            .iter()
+            .map(|r| (r[share].as_str(), r[group].as_str(), r[saving].as_str()))
+            .collect();
+        assert_eq!(
+            parts,
+            // Finance, Ops, Sales: the cent left over goes to the largest remainder, then the
+            // first path.
+            vec![
+                ("33.34", "6.67", "20.00"),
+                ("33.33", "6.67", "20.00"),
+                ("33.33", "6.66", "20.00")
+            ],
+            "{body}"
+        );
+        assert_eq!(guest[0][upn], "user2@t9.example.com");
+        // The unpriced license is listed without an amount, never as 0.00.
+        let unpriced = rows
+            .iter()
+            .find(|r| r[part] == "VISIOCLIENT")
+            .unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(unpriced[col("priced")], "false");
+        assert_eq!(unpriced[saving], "");
+        assert_eq!(unpriced[group], "");
+        // Idle seats: no user, no group, the whole amount.
+        let seats = rows
+            .iter()
+            .find(|r| r[kind_col] == "UNASSIGNED_SEATS")
+            .unwrap();
+        assert_eq!(
+            (seats[upn].as_str(), seats[col("licenses")].as_str()),
+            ("", "8")
+        );
+        assert_eq!(
+            (seats[saving].as_str(), seats[group].as_str()),
+            ("400.00", "400.00")
+        );
+
+        // One kind only; Excel's separators for a German reader.
+        let (_, inactive) = get(format!("{path}&kind=inactive&format=excel&locale=de-DE")).await;
+        assert!(inactive.starts_with('\u{feff}'), "{inactive}");
+        let (_, rows) = csv_table(inactive.trim_start_matches('\u{feff}').as_bytes(), b';');
+        assert_eq!(rows.len(), 2, "the inactive user's two shares: {inactive}");
+        assert!(
+            rows.iter()
+                .all(|r| r[kind_col] == "INACTIVE" && r[group] == "10,00")
+        );
+
+        // Refusals: a kind that does not exist, a bad date, a tenant that does not exist.
+        let (status, message) = get(format!("{path}&kind=IDLE")).await;
+        assert_eq!(status, 400);
+        assert!(message.contains("\"IDLE\""), "{message}");
+        let bad_date = format!("/export/tenants/{t}/optimization.csv?asOf=30.11.2026");
+        assert_eq!(get(bad_date).await.0, 400);
+        let unknown = format!("/export/tenants/{}/optimization.csv", guid(77, 0));
+        assert_eq!(get(unknown).await.0, 404);
+    }
+}
+
+/// The statements with every quoted value as `?`: the logged SQL shows values inline.
+fn masked(statements: &[String]) -> Vec<String> {
+    statements
+        .iter()
+        .map(|sql| {
+            let mut out = String::with_capacity(sql.len());
+            let mut quoted = false;
+            for c in sql.chars() {
+                match (c, quoted) {
+                    ('\'', false) => {
+                        quoted = true;
+                        out.push('?');
+                    }
+                    ('\'', true) => quoted = false,
+                    (c, false) => out.push(c),
+                    (_, true) => {}
+                }
+            }
+            out
+        })
+        .collect()
 }

@@ -51,6 +51,19 @@ impl CostGroupObject {
         self.0.updated_at
     }
 
+    /// The group's budget for `month` (`YYYY-MM`) against the month's chargeback of the group
+    /// and its descendants so far, with a forecast to month end and a status; a group without
+    /// a budget of its own rolls up its children's. Null when no group of its subtree has a
+    /// budget for the month. `CONFLICT` when the budget is in another currency than the
+    /// month's prices.
+    async fn budget(
+        &self,
+        ctx: &Context<'_>,
+        month: String,
+    ) -> ApiResult<Option<super::budget::BudgetObject>> {
+        super::budget::budget_of(ctx, &self.0, &month).await
+    }
+
     /// Users, licenses per SKU and monthly cost on `asOf` (default: today, UTC) of the users
     /// placed in this group, or in it and its descendants, in the tenant's currency.
     async fn cost(

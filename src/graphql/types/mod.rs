@@ -4,6 +4,7 @@
 pub mod allocation;
 pub mod allocation_rule;
 pub mod audit;
+pub mod budget;
 pub mod bulk;
 pub mod chargeback;
 pub mod commerce;

@@ -7,6 +7,9 @@
 //! also has an Exchange group; with no seat free, its assignments to members without another
 //! license fail with `CountViolation`. A failed assignment is in `licenseAssignmentStates`
 //! (state `Error`) but grants nothing: it is not in `assignedLicenses` and not consumed.
+//!
+//! Where Power BI Pro is bought through another partner, a quarter of the guests hold it
+//! directly (external users who open shared reports need their own), as a paid guest license.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -16,7 +19,8 @@ use super::skus::{
 };
 use super::timeline::DayCtx;
 use super::{
-    TAG_GROUP, TAG_LICENSE, TAG_LICENSE_SOURCE, TAG_LICENSE_TIME, World, derived_uuid, hash,
+    TAG_GROUP, TAG_GUEST_LICENSE, TAG_LICENSE, TAG_LICENSE_SOURCE, TAG_LICENSE_TIME, World,
+    derived_uuid, hash,
 };
 use crate::simulator::SimLicenseState;
 
@@ -55,11 +59,14 @@ impl World {
         derived_uuid(&[self.seed, TAG_GROUP, tenant as u64, group as u64])
     }
 
-    /// A member's license assignments in a license epoch (none for guests and shared
-    /// mailboxes), in `licenseAssignmentStates` order.
+    /// A user's license assignments in a license epoch (none for shared mailboxes, Power BI
+    /// Pro or nothing for guests), in `licenseAssignmentStates` order.
     pub(super) fn assignments(&self, tenant: usize, index: u32, epoch: u32) -> Vec<Assignment> {
-        if self.is_guest(tenant, index) || self.is_shared_mailbox(tenant, index) {
+        if self.is_shared_mailbox(tenant, index) {
             return Vec::new();
+        }
+        if self.is_guest(tenant, index) {
+            return self.guest_assignments(tenant, index);
         }
         let key = [
             self.seed,
@@ -145,7 +152,29 @@ impl World {
         out
     }
 
-    /// `licenseAssignmentStates` for a member's assignments in a license epoch.
+    /// A guest's licenses, the same in every epoch: Power BI Pro for a quarter of the guests
+    /// of a tenant that buys it, else none.
+    fn guest_assignments(&self, tenant: usize, index: u32) -> Vec<Assignment> {
+        let holds = self.tenants[tenant].other_partner_sku() == SKU_PBI
+            && hash(&[
+                self.seed,
+                TAG_GUEST_LICENSE,
+                tenant as u64,
+                u64::from(index),
+            ]) % 100
+                < 25;
+        if !holds {
+            return Vec::new();
+        }
+        vec![Assignment {
+            sku: SKU_PBI,
+            disabled: Vec::new(),
+            group: None,
+            error: None,
+        }]
+    }
+
+    /// `licenseAssignmentStates` for a user's assignments in a license epoch.
     pub(super) fn license_states(
         &self,
         tenant: usize,
@@ -278,5 +307,34 @@ mod tests {
             })
             .count();
         assert!(errored > 5, "{errored} failed Exchange assignments");
+    }
+
+    #[test]
+    fn a_quarter_of_the_guests_hold_power_bi_where_the_tenant_buys_it_and_nothing_else() {
+        let world = World::new(1, 2, 2000);
+        let world = &world;
+        let guests = |tenant: usize| (0..2000).filter(move |&i| world.is_guest(tenant, i));
+        let licensed: Vec<u32> = guests(0)
+            .filter(|&i| !world.assignments(0, i, 0).is_empty())
+            .collect();
+        let all = guests(0).count();
+        assert!(
+            licensed.len() * 100 > all * 15 && licensed.len() * 100 < all * 35,
+            "{} of {all} guests licensed",
+            licensed.len()
+        );
+        for i in licensed {
+            let a = world.assignments(0, i, 0);
+            assert_eq!(a.iter().map(|a| a.sku).collect::<Vec<_>>(), vec![SKU_PBI]);
+            assert_eq!(
+                a,
+                world.assignments(0, i, 3),
+                "a guest's license does not move"
+            );
+        }
+        assert!(
+            guests(1).all(|i| world.assignments(1, i, 0).is_empty()),
+            "tenant 1 buys Exchange, not Power BI, through the other partner"
+        );
     }
 }

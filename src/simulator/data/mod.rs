@@ -76,6 +76,7 @@ const TAG_ORDER: u64 = 19;
 const TAG_LICENSE_TIME: u64 = 20;
 const TAG_CONTACT: u64 = 21;
 const TAG_SIGN_IN: u64 = 22;
+const TAG_GUEST_LICENSE: u64 = 23;
 /// Company names, with the ASCII slug of their `onmicrosoft.com` domain and the custom domain
 /// they verified (used for user names when [`World::with_custom_domains`] is on).
 const TENANT_NAMES: &[(&str, &str, &str)] = &[

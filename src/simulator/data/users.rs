@@ -310,6 +310,11 @@ impl World {
             if chance(28, 50) {
                 user.company_name = Some(ext_company.to_owned());
             }
+            self.license(&mut user, tenant, index, state.license_epoch);
+            if !user.licenses.is_empty() {
+                // Microsoft assigns a license only to a user with a usage location.
+                user.usage_location = Some(pick(OFFICES, (r >> 24) ^ tenant as u64).6.to_owned());
+            }
             return user;
         }
         let office = pick(OFFICES, (r >> 24) ^ tenant as u64);
@@ -382,7 +387,13 @@ impl World {
         if chance(22, 5) {
             user.extension_attributes[5] = Some("Remote".to_owned());
         }
-        let assignments = self.assignments(tenant, index, state.license_epoch);
+        self.license(&mut user, tenant, index, state.license_epoch);
+        user
+    }
+
+    /// Sets `user`'s `assignedLicenses` and `licenseAssignmentStates` of a license epoch.
+    fn license(&self, user: &mut SimUser, tenant: usize, index: u32, epoch: u32) {
+        let assignments = self.assignments(tenant, index, epoch);
         user.licenses = effective_licenses(&assignments)
             .into_iter()
             .map(|(sku, disabled_plans)| SimLicense {
@@ -390,8 +401,7 @@ impl World {
                 disabled_plans,
             })
             .collect();
-        user.license_states = self.license_states(tenant, index, state.license_epoch, &assignments);
-        user
+        user.license_states = self.license_states(tenant, index, epoch, &assignments);
     }
 }
 
@@ -412,8 +422,9 @@ mod tests {
         assert!((25..=80).contains(&guests.len()), "{} guests", guests.len());
         for guest in &guests {
             assert!(guest.user_principal_name.contains("#EXT#@"));
-            assert!(guest.licenses.is_empty());
-            assert!(guest.usage_location.is_none());
+            // A guest holds Power BI Pro or nothing, and has a usage location only with it.
+            assert!(guest.licenses.len() <= 1);
+            assert_eq!(guest.usage_location.is_some(), !guest.licenses.is_empty());
         }
         assert!(
             tenant

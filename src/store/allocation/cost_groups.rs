@@ -107,7 +107,7 @@ async fn tenant_of(
 /// Begins a write to the tenant of cost group `id` and reads the tenant's groups once no other
 /// writer can change them; returns the write, the groups and where `id` is among them.
 /// `NotFound` when the group is unknown or out of `scope`.
-async fn lock_group(
+pub(super) async fn lock_group(
     store: &Store,
     scope: &TenantScope,
     id: CostGroupId,

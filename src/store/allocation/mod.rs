@@ -15,6 +15,7 @@
 //! uses none of them. No module here imports this front.
 
 mod backdated;
+mod budgets;
 mod bulk;
 mod configurations;
 mod cost_groups;
@@ -29,6 +30,7 @@ mod scheduled;
 mod stored_diagnostics;
 mod write;
 
+pub use budgets::{list_budgets_of_tenants, remove_budget, set_budget};
 pub use bulk::{BulkOutcome, BulkRequest, set_cost_groups, set_overrides};
 pub(crate) use configurations::list_cost_groups_of_day;
 pub use cost_groups::{

@@ -12,6 +12,7 @@ pub mod chargeback_month;
 pub mod commerce_quantity_history;
 pub mod commerce_subscription;
 pub mod cost_group;
+pub mod cost_group_budget;
 pub mod import_run;
 pub mod license_history;
 pub mod license_price;

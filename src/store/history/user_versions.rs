@@ -228,7 +228,7 @@ pub async fn list_users_as_of(
     }
     select
         .from_subquery(users_on(tenant_id, on), user::Entity)
-        .cond_where(users::filtered(&query.filter));
+        .cond_where(users::filtered(&query.filter, store.backend()));
     if let Some(cursor) = &query.page.after {
         select.and_where(keyset::after(
             (user::Entity, sort),
@@ -266,7 +266,7 @@ pub async fn count_users_as_of(
     let select = Query::select()
         .expr_as(Expr::col(Asterisk).count(), Alias::new("n"))
         .from_subquery(users_on(tenant_id, on), user::Entity)
-        .cond_where(users::filtered(filter))
+        .cond_where(users::filtered(filter, store.backend()))
         .to_owned();
     let n: i64 = match store.db().query_one(&select).await? {
         Some(row) => row.try_get("", "n")?,
