@@ -5,7 +5,8 @@
 # than the one measured (so two builds are measured against the same simulator).
 #   free_port                     prints a free loopback port
 #   bench_spawn LOG CMD...        runs CMD in the background, output to $bench_work/LOG; kills it on exit
-#   wait_ready URL                waits until URL answers 2xx (10 s at most)
+#   wait_ready URL                waits until URL answers 2xx (60 s at most: a debug build on a
+#                                 busy machine takes more than 10 s to open a large store)
 #   demo_start NAME [VAR=VALUE…]  starts `serve --demo` on its own SQLite file with logs at warn
 #                                 and no rate limit (VAR=VALUE overrides, e.g. the database URL);
 #                                 sets demo_port[NAME], demo_pid[NAME]
@@ -39,7 +40,7 @@ bench_spawn() {
 }
 
 wait_ready() {
-  for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 1 600); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
   echo "no answer from $1" >&2
   exit 1
 }

@@ -6,6 +6,8 @@
 # time of each download. The export streams USERS_PER_CHUNK (2,000) users at a time, so the peak
 # should not grow with the tenant.
 # Usage: bash benches/export.sh [users, default 100000] [runs, default 3]
+# Env: SERVE_DB_MAX_CONNECTIONS, the server's pool size (default: the setting's, 8), to tell the
+#      export's own memory from the page caches of the pooled SQLite connections (32 MiB each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 users=${1:-100000}
@@ -20,7 +22,7 @@ echo "import of $users users: $(cat "$work/import.txt") s"
 
 port=$(free_port)
 bench_spawn serve.log env TENANTGRAPH_AUTH_MODE=none TENANTGRAPH_IMPORT_SCHEDULE=off \
-  TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 "$bin" serve --bind "127.0.0.1:$port"
+  TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 TENANTGRAPH_DB_MAX_CONNECTIONS="${SERVE_DB_MAX_CONNECTIONS:-8}" "$bin" serve --bind "127.0.0.1:$port"
 server=${bench_pids[-1]}
 wait_ready "http://127.0.0.1:$port/readyz"
 tenant=$(curl -s "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' \

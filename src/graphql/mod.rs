@@ -226,20 +226,20 @@ impl Executor for ApiExecutor {
         }
         let guard = self.guard.clone();
         let order = response_order::SelectionOrder::of(&mut request);
+        let span = operation_span::subscription_span(&mut request);
         let request = self.with_principal(request, principal);
         let stream = Executor::execute_stream(&self.schema, request, session_data);
-        Box::pin(
-            AssertUnwindSafe(stream)
-                .catch_unwind()
-                .map(|item| item.unwrap_or_else(panic_response))
-                .map(move |mut response| {
-                    guard.cap_errors(&mut response);
-                    if let Some(order) = &order {
-                        order.apply(guard.shape(), &mut response.data);
-                    }
-                    response
-                }),
-        )
+        let stream = AssertUnwindSafe(stream)
+            .catch_unwind()
+            .map(|item| item.unwrap_or_else(panic_response))
+            .map(move |mut response| {
+                guard.cap_errors(&mut response);
+                if let Some(order) = &order {
+                    order.apply(guard.shape(), &mut response.data);
+                }
+                response
+            });
+        operation_span::within(stream, span)
     }
 }
 

@@ -56,7 +56,8 @@ pub(crate) fn tenantgraph(sim: &RunningSimulator, db: &str) -> Command {
 /// `tenantgraph serve` on port 0, its log lines collected as they come.
 pub(crate) struct Served {
     child: KillOnDrop,
-    addr: String,
+    /// The address it listens on (`127.0.0.1:PORT`).
+    pub(crate) addr: String,
     lines: Arc<Mutex<Vec<String>>>,
 }
 

@@ -1,13 +1,17 @@
 //! Distributed tracing: the real binary with `TENANTGRAPH_OTLP_ENDPOINT` pointed at an OTLP/HTTP
-//! receiver on loopback (protobuf bodies decoded with opentelemetry-proto's types). An import
-//! through the CLI exports its upstream calls; a query carrying the caller's `traceparent`
-//! exports its request, GraphQL operation, DataLoader batches and SQL statements in the
-//! caller's trace. Both processes export what is still queued when they end, so the spans are
-//! read once the process has exited: nothing waits on a timer.
+//! receiver on loopback (protobuf bodies decoded with opentelemetry-proto's types), on each
+//! store. An import through the CLI exports its upstream calls; a query carrying the caller's
+//! `traceparent` exports its request, GraphQL operation, DataLoader batches and SQL statements
+//! in the caller's trace; a subscription over a WebSocket opened with the caller's
+//! `traceparent` exports its span under the upgrade request, with a span per event holding the
+//! event's resolver work. Both processes export what is still queued when they end, so the
+//! spans are read once the process has exited: nothing waits on a timer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -16,13 +20,21 @@ use prost::Message;
 use serde_json::{Value, json};
 use tenantgraph::simulator::{self, SimulatorConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio_tungstenite::tungstenite;
 
 use crate::logs::{CLIENT_BEARER, Served, tenantgraph};
-use crate::support::client;
+use crate::support::{Backend, backends, client, database, read_json, ws_open_with_headers};
 
 /// The caller's trace and span, as a router would send them.
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const CALLER_SPAN_ID: &str = "b7ad6b7169203331";
+/// The trace of the router that opens the WebSocket.
+const SUBSCRIPTION_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+/// The subscription followed over the WebSocket: each report reads the run from the store
+/// (`run`, no cache) and its tenant through a DataLoader.
+const PROGRESS: &str = "subscription Progress($run: ID!) { importProgress(runId: $run) { \
+    phase status run { status tenant { name } } } }";
 
 /// What an OTLP/HTTP receiver on loopback was sent.
 #[derive(Default)]
@@ -185,7 +197,19 @@ fn assert_no_attribute_holds(spans: &[Span], secrets: &[&str]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_import_and_a_query_export_their_spans_in_one_trace_each() {
+async fn an_import_a_query_and_a_subscription_export_their_spans_in_one_trace_each() {
+    for backend in backends() {
+        let db = database(backend).await;
+        let system = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        };
+        exports_spans(&db.url, system).await;
+    }
+}
+
+/// The scenario on the store at `db`, whose statements name `system` as `db.system`.
+async fn exports_spans(db: &str, system: &str) {
     let sim = simulator::start(
         SimulatorConfig {
             tenants: 2,
@@ -198,12 +222,10 @@ async fn an_import_and_a_query_export_their_spans_in_one_trace_each() {
     .await
     .unwrap();
     let receiver = Receiver::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/otlp.db?mode=rwc", dir.path().display());
 
     // An import through the CLI: each upstream call is a client span under its tenant's run.
     let output = tokio::task::spawn_blocking({
-        let mut command = tenantgraph(&sim, &db);
+        let mut command = tenantgraph(&sim, db);
         command.env("TENANTGRAPH_OTLP_ENDPOINT", &receiver.url);
         move || command.arg("import").output().unwrap()
     })
@@ -255,7 +277,7 @@ async fn an_import_and_a_query_export_their_spans_in_one_trace_each() {
 
     // A query from a router that started the trace.
     let served = Served::start({
-        let mut command = tenantgraph(&sim, &db);
+        let mut command = tenantgraph(&sim, db);
         command.env("TENANTGRAPH_OTLP_ENDPOINT", &receiver.url);
         command
     });
@@ -277,6 +299,7 @@ async fn an_import_and_a_query_export_their_spans_in_one_trace_each() {
         .await
         .unwrap();
     assert!(body.get("errors").is_none(), "{body}");
+    let events = follow_an_import(&served, &tenant.to_string()).await;
     served.stop();
 
     let spans: Vec<Span> = receiver
@@ -338,7 +361,7 @@ async fn an_import_and_a_query_export_their_spans_in_one_trace_each() {
         "the query's statements are exported"
     );
     for statement in &statements {
-        assert_eq!(attr(statement, "db.system").as_deref(), Some("sqlite"));
+        assert_eq!(attr(statement, "db.system").as_deref(), Some(system));
         assert_eq!(statement.kind, SpanKind::Client as i32);
         assert!(descends_from(statement, request, &spans), "{statement:?}");
     }
@@ -355,4 +378,143 @@ async fn an_import_and_a_query_export_their_spans_in_one_trace_each() {
         "statements carry placeholders, not the tenant id bound to them"
     );
     assert_no_attribute_holds(&spans, &[CLIENT_BEARER.as_str(), "Bearer"]);
+
+    subscription_spans(&receiver.spans(), events, system);
+}
+
+/// Starts an import of `tenant` over HTTP and follows it with the `Progress` subscription over
+/// a WebSocket opened with the router's `traceparent`, until the run's last report; closes the
+/// socket and returns the number of reports.
+async fn follow_an_import(served: &Served, tenant: &str) -> usize {
+    let started: Value = client()
+        .post(served.url("/graphql"))
+        .header("Authorization", CLIENT_BEARER.as_str())
+        .json(&json!({
+            "query": "mutation Start($t: ID!) { triggerImport(tenantId: $t) { id } }",
+            "variables": { "t": tenant },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = started["data"]["triggerImport"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    let traceparent = format!("00-{SUBSCRIPTION_TRACE_ID}-{CALLER_SPAN_ID}-01");
+    let mut socket = ws_open_with_headers(&served.addr, &[("traceparent", &traceparent)])
+        .await
+        .unwrap();
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": *CLIENT_BEARER } });
+    socket
+        .send(tungstenite::Message::text(init.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(read_json(&mut socket).await["type"], "connection_ack");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": PROGRESS, "operationName": "Progress", "variables": { "run": run } } });
+    socket
+        .send(tungstenite::Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    let mut reports = Vec::new();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(60), read_json(&mut socket))
+            .await
+            .expect("importProgress ends within a minute");
+        match message["type"].as_str() {
+            Some("next") => reports.push(message["payload"].clone()),
+            Some("complete") => break,
+            _ => panic!("unexpected message: {message}"),
+        }
+    }
+    let last = &reports.last().expect("at least one report")["data"]["importProgress"];
+    assert_eq!(last["phase"], "FINISHED", "{reports:?}");
+    assert_eq!(last["run"]["status"], "SUCCEEDED", "{reports:?}");
+    assert!(last["run"]["tenant"]["name"].is_string(), "{reports:?}");
+    // The server ends the connection, and with it the upgrade request's span, before it is
+    // stopped.
+    socket.close(None).await.unwrap();
+    while socket.next().await.is_some() {}
+    reports.len()
+}
+
+/// Checks the spans of the `Progress` subscription, which sent `events` reports, in the
+/// router's trace.
+fn subscription_spans(spans: &[Span], events: usize, system: &str) {
+    let spans: Vec<Span> = spans
+        .iter()
+        .filter(|s| hex(&s.trace_id) == SUBSCRIPTION_TRACE_ID)
+        .cloned()
+        .collect();
+    let upgrades: Vec<&Span> = spans
+        .iter()
+        .filter(|s| attr(s, "http.route").as_deref() == Some("/graphql"))
+        .collect();
+    assert_eq!(upgrades.len(), 1, "one upgrade request: {spans:?}");
+    let upgrade = upgrades[0];
+    assert_eq!(hex(&upgrade.parent_span_id), CALLER_SPAN_ID);
+    assert_eq!(upgrade.name, "GET /graphql");
+    assert_eq!(
+        attr(upgrade, "http.response.status_code").as_deref(),
+        Some("101")
+    );
+
+    let subscriptions: Vec<&Span> = spans
+        .iter()
+        .filter(|s| attr(s, "graphql.operation.name").is_some())
+        .collect();
+    assert_eq!(
+        subscriptions.len(),
+        1,
+        "one span for the subscription: {subscriptions:?}"
+    );
+    let subscription = subscriptions[0];
+    assert_eq!(subscription.name, "subscription Progress");
+    assert_eq!(
+        attr(subscription, "graphql.operation.name").as_deref(),
+        Some("Progress")
+    );
+    assert_eq!(
+        attr(subscription, "graphql.operation.type").as_deref(),
+        Some("subscription")
+    );
+    assert_eq!(subscription.parent_span_id, upgrade.span_id);
+    assert!(
+        subscription.end_time_unix_nano >= subscription.start_time_unix_nano,
+        "{subscription:?}"
+    );
+
+    let reports: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == "subscription Progress event")
+        .collect();
+    assert_eq!(reports.len(), events, "one span per report: {reports:?}");
+    let statements: Vec<&Span> = spans
+        .iter()
+        .filter(|s| attr(s, "db.query.text").is_some())
+        .collect();
+    for report in &reports {
+        assert_eq!(report.parent_span_id, subscription.span_id, "{report:?}");
+        assert!(
+            statements.iter().any(|s| descends_from(s, report, &spans)
+                && attr(s, "db.system").as_deref() == Some(system)),
+            "the report's run is read inside its span: {report:?}"
+        );
+    }
+    assert!(
+        spans.iter().any(|s| {
+            attr(s, "dataloader.name").is_some()
+                && reports.iter().any(|r| descends_from(s, r, &spans))
+        }),
+        "a report's tenant is loaded by a batch inside its span"
+    );
+    for statement in &statements {
+        assert!(
+            descends_from(statement, subscription, &spans),
+            "{statement:?}"
+        );
+    }
 }

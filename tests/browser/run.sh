@@ -3,6 +3,7 @@
 # are missing (Playwright downloads no browser here: it drives /usr/bin/chromium), then runs
 # graphiql_test.py against the demo server.
 # Usage (after `cargo build` or `cargo test`): bash tests/browser/run.sh
+#        bash tests/browser/run.sh --install-only   (the browser and Playwright, no test)
 # Env: TENANTGRAPH_BIN (default <repo>/target/debug/tenantgraph), CHROMIUM (default
 #      /usr/bin/chromium).
 set -euo pipefail
@@ -22,4 +23,5 @@ if ! "$venv/bin/python" -c 'import playwright.sync_api' 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'playwright>=1.50,<2'
 fi
 "$CHROMIUM" --version 2>/dev/null
+[ "${1:-}" = --install-only ] && exit 0
 "$venv/bin/python" "$root/tests/browser/graphiql_test.py"
