@@ -112,7 +112,11 @@ def run_in_browser(base: str, figures: dict[str, float]) -> dict:
         page.wait_for_selector("button.graphiql-execute-button", timeout=TIMEOUT_MS)
         editor = time.monotonic()
         page.click("button.graphiql-execute-button")
-        page.wait_for_function(f"({RESULT_TEXT}).includes('totalCount')", timeout=TIMEOUT_MS)
+        # A function, not an expression: the page's CSP (no 'unsafe-eval') refuses an
+        # expression string that the predicate would eval.
+        page.wait_for_function(
+            f"expect => ({RESULT_TEXT}).includes(expect)", arg="totalCount", timeout=TIMEOUT_MS
+        )
         answer = json.loads(page.evaluate(RESULT_TEXT))
         # On screen, not only in the result editor's text.
         first = answer["data"]["tenants"]["edges"][0]["node"]["name"]
