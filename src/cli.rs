@@ -283,6 +283,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     metrics_bind,
                     audit_retention: config.audit_retention,
                     history_retention_days: config.history_retention_days,
+                    alerts: Some(config.alerts.clone()),
                 },
             )
             .map_err(|e| {

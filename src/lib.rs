@@ -19,6 +19,7 @@ pub mod server;
 pub mod simulator;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 
 /// Installs the process-wide TLS crypto provider (ring) that HTTP clients need; a second call
 /// does nothing. Call before building a `reqwest::Client`.

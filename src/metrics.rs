@@ -38,6 +38,7 @@ pub struct Metrics {
     statement_seconds: Histogram,
     pool: IntGaugeVec,
     imports: ImportMetrics,
+    alerts: AlertMetrics,
     /// Operation names of the trusted documents manifest.
     trusted_names: RwLock<HashSet<String>>,
     /// Operation names partner administrators have sent, at most
@@ -114,8 +115,10 @@ impl Metrics {
         registry.register(Box::new(statement_seconds.clone()))?;
         registry.register(Box::new(pool.clone()))?;
         let imports = ImportMetrics::register(&registry)?;
+        let alerts = AlertMetrics::register(&registry)?;
         Ok(Metrics {
             imports,
+            alerts,
             registry,
             requests,
             request_seconds,
@@ -260,6 +263,26 @@ impl Metrics {
         }
     }
 
+    /// Counts one webhook delivery attempt by what followed it.
+    pub fn record_webhook_attempt(&self, outcome: &str) {
+        self.alerts.attempts.with_label_values(&[outcome]).inc();
+    }
+
+    /// Replaces the budget gauges with `standings`: per tenant and cost group, the month's
+    /// actual amount and forecast as ratios of the budget.
+    pub fn set_budget_ratios<'a>(&self, standings: impl IntoIterator<Item = BudgetRatio<'a>>) {
+        self.alerts.actual.reset();
+        self.alerts.forecast.reset();
+        for b in standings {
+            let labels = [b.tenant, b.cost_group, b.month];
+            self.alerts.actual.with_label_values(&labels).set(b.actual);
+            self.alerts
+                .forecast
+                .with_label_values(&labels)
+                .set(b.forecast);
+        }
+    }
+
     /// Replaces the age of the stored refresh token of each client id, in seconds.
     pub fn set_refresh_token_ages<'a>(&self, ages: impl IntoIterator<Item = (&'a str, f64)>) {
         self.imports.refresh_token_age.reset();
@@ -291,6 +314,62 @@ pub struct TenantImportHealth<'a> {
     pub last_status: Option<&'a str>,
     /// Its newest run's failure reason.
     pub last_reason: Option<&'a str>,
+}
+
+/// One budget's ratios for [`Metrics::set_budget_ratios`].
+#[derive(Debug, Clone, Copy)]
+pub struct BudgetRatio<'a> {
+    /// The tenant's id.
+    pub tenant: &'a str,
+    /// The cost group's id.
+    pub cost_group: &'a str,
+    /// `YYYY-MM`.
+    pub month: &'a str,
+    /// Actual amount over the budget.
+    pub actual: f64,
+    /// Forecast over the budget.
+    pub forecast: f64,
+}
+
+/// Webhook deliveries and budgets.
+struct AlertMetrics {
+    attempts: IntCounterVec,
+    actual: GaugeVec,
+    forecast: GaugeVec,
+}
+
+impl AlertMetrics {
+    fn register(registry: &Registry) -> Result<AlertMetrics, prometheus::Error> {
+        let labels = ["tenant", "cost_group", "month"];
+        let metrics = AlertMetrics {
+            attempts: IntCounterVec::new(
+                Opts::new(
+                    "webhook_attempts_total",
+                    "Webhook delivery attempts of this process, by what followed \
+                     (delivered, retry, failed)",
+                ),
+                &["outcome"],
+            )?,
+            actual: GaugeVec::new(
+                Opts::new(
+                    "budget_ratio",
+                    "Each cost group budget's chargeback so far over its amount (1 = spent)",
+                ),
+                &labels,
+            )?,
+            forecast: GaugeVec::new(
+                Opts::new(
+                    "budget_forecast_ratio",
+                    "Each cost group budget's forecast to month end over its amount",
+                ),
+                &labels,
+            )?,
+        };
+        registry.register(Box::new(metrics.attempts.clone()))?;
+        registry.register(Box::new(metrics.actual.clone()))?;
+        registry.register(Box::new(metrics.forecast.clone()))?;
+        Ok(metrics)
+    }
 }
 
 /// The importer's metrics.

@@ -8,6 +8,7 @@
 //! with. Adding a setting is its field with its default in its section, and its line in
 //! `config.default.toml` (and the table of docs/configuration.md): a test holds the three together.
 
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -31,6 +32,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use self::alerts::{AlertSettings, AlertsSection};
 use self::api::ApiSettings;
 use self::audit::AuditSection;
 use self::auth::{AuthSection, AuthSettings};
@@ -83,6 +85,9 @@ pub struct Settings {
     /// What license optimization counts as waste.
     #[serde(flatten)]
     pub optimization: OptimizationSection,
+    /// Webhooks, retries and what raises an alert.
+    #[serde(flatten)]
+    pub alerts: AlertsSection,
 }
 
 /// The key of [`Settings::demo`], the one setting outside the sections.
@@ -110,6 +115,7 @@ fn all_keys() -> &'static [&'static str] {
             keys_of::<AuthSection>(),
             keys_of::<RateLimitSection>(),
             keys_of::<OptimizationSection>(),
+            keys_of::<AlertsSection>(),
         ];
         std::iter::once(DEMO)
             .chain(sections.into_iter().flatten().copied())
@@ -178,6 +184,8 @@ pub struct Config {
     pub audit_retention: Option<Duration>,
     /// Days history intervals are kept after their last day; `None` keeps them forever.
     pub history_retention_days: Option<u32>,
+    /// Webhooks and alerts.
+    pub alerts: AlertSettings,
     /// Checked, except that credentials may still come without a secret key: see
     /// [`Config::importer`].
     importer: ImporterSettings,
@@ -294,6 +302,7 @@ impl Settings {
             auth: section(figment)?,
             rate_limits: section(figment)?,
             optimization: section(figment)?,
+            alerts: section(figment)?,
         })
     }
 
@@ -312,6 +321,7 @@ impl Settings {
         let auth = self.auth.check(self.demo, http.bind)?;
         let audit_retention = self.audit.check()?;
         let inactive_days = self.optimization.check()?;
+        let alerts = self.alerts.check()?;
         Ok(Config {
             settings: self.clone(),
             demo: self.demo,
@@ -326,6 +336,7 @@ impl Settings {
             telemetry,
             audit_retention,
             history_retention_days: self.audit.history_retention_days(),
+            alerts,
             importer,
             auth,
         })

@@ -1,6 +1,7 @@
 //! The project's own vocabulary: ids, tenants, users, subscriptions, cost groups, paging.
 //! Pure values and rules; must not import SeaORM, async-graphql, actix or reqwest.
 
+pub mod alert;
 pub mod allocation;
 pub mod audit;
 pub mod budget;

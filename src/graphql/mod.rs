@@ -55,6 +55,7 @@ pub struct ApiExecutor {
     cursors: Arc<pagination::Cursors>,
     timeout: Duration,
     inactive_days: types::optimization::InactiveDays,
+    webhook_keys: mutation::WebhookKeys,
 }
 
 /// An operation refused because of how it arrived rather than what it asks.
@@ -98,7 +99,14 @@ impl ApiExecutor {
             cursors: Arc::new(cursors),
             timeout: api.timeout,
             inactive_days: types::optimization::InactiveDays(api.inactive_days),
+            webhook_keys: mutation::WebhookKeys::default(),
         })
+    }
+
+    /// Seals tenants' webhook secrets with `keys` (`setTenantWebhook` refuses without).
+    pub fn with_webhook_keys(mut self, keys: Option<Arc<crate::store::secrets::Keyring>>) -> Self {
+        self.webhook_keys = mutation::WebhookKeys(keys);
+        self
     }
 
     /// The request with what its resolvers read: the principal, loaders confined to the
@@ -116,6 +124,7 @@ impl ApiExecutor {
             .data(self.heavy.clone())
             .data(self.cursors.clone())
             .data(self.inactive_days)
+            .data(self.webhook_keys.clone())
     }
 
     /// Finds a persisted document named by hash and checks the request against the limits.

@@ -4,11 +4,13 @@ mod allocation;
 mod budget;
 mod bulk;
 mod chargeback;
+mod webhook;
 
 pub use allocation::{AllocationMutation, AllocationShareInput, SetLicensePriceInput};
 pub use budget::BudgetMutation;
 pub use bulk::{BulkMutation, BulkShareInput, CostGroupItemInput, UserAllocationItemInput};
 pub use chargeback::ChargebackMutation;
+pub use webhook::{WebhookKeys, WebhookMutation};
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, 
 use super::entities::EntityQuery;
 use super::mutation::{
     AllocationMutation, AllocationRuleMutation, BudgetMutation, BulkMutation, ChargebackMutation,
-    CostGroupMutation, MutationRoot,
+    CostGroupMutation, MutationRoot, WebhookMutation,
 };
 use super::operation_span::OperationSpans;
 use super::query::{ImportQuery, RootQuery};
@@ -34,6 +34,7 @@ pub struct Mutation(
     BulkMutation,
     ChargebackMutation,
     BudgetMutation,
+    WebhookMutation,
 );
 
 /// The subscription root; each area adds its object here.

@@ -1,4 +1,4 @@
-//! Root subscription fields: live progress of an import run. Each area has its own object,
+//! Root subscription fields: live progress of an import run, and a tenant's alerts. Each area has its own object,
 //! merged into the schema's `Subscription`.
 
 use std::sync::Arc;
@@ -11,15 +11,23 @@ use tokio::sync::watch;
 use super::error::ApiError;
 use super::ids::parse_id;
 use super::mutation::importer;
+use super::types::alert::BudgetAlertObject;
 use super::types::import_run::progress_of_stored;
 use super::types::{ImportProgressObject, loaders};
-use crate::domain::{ImportRunId, RunStatus};
+use crate::domain::{ImportRunId, RunStatus, TenantId};
 use crate::importer::Importer;
 use crate::importer::progress::{Phase, Progress};
+use crate::store::alerts;
 use crate::store::{Store, import_runs};
 
 /// How often a run of another replica is read from the store.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often `budgetAlerts` reads the store for new alerts.
+const ALERT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// One alert, or an error reading them.
+type AlertItem = Result<BudgetAlertObject, async_graphql::Error>;
 
 /// One report, or the error that ends the subscription.
 type ProgressItem = Result<ImportProgressObject, async_graphql::Error>;
@@ -66,6 +74,55 @@ impl SubscriptionRoot {
             last: None,
             wait: false,
         }))
+    }
+
+    /// Alerts of a tenant as they are raised from now on: budgets whose forecast passes a
+    /// threshold or whose chargeback passes the budget, and waste totals grown by more than
+    /// the set amount. Each alert once, in the order raised, whichever replica raised it (the
+    /// store is read every half second). `NOT_FOUND` when the tenant is unknown.
+    async fn budget_alerts(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+    ) -> Result<BoxStream<'static, AlertItem>, ApiError> {
+        let tenant: TenantId = parse_id("tenantId", &tenant_id)?;
+        let l = loaders(ctx)?;
+        if l.tenant.load_one(tenant).await?.is_none() {
+            return Err(ApiError::NotFound(format!("tenant {tenant} not found")));
+        }
+        let store = l.store.clone();
+        let start = alerts::last_alert_seq(&store, tenant).await?;
+        let pending: std::collections::VecDeque<BudgetAlertObject> = Default::default();
+        Ok(stream::unfold(
+            (start, pending, false),
+            move |(mut last, mut pending, mut wait)| {
+                let store = store.clone();
+                async move {
+                    loop {
+                        if let Some(next) = pending.pop_front() {
+                            return Some((Ok(next), (last, pending, false)));
+                        }
+                        if wait {
+                            tokio::time::sleep(ALERT_POLL_INTERVAL).await;
+                        }
+                        match alerts::list_alerts_after(&store, tenant, last, 100).await {
+                            Ok(found) => {
+                                if let Some(newest) = found.last() {
+                                    last = newest.seq;
+                                }
+                                wait = found.is_empty();
+                                pending.extend(found.into_iter().map(BudgetAlertObject));
+                            }
+                            Err(err) => {
+                                let err: async_graphql::Error = ApiError::from(err).into();
+                                return Some((Err(err), (last, pending, true)));
+                            }
+                        }
+                    }
+                }
+            },
+        )
+        .boxed())
     }
 }
 

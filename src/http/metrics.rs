@@ -5,8 +5,10 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 
-use crate::metrics::{Metrics, TenantImportHealth};
-use crate::store::{Store, import_queries};
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::metrics::{BudgetRatio, Metrics, TenantImportHealth};
+use crate::store::{Store, alerts, import_queries};
 
 /// `GET /metrics`: every metric, with the pool gauges and the import health (read from the
 /// store, so every replica reports the same) read at scrape time.
@@ -14,6 +16,7 @@ pub async fn metrics(metrics: web::Data<Arc<Metrics>>, store: web::Data<Store>) 
     let (open, idle) = store.pool_usage();
     metrics.record_pool(open, idle);
     refresh_import_health(&metrics, &store).await;
+    refresh_budget_ratios(&metrics, &store).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render())
@@ -55,5 +58,35 @@ async fn refresh_import_health(metrics: &Metrics, store: &Store) {
             }));
         }
         Err(err) => tracing::warn!(error = %err, "refresh token age not read for /metrics"),
+    }
+}
+
+/// Sets the budget gauges from each budget's latest evaluation. A store failure leaves the
+/// previous values and is logged.
+async fn refresh_budget_ratios(metrics: &Metrics, store: &Store) {
+    match alerts::list_budget_standings(store).await {
+        Ok(standings) => {
+            let labels: Vec<(String, String)> = standings
+                .iter()
+                .map(|s| (s.tenant_id.to_string(), s.cost_group_id.to_string()))
+                .collect();
+            let ratio = |part: rust_decimal::Decimal, whole: rust_decimal::Decimal| {
+                if whole.is_zero() {
+                    0.0
+                } else {
+                    (part / whole).to_f64().unwrap_or(0.0)
+                }
+            };
+            metrics.set_budget_ratios(standings.iter().zip(&labels).map(|(s, (t, g))| {
+                BudgetRatio {
+                    tenant: t,
+                    cost_group: g,
+                    month: &s.month,
+                    actual: ratio(s.actual, s.amount),
+                    forecast: ratio(s.forecast, s.amount),
+                }
+            }));
+        }
+        Err(err) => tracing::warn!(error = %err, "budget standings not read for /metrics"),
     }
 }

@@ -18,6 +18,7 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
 
 use crate::auth::Authenticator;
+use crate::config::alerts::AlertSettings;
 use crate::config::api::ApiSettings;
 use crate::config::auth::{AuthMode, AuthSettings};
 use crate::graphql;
@@ -55,6 +56,9 @@ pub struct ServerParts {
     /// Days history intervals are kept after their last day; `None` keeps them forever (no
     /// pruning task).
     pub history_retention_days: Option<u32>,
+    /// Webhook endpoints, retries and what raises an alert; `None` runs no dispatcher and no
+    /// sweep (alerts are still raised and wait in the store).
+    pub alerts: Option<AlertSettings>,
 }
 
 /// A server bound to its address and running on the current actix system.
@@ -115,6 +119,22 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
         history_retention::prune_in_background(parts.store.clone(), days);
     }
     scheduled_allocations::promote_in_background(parts.store.clone());
+    let webhook_keys = webhook_keyring(&parts.api)?;
+    if let Some(settings) = parts.alerts {
+        crate::webhooks::Alerting::new(
+            parts.store.clone(),
+            settings,
+            webhook_keys.clone(),
+            parts.metrics.clone(),
+            parts.api.inactive_days,
+        )
+        .start(
+            parts
+                .importer
+                .as_ref()
+                .map(|importer| importer.progress().subscribe_all()),
+        );
+    }
     let graphql_state = web::Data::new(GraphqlState {
         executor: graphql::ApiExecutor::new(
             graphql::build_for(&parts.api),
@@ -123,7 +143,8 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             parts.importer,
             &parts.api,
         )
-        .map_err(std::io::Error::other)?,
+        .map_err(std::io::Error::other)?
+        .with_webhook_keys(webhook_keys),
         metrics: parts.metrics.clone(),
         max_body_bytes: parts.api.max_body_bytes,
         max_batch: parts.api.max_batch,
@@ -302,4 +323,20 @@ async fn request_id_header(
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
+}
+
+/// The keyring tenants' webhook secrets are sealed with: the configured secret keys, if any.
+fn webhook_keyring(
+    api: &ApiSettings,
+) -> std::io::Result<Option<Arc<crate::store::secrets::Keyring>>> {
+    use secrecy::ExposeSecret;
+    let Some(keys) = api.cursor_keys.as_ref() else {
+        return Ok(None);
+    };
+    crate::store::secrets::Keyring::new(
+        keys.current.expose_secret(),
+        keys.previous.as_ref().map(|k| k.expose_secret()),
+    )
+    .map(|k| Some(Arc::new(k)))
+    .map_err(|e| std::io::Error::other(format!("TENANTGRAPH_SECRET_KEY: {e}")))
 }

@@ -89,6 +89,20 @@ pub async fn find_chargeback(
     Ok(Some(out))
 }
 
+/// The chargeback of `month` as `db` holds it: as stored when the month is closed, else
+/// computed from history with `today` as the last day that can be billed.
+pub(crate) async fn month_on<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    month: Month,
+    today: NaiveDate,
+) -> Result<Chargeback, StoreError> {
+    Ok(match find_closed(db, tenant_id, month).await? {
+        Some(closed) => closed.chargeback,
+        None => compute(db, tenant_id, month, today).await?,
+    })
+}
+
 async fn find_closed<C: ConnectionTrait>(
     db: &C,
     tenant_id: TenantId,

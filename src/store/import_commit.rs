@@ -115,6 +115,15 @@ pub async fn commit_import(
         ..ImportCounts::default()
     };
     let txn = store.begin_write().await?;
+    // The tenant's lock first, as allocation changes take it: the commit writes the tenant's
+    // row and its budget alerts, and taking the lock late could deadlock with a change.
+    super::transaction::lock_tenant(
+        &txn,
+        store.backend(),
+        &crate::domain::TenantScope::All,
+        commit.run.tenant_id,
+    )
+    .await?;
     // On SQLite, a larger page cache while the commit writes: a big tenant's indexes stay in
     // memory instead of being spilled to the WAL and read back (benches/README.md). Put back
     // before the commit, and on failure before the rollback returns the connection to the pool.
@@ -341,6 +350,8 @@ async fn finish_commit(
         },
     )
     .await?;
+    // A budget the import moves across a threshold is an alert of this same commit.
+    super::alerts::evaluate_budgets(txn, tenant_id, super::history::today()).await?;
     Ok(())
 }
 

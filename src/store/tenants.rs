@@ -84,6 +84,19 @@ pub async fn list_tenants(
     ))
 }
 
+/// Every tenant's id, for the tasks that visit each tenant.
+pub async fn list_tenant_ids(store: &Store) -> Result<Vec<TenantId>, StoreError> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .into_tuple::<uuid::Uuid>()
+        .all(store.db())
+        .await?
+        .into_iter()
+        .map(TenantId)
+        .collect())
+}
+
 /// How many tenants [`list_tenants`] would return over all pages.
 pub async fn count_tenants(
     store: &Store,

@@ -6,6 +6,7 @@
 )]
 
 mod aggregates;
+mod alerts;
 mod allocation_rules;
 mod budgets;
 mod bulk_changes;

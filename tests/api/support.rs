@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use tenantgraph::config::Settings;
+use tenantgraph::config::alerts::AlertSettings;
 use tenantgraph::config::api::ApiSettings;
 use tenantgraph::config::auth::AuthSettings;
 use tenantgraph::config::store::StoreSettings;
@@ -205,7 +206,8 @@ pub(crate) struct TestApp {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) client: reqwest::Client,
     statements: Arc<Mutex<Option<Vec<String>>>>,
-    _db: TestDatabase,
+    db: Arc<TestDatabase>,
+    handle: actix_web::dev::ServerHandle,
 }
 
 impl TestApp {
@@ -245,15 +247,68 @@ impl TestApp {
         TestApp::start(backend, Some(settings), test_api(), AuthSettings::none()).await
     }
 
+    /// Starts a server on an empty, migrated database whose webhook dispatcher and alert sweep
+    /// run with `alerts` (other test servers run neither, so that statement counts hold).
+    pub(crate) async fn with_alerts(backend: Backend, alerts: AlertSettings) -> TestApp {
+        TestApp::start_with(
+            backend,
+            None,
+            test_api(),
+            AuthSettings::none(),
+            Some(alerts),
+        )
+        .await
+    }
+
     async fn start(
         backend: Backend,
         importer: Option<Settings>,
         api: ApiSettings,
         auth: AuthSettings,
     ) -> TestApp {
+        TestApp::start_with(backend, importer, api, auth, None).await
+    }
+
+    /// Another server on this app's database, as a restarted process would be, its webhook
+    /// dispatcher and alert sweep running with `alerts`.
+    pub(crate) async fn restarted(&self, alerts: AlertSettings) -> TestApp {
+        TestApp::on_database(
+            self.backend,
+            self.db.clone(),
+            None,
+            test_api(),
+            AuthSettings::none(),
+            Some(alerts),
+        )
+        .await
+    }
+
+    /// Stops serving (what is in flight finishes).
+    pub(crate) async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
+    async fn start_with(
+        backend: Backend,
+        importer: Option<Settings>,
+        api: ApiSettings,
+        auth: AuthSettings,
+        alerts: Option<AlertSettings>,
+    ) -> TestApp {
+        let db = Arc::new(database(backend).await);
+        TestApp::on_database(backend, db, importer, api, auth, alerts).await
+    }
+
+    async fn on_database(
+        backend: Backend,
+        db: Arc<TestDatabase>,
+        importer: Option<Settings>,
+        api: ApiSettings,
+        auth: AuthSettings,
+        alerts: Option<AlertSettings>,
+    ) -> TestApp {
         // reqwest is built without a default TLS crypto provider; the test client needs one.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let db = database(backend).await;
         let metrics = Arc::new(Metrics::new().unwrap());
         let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
         let observer: StatementObserver = {
@@ -290,9 +345,11 @@ impl TestApp {
                 metrics_bind: Some("127.0.0.1:0".parse().unwrap()),
                 audit_retention: None,
                 history_retention_days: None,
+                alerts,
             },
         )
         .unwrap();
+        let handle = running.server.handle();
         tokio::spawn(running.server);
         TestApp {
             backend,
@@ -302,7 +359,8 @@ impl TestApp {
             metrics,
             client: client(),
             statements,
-            _db: db,
+            db,
+            handle,
         }
     }
 

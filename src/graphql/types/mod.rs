@@ -1,6 +1,7 @@
 //! GraphQL object types, each a thin wrapper around a domain value that resolves its relations
 //! through the request's DataLoaders.
 
+pub mod alert;
 pub mod allocation;
 pub mod allocation_rule;
 pub mod audit;

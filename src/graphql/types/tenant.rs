@@ -560,6 +560,50 @@ impl TenantObject {
         })
     }
 
+    /// The tenant's own webhook endpoint, if one is set (`setTenantWebhook`).
+    async fn webhook(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<super::alert::TenantWebhookObject>> {
+        let l = loaders(ctx)?;
+        Ok(
+            crate::store::alerts::find_tenant_webhooks(&l.store, &[self.0.id])
+                .await?
+                .remove(&self.0.id)
+                .map(super::alert::TenantWebhookObject),
+        )
+    }
+
+    /// Webhook deliveries of the tenant's alerts, newest alert first, each with every attempt:
+    /// at most `first` (1 to 500), of alerts numbered below `beforeSequence` when given (the
+    /// last one's `alert.sequence` pages on), with `status` when given. Read for one tenant at a
+    /// time.
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<super::alert::WebhookDeliveryStatus>,
+        #[graphql(default = 50)] first: i32,
+        before_sequence: Option<i64>,
+    ) -> ApiResult<Vec<super::alert::WebhookDeliveryObject>> {
+        if !(1..=500).contains(&first) {
+            return Err(ApiError::BadUserInput(format!(
+                "first must be 1 to 500, got {first}"
+            )));
+        }
+        let l = loaders(ctx)?;
+        Ok(crate::store::alerts::list_deliveries(
+            &l.store,
+            self.0.id,
+            status.map(Into::into),
+            before_sequence,
+            first as u64,
+        )
+        .await?
+        .into_iter()
+        .map(super::alert::WebhookDeliveryObject)
+        .collect())
+    }
+
     /// The monthly chargeback of `month` (`YYYY-MM`), prorated by day: each license's days,
     /// priced by the price in force each day, to the cost groups its user was in each day; as
     /// stored while the month is closed. Days before the tenant's first import and after today

@@ -179,6 +179,11 @@ pub async fn remove_budget(
     Ok(tenant_id)
 }
 
+/// The budgets the rows hold.
+pub(crate) fn budgets_of_rows(rows: &[Model]) -> Result<Vec<Budget>, StoreError> {
+    rows.iter().map(budget_of_row).collect()
+}
+
 /// Every budget of each of `tenants` (the caller checked scope), in one statement.
 pub async fn list_budgets_of_tenants(
     store: &Store,

@@ -30,6 +30,7 @@ mod scheduled;
 mod stored_diagnostics;
 mod write;
 
+pub(crate) use budgets::budgets_of_rows;
 pub use budgets::{list_budgets_of_tenants, remove_budget, set_budget};
 pub use bulk::{BulkOutcome, BulkRequest, set_cost_groups, set_overrides};
 pub(crate) use configurations::list_cost_groups_of_day;

@@ -193,6 +193,8 @@ impl TenantWrite {
         for change in self.changes {
             audit::record(&self.txn, change).await?;
         }
+        // A budget the change moves across a threshold is an alert of this same commit.
+        crate::store::alerts::evaluate_budgets(&self.txn, self.tenant_id, today).await?;
         self.txn.commit().await?;
         Ok(())
     }

@@ -1,5 +1,7 @@
 //! SeaORM entities, one per table. Only `store` uses them; the rest of the code sees domain types.
 
+pub mod alert;
+pub mod alert_signal;
 pub mod allocation_configuration;
 pub mod allocation_evaluation;
 pub mod allocation_history;
@@ -8,6 +10,7 @@ pub mod allocation_override_share;
 pub mod allocation_rule;
 pub mod allocation_rule_target;
 pub mod audit_log;
+pub mod budget_standing;
 pub mod chargeback_month;
 pub mod commerce_quantity_history;
 pub mod commerce_subscription;
@@ -26,9 +29,12 @@ pub mod tenant_aggregate;
 pub mod tenant_import_state;
 pub mod tenant_sign_in_state;
 pub mod tenant_sku_aggregate;
+pub mod tenant_webhook;
 pub mod user;
 pub mod user_allocation;
 pub mod user_license;
 pub mod user_license_assignment;
 pub mod user_sign_in;
 pub mod user_version;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
