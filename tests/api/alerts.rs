@@ -298,10 +298,11 @@ async fn a_thousand_budget_changes_deliver_each_crossing_exactly_once_across_a_r
         // and of Company (which rolls Sales' budget up).
         receiver.wait_for(3000).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let seen = receiver.seen.lock().unwrap();
-        assert_eq!(seen.len(), 3000);
-        assert!(seen.values().all(|m| m.accepted == 1 && m.refused == 0));
-        drop(seen);
+        {
+            let seen = receiver.seen.lock().unwrap();
+            assert_eq!(seen.len(), 3000);
+            assert!(seen.values().all(|m| m.accepted == 1 && m.refused == 0));
+        }
         let all = deliveries(&second, s.tenant).await;
         assert_eq!(all.len(), 3000);
         assert!(all.iter().all(|d| d["status"] == "DELIVERED"
