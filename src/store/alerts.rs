@@ -260,7 +260,7 @@ pub(crate) async fn evaluate_budgets(
             .await?;
         return Ok(0);
     }
-    let budgets = super::allocation::budgets_of_rows(&budget_rows)?;
+    let budgets = super::budget_rows::budgets_of_rows(&budget_rows)?;
     let month = Month::of(last_observed(txn, tenant_id).await?.unwrap_or(today));
     let chargeback = super::chargeback::month_on(txn, tenant_id, month, today).await?;
     let names: HashMap<Uuid, String> = cost_group::Entity::find()

@@ -10,7 +10,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::allocation::{list_cost_groups_of_day, list_prices_of_tenants_on};
+use super::allocation::configurations::list_cost_groups_of_day;
+use super::allocation::reads::list_prices_of_tenants_on;
 use super::entities::{
     allocation_history, chargeback_month, import_run, license_history, sku_count_history,
     user_allocation, user_license,

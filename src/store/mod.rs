@@ -6,6 +6,7 @@ pub mod aggregates;
 pub mod alerts;
 pub mod allocation;
 pub mod audit;
+mod budget_rows;
 pub mod chargeback;
 pub(crate) mod closed_months;
 pub mod commerce;

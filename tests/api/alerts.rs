@@ -309,3 +309,69 @@ async fn a_thousand_budget_changes_deliver_each_crossing_exactly_once_across_a_r
             && d["attempts"].as_array().unwrap().len() == 1));
     }
 }
+
+#[tokio::test]
+async fn a_grown_waste_total_is_an_alert_on_the_subscription() {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use tenantgraph::store::entities::subscription;
+
+    for backend in backends() {
+        let app = TestApp::with_alerts(
+            backend,
+            AlertSettings {
+                waste_growth: Some(rust_decimal::Decimal::from(50)),
+                sweep_interval: Duration::from_millis(200),
+                ..AlertSettings::default()
+            },
+        )
+        .await;
+        let s = scenario(&app).await;
+        // Four idle seats of the priced SKU (62.00 a month today): 248.00 of waste.
+        let db = crate::importer::store_db(&app.store).await;
+        subscription::Entity::update_many()
+            .col_expr(
+                subscription::Column::PrepaidEnabled,
+                Expr::col(subscription::Column::ConsumedUnits).add(4),
+            )
+            .filter(subscription::Column::TenantId.eq(s.tenant))
+            .filter(subscription::Column::SkuId.eq(s.sku))
+            .exec(&db)
+            .await
+            .unwrap();
+        // A sweep or two takes that total as the baseline.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let mut socket = crate::support::ws_connect(app.addr, json!({})).await;
+        {
+            use futures_util::SinkExt;
+            use tokio_tungstenite::tungstenite::Message;
+            let start = json!({ "id": "1", "type": "subscribe", "payload": {
+                "query": "subscription Alerts($t: ID!) { budgetAlerts(tenantId: $t) { kind \
+                    wasteTotal wasteGrowth currency costGroupId } }",
+                "variables": { "t": s.tenant.to_string() } } });
+            socket.send(Message::text(start.to_string())).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let today = chrono::Utc::now().date_naive().to_string();
+        app.data(
+            r#"mutation Price($input: SetLicensePriceInput!) {
+                setLicensePrice(input: $input) { monthlyUnitPrice } }"#,
+            json!({ "input": { "tenantId": s.tenant.to_string(), "skuId": s.sku.to_string(),
+                "monthlyUnitPrice": "100.00", "currency": "EUR", "effectiveFrom": today } }),
+        )
+        .await;
+        let event = tokio::time::timeout(
+            Duration::from_secs(20),
+            crate::support::read_json(&mut socket),
+        )
+        .await
+        .expect("no alert within 20 s");
+        assert_eq!(event["type"], "next", "{event}");
+        let alert = &event["payload"]["data"]["budgetAlerts"];
+        assert_eq!(alert["kind"], "WASTE_GROWTH", "{event}");
+        assert_eq!(alert["currency"], "EUR");
+        assert_eq!(alert["costGroupId"], Value::Null);
+        // Four seats at 100.00 instead of 62.00.
+        assert_eq!(alert["wasteGrowth"], "152.00", "{event}");
+    }
+}

@@ -51,7 +51,7 @@ fn day(s: &str) -> NaiveDate {
 pub(crate) struct Scenario {
     pub(crate) tenant: Uuid,
     pub(crate) other: Uuid,
-    sku: Uuid,
+    pub(crate) sku: Uuid,
     users: Vec<Uuid>,
     pub(crate) sales: Uuid,
     pub(crate) finance: Uuid,

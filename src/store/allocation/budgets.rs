@@ -2,54 +2,20 @@
 //! per tenant in one statement.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder};
 
 use super::cost_groups::lock_group;
-use crate::domain::allocation::Currency;
 use crate::domain::audit::AuditChange;
 use crate::domain::budget::{Budget, BudgetPeriod};
-use crate::domain::chargeback::Month;
 use crate::domain::{CostGroupId, TenantId, TenantScope};
+use crate::store::budget_rows::budget_of_row;
 use crate::store::connect::Store;
 use crate::store::entities::cost_group_budget::{ActiveModel, Column, Entity, Model};
 use crate::store::error::StoreError;
 use crate::store::transaction::stored_now;
-
-fn corrupt(m: &Model, detail: String) -> StoreError {
-    StoreError::Corrupt {
-        table: "cost_group_budgets",
-        detail: format!(
-            "budget of cost group {} for {}: {detail}",
-            m.cost_group_id, m.from_month
-        ),
-    }
-}
-
-fn budget_of_row(m: &Model) -> Result<Budget, StoreError> {
-    let month = Month::parse(&m.from_month).map_err(|e| corrupt(m, e.to_string()))?;
-    let thresholds: Vec<String> =
-        serde_json::from_str(&m.thresholds).map_err(|e| corrupt(m, e.to_string()))?;
-    let thresholds = thresholds
-        .iter()
-        .map(|t| Decimal::from_str(t))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| corrupt(m, e.to_string()))?;
-    Ok(Budget {
-        cost_group: CostGroupId(m.cost_group_id),
-        period: if m.single_month {
-            BudgetPeriod::Month(month)
-        } else {
-            BudgetPeriod::From(month)
-        },
-        amount: Decimal::from_str(&m.amount).map_err(|e| corrupt(m, e.to_string()))?,
-        currency: Currency::parse(&m.currency).map_err(|e| corrupt(m, e.to_string()))?,
-        thresholds,
-    })
-}
 
 fn period_text(period: BudgetPeriod) -> String {
     match period {
@@ -177,11 +143,6 @@ pub async fn remove_budget(
     ));
     write.commit().await?;
     Ok(tenant_id)
-}
-
-/// The budgets the rows hold.
-pub(crate) fn budgets_of_rows(rows: &[Model]) -> Result<Vec<Budget>, StoreError> {
-    rows.iter().map(budget_of_row).collect()
 }
 
 /// Every budget of each of `tenants` (the caller checked scope), in one statement.

@@ -17,23 +17,21 @@
 mod backdated;
 mod budgets;
 mod bulk;
-mod configurations;
+pub(crate) mod configurations;
 mod cost_groups;
 mod diagnostics;
 mod evaluation;
 mod import_evaluation;
 mod overrides;
 mod prices;
-mod reads;
+pub(crate) mod reads;
 mod rules;
 mod scheduled;
 mod stored_diagnostics;
 mod write;
 
-pub(crate) use budgets::budgets_of_rows;
 pub use budgets::{list_budgets_of_tenants, remove_budget, set_budget};
 pub use bulk::{BulkOutcome, BulkRequest, set_cost_groups, set_overrides};
-pub(crate) use configurations::list_cost_groups_of_day;
 pub use cost_groups::{
     CostGroupChanges, NewCostGroup, create_cost_group, delete_cost_group, update_cost_group,
 };
