@@ -44,6 +44,7 @@ struct Seen {
 #[derive(Clone)]
 struct Receiver {
     refuse: usize,
+    secret: Arc<Mutex<Vec<u8>>>,
     seen: Arc<Mutex<HashMap<String, Seen>>>,
     bad_signatures: Arc<Mutex<Vec<String>>>,
 }
@@ -52,6 +53,7 @@ impl Receiver {
     async fn start(refuse: usize) -> (Receiver, String) {
         let receiver = Receiver {
             refuse,
+            secret: Arc::new(Mutex::new(SECRET.to_vec())),
             seen: Arc::default(),
             bad_signatures: Arc::default(),
         };
@@ -106,7 +108,7 @@ async fn receive(req: HttpRequest, body: String, state: web::Data<Receiver>) -> 
         header("webhook-timestamp"),
         header("webhook-signature"),
     );
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &SECRET);
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &state.secret.lock().unwrap());
     let expected = STANDARD.encode(hmac::sign(
         &key,
         format!("{id}.{timestamp}.{body}").as_bytes(),
@@ -373,5 +375,84 @@ async fn a_grown_waste_total_is_an_alert_on_the_subscription() {
         assert_eq!(alert["costGroupId"], Value::Null);
         // Four seats at 100.00 instead of 62.00.
         assert_eq!(alert["wasteGrowth"], "152.00", "{event}");
+    }
+}
+
+#[tokio::test]
+async fn a_tenants_own_endpoint_gets_its_alerts_signed_with_the_secret_shown_once() {
+    use secrecy::SecretSlice;
+    use tenantgraph::config::secrets::SecretKeys;
+
+    const SET_HOOK: &str = r#"mutation SetHook($t: ID!, $url: String!) {
+        setTenantWebhook(input: { tenantId: $t, url: $url }) { url signingSecret setAt } }"#;
+    for backend in backends() {
+        let (receiver, url) = Receiver::start(0).await;
+        let api = tenantgraph::config::api::ApiSettings {
+            cursor_keys: Some(SecretKeys {
+                current: SecretSlice::from(vec![9u8; 32]),
+                previous: None,
+            }),
+            ..crate::support::test_api()
+        };
+        let app = TestApp::with_api_and_alerts(backend, api, AlertSettings::default()).await;
+        let s = scenario(&app).await;
+        let t = s.tenant.to_string();
+        let bad = app
+            .post(SET_HOOK, json!({ "t": t, "url": "ftp://example.com/x" }))
+            .await;
+        assert_eq!(
+            crate::support::first_error_code(&bad),
+            "BAD_USER_INPUT",
+            "{bad}"
+        );
+        let set = app.data(SET_HOOK, json!({ "t": t, "url": url })).await;
+        let secret = set["setTenantWebhook"]["signingSecret"].as_str().unwrap();
+        let bytes = STANDARD
+            .decode(secret.strip_prefix("whsec_").unwrap())
+            .unwrap();
+        assert_eq!(bytes.len(), 32);
+        *receiver.secret.lock().unwrap() = bytes;
+        let shown = app
+            .data(
+                "query Hook($t: ID!) { tenant(id: $t) { webhook { url setBy } } }",
+                json!({ "t": t }),
+            )
+            .await;
+        assert_eq!(shown["tenant"]["webhook"]["url"], url.as_str());
+        assert!(
+            !shown.to_string().contains(secret),
+            "the secret is shown once only"
+        );
+        set_budget(&app, &s, "20").await;
+        receiver.wait_for(6).await;
+        assert!(receiver.bad_signatures.lock().unwrap().is_empty());
+        let all = deliveries(&app, s.tenant).await;
+        assert_eq!(all.len(), 6);
+        assert!(
+            all.iter()
+                .all(|d| d["endpoint"] == "TENANT" && d["status"] == "DELIVERED")
+        );
+        let removed = app
+            .data(
+                "mutation RemoveHook($t: ID!) { removeTenantWebhook(tenantId: $t) }",
+                json!({ "t": t }),
+            )
+            .await;
+        assert_eq!(removed["removeTenantWebhook"], true);
+        // Without a secret key there is nothing to seal a secret with.
+        let keyless = TestApp::empty(backend).await;
+        let k = scenario(&keyless).await;
+        let refused = keyless
+            .post(SET_HOOK, json!({ "t": k.tenant.to_string(), "url": url }))
+            .await;
+        assert_eq!(
+            crate::support::first_error_code(&refused),
+            "CONFLICT",
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("TENANTGRAPH_SECRET_KEY"),
+            "{refused}"
+        );
     }
 }

@@ -269,6 +269,16 @@ impl TestApp {
         TestApp::start_with(backend, importer, api, auth, None).await
     }
 
+    /// Starts a server on an empty, migrated database with these API settings, its webhook
+    /// dispatcher and alert sweep running with `alerts`.
+    pub(crate) async fn with_api_and_alerts(
+        backend: Backend,
+        api: ApiSettings,
+        alerts: AlertSettings,
+    ) -> TestApp {
+        TestApp::start_with(backend, None, api, AuthSettings::none(), Some(alerts)).await
+    }
+
     /// Another server on this app's database, as a restarted process would be, its webhook
     /// dispatcher and alert sweep running with `alerts`.
     pub(crate) async fn restarted(&self, alerts: AlertSettings) -> TestApp {
