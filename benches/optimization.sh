@@ -7,6 +7,9 @@
 #   USERS=100000, PG_URL=postgres://postgres@127.0.0.1:5432/<scratch db> (created and dropped;
 #   PG_URL=off skips PostgreSQL, SQLITE=off skips SQLite), BENCH_BIN=target/debug/tenantgraph to
 #   skip the release build. A query that answers with errors is reported and not timed.
+#   BASE_BIN=<another tenantgraph binary> also serves the same store with it and compares:
+#   round by round, one request to each server (hyperfine), median and range of the per-round
+#   ratios this binary / BASE_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10}
@@ -81,6 +84,34 @@ times = [t * 1000 for t in json.load(open(sys.argv[1]))["results"][0]["times"]]
 print(f"| {sys.argv[2]} | {sys.argv[3]} | {statistics.median(times):.0f} | {min(times):.0f}-{max(times):.0f} | {len(times)} |")
 PY
   done
+  if [[ -n ${BASE_BIN:-} ]]; then
+    base_port=$(free_port)
+    bench_spawn "$store-base.log" env TENANTGRAPH_DATABASE_URL="$url" TENANTGRAPH_AUTH_MODE=none \
+      TENANTGRAPH_METRICS_BIND=off TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 \
+      TENANTGRAPH_RATE_LIMIT_UNAUTHENTICATED_PER_SECOND=0 TENANTGRAPH_IMPORT_SCHEDULE=off \
+      TENANTGRAPH_LOG_LEVEL=warn "$BASE_BIN" serve --bind "127.0.0.1:$base_port"
+    base_server=${bench_pids[-1]}
+    wait_ready "http://127.0.0.1:$base_port/readyz"
+    for name in optimization waste; do
+      [[ -f $bench_work/$name.json ]] || continue
+      post="curl -s -o /dev/null -H content-type:application/json --data-binary @$bench_work/$name.json"
+      for round in $(seq 1 "$runs"); do
+        hyperfine -N -w 1 -r 1 --export-json "$bench_work/$store-$name-ab-$round.json" \
+          "$post $url_gql" "$post http://127.0.0.1:$base_port/graphql" >/dev/null
+      done
+      python3 - "$store" "$name" "$bench_work/$store-$name-ab-" "$runs" <<'PY'
+import json, statistics, sys
+store, name, prefix, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+ratios, this, base = [], [], []
+for r in range(1, runs + 1):
+    a, b = (x["times"][0] * 1000 for x in json.load(open(f"{prefix}{r}.json"))["results"])
+    this.append(a); base.append(b); ratios.append(a / b)
+print(f"| {store} | {name} | {statistics.median(this):.0f} | {statistics.median(base):.0f} "
+      f"| {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) | {runs} |")
+PY
+    done
+    kill "$base_server" 2>/dev/null || true
+  fi
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
   echo "$store: server peak RSS $((rss / 1024)) MB"
   kill "$server" 2>/dev/null || true

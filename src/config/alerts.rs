@@ -34,6 +34,8 @@ pub struct AlertsSection {
     pub webhook_url: Option<String>,
     /// Its signing secret, `whsec_` and base64 (24 to 64 bytes); required with the URL.
     pub webhook_secret: Option<String>,
+    /// Whether tenants' own endpoints may be on loopback, private or link-local addresses.
+    pub webhook_allow_private: bool,
     /// Attempts of a delivery before it is `FAILED`, 1 to 50.
     pub webhook_max_attempts: u32,
     /// Milliseconds before the first retry (doubling, at most an hour), 1 to 3,600,000.
@@ -56,6 +58,7 @@ impl std::fmt::Debug for AlertsSection {
                 "webhook_secret",
                 &self.webhook_secret.as_ref().map(|_| "[redacted]"),
             )
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_max_attempts", &self.webhook_max_attempts)
             .field("webhook_retry_delay_ms", &self.webhook_retry_delay_ms)
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)
@@ -70,6 +73,7 @@ impl Default for AlertsSection {
         AlertsSection {
             webhook_url: None,
             webhook_secret: None,
+            webhook_allow_private: false,
             webhook_max_attempts: DEFAULT_WEBHOOK_MAX_ATTEMPTS,
             webhook_retry_delay_ms: DEFAULT_WEBHOOK_RETRY_DELAY_MS,
             webhook_timeout_ms: DEFAULT_WEBHOOK_TIMEOUT_MS,
@@ -101,6 +105,8 @@ impl std::fmt::Debug for PartnerWebhook {
 pub struct AlertSettings {
     /// The partner's endpoint, if any.
     pub partner_webhook: Option<PartnerWebhook>,
+    /// Tenants' own endpoints may be on non-public addresses.
+    pub allow_private: bool,
     /// Attempts of a delivery.
     pub max_attempts: u32,
     /// Wait before the first retry.
@@ -206,6 +212,7 @@ impl AlertsSection {
             .transpose()?;
         Ok(AlertSettings {
             partner_webhook,
+            allow_private: self.webhook_allow_private,
             max_attempts: max_attempts as u32,
             retry_delay: Duration::from_millis(retry),
             timeout: Duration::from_millis(timeout),

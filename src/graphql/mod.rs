@@ -103,9 +103,17 @@ impl ApiExecutor {
         })
     }
 
-    /// Seals tenants' webhook secrets with `keys` (`setTenantWebhook` refuses without).
-    pub fn with_webhook_keys(mut self, keys: Option<Arc<crate::store::secrets::Keyring>>) -> Self {
-        self.webhook_keys = mutation::WebhookKeys(keys);
+    /// Seals tenants' webhook secrets with `keys` (`setTenantWebhook` refuses without), and
+    /// lets their endpoints be on non-public addresses when `allow_private`.
+    pub fn with_webhook_keys(
+        mut self,
+        keys: Option<Arc<crate::store::secrets::Keyring>>,
+        allow_private: bool,
+    ) -> Self {
+        self.webhook_keys = mutation::WebhookKeys {
+            keys,
+            allow_private,
+        };
         self
     }
 

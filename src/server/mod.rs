@@ -120,6 +120,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     }
     scheduled_allocations::promote_in_background(parts.store.clone());
     let webhook_keys = webhook_keyring(&parts.api)?;
+    let allow_private = parts.alerts.as_ref().is_some_and(|a| a.allow_private);
     if let Some(settings) = parts.alerts {
         crate::webhooks::Alerting::new(
             parts.store.clone(),
@@ -144,7 +145,7 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
             &parts.api,
         )
         .map_err(std::io::Error::other)?
-        .with_webhook_keys(webhook_keys),
+        .with_webhook_keys(webhook_keys, allow_private),
         metrics: parts.metrics.clone(),
         max_body_bytes: parts.api.max_body_bytes,
         max_batch: parts.api.max_batch,

@@ -3,6 +3,7 @@
 //! sweep that re-evaluates every budget (after a restart, and as days pass) and the waste
 //! totals, and the waste check after each import of this process.
 
+pub mod public_only;
 pub mod signing;
 
 use std::sync::Arc;
@@ -46,7 +47,10 @@ pub struct Alerting {
     keys: Option<Arc<Keyring>>,
     metrics: Arc<Metrics>,
     inactive_days: u32,
+    /// Posts to the partner's endpoint.
     client: reqwest::Client,
+    /// Posts to tenants' endpoints: public addresses only unless allowed.
+    tenant_client: reqwest::Client,
 }
 
 impl Alerting {
@@ -58,12 +62,21 @@ impl Alerting {
         metrics: Arc<Metrics>,
         inactive_days: u32,
     ) -> Arc<Alerting> {
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tenantgraph/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(settings.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("tenantgraph/", env!("CARGO_PKG_VERSION")))
+        };
+        let client = builder().build().unwrap_or_default();
+        let tenant_client = if settings.allow_private {
+            client.clone()
+        } else {
+            builder()
+                .dns_resolver(public_only::PublicResolver)
+                .build()
+                .unwrap_or_default()
+        };
         Arc::new(Alerting {
             store,
             settings,
@@ -71,6 +84,7 @@ impl Alerting {
             metrics,
             inactive_days,
             client,
+            tenant_client,
         })
     }
 
@@ -203,11 +217,22 @@ impl Alerting {
 
     /// Posts `delivery` signed with `secret`: the answer's status, and the error unless 2xx.
     async fn post(&self, delivery: &DueDelivery, secret: &[u8]) -> (Option<i32>, Option<String>) {
+        let client = match delivery.endpoint {
+            Endpoint::Partner => &self.client,
+            Endpoint::Tenant => &self.tenant_client,
+        };
+        if delivery.endpoint == Endpoint::Tenant && !self.settings.allow_private {
+            let refused = url::Url::parse(&delivery.url)
+                .map_err(|e| e.to_string())
+                .and_then(|u| public_only::refuse_host(&u).map_or(Ok(()), Err));
+            if let Err(why) = refused {
+                return (None, Some(why));
+            }
+        }
         let id = delivery.message_id.to_string();
         let timestamp = Utc::now().timestamp();
         let signature = signing::sign(secret, &id, timestamp, &delivery.payload);
-        let sent = self
-            .client
+        let sent = client
             .post(&delivery.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(signing::ID_HEADER, &id)

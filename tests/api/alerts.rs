@@ -394,7 +394,12 @@ async fn a_tenants_own_endpoint_gets_its_alerts_signed_with_the_secret_shown_onc
             }),
             ..crate::support::test_api()
         };
-        let app = TestApp::with_api_and_alerts(backend, api, AlertSettings::default()).await;
+        // The receiver is on loopback, which a tenant's endpoint may only be when allowed.
+        let alerts = AlertSettings {
+            allow_private: true,
+            ..AlertSettings::default()
+        };
+        let app = TestApp::with_api_and_alerts(backend, api, alerts).await;
         let s = scenario(&app).await;
         let t = s.tenant.to_string();
         let bad = app
@@ -439,11 +444,29 @@ async fn a_tenants_own_endpoint_gets_its_alerts_signed_with_the_secret_shown_onc
             )
             .await;
         assert_eq!(removed["removeTenantWebhook"], true);
-        // Without a secret key there is nothing to seal a secret with.
+        // Not allowed by default: an internal address; and without a secret key there is
+        // nothing to seal a secret with.
         let keyless = TestApp::empty(backend).await;
         let k = scenario(&keyless).await;
+        let internal = keyless
+            .post(
+                SET_HOOK,
+                json!({ "t": k.tenant.to_string(), "url": "http://169.254.169.254/latest" }),
+            )
+            .await;
+        assert_eq!(
+            crate::support::first_error_code(&internal),
+            "BAD_USER_INPUT"
+        );
+        assert!(
+            internal.to_string().contains("not a public address"),
+            "{internal}"
+        );
         let refused = keyless
-            .post(SET_HOOK, json!({ "t": k.tenant.to_string(), "url": url }))
+            .post(
+                SET_HOOK,
+                json!({ "t": k.tenant.to_string(), "url": "https://hooks.example.com/x" }),
+            )
             .await;
         assert_eq!(
             crate::support::first_error_code(&refused),

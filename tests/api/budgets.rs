@@ -391,3 +391,31 @@ async fn budgets_are_set_by_allocators_of_the_tenant_only() {
         assert_eq!(sales["budget"]["status"], "OVER", "{read}");
     }
 }
+
+#[tokio::test]
+async fn a_month_no_budget_is_for_is_answered_without_reading_its_chargeback() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        app.data(SET, set(s.sales, Some("2025-03"), None, "30", Value::Null))
+            .await;
+        let vars = |m: &str| json!({ "t": s.tenant.to_string(), "m": m });
+        let (april, sql) = app.traced(BUDGETS, vars("2025-04")).await;
+        let groups = april["data"]["tenant"]["costGroups"].as_array().unwrap();
+        assert!(groups.iter().all(|g| g["budget"].is_null()), "{april}");
+        assert!(
+            !sql.iter().any(|q| q.contains("license_history")),
+            "April has no budget: {sql:#?}"
+        );
+        let (march, sql) = app.traced(BUDGETS, vars("2025-03")).await;
+        assert_eq!(
+            of(&budgets(&app, &s, "2025-03").await, s.sales)["source"],
+            "SET"
+        );
+        assert!(march["errors"].is_null(), "{march}");
+        assert!(
+            sql.iter().any(|q| q.contains("license_history")),
+            "{sql:#?}"
+        );
+    }
+}

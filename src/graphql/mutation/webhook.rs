@@ -11,11 +11,17 @@ use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::ids::parse_id;
 use crate::graphql::types::loaders;
 use crate::store::secrets::Keyring;
-use crate::webhooks::{secret_owner, signing};
+use crate::webhooks::{public_only, secret_owner, signing};
 
-/// The keys tenants' webhook secrets are sealed with; request data of every operation.
+/// What setting a tenant's webhook needs: the keys its secret is sealed with, and whether its
+/// endpoint may be on a non-public address; request data of every operation.
 #[derive(Clone, Default)]
-pub struct WebhookKeys(pub Option<Arc<Keyring>>);
+pub struct WebhookKeys {
+    /// Seal tenants' signing secrets; `None`: `setTenantWebhook` is refused.
+    pub keys: Option<Arc<Keyring>>,
+    /// `TENANTGRAPH_WEBHOOK_ALLOW_PRIVATE`.
+    pub allow_private: bool,
+}
 
 /// A tenant's own endpoint for its alerts.
 #[derive(InputObject)]
@@ -48,7 +54,8 @@ impl WebhookMutation {
     /// and secret are replaced): every alert of the tenant is posted there as well as to the
     /// partner's endpoint. Audited (the URL, never the secret); needs `allocator` or
     /// `partner_admin`. `BAD_USER_INPUT` for a URL that is not http(s) or longer than 2,000
-    /// characters; `CONFLICT` when no `TENANTGRAPH_SECRET_KEY` is set to seal the secret with.
+    /// characters, or naming a loopback, private or link-local address (unless
+    /// `TENANTGRAPH_WEBHOOK_ALLOW_PRIVATE`); `CONFLICT` when no `TENANTGRAPH_SECRET_KEY` is set to seal the secret with.
     async fn set_tenant_webhook(
         &self,
         ctx: &Context<'_>,
@@ -59,23 +66,29 @@ impl WebhookMutation {
         let parsed = url::Url::parse(url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-        if parsed.is_none() || url.len() > 2000 {
+        let Some(parsed) = parsed.filter(|_| url.len() <= 2000) else {
             return Err(ApiError::BadUserInput(format!(
                 "input.url: expected an http(s) URL of at most 2000 characters, got {:?}",
                 url.chars().take(100).collect::<String>()
             )));
+        };
+        let policy = ctx.data_opt::<WebhookKeys>().cloned().unwrap_or_default();
+        if !policy.allow_private
+            && let Some(why) = public_only::refuse_host(&parsed)
+        {
+            return Err(ApiError::BadUserInput(format!(
+                "input.url: {why}; a tenant's endpoint must be public \
+                 (TENANTGRAPH_WEBHOOK_ALLOW_PRIVATE allows others)"
+            )));
         }
         authorize(ctx, Action::Allocate, Target::Tenant(tenant)).await?;
-        let keys = ctx
-            .data_opt::<WebhookKeys>()
-            .and_then(|k| k.0.clone())
-            .ok_or_else(|| {
-                ApiError::Conflict(
-                    "a tenant webhook's signing secret is stored encrypted: set \
+        let keys = policy.keys.ok_or_else(|| {
+            ApiError::Conflict(
+                "a tenant webhook's signing secret is stored encrypted: set \
                      TENANTGRAPH_SECRET_KEY first"
-                        .to_owned(),
-                )
-            })?;
+                    .to_owned(),
+            )
+        })?;
         let secret = signing::new_secret()
             .map_err(|_| ApiError::Internal("no random bytes for the secret".to_owned()))?;
         let sealed = keys

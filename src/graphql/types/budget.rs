@@ -66,7 +66,12 @@ pub(crate) async fn budget_of(
         .load_one(group.tenant_id)
         .await?
         .unwrap_or_default();
-    if budgets.is_empty() {
+    // No budget of the tenant is for this month: no group has one, set or rolled up, and the
+    // month's chargeback need not be read.
+    if !budgets
+        .iter()
+        .any(|b| budget::budget_for(&budgets, b.cost_group, month).is_some())
+    {
         return Ok(None);
     }
     let Some(charge) = l.chargebacks.load_one((group.tenant_id, month)).await? else {
