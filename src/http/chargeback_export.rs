@@ -3,8 +3,6 @@
 //! `GET /export/tenants/{tenantId}/focus.csv?month=YYYY-MM`, the same charges in the FinOps
 //! FOCUS 1.1 format. Same guards as the other exports.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -12,14 +10,16 @@ use serde::Deserialize;
 
 use super::authn;
 use super::csv_format::CsvFormat;
-use super::export::{Priced, cell, finish, internal, not_found, parse_tenant, paths, text};
+use super::export::{
+    Labels, Priced, cell, finish, internal, labels, not_found, parse_tenant, text,
+};
 use super::refusal::Refusal;
 use crate::auth::Authenticator;
 use crate::domain::chargeback::{Chargeback, ChargebackLine, Month};
-use crate::domain::{CostGroupId, SkuId, Tenant, TenantId};
+use crate::domain::{CostGroupId, Tenant, TenantId};
 use crate::rate_limit::RateLimiter;
 use crate::store::chargeback::{MonthCharge, find_chargeback};
-use crate::store::{Store, allocation, subscriptions, tenants};
+use crate::store::{Store, tenants};
 use actix_web::http::StatusCode;
 
 /// `month` of the chargeback exports.
@@ -34,9 +34,7 @@ struct Export {
     format: CsvFormat,
     tenant: Tenant,
     month: MonthCharge,
-    paths: HashMap<CostGroupId, String>,
-    codes: HashMap<CostGroupId, String>,
-    part_numbers: HashMap<SkuId, String>,
+    labels: Labels,
 }
 
 /// Authenticates, checks the path and `month`, and reads the month; the response to send
@@ -75,25 +73,12 @@ async fn read(
         Ok(mut t) => t.pop().ok_or_else(|| not_found(tenant_id))?,
         Err(e) => return Err(internal(&e)),
     };
-    let groups = allocation::list_cost_groups_of_tenants(store, &[tenant_id])
-        .await
-        .map_err(|e| internal(&e))?;
-    let subs = subscriptions::list_subscriptions_of_tenants(store, &[tenant_id])
-        .await
-        .map_err(|e| internal(&e))?;
+    let labels = labels(store, tenant_id).await?;
     Ok(Export {
         format,
         tenant,
         month,
-        paths: paths(&groups),
-        codes: groups
-            .iter()
-            .filter_map(|g| g.code.clone().map(|c| (g.id, c)))
-            .collect(),
-        part_numbers: subs
-            .into_iter()
-            .map(|s| (s.sku_id, s.sku_part_number))
-            .collect(),
+        labels,
     })
 }
 
@@ -165,15 +150,20 @@ pub async fn chargeback_csv(
         let (id, code, path) = match group {
             Some(g) => (
                 g.to_string(),
-                cell(e.codes.get(&g).map_or("", String::as_str)),
-                cell(e.paths.get(&g).map_or("", String::as_str)),
+                cell(e.labels.codes.get(&g).map_or("", String::as_str)),
+                cell(e.labels.paths.get(&g).map_or("", String::as_str)),
             ),
             None => (String::new(), String::new(), String::new()),
         };
         let skus = line.skus.iter().map(|s| {
             (
                 s.sku_id.to_string(),
-                cell(e.part_numbers.get(&s.sku_id).map_or("", String::as_str)),
+                cell(
+                    e.labels
+                        .part_numbers
+                        .get(&s.sku_id)
+                        .map_or("", String::as_str),
+                ),
                 s.license_days,
                 s.unpriced_license_days,
                 s.amount_minor,
@@ -300,10 +290,10 @@ pub async fn focus_csv(
     for (section, group, line) in sections(c) {
         let (resource_id, resource_name, tags) = match group {
             Some(g) => {
-                let path = e.paths.get(&g).map_or("", String::as_str);
+                let path = e.labels.paths.get(&g).map_or("", String::as_str);
                 let mut tags =
                     serde_json::json!({ "costGroupId": g.to_string(), "costGroup": path });
-                if let Some(code) = e.codes.get(&g) {
+                if let Some(code) = e.labels.codes.get(&g) {
                     tags["costGroupCode"] = serde_json::json!(code);
                 }
                 (g.to_string(), cell(path), tags)
@@ -335,7 +325,11 @@ pub async fn focus_csv(
                 tags["unpricedLicenseDays"] =
                     serde_json::json!(s.unpriced_license_days.normalize().to_string());
             }
-            let part = e.part_numbers.get(&s.sku_id).map_or("", String::as_str);
+            let part = e
+                .labels
+                .part_numbers
+                .get(&s.sku_id)
+                .map_or("", String::as_str);
             let description = cell(&format!(
                 "{part} {what}, {month} prorated by day: {resource_name}",
                 month = c.month,

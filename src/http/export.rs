@@ -122,6 +122,38 @@ pub(super) fn paths(groups: &[CostGroup]) -> HashMap<CostGroupId, String> {
         .collect()
 }
 
+/// How the exports name a tenant's cost groups and SKUs.
+pub(super) struct Labels {
+    /// Each group's path from the top, `Company / Sales`.
+    pub paths: HashMap<CostGroupId, String>,
+    /// Each group's code, where it has one.
+    pub codes: HashMap<CostGroupId, String>,
+    /// Each subscribed SKU's part number.
+    pub part_numbers: HashMap<SkuId, String>,
+}
+
+/// The labels of `tenant_id`'s groups and SKUs (the caller checked scope), in two statements;
+/// the response to send instead when the store fails.
+pub(super) async fn labels(store: &Store, tenant_id: TenantId) -> Result<Labels, HttpResponse> {
+    let groups = crate::store::allocation::list_cost_groups_of_tenants(store, &[tenant_id])
+        .await
+        .map_err(|e| internal(&e))?;
+    let subs = crate::store::subscriptions::list_subscriptions_of_tenants(store, &[tenant_id])
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(Labels {
+        paths: paths(&groups),
+        codes: groups
+            .iter()
+            .filter_map(|g| g.code.clone().map(|c| (g.id, c)))
+            .collect(),
+        part_numbers: subs
+            .into_iter()
+            .map(|s| (s.sku_id, s.sku_part_number))
+            .collect(),
+    })
+}
+
 fn amount(minor: i64, currency: Option<Currency>) -> Decimal {
     currency.map_or(Decimal::new(minor, 2), |c| c.from_minor(minor))
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::authn;
 use super::csv_format::CsvFormat;
-use super::export::{cell, finish, internal, not_found, parse_tenant, paths, text};
+use super::export::{Labels, cell, finish, internal, labels, not_found, parse_tenant, text};
 use super::refusal::Refusal;
 use crate::auth::Authenticator;
 use crate::domain::allocation::report::split_minor;
@@ -25,7 +25,7 @@ use crate::domain::optimization::{
 use crate::domain::{CostGroupId, SkuId, TenantId, UserId};
 use crate::rate_limit::RateLimiter;
 use crate::store::sign_ins::{OptimizationInputs, UserName, optimization_inputs};
-use crate::store::{Store, allocation, subscriptions, tenants};
+use crate::store::{Store, tenants};
 
 /// Days without a sign-in after which a user is `INACTIVE` (`TENANTGRAPH_INACTIVE_DAYS`).
 #[derive(Debug, Clone, Copy)]
@@ -86,12 +86,6 @@ fn kinds(param: Option<&str>) -> Result<Vec<WasteKind>, String> {
 }
 
 /// The names an export gives cost groups and SKUs.
-struct Labels {
-    paths: HashMap<CostGroupId, String>,
-    codes: HashMap<CostGroupId, String>,
-    part_numbers: HashMap<SkuId, String>,
-}
-
 /// The rows of one finding: one per share of its user (one row of no group when unallocated,
 /// or for idle seats), the saving split over them by largest remainder in minor units.
 struct Rows<'a> {
@@ -232,23 +226,7 @@ async fn read(
     let inputs = optimization_inputs(store, tenant_id)
         .await
         .map_err(|e| internal(&e))?;
-    let groups = allocation::list_cost_groups_of_tenants(store, &[tenant_id])
-        .await
-        .map_err(|e| internal(&e))?;
-    let subs = subscriptions::list_subscriptions_of_tenants(store, &[tenant_id])
-        .await
-        .map_err(|e| internal(&e))?;
-    let labels = Labels {
-        paths: paths(&groups),
-        codes: groups
-            .iter()
-            .filter_map(|g| g.code.clone().map(|c| (g.id, c)))
-            .collect(),
-        part_numbers: subs
-            .into_iter()
-            .map(|s| (s.sku_id, s.sku_part_number))
-            .collect(),
-    };
+    let labels = labels(store, tenant_id).await?;
     Ok((tenant_id, inputs, labels))
 }
 
