@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# What budget alerts cost an allocation change of a large tenant. Two simulated tenants of USERS
+# users each (100,000 by default) are imported into SQLite and their paid SKUs priced; tenant A
+# gets a budget, tenant B none. Each round changes a cost group's description in A and in B
+# (`updateCostGroup`, one request each, hyperfine): A's change evaluates A's budgets inside its
+# transaction (the month's chargeback), B's pays two indexed statements. Prints the medians and
+# the median of the per-round ratios A / B with their range.
+# Usage: bash benches/alerts.sh [rounds, default 10]   USERS=100000, BENCH_BIN=<binary>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-10}
+users=${USERS:-100000}
+BENCH_TOOL=hyperfine
+source benches/bench_lib.sh
+sim_start 2 "$users"
+start=$(date +%s.%N)
+# One tenant at a time: two 100,000-user commits at once make the second wait on SQLite's write
+# lock past its busy timeout (noticed here; see benches/README.md).
+TENANTGRAPH_IMPORT_CONCURRENCY=1 "$bench_bin" import >/dev/null 2>"$bench_work/import.log" \
+  || { tail -20 "$bench_work/import.log" >&2; exit 1; }
+end=$(date +%s.%N)
+python3 -c "print('import of 2 x $users users %.1f s' % ($end - $start))"
+port=$(free_port)
+bench_spawn serve.log env TENANTGRAPH_AUTH_MODE=none TENANTGRAPH_METRICS_BIND=off \
+  TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 TENANTGRAPH_RATE_LIMIT_UNAUTHENTICATED_PER_SECOND=0 \
+  TENANTGRAPH_IMPORT_SCHEDULE=off TENANTGRAPH_LOG_LEVEL=warn "$bench_bin" serve \
+  --bind "127.0.0.1:$port"
+wait_ready "http://127.0.0.1:$port/readyz"
+url_gql="http://127.0.0.1:$port/graphql"
+gql() { curl -s "$url_gql" -H 'content-type: application/json' -d "$1"; }
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+read -r tenant_a tenant_b < <(gql '{"query":"{ tenants(first: 2) { edges { node { id } } } }"}' \
+  | field '" ".join(e["node"]["id"] for e in d["data"]["tenants"]["edges"])')
+declare -A group
+for t in "$tenant_a" "$tenant_b"; do
+  gql "{\"query\":\"{ tenant(id: \\\"$t\\\") { subscriptions { skuId skuPartNumber } } }\"}" \
+    | python3 -c '
+import json, sys
+prices = {"SPE_E5": "57.00", "SPE_E3": "36.00", "MCOEV": "8.00", "EXCHANGESTANDARD": "4.00", "POWER_BI_PRO": "14.00"}
+for s in json.load(sys.stdin)["data"]["tenant"]["subscriptions"]:
+    if s["skuPartNumber"] in prices:
+        print(s["skuId"], prices[s["skuPartNumber"]])' \
+    | while read -r sku price; do
+      q="mutation(\$t: ID!, \$s: ID!, \$p: Decimal!) { setLicensePrice(input: {tenantId: \$t, skuId: \$s, monthlyUnitPrice: \$p, currency: \\\"EUR\\\", effectiveFrom: \\\"2025-01-01\\\"}) { skuId } }"
+      gql "{\"query\":\"$q\",\"variables\":{\"t\":\"$t\",\"s\":\"$sku\",\"p\":\"$price\"}}" >/dev/null
+    done
+  q="mutation(\$t: ID!) { createCostGroup(input: {tenantId: \$t, name: \\\"Bench\\\"}) { id } }"
+  group[$t]=$(gql "{\"query\":\"$q\",\"variables\":{\"t\":\"$t\"}}" | field 'd["data"]["createCostGroup"]["id"]')
+done
+q="mutation(\$g: ID!) { setCostGroupBudget(input: {costGroupId: \$g, fromMonth: \\\"2020-01\\\", amount: \\\"1000000\\\", currency: \\\"EUR\\\"}) { id } }"
+gql "{\"query\":\"$q\",\"variables\":{\"g\":\"${group[$tenant_a]}\"}}" | grep -q '"id"' \
+  || { echo "the budget was refused" >&2; exit 1; }
+post="curl -s -o /dev/null -H content-type:application/json --data-binary"
+for r in $(seq 1 "$rounds"); do
+  for t in "$tenant_a" "$tenant_b"; do
+    q="mutation(\$g: ID!, \$d: String!) { updateCostGroup(id: \$g, input: {description: \$d}) { id } }"
+    printf '%s' "{\"query\":\"$q\",\"variables\":{\"g\":\"${group[$t]}\",\"d\":\"round $r\"}}" \
+      >"$bench_work/$t-$r.json"
+  done
+  hyperfine -N -r 1 --export-json "$bench_work/round-$r.json" \
+    "$post @$bench_work/$tenant_a-$r.json $url_gql" \
+    "$post @$bench_work/$tenant_b-$r.json $url_gql" >/dev/null
+done
+python3 - "$bench_work/round-" "$rounds" <<'PY'
+import json, statistics, sys
+prefix, rounds = sys.argv[1], int(sys.argv[2])
+a, b, ratios = [], [], []
+for r in range(1, rounds + 1):
+    x, y = (t["times"][0] * 1000 for t in json.load(open(f"{prefix}{r}.json"))["results"])
+    a.append(x); b.append(y); ratios.append(x / y)
+print("| change of | median ms | range ms |")
+print("|---|---|---|")
+print(f"| a tenant with a budget | {statistics.median(a):.0f} | {min(a):.0f}-{max(a):.0f} |")
+print(f"| a tenant without | {statistics.median(b):.0f} | {min(b):.0f}-{max(b):.0f} |")
+print(f"with / without, median of {rounds} rounds: {statistics.median(ratios):.2f} "
+      f"({min(ratios):.2f}-{max(ratios):.2f})")
+PY
+gql "{\"query\":\"{ tenant(id: \\\"$tenant_a\\\") { costGroups { budget(month: \\\"$(date -u +%Y-%m)\\\") { actual forecast status } } } }\"}"
+echo
