@@ -41,6 +41,9 @@ pub struct Importer {
     holder: String,
     progress: ProgressHub,
     metrics: std::sync::OnceLock<Arc<Metrics>>,
+    /// On SQLite, held through each commit: the commits of this process queue here instead of
+    /// on SQLite's busy timeout, which a large tenant's commit outlasts.
+    sqlite_commits: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Importer {
@@ -177,7 +180,17 @@ impl Importer {
             holder: holder_name(),
             progress: ProgressHub::default(),
             metrics: std::sync::OnceLock::new(),
+            sqlite_commits: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// Waits for this process's other import commits on SQLite (one writer at a time there);
+    /// `None` on PostgreSQL, where commits of different tenants run at once.
+    pub(crate) async fn sqlite_commit_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.store.backend() {
+            sea_orm::DatabaseBackend::Sqlite => Some(self.sqlite_commits.lock().await),
+            _ => None,
+        }
     }
 
     /// Records this importer's runs, retries and users written into `metrics` from now on
