@@ -3,7 +3,7 @@
 # users each (100,000 by default) are imported into SQLite and their paid SKUs priced; tenant A
 # gets a budget, tenant B none. Each round changes a cost group's description in A and in B
 # (`updateCostGroup`, one request each, hyperfine): A's change evaluates A's budgets inside its
-# transaction (the month's chargeback), B's pays two indexed statements. Prints the medians and
+# transaction (the month's chargeback), B's three small statements. Prints the medians and
 # the median of the per-round ratios A / B with their range.
 # Usage: bash benches/alerts.sh [rounds, default 10]   USERS=100000, BENCH_BIN=<binary>
 set -euo pipefail
