@@ -31,17 +31,7 @@ read -r tenant_a tenant_b < <(gql '{"query":"{ tenants(first: 2) { edges { node 
   | field '" ".join(e["node"]["id"] for e in d["data"]["tenants"]["edges"])')
 declare -A group
 for t in "$tenant_a" "$tenant_b"; do
-  gql "{\"query\":\"{ tenant(id: \\\"$t\\\") { subscriptions { skuId skuPartNumber } } }\"}" \
-    | python3 -c '
-import json, sys
-prices = {"SPE_E5": "57.00", "SPE_E3": "36.00", "MCOEV": "8.00", "EXCHANGESTANDARD": "4.00", "POWER_BI_PRO": "14.00"}
-for s in json.load(sys.stdin)["data"]["tenant"]["subscriptions"]:
-    if s["skuPartNumber"] in prices:
-        print(s["skuId"], prices[s["skuPartNumber"]])' \
-    | while read -r sku price; do
-      q="mutation(\$t: ID!, \$s: ID!, \$p: Decimal!) { setLicensePrice(input: {tenantId: \$t, skuId: \$s, monthlyUnitPrice: \$p, currency: \\\"EUR\\\", effectiveFrom: \\\"2025-01-01\\\"}) { skuId } }"
-      gql "{\"query\":\"$q\",\"variables\":{\"t\":\"$t\",\"s\":\"$sku\",\"p\":\"$price\"}}" >/dev/null
-    done
+  price_paid_skus "$url_gql" "$t"
   q="mutation(\$t: ID!) { createCostGroup(input: {tenantId: \$t, name: \\\"Bench\\\"}) { id } }"
   group[$t]=$(gql "{\"query\":\"$q\",\"variables\":{\"t\":\"$t\"}}" | field 'd["data"]["createCostGroup"]["id"]')
 done

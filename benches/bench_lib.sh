@@ -15,6 +15,7 @@
 #   sim_start TENANTS USERS [MS] [DAY]  (re)starts `tenantgraph simulate` with MS ms added to each
 #                                 answer, on simulator day DAY (default 0), and exports the settings `tenantgraph import` needs to reach it,
 #                                 on the SQLite file $bench_work/bench.db
+#   price_paid_skus URL TENANT    prices TENANT's paid simulator SKUs as the demo does
 tool=${BENCH_TOOL:-wrk}
 command -v "$tool" >/dev/null || { echo "install $tool first: apt-get install -y $tool" >&2; exit 1; }
 # BENCH_BIN runs an already built binary instead (an A/B comparison of two builds).
@@ -83,4 +84,23 @@ sim_start() {
     TENANTGRAPH_SECRET_KEY="$(head -c32 /dev/urandom | base64)" \
     TENANTGRAPH_PARTNER_TENANT_ID=415f1fc4-a74d-4718-bd84-55532608ad38 \
     TENANTGRAPH_DATABASE_URL="sqlite://$bench_work/bench.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn
+}
+
+# price_paid_skus GRAPHQL_URL TENANT: prices the simulator's paid SKUs of TENANT (EUR a month from
+# 2025-01-01), as the demo prices them.
+price_paid_skus() {
+  local url=$1 tenant=$2 q sku price
+  curl -s "$url" -H 'content-type: application/json' \
+    -d "{\"query\":\"{ tenant(id: \\\"$tenant\\\") { subscriptions { skuId skuPartNumber } } }\"}" \
+    | python3 -c '
+import json, sys
+prices = {"SPE_E5": "57.00", "SPE_E3": "36.00", "MCOEV": "8.00", "EXCHANGESTANDARD": "4.00", "POWER_BI_PRO": "14.00"}
+for s in json.load(sys.stdin)["data"]["tenant"]["subscriptions"]:
+    if s["skuPartNumber"] in prices:
+        print(s["skuId"], prices[s["skuPartNumber"]])' \
+    | while read -r sku price; do
+      q="mutation(\$t: ID!, \$s: ID!, \$p: Decimal!) { setLicensePrice(input: {tenantId: \$t, skuId: \$s, monthlyUnitPrice: \$p, currency: \\\"EUR\\\", effectiveFrom: \\\"2025-01-01\\\"}) { skuId } }"
+      curl -s "$url" -H 'content-type: application/json' \
+        -d "{\"query\":\"$q\",\"variables\":{\"t\":\"$tenant\",\"s\":\"$sku\",\"p\":\"$price\"}}" >/dev/null
+    done
 }

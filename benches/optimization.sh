@@ -44,18 +44,7 @@ for entry in "${stores[@]}"; do
   gql() { curl -s "$url_gql" -H 'content-type: application/json' -d "$1"; }
   tenant=$(gql '{"query":"{ tenants(first: 1) { edges { node { id subscriptions { skuId skuPartNumber } } } } }"}' \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tenants"]["edges"][0]["node"]["id"])')
-  # Prices of the simulator's paid SKUs (EUR a month), as the demo sets them.
-  gql "{\"query\":\"{ tenant(id: \\\"$tenant\\\") { subscriptions { skuId skuPartNumber } } }\"}" \
-    | python3 -c '
-import json, sys
-prices = {"SPE_E5": "57.00", "SPE_E3": "36.00", "MCOEV": "8.00", "EXCHANGESTANDARD": "4.00", "POWER_BI_PRO": "14.00"}
-for s in json.load(sys.stdin)["data"]["tenant"]["subscriptions"]:
-    if s["skuPartNumber"] in prices:
-        print(s["skuId"], prices[s["skuPartNumber"]])' \
-    | while read -r sku price; do
-      q="mutation(\$t: ID!, \$s: ID!, \$p: Decimal!) { setLicensePrice(input: {tenantId: \$t, skuId: \$s, monthlyUnitPrice: \$p, currency: \\\"EUR\\\", effectiveFrom: \\\"2025-01-01\\\"}) { skuId } }"
-      gql "{\"query\":\"$q\",\"variables\":{\"t\":\"$tenant\",\"s\":\"$sku\",\"p\":\"$price\"}}" >/dev/null
-    done
+  price_paid_skus "$url_gql" "$tenant"
   optimization="{\"query\":\"query Optimization(\$t: ID!) { tenant(id: \$t) { optimization { monthlySaving unpricedLicenses byKind { kind users licenses monthlySaving } byCostGroup { users monthlySaving } } } }\",\"variables\":{\"t\":\"$tenant\"}}"
   waste="{\"query\":\"query Waste(\$t: ID!) { tenant(id: \$t) { users(first: 100, filter: { waste: [INACTIVE, DISABLED_LICENSED, GUEST_LICENSED, REDUNDANT_LICENSE] }) { totalCount nodes { id waste { monthlySaving } } } } }\",\"variables\":{\"t\":\"$tenant\"}}"
   for name in optimization waste; do
