@@ -79,19 +79,30 @@ impl SubscriptionRoot {
     /// Alerts of a tenant as they are raised from now on: budgets whose forecast passes a
     /// threshold or whose chargeback passes the budget, and waste totals grown by more than
     /// the set amount. Each alert once, in the order raised, whichever replica raised it (the
-    /// store is read every half second). `NOT_FOUND` when the tenant is unknown.
+    /// store is read every half second). With `afterSequence` (the `sequence` of the last
+    /// alert a client saw, e.g. before its connection dropped), the alerts raised since then
+    /// come first. `NOT_FOUND` when the tenant is unknown.
     async fn budget_alerts(
         &self,
         ctx: &Context<'_>,
         tenant_id: ID,
+        after_sequence: Option<i64>,
     ) -> Result<BoxStream<'static, AlertItem>, ApiError> {
         let tenant: TenantId = parse_id("tenantId", &tenant_id)?;
+        if after_sequence.is_some_and(|s| s < 0) {
+            return Err(ApiError::BadUserInput(
+                "afterSequence: expected 0 or more".to_owned(),
+            ));
+        }
         let l = loaders(ctx)?;
         if l.tenant.load_one(tenant).await?.is_none() {
             return Err(ApiError::NotFound(format!("tenant {tenant} not found")));
         }
         let store = l.store.clone();
-        let start = alerts::last_alert_seq(&store, tenant).await?;
+        let start = match after_sequence {
+            Some(seq) => seq,
+            None => alerts::last_alert_seq(&store, tenant).await?,
+        };
         let pending: std::collections::VecDeque<BudgetAlertObject> = Default::default();
         Ok(stream::unfold(
             (start, pending, false),

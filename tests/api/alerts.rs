@@ -11,6 +11,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tenantgraph::config::alerts::{AlertSettings, PartnerWebhook};
 use uuid::Uuid;
@@ -170,6 +171,19 @@ async fn deliveries(app: &TestApp, tenant: Uuid) -> Vec<Value> {
     }
 }
 
+/// The tenant's `n` deliveries once none is pending any more: the receiver may have taken a
+/// message before the server recorded the attempt (at most a minute).
+async fn settled(app: &TestApp, tenant: Uuid, n: usize) -> Vec<Value> {
+    for _ in 0..600 {
+        let all = deliveries(app, tenant).await;
+        if all.len() >= n && all.iter().all(|d| d["status"] != "PENDING") {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{n} deliveries of tenant {tenant} not settled after a minute");
+}
+
 #[tokio::test]
 async fn a_budget_crossing_is_one_alert_posted_signed_and_retried_until_the_receiver_takes_it() {
     for backend in backends() {
@@ -187,7 +201,7 @@ async fn a_budget_crossing_is_one_alert_posted_signed_and_retried_until_the_rece
         // Company has no budget of its own: it rolls Sales' up against its subtree, which is
         // charged the same 31.00, so it crosses with Sales.
         receiver.wait_for(12).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let all = settled(&app, s.tenant, 12).await;
         assert!(receiver.bad_signatures.lock().unwrap().is_empty());
         {
             let seen = receiver.seen.lock().unwrap();
@@ -224,7 +238,6 @@ async fn a_budget_crossing_is_one_alert_posted_signed_and_retried_until_the_rece
                 ]
             );
         }
-        let all = deliveries(&app, s.tenant).await;
         assert_eq!(all.len(), 12, "{all:?}");
         for d in &all {
             assert_eq!(d["status"], "DELIVERED", "{d}");
@@ -299,17 +312,36 @@ async fn a_thousand_budget_changes_deliver_each_crossing_exactly_once_across_a_r
         // 500 changes to 20, each after one to 100 (or none): three crossings each, of Sales
         // and of Company (which rolls Sales' budget up).
         receiver.wait_for(3000).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let all = settled(&second, s.tenant, 3000).await;
         {
             let seen = receiver.seen.lock().unwrap();
             assert_eq!(seen.len(), 3000);
             assert!(seen.values().all(|m| m.accepted == 1 && m.refused == 0));
         }
-        let all = deliveries(&second, s.tenant).await;
         assert_eq!(all.len(), 3000);
         assert!(all.iter().all(|d| d["status"] == "DELIVERED"
             && d["attempts"].as_array().unwrap().len() == 1));
     }
+}
+
+/// Waits until the sweep has taken `total` as the tenant's waste baseline (at most a minute).
+async fn wait_for_waste_baseline(db: &sea_orm::DatabaseConnection, tenant: Uuid, total: Decimal) {
+    use sea_orm::EntityTrait;
+    use tenantgraph::store::entities::alert_signal;
+    for _ in 0..600 {
+        let row = alert_signal::Entity::find_by_id((tenant, "waste".to_owned()))
+            .one(db)
+            .await
+            .unwrap();
+        let baseline = row
+            .and_then(|r| r.baseline)
+            .map(|b| b.parse::<Decimal>().unwrap());
+        if baseline == Some(total) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the waste baseline of tenant {tenant} is not {total} after a minute");
 }
 
 #[tokio::test]
@@ -322,7 +354,7 @@ async fn a_grown_waste_total_is_an_alert_on_the_subscription() {
         let app = TestApp::with_alerts(
             backend,
             AlertSettings {
-                waste_growth: Some(rust_decimal::Decimal::from(50)),
+                waste_growth: Some(Decimal::from(50)),
                 sweep_interval: Duration::from_millis(200),
                 ..AlertSettings::default()
             },
@@ -341,19 +373,35 @@ async fn a_grown_waste_total_is_an_alert_on_the_subscription() {
             .exec(&db)
             .await
             .unwrap();
-        // A sweep or two takes that total as the baseline.
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // A sweep or two takes that total as the baseline (an alert of its growth may come
+        // first, before the subscription starts).
+        let total = app
+            .data(
+                "query Waste($t: ID!) { tenant(id: $t) { optimization { monthlySaving } } }",
+                json!({ "t": s.tenant.to_string() }),
+            )
+            .await["tenant"]["optimization"]["monthlySaving"]
+            .as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap();
+        wait_for_waste_baseline(&db, s.tenant, total).await;
+        // The subscription starts after the last alert so far, wherever the server is when it
+        // reads the subscription.
+        let last = tenantgraph::store::alerts::last_alert_seq(&app.store, s.tenant.into())
+            .await
+            .unwrap();
         let mut socket = crate::support::ws_connect(app.addr, json!({})).await;
         {
             use futures_util::SinkExt;
             use tokio_tungstenite::tungstenite::Message;
             let start = json!({ "id": "1", "type": "subscribe", "payload": {
-                "query": "subscription Alerts($t: ID!) { budgetAlerts(tenantId: $t) { kind \
-                    wasteTotal wasteGrowth currency costGroupId } }",
-                "variables": { "t": s.tenant.to_string() } } });
+                "query": "subscription Alerts($t: ID!, $after: Int) { budgetAlerts(tenantId: $t, \
+                    afterSequence: $after) { sequence kind wasteTotal wasteGrowth currency \
+                    costGroupId } }",
+                "variables": { "t": s.tenant.to_string(), "after": last } } });
             socket.send(Message::text(start.to_string())).await.unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
         let today = chrono::Utc::now().date_naive().to_string();
         app.data(
             r#"mutation Price($input: SetLicensePriceInput!) {
@@ -371,6 +419,7 @@ async fn a_grown_waste_total_is_an_alert_on_the_subscription() {
         assert_eq!(event["type"], "next", "{event}");
         let alert = &event["payload"]["data"]["budgetAlerts"];
         assert_eq!(alert["kind"], "WASTE_GROWTH", "{event}");
+        assert!(alert["sequence"].as_i64().unwrap() > last, "{event}");
         assert_eq!(alert["currency"], "EUR");
         assert_eq!(alert["costGroupId"], Value::Null);
         // Four seats at 100.00 instead of 62.00.
@@ -431,7 +480,7 @@ async fn a_tenants_own_endpoint_gets_its_alerts_signed_with_the_secret_shown_onc
         set_budget(&app, &s, "20").await;
         receiver.wait_for(6).await;
         assert!(receiver.bad_signatures.lock().unwrap().is_empty());
-        let all = deliveries(&app, s.tenant).await;
+        let all = settled(&app, s.tenant, 6).await;
         assert_eq!(all.len(), 6);
         assert!(
             all.iter()
