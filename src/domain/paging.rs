@@ -60,6 +60,12 @@ pub struct Page<T> {
     pub has_next_page: bool,
 }
 
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Page::empty()
+    }
+}
+
 impl<T> Page<T> {
     /// Builds a page from up to `first + 1` fetched rows.
     pub fn from_overfetched(mut rows: Vec<T>, request: &PageRequest) -> Self {

@@ -483,17 +483,26 @@ pub struct UserPageKey {
     pub query: Arc<UserListQuery>,
 }
 
+/// A page of a user list as loaded: its users, and their managers when the query asked for them.
+#[derive(Clone, Default)]
+pub struct LoadedUserPage {
+    /// The users.
+    pub page: Page<Arc<UserSummary>>,
+    /// The distinct managers of the page's users (see [`UserListQuery::with_managers`]).
+    pub managers: Vec<Arc<UserSummary>>,
+}
+
 loader!(
     /// Pages of user lists; keys asking the same page of parents of one kind share a statement.
     UserPages
 );
 impl Loader<UserPageKey> for UserPages {
-    type Value = Page<Arc<UserSummary>>;
+    type Value = LoadedUserPage;
     type Error = LoadError;
     async fn load(
         &self,
         keys: &[UserPageKey],
-    ) -> Result<HashMap<UserPageKey, Page<Arc<UserSummary>>>, LoadError> {
+    ) -> Result<HashMap<UserPageKey, LoadedUserPage>, LoadError> {
         self.0.batch("user_pages", keys.len());
         let mut groups: HashMap<(u8, Arc<UserListQuery>), Vec<UserParent>> = HashMap::new();
         for key in keys {
@@ -505,10 +514,13 @@ impl Loader<UserPageKey> for UserPages {
         let mut out = HashMap::with_capacity(keys.len());
         for ((_, query), parents) in groups {
             let pages = users::list_user_pages(&self.0.store, &parents, &query).await?;
-            for (parent, page) in pages {
-                let page = Page {
-                    items: page.items.into_iter().map(Arc::new).collect(),
-                    has_next_page: page.has_next_page,
+            for (parent, found) in pages {
+                let page = LoadedUserPage {
+                    page: Page {
+                        items: found.page.items.into_iter().map(Arc::new).collect(),
+                        has_next_page: found.page.has_next_page,
+                    },
+                    managers: found.managers.into_iter().map(Arc::new).collect(),
                 };
                 out.insert(
                     UserPageKey {

@@ -54,6 +54,19 @@ pub struct UserListQuery {
     pub sort: UserSort,
     /// Which slice.
     pub page: PageRequest,
+    /// Whether the page's statement also reads the managers of its users (by a join), so that
+    /// they cost no statement of their own.
+    pub with_managers: bool,
+}
+
+/// One page of a user list, with the managers of its users when the query asked for them.
+#[derive(Debug, Default)]
+pub struct UserPage {
+    /// The users.
+    pub page: Page<UserSummary>,
+    /// The distinct managers (users) of the page's users, deleted ones included; empty unless
+    /// [`UserListQuery::with_managers`].
+    pub managers: Vec<UserSummary>,
 }
 
 /// Key of extension attribute `index` (0-based) in the stored object, as Graph names it.
@@ -223,7 +236,12 @@ fn summaries() -> sea_orm::Select<user::Entity> {
 
 /// Reads a row whose first columns are the [`SUMMARY_COLUMNS`], by position.
 fn summary_from_row(row: &QueryResult) -> Result<UserSummary, sea_orm::DbErr> {
-    let mut at = 0..;
+    summary_at(row, 0)
+}
+
+/// Reads the [`SUMMARY_COLUMNS`] of a row from position `start` on.
+fn summary_at(row: &QueryResult, start: usize) -> Result<UserSummary, sea_orm::DbErr> {
+    let mut at = start..;
     let mut next = || at.next().unwrap_or_default();
     Ok(UserSummary {
         id: UserId(row.try_get_by_index(next())?),
@@ -681,7 +699,64 @@ fn parent_from_row(kind: &UserParent, row: &QueryResult) -> Result<UserParent, S
     })
 }
 
-/// One page of users for each parent (all parents of one kind), in one SQL statement.
+/// The alias of the manager's row joined to each user of a page.
+const MANAGER: &str = "manager";
+
+/// Selects, right after the user's [`SUMMARY_COLUMNS`], the same columns of the user's manager
+/// (a user of the same tenant, deleted ones included; nulls when there is none), by a left join
+/// on the primary key.
+fn with_manager_columns(
+    mut select: sea_orm::Select<user::Entity>,
+) -> sea_orm::Select<user::Entity> {
+    let manager = Alias::new(MANAGER);
+    for (i, column) in SUMMARY_COLUMNS.iter().enumerate() {
+        select = select.column_as(Expr::col((manager.clone(), *column)), format!("m{i}"));
+    }
+    QueryTrait::query(&mut select).join_as(
+        JoinType::LeftJoin,
+        user::Entity,
+        manager.clone(),
+        Condition::all()
+            .add(
+                Expr::col((manager.clone(), user::Column::Id))
+                    .equals((user::Entity, user::Column::ManagerId)),
+            )
+            .add(
+                Expr::col((manager, user::Column::TenantId))
+                    .equals((user::Entity, user::Column::TenantId)),
+            ),
+    );
+    select
+}
+
+/// Reads the manager [`with_manager_columns`] selected, if the row's user has one.
+fn manager_from_row(row: &QueryResult) -> Result<Option<UserSummary>, sea_orm::DbErr> {
+    let start = SUMMARY_COLUMNS.len();
+    match row.try_get_by_index::<Option<Uuid>>(start)? {
+        Some(_) => Ok(Some(summary_at(row, start)?)),
+        None => Ok(None),
+    }
+}
+
+/// The rows of one parent's page, as read.
+#[derive(Default)]
+struct PageRows {
+    users: Vec<UserSummary>,
+    managers: HashMap<UserId, UserSummary>,
+}
+
+impl PageRows {
+    fn push(&mut self, row: &QueryResult, with_managers: bool) -> Result<(), sea_orm::DbErr> {
+        self.users.push(summary_from_row(row)?);
+        if with_managers && let Some(manager) = manager_from_row(row)? {
+            self.managers.entry(manager.id).or_insert(manager);
+        }
+        Ok(())
+    }
+}
+
+/// One page of users for each parent (all parents of one kind), in one SQL statement, with the
+/// users' managers in the same statement when the query asks for them.
 ///
 /// One parent is a plain ordered, limited select that an index serves; several parents are
 /// numbered per parent with `ROW_NUMBER()` and cut at the page size.
@@ -689,7 +764,7 @@ pub async fn list_user_pages(
     store: &Store,
     parents: &[UserParent],
     query: &UserListQuery,
-) -> Result<HashMap<UserParent, Page<UserSummary>>, StoreError> {
+) -> Result<HashMap<UserParent, UserPage>, StoreError> {
     let Some(first_parent) = parents.first() else {
         return Ok(HashMap::new());
     };
@@ -700,7 +775,11 @@ pub async fn list_user_pages(
     } else {
         Order::Asc
     };
-    let mut select = summaries().filter(filtered(&query.filter, store.backend()));
+    let mut select = summaries();
+    if query.with_managers {
+        select = with_manager_columns(select);
+    }
+    let mut select = select.filter(filtered(&query.filter, store.backend()));
     if let Some(cursor) = &query.page.after {
         select = select.filter(keyset::after(
             (user::Entity, sort),
@@ -713,13 +792,17 @@ pub async fn list_user_pages(
     let (select, partition_cols) = with_parents(select, parents);
     let limit = query.page.fetch_limit();
 
-    let mut pages: HashMap<UserParent, Vec<UserSummary>> = HashMap::new();
+    let mut pages: HashMap<UserParent, PageRows> = HashMap::new();
     if parents.len() == 1 {
         let select = select
             .order_by(sort, order.clone())
             .order_by(user::Column::Id, order)
             .limit(limit);
-        pages.insert(*first_parent, select_summaries(store, select).await?);
+        let rows = store.db().query_all(&select.into_query()).await?;
+        let page = pages.entry(*first_parent).or_default();
+        for row in &rows {
+            page.push(row, query.with_managers)?;
+        }
     } else {
         let mut window = WindowStatement::new();
         for col in &partition_cols {
@@ -744,14 +827,18 @@ pub async fn list_user_pages(
             pages
                 .entry(parent)
                 .or_default()
-                .push(summary_from_row(&row)?);
+                .push(&row, query.with_managers)?;
         }
     }
     Ok(parents
         .iter()
         .map(|parent| {
             let rows = pages.remove(parent).unwrap_or_default();
-            (*parent, Page::from_overfetched(rows, &query.page))
+            let page = UserPage {
+                page: Page::from_overfetched(rows.users, &query.page),
+                managers: rows.managers.into_values().collect(),
+            };
+            (*parent, page)
         })
         .collect())
 }

@@ -222,7 +222,22 @@ async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
             .as_array()
             .unwrap();
         assert_eq!(edges.len(), 500);
-        assert!(edges.iter().any(|e| !e["node"]["manager"].is_null()));
+        // The managers come with the page's statement: user 0 has none, every 50th from the
+        // 10th a contact, users 1 to 24 report to user 0, the others to user `i % 25`.
+        for (i, edge) in edges.iter().enumerate() {
+            let manager = &edge["node"]["manager"];
+            let expected = match i {
+                0 => None,
+                _ if i % 50 == 9 => None,
+                1..25 => Some("User 00000".to_owned()),
+                _ => Some(format!("User {:05}", i % 25)),
+            };
+            assert_eq!(
+                manager["displayName"].as_str(),
+                expected.as_deref(),
+                "user {i}"
+            );
+        }
         let by_group = BIG_TENANT_GROUP.to_string();
         let assigned_by = |e: &serde_json::Value| -> Vec<String> {
             e["node"]["licenses"][0]["assignedBy"]
@@ -254,10 +269,10 @@ async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
             small_count, large_count,
             "statements for 10 vs 500 users on {backend:?}: {batches}"
         );
-        // tenant, users page, totalCount, managers, licenses, subscriptions, service plans,
-        // license assignments (read once for `assignedBy` and `licenseAssignments`); the manager
-        // contacts come with the users page
-        assert_eq!(large_count, 8, "{backend:?}");
+        // tenant, users page (with the managers and manager contacts), totalCount, licenses,
+        // subscriptions, service plans, license assignments (read once for `assignedBy` and
+        // `licenseAssignments`)
+        assert_eq!(large_count, 7, "{backend:?}");
     }
 }
 
@@ -309,9 +324,9 @@ async fn fields_beyond_a_users_summary_take_one_more_statement_for_any_page_size
             counts.push(count);
         }
         assert_eq!(counts[0], counts[1], "{backend:?}");
-        // tenant, users page, managers, the users' other columns (read ahead with the page; the
-        // managers sort first, so theirs are among them)
-        assert_eq!(counts[1], 4, "{backend:?}");
+        // tenant, users page with its managers, the users' other columns (read ahead with the
+        // page; the managers sort first, so theirs are among them)
+        assert_eq!(counts[1], 3, "{backend:?}");
     }
 }
 
@@ -324,7 +339,9 @@ async fn nested_user_lists_under_many_parents_share_one_statement() {
             .await
             .unwrap();
         let q = r#"query($id: ID!) { tenant(id: $id) { users(first: 25) { edges { node {
-            directReports(first: 3) { totalCount edges { node { displayName } } } } } } } }"#;
+            displayName
+            directReports(first: 3) { totalCount edges { node { displayName manager { displayName } } } }
+            } } } } }"#;
         let (body, count) = app
             .counted(q, json!({ "id": snapshot.tenant.id.to_string() }))
             .await;
@@ -338,8 +355,15 @@ async fn nested_user_lists_under_many_parents_share_one_statement() {
         for edge in edges {
             let reports = &edge["node"]["directReports"];
             assert!(reports["edges"].as_array().unwrap().len() <= 3);
+            for report in reports["edges"].as_array().unwrap() {
+                assert_eq!(
+                    report["node"]["manager"]["displayName"], edge["node"]["displayName"],
+                    "{report}"
+                );
+            }
         }
-        // tenant, users page, report pages (one windowed statement), report counts
+        // tenant, users page, report pages with their managers (one windowed statement),
+        // report counts
         assert_eq!(count, 4, "{backend:?}");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::connection::{UserConnection, counts_of, user_connection};
@@ -12,7 +12,7 @@ use super::{
     AllocationRuleObject, CommerceSubscriptionObject, CostGroupObject, ImportStatusObject,
     LicensePriceObject, SkuBilling, SubscriptionObject, loaders,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::domain::{
     BillingSet, Consumption, CostGroupId, SkuId, Tenant, TenantCounts, TenantId, UserFilter,
@@ -20,7 +20,7 @@ use crate::domain::{
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::ids::parse_id;
-use crate::graphql::loaders::UserPageKey;
+use crate::graphql::loaders::{LoadedUserPage, UserPageKey};
 use crate::graphql::pagination;
 use crate::store::users::{UserListQuery, UserParent};
 
@@ -195,31 +195,33 @@ pub(crate) async fn user_list(
     let page = cursors.page_request(sort.tag(), first, after)?;
     let has_previous = page.after.is_some();
     let filter = Arc::new(filter);
+    let look = ctx.look_ahead();
     let key = UserPageKey {
         parent,
         query: Arc::new(UserListQuery {
             filter: (*filter).clone(),
             sort,
             page,
+            with_managers: node_selects(&look, &["manager"]),
         }),
     };
     // A selection of `totalCount` alone reads no page (the tenant list's SKU holders).
-    let look = ctx.look_ahead();
     let wants_page = ["edges", "nodes", "pageInfo"]
         .iter()
         .any(|field| look.field(field).exists());
-    let page = if wants_page {
+    let loaded = if wants_page {
         loaders(ctx)?
             .user_pages
-            .load_one(key)
+            .load_one(key.clone())
             .await?
-            .unwrap_or_else(crate::domain::Page::empty)
+            .unwrap_or_default()
     } else {
-        crate::domain::Page::empty()
+        LoadedUserPage::default()
     };
-    let relations = read_page_relations(ctx, &page.items).await?;
+    let managers = key.query.with_managers.then_some(&loaded.managers[..]);
+    let relations = read_page_relations(ctx, &loaded.page.items, managers).await?;
     Ok(user_connection(
-        page,
+        loaded.page,
         relations,
         parent,
         filter,
@@ -229,29 +231,37 @@ pub(crate) async fn user_list(
     ))
 }
 
-/// Reads what the selection asks of every user on a page (manager, licenses, their SKUs, license
-/// assignments, allocation) with one `load_many` per relation, so that each user's field then finds its value
-/// in [`PageRelations`] instead of waiting on a batch of its own or asking a loader per user.
-/// The statements are the same ones the per-user fields would batch into, and go through the
-/// request's loaders, so the rest of the request shares their rows.
-async fn read_page_relations(
-    ctx: &Context<'_>,
-    users: &[Arc<UserSummary>],
-) -> ApiResult<Arc<PageRelations>> {
-    if users.is_empty() {
-        return Ok(Arc::default());
-    }
-    let look = ctx.look_ahead();
-    let nodes = [look.field("edges").field("node"), look.field("nodes")];
-    let selects = |path: &[&str]| {
-        nodes.iter().any(|node| {
+/// Whether the selection asks for `path` of each user of a connection (under `edges.node` or
+/// `nodes`).
+fn node_selects(look: &Lookahead<'_>, path: &[&str]) -> bool {
+    [look.field("edges").field("node"), look.field("nodes")]
+        .iter()
+        .any(|node| {
             let mut selection = node.field(path[0]);
             for name in &path[1..] {
                 selection = selection.field(name);
             }
             selection.exists()
         })
-    };
+}
+
+/// Reads what the selection asks of every user on a page (manager, licenses, their SKUs, license
+/// assignments, allocation) with one `load_many` per relation, so that each user's field then
+/// finds its value in [`PageRelations`] instead of waiting on a batch of its own or asking a
+/// loader per user. The statements are the same ones the per-user fields would batch into, and
+/// go through the request's loaders, so the rest of the request shares their rows. `managers`
+/// are the page's managers when its statement read them: they are handed to the user loader
+/// instead of being read again.
+async fn read_page_relations(
+    ctx: &Context<'_>,
+    users: &[Arc<UserSummary>],
+    managers: Option<&[Arc<UserSummary>]>,
+) -> ApiResult<Arc<PageRelations>> {
+    if users.is_empty() {
+        return Ok(Arc::default());
+    }
+    let look = ctx.look_ahead();
+    let selects = |path: &[&str]| node_selects(&look, path);
     let l = loaders(ctx)?;
     let details = async {
         if !DETAIL_FIELDS.iter().any(|field| selects(&[field])) {
@@ -264,6 +274,12 @@ async fn read_page_relations(
     let managers = async {
         if !selects(&["manager"]) {
             return Ok(None);
+        }
+        if let Some(found) = managers {
+            let found: HashMap<UserId, Arc<UserSummary>> =
+                found.iter().map(|m| (m.id, m.clone())).collect();
+            l.user.feed_many(found.clone()).await;
+            return Ok(Some(found));
         }
         let ids: HashSet<UserId> = users.iter().filter_map(|u| u.manager_id).collect();
         Ok::<_, ApiError>(Some(l.user.load_many(ids).await?))

@@ -186,6 +186,7 @@ pub(crate) async fn users_as_of(
         filter: filter.clone(),
         sort,
         page,
+        with_managers: false,
     };
     let found: Page<crate::domain::User> =
         user_versions::list_users_as_of(store, tenant_id, as_of, &query).await?;
