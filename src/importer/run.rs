@@ -180,7 +180,7 @@ async fn fetch_and_commit(
         commerce: fetched.commerce.as_deref(),
         sign_ins: fetched.sign_ins.as_ref(),
     };
-    let _turn = importer.sqlite_commit_turn().await;
+    let _turn = importer.commit_turn().await;
     import_commit::commit_import(&importer.store, &commit, &mut reader)
         .await
         .map_err(|e| (mode, e.into()))

@@ -13,16 +13,16 @@ use rust_decimal::Decimal;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::connect::Store;
 use super::entities::{
-    alert, alert_signal, budget_standing, cost_group, cost_group_budget, import_run,
-    tenant_webhook, webhook_attempt, webhook_delivery,
+    alert, alert_signal, budget_standing, cost_group, cost_group_budget, tenant_webhook,
+    webhook_attempt, webhook_delivery,
 };
 use super::error::StoreError;
 use super::secrets::Sealed;
@@ -35,7 +35,7 @@ use crate::domain::allocation::Currency;
 use crate::domain::audit::AuditChange;
 use crate::domain::budget::{BudgetStatus, assess};
 use crate::domain::chargeback::Month;
-use crate::domain::{CostGroupId, RunStatus, TenantId, TenantScope};
+use crate::domain::{CostGroupId, TenantId, TenantScope};
 
 /// An alert as raised.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,26 +189,6 @@ fn decimal(table: &'static str, text: &str) -> Result<Decimal, StoreError> {
     Decimal::from_str(text).map_err(|e| corrupt(table, format!("{text:?}: {e}")))
 }
 
-/// The day the tenant's latest successful import observed, if any.
-async fn last_observed<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: TenantId,
-) -> Result<Option<NaiveDate>, StoreError> {
-    let runs = import_run::Entity::find()
-        .select_only()
-        .column(import_run::Column::ObservedOn)
-        .column(import_run::Column::StartedAt)
-        .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(import_run::Column::Status.eq(RunStatus::Succeeded.as_str()))
-        .into_tuple::<(Option<NaiveDate>, DateTime<Utc>)>()
-        .all(db)
-        .await?;
-    Ok(runs
-        .into_iter()
-        .map(|(observed, started)| observed.unwrap_or_else(|| started.date_naive()))
-        .max())
-}
-
 /// A new alert row of `kind` for `tenant_id` with `data`.
 fn alert_row(tenant_id: TenantId, kind: AlertKind, data: Value) -> alert::ActiveModel {
     let id = Uuid::new_v4();
@@ -237,8 +217,9 @@ fn alert_row(tenant_id: TenantId, kind: AlertKind, data: Value) -> alert::Active
 
 /// Evaluates every budget of `tenant_id` for the month of its latest import (this month before
 /// any) inside `txn`, the transaction of a change that may move them: raises an alert for each
-/// signal newly raised, keeps which are raised, and records each budget's standing. Costs one
-/// statement when the tenant has no budget and had none. Returns the alerts raised.
+/// signal newly raised, keeps which are raised, and records each budget's standing. A tenant
+/// without budgets costs three statements (its budgets read, its budget signals and standings
+/// forgotten) and no chargeback. Returns the alerts raised.
 pub(crate) async fn evaluate_budgets(
     txn: &DatabaseTransaction,
     tenant_id: TenantId,
@@ -248,20 +229,30 @@ pub(crate) async fn evaluate_budgets(
         .filter(cost_group_budget::Column::TenantId.eq(tenant_id.uuid()))
         .all(txn)
         .await?;
-    let signal_rows = alert_signal::Entity::find()
-        .filter(alert_signal::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(alert_signal::Column::Signal.starts_with(BUDGET_SIGNAL_PREFIX))
-        .all(txn)
-        .await?;
-    if budget_rows.is_empty() && signal_rows.is_empty() {
+    if budget_rows.is_empty() {
+        // What the budgets removed since raised or stood at goes with them.
+        alert_signal::Entity::delete_many()
+            .filter(alert_signal::Column::TenantId.eq(tenant_id.uuid()))
+            .filter(alert_signal::Column::Signal.starts_with(BUDGET_SIGNAL_PREFIX))
+            .exec(txn)
+            .await?;
         budget_standing::Entity::delete_many()
             .filter(budget_standing::Column::TenantId.eq(tenant_id.uuid()))
             .exec(txn)
             .await?;
         return Ok(0);
     }
+    let signal_rows = alert_signal::Entity::find()
+        .filter(alert_signal::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(alert_signal::Column::Signal.starts_with(BUDGET_SIGNAL_PREFIX))
+        .all(txn)
+        .await?;
     let budgets = super::budget_rows::budgets_of_rows(&budget_rows)?;
-    let month = Month::of(last_observed(txn, tenant_id).await?.unwrap_or(today));
+    let month = Month::of(
+        super::import_runs::observed_span(txn, tenant_id)
+            .await?
+            .map_or(today, |(_, last)| last),
+    );
     let chargeback = super::chargeback::month_on(txn, tenant_id, month, today).await?;
     let names: HashMap<Uuid, String> = cost_group::Entity::find()
         .select_only()

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::allocation::configurations::list_cost_groups_of_day;
 use super::allocation::reads::list_prices_of_tenants_on;
 use super::entities::{
-    allocation_history, chargeback_month, import_run, license_history, sku_count_history,
-    user_allocation, user_license,
+    allocation_history, chargeback_month, license_history, sku_count_history, user_allocation,
+    user_license,
 };
 use super::raw_sql::RawSql;
 use super::transaction::{lock_tenant, stored_now};
@@ -144,26 +144,6 @@ async fn find_closed<C: ConnectionTrait>(
     }))
 }
 
-/// The first day the tenant's imports observed; `None` before its first successful import.
-async fn first_observed<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: TenantId,
-) -> Result<Option<NaiveDate>, StoreError> {
-    let runs = import_run::Entity::find()
-        .select_only()
-        .column(import_run::Column::ObservedOn)
-        .column(import_run::Column::StartedAt)
-        .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(import_run::Column::Status.eq(crate::domain::RunStatus::Succeeded.as_str()))
-        .into_tuple::<(Option<NaiveDate>, DateTime<Utc>)>()
-        .all(db)
-        .await?;
-    Ok(runs
-        .into_iter()
-        .map(|(observed, started)| observed.unwrap_or_else(|| started.date_naive()))
-        .min())
-}
-
 /// Computes the month from history on `db`.
 async fn compute<C: ConnectionTrait>(
     db: &C,
@@ -176,7 +156,9 @@ async fn compute<C: ConnectionTrait>(
         .into_iter()
         .map(|(_, p)| p)
         .collect();
-    let first = first_observed(db, tenant_id).await?;
+    let first = super::import_runs::observed_span(db, tenant_id)
+        .await?
+        .map(|(first, _)| first);
     let mut acc = Accumulator::new(month, first, today, &prices);
     // The tree the month rolls up by: the one in force on its last billed day.
     let last_day = acc.days().map_or(month.last_day(), |(_, last)| last);

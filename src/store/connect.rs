@@ -58,14 +58,31 @@ const SQLITE_CACHE_KIB: u32 = 32_768;
 /// and its indexes fit (about 120 MB on disk), so the commit spills no page before it ends.
 const SQLITE_IMPORT_CACHE_KIB: u32 = 131_072;
 
+/// How long an import commit waits for another of this process to end on SQLite: commits
+/// take turns on one connection there, and a large tenant's commit takes minutes.
+const COMMIT_TURN_WAIT: Duration = Duration::from_secs(3600);
+
 /// A pooled connection idle at least this long is pinged before it is handed out.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
 /// A connection pool to the store; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
     settings: StoreSettings,
+    /// On a file-backed SQLite store, the one connection import commits write on, opened at
+    /// the first commit (see [`Store::begin_import_write`]).
+    commits: Arc<tokio::sync::OnceCell<DatabaseConnection>>,
+    observer: Option<StatementObserver>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("db", &self.db)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -76,67 +93,17 @@ impl Store {
         settings: &StoreSettings,
         observer: Option<StatementObserver>,
     ) -> Result<Store, StoreError> {
-        let mut options = ConnectOptions::new(settings.url.clone());
-        let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
         // An in-memory SQLite database exists once per connection: keep exactly one, forever.
-        let max = if in_memory {
+        let max = if is_in_memory(settings) {
             1
         } else {
             settings.max_connections
         };
-        options
-            .max_connections(max)
-            .min_connections(if in_memory { 1 } else { 0 })
-            .acquire_timeout(settings.acquire_timeout)
-            .connect_timeout(settings.acquire_timeout)
-            // sqlx pings a pooled connection before every hand-out by default: on SQLite a
-            // round trip to the connection's worker thread per statement. Only a connection
-            // idle long enough to have been dropped by the server (or a NAT) is checked.
-            .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|opts| {
-                opts.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                    .foreign_keys(true)
-                    .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
-                    // Statement journals of multi-row upserts stay in memory, not temp files.
-                    .pragma("temp_store", "memory")
-                    // A page of 500 users (plus one) reaches the caller without the worker
-                    // thread stopping for back-pressure halfway.
-                    .row_buffer_size(1024)
-            });
-        // Every statement on a pooled PostgreSQL connection is cancelled by the server after
-        // this long (issue 5: database statement timeout). SQLite has no per-statement timer
-        // reachable through sqlx; there the API's request timeout bounds the operation.
-        let statement_timeout_ms = settings.statement_timeout.as_millis().max(1).to_string();
-        options.map_sqlx_postgres_opts(move |opts| {
-            opts.options([("statement_timeout", statement_timeout_ms.as_str())])
-        });
-        if in_memory {
-            options
-                .idle_timeout(None::<Duration>)
-                .max_lifetime(None::<Duration>);
-        }
-        let mut db = Database::connect(options).await.map_err(|err| {
-            StoreError::Unavailable(format!(
-                "cannot open {}: {}",
-                settings.masked_url(),
-                first_line(&err.to_string())
-            ))
-        })?;
-        if let Some(observer) = observer {
-            db.set_metric_callback(move |info| {
-                observer(&ExecutedStatement {
-                    statement: info.statement,
-                    elapsed: info.elapsed,
-                    failed: info.failed,
-                })
-            });
-        }
         Ok(Store {
-            db,
+            db: open_pool(settings, max, settings.acquire_timeout, observer.clone()).await?,
             settings: settings.clone(),
+            commits: Arc::default(),
+            observer,
         })
     }
 
@@ -182,6 +149,38 @@ impl Store {
         Ok(self.db.begin_with_options(options).await?)
     }
 
+    /// Starts an import commit's write transaction, as [`Store::begin_write`] does. On a
+    /// file-backed SQLite store it runs on a connection of its own, the same for every commit
+    /// (commits of one process take turns there): the pool hands its connections out in turn,
+    /// and each would otherwise keep its own prepared copy of the commit's large multi-row
+    /// statements and its own share of the page pool (benches/README.md, the importer's peak
+    /// memory).
+    pub(crate) async fn begin_import_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let Some(db) = self.commit_connection().await? else {
+            return self.begin_write().await;
+        };
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(db.begin_with_options(options).await?)
+    }
+
+    /// The connection import commits write on, opened at the first; `None` where commits use
+    /// the pool (PostgreSQL, in-memory SQLite).
+    async fn commit_connection(&self) -> Result<Option<&DatabaseConnection>, StoreError> {
+        if self.backend() != DatabaseBackend::Sqlite || is_in_memory(&self.settings) {
+            return Ok(None);
+        }
+        let db = self
+            .commits
+            .get_or_try_init(|| {
+                open_pool(&self.settings, 1, COMMIT_TURN_WAIT, self.observer.clone())
+            })
+            .await?;
+        Ok(Some(db))
+    }
+
     /// On SQLite, sets the page cache of `txn`'s connection to the import commit's size
     /// (`import`) or back to every connection's; nothing on PostgreSQL.
     pub(crate) async fn set_import_cache(
@@ -199,6 +198,25 @@ impl Store {
         };
         txn.execute_unprepared(&format!("PRAGMA cache_size = -{kib}"))
             .await?;
+        Ok(())
+    }
+
+    /// On SQLite, frees the page-cache memory no statement is using, on every connection: the
+    /// bundled SQLite is built with `SQLITE_ENABLE_MEMORY_MANAGEMENT`, so the connections share
+    /// one page pool that keeps up to the sum of their cache sizes. After an import commit that
+    /// is its large cache's pages, which the commit no longer needs. Nothing on PostgreSQL.
+    pub(crate) async fn release_cache_memory(&self) -> Result<(), StoreError> {
+        if self.backend() == DatabaseBackend::Sqlite {
+            self.db.execute_unprepared("PRAGMA shrink_memory").await?;
+            // SQLite allocates with the C library's malloc, whose per-thread arenas keep what
+            // is freed; without this, the next commit on another connection's thread grows
+            // its own arena beside the freed one.
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only returns free memory to the system; it takes no pointer.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
         Ok(())
     }
 
@@ -237,11 +255,82 @@ impl Store {
             .collect()
     }
 
-    /// Closes the pool.
+    /// Closes the pool (and the import commits' connection).
     pub async fn close(self) -> Result<(), StoreError> {
+        if let Some(commits) = self.commits.get() {
+            commits.clone().close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }
+}
+
+/// Whether `settings` name an in-memory SQLite database.
+fn is_in_memory(settings: &StoreSettings) -> bool {
+    settings.url.contains(":memory:") || settings.url.contains("mode=memory")
+}
+
+/// Opens a pool of at most `max` connections to the store `settings` name, with the pragmas
+/// and timeouts every connection gets, each statement reported to `observer`.
+async fn open_pool(
+    settings: &StoreSettings,
+    max: u32,
+    acquire_timeout: Duration,
+    observer: Option<StatementObserver>,
+) -> Result<DatabaseConnection, StoreError> {
+    let mut options = ConnectOptions::new(settings.url.clone());
+    let in_memory = is_in_memory(settings);
+    options
+        .max_connections(max)
+        .min_connections(if in_memory { 1 } else { 0 })
+        .acquire_timeout(acquire_timeout)
+        .connect_timeout(settings.acquire_timeout)
+        // sqlx pings a pooled connection before every hand-out by default: on SQLite a
+        // round trip to the connection's worker thread per statement. Only a connection
+        // idle long enough to have been dropped by the server (or a NAT) is checked.
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+                .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
+                // Statement journals of multi-row upserts stay in memory, not temp files.
+                .pragma("temp_store", "memory")
+                // A page of 500 users (plus one) reaches the caller without the worker
+                // thread stopping for back-pressure halfway.
+                .row_buffer_size(1024)
+        });
+    // Every statement on a pooled PostgreSQL connection is cancelled by the server after
+    // this long (issue 5: database statement timeout). SQLite has no per-statement timer
+    // reachable through sqlx; there the API's request timeout bounds the operation.
+    let statement_timeout_ms = settings.statement_timeout.as_millis().max(1).to_string();
+    options.map_sqlx_postgres_opts(move |opts| {
+        opts.options([("statement_timeout", statement_timeout_ms.as_str())])
+    });
+    if in_memory {
+        options
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>);
+    }
+    let mut db = Database::connect(options).await.map_err(|err| {
+        StoreError::Unavailable(format!(
+            "cannot open {}: {}",
+            settings.masked_url(),
+            first_line(&err.to_string())
+        ))
+    })?;
+    if let Some(observer) = observer {
+        db.set_metric_callback(move |info| {
+            observer(&ExecutedStatement {
+                statement: info.statement,
+                elapsed: info.elapsed,
+                failed: info.failed,
+            })
+        });
+    }
+    Ok(db)
 }
 
 fn first_line(text: &str) -> &str {
@@ -255,7 +344,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_bundled_sqlite_keeps_no_memory_statistics_and_plans_without_bound_values() {
+    async fn the_bundled_sqlite_keeps_no_memory_statistics_plans_without_values_and_shares_pages() {
         let store = Store::connect(&StoreSettings::for_url("sqlite::memory:"), None)
             .await
             .unwrap();
@@ -271,7 +360,13 @@ mod tests {
             .iter()
             .map(|row| row.try_get_by_index(0).unwrap())
             .collect();
-        for wanted in ["DEFAULT_MEMSTATUS=0", "ENABLE_QPSG"] {
+        // ENABLE_MEMORY_MANAGEMENT (libsqlite3-sys sets it): one page pool for every
+        // connection, which `PRAGMA shrink_memory` empties after an import commit.
+        for wanted in [
+            "DEFAULT_MEMSTATUS=0",
+            "ENABLE_QPSG",
+            "ENABLE_MEMORY_MANAGEMENT",
+        ] {
             assert!(
                 options.iter().any(|o| o == wanted),
                 "{wanted}: LIBSQLITE3_FLAGS of .cargo/config.toml did not reach the build: {options:?}"

@@ -114,7 +114,7 @@ pub async fn commit_import(
         retries: commit.fetched.retries,
         ..ImportCounts::default()
     };
-    let txn = store.begin_write().await?;
+    let txn = store.begin_import_write().await?;
     // The tenant's lock first, as allocation changes take it: the commit writes the tenant's
     // row and its budget alerts, and taking the lock late could deadlock with a change.
     super::transaction::lock_tenant(
@@ -136,10 +136,19 @@ pub async fn commit_import(
     }
     .await;
     let restored = store.set_import_cache(&txn, false).await;
-    let counts = written?;
-    restored?;
-    txn.commit().await?;
-    Ok(counts)
+    let finished = async {
+        let counts = written?;
+        restored?;
+        txn.commit().await?;
+        Ok::<_, CommitError>(counts)
+    }
+    .await;
+    // The commit's pages stay cached past its end unless given back (benches/README.md, the
+    // importer's peak memory): a rolled-back commit's too, once the rollback has run.
+    if let Err(err) = store.release_cache_memory().await {
+        tracing::warn!(error = %err, "the import's page cache was not given back");
+    }
+    finished
 }
 
 /// Everything a commit writes before its run is finished: SKUs, commerce subscriptions, the

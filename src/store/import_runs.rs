@@ -4,7 +4,7 @@
 //! row is unique per tenant, so a slot imports each tenant once whichever replica gets there.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -505,6 +505,27 @@ pub struct ImportBasis {
     /// The last run could not take a delta link (`$deltatoken=latest` refused): start with an
     /// initial delta round, which ends in one.
     pub initial_delta_next: bool,
+}
+
+/// The first and the last day `tenant_id`'s succeeded imports observed, in one statement;
+/// `None` before its first.
+pub(crate) async fn observed_span<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+    let span: Option<(Option<NaiveDate>, Option<NaiveDate>)> = import_run::Entity::find()
+        .select_only()
+        .column_as(Expr::col(import_run::Column::ObservedOn).min(), "first")
+        .column_as(Expr::col(import_run::Column::ObservedOn).max(), "last")
+        .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
+        .filter(import_run::Column::Status.eq(RunStatus::Succeeded.as_str()))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(match span {
+        Some((Some(first), Some(last))) => Some((first, last)),
+        _ => None,
+    })
 }
 
 /// The date each tenant's last committed import observed, for the tenants imported at least once.

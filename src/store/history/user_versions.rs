@@ -7,14 +7,13 @@ use chrono::NaiveDate;
 use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement, UnionType,
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Statement, Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement, Value};
 use uuid::Uuid;
 
 use crate::domain::user_version::{UserVersion, newest_first};
-use crate::domain::{Page, RunStatus, TenantId, TenantScope, UserFilter, UserId};
-use crate::store::entities::{import_run, user, user_version};
+use crate::domain::{Page, TenantId, TenantScope, UserFilter, UserId};
+use crate::store::entities::{user, user_version};
+use crate::store::import_runs::observed_span;
 use crate::store::keyset;
 use crate::store::raw_sql::placeholder;
 use crate::store::users::{self, UserListQuery};
@@ -156,22 +155,6 @@ pub async fn list_user_versions(
     Ok(sorted)
 }
 
-/// The first day a succeeded import of `tenant_id` observed; `None` before its first import.
-async fn first_observed_on(
-    store: &Store,
-    tenant_id: TenantId,
-) -> Result<Option<NaiveDate>, StoreError> {
-    let first: Option<Option<NaiveDate>> = import_run::Entity::find()
-        .select_only()
-        .column_as(Expr::col(import_run::Column::ObservedOn).min(), "first")
-        .filter(import_run::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(import_run::Column::Status.eq(RunStatus::Succeeded.as_str()))
-        .into_tuple()
-        .one(store.db())
-        .await?;
-    Ok(first.flatten())
-}
-
 /// `tenant_id`'s users as they were on `on`, as a derived table named `users` with the columns
 /// of `users`: each user's version in force that day (rows older than history count as in
 /// force since before it began).
@@ -210,9 +193,9 @@ pub async fn list_users_as_of(
     on: NaiveDate,
     query: &UserListQuery,
 ) -> Result<Page<crate::domain::User>, StoreError> {
-    if first_observed_on(store, tenant_id)
+    if observed_span(store.db(), tenant_id)
         .await?
-        .is_none_or(|first| on < first)
+        .is_none_or(|(first, _)| on < first)
     {
         return Ok(Page::empty());
     }
@@ -257,9 +240,9 @@ pub async fn count_users_as_of(
     on: NaiveDate,
     filter: &UserFilter,
 ) -> Result<u64, StoreError> {
-    if first_observed_on(store, tenant_id)
+    if observed_span(store.db(), tenant_id)
         .await?
-        .is_none_or(|first| on < first)
+        .is_none_or(|(first, _)| on < first)
     {
         return Ok(0);
     }
