@@ -49,8 +49,8 @@ pub struct Importer {
 
 /// Import commits in flight at once on PostgreSQL. Each holds a chunk of users and its
 /// statements (about 35 MB for chunks of 5,000): eight at once took an import of 50,000-user
-/// tenants past 300 MB, and on this service's machines more than four do not finish sooner
-/// (benches/README.md, the importer's peak memory).
+/// tenants to 330 MB, four keep it at 230–275 MB, for up to a tenth more wall time in the runs
+/// measured (benches/README.md, the importer's peak memory).
 const COMMITS_AT_ONCE: usize = 4;
 
 impl std::fmt::Debug for Importer {
