@@ -46,7 +46,9 @@ impl ExecutedStatement<'_> {
 /// Called once per executed SQL statement.
 pub type StatementObserver = Arc<dyn Fn(&ExecutedStatement<'_>) + Send + Sync>;
 
-/// How long an SQLite writer waits for the write lock before giving up.
+/// How long an SQLite writer waits for the write lock before giving up: the writers of other
+/// processes, and this process's statements outside a write transaction (this process's write
+/// transactions queue on [`WRITE_TURN_WAIT`] first).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// SQLite's page cache per connection (KiB), allocated only as pages are used: an import
@@ -58,9 +60,9 @@ const SQLITE_CACHE_KIB: u32 = 32_768;
 /// and its indexes fit (about 120 MB on disk), so the commit spills no page before it ends.
 const SQLITE_IMPORT_CACHE_KIB: u32 = 131_072;
 
-/// How long an import commit waits for another of this process to end on SQLite: commits
-/// take turns on one connection there, and a large tenant's commit takes minutes.
-const COMMIT_TURN_WAIT: Duration = Duration::from_secs(3600);
+/// How long a write transaction waits for the one before it in this process to end on SQLite:
+/// they take turns on one connection there, and a large tenant's import commit takes minutes.
+const WRITE_TURN_WAIT: Duration = Duration::from_secs(3600);
 
 /// A pooled connection idle at least this long is pinged before it is handed out.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
@@ -70,9 +72,9 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 pub struct Store {
     db: DatabaseConnection,
     settings: StoreSettings,
-    /// On a file-backed SQLite store, the one connection import commits write on, opened at
-    /// the first commit (see [`Store::begin_import_write`]).
-    commits: Arc<tokio::sync::OnceCell<DatabaseConnection>>,
+    /// On a file-backed SQLite store, the one connection every write transaction of this
+    /// process runs on, opened at the first (see [`Store::begin_write`]).
+    writer: Arc<tokio::sync::OnceCell<DatabaseConnection>>,
     observer: Option<StatementObserver>,
 }
 
@@ -102,7 +104,7 @@ impl Store {
         Ok(Store {
             db: open_pool(settings, max, settings.acquire_timeout, observer.clone()).await?,
             settings: settings.clone(),
-            commits: Arc::default(),
+            writer: Arc::default(),
             observer,
         })
     }
@@ -139,43 +141,27 @@ impl Store {
             .is_empty())
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE), so
-    /// concurrent writers queue on the busy timeout instead of failing mid-transaction.
+    /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE), and
+    /// on a file-backed store it runs on a connection of its own, the same for every write
+    /// transaction of this process: they take turns there in the order they asked (up to
+    /// [`WRITE_TURN_WAIT`]) instead of on SQLite's busy timeout, which a large tenant's import
+    /// commit outlasts, so no writer of this process is refused for waiting. One connection
+    /// also keeps one prepared copy of an import commit's large multi-row statements and one
+    /// share of the page pool (benches/README.md, the importer's peak memory).
     pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        Ok(self.db.begin_with_options(options).await?)
+        begin_write_on(self.writer_connection().await?.unwrap_or(&self.db)).await
     }
 
-    /// Starts an import commit's write transaction, as [`Store::begin_write`] does. On a
-    /// file-backed SQLite store it runs on a connection of its own, the same for every commit
-    /// (commits of one process take turns there): the pool hands its connections out in turn,
-    /// and each would otherwise keep its own prepared copy of the commit's large multi-row
-    /// statements and its own share of the page pool (benches/README.md, the importer's peak
-    /// memory).
-    pub(crate) async fn begin_import_write(&self) -> Result<DatabaseTransaction, StoreError> {
-        let Some(db) = self.commit_connection().await? else {
-            return self.begin_write().await;
-        };
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        Ok(db.begin_with_options(options).await?)
-    }
-
-    /// The connection import commits write on, opened at the first; `None` where commits use
+    /// The connection write transactions run on, opened at the first; `None` where they use
     /// the pool (PostgreSQL, in-memory SQLite).
-    async fn commit_connection(&self) -> Result<Option<&DatabaseConnection>, StoreError> {
+    async fn writer_connection(&self) -> Result<Option<&DatabaseConnection>, StoreError> {
         if self.backend() != DatabaseBackend::Sqlite || is_in_memory(&self.settings) {
             return Ok(None);
         }
         let db = self
-            .commits
+            .writer
             .get_or_try_init(|| {
-                open_pool(&self.settings, 1, COMMIT_TURN_WAIT, self.observer.clone())
+                open_pool(&self.settings, 1, WRITE_TURN_WAIT, self.observer.clone())
             })
             .await?;
         Ok(Some(db))
@@ -255,14 +241,23 @@ impl Store {
             .collect()
     }
 
-    /// Closes the pool (and the import commits' connection).
+    /// Closes the pool (and the write transactions' connection).
     pub async fn close(self) -> Result<(), StoreError> {
-        if let Some(commits) = self.commits.get() {
-            commits.clone().close().await?;
+        if let Some(writer) = self.writer.get() {
+            writer.clone().close().await?;
         }
         self.db.close().await?;
         Ok(())
     }
+}
+
+/// Starts a write transaction on `db` that takes SQLite's write lock at `BEGIN` (IMMEDIATE).
+async fn begin_write_on(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    Ok(db.begin_with_options(options).await?)
 }
 
 /// Whether `settings` name an in-memory SQLite database.
@@ -372,5 +367,50 @@ mod tests {
                 "{wanted}: LIBSQLITE3_FLAGS of .cargo/config.toml did not reach the build: {options:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_writer_of_this_process_waits_its_turn_longer_than_the_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let store = Store::connect(&StoreSettings::for_url(&url), None)
+            .await
+            .unwrap();
+        store
+            .db()
+            .execute_unprepared("CREATE TABLE t (n INTEGER)")
+            .await
+            .unwrap();
+        // A long write, as a large tenant's import commit is.
+        let first = store.begin_write().await.unwrap();
+        first
+            .execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        let second = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let txn = store.begin_write().await?;
+                txn.execute_unprepared("INSERT INTO t VALUES (2)").await?;
+                txn.commit().await?;
+                Ok::<_, StoreError>(())
+            })
+        };
+        tokio::time::sleep(SQLITE_BUSY_TIMEOUT + Duration::from_secs(1)).await;
+        assert!(
+            !second.is_finished(),
+            "the second writer waits for its turn"
+        );
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
+        let rows = store
+            .db()
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "SELECT n FROM t ORDER BY n",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2, "both writes committed");
     }
 }

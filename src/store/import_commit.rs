@@ -114,7 +114,7 @@ pub async fn commit_import(
         retries: commit.fetched.retries,
         ..ImportCounts::default()
     };
-    let txn = store.begin_import_write().await?;
+    let txn = store.begin_write().await?;
     // The tenant's lock first, as allocation changes take it: the commit writes the tenant's
     // row and its budget alerts, and taking the lock late could deadlock with a change.
     super::transaction::lock_tenant(
