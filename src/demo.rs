@@ -3,7 +3,8 @@
 //! license changes and last month's chargeback show movement on first start. Members are named
 //! in their tenants' verified custom domains, the last tenant's imports fail on a Conditional
 //! Access policy, and the imported tenants get cost groups, rules and prices from the first
-//! import day on, written through the store functions the mutations use.
+//! import day on, written through the store functions the mutations use, and budgets for three
+//! of the groups that show each budget status.
 
 use chrono::{Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -14,6 +15,8 @@ use crate::config::upstream::UpstreamSection;
 use crate::domain::allocation::{
     AllocationRule, Attribute, Condition, Currency, Operator, Price, Share,
 };
+use crate::domain::budget::{Budget, BudgetPeriod};
+use crate::domain::chargeback::Month;
 use crate::domain::{AllocationRuleId, CostGroupId, ImportTrigger, TenantId, TenantScope};
 use crate::importer::Importer;
 use crate::simulator::{self, Fault, RunningSimulator, TenantSelector};
@@ -118,6 +121,7 @@ pub async fn import_with_past(
         .max();
     let days = import_days(Utc::now().date_naive(), last);
     let (mut runs, mut failed) = (0, 0);
+    let mut seeded = None;
     for (n, &(day, date)) in days.iter().enumerate() {
         sim.set_day(day);
         let summary = importer
@@ -139,10 +143,16 @@ pub async fn import_with_past(
                         .any(|r| r.tenant_id == *t && r.reason.is_none())
                 })
                 .collect();
-            history::dated(date, seed_allocation(store, &imported, date))
+            let groups = history::dated(date, seed_allocation(store, &imported, date))
                 .await
                 .map_err(|e| format!("demo allocation could not be written: {e}"))?;
+            seeded = Some((date, groups));
         }
+    }
+    if let Some((first, groups)) = seeded {
+        seed_budgets(store, &groups, first, Utc::now().date_naive())
+            .await
+            .map_err(|e| format!("demo budgets could not be written: {e}"))?;
     }
     tracing::info!(
         days = days.len(),
@@ -222,14 +232,15 @@ fn currency_code(n: usize) -> &'static str {
     if n == 0 { "CHF" } else { "EUR" }
 }
 
-/// Writes the sample allocation of `tenants` (cost groups from `from`, one rule each, prices from `from`),
-/// as [`DEMO_ACTOR`], through the store functions the mutations use, so that the audit log
-/// records each change.
+/// Writes the sample allocation of `tenants` (cost groups from `from`, one rule each, prices
+/// from `from`), as [`DEMO_ACTOR`], through the store functions the mutations use, so that the
+/// audit log records each change. Returns each tenant's groups in [`COST_GROUPS`] order.
 async fn seed_allocation(
     store: &Store,
     tenants: &[TenantId],
     from: NaiveDate,
-) -> Result<(), String> {
+) -> Result<Vec<SeededTenant>, String> {
+    let mut seeded = Vec::with_capacity(tenants.len());
     let scope = TenantScope::All;
     let err = |e: store::error::StoreError| e.to_string();
     let subscriptions = store::subscriptions::list_subscriptions_of_tenants(store, tenants)
@@ -280,6 +291,76 @@ async fn seed_allocation(
             store::allocation::set_price(store, &scope, tenant_id, DEMO_ACTOR.to_owned(), price)
                 .await
                 .map_err(err)?;
+        }
+        seeded.push(SeededTenant {
+            tenant_id,
+            currency,
+            groups: ids,
+        });
+    }
+    Ok(seeded)
+}
+
+/// A tenant [`seed_allocation`] wrote: its prices' currency and its groups in [`COST_GROUPS`]
+/// order.
+struct SeededTenant {
+    tenant_id: TenantId,
+    currency: Currency,
+    groups: Vec<CostGroupId>,
+}
+
+/// The sample budgets: a group's position in [`COST_GROUPS`] and its budget as a percentage of
+/// what its subtree cost last month, so that the demo shows each status: IT's forecast runs
+/// over its budget, Bau's passes 80 % of it, Verwaltung's stays under.
+const BUDGETS: [(usize, i64); 3] = [(0, 90), (3, 105), (2, 150)];
+
+/// Writes [`BUDGETS`] for the groups of `seeded`, from the month of `first` (the first import
+/// day) on, as [`DEMO_ACTOR`] through the store function the mutation uses, measured against
+/// last month's chargeback as of `today`. A group that cost nothing last month gets none.
+async fn seed_budgets(
+    store: &Store,
+    seeded: &[SeededTenant],
+    first: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), String> {
+    let scope = TenantScope::All;
+    let last_month = Month::of(Month::of(today).first_day() - Days::new(1));
+    for tenant in seeded {
+        let Some(charge) =
+            store::chargeback::find_chargeback(store, &scope, tenant.tenant_id, last_month, today)
+                .await
+                .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        for &(position, percent) in &BUDGETS {
+            let Some(&group) = tenant.groups.get(position) else {
+                continue;
+            };
+            let Some(cost) = charge
+                .chargeback
+                .groups
+                .iter()
+                .find(|g| g.group_id == group)
+            else {
+                continue;
+            };
+            let amount = (cost.subtree.amount() * Decimal::new(percent, 2))
+                .round_dp(tenant.currency.minor_units());
+            if amount <= Decimal::ZERO {
+                continue;
+            }
+            let budget = Budget::new(
+                group,
+                BudgetPeriod::From(Month::of(first)),
+                amount,
+                tenant.currency,
+                None,
+            )
+            .map_err(|e| e.to_string())?;
+            store::allocation::set_budget(store, &scope, DEMO_ACTOR, &budget)
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     Ok(())

@@ -24,6 +24,9 @@ pub const DEFAULT_WEBHOOK_TIMEOUT_MS: u64 = 10_000;
 /// Budgets are re-evaluated every 15 minutes unless set.
 pub const DEFAULT_ALERT_SWEEP_SECONDS: u64 = 900;
 
+/// Alerts and their deliveries are kept 90 days unless set.
+pub const DEFAULT_ALERT_RETENTION_DAYS: u32 = 90;
+
 /// Prefix of a Standard Webhooks signing secret.
 pub const SECRET_PREFIX: &str = "whsec_";
 
@@ -48,6 +51,9 @@ pub struct AlertsSection {
     /// Seconds between evaluations of every budget and waste total (after a restart, and as
     /// days pass without a change); 10 to 86,400.
     pub alert_sweep_seconds: u64,
+    /// Days an alert is kept with its deliveries and their attempts once none of them waits
+    /// for another attempt; 0 keeps them forever.
+    pub alert_retention_days: u32,
 }
 
 impl std::fmt::Debug for AlertsSection {
@@ -64,6 +70,7 @@ impl std::fmt::Debug for AlertsSection {
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)
             .field("alert_waste_growth", &self.alert_waste_growth)
             .field("alert_sweep_seconds", &self.alert_sweep_seconds)
+            .field("alert_retention_days", &self.alert_retention_days)
             .finish()
     }
 }
@@ -79,6 +86,7 @@ impl Default for AlertsSection {
             webhook_timeout_ms: DEFAULT_WEBHOOK_TIMEOUT_MS,
             alert_waste_growth: None,
             alert_sweep_seconds: DEFAULT_ALERT_SWEEP_SECONDS,
+            alert_retention_days: DEFAULT_ALERT_RETENTION_DAYS,
         }
     }
 }
@@ -117,6 +125,8 @@ pub struct AlertSettings {
     pub waste_growth: Option<Decimal>,
     /// Time between sweeps.
     pub sweep_interval: Duration,
+    /// Days an alert is kept once its deliveries have ended; `None` keeps them forever.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for AlertSettings {
@@ -218,6 +228,7 @@ impl AlertsSection {
             timeout: Duration::from_millis(timeout),
             waste_growth,
             sweep_interval: Duration::from_secs(sweep),
+            retention_days: (self.alert_retention_days > 0).then_some(self.alert_retention_days),
         })
     }
 }
@@ -283,5 +294,16 @@ mod tests {
         };
         let shown = format!("{section:?}");
         assert!(!shown.contains("c2VjcmV0"), "{shown}");
+    }
+
+    #[test]
+    fn alerts_are_kept_ninety_days_unless_set_and_zero_keeps_them_forever() {
+        let default = AlertsSection::default().check().unwrap();
+        assert_eq!(default.retention_days, Some(90));
+        let forever = AlertsSection {
+            alert_retention_days: 0,
+            ..AlertsSection::default()
+        };
+        assert_eq!(forever.check().unwrap().retention_days, None);
     }
 }

@@ -488,8 +488,8 @@ pub struct UserPageKey {
 pub struct LoadedUserPage {
     /// The users.
     pub page: Page<Arc<UserSummary>>,
-    /// The distinct managers of the page's users (see [`UserListQuery::with_managers`]).
-    pub managers: Vec<Arc<UserSummary>>,
+    /// The distinct managers of the page's users by id (see [`UserListQuery::with_managers`]).
+    pub managers: HashMap<UserId, Arc<UserSummary>>,
 }
 
 loader!(
@@ -520,7 +520,11 @@ impl Loader<UserPageKey> for UserPages {
                         items: found.page.items.into_iter().map(Arc::new).collect(),
                         has_next_page: found.page.has_next_page,
                     },
-                    managers: found.managers.into_iter().map(Arc::new).collect(),
+                    managers: found
+                        .managers
+                        .into_iter()
+                        .map(|(id, m)| (id, Arc::new(m)))
+                        .collect(),
                 };
                 out.insert(
                     UserPageKey {
@@ -693,7 +697,7 @@ impl Loader<OptimizationKey> for OptimizationOfTenant {
             let i = match inputs.entry(tenant) {
                 std::collections::hash_map::Entry::Occupied(read) => read.into_mut(),
                 std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(sign_ins::optimization_inputs(&self.0.store, tenant).await?)
+                    slot.insert(sign_ins::optimization_inputs(&self.0.store, tenant, false).await?)
                 }
             };
             let settings = WasteSettings {

@@ -223,7 +223,7 @@ async fn read(
         Ok(_) => {}
         Err(e) => return Err(internal(&e)),
     }
-    let inputs = optimization_inputs(store, tenant_id)
+    let inputs = optimization_inputs(store, tenant_id, true)
         .await
         .map_err(|e| internal(&e))?;
     let labels = labels(store, tenant_id).await?;

@@ -48,14 +48,31 @@ pub async fn prune_once(
 /// Spawns the task that prunes the audit log now and every [`PRUNE_INTERVAL`] on the current
 /// tokio runtime. A failed pruning is logged and tried again at the next tick.
 pub fn prune_in_background(store: Store, retention: Duration) -> tokio::task::JoinHandle<()> {
+    prune_every_interval("audit log", move || {
+        let store = store.clone();
+        async move {
+            prune_once(&store, retention, Utc::now(), PRUNE_BATCH)
+                .await
+                .map(drop)
+        }
+    })
+}
+
+/// Spawns a task on the current tokio runtime that runs `prune` now and every
+/// [`PRUNE_INTERVAL`]; a failure is logged with `what` and tried again at the next tick.
+pub fn prune_every_interval<F, Fut>(what: &'static str, mut prune: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), StoreError>> + Send,
+{
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PRUNE_INTERVAL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             // The first tick completes at once: the first pruning runs at start.
             every.tick().await;
-            if let Err(error) = prune_once(&store, retention, Utc::now(), PRUNE_BATCH).await {
-                tracing::warn!(%error, "audit log retention pruning failed");
+            if let Err(error) = prune().await {
+                tracing::warn!(%error, "{what} retention pruning failed");
             }
         }
     })

@@ -4,7 +4,7 @@
 
 use chrono::{Days, NaiveDate, Utc};
 
-use super::audit_retention::{PRUNE_BATCH, PRUNE_INTERVAL};
+use super::audit_retention::{PRUNE_BATCH, prune_every_interval};
 use crate::store::history::retention::{HistoryPrune, prune_history};
 use crate::store::{Store, StoreError};
 
@@ -32,18 +32,14 @@ pub async fn prune_once(
     Ok(prune)
 }
 
-/// Spawns the task that prunes the history now and every [`PRUNE_INTERVAL`] on the current
+/// Spawns the task that prunes the history now and every [`PRUNE_INTERVAL`](super::audit_retention::PRUNE_INTERVAL) on the current
 /// tokio runtime. A failed pruning is logged and tried again at the next tick.
 pub fn prune_in_background(store: Store, days: u32) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(PRUNE_INTERVAL);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
+    prune_every_interval("history", move || {
+        let store = store.clone();
+        async move {
             let today = Utc::now().date_naive();
-            if let Err(error) = prune_once(&store, days, today, PRUNE_BATCH).await {
-                tracing::warn!(%error, "history retention pruning failed");
-            }
+            prune_once(&store, days, today, PRUNE_BATCH).await.map(drop)
         }
     })
 }

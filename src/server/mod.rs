@@ -1,5 +1,6 @@
 //! Composition root: the actix application with its routes, bound and started.
 
+pub mod alert_retention;
 pub mod audit_retention;
 pub mod cors;
 pub mod graphql_endpoint;
@@ -74,7 +75,7 @@ pub struct RunningServer {
 }
 
 /// Binds `bind` and starts serving, with the rate limiter swept by a task of the current tokio
-/// runtime, the audit log and the history pruned past their retention by others, and `/metrics` served on its
+/// runtime, the audit log, the history and the alerts pruned past their retention by others, and `/metrics` served on its
 /// own listener (`metrics_bind`) by a third. The
 /// same function serves `tenantgraph serve` and the tests. Authentication mode `none` on an
 /// address other than loopback is refused.
@@ -117,6 +118,9 @@ pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningSer
     }
     if let Some(days) = parts.history_retention_days {
         history_retention::prune_in_background(parts.store.clone(), days);
+    }
+    if let Some(days) = parts.alerts.as_ref().and_then(|a| a.retention_days) {
+        alert_retention::prune_in_background(parts.store.clone(), days);
     }
     scheduled_allocations::promote_in_background(parts.store.clone());
     let webhook_keys = webhook_keyring(&parts.api)?;

@@ -3,6 +3,7 @@
 //! [`TenantScope`](crate::domain::TenantScope).
 
 pub mod aggregates;
+pub mod alert_retention;
 pub mod alerts;
 pub mod allocation;
 pub mod audit;

@@ -64,9 +64,9 @@ pub struct UserListQuery {
 pub struct UserPage {
     /// The users.
     pub page: Page<UserSummary>,
-    /// The distinct managers (users) of the page's users, deleted ones included; empty unless
-    /// [`UserListQuery::with_managers`].
-    pub managers: Vec<UserSummary>,
+    /// The distinct managers (users) of the page's users by id, deleted ones included; empty
+    /// unless [`UserListQuery::with_managers`].
+    pub managers: HashMap<UserId, UserSummary>,
 }
 
 /// Key of extension attribute `index` (0-based) in the stored object, as Graph names it.
@@ -836,7 +836,7 @@ pub async fn list_user_pages(
             let rows = pages.remove(parent).unwrap_or_default();
             let page = UserPage {
                 page: Page::from_overfetched(rows.users, &query.page),
-                managers: rows.managers.into_values().collect(),
+                managers: rows.managers,
             };
             (*parent, page)
         })

@@ -6,6 +6,7 @@
 pub mod public_only;
 pub mod signing;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,9 @@ const LEASE: Duration = Duration::from_secs(120);
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Longest wait between retries.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
+
+/// A delivery's signing secret, or why there is none.
+type Secret = Result<Vec<u8>, String>;
 
 /// The owner a tenant's webhook secret is sealed for.
 pub fn secret_owner(tenant_id: TenantId) -> String {
@@ -135,12 +139,58 @@ impl Alerting {
         let lease = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::zero());
         let due = alerts::claim_due(&self.store, Utc::now(), lease, BATCH).await?;
         let attempted = due.len();
-        join_all(due.into_iter().map(|d| self.attempt(d))).await;
+        let tenants = self.tenant_secrets(&due).await;
+        join_all(due.into_iter().map(|d| {
+            let secret = self.secret_of(&d, &tenants);
+            self.attempt(d, secret)
+        }))
+        .await;
         Ok(attempted)
     }
 
-    /// The secret bytes `delivery` is signed with, or why there is none.
-    async fn secret_of(&self, delivery: &DueDelivery) -> Result<Vec<u8>, String> {
+    /// The signing secret of each tenant endpoint among `due`, or why there is none: the
+    /// tenants' webhooks read in one statement and each secret opened once per round, however
+    /// many of its deliveries are due.
+    async fn tenant_secrets(&self, due: &[DueDelivery]) -> HashMap<TenantId, Secret> {
+        let tenants: Vec<TenantId> = due
+            .iter()
+            .filter(|d| d.endpoint == Endpoint::Tenant)
+            .map(|d| d.tenant_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if tenants.is_empty() {
+            return HashMap::new();
+        }
+        let all = |why: String| tenants.iter().map(|t| (*t, Err(why.clone()))).collect();
+        let Some(keys) = self.keys.as_ref() else {
+            return all("no secret key to open the tenant's secret".to_owned());
+        };
+        let found = match alerts::find_tenant_webhooks(&self.store, &tenants).await {
+            Ok(found) => found,
+            Err(err) => return all(err.to_string()),
+        };
+        tenants
+            .iter()
+            .map(|&tenant| {
+                let secret = found
+                    .get(&tenant)
+                    .ok_or_else(|| "the tenant's webhook was removed".to_owned())
+                    .and_then(|hook| {
+                        keys.open(&hook.secret, &secret_owner(tenant))
+                            .map_err(|e| e.to_string())
+                    })
+                    .and_then(|secret| {
+                        parse_secret("secret", secret.expose_secret()).map_err(|e| e.to_string())
+                    });
+                (tenant, secret)
+            })
+            .collect()
+    }
+
+    /// The secret bytes `delivery` is signed with, from the partner's settings or `tenants`
+    /// (what [`Self::tenant_secrets`] opened), or why there is none.
+    fn secret_of(&self, delivery: &DueDelivery, tenants: &HashMap<TenantId, Secret>) -> Secret {
         match delivery.endpoint {
             Endpoint::Partner => self
                 .settings
@@ -148,31 +198,19 @@ impl Alerting {
                 .as_ref()
                 .map(|p| p.secret.expose_secret().to_vec())
                 .ok_or_else(|| "no partner webhook is configured any more".to_owned()),
-            Endpoint::Tenant => {
-                let keys = self
-                    .keys
-                    .as_ref()
-                    .ok_or_else(|| "no secret key to open the tenant's secret".to_owned())?;
-                let found = alerts::find_tenant_webhooks(&self.store, &[delivery.tenant_id])
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let hook = found
-                    .get(&delivery.tenant_id)
-                    .ok_or_else(|| "the tenant's webhook was removed".to_owned())?;
-                let secret = keys
-                    .open(&hook.secret, &secret_owner(delivery.tenant_id))
-                    .map_err(|e| e.to_string())?;
-                parse_secret("secret", secret.expose_secret()).map_err(|e| e.to_string())
-            }
+            Endpoint::Tenant => tenants
+                .get(&delivery.tenant_id)
+                .cloned()
+                .unwrap_or_else(|| Err("the tenant's webhook was not read".to_owned())),
         }
     }
 
-    /// One attempt of `delivery`, recorded with what follows it.
-    async fn attempt(&self, delivery: DueDelivery) {
+    /// One attempt of `delivery` signed with `secret`, recorded with what follows it.
+    async fn attempt(&self, delivery: DueDelivery, secret: Secret) {
         let number = delivery.attempts + 1;
         let started = Instant::now();
         let at = alerts::now();
-        let (status_code, error) = match self.secret_of(&delivery).await {
+        let (status_code, error) = match secret {
             Err(why) => (None, Some(why)),
             Ok(secret) => self.post(&delivery, &secret).await,
         };
@@ -311,7 +349,7 @@ impl Alerting {
             return;
         };
         let result = async {
-            let inputs = sign_ins::optimization_inputs(&self.store, tenant).await?;
+            let inputs = sign_ins::optimization_inputs(&self.store, tenant, false).await?;
             let settings = WasteSettings {
                 as_of: Utc::now().date_naive(),
                 inactive_days: self.inactive_days,

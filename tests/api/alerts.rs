@@ -490,11 +490,23 @@ async fn a_tenants_own_endpoint_gets_its_alerts_signed_with_the_secret_shown_onc
             !shown.to_string().contains(secret),
             "the secret is shown once only"
         );
+        app.start_recording();
         set_budget(&app, &s, "20").await;
         receiver.wait_for(6).await;
         assert!(receiver.bad_signatures.lock().unwrap().is_empty());
         let all = settled(&app, s.tenant, 6).await;
         assert_eq!(all.len(), 6);
+        // The six deliveries of one commit are attempted in one round, which reads and opens
+        // the tenant's secret once, not once per attempt.
+        let secret_reads = app
+            .stop_recording()
+            .iter()
+            .filter(|q| q.contains("tenant_webhooks") && q.contains("secret_ciphertext"))
+            .count();
+        assert!(
+            (1..6).contains(&secret_reads),
+            "{secret_reads} reads of the tenant's webhook for 6 deliveries"
+        );
         assert!(
             all.iter()
                 .all(|d| d["endpoint"] == "TENANT" && d["status"] == "DELIVERED")
@@ -538,6 +550,57 @@ async fn a_tenants_own_endpoint_gets_its_alerts_signed_with_the_secret_shown_onc
         assert!(
             refused.to_string().contains("TENANTGRAPH_SECRET_KEY"),
             "{refused}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn alerts_past_their_retention_go_with_their_deliveries_unless_one_still_waits() {
+    use chrono::Utc;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait};
+    use tenantgraph::server::alert_retention::prune_once;
+    use tenantgraph::store::entities::{alert, webhook_attempt, webhook_delivery};
+
+    for backend in backends() {
+        let (receiver, url) = Receiver::start(0).await;
+        let app = TestApp::with_alerts(backend, settings(&url)).await;
+        let s = scenario(&app).await;
+        set_budget(&app, &s, "20").await;
+        receiver.wait_for(6).await;
+        let all = settled(&app, s.tenant, 6).await;
+        assert_eq!(all.len(), 6);
+        let db = &crate::importer::store_db(&app.store).await;
+        // One delivery waits for a retry tomorrow: its alert stays whatever its age.
+        let waiting = Uuid::parse_str(all[0]["id"].as_str().unwrap()).unwrap();
+        webhook_delivery::ActiveModel {
+            id: Set(waiting),
+            status: Set("PENDING".to_owned()),
+            next_attempt_at: Set(Utc::now() + chrono::Duration::days(1)),
+            ..Default::default()
+        }
+        .update(db)
+        .await
+        .unwrap();
+        // Within the retention nothing goes.
+        let now = Utc::now();
+        assert_eq!(prune_once(&app.store, 90, now, 2).await.unwrap().removed, 0);
+        assert_eq!(alert::Entity::find().count(db).await.unwrap(), 6);
+        // 91 days on, the five ended alerts go, two per statement, with their deliveries and
+        // attempts.
+        let later = now + chrono::Duration::days(91);
+        let prune = prune_once(&app.store, 90, later, 2).await.unwrap();
+        assert_eq!((prune.removed, prune.batches), (5, 3), "{prune:?}");
+        let left = deliveries(&app, s.tenant).await;
+        assert_eq!(left.len(), 1, "{left:#?}");
+        assert_eq!(left[0]["id"], waiting.to_string());
+        assert_eq!(left[0]["status"], "PENDING");
+        assert_eq!(alert::Entity::find().count(db).await.unwrap(), 1);
+        assert_eq!(webhook_delivery::Entity::find().count(db).await.unwrap(), 1);
+        assert_eq!(webhook_attempt::Entity::find().count(db).await.unwrap(), 1);
+        // Pruning again removes nothing more.
+        assert_eq!(
+            prune_once(&app.store, 90, later, 2).await.unwrap().removed,
+            0
         );
     }
 }

@@ -419,3 +419,50 @@ async fn a_month_no_budget_is_for_is_answered_without_reading_its_chargeback() {
         );
     }
 }
+
+#[tokio::test]
+async fn renaming_a_cost_group_leaves_the_budgets_unread_and_moving_one_evaluates_them() {
+    const UPDATE: &str = r#"mutation($g: ID!, $i: UpdateCostGroupInput!) {
+        updateCostGroup(id: $g, input: $i) { id name parent { id } } }"#;
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let s = scenario(&app).await;
+        app.data(
+            SET,
+            set(s.company, None, Some("2025-01"), "40", Value::Null),
+        )
+        .await;
+        let budget_statements = |sql: &[String]| {
+            sql.iter()
+                .filter(|q| q.contains("cost_group_budgets"))
+                .count()
+        };
+        // A new name, code and description move no amount: no budget is read, so no chargeback
+        // is computed under the tenant's lock.
+        let input = json!({ "name": "Finanzen", "code": "CC-F", "description": "Finance" });
+        let (answer, sql) = app
+            .traced(UPDATE, json!({ "g": s.finance.to_string(), "i": input }))
+            .await;
+        assert!(answer["errors"].is_null(), "{answer}");
+        assert_eq!(answer["data"]["updateCostGroup"]["name"], "Finanzen");
+        assert_eq!(budget_statements(&sql), 0, "{sql:#?}");
+        // Naming the parent it has is no move either.
+        let input = json!({ "parentId": s.company.to_string() });
+        let (answer, sql) = app
+            .traced(UPDATE, json!({ "g": s.finance.to_string(), "i": input }))
+            .await;
+        assert!(answer["errors"].is_null(), "{answer}");
+        assert_eq!(budget_statements(&sql), 0, "{sql:#?}");
+        // Moving Finance out of Company changes Company's subtree: its budget is evaluated.
+        let input = json!({ "moveToRoot": true });
+        let (answer, sql) = app
+            .traced(UPDATE, json!({ "g": s.finance.to_string(), "i": input }))
+            .await;
+        assert!(answer["errors"].is_null(), "{answer}");
+        assert!(
+            answer["data"]["updateCostGroup"]["parent"].is_null(),
+            "{answer}"
+        );
+        assert!(budget_statements(&sql) > 0, "{sql:#?}");
+    }
+}

@@ -615,6 +615,13 @@ async fn every_documented_example_runs_as_written_against_serve_demo() {
             "the demo shows every kind of waste, priced: {kind}"
         );
     }
+    let budgets = answer("Budgets");
+    let statuses: Vec<&Value> = resolve(&budgets, "tenant.costGroups.*.budget.status");
+    assert!(
+        statuses.iter().any(|s| *s == "UNDER")
+            && statuses.iter().any(|s| *s == "OVER" || *s == "AT_RISK"),
+        "the demo's budgets show a budget kept and one at risk or over: {budgets}"
+    );
     let audit = answer("AuditLog");
     let actors: Vec<&Value> = resolve(&audit, "auditLog.edges.*.node.actor");
     assert!(actors.iter().any(|a| *a == "demo"), "{audit}");

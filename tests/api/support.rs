@@ -426,10 +426,20 @@ impl TestApp {
 
     /// Runs a query and returns its response and the SQL of every statement it executed.
     pub(crate) async fn traced(&self, query: &str, variables: Value) -> (Value, Vec<String>) {
-        *self.statements.lock().unwrap() = Some(Vec::new());
+        self.start_recording();
         let body = self.post(query, variables).await;
-        let sql = self.statements.lock().unwrap().take().unwrap_or_default();
-        (body, sql)
+        (body, self.stop_recording())
+    }
+
+    /// Starts recording the SQL of every statement the server runs, for requests and
+    /// background tasks alike.
+    pub(crate) fn start_recording(&self) {
+        *self.statements.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// Stops recording and returns what was recorded since [`Self::start_recording`].
+    pub(crate) fn stop_recording(&self) -> Vec<String> {
+        self.statements.lock().unwrap().take().unwrap_or_default()
     }
 
     /// Runs a query and returns its response and the SQL statements it executed.

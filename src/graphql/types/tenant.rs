@@ -218,7 +218,7 @@ pub(crate) async fn user_list(
     } else {
         LoadedUserPage::default()
     };
-    let managers = key.query.with_managers.then_some(&loaded.managers[..]);
+    let managers = key.query.with_managers.then_some(&loaded.managers);
     let relations = read_page_relations(ctx, &loaded.page.items, managers).await?;
     Ok(user_connection(
         loaded.page,
@@ -255,7 +255,7 @@ fn node_selects(look: &Lookahead<'_>, path: &[&str]) -> bool {
 async fn read_page_relations(
     ctx: &Context<'_>,
     users: &[Arc<UserSummary>],
-    managers: Option<&[Arc<UserSummary>]>,
+    managers: Option<&HashMap<UserId, Arc<UserSummary>>>,
 ) -> ApiResult<Arc<PageRelations>> {
     if users.is_empty() {
         return Ok(Arc::default());
@@ -276,10 +276,10 @@ async fn read_page_relations(
             return Ok(None);
         }
         if let Some(found) = managers {
-            let found: HashMap<UserId, Arc<UserSummary>> =
-                found.iter().map(|m| (m.id, m.clone())).collect();
-            l.user.feed_many(found.clone()).await;
-            return Ok(Some(found));
+            l.user
+                .feed_many(found.iter().map(|(id, m)| (*id, m.clone())))
+                .await;
+            return Ok(Some(found.clone()));
         }
         let ids: HashSet<UserId> = users.iter().filter_map(|u| u.manager_id).collect();
         Ok::<_, ApiError>(Some(l.user.load_many(ids).await?))

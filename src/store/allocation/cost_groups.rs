@@ -187,6 +187,13 @@ pub async fn update_cost_group(
 ) -> Result<CostGroup, StoreError> {
     let (mut write, mut groups, index) = lock_group(store, scope, id).await?;
     write.effective_from(effective_from).await?;
+    if changes
+        .parent_id
+        .is_none_or(|parent| parent == groups[index].parent_id)
+    {
+        // The tree stands, so every subtree's amount and budget does.
+        write.moves_no_amount();
+    }
     let txn = write.txn();
     if let Some(parent) = changes.parent_id {
         // Checked before the group leaves the list: a move under itself is a cycle, not unknown.

@@ -34,6 +34,9 @@ pub(crate) struct TenantWrite {
     reach: Reach,
     changes: Vec<AuditChange>,
     dated: Option<Dated>,
+    /// Whether the change can move an amount a budget is measured by (false for a cost group's
+    /// name, code or description).
+    moves_amounts: bool,
 }
 
 /// A change of cost groups, rules or overrides that takes effect on a day: the day, the
@@ -72,6 +75,7 @@ impl TenantWrite {
             reach: Reach::Nothing,
             changes: Vec::new(),
             dated: None,
+            moves_amounts: true,
         })
     }
 
@@ -159,6 +163,13 @@ impl TenantWrite {
         self.reach = Reach::Tenant;
     }
 
+    /// The change can move no amount a budget is measured by (a cost group renamed, recoded or
+    /// described anew): the commit leaves the budgets as last evaluated, and so does not
+    /// compute the month's chargeback under the tenant's write lock.
+    pub(super) fn moves_no_amount(&mut self) {
+        self.moves_amounts = false;
+    }
+
     /// Records a dated change in the configuration versions, re-evaluates what it reaches (the
     /// days from its effective day on, for a backdated one), records its audit entries and
     /// commits.
@@ -193,8 +204,10 @@ impl TenantWrite {
         for change in self.changes {
             audit::record(&self.txn, change).await?;
         }
-        // A budget the change moves across a threshold is an alert of this same commit.
-        crate::store::alerts::evaluate_budgets(&self.txn, self.tenant_id, today).await?;
+        if self.moves_amounts {
+            // A budget the change moves across a threshold is an alert of this same commit.
+            crate::store::alerts::evaluate_budgets(&self.txn, self.tenant_id, today).await?;
+        }
         self.txn.commit().await?;
         Ok(())
     }
