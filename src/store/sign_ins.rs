@@ -7,14 +7,15 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 
 use super::allocation;
 use super::connect::Store;
-use super::entities::{service_plan, tenant_sign_in_state, user_sign_in};
+use super::entities::{
+    service_plan, tenant_sign_in_state, user, user_allocation, user_license, user_sign_in,
+};
 use super::error::StoreError;
-use super::raw_sql::RawSql;
 use super::subscriptions;
 use crate::domain::allocation::{Price, Share};
 use crate::domain::optimization::{
@@ -163,9 +164,12 @@ pub struct UserName {
     pub display_name: String,
 }
 
+/// What optimization reads of a user: id, `accountEnabled`, `userType`, first seen.
+type UserRow = (uuid::Uuid, Option<bool>, Option<String>, DateTime<Utc>);
+
 /// The optimization inputs of `tenant_id` (the caller checked scope), in a fixed number of
 /// statements whatever the number of users; `names` adds each user's UPN and display name (for
-/// exports).
+/// exports), in one statement more.
 pub async fn optimization_inputs(
     store: &Store,
     tenant_id: TenantId,
@@ -173,7 +177,61 @@ pub async fn optimization_inputs(
 ) -> Result<OptimizationInputs, StoreError> {
     let db = store.db();
     let tenant = tenant_id.uuid();
-    let (users, names) = waste_users(db, tenant_id, names).await?;
+    // Only the columns optimization reads: a user row holds some forty, and handing 100,000
+    // whole rows (and their licenses' plan lists) over from the driver was most of the time.
+    let users: Vec<UserRow> = user::Entity::find()
+        .select_only()
+        .columns([
+            user::Column::Id,
+            user::Column::AccountEnabled,
+            user::Column::UserType,
+            user::Column::FirstSeenAt,
+        ])
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::DeletedAt.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut licenses: HashMap<uuid::Uuid, Vec<SkuId>> = HashMap::new();
+    for (user_id, sku_id) in user_license::Entity::find()
+        .select_only()
+        .columns([user_license::Column::UserId, user_license::Column::SkuId])
+        .filter(user_license::Column::TenantId.eq(tenant))
+        .into_tuple::<(uuid::Uuid, uuid::Uuid)>()
+        .all(db)
+        .await?
+    {
+        licenses.entry(user_id).or_default().push(SkuId(sku_id));
+    }
+    let mut shares: HashMap<uuid::Uuid, Vec<Share>> = HashMap::new();
+    for (user_id, cost_group_id, percent) in user_allocation::Entity::find()
+        .select_only()
+        .columns([
+            user_allocation::Column::UserId,
+            user_allocation::Column::CostGroupId,
+            user_allocation::Column::Percent,
+        ])
+        .filter(user_allocation::Column::TenantId.eq(tenant))
+        .into_tuple::<(uuid::Uuid, uuid::Uuid, String)>()
+        .all(db)
+        .await?
+    {
+        let percent = percent.parse().map_err(|e| StoreError::Corrupt {
+            table: "user_allocations",
+            detail: format!("percent of user {user_id}: {e}"),
+        })?;
+        shares.entry(user_id).or_default().push(Share {
+            cost_group: CostGroupId(cost_group_id),
+            percent,
+        });
+    }
+    let mut activity: HashMap<uuid::Uuid, SignInActivity> = user_sign_in::Entity::find()
+        .filter(user_sign_in::Column::TenantId.eq(tenant))
+        .all(db)
+        .await?
+        .iter()
+        .map(|m| (m.user_id, activity_of(m)))
+        .collect();
     let sign_ins = availability_of(
         tenant_sign_in_state::Entity::find_by_id(tenant)
             .one(db)
@@ -200,6 +258,23 @@ pub async fn optimization_inputs(
         .into_iter()
         .map(|(_, p)| p)
         .collect();
+    let names = if names {
+        user_names(db, tenant).await?
+    } else {
+        HashMap::new()
+    };
+    let users = users
+        .into_iter()
+        .map(|(id, enabled, user_type, first_seen_at)| WasteUser {
+            user_id: UserId(id),
+            account_enabled: enabled,
+            user_type,
+            first_seen_at,
+            sign_in: activity.remove(&id),
+            skus: licenses.remove(&id).unwrap_or_default(),
+            shares: shares.remove(&id).unwrap_or_default(),
+        })
+        .collect();
     Ok(OptimizationInputs {
         users,
         skus,
@@ -209,110 +284,32 @@ pub async fn optimization_inputs(
     })
 }
 
-/// Each present user of `tenant_id` as optimization reads it, with its sign-in activity, the
-/// SKUs it holds and its cost group shares, in one statement: one row per user, its licenses
-/// and shares aggregated in SQL (handing rows over from the driver one by one was most of the
-/// time with a statement per table). With `names`, each user's UPN and display name too.
-async fn waste_users<C: ConnectionTrait>(
+/// Each present user's UPN and display name, by id, in one statement.
+async fn user_names<C: ConnectionTrait>(
     db: &C,
-    tenant_id: TenantId,
-    names: bool,
-) -> Result<(Vec<WasteUser>, HashMap<UserId, UserName>), StoreError> {
-    let backend = db.get_database_backend();
-    let (sku, group) = match backend {
-        DatabaseBackend::Postgres => (
-            "string_agg(l.sku_id::text, ',')",
-            "string_agg(a.cost_group_id::text || ':' || a.percent, ',')",
-        ),
-        _ => (
-            "group_concat(hex(l.sku_id), ',')",
-            "group_concat(hex(a.cost_group_id) || ':' || a.percent, ',')",
-        ),
-    };
-    let mut sql = RawSql::new(backend);
-    sql.push(
-        "SELECT u.id, u.account_enabled, u.user_type, u.first_seen_at, s.last_sign_in_at, \
-         s.last_non_interactive_sign_in_at, s.last_successful_sign_in_at, s.observed_at, ",
-    )
-    .push(&format!(
-        "(SELECT {sku} FROM user_licenses l WHERE l.tenant_id = u.tenant_id \
-         AND l.user_id = u.id), (SELECT {group} FROM user_allocations a \
-         WHERE a.tenant_id = u.tenant_id AND a.user_id = u.id)"
-    ));
-    if names {
-        sql.push(", u.user_principal_name, u.display_name");
-    }
-    sql.push(
-        " FROM users u LEFT JOIN user_sign_ins s ON s.tenant_id = u.tenant_id \
-         AND s.user_id = u.id WHERE u.tenant_id = ",
-    )
-    .bind(tenant_id.uuid())
-    .push(" AND u.deleted_at IS NULL");
-    let rows = db.query_all_raw(sql.statement()).await?;
-    let mut users = Vec::with_capacity(rows.len());
-    let mut found = HashMap::with_capacity(if names { rows.len() } else { 0 });
-    for row in &rows {
-        let user_id = UserId(row.try_get_by_index::<uuid::Uuid>(0)?);
-        let sign_in = row
-            .try_get_by_index::<Option<DateTime<Utc>>>(7)?
-            .map(|observed_at| -> Result<_, StoreError> {
-                Ok(SignInActivity {
-                    last_sign_in: row.try_get_by_index(4)?,
-                    last_non_interactive_sign_in: row.try_get_by_index(5)?,
-                    last_successful_sign_in: row.try_get_by_index(6)?,
-                    observed_at,
-                })
-            })
-            .transpose()?;
-        let corrupt = |table: &'static str, detail: String| StoreError::Corrupt {
-            table,
-            detail: format!("user {user_id}: {detail}"),
-        };
-        let skus = row
-            .try_get_by_index::<Option<String>>(8)?
-            .unwrap_or_default()
-            .split(',')
-            .filter(|id| !id.is_empty())
-            .map(|id| {
-                uuid::Uuid::try_parse(id)
-                    .map(SkuId)
-                    .map_err(|e| corrupt("user_licenses", format!("SKU id {id}: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let shares = row
-            .try_get_by_index::<Option<String>>(9)?
-            .unwrap_or_default()
-            .split(',')
-            .filter(|share| !share.is_empty())
-            .map(|share| {
-                let bad = |e: String| corrupt("user_allocations", format!("share {share}: {e}"));
-                let (group, percent) = share.split_once(':').ok_or_else(|| bad("no ':'".into()))?;
-                Ok(Share {
-                    cost_group: CostGroupId(
-                        uuid::Uuid::try_parse(group).map_err(|e| bad(e.to_string()))?,
-                    ),
-                    percent: percent.parse().map_err(|e| bad(format!("{e}")))?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        if names {
-            found.insert(
-                user_id,
+    tenant: uuid::Uuid,
+) -> Result<HashMap<UserId, UserName>, StoreError> {
+    Ok(user::Entity::find()
+        .select_only()
+        .columns([
+            user::Column::Id,
+            user::Column::UserPrincipalName,
+            user::Column::DisplayName,
+        ])
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::DeletedAt.is_null())
+        .into_tuple::<(uuid::Uuid, String, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, user_principal_name, display_name)| {
+            (
+                UserId(id),
                 UserName {
-                    user_principal_name: row.try_get_by_index(10)?,
-                    display_name: row.try_get_by_index(11)?,
+                    user_principal_name,
+                    display_name,
                 },
-            );
-        }
-        users.push(WasteUser {
-            user_id,
-            account_enabled: row.try_get_by_index(1)?,
-            user_type: row.try_get_by_index(2)?,
-            first_seen_at: row.try_get_by_index(3)?,
-            sign_in,
-            skus,
-            shares,
-        });
-    }
-    Ok((users, found))
+            )
+        })
+        .collect())
 }
