@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # What budget alerts cost an allocation change of a large tenant. Two simulated tenants of USERS
 # users each (100,000 by default) are imported into SQLite and their paid SKUs priced; tenant A
-# gets a budget, tenant B none. Each round changes a cost group's description in A and in B
-# (`updateCostGroup`, one request each, hyperfine): A's change evaluates A's budgets inside its
-# transaction (the month's chargeback), B's three small statements. Prints the medians and
-# the median of the per-round ratios A / B with their range.
-# Usage: bash benches/alerts.sh [rounds, default 10]   USERS=100000, BENCH_BIN=<binary>
+# gets a budget, tenant B none. Each round makes the same change in A and in B (one request
+# each, hyperfine). CHANGE=describe (the default) gives a cost group a new description
+# (`updateCostGroup`), which moves no amount and so evaluates no budget in either tenant;
+# CHANGE=create adds a cost group (`createCostGroup`), which may move a roll-up, so A's change
+# evaluates A's budgets inside its transaction (the month's chargeback) and B's costs three small
+# statements. Prints the medians and the median of the per-round ratios A / B with their range.
+# Usage: bash benches/alerts.sh [rounds, default 10]
+#   USERS=100000, CHANGE=describe|create, BENCH_BIN=<binary>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-10}
@@ -41,9 +44,16 @@ gql "{\"query\":\"$q\",\"variables\":{\"g\":\"${group[$tenant_a]}\"}}" | grep -q
 post="curl -s -o /dev/null -H content-type:application/json --data-binary"
 for r in $(seq 1 "$rounds"); do
   for t in "$tenant_a" "$tenant_b"; do
-    q="mutation(\$g: ID!, \$d: String!) { updateCostGroup(id: \$g, input: {description: \$d}) { id } }"
-    printf '%s' "{\"query\":\"$q\",\"variables\":{\"g\":\"${group[$t]}\",\"d\":\"round $r\"}}" \
-      >"$bench_work/$t-$r.json"
+    case ${CHANGE:-describe} in
+      describe)
+        q="mutation(\$g: ID!, \$d: String!) { updateCostGroup(id: \$g, input: {description: \$d}) { id } }"
+        vars="{\"g\":\"${group[$t]}\",\"d\":\"round $r\"}" ;;
+      create)
+        q="mutation(\$t: ID!, \$n: String!) { createCostGroup(input: {tenantId: \$t, name: \$n}) { id } }"
+        vars="{\"t\":\"$t\",\"n\":\"Round $r\"}" ;;
+      *) echo "CHANGE is describe or create, not $CHANGE" >&2; exit 2 ;;
+    esac
+    printf '%s' "{\"query\":\"$q\",\"variables\":$vars}" >"$bench_work/$t-$r.json"
   done
   hyperfine -N -r 1 --export-json "$bench_work/round-$r.json" \
     "$post @$bench_work/$tenant_a-$r.json $url_gql" \

@@ -56,9 +56,12 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// time (perf, benches/import.sh).
 const SQLITE_CACHE_KIB: u32 = 32_768;
 
-/// The page cache of the connection writing an import commit (KiB): a tenant of 100,000 users
-/// and its indexes fit (about 120 MB on disk), so the commit spills no page before it ends.
-const SQLITE_IMPORT_CACHE_KIB: u32 = 131_072;
+/// The page cache of the connection writing an import commit (KiB). 64 MiB against 128 MiB
+/// (benches/README.md, the importer's peak memory): the importer's peak at 20 tenants of
+/// 50,000 users fell from 307–310 MB to 253–266 MB and at 2 of 100,000 from 278–284 to
+/// 215–222 MB, and the imports were no slower (117–126 s against 125–144 s, 18.6–19.8 s
+/// against 20.5–20.9 s, alternating runs beside a CI run).
+const SQLITE_IMPORT_CACHE_KIB: u32 = 65_536;
 
 /// How long a write transaction waits for the one before it in this process to end on SQLite:
 /// they take turns on one connection there, and a large tenant's import commit takes minutes.
