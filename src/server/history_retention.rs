@@ -32,8 +32,9 @@ pub async fn prune_once(
     Ok(prune)
 }
 
-/// Spawns the task that prunes the history now and every [`PRUNE_INTERVAL`](super::audit_retention::PRUNE_INTERVAL) on the current
-/// tokio runtime. A failed pruning is logged and tried again at the next tick.
+/// Spawns the task that prunes the history now and every
+/// [`PRUNE_INTERVAL`](super::audit_retention::PRUNE_INTERVAL) on the current tokio runtime. A
+/// failed pruning is logged and tried again at the next tick.
 pub fn prune_in_background(store: Store, days: u32) -> tokio::task::JoinHandle<()> {
     prune_every_interval("history", move || {
         let store = store.clone();

@@ -75,10 +75,10 @@ pub struct RunningServer {
 }
 
 /// Binds `bind` and starts serving, with the rate limiter swept by a task of the current tokio
-/// runtime, the audit log, the history and the alerts pruned past their retention by others, and `/metrics` served on its
-/// own listener (`metrics_bind`) by a third. The
-/// same function serves `tenantgraph serve` and the tests. Authentication mode `none` on an
-/// address other than loopback is refused.
+/// runtime, the audit log, the history and the alerts pruned past their retention by others,
+/// and `/metrics` served on its own listener (`metrics_bind`) by a third. The same function
+/// serves `tenantgraph serve` and the tests. Authentication mode `none` on an address other
+/// than loopback is refused.
 pub fn start(bind: SocketAddr, parts: ServerParts) -> std::io::Result<RunningServer> {
     if matches!(parts.auth.mode, AuthMode::None) && !bind.ip().is_loopback() {
         return Err(std::io::Error::new(
