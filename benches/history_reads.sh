@@ -4,7 +4,8 @@
 # `licenseChanges`, served by build A then build B on their own copies of the store (each applies
 # its own migrations), alternating round by round; one request at a time for SECONDS (at least 3
 # requests; a slow build's chargeback takes seconds). Prints each round's p50 and p99 and, per
-# query, the median of the rounds' p50 ratios B/A with their range.
+# query, the median of the rounds' p50 ratios B/A with their range; fails when the two builds'
+# chargebacks differ in any line, SKU or exact amount.
 # Usage: BENCH_A_BIN=… BENCH_B_BIN=… bash benches/history_reads.sh STORE.db [rounds, default 3] [seconds per query, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +60,7 @@ declare -A vars=(
   [licenseChanges]="{\"id\": \"$tenant\", \"from\": \"$year_ago\", \"to\": \"$today\"}"
 )
 names=(chargeback consumptionHistory licenseChanges licenseChangesLater)
+exact='query($id: ID!, $m: String!) { tenant(id: $id) { chargeback(month: $m) { firstDay lastDay costGroups { costGroupId own { licenseDays exactAmount amount skus { skuId licenseDays exactAmount amount } } withDescendants { licenseDays exactAmount amount } } unallocated { licenseDays exactAmount amount skus { skuId licenseDays exactAmount amount } } unassigned { licenseDays exactAmount amount skus { skuId licenseDays exactAmount amount } } total { licenseDays exactAmount amount } } } }'
 for r in $(seq 1 "$rounds"); do
   for b in A B; do
     serve "$b"
@@ -70,6 +72,11 @@ for r in $(seq 1 "$rounds"); do
         | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"]["tenant"]["licenseChanges"]["pageInfo"]["endCursor"]))')
     done
     vars[licenseChangesLater]="{\"id\": \"$tenant\", \"from\": \"$year_ago\", \"to\": \"$today\", \"after\": $after}"
+    # Both builds must give the same month, to the exact amount of every line and SKU.
+    if [[ $r == 1 ]]; then
+      curl -s "$url" -H 'content-type: application/json' -d "$(body "$exact" "${vars[chargeback]}")" \
+        > "$bench_work/answer-$b.json"
+    fi
     for name in "${names[@]}"; do
       export BODY
       BODY=$(body "${queries[$name]}" "${vars[$name]}")
@@ -93,6 +100,25 @@ PY
     done
   done
 done
+python3 - "$bench_work/answer-A.json" "$bench_work/answer-B.json" <<'PY'
+import decimal, json, sys
+def exact(v):
+    """Decimals by value (12.340 equals 12.34); the rest as it is."""
+    if isinstance(v, dict):
+        return {k: exact(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [exact(x) for x in v]
+    try:
+        return decimal.Decimal(v) if isinstance(v, str) else v
+    except decimal.InvalidOperation:
+        return v
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert "errors" not in a and "errors" not in b, (a, b)
+if exact(a) != exact(b):
+    sys.exit("the builds' chargebacks differ")
+c = a["data"]["tenant"]["chargeback"]
+print(f"same chargeback from both builds: {len(c['costGroups'])} cost groups, total {c['total']['exactAmount']}")
+PY
 python3 - "$results" <<'PY'
 import re, statistics, sys
 def ms(t):

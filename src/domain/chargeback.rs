@@ -22,7 +22,7 @@ use thiserror::Error;
 use super::allocation::report::{ancestors_of, distribute, scaled, split_minor};
 use super::allocation::{Currency, Price, PriceError, ReportError};
 use super::cost_group::CostGroup;
-use super::ids::{CostGroupId, SkuId, UserId};
+use super::ids::{CostGroupId, SkuId};
 
 /// A calendar month, e.g. `2026-11`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -114,32 +114,36 @@ impl From<PriceError> for ChargebackError {
     }
 }
 
-/// A license held over days `[from, to)`; `None` for a start before history or an end not yet.
+/// `count` licenses of one SKU held over the same days `[from, to)`; `None` for a start before
+/// the billed days or an end after them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HoldingSpan {
-    /// The user.
-    pub user_id: UserId,
+pub struct HeldDays {
     /// The SKU.
     pub sku_id: SkuId,
-    /// First day; `None` when it began before history did.
+    /// First day; `None` when it began before the billed days.
     pub from: Option<NaiveDate>,
-    /// Day after the last; `None` while held.
+    /// Day after the last; `None` when it lasts past the billed days.
     pub to: Option<NaiveDate>,
+    /// How many licenses.
+    pub count: u64,
 }
 
-/// A user's share of one cost group over days `[from, to)`.
+/// `count` licenses of one SKU whose users held the same share of one cost group over the same
+/// days `[from, to)` (the days both the license and the share were in force).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShareSpan {
-    /// The user.
-    pub user_id: UserId,
+pub struct AllocatedDays {
     /// The cost group.
     pub cost_group: CostGroupId,
-    /// Percentage, above 0 and at most 100.
+    /// The SKU.
+    pub sku_id: SkuId,
+    /// Percentage of each license, above 0 and at most 100.
     pub percent: Decimal,
-    /// First day; `None` when it began before history did.
+    /// First day; `None` when it began before the billed days.
     pub from: Option<NaiveDate>,
-    /// Day after the last; `None` while in force.
+    /// Day after the last; `None` when it lasts past the billed days.
     pub to: Option<NaiveDate>,
+    /// How many licenses.
+    pub count: u64,
 }
 
 /// A SKU's idle seats (purchased minus assigned, when above 0) over days `[from, to)`.
@@ -312,9 +316,20 @@ struct Cell {
     unpriced: Decimal,
 }
 
-/// A month's chargeback computed a chunk of users at a time: add every user's holdings and
-/// shares once (in any number of calls), the idle seats once, then [`Accumulator::finish`].
-/// Holds one cell per line and SKU, not the users.
+/// Weights (license-days a day) summed by line, SKU and days `[from, to)`: most licenses share
+/// them, so each is priced once.
+#[derive(Default)]
+struct Alike(HashMap<(Bucket, SkuId, NaiveDate, NaiveDate), Decimal>);
+
+impl Alike {
+    fn add(&mut self, bucket: Bucket, sku: SkuId, from: NaiveDate, to: NaiveDate, weight: Decimal) {
+        *self.0.entry((bucket, sku, from, to)).or_default() += weight;
+    }
+}
+
+/// A month's chargeback computed from the licenses held and their allocated days, grouped by
+/// alike days: add each once (in any number of calls), the idle seats once, then
+/// [`Accumulator::finish`]. Holds one cell per line and SKU, not the users.
 #[derive(Debug)]
 pub struct Accumulator {
     month: Month,
@@ -415,50 +430,38 @@ impl Accumulator {
         self.cells.insert((bucket, sku), cell);
     }
 
-    /// Adds a chunk of users: their `holdings` and all their `shares` (of these users only).
-    pub fn add_users(&mut self, holdings: &[HoldingSpan], shares: &[ShareSpan]) {
-        let mut by_user: HashMap<UserId, Vec<&ShareSpan>> = HashMap::new();
-        let mut alike: HashMap<(Bucket, SkuId, NaiveDate, NaiveDate, Decimal), u64> =
-            HashMap::new();
-        for s in shares {
-            by_user.entry(s.user_id).or_default().push(s);
-        }
-        for h in holdings {
-            let Some((a, b)) = self.clip(h.from, h.to) else {
-                continue;
-            };
-            let spans = by_user.get(&h.user_id).map_or(&[][..], Vec::as_slice);
-            let mut cuts = vec![a, b];
-            for s in spans {
-                for d in [s.from, s.to].into_iter().flatten() {
-                    if d > a && d < b {
-                        cuts.push(d);
-                    }
-                }
-            }
-            cuts.sort_unstable();
-            cuts.dedup();
-            for w in cuts.windows(2) {
-                let (x, y) = (w[0], w[1]);
-                let mut placed = false;
-                for s in spans {
-                    if s.from.is_none_or(|f| f <= x) && s.to.is_none_or(|t| t > x) {
-                        placed = true;
-                        let key = (Bucket::Group(s.cost_group), h.sku_id, x, y, s.percent);
-                        *alike.entry(key).or_default() += 1;
-                    }
-                }
-                if !placed {
-                    let key = (Bucket::Unallocated, h.sku_id, x, y, Decimal::ONE_HUNDRED);
-                    *alike.entry(key).or_default() += 1;
-                }
+    /// Adds every license held in the month, each to `Unallocated` until [`Self::add_allocated`]
+    /// moves its allocated days to their cost groups.
+    pub fn add_held(&mut self, held: &[HeldDays]) {
+        let mut alike = Alike::default();
+        for h in held {
+            if let Some((a, b)) = self.clip(h.from, h.to) {
+                alike.add(Bucket::Unallocated, h.sku_id, a, b, Decimal::from(h.count));
             }
         }
-        // Most holdings of a chunk share their line, SKU, days and share: each such group is
-        // priced once, for its count.
-        for ((bucket, sku, x, y, percent), count) in alike {
-            let weight = percent * Decimal::from(count) / Decimal::ONE_HUNDRED;
-            self.charge(bucket, sku, x, y, weight);
+        self.charge_all(alike);
+    }
+
+    /// Moves the allocated days of the licenses added by [`Self::add_held`] from `Unallocated`
+    /// to their cost groups, each share its percent. A user's shares in force on a day sum to
+    /// exactly 100 (the allocation engine's rule), so a license's days go whole to its groups
+    /// and what stays in `Unallocated` are the days its user had no share.
+    pub fn add_allocated(&mut self, allocated: &[AllocatedDays]) {
+        let mut alike = Alike::default();
+        for s in allocated {
+            if let Some((a, b)) = self.clip(s.from, s.to) {
+                let weight = s.percent * Decimal::from(s.count) / Decimal::ONE_HUNDRED;
+                alike.add(Bucket::Group(s.cost_group), s.sku_id, a, b, weight);
+                alike.add(Bucket::Unallocated, s.sku_id, a, b, -weight);
+            }
+        }
+        self.charge_all(alike);
+    }
+
+    /// Charges each line, SKU and days of `alike` once, for its summed weight.
+    fn charge_all(&mut self, alike: Alike) {
+        for ((bucket, sku, a, b), weight) in alike.0 {
+            self.charge(bucket, sku, a, b, weight);
         }
     }
 
@@ -580,6 +583,7 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::UserId;
     use crate::domain::allocation::price_on;
     use crate::domain::allocation::test_support::{guid, tenant};
     use chrono::Utc;
@@ -648,7 +652,8 @@ mod tests {
         let prices = [Price::new(sku(1), dec!(30), eur(), d("2026-01-01")).unwrap()];
         let g = groups(3);
         let mut acc = Accumulator::new(month, Some(d("2026-10-01")), d("2026-12-31"), &prices);
-        acc.add_users(
+        add_spans(
+            &mut acc,
             &[HoldingSpan {
                 user_id: user(1),
                 sku_id: sku(1),
@@ -694,7 +699,7 @@ mod tests {
             from: None,
             to: None,
         };
-        acc.add_users(&[held(1), held(2)], &[]);
+        add_spans(&mut acc, &[held(1), held(2)], &[]);
         let c = acc.finish(&[]).unwrap();
         let one = c.total.skus.iter().find(|s| s.sku_id == sku(1)).unwrap();
         assert_eq!(
@@ -721,7 +726,8 @@ mod tests {
         let month = Month::parse("2026-11").unwrap();
         let prices = [Price::new(sku(1), dec!(30), eur(), d("2026-01-01")).unwrap()];
         let mut acc = Accumulator::new(month, Some(d("2026-11-11")), d("2026-11-20"), &prices);
-        acc.add_users(
+        add_spans(
+            &mut acc,
             &[HoldingSpan {
                 user_id: user(1),
                 sku_id: sku(1),
@@ -754,7 +760,8 @@ mod tests {
             Price::new(sku(2), dec!(30), usd, d("2026-01-01")).unwrap(),
         ];
         let mut acc = Accumulator::new(month, Some(d("2026-01-01")), d("2026-12-31"), &prices);
-        acc.add_users(
+        add_spans(
+            &mut acc,
             &[
                 HoldingSpan {
                     user_id: user(1),
@@ -776,6 +783,68 @@ mod tests {
             err.starts_with("prices in force must share one currency"),
             "{err}"
         );
+    }
+
+    /// A license a user held over days `[from, to)`; `None`: unbounded.
+    #[derive(Debug, Clone)]
+    struct HoldingSpan {
+        user_id: UserId,
+        sku_id: SkuId,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    }
+
+    /// A user's share of one cost group over days `[from, to)`; `None`: unbounded.
+    #[derive(Debug, Clone)]
+    struct ShareSpan {
+        user_id: UserId,
+        cost_group: CostGroupId,
+        percent: Decimal,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    }
+
+    /// Adds users' holdings and shares as the store's statements hand them over: each holding,
+    /// and each holding's days in force with each share of its user.
+    fn add_spans(acc: &mut Accumulator, holdings: &[HoldingSpan], shares: &[ShareSpan]) {
+        let held: Vec<HeldDays> = holdings
+            .iter()
+            .map(|h| HeldDays {
+                sku_id: h.sku_id,
+                from: h.from,
+                to: h.to,
+                count: 1,
+            })
+            .collect();
+        let later = |a: Option<NaiveDate>, b: Option<NaiveDate>| a.max(b);
+        let earlier = |a: Option<NaiveDate>, b: Option<NaiveDate>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let allocated: Vec<AllocatedDays> = holdings
+            .iter()
+            .flat_map(|h| {
+                shares
+                    .iter()
+                    .filter(move |s| s.user_id == h.user_id)
+                    .map(move |s| (h, s))
+            })
+            .filter_map(|(h, s)| {
+                let (from, to) = (later(h.from, s.from), earlier(h.to, s.to));
+                from.zip(to)
+                    .is_none_or(|(f, t)| f < t)
+                    .then_some(AllocatedDays {
+                        cost_group: s.cost_group,
+                        sku_id: h.sku_id,
+                        percent: s.percent,
+                        from,
+                        to,
+                        count: 1,
+                    })
+            })
+            .collect();
+        acc.add_held(&held);
+        acc.add_allocated(&allocated);
     }
 
     /// The chargeback computed naively: every day of the month, every holding, every share.
@@ -901,7 +970,7 @@ mod tests {
                 .collect();
             let first = month.first_day() + chrono::Duration::days(first - 1);
             let mut acc = Accumulator::new(month, Some(first), d("2030-01-01"), &prices);
-            acc.add_users(&holdings, &shares);
+            add_spans(&mut acc, &holdings, &shares);
             let c = acc.finish(&g).unwrap();
 
             // Exactly: each license's days at its price, split by the user's shares.
@@ -976,8 +1045,8 @@ mod tests {
             // In two chunks, as the store reads them.
             let (a, b): (Vec<HoldingSpan>, Vec<HoldingSpan>) = holdings.iter().cloned().partition(|h| h.user_id < user(3));
             let (sa, sb): (Vec<ShareSpan>, Vec<ShareSpan>) = shares.iter().cloned().partition(|s| s.user_id < user(3));
-            acc.add_users(&a, &sa);
-            acc.add_users(&b, &sb);
+            add_spans(&mut acc, &a, &sa);
+            add_spans(&mut acc, &b, &sb);
             let c = acc.finish(&g).unwrap();
             let (own, total) = reference(month, first, &holdings, &shares, &prices, &g);
             let close = |x: Decimal, y: Decimal| (x - y).abs() < dec!(0.000000001);

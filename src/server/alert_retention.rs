@@ -5,8 +5,9 @@
 
 use chrono::{DateTime, Days, Utc};
 
-use super::audit_retention::{PRUNE_BATCH, prune_every_interval};
-use crate::store::alert_retention::{AlertPrune, prune_alerts};
+use super::audit_retention::{PRUNE_BATCH, prune_before, prune_every_interval};
+use crate::store::alert_retention::prune_alerts;
+use crate::store::retention::Pruned;
 use crate::store::{Store, StoreError};
 
 /// Removes the ended alerts raised more than `days` before `now`, `batch` per statement.
@@ -15,21 +16,14 @@ pub async fn prune_once(
     days: u32,
     now: DateTime<Utc>,
     batch: u64,
-) -> Result<AlertPrune, StoreError> {
-    let Some(cutoff) = now.checked_sub_days(Days::new(u64::from(days))) else {
-        return Ok(AlertPrune::default());
-    };
-    let prune = prune_alerts(store, cutoff, batch).await?;
-    if prune.removed > 0 {
-        tracing::info!(
-            %cutoff,
-            retention_days = days,
-            removed = prune.removed,
-            batches = prune.batches,
-            "alerts past their retention removed with their webhook deliveries"
-        );
-    }
-    Ok(prune)
+) -> Result<Pruned, StoreError> {
+    prune_before(
+        "alerts (with their webhook deliveries)",
+        u64::from(days),
+        now.checked_sub_days(Days::new(u64::from(days))),
+        |cutoff| prune_alerts(store, cutoff, batch),
+    )
+    .await
 }
 
 /// Spawns the task that prunes the alerts now and every

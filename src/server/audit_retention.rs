@@ -4,9 +4,13 @@
 
 use std::time::Duration;
 
+use std::fmt::Display;
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 
-use crate::store::audit::{AuditPrune, prune_audit_entries};
+use crate::store::audit::prune_audit_entries;
+use crate::store::retention::Pruned;
 use crate::store::{Store, StoreError};
 
 /// Time between two prunings.
@@ -24,25 +28,47 @@ pub async fn prune_once(
     retention: Duration,
     now: DateTime<Utc>,
     batch: u64,
-) -> Result<AuditPrune, StoreError> {
-    let Some(cutoff) = chrono::Duration::from_std(retention)
+) -> Result<Pruned, StoreError> {
+    let cutoff = chrono::Duration::from_std(retention)
         .ok()
         .filter(|_| !retention.is_zero())
-        .and_then(|retention| now.checked_sub_signed(retention))
-    else {
-        return Ok(AuditPrune::default());
+        .and_then(|retention| now.checked_sub_signed(retention));
+    prune_before(
+        "audit log entries",
+        retention.as_secs() / 86_400,
+        cutoff,
+        |cutoff| prune_audit_entries(store, cutoff, batch),
+    )
+    .await
+}
+
+/// Runs `prune` with `cutoff` (nothing when `None`: no retention applies) and logs a pruning
+/// that removed any of `what` with its cutoff, retention and counts.
+pub async fn prune_before<C, F, Fut>(
+    what: &str,
+    retention_days: u64,
+    cutoff: Option<C>,
+    prune: F,
+) -> Result<Pruned, StoreError>
+where
+    C: Display + Copy,
+    F: FnOnce(C) -> Fut,
+    Fut: Future<Output = Result<Pruned, StoreError>>,
+{
+    let Some(cutoff) = cutoff else {
+        return Ok(Pruned::default());
     };
-    let prune = prune_audit_entries(store, cutoff, batch).await?;
-    if prune.removed > 0 {
+    let pruned = prune(cutoff).await?;
+    if pruned.removed > 0 {
         tracing::info!(
             %cutoff,
-            retention_days = retention.as_secs() / 86_400,
-            removed = prune.removed,
-            batches = prune.batches,
-            "audit log entries past their retention removed"
+            retention_days,
+            removed = pruned.removed,
+            batches = pruned.batches,
+            "{what} past their retention removed"
         );
     }
-    Ok(prune)
+    Ok(pruned)
 }
 
 /// Spawns the task that prunes the audit log now and every [`PRUNE_INTERVAL`] on the current

@@ -4,8 +4,9 @@
 
 use chrono::{Days, NaiveDate, Utc};
 
-use super::audit_retention::{PRUNE_BATCH, prune_every_interval};
-use crate::store::history::retention::{HistoryPrune, prune_history};
+use super::audit_retention::{PRUNE_BATCH, prune_before, prune_every_interval};
+use crate::store::history::retention::prune_history;
+use crate::store::retention::Pruned;
 use crate::store::{Store, StoreError};
 
 /// Removes the history intervals whose last day is more than `days` before `today`, `batch`
@@ -15,21 +16,14 @@ pub async fn prune_once(
     days: u32,
     today: NaiveDate,
     batch: u64,
-) -> Result<HistoryPrune, StoreError> {
-    let Some(cutoff) = today.checked_sub_days(Days::new(u64::from(days))) else {
-        return Ok(HistoryPrune::default());
-    };
-    let prune = prune_history(store, cutoff, batch).await?;
-    if prune.removed > 0 {
-        tracing::info!(
-            %cutoff,
-            retention_days = days,
-            removed = prune.removed,
-            batches = prune.batches,
-            "history intervals past their retention removed"
-        );
-    }
-    Ok(prune)
+) -> Result<Pruned, StoreError> {
+    prune_before(
+        "history intervals",
+        u64::from(days),
+        today.checked_sub_days(Days::new(u64::from(days))),
+        |cutoff| prune_history(store, cutoff, batch),
+    )
+    .await
 }
 
 /// Spawns the task that prunes the history now and every

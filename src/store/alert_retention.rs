@@ -10,15 +10,7 @@ use super::alerts::DeliveryStatus;
 use super::connect::Store;
 use super::entities::{alert, webhook_delivery};
 use super::error::StoreError;
-
-/// What one pruning of the alerts removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AlertPrune {
-    /// Alerts removed, across every tenant (their deliveries and attempts with them).
-    pub removed: u64,
-    /// `DELETE` statements run, each its own short transaction.
-    pub batches: u32,
-}
+use super::retention::Pruned;
 
 /// Removes the alerts raised before `cutoff` that were fanned out and have no delivery still
 /// waiting for an attempt, with their deliveries and attempts, of every tenant, at most `batch`
@@ -29,40 +21,38 @@ pub async fn prune_alerts(
     store: &Store,
     cutoff: DateTime<Utc>,
     batch: u64,
-) -> Result<AlertPrune, StoreError> {
+) -> Result<Pruned, StoreError> {
     let batch = Ord::max(batch, 1);
-    let mut prune = AlertPrune::default();
-    loop {
-        let waiting = Query::select()
-            .expr(Expr::val(1))
-            .from(webhook_delivery::Entity)
-            .and_where(
-                Expr::col((webhook_delivery::Entity, webhook_delivery::Column::AlertSeq))
-                    .equals((alert::Entity, alert::Column::Seq)),
-            )
-            .and_where(
-                Expr::col((webhook_delivery::Entity, webhook_delivery::Column::Status))
-                    .eq(DeliveryStatus::Pending.code()),
-            )
-            .to_owned();
-        let ended = Query::select()
-            .column((alert::Entity, alert::Column::Seq))
-            .from(alert::Entity)
-            .and_where(Expr::col((alert::Entity, alert::Column::RaisedAt)).lt(cutoff))
-            .and_where(Expr::col((alert::Entity, alert::Column::FannedOut)).eq(true))
-            .and_where(Expr::exists(waiting).not())
-            .order_by(alert::Column::Seq, Order::Asc)
-            .limit(batch)
-            .to_owned();
-        let removed = alert::Entity::delete_many()
-            .filter(alert::Column::Seq.in_subquery(ended))
-            .exec(store.db())
-            .await?
-            .rows_affected;
-        prune.removed += removed;
-        prune.batches += 1;
-        if removed < batch {
-            return Ok(prune);
-        }
-    }
+    let mut pruned = Pruned::default();
+    pruned
+        .in_batches(batch, || async move {
+            let waiting = Query::select()
+                .expr(Expr::val(1))
+                .from(webhook_delivery::Entity)
+                .and_where(
+                    Expr::col((webhook_delivery::Entity, webhook_delivery::Column::AlertSeq))
+                        .equals((alert::Entity, alert::Column::Seq)),
+                )
+                .and_where(
+                    Expr::col((webhook_delivery::Entity, webhook_delivery::Column::Status))
+                        .eq(DeliveryStatus::Pending.code()),
+                )
+                .to_owned();
+            let ended = Query::select()
+                .column((alert::Entity, alert::Column::Seq))
+                .from(alert::Entity)
+                .and_where(Expr::col((alert::Entity, alert::Column::RaisedAt)).lt(cutoff))
+                .and_where(Expr::col((alert::Entity, alert::Column::FannedOut)).eq(true))
+                .and_where(Expr::exists(waiting).not())
+                .order_by(alert::Column::Seq, Order::Asc)
+                .limit(batch)
+                .to_owned();
+            Ok(alert::Entity::delete_many()
+                .filter(alert::Column::Seq.in_subquery(ended))
+                .exec(store.db())
+                .await?
+                .rows_affected)
+        })
+        .await?;
+    Ok(pruned)
 }

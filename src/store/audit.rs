@@ -11,6 +11,7 @@ use sea_orm::{
 use super::connect::Store;
 use super::entities::audit_log::{self, Column, Entity, Model};
 use super::error::StoreError;
+use super::retention::Pruned;
 use crate::domain::audit::{AuditChange, AuditEntry};
 use crate::domain::{TenantId, TenantScope};
 
@@ -105,15 +106,6 @@ pub async fn list_scheduled_changes(
         .collect())
 }
 
-/// What one pruning of the audit log removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AuditPrune {
-    /// Entries removed, across every tenant.
-    pub removed: u64,
-    /// `DELETE` statements run, each its own short transaction.
-    pub batches: u32,
-}
-
 /// Removes the audit log entries recorded before `cutoff`, of every tenant, at most `batch` per
 /// statement (the oldest first, found through the index on `at`), so that no statement holds
 /// its locks for long; stops after a statement that removed fewer than `batch`.
@@ -122,26 +114,24 @@ pub async fn prune_audit_entries(
     store: &Store,
     cutoff: DateTime<Utc>,
     batch: u64,
-) -> Result<AuditPrune, StoreError> {
+) -> Result<Pruned, StoreError> {
     let batch = batch.max(1);
-    let mut prune = AuditPrune::default();
-    loop {
-        let oldest = Query::select()
-            .column(Column::Id)
-            .from(Entity)
-            .and_where(Column::At.lt(cutoff))
-            .order_by(Column::At, Order::Asc)
-            .limit(batch)
-            .to_owned();
-        let removed = Entity::delete_many()
-            .filter(Column::Id.in_subquery(oldest))
-            .exec(store.db())
-            .await?
-            .rows_affected;
-        prune.removed += removed;
-        prune.batches += 1;
-        if removed < batch {
-            return Ok(prune);
-        }
-    }
+    let mut pruned = Pruned::default();
+    pruned
+        .in_batches(batch, || async move {
+            let oldest = Query::select()
+                .column(Column::Id)
+                .from(Entity)
+                .and_where(Column::At.lt(cutoff))
+                .order_by(Column::At, Order::Asc)
+                .limit(batch)
+                .to_owned();
+            Ok(Entity::delete_many()
+                .filter(Column::Id.in_subquery(oldest))
+                .exec(store.db())
+                .await?
+                .rows_affected)
+        })
+        .await?;
+    Ok(pruned)
 }

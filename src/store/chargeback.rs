@@ -1,34 +1,26 @@
-//! The monthly chargeback read from history a chunk of users at a time, and closed months
-//! (`chargeback_months`): computed, stored when closed, served as stored until reopened. Uses
-//! the allocation reads for prices and cost groups; no allocation writer imports it but the
-//! price check.
+//! The monthly chargeback, read from history as licenses and shares that SQL counts by alike
+//! days, and closed months (`chargeback_months`): computed, stored when closed, served as stored
+//! until reopened. Uses the allocation reads for prices and cost groups; no allocation writer
+//! imports it but the price check.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::allocation::configurations::list_cost_groups_of_day;
 use super::allocation::reads::list_prices_of_tenants_on;
-use super::entities::{
-    allocation_history, chargeback_month, license_history, sku_count_history, user_allocation,
-    user_license,
-};
+use super::entities::{chargeback_month, sku_count_history};
 use super::raw_sql::RawSql;
 use super::transaction::{lock_tenant, stored_now};
 use super::{Store, StoreError, audit};
 use crate::domain::allocation::Currency;
 use crate::domain::audit::AuditChange;
 use crate::domain::chargeback::{
-    Accumulator, Chargeback, ChargebackLine, GroupCharge, HoldingSpan, IdleSpan, Month, ShareSpan,
+    Accumulator, AllocatedDays, Chargeback, ChargebackLine, GroupCharge, HeldDays, IdleSpan, Month,
 };
-use crate::domain::{BillingSet, CostGroupId, SkuBilling, SkuId, TenantId, TenantScope, UserId};
-
-/// Users whose history is read and added at once: bounds what a month of a large tenant holds
-/// in memory to one chunk's rows plus one cell per line and SKU.
-const USERS_PER_CHUNK: u64 = 5000;
+use crate::domain::{BillingSet, CostGroupId, SkuBilling, SkuId, TenantId, TenantScope};
 
 /// Who closed a month, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +51,7 @@ struct StoredLines {
 
 /// The chargeback of `month` for `tenant_id` (`None` when the tenant is unknown or out of
 /// `scope`): as stored when the month is closed, else computed from history with `today` as
-/// the last day that can be billed. Read in one transaction, so chunks see one state.
+/// the last day that can be billed. Read in one transaction, so its statements see one state.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, month = %month))]
 pub async fn find_chargeback(
     store: &Store,
@@ -168,62 +160,9 @@ async fn compute<C: ConnectionTrait>(
     };
     let to = last.succ_opt().unwrap_or(last);
     acc.add_idle(&idle_spans(db, tenant_id, from, to).await?);
-    // Chunks of users by id: after the previous bound up to the next, the last one open.
-    let bounds = chunk_bounds(db, tenant_id).await?;
-    let mut after: Option<Uuid> = None;
-    for upto in bounds.iter().map(Some).chain([None]) {
-        let ids = UserRange {
-            after,
-            upto: upto.copied(),
-        };
-        let (holdings, shares) = chunk(db, tenant_id, ids, from, to).await?;
-        acc.add_users(&holdings, &shares);
-        after = upto.copied();
-    }
+    acc.add_held(&held_days(db, tenant_id, from, to).await?);
+    acc.add_allocated(&allocated_days(db, tenant_id, from, to).await?);
     finish(acc, &groups)
-}
-
-/// Every `USERS_PER_CHUNK`-th user id of the tenant, in id order: the chunks' upper bounds,
-/// from one statement.
-async fn chunk_bounds<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: TenantId,
-) -> Result<Vec<Uuid>, StoreError> {
-    let mut sql = RawSql::new(db.get_database_backend());
-    sql.push(
-        "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM users \
-         WHERE tenant_id = ",
-    )
-    .bind(tenant_id.uuid())
-    .push(") ranked WHERE n % ")
-    .bind(USERS_PER_CHUNK as i64)
-    .push(" = 0 ORDER BY id");
-    let rows = db.query_all_raw(sql.statement()).await?;
-    rows.iter()
-        .map(|row| row.try_get_by_index::<Uuid>(0).map_err(StoreError::from))
-        .collect()
-}
-
-/// User ids after `after` (from the lowest when `None`) up to `upto` (included; to the
-/// highest when `None`).
-#[derive(Debug, Clone, Copy)]
-struct UserRange {
-    after: Option<Uuid>,
-    upto: Option<Uuid>,
-}
-
-impl UserRange {
-    /// `column` within the range.
-    fn of(&self, column: impl ColumnTrait) -> Condition {
-        let mut cond = Condition::all();
-        if let Some(after) = self.after {
-            cond = cond.add(column.gt(after));
-        }
-        if let Some(upto) = self.upto {
-            cond = cond.add(column.lte(upto));
-        }
-        cond
-    }
 }
 
 /// The chargeback of `acc`: prices of several currencies in the month are a `Conflict` naming
@@ -277,138 +216,212 @@ async fn idle_spans<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The holdings and shares of the tenant's users with ids in `ids` that overlap the days
-/// `[from, to)`: four statements.
-async fn chunk<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: TenantId,
-    ids: UserRange,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<(Vec<HoldingSpan>, Vec<ShareSpan>), StoreError> {
-    let mut holdings = Vec::new();
-    {
-        use user_license::Column;
-        let rows: Vec<(Uuid, Uuid, Option<NaiveDate>)> = user_license::Entity::find()
-            .select_only()
-            .columns([Column::UserId, Column::SkuId, Column::HeldFrom])
-            .filter(Column::TenantId.eq(tenant_id.uuid()))
-            .filter(ids.of(Column::UserId))
-            .filter(
-                Condition::any()
-                    .add(Column::HeldFrom.is_null())
-                    .add(Column::HeldFrom.lt(to)),
-            )
-            .into_tuple()
-            .all(db)
-            .await?;
-        holdings.extend(rows.into_iter().map(|(u, s, f)| HoldingSpan {
-            user_id: UserId(u),
-            sku_id: SkuId(s),
-            from: f,
-            to: None,
-        }));
-    }
-    {
-        use license_history::Column;
-        let rows: Vec<(Uuid, Uuid, Option<NaiveDate>, NaiveDate)> = license_history::Entity::find()
-            .select_only()
-            .columns([
-                Column::UserId,
-                Column::SkuId,
-                Column::ValidFrom,
-                Column::ValidTo,
-            ])
-            .filter(Column::TenantId.eq(tenant_id.uuid()))
-            .filter(ids.of(Column::UserId))
-            .filter(Column::ValidTo.gt(from))
-            .filter(
-                Condition::any()
-                    .add(Column::ValidFrom.is_null())
-                    .add(Column::ValidFrom.lt(to)),
-            )
-            .into_tuple()
-            .all(db)
-            .await?;
-        holdings.extend(rows.into_iter().map(|(u, s, f, t)| HoldingSpan {
-            user_id: UserId(u),
-            sku_id: SkuId(s),
-            from: f,
-            to: Some(t),
-        }));
-    }
-    let mut shares = Vec::new();
-    {
-        use user_allocation::Column;
-        let rows: Vec<(Uuid, Uuid, String, Option<NaiveDate>)> = user_allocation::Entity::find()
-            .select_only()
-            .columns([
-                Column::UserId,
-                Column::CostGroupId,
-                Column::Percent,
-                Column::AllocatedFrom,
-            ])
-            .filter(Column::TenantId.eq(tenant_id.uuid()))
-            .filter(ids.of(Column::UserId))
-            .filter(
-                Condition::any()
-                    .add(Column::AllocatedFrom.is_null())
-                    .add(Column::AllocatedFrom.lt(to)),
-            )
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (u, g, percent, f) in rows {
-            shares.push(share(u, g, &percent, f, None)?);
-        }
-    }
-    {
-        use allocation_history::Column;
-        let rows: Vec<(Uuid, Uuid, String, Option<NaiveDate>, NaiveDate)> =
-            allocation_history::Entity::find()
-                .select_only()
-                .columns([
-                    Column::UserId,
-                    Column::CostGroupId,
-                    Column::Percent,
-                    Column::ValidFrom,
-                    Column::ValidTo,
-                ])
-                .filter(Column::TenantId.eq(tenant_id.uuid()))
-                .filter(ids.of(Column::UserId))
-                .filter(Column::ValidTo.gt(from))
-                .filter(
-                    Condition::any()
-                        .add(Column::ValidFrom.is_null())
-                        .add(Column::ValidFrom.lt(to)),
-                )
-                .into_tuple()
-                .all(db)
-                .await?;
-        for (u, g, percent, f, t) in rows {
-            shares.push(share(u, g, &percent, f, Some(t))?);
-        }
-    }
-    Ok((holdings, shares))
+/// Where history keeps spans of days: a table of spans in force (no end column) or ended.
+struct Spans {
+    table: &'static str,
+    from: &'static str,
+    to: Option<&'static str>,
 }
 
-fn share(
-    user: Uuid,
-    group: Uuid,
-    percent: &str,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> Result<ShareSpan, StoreError> {
-    let percent = percent.parse().map_err(|e| StoreError::Corrupt {
+/// Licenses held: in force, and ended.
+const HOLDINGS: [Spans; 2] = [
+    Spans {
+        table: "user_licenses",
+        from: "held_from",
+        to: None,
+    },
+    Spans {
+        table: "license_history",
+        from: "valid_from",
+        to: Some("valid_to"),
+    },
+];
+
+/// Cost group shares: in force, and ended.
+const SHARES: [Spans; 2] = [
+    Spans {
         table: "user_allocations",
-        detail: format!("percent of user {user}: {e}"),
-    })?;
-    Ok(ShareSpan {
-        user_id: UserId(user),
-        cost_group: CostGroupId(group),
-        percent,
+        from: "allocated_from",
+        to: None,
+    },
+    Spans {
+        table: "allocation_history",
+        from: "valid_from",
+        to: Some("valid_to"),
+    },
+];
+
+impl Spans {
+    /// `alias`'s spans of `tenant_id` that share a day with `[from, to)`.
+    fn overlapping(
+        &self,
+        sql: &mut RawSql,
+        alias: &str,
+        tenant_id: TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) {
+        sql.push(&format!("{alias}.tenant_id = "))
+            .bind(tenant_id.uuid())
+            .push(&format!(
+                " AND ({alias}.{f} IS NULL OR {alias}.{f} < ",
+                f = self.from
+            ))
+            .bind(to)
+            .push(")");
+        if let Some(end) = self.to {
+            sql.push(&format!(" AND {alias}.{end} > ")).bind(from);
+        }
+    }
+}
+
+/// Appends the grouping of `inner`'s rows (columns `f` and `t` plus `keys`) by `keys` and
+/// their days clipped to `[from, to)` (`NULL` for a bound beyond them), with their count.
+fn grouped(
+    sql: &mut RawSql,
+    keys: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    inner: impl FnOnce(&mut RawSql),
+) {
+    sql.push(&format!("SELECT {keys}, CASE WHEN f < "))
+        .bind(from)
+        .push(" THEN NULL ELSE f END AS f, CASE WHEN t >= ")
+        .bind(to)
+        .push(" THEN NULL ELSE t END AS t, COUNT(*) FROM (");
+    inner(sql);
+    // `f` and `t` by position: by name they would be the inner, unclipped columns.
+    let n = keys.split(',').count();
+    sql.push(&format!(") spans GROUP BY {keys}, {}, {}", n + 1, n + 2));
+}
+
+/// The licenses of the tenant held on some of the days `[from, to)`, counted by SKU and days:
+/// one statement, whatever the tenant's size.
+async fn held_days<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<HeldDays>, StoreError> {
+    let mut sql = RawSql::new(db.get_database_backend());
+    grouped(&mut sql, "sku_id", from, to, |sql| {
+        for (i, h) in HOLDINGS.iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ALL ");
+            }
+            let end =
+                h.to.map_or("CAST(NULL AS DATE)".to_owned(), |t| format!("h.{t}"));
+            sql.push(&format!(
+                "SELECT h.sku_id, h.{} AS f, {end} AS t FROM {} h WHERE ",
+                h.from, h.table
+            ));
+            h.overlapping(sql, "h", tenant_id, from, to);
+        }
+    });
+    let rows = db.query_all_raw(sql.statement()).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(HeldDays {
+                sku_id: SkuId(row.try_get_by_index(0)?),
+                from: row.try_get_by_index(1)?,
+                to: row.try_get_by_index(2)?,
+                count: count(row.try_get_by_index(3)?)?,
+            })
+        })
+        .collect()
+}
+
+/// The days of `[from, to)` on which the tenant's licenses were held and their users had a
+/// cost group share, counted by cost group, SKU, percent and days: one statement joining each
+/// kind of holding to each kind of share by user, whatever the tenant's size.
+async fn allocated_days<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<AllocatedDays>, StoreError> {
+    let mut sql = RawSql::new(db.get_database_backend());
+    grouped(
+        &mut sql,
+        "cost_group_id, sku_id, percent",
         from,
         to,
+        |sql| {
+            let pairs = HOLDINGS
+                .iter()
+                .flat_map(|h| SHARES.iter().map(move |s| (h, s)));
+            for (i, (h, s)) in pairs.enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                // The later start and the earlier end; NULL is no bound.
+                let start = format!(
+                    "CASE WHEN h.{hf} IS NULL OR h.{hf} < s.{sf} THEN s.{sf} ELSE h.{hf} END",
+                    hf = h.from,
+                    sf = s.from
+                );
+                let end = match (h.to, s.to) {
+                    (Some(ht), Some(st)) => {
+                        format!("CASE WHEN h.{ht} > s.{st} THEN s.{st} ELSE h.{ht} END")
+                    }
+                    (Some(t), None) => format!("h.{t}"),
+                    (None, Some(t)) => format!("s.{t}"),
+                    (None, None) => "CAST(NULL AS DATE)".to_owned(),
+                };
+                // `CROSS JOIN` keeps SQLite's join order: each holding, then its user's shares
+                // through their (tenant, user) index. Left to choose, SQLite without statistics
+                // read every holding of the tenant for each share. PostgreSQL plans it as any
+                // join.
+                sql.push(&format!(
+                    "SELECT s.cost_group_id, h.sku_id, s.percent, {start} AS f, {end} AS t \
+                     FROM {} h CROSS JOIN {} s \
+                     WHERE s.tenant_id = h.tenant_id AND s.user_id = h.user_id AND ",
+                    h.table, s.table
+                ));
+                h.overlapping(sql, "h", tenant_id, from, to);
+                sql.push(" AND ");
+                s.overlapping(sql, "s", tenant_id, from, to);
+                // Each starts before the other ends.
+                if let Some(st) = s.to {
+                    sql.push(&format!(
+                        " AND (h.{} IS NULL OR h.{} < s.{st})",
+                        h.from, h.from
+                    ));
+                }
+                if let Some(ht) = h.to {
+                    sql.push(&format!(
+                        " AND (s.{} IS NULL OR s.{} < h.{ht})",
+                        s.from, s.from
+                    ));
+                }
+            }
+        },
+    );
+    let rows = db.query_all_raw(sql.statement()).await?;
+    rows.iter()
+        .map(|row| {
+            let group: Uuid = row.try_get_by_index(0)?;
+            let percent: String = row.try_get_by_index(2)?;
+            Ok(AllocatedDays {
+                cost_group: CostGroupId(group),
+                sku_id: SkuId(row.try_get_by_index(1)?),
+                percent: percent.parse().map_err(|e| StoreError::Corrupt {
+                    table: "user_allocations",
+                    detail: format!("percent of cost group {group}: {e}"),
+                })?,
+                from: row.try_get_by_index(3)?,
+                to: row.try_get_by_index(4)?,
+                count: count(row.try_get_by_index(5)?)?,
+            })
+        })
+        .collect()
+}
+
+/// A `COUNT(*)` as a count.
+fn count(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt {
+        table: "user_licenses",
+        detail: format!("a negative count {n}"),
     })
 }
 

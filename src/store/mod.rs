@@ -26,6 +26,7 @@ pub mod members;
 #[cfg(test)]
 mod module_graph;
 pub(crate) mod raw_sql;
+pub mod retention;
 pub mod secrets;
 pub mod sign_ins;
 pub mod subscriptions;

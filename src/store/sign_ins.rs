@@ -167,9 +167,19 @@ pub struct UserName {
 /// What optimization reads of a user: id, `accountEnabled`, `userType`, first seen.
 type UserRow = (uuid::Uuid, Option<bool>, Option<String>, DateTime<Utc>);
 
+/// A [`UserRow`] with the user principal name and display name, for exports.
+type NamedUserRow = (
+    uuid::Uuid,
+    Option<bool>,
+    Option<String>,
+    DateTime<Utc>,
+    String,
+    String,
+);
+
 /// The optimization inputs of `tenant_id` (the caller checked scope), in a fixed number of
 /// statements whatever the number of users; `names` adds each user's UPN and display name (for
-/// exports), in one statement more.
+/// exports) to the statement that reads the users.
 pub async fn optimization_inputs(
     store: &Store,
     tenant_id: TenantId,
@@ -179,7 +189,7 @@ pub async fn optimization_inputs(
     let tenant = tenant_id.uuid();
     // Only the columns optimization reads: a user row holds some forty, and handing 100,000
     // whole rows (and their licenses' plan lists) over from the driver was most of the time.
-    let users: Vec<UserRow> = user::Entity::find()
+    let query = user::Entity::find()
         .select_only()
         .columns([
             user::Column::Id,
@@ -188,10 +198,29 @@ pub async fn optimization_inputs(
             user::Column::FirstSeenAt,
         ])
         .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::DeletedAt.is_null())
-        .into_tuple()
-        .all(db)
-        .await?;
+        .filter(user::Column::DeletedAt.is_null());
+    let mut user_names = HashMap::new();
+    let users: Vec<UserRow> = if names {
+        let rows: Vec<NamedUserRow> = query
+            .columns([user::Column::UserPrincipalName, user::Column::DisplayName])
+            .into_tuple()
+            .all(db)
+            .await?;
+        rows.into_iter()
+            .map(
+                |(id, enabled, user_type, first_seen_at, upn, display_name)| {
+                    let name = UserName {
+                        user_principal_name: upn,
+                        display_name,
+                    };
+                    user_names.insert(UserId(id), name);
+                    (id, enabled, user_type, first_seen_at)
+                },
+            )
+            .collect()
+    } else {
+        query.into_tuple().all(db).await?
+    };
     let mut licenses: HashMap<uuid::Uuid, Vec<SkuId>> = HashMap::new();
     for (user_id, sku_id) in user_license::Entity::find()
         .select_only()
@@ -258,11 +287,6 @@ pub async fn optimization_inputs(
         .into_iter()
         .map(|(_, p)| p)
         .collect();
-    let names = if names {
-        user_names(db, tenant).await?
-    } else {
-        HashMap::new()
-    };
     let users = users
         .into_iter()
         .map(|(id, enabled, user_type, first_seen_at)| WasteUser {
@@ -280,36 +304,6 @@ pub async fn optimization_inputs(
         skus,
         prices,
         sign_ins,
-        names,
+        names: user_names,
     })
-}
-
-/// Each present user's UPN and display name, by id, in one statement.
-async fn user_names<C: ConnectionTrait>(
-    db: &C,
-    tenant: uuid::Uuid,
-) -> Result<HashMap<UserId, UserName>, StoreError> {
-    Ok(user::Entity::find()
-        .select_only()
-        .columns([
-            user::Column::Id,
-            user::Column::UserPrincipalName,
-            user::Column::DisplayName,
-        ])
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::DeletedAt.is_null())
-        .into_tuple::<(uuid::Uuid, String, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(id, user_principal_name, display_name)| {
-            (
-                UserId(id),
-                UserName {
-                    user_principal_name,
-                    display_name,
-                },
-            )
-        })
-        .collect())
 }

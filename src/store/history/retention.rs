@@ -6,6 +6,7 @@
 //! needs: a tenant keeps the version in force on the first day of its earliest closed month.
 
 use chrono::NaiveDate;
+use sea_orm::sea_query::{Order, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
@@ -14,6 +15,7 @@ use uuid::Uuid;
 use crate::domain::chargeback::Month;
 use crate::store::entities::{allocation_configuration, chargeback_month};
 use crate::store::raw_sql::placeholder;
+use crate::store::retention::Pruned;
 use crate::store::{Store, StoreError};
 
 /// The history tables and the columns that identify one of their rows.
@@ -28,15 +30,6 @@ const TABLES: [(&str, &str); 5] = [
     ),
 ];
 
-/// What one pruning of the history removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HistoryPrune {
-    /// Intervals removed, across every tenant and table.
-    pub removed: u64,
-    /// `DELETE` statements run, each its own short transaction.
-    pub batches: u32,
-}
-
 /// Removes the history intervals whose last day is before `cutoff` (`valid_to <= cutoff`), of
 /// every tenant and history table, at most `batch` per statement; a table is done after a
 /// statement that removed fewer than `batch`.
@@ -45,44 +38,37 @@ pub async fn prune_history(
     store: &Store,
     cutoff: NaiveDate,
     batch: u64,
-) -> Result<HistoryPrune, StoreError> {
+) -> Result<Pruned, StoreError> {
     let batch = batch.max(1);
     let backend = store.backend();
     let param = placeholder(backend, 1);
-    let mut prune = HistoryPrune::default();
+    let mut pruned = Pruned::default();
     for (table, key) in TABLES {
         let sql = format!(
             "DELETE FROM {table} WHERE ({key}) IN \
              (SELECT {key} FROM {table} WHERE valid_to <= {param} LIMIT {batch})"
         );
-        loop {
-            let removed = store
-                .db()
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    sql.as_str(),
-                    [cutoff.into()],
-                ))
-                .await?
-                .rows_affected();
-            prune.removed += removed;
-            prune.batches += 1;
-            if removed < batch {
-                break;
-            }
-        }
+        let sql = sql.as_str();
+        pruned
+            .in_batches(batch, || async move {
+                let delete = Statement::from_sql_and_values(backend, sql, [cutoff.into()]);
+                Ok(store.db().execute_raw(delete).await?.rows_affected())
+            })
+            .await?;
     }
-    prune_configurations(store, cutoff, &mut prune).await?;
-    Ok(prune)
+    prune_configurations(store, cutoff, batch, &mut pruned).await?;
+    Ok(pruned)
 }
 
 /// Removes the configuration versions that took effect before `cutoff`, keeping for each tenant
 /// the one in force on `cutoff`, or on the first day of its earliest closed month when that is
-/// earlier (a reopened month is billed again from its versions). One statement per tenant.
+/// earlier (a reopened month is billed again from its versions). At most `batch` versions per
+/// statement, the oldest first.
 async fn prune_configurations(
     store: &Store,
     cutoff: NaiveDate,
-    prune: &mut HistoryPrune,
+    batch: u64,
+    pruned: &mut Pruned,
 ) -> Result<(), StoreError> {
     use allocation_configuration::{Column, Entity};
     let mut tenants: Vec<Uuid> = Entity::find()
@@ -119,14 +105,24 @@ async fn prune_configurations(
         let Some(in_force) = in_force else {
             continue;
         };
-        let removed = Entity::delete_many()
-            .filter(Column::TenantId.eq(tenant))
-            .filter(Column::EffectiveFrom.lt(in_force))
-            .exec(store.db())
-            .await?
-            .rows_affected;
-        prune.removed += removed;
-        prune.batches += 1;
+        pruned
+            .in_batches(batch, || async move {
+                let oldest = Query::select()
+                    .column(Column::EffectiveFrom)
+                    .from(Entity)
+                    .and_where(Column::TenantId.eq(tenant))
+                    .and_where(Column::EffectiveFrom.lt(in_force))
+                    .order_by(Column::EffectiveFrom, Order::Asc)
+                    .limit(batch)
+                    .to_owned();
+                Ok(Entity::delete_many()
+                    .filter(Column::TenantId.eq(tenant))
+                    .filter(Column::EffectiveFrom.in_subquery(oldest))
+                    .exec(store.db())
+                    .await?
+                    .rows_affected)
+            })
+            .await?;
     }
     Ok(())
 }
