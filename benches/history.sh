@@ -25,7 +25,7 @@ source benches/bench_lib.sh
 bin=$bench_bin
 # The setup evaluates rules over the whole tenant in one mutation: allow it a minute.
 export TENANTGRAPH_IMPORT_SCHEDULE=off TENANTGRAPH_AUTH_MODE=none TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 \
-  TENANTGRAPH_GRAPHQL_TIMEOUT_MS=60000
+  TENANTGRAPH_GRAPHQL_TIMEOUT_MS=${TENANTGRAPH_GRAPHQL_TIMEOUT_MS:-60000}
 sqlite_file=$bench_work/bench.db
 store_url=${db_url:-sqlite://$sqlite_file?mode=rwc}
 

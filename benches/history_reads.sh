@@ -6,7 +6,7 @@
 # requests; a slow build's chargeback takes seconds). Prints each round's p50 and p99 and, per
 # query, the median of the rounds' p50 ratios B/A with their range; fails when the two builds'
 # chargebacks differ in any line, SKU or exact amount.
-# Usage: BENCH_A_BIN=… BENCH_B_BIN=… bash benches/history_reads.sh STORE.db [rounds, default 3] [seconds per query, default 10]
+# Usage: BENCH_A_BIN=… BENCH_B_BIN=… bash benches/history_reads.sh STORE.db|postgres://… [rounds, default 3] [seconds per query, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 store=$1
@@ -19,7 +19,17 @@ source benches/bench_lib.sh
 export TENANTGRAPH_IMPORT_SCHEDULE=off TENANTGRAPH_AUTH_MODE=none TENANTGRAPH_RATE_LIMIT_PER_SECOND=0 \
   TENANTGRAPH_LOG_LEVEL=warn TENANTGRAPH_GRAPHQL_TIMEOUT_MS=120000
 declare -A bin=([A]=$BENCH_A_BIN [B]=$BENCH_B_BIN)
-for b in A B; do cp "$store" "$bench_work/$b.db"; done
+# STORE is a SQLite file (each build serves a copy of its own) or a postgres:// URL (both builds
+# serve that database, one after the other; they must have the same migrations).
+declare -A db_url
+for b in A B; do
+  if [[ $store == postgres* ]]; then
+    db_url[$b]=$store
+  else
+    cp "$store" "$bench_work/$b.db"
+    db_url[$b]="sqlite://$bench_work/$b.db?mode=rwc"
+  fi
+done
 results=$bench_work/results.txt
 
 # serve B: serves build B's copy until the next call; sets url.
@@ -28,7 +38,7 @@ serve() {
   [[ -n $server ]] && { kill "$server"; wait "$server" 2>/dev/null || true; }
   local port
   port=$(free_port)
-  bench_spawn "server-$1.log" env TENANTGRAPH_DATABASE_URL="sqlite://$bench_work/$1.db?mode=rwc" \
+  bench_spawn "server-$1.log" env TENANTGRAPH_DATABASE_URL="${db_url[$1]}" \
     "${bin[$1]}" serve --bind "127.0.0.1:$port"
   server=${bench_pids[-1]}
   # The first start of a build migrates its copy (new indexes over the whole history).

@@ -74,7 +74,9 @@ if [[ $what == daily ]]; then
   as_of() { if "$bin" import --help | grep -q -- --as-of; then echo "--as-of $1"; fi; }
   rm -f "$work"/bench.db*
   sim_start 1 100000 0 0
+  t0=$(date +%s.%N)
   "$bin" import $(as_of "$first") >/dev/null
+  python3 -c "print(f'first: 1 x 100,000 users imported in {$(date +%s.%N) - $t0:.2f} s')"
   : >"$work/daily.txt"
   for day in $(seq 1 "$runs"); do
     sim_start 1 100000 0 "$day"

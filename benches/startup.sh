@@ -14,7 +14,7 @@ cat >"$work/start.sh" <<SH
 # One cold start: fresh database, wait for readiness, stop.
 rm -f "$work"/demo.db*
 TENANTGRAPH_DATABASE_URL="sqlite://$work/demo.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn \
-  "$PWD/target/release/tenantgraph" serve --demo --bind 127.0.0.1:$port >/dev/null 2>&1 &
+  "$bench_bin" serve --demo --bind 127.0.0.1:$port >/dev/null 2>&1 &
 pid=\$!
 until curl -sf -o /dev/null http://127.0.0.1:$port/readyz; do
   kill -0 \$pid 2>/dev/null || exit 1
@@ -32,7 +32,7 @@ PY
 # Idle memory: start once more, answer one query, then read VmRSS after 5 s of idling.
 rm -f "$work"/demo.db*
 TENANTGRAPH_DATABASE_URL="sqlite://$work/demo.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn \
-  ./target/release/tenantgraph serve --demo --bind "127.0.0.1:$port" >/dev/null 2>&1 &
+  "$bench_bin" serve --demo --bind "127.0.0.1:$port" >/dev/null 2>&1 &
 pid=$!
 until curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"; do sleep 0.01; done
 curl -sf -o /dev/null "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' \
