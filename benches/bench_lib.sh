@@ -14,7 +14,8 @@
 #   cpu_ticks PID…                prints the user plus system clock ticks the processes have used
 #   sim_start TENANTS USERS [MS] [DAY]  (re)starts `tenantgraph simulate` with MS ms added to each
 #                                 answer, on simulator day DAY (default 0), and exports the settings `tenantgraph import` needs to reach it,
-#                                 on the SQLite file $bench_work/bench.db
+#                                 on the SQLite file $bench_work/bench.db, or on BENCH_DATABASE_URL
+#                                 when set (a PostgreSQL database the caller empties)
 #   price_paid_skus URL TENANT    prices TENANT's paid simulator SKUs as the demo does
 tool=${BENCH_TOOL:-wrk}
 command -v "$tool" >/dev/null || { echo "install $tool first: apt-get install -y $tool" >&2; exit 1; }
@@ -83,7 +84,7 @@ sim_start() {
     TENANTGRAPH_CLIENT_SECRET=sim-client-secret TENANTGRAPH_REFRESH_TOKEN=sim-initial-refresh-token \
     TENANTGRAPH_SECRET_KEY="$(head -c32 /dev/urandom | base64)" \
     TENANTGRAPH_PARTNER_TENANT_ID=415f1fc4-a74d-4718-bd84-55532608ad38 \
-    TENANTGRAPH_DATABASE_URL="sqlite://$bench_work/bench.db?mode=rwc" TENANTGRAPH_LOG_LEVEL=warn
+    TENANTGRAPH_DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$bench_work/bench.db?mode=rwc}" TENANTGRAPH_LOG_LEVEL=warn
 }
 
 # price_paid_skus GRAPHQL_URL TENANT: prices the simulator's paid SKUs of TENANT (EUR a month from

@@ -8,7 +8,8 @@
 #   daily        1 tenant x 100,000 users imported on day 0, then RUNS daily (delta) imports of the
 #                simulator's next days (about 1 % hired, some leaving, moving or changing licenses
 #                each day), each observed on its own date: the time of each daily import, which is
-#                where history is written (not part of `all`)
+#                where history is written (not part of `all`); BENCH_DATABASE_URL=postgres://… runs it
+#                on that PostgreSQL database (emptied first) instead of SQLite
 # Usage: bash benches/import.sh [throughput|memory|concurrency|daily|all] [runs, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +74,9 @@ if [[ $what == daily ]]; then
   # Builds from before `import --as-of` import as observed today.
   as_of() { if "$bin" import --help | grep -q -- --as-of; then echo "--as-of $1"; fi; }
   rm -f "$work"/bench.db*
+  if [[ ${BENCH_DATABASE_URL:-} == postgres* ]]; then
+    psql "$BENCH_DATABASE_URL" -qc 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;'
+  fi
   sim_start 1 100000 0 0
   t0=$(date +%s.%N)
   "$bin" import $(as_of "$first") >/dev/null

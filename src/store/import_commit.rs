@@ -243,27 +243,37 @@ async fn write_import(
 }
 
 /// After the users of a tenant that had present users: a full import soft-deletes those it did
-/// not list (returns how many), and the others are marked seen.
+/// not list (returns how many). The users no record named are still there upstream and were
+/// seen by the run too: the tenant's `last_import_at` says so for all of them, without a write
+/// to each (`users::LAST_SEEN_SQL`).
 async fn finish_users(
     txn: &DatabaseTransaction,
     commit: &ImportCommit<'_>,
     listed: &HashSet<UserId>,
     evaluation: &mut ImportEvaluation,
 ) -> Result<i64, CommitError> {
-    let tenant_id = commit.run.tenant_id;
-    let mut removed = 0;
-    if commit.mode == ImportMode::Full {
-        removed = soft_delete_missing(txn, commit, listed, evaluation).await?;
+    if commit.mode != ImportMode::Full {
+        return Ok(0);
     }
-    // Users no record named are still there upstream: the run saw them too.
+    soft_delete_missing(txn, commit, listed, evaluation).await
+}
+
+/// Soft-deletes the users `ids` at `seen_at`, in force from `on`: each keeps as last seen the
+/// import before this one (the tenant's `last_import_at` is this run's only once it commits).
+async fn soft_delete(
+    txn: &DatabaseTransaction,
+    ids: impl IntoIterator<Item = Uuid>,
+    seen_at: DateTime<Utc>,
+    on: NaiveDate,
+) -> Result<(), CommitError> {
     user::Entity::update_many()
-        .col_expr(user::Column::LastSeenAt, Expr::value(commit.seen_at))
-        .filter(user::Column::TenantId.eq(tenant_id.uuid()))
-        .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::LastSeenAt.lt(commit.seen_at))
+        .col_expr(user::Column::DeletedAt, Expr::value(seen_at))
+        .col_expr(user::Column::ValidFrom, Expr::value(on))
+        .col_expr(user::Column::LastSeenAt, Expr::cust(users::LAST_SEEN_SQL))
+        .filter(user::Column::Id.is_in(ids))
         .exec(txn)
         .await?;
-    Ok(removed)
+    Ok(())
 }
 
 /// After the users are written: keeps the tenant's subscriptions to the `listed` SKUs and to
@@ -495,12 +505,7 @@ async fn write_chunk(
         insert_assignments(txn, rows, positions).await?;
     }
     for ids in plan.soft_delete.chunks(ROWS_PER_INSERT) {
-        user::Entity::update_many()
-            .col_expr(user::Column::DeletedAt, Expr::value(seen_at))
-            .col_expr(user::Column::ValidFrom, Expr::value(on))
-            .filter(user::Column::Id.is_in(ids.iter().map(|u| u.uuid())))
-            .exec(txn)
-            .await?;
+        soft_delete(txn, ids.iter().map(|u| u.uuid()), seen_at, on).await?;
     }
     Ok(())
 }
@@ -729,12 +734,7 @@ async fn soft_delete_missing(
             .await?;
         delete_assignments(txn, tenant_id, ids.iter().copied()).await?;
         history::user_versions::archive(txn, tenant_id, ids, commit.run.observed_on).await?;
-        user::Entity::update_many()
-            .col_expr(user::Column::DeletedAt, Expr::value(seen_at))
-            .col_expr(user::Column::ValidFrom, Expr::value(commit.run.observed_on))
-            .filter(user::Column::Id.is_in(ids.iter().copied()))
-            .exec(txn)
-            .await?;
+        soft_delete(txn, ids.iter().copied(), seen_at, commit.run.observed_on).await?;
         let gone: Vec<User> = gone
             .into_iter()
             .map(|mut u| {

@@ -138,6 +138,28 @@ fn extension_attribute_index(key: &str) -> Option<usize> {
     number.parse::<usize>().ok()?.checked_sub(1)
 }
 
+/// When an import last saw a user, as reads give it. An import writes `last_seen_at` on the users
+/// it inserts or changes; the present users it leaves as they were were seen by it too, and the
+/// tenant's `last_import_at` says when, so no import rewrites every present row (on PostgreSQL
+/// that update took 3.6 to 4.4 s of a 13 s daily import of 100,000 users). A user's stored value
+/// is the latest for a soft-deleted user, which the import that removes it stamps with this.
+pub(crate) const LAST_SEEN_SQL: &str = "CASE WHEN users.deleted_at IS NULL THEN COALESCE(\
+     (SELECT t.last_import_at FROM tenants t WHERE t.id = users.tenant_id \
+     AND t.last_import_at > users.last_seen_at), users.last_seen_at) \
+     ELSE users.last_seen_at END";
+
+/// `select` (of `users`) narrowed to every column in the model's order, `last_seen_at` as
+/// [`LAST_SEEN_SQL`] gives it.
+pub(crate) fn with_last_seen(
+    select: sea_orm::Select<user::Entity>,
+) -> sea_orm::Select<user::Entity> {
+    use sea_orm::Iterable;
+    user::Column::iter().fold(select.select_only(), |select, column| match column {
+        user::Column::LastSeenAt => select.column_as(Expr::cust(LAST_SEEN_SQL), "last_seen_at"),
+        column => select.column(column),
+    })
+}
+
 /// The columns of `users` in the model's order: what `user::Entity::find()` selects, the order
 /// [`model_from_row`] reads them in and the import binds them in.
 pub(crate) const COLUMNS: [&str; 29] = [
@@ -276,7 +298,7 @@ async fn select_summaries(
 }
 
 /// The columns a [`UserDetails`] is read from, in the order [`details_from_row`] reads them.
-const DETAIL_COLUMNS: [user::Column; 15] = [
+const DETAIL_COLUMNS: [user::Column; 14] = [
     user::Column::Id,
     user::Column::GivenName,
     user::Column::Surname,
@@ -291,10 +313,9 @@ const DETAIL_COLUMNS: [user::Column; 15] = [
     user::Column::UsageLocation,
     user::Column::ExtensionAttributes,
     user::Column::FirstSeenAt,
-    user::Column::LastSeenAt,
 ];
 
-/// Reads a row of the [`DETAIL_COLUMNS`], by position.
+/// Reads a row of the [`DETAIL_COLUMNS`] followed by `last_seen_at`, by position.
 fn details_from_row(row: &QueryResult) -> Result<UserDetails, StoreError> {
     let mut at = 0..;
     let mut next = || at.next().unwrap_or_default();
@@ -322,13 +343,13 @@ fn details_from_row(row: &QueryResult) -> Result<UserDetails, StoreError> {
     })
 }
 
-/// Runs `select` (of all of `users`' columns, as `user::Entity::find()` builds it) on `conn`
-/// and reads the rows by position.
+/// Runs `select` (of `users`, as `user::Entity::find()` builds it) on `conn` for all of the
+/// columns, and reads the rows by position.
 pub(crate) async fn select_users_on(
     conn: &impl ConnectionTrait,
     select: sea_orm::Select<user::Entity>,
 ) -> Result<Vec<User>, StoreError> {
-    let rows = conn.query_all(&select.into_query()).await?;
+    let rows = conn.query_all(&with_last_seen(select).into_query()).await?;
     rows.iter()
         .map(|row| to_domain(model_from_row(row)?))
         .collect()
@@ -357,7 +378,7 @@ pub(crate) async fn find_dated_users(
     scope: &TenantScope,
     ids: &[UserId],
 ) -> Result<Vec<(User, Option<chrono::NaiveDate>)>, StoreError> {
-    let select = among(user::Entity::find(), scope, ids).into_query();
+    let select = with_last_seen(among(user::Entity::find(), scope, ids)).into_query();
     select_dated_on(store.db(), &select).await
 }
 
@@ -456,7 +477,10 @@ pub async fn find_user_details(
     ids: &[UserId],
 ) -> Result<Vec<UserDetails>, StoreError> {
     let select = among(
-        user::Entity::find().select_only().columns(DETAIL_COLUMNS),
+        user::Entity::find()
+            .select_only()
+            .columns(DETAIL_COLUMNS)
+            .column_as(Expr::cust(LAST_SEEN_SQL), "last_seen_at"),
         scope,
         ids,
     );

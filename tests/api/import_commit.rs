@@ -183,3 +183,84 @@ async fn an_import_writes_users_and_licenses_a_thousand_rows_per_statement() {
         assert_eq!(counts.users_updated, 1200);
     }
 }
+
+/// The statements among `statements` that write rows of `users`.
+fn user_writes(statements: &[String]) -> Vec<&String> {
+    statements
+        .iter()
+        .filter(|s| {
+            s.starts_with("INSERT INTO users ")
+                || s.starts_with(r#"INSERT INTO "users" "#)
+                || s.starts_with(r#"UPDATE "users" "#)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_import_sees_the_users_it_leaves_unchanged_without_rewriting_their_rows() {
+    use chrono::{DateTime, SubsecRound};
+    const SEEN: &str = r#"query($id: ID!) { tenant(id: $id) { lastImportAt
+      users(first: 50, filter: { includeDeleted: true }) { edges { node { id lastSeenAt deletedAt
+        history(first: 5) { nodes { validTo user { lastSeenAt } } } } } } } }"#;
+    let at = |v: &serde_json::Value| {
+        DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("a time: {v}")))
+            .unwrap()
+            .to_utc()
+    };
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let (store, log) = recording_store(&app.store).await;
+        let t0 = Utc::now().trunc_subsecs(6) - Duration::days(3);
+        let (t1, t2) = (t0 + Duration::days(1), t0 + Duration::days(2));
+        let first = big_tenant(30);
+        let id = first.tenant.id.to_string();
+        replace_tenant(&store, &first, t0).await.unwrap();
+
+        // The second import renames one user and leaves the other 29 as they were: it writes
+        // the renamed user's row (and the day it took effect) and no other.
+        let mut second = first.clone();
+        second.users[0].display_name = "Renamed".to_owned();
+        log.lock().unwrap().clear();
+        replace_tenant(&store, &second, t1).await.unwrap();
+        let statements = std::mem::take(&mut *log.lock().unwrap());
+        assert_eq!(
+            user_writes(&statements).len(),
+            2,
+            "{backend:?}: {:#?}",
+            user_writes(&statements)
+        );
+        let got = app.data(SEEN, json!({ "id": id })).await;
+        assert_eq!(at(&got["tenant"]["lastImportAt"]), t1, "{backend:?}");
+        let edges = got["tenant"]["users"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), 30);
+        for edge in edges {
+            let user = &edge["node"];
+            assert_eq!(at(&user["lastSeenAt"]), t1, "{backend:?}: {user}");
+            let current = &user["history"]["nodes"][0];
+            assert_eq!(current["validTo"], json!(null), "{user}");
+            assert_eq!(
+                at(&current["user"]["lastSeenAt"]),
+                t1,
+                "{backend:?}: {user}"
+            );
+        }
+
+        // The third drops the last user: it was last seen by the second import, the others by
+        // the third.
+        let mut third = second.clone();
+        let gone = third.users.pop().unwrap().id.to_string();
+        replace_tenant(&store, &third, t2).await.unwrap();
+        let got = app.data(SEEN, json!({ "id": id })).await;
+        assert_eq!(at(&got["tenant"]["lastImportAt"]), t2, "{backend:?}");
+        for edge in got["tenant"]["users"]["edges"].as_array().unwrap() {
+            let user = &edge["node"];
+            if user["id"] == json!(gone) {
+                assert_eq!(at(&user["deletedAt"]), t2, "{backend:?}: {user}");
+                assert_eq!(at(&user["lastSeenAt"]), t1, "{backend:?}: {user}");
+            } else {
+                assert_eq!(user["deletedAt"], json!(null), "{user}");
+                assert_eq!(at(&user["lastSeenAt"]), t2, "{backend:?}: {user}");
+            }
+        }
+    }
+}

@@ -43,6 +43,15 @@ pub(crate) async fn archive<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let backend = db.get_database_backend();
     let columns = copied_columns().join(", ");
+    // When the version was last seen: by the tenant's last import, for a present user.
+    let values_of = copied_columns()
+        .iter()
+        .map(|c| match *c {
+            "last_seen_at" => users::LAST_SEEN_SQL,
+            c => c,
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() + 3);
         let mut bind = |value: Value| {
@@ -55,7 +64,7 @@ pub(crate) async fn archive<C: ConnectionTrait>(
         let before = bind(on.into());
         let sql = format!(
             "INSERT INTO user_versions (user_id, {columns}, valid_from, valid_to, deleted) \
-             SELECT id, {columns}, valid_from, {valid_to}, deleted_at IS NOT NULL FROM users \
+             SELECT id, {values_of}, valid_from, {valid_to}, deleted_at IS NOT NULL FROM users \
              WHERE tenant_id = {tenant} AND id IN ({}) \
              AND (valid_from IS NULL OR valid_from < {before})",
             list.join(", ")
@@ -162,7 +171,11 @@ fn users_on(tenant_id: TenantId, on: NaiveDate) -> SelectStatement {
     use user_version::{Column as V, Entity as Versions};
     let mut current = Query::select();
     for column in users::COLUMNS {
-        current.column((user::Entity, Alias::new(column)));
+        if column == "last_seen_at" {
+            current.expr_as(Expr::cust(users::LAST_SEEN_SQL), Alias::new(column));
+        } else {
+            current.column((user::Entity, Alias::new(column)));
+        }
     }
     let from = Expr::col((user::Entity, user::Column::ValidFrom));
     current
