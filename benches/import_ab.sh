@@ -5,6 +5,8 @@
 # each round's first-import time and daily median per build, and the medians of the per-round
 # ratios B/A with their ranges. Used for what writing history costs an import (issue 16): A a
 # build as it is, B the same with the history writers returning at once (benches/README.md).
+# With BENCH_DATABASE_URL=postgres://… every round imports into that PostgreSQL database (emptied
+# first) instead of SQLite.
 # Usage: BENCH_A_BIN=… BENCH_B_BIN=… bash benches/import_ab.sh [rounds, default 3] [days, default 4]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -121,6 +121,11 @@ impl SchemaShape {
         self.field(parent, name).map(|f| f.ty.as_str())
     }
 
+    /// The schema's own spelling of type `name`, when it is a type with fields.
+    pub(crate) fn type_name(&self, name: &str) -> Option<&str> {
+        self.types.get_key_value(name).map(|(key, _)| key.as_str())
+    }
+
     /// Whether `name` is an object type (not an interface, a union or unknown).
     pub(crate) fn is_object(&self, name: &str) -> bool {
         self.objects.contains(name)

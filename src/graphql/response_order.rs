@@ -5,7 +5,10 @@
 //! query says. [`SelectionOrder`] puts every object's keys back in the query's order once the
 //! response is complete. Works on async-graphql's parsed document; knows nothing of actix.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use async_graphql::parser::types::{Directive, ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Name, Positioned, Request, Value as ConstValue, Variables};
@@ -43,9 +46,13 @@ impl SelectionOrder {
             document: &self.document,
             variables: effective_variables(operation, &self.variables),
             shape,
+            layouts: RefCell::default(),
         };
-        let root = shape.root(operation.ty).to_owned();
-        walk.order(&[&operation.selection_set.node], Some(&root), data);
+        walk.order(
+            &[&operation.selection_set.node],
+            Some(shape.root(operation.ty)),
+            data,
+        );
     }
 }
 
@@ -53,16 +60,30 @@ impl SelectionOrder {
 /// and the selection sets of every field merged under it.
 type Collected<'a> = Vec<(&'a Name, &'a Name, Vec<&'a SelectionSet>)>;
 
+/// How the objects selected by the same selection sets, of the same type, are ordered: their
+/// fields, each response key's place among them and each field's type. Every user of a page
+/// shares one, so it is worked out once per response, not once per object.
+struct Layout<'a> {
+    fields: Collected<'a>,
+    position: HashMap<&'a Name, usize, foldhash::fast::RandomState>,
+    child_types: Vec<Option<&'a str>>,
+}
+
+/// What a [`Layout`] depends on: the selection sets (by address), the object's concrete type
+/// and the type of the field that selected it.
+type LayoutKey<'a> = (Vec<usize>, Option<Cow<'a, str>>, Option<&'a str>);
+
 struct Walk<'a> {
     document: &'a ExecutableDocument,
     variables: Variables,
     shape: &'a SchemaShape,
+    layouts: RefCell<HashMap<LayoutKey<'a>, Rc<Layout<'a>>, foldhash::fast::RandomState>>,
 }
 
 impl<'a> Walk<'a> {
     /// Orders `value` (an object, a list of them, or a leaf) selected by `sets` on a field of
-    /// type `ty` (`None` when unknown).
-    fn order(&self, sets: &[&'a SelectionSet], ty: Option<&str>, value: &mut ConstValue) {
+    /// type `ty` (`None` when unknown). An object already in order is left as it is.
+    fn order(&self, sets: &[&'a SelectionSet], ty: Option<&'a str>, value: &mut ConstValue) {
         match value {
             ConstValue::List(items) => {
                 for item in items {
@@ -70,51 +91,94 @@ impl<'a> Walk<'a> {
                 }
             }
             ConstValue::Object(map) => {
-                let concrete = self.concrete_type(ty, map);
-                let mut fields: Collected<'a> = Vec::new();
-                for set in sets {
-                    self.collect(set, concrete.as_deref(), &mut fields);
-                }
-                let position: HashMap<&Name, usize> = fields
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (key, _, _))| (*key, i))
-                    .collect();
-                let rank = |key: &Name| position.get(key).copied().unwrap_or(usize::MAX);
-                map.sort_by(|a, _, b, _| rank(a).cmp(&rank(b)));
+                let layout = self.layout(sets, self.concrete_type(ty, map), ty);
+                // Keys not asked for (a `__typename` added for fragments) go last.
+                let rank = |key: &Name| layout.position.get(key).copied().unwrap_or(usize::MAX);
+                let (mut sorted, mut previous, mut expected) = (true, 0, 0);
                 for (key, child) in map.iter_mut() {
-                    let Some(&i) = position.get(key) else {
+                    // Most keys come in the selection's order: the next field is checked first.
+                    let place = match layout.fields.get(expected) {
+                        Some((next, _, _)) if *next == key => expected,
+                        _ => rank(key),
+                    };
+                    sorted &= place >= previous;
+                    previous = place;
+                    let Some((_, _, child_sets)) = layout.fields.get(place) else {
                         continue;
                     };
-                    let (_, name, child_sets) = &fields[i];
-                    if child_sets.is_empty() {
-                        continue;
+                    expected = place + 1;
+                    if !child_sets.is_empty() {
+                        self.order(child_sets, layout.child_types[place], child);
                     }
-                    let child_type = concrete
-                        .as_deref()
-                        .or(ty)
-                        .and_then(|parent| self.shape.field_type(parent, name));
-                    self.order(child_sets, child_type, child);
+                }
+                if !sorted {
+                    map.sort_by(|a, _, b, _| rank(a).cmp(&rank(b)));
                 }
             }
             _ => {}
         }
     }
 
+    /// The layout of objects of type `concrete` selected by `sets` on a field of type `ty`.
+    fn layout(
+        &self,
+        sets: &[&'a SelectionSet],
+        concrete: Option<Cow<'a, str>>,
+        ty: Option<&'a str>,
+    ) -> Rc<Layout<'a>> {
+        let key: LayoutKey<'a> = (
+            sets.iter()
+                .map(|set| std::ptr::from_ref(*set) as usize)
+                .collect(),
+            concrete,
+            ty,
+        );
+        if let Some(layout) = self.layouts.borrow().get(&key) {
+            return layout.clone();
+        }
+        let concrete = key.1.as_deref();
+        let mut fields: Collected<'a> = Vec::new();
+        for set in sets {
+            self.collect(set, concrete, &mut fields);
+        }
+        let position = fields
+            .iter()
+            .enumerate()
+            .map(|(i, (key, _, _))| (*key, i))
+            .collect();
+        let parent = match &key.1 {
+            Some(Cow::Borrowed(object)) => Some(*object),
+            // A type named by `__typename` only: found in the schema's shape, if there.
+            Some(Cow::Owned(object)) => self.shape.type_name(object),
+            None => ty,
+        };
+        let child_types = fields
+            .iter()
+            .map(|(_, name, _)| parent.and_then(|p| self.shape.field_type(p, name)))
+            .collect();
+        let layout = Rc::new(Layout {
+            fields,
+            position,
+            child_types,
+        });
+        self.layouts.borrow_mut().insert(key, layout.clone());
+        layout
+    }
+
     /// The object type of `map`: `ty` when it is an object type, else the `__typename` the
     /// query asked for, else unknown.
     fn concrete_type(
         &self,
-        ty: Option<&str>,
+        ty: Option<&'a str>,
         map: &async_graphql::indexmap::IndexMap<Name, ConstValue>,
-    ) -> Option<String> {
+    ) -> Option<Cow<'a, str>> {
         if let Some(ty) = ty
             && self.shape.is_object(ty)
         {
-            return Some(ty.to_owned());
+            return Some(Cow::Borrowed(ty));
         }
         match map.get("__typename") {
-            Some(ConstValue::String(name)) => Some(name.clone()),
+            Some(ConstValue::String(name)) => Some(Cow::Owned(name.clone())),
             _ => None,
         }
     }
@@ -209,7 +273,7 @@ mod tests {
     use super::*;
 
     const SDL: &str = r#"
-        type Query { tenant: Tenant node: Node }
+        type Query { tenant: Tenant node: Node nodes: [Node] }
         interface Node { id: ID! }
         type Tenant implements Node { id: ID! name: String users: [User] count: Int }
         type User implements Node { id: ID! name: String }
@@ -251,6 +315,24 @@ mod tests {
         assert_eq!(
             text,
             r#"{"node":{"count":3,"id":"1","b":"1","__typename":"Tenant"}}"#
+        );
+    }
+
+    #[test]
+    fn objects_of_one_selection_are_each_ordered_by_their_own_type() {
+        let text = ordered(
+            "{ nodes { ... on User { name } ... on Tenant { count name } id __typename } }",
+            serde_json::json!({}),
+            serde_json::json!({ "nodes": [
+                { "id": "1", "name": "x", "__typename": "User" },
+                { "__typename": "Tenant", "name": "A", "id": "2", "count": 1 },
+                { "name": "y", "id": "3", "__typename": "User" },
+                { "id": "4", "__typename": "User", "name": "z" }
+            ] }),
+        );
+        assert_eq!(
+            text,
+            r#"{"nodes":[{"name":"x","id":"1","__typename":"User"},{"count":1,"name":"A","id":"2","__typename":"Tenant"},{"name":"y","id":"3","__typename":"User"},{"name":"z","id":"4","__typename":"User"}]}"#
         );
     }
 }
