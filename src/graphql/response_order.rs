@@ -69,9 +69,11 @@ struct Layout<'a> {
     child_types: Vec<Option<&'a str>>,
 }
 
-/// What a [`Layout`] depends on: the selection sets (by address), the object's concrete type
-/// and the type of the field that selected it.
-type LayoutKey<'a> = (Vec<usize>, Option<Cow<'a, str>>, Option<&'a str>);
+/// What a [`Layout`] depends on: the selection sets, the object's concrete type and the type
+/// of the field that selected it. The sets are known by the address and length of the slice
+/// holding them: the operation's own, or a field's in its parent's layout, which the walk keeps
+/// (and so neither moves nor frees) until it ends.
+type LayoutKey<'a> = ((usize, usize), Option<Cow<'a, str>>, Option<&'a str>);
 
 struct Walk<'a> {
     document: &'a ExecutableDocument,
@@ -86,36 +88,52 @@ impl<'a> Walk<'a> {
     fn order(&self, sets: &[&'a SelectionSet], ty: Option<&'a str>, value: &mut ConstValue) {
         match value {
             ConstValue::List(items) => {
+                // The objects of a list of one object type share one layout.
+                let shared = ty
+                    .filter(|ty| self.shape.is_object(ty))
+                    .map(|ty| self.layout(sets, Some(Cow::Borrowed(ty)), Some(ty)));
                 for item in items {
-                    self.order(sets, ty, item);
+                    match (&shared, item) {
+                        (Some(layout), ConstValue::Object(map)) => self.order_object(layout, map),
+                        (_, item) => self.order(sets, ty, item),
+                    }
                 }
             }
             ConstValue::Object(map) => {
                 let layout = self.layout(sets, self.concrete_type(ty, map), ty);
-                // Keys not asked for (a `__typename` added for fragments) go last.
-                let rank = |key: &Name| layout.position.get(key).copied().unwrap_or(usize::MAX);
-                let (mut sorted, mut previous, mut expected) = (true, 0, 0);
-                for (key, child) in map.iter_mut() {
-                    // Most keys come in the selection's order: the next field is checked first.
-                    let place = match layout.fields.get(expected) {
-                        Some((next, _, _)) if *next == key => expected,
-                        _ => rank(key),
-                    };
-                    sorted &= place >= previous;
-                    previous = place;
-                    let Some((_, _, child_sets)) = layout.fields.get(place) else {
-                        continue;
-                    };
-                    expected = place + 1;
-                    if !child_sets.is_empty() {
-                        self.order(child_sets, layout.child_types[place], child);
-                    }
-                }
-                if !sorted {
-                    map.sort_by(|a, _, b, _| rank(a).cmp(&rank(b)));
-                }
+                self.order_object(&layout, map);
             }
             _ => {}
+        }
+    }
+
+    /// Puts the keys of `map` in `layout`'s order, and orders its children.
+    fn order_object(
+        &self,
+        layout: &Layout<'a>,
+        map: &mut async_graphql::indexmap::IndexMap<Name, ConstValue>,
+    ) {
+        // Keys not asked for (a `__typename` added for fragments) go last.
+        let rank = |key: &Name| layout.position.get(key).copied().unwrap_or(usize::MAX);
+        let (mut sorted, mut previous, mut expected) = (true, 0, 0);
+        for (key, child) in map.iter_mut() {
+            // Most keys come in the selection's order: the next field is checked first.
+            let place = match layout.fields.get(expected) {
+                Some((next, _, _)) if *next == key => expected,
+                _ => rank(key),
+            };
+            sorted &= place >= previous;
+            previous = place;
+            let Some((_, _, child_sets)) = layout.fields.get(place) else {
+                continue;
+            };
+            expected = place + 1;
+            if !child_sets.is_empty() {
+                self.order(child_sets, layout.child_types[place], child);
+            }
+        }
+        if !sorted {
+            map.sort_by(|a, _, b, _| rank(a).cmp(&rank(b)));
         }
     }
 
@@ -126,13 +144,7 @@ impl<'a> Walk<'a> {
         concrete: Option<Cow<'a, str>>,
         ty: Option<&'a str>,
     ) -> Rc<Layout<'a>> {
-        let key: LayoutKey<'a> = (
-            sets.iter()
-                .map(|set| std::ptr::from_ref(*set) as usize)
-                .collect(),
-            concrete,
-            ty,
-        );
+        let key: LayoutKey<'a> = ((sets.as_ptr() as usize, sets.len()), concrete, ty);
         if let Some(layout) = self.layouts.borrow().get(&key) {
             return layout.clone();
         }
