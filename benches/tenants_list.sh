@@ -63,20 +63,7 @@ PY
       before=$(cpu_ticks "${pid[$label]}")
       out=$(wrk -t2 -c8 -d"${secs}s" --latency -s benches/body.lua "http://127.0.0.1:${port[$label]}/graphql")
       after=$(cpu_ticks "${pid[$label]}")
-      python3 - "$size" "$label" "$round" "$before" "$after" "$ticks" "$out" >>"$results" <<'PY'
-import re, sys
-size, label, rnd, t0, t1, hz, out = sys.argv[1:]
-def ms(text):
-    v, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-reqs = int(re.search(r"(\d+) requests in", out).group(1))
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
-assert "Non-2xx" not in out, out
-cpu = (int(t1) - int(t0)) / int(hz) * 1000 / reqs
-print(size, label, rnd, f"{rps:.1f}", f"{p50:.3f}", f"{p99:.3f}", f"{cpu:.4f}")
-PY
+      python3 benches/wrk_row.py "$size" "$label" "$round" "$before" "$after" "$ticks" "$out" >>"$results"
     done
   done
   for label in "${!pid[@]}"; do kill "${pid[$label]}" 2>/dev/null || true; done

@@ -39,20 +39,7 @@ for round in $(seq 1 "$rounds"); do
       before=$(cpu_ticks "${pid[$label]}")
       out=$(run "$label" "$conns" "$secs")
       after=$(cpu_ticks "${pid[$label]}")
-      python3 - "$conns" "$label" "$round" "$before" "$after" "$ticks" "$out" >>"$results" <<'PY'
-import re, sys
-conns, label, rnd, t0, t1, hz, out = sys.argv[1:]
-def ms(text):
-    v, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-assert "Non-2xx" not in out, out
-reqs = int(re.search(r"(\d+) requests in", out).group(1))
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
-cpu = (int(t1) - int(t0)) / int(hz) * 1000 / reqs
-print(conns, label, rnd, f"{rps:.1f}", f"{p50:.3f}", f"{p99:.3f}", f"{cpu:.4f}")
-PY
+      python3 benches/wrk_row.py "$conns" "$label" "$round" "$before" "$after" "$ticks" "$out" >>"$results"
     done
   done
 done
