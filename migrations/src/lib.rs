@@ -36,6 +36,7 @@ mod m20261206_000026_sign_in_activity;
 mod m20261207_000027_rule_targets;
 mod m20261207_000028_cost_group_budgets;
 mod m20261208_000029_alerts;
+mod m20261209_000030_license_deltas;
 
 /// Every migration of the store, oldest first.
 pub struct Migrator;
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000027_rule_targets::Migration),
             Box::new(m20261207_000028_cost_group_budgets::Migration),
             Box::new(m20261208_000029_alerts::Migration),
+            Box::new(m20261209_000030_license_deltas::Migration),
         ]
     }
 }

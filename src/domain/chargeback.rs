@@ -146,6 +146,40 @@ pub struct AllocatedDays {
     pub count: u64,
 }
 
+/// A count of `K` that is `count` over the days `[from, to)` (`None`: before, or past, the
+/// days the changes were read for).
+pub type CountSpan<K> = (K, Option<NaiveDate>, Option<NaiveDate>, u64);
+
+/// Turns per-day changes of counts (key, day, change; day `None` for all the changes before
+/// the days read) into the spans over which each key's count stays the same, leaving out
+/// spans of zero.
+///
+/// # Errors
+/// The key and day from which a count would be below zero (the changes are corrupt).
+pub fn running_counts<K: Ord + Clone>(
+    mut changes: Vec<(K, Option<NaiveDate>, i64)>,
+) -> Result<Vec<CountSpan<K>>, (K, Option<NaiveDate>)> {
+    changes.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut out = Vec::new();
+    let mut count = 0_i64;
+    for (i, (key, day, change)) in changes.iter().enumerate() {
+        if i == 0 || changes[i - 1].0 != *key {
+            count = 0;
+        }
+        count += change;
+        let until = changes
+            .get(i + 1)
+            .filter(|next| next.0 == *key)
+            .and_then(|next| next.1);
+        match u64::try_from(count) {
+            Ok(0) => {}
+            Ok(n) => out.push((key.clone(), *day, until, n)),
+            Err(_) => return Err((key.clone(), *day)),
+        }
+    }
+    Ok(out)
+}
+
 /// A SKU's idle seats (purchased minus assigned, when above 0) over days `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdleSpan {
@@ -596,6 +630,34 @@ mod tests {
 
     fn eur() -> Currency {
         Currency::parse("EUR").unwrap()
+    }
+
+    #[test]
+    fn running_counts_give_each_keys_spans_of_a_constant_count() {
+        let changes = vec![
+            ("b", Some(d("2026-11-05")), -1),
+            ("a", Some(d("2026-11-10")), -2),
+            ("a", None, 3),
+            ("b", Some(d("2026-11-01")), 1),
+            ("a", Some(d("2026-11-20")), -1),
+            ("c", Some(d("2026-11-03")), 2),
+        ];
+        assert_eq!(
+            running_counts(changes).unwrap(),
+            vec![
+                ("a", None, Some(d("2026-11-10")), 3),
+                ("a", Some(d("2026-11-10")), Some(d("2026-11-20")), 1),
+                ("b", Some(d("2026-11-01")), Some(d("2026-11-05")), 1),
+                ("c", Some(d("2026-11-03")), None, 2),
+            ]
+        );
+        assert_eq!(
+            running_counts(vec![
+                ("a", Some(d("2026-11-02")), 1),
+                ("a", Some(d("2026-11-04")), -2)
+            ]),
+            Err(("a", Some(d("2026-11-04"))))
+        );
     }
 
     fn groups(n: u128) -> Vec<CostGroup> {

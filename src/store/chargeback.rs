@@ -1,5 +1,5 @@
-//! The monthly chargeback, read from history as licenses and shares that SQL counts by alike
-//! days, and closed months (`chargeback_months`): computed, stored when closed, served as stored
+//! The monthly chargeback, read from the license day counts history keeps
+//! ([`super::history::license_deltas`]), and closed months (`chargeback_months`): computed, stored when closed, served as stored
 //! until reopened. Uses the allocation reads for prices and cost groups; no allocation writer
 //! imports it but the price check.
 
@@ -7,20 +7,19 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
-use uuid::Uuid;
 
 use super::allocation::configurations::list_cost_groups_of_day;
 use super::allocation::reads::list_prices_of_tenants_on;
 use super::entities::{chargeback_month, sku_count_history};
-use super::raw_sql::RawSql;
+use super::history::license_deltas;
 use super::transaction::{lock_tenant, stored_now};
 use super::{Store, StoreError, audit};
 use crate::domain::allocation::Currency;
 use crate::domain::audit::AuditChange;
 use crate::domain::chargeback::{
-    Accumulator, AllocatedDays, Chargeback, ChargebackLine, GroupCharge, HeldDays, IdleSpan, Month,
+    Accumulator, Chargeback, ChargebackLine, GroupCharge, IdleSpan, Month,
 };
-use crate::domain::{BillingSet, CostGroupId, SkuBilling, SkuId, TenantId, TenantScope};
+use crate::domain::{BillingSet, SkuBilling, SkuId, TenantId, TenantScope};
 
 /// Who closed a month, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,8 +159,8 @@ async fn compute<C: ConnectionTrait>(
     };
     let to = last.succ_opt().unwrap_or(last);
     acc.add_idle(&idle_spans(db, tenant_id, from, to).await?);
-    acc.add_held(&held_days(db, tenant_id, from, to).await?);
-    acc.add_allocated(&allocated_days(db, tenant_id, from, to).await?);
+    acc.add_held(&license_deltas::held_days(db, tenant_id, from, to).await?);
+    acc.add_allocated(&license_deltas::allocated_days(db, tenant_id, from, to).await?);
     finish(acc, &groups)
 }
 
@@ -214,215 +213,6 @@ async fn idle_spans<C: ConnectionTrait>(
         });
     }
     Ok(out)
-}
-
-/// Where history keeps spans of days: a table of spans in force (no end column) or ended.
-struct Spans {
-    table: &'static str,
-    from: &'static str,
-    to: Option<&'static str>,
-}
-
-/// Licenses held: in force, and ended.
-const HOLDINGS: [Spans; 2] = [
-    Spans {
-        table: "user_licenses",
-        from: "held_from",
-        to: None,
-    },
-    Spans {
-        table: "license_history",
-        from: "valid_from",
-        to: Some("valid_to"),
-    },
-];
-
-/// Cost group shares: in force, and ended.
-const SHARES: [Spans; 2] = [
-    Spans {
-        table: "user_allocations",
-        from: "allocated_from",
-        to: None,
-    },
-    Spans {
-        table: "allocation_history",
-        from: "valid_from",
-        to: Some("valid_to"),
-    },
-];
-
-impl Spans {
-    /// `alias`'s spans of `tenant_id` that share a day with `[from, to)`.
-    fn overlapping(
-        &self,
-        sql: &mut RawSql,
-        alias: &str,
-        tenant_id: TenantId,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) {
-        sql.push(&format!("{alias}.tenant_id = "))
-            .bind(tenant_id.uuid())
-            .push(&format!(
-                " AND ({alias}.{f} IS NULL OR {alias}.{f} < ",
-                f = self.from
-            ))
-            .bind(to)
-            .push(")");
-        if let Some(end) = self.to {
-            sql.push(&format!(" AND {alias}.{end} > ")).bind(from);
-        }
-    }
-}
-
-/// Appends the grouping of `inner`'s rows (columns `f` and `t` plus `keys`) by `keys` and
-/// their days clipped to `[from, to)` (`NULL` for a bound beyond them), with their count.
-fn grouped(
-    sql: &mut RawSql,
-    keys: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-    inner: impl FnOnce(&mut RawSql),
-) {
-    sql.push(&format!("SELECT {keys}, CASE WHEN f < "))
-        .bind(from)
-        .push(" THEN NULL ELSE f END AS f, CASE WHEN t >= ")
-        .bind(to)
-        .push(" THEN NULL ELSE t END AS t, COUNT(*) FROM (");
-    inner(sql);
-    // `f` and `t` by position: by name they would be the inner, unclipped columns.
-    let n = keys.split(',').count();
-    sql.push(&format!(") spans GROUP BY {keys}, {}, {}", n + 1, n + 2));
-}
-
-/// The licenses of the tenant held on some of the days `[from, to)`, counted by SKU and days:
-/// one statement, whatever the tenant's size.
-async fn held_days<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: TenantId,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<HeldDays>, StoreError> {
-    let mut sql = RawSql::new(db.get_database_backend());
-    grouped(&mut sql, "sku_id", from, to, |sql| {
-        for (i, h) in HOLDINGS.iter().enumerate() {
-            if i > 0 {
-                sql.push(" UNION ALL ");
-            }
-            let end =
-                h.to.map_or("CAST(NULL AS DATE)".to_owned(), |t| format!("h.{t}"));
-            sql.push(&format!(
-                "SELECT h.sku_id, h.{} AS f, {end} AS t FROM {} h WHERE ",
-                h.from, h.table
-            ));
-            h.overlapping(sql, "h", tenant_id, from, to);
-        }
-    });
-    let rows = db.query_all_raw(sql.statement()).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(HeldDays {
-                sku_id: SkuId(row.try_get_by_index(0)?),
-                from: row.try_get_by_index(1)?,
-                to: row.try_get_by_index(2)?,
-                count: count(row.try_get_by_index(3)?)?,
-            })
-        })
-        .collect()
-}
-
-/// The days of `[from, to)` on which the tenant's licenses were held and their users had a
-/// cost group share, counted by cost group, SKU, percent and days: one statement joining each
-/// kind of holding to each kind of share by user, whatever the tenant's size.
-async fn allocated_days<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: TenantId,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<AllocatedDays>, StoreError> {
-    let mut sql = RawSql::new(db.get_database_backend());
-    grouped(
-        &mut sql,
-        "cost_group_id, sku_id, percent",
-        from,
-        to,
-        |sql| {
-            let pairs = HOLDINGS
-                .iter()
-                .flat_map(|h| SHARES.iter().map(move |s| (h, s)));
-            for (i, (h, s)) in pairs.enumerate() {
-                if i > 0 {
-                    sql.push(" UNION ALL ");
-                }
-                // The later start and the earlier end; NULL is no bound.
-                let start = format!(
-                    "CASE WHEN h.{hf} IS NULL OR h.{hf} < s.{sf} THEN s.{sf} ELSE h.{hf} END",
-                    hf = h.from,
-                    sf = s.from
-                );
-                let end = match (h.to, s.to) {
-                    (Some(ht), Some(st)) => {
-                        format!("CASE WHEN h.{ht} > s.{st} THEN s.{st} ELSE h.{ht} END")
-                    }
-                    (Some(t), None) => format!("h.{t}"),
-                    (None, Some(t)) => format!("s.{t}"),
-                    (None, None) => "CAST(NULL AS DATE)".to_owned(),
-                };
-                // `CROSS JOIN` keeps SQLite's join order: each holding, then its user's shares
-                // through their (tenant, user) index. Left to choose, SQLite without statistics
-                // read every holding of the tenant for each share. PostgreSQL plans it as any
-                // join.
-                sql.push(&format!(
-                    "SELECT s.cost_group_id, h.sku_id, s.percent, {start} AS f, {end} AS t \
-                     FROM {} h CROSS JOIN {} s \
-                     WHERE s.tenant_id = h.tenant_id AND s.user_id = h.user_id AND ",
-                    h.table, s.table
-                ));
-                h.overlapping(sql, "h", tenant_id, from, to);
-                sql.push(" AND ");
-                s.overlapping(sql, "s", tenant_id, from, to);
-                // Each starts before the other ends.
-                if let Some(st) = s.to {
-                    sql.push(&format!(
-                        " AND (h.{} IS NULL OR h.{} < s.{st})",
-                        h.from, h.from
-                    ));
-                }
-                if let Some(ht) = h.to {
-                    sql.push(&format!(
-                        " AND (s.{} IS NULL OR s.{} < h.{ht})",
-                        s.from, s.from
-                    ));
-                }
-            }
-        },
-    );
-    let rows = db.query_all_raw(sql.statement()).await?;
-    rows.iter()
-        .map(|row| {
-            let group: Uuid = row.try_get_by_index(0)?;
-            let percent: String = row.try_get_by_index(2)?;
-            Ok(AllocatedDays {
-                cost_group: CostGroupId(group),
-                sku_id: SkuId(row.try_get_by_index(1)?),
-                percent: percent.parse().map_err(|e| StoreError::Corrupt {
-                    table: "user_allocations",
-                    detail: format!("percent of cost group {group}: {e}"),
-                })?,
-                from: row.try_get_by_index(3)?,
-                to: row.try_get_by_index(4)?,
-                count: count(row.try_get_by_index(5)?)?,
-            })
-        })
-        .collect()
-}
-
-/// A `COUNT(*)` as a count.
-fn count(n: i64) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::Corrupt {
-        table: "user_licenses",
-        detail: format!("a negative count {n}"),
-    })
 }
 
 /// Closes `month` of `tenant_id`: computes it with `today` as its last billable day, stores

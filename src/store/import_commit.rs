@@ -342,6 +342,9 @@ async fn finish_commit(
     evaluation
         .finish(txn, tenant_id, commit.run.observed_on)
         .await?;
+    // The license day counts follow the holdings and shares, from the first day changed.
+    let changed_from = Ord::min(commit.run.observed_on, history::today());
+    history::license_deltas::refresh(txn, tenant_id, Some(changed_from)).await?;
     let initial_delta_next = commit
         .warnings
         .iter()

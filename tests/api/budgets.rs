@@ -404,7 +404,7 @@ async fn a_month_no_budget_is_for_is_answered_without_reading_its_chargeback() {
         let groups = april["data"]["tenant"]["costGroups"].as_array().unwrap();
         assert!(groups.iter().all(|g| g["budget"].is_null()), "{april}");
         assert!(
-            !sql.iter().any(|q| q.contains("license_history")),
+            !sql.iter().any(|q| q.contains("license_deltas")),
             "April has no budget: {sql:#?}"
         );
         let (march, sql) = app.traced(BUDGETS, vars("2025-03")).await;
@@ -413,10 +413,7 @@ async fn a_month_no_budget_is_for_is_answered_without_reading_its_chargeback() {
             "SET"
         );
         assert!(march["errors"].is_null(), "{march}");
-        assert!(
-            sql.iter().any(|q| q.contains("license_history")),
-            "{sql:#?}"
-        );
+        assert!(sql.iter().any(|q| q.contains("license_deltas")), "{sql:#?}");
     }
 }
 

@@ -231,6 +231,13 @@ async fn scenario(app: &TestApp) -> Scenario {
         .exec(&db)
         .await
         .unwrap();
+    // The holding written straight into the table, counted as a migrated store's is.
+    tenantgraph::store::history::license_deltas::rebuild(
+        &app.store,
+        tenantgraph::domain::TenantId(tenant),
+    )
+    .await
+    .unwrap();
     Scenario {
         tenant,
         user: u.id,
@@ -1069,6 +1076,12 @@ async fn a_backdated_sku_rule_places_users_only_on_the_days_they_held_the_sku() 
             .exec(&db)
             .await
             .unwrap();
+        tenantgraph::store::history::license_deltas::rebuild(
+            &app.store,
+            tenantgraph::domain::TenantId(s.tenant),
+        )
+        .await
+        .unwrap();
         let sku = user_license::Entity::find()
             .filter(user_license::Column::UserId.eq(s.user))
             .one(&db)
@@ -1103,5 +1116,158 @@ async fn a_backdated_sku_rule_places_users_only_on_the_days_they_held_the_sku() 
             .await
             .unwrap();
         assert_eq!(ended, 0);
+    }
+}
+
+/// Every license day count of `tenant`, in order: (day, SKU, change) and (day, cost group,
+/// SKU, percent, change).
+async fn license_deltas(app: &TestApp, tenant: Uuid) -> (Vec<String>, Vec<String>) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = store_db(&app.store).await;
+    let mut out = (Vec::new(), Vec::new());
+    for (sql, rows) in [
+        (
+            "SELECT day, sku_id, delta FROM held_license_deltas WHERE tenant_id = $1 \
+             ORDER BY day, sku_id",
+            &mut out.0,
+        ),
+        (
+            "SELECT day, cost_group_id, sku_id, percent, delta FROM allocated_license_deltas \
+             WHERE tenant_id = $1 ORDER BY day, cost_group_id, sku_id, percent",
+            &mut out.1,
+        ),
+    ] {
+        let backend = db.get_database_backend();
+        let sql = if backend == sea_orm::DatabaseBackend::Sqlite {
+            sql.replace("$1", "?")
+        } else {
+            sql.to_owned()
+        };
+        for row in db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [tenant.into()],
+            ))
+            .await
+            .unwrap()
+        {
+            let day: NaiveDate = row.try_get_by_index(0).unwrap();
+            let keys: Vec<String> = (1..row.column_names().len() - 1)
+                .map(|i| {
+                    row.try_get_by_index::<Uuid>(i)
+                        .map(|u| u.to_string())
+                        .or_else(|_| row.try_get_by_index::<String>(i))
+                        .unwrap()
+                })
+                .collect();
+            let delta: i64 = row.try_get_by_index(row.column_names().len() - 1).unwrap();
+            rows.push(format!("{day} {} {delta}", keys.join(" ")));
+        }
+    }
+    out
+}
+
+/// The counts `tenant`'s commits kept are those a count of all its history gives.
+async fn assert_counts_kept(app: &TestApp, tenant: Uuid, after: &str) {
+    let kept = license_deltas(app, tenant).await;
+    assert!(
+        !kept.0.is_empty() && !kept.1.is_empty(),
+        "{after}: {kept:?}"
+    );
+    tenantgraph::store::history::license_deltas::rebuild(
+        &app.store,
+        tenantgraph::domain::TenantId(tenant),
+    )
+    .await
+    .unwrap();
+    assert_eq!(license_deltas(app, tenant).await, kept, "after {after}");
+}
+
+/// The license day counts the chargeback is billed from, kept by each commit from the first day
+/// it changed (imports, backdated and scheduled rules and overrides, a cost group deleted), are
+/// those counted again from all of the tenant's history.
+#[tokio::test]
+async fn the_license_day_counts_each_commit_keeps_equal_a_count_of_all_history() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 80).await;
+        let tenant = sim.tenant_ids()[0];
+        let importer = importer_for(&app.store, &sim).await;
+        let today = Utc::now().date_naive();
+        let import = |day: u32, date: NaiveDate| {
+            let importer = importer.clone();
+            let sim = &sim;
+            async move {
+                sim.set_day(day);
+                let summary = importer
+                    .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
+                    .await
+                    .unwrap();
+                assert_eq!(summary.runs[0].status, RunStatus::Succeeded, "{summary:?}");
+            }
+        };
+        let t = tenant.to_string();
+        import(0, today - Duration::days(20)).await;
+        let group = |name: &'static str| {
+            let app = &app;
+            let t = t.clone();
+            async move {
+                app.data(CREATE_GROUP, json!({ "t": t, "n": name })).await["createCostGroup"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        let (sales, finance) = (group("Sales").await, group("Finance").await);
+        let rule = |g: &str, department: &str, from: NaiveDate| json!({ "t": t, "g": g, "d": department, "f": from.to_string() });
+        app.data(
+            CREATE_RULE,
+            rule(&sales, "Vertrieb", today - Duration::days(20)),
+        )
+        .await;
+        assert_counts_kept(&app, tenant, "a rule dated back to the first import").await;
+
+        import(10, today - Duration::days(10)).await;
+        assert_counts_kept(&app, tenant, "a second import").await;
+
+        let db = store_db(&app.store).await;
+        let user = user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant))
+            .filter(user::Column::DeletedAt.is_null())
+            .order_by_asc(user::Column::Id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        app.data(
+            SET_OVERRIDE,
+            json!({ "t": t, "u": user.to_string(), "g": finance,
+                    "f": (today - Duration::days(15)).to_string() }),
+        )
+        .await;
+        assert_counts_kept(&app, tenant, "an override dated back between imports").await;
+        app.data(
+            CREATE_RULE,
+            rule(&finance, "Finance", today + Duration::days(1)),
+        )
+        .await;
+        assert_counts_kept(&app, tenant, "a rule scheduled for tomorrow").await;
+
+        import(20, today).await;
+        assert_counts_kept(&app, tenant, "today's import").await;
+        app.data(
+            DELETE_GROUP,
+            json!({ "id": sales, "to": finance, "f": null }),
+        )
+        .await;
+        assert_counts_kept(&app, tenant, "a cost group deleted today, its users moved").await;
+        let (_, allocated) = license_deltas(&app, tenant).await;
+        assert!(
+            allocated.iter().any(|r| r.contains(&finance)),
+            "{allocated:?}"
+        );
+        sim.stop().await;
     }
 }

@@ -381,7 +381,7 @@ pub(super) async fn reevaluate_days(
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(())
+    crate::store::history::license_deltas::refresh(txn, tenant_id, Some(from)).await
 }
 
 /// Whether a span `[from, to)` (open bounds: `None`) holds `day`.

@@ -492,7 +492,9 @@ pub async fn evaluate_tenant(
     tenant_id: TenantId,
 ) -> Result<EvaluationSummary, StoreError> {
     let txn = store.begin_write().await?;
-    let summary = reevaluate(&txn, tenant_id, history::today()).await?;
+    let today = history::today();
+    let summary = reevaluate(&txn, tenant_id, today).await?;
+    history::license_deltas::refresh(&txn, tenant_id, Some(today)).await?;
     txn.commit().await?;
     Ok(summary)
 }

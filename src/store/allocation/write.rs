@@ -201,6 +201,8 @@ impl TenantWrite {
         if let Some(from) = backdated_from {
             backdated::reevaluate_days(&self.txn, self.tenant_id, from, today).await?;
         }
+        // What changed today (past days were counted by their re-evaluation).
+        history::license_deltas::refresh(&self.txn, self.tenant_id, Some(today)).await?;
         for change in self.changes {
             audit::record(&self.txn, change).await?;
         }

@@ -1,12 +1,14 @@
 //! History, kept as intervals of days at every commit that changes what it covers: SKU counts
 //! ([`sku_counts`]), commerce subscription quantities ([`commerce_quantities`]), license
 //! holdings ([`licenses`]), allocation results ([`allocations`]) and user versions
-//! ([`user_versions`]; read as events by [`license_changes`]). Each write runs inside the
+//! ([`user_versions`]; read as events by [`license_changes`]), and the license day counts the
+//! chargeback is billed from ([`license_deltas`]). Each write runs inside the
 //! transaction of the change it records; [`retention`] removes what ended long ago.
 
 pub mod allocations;
 pub mod commerce_quantities;
 pub mod license_changes;
+pub mod license_deltas;
 pub mod licenses;
 pub mod retention;
 pub mod sku_counts;
