@@ -7,8 +7,9 @@
 //! Stores made before hold history without counts: every tenant is listed in
 //! `license_delta_rebuilds`, and the store rebuilds the counts of each tenant listed there when
 //! it opens (`store::history::license_deltas`), removing it from the list in the same
-//! transaction. Also indexes `user_allocations` by the day each share took effect, which the
-//! counts of a day are read by.
+//! transaction. Also indexes `user_allocations` by the day each share took effect, and
+//! `user_licenses` by user with the columns the counts read, which the counts of a day are read
+//! by.
 
 use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::{prelude::*, schema::*};
@@ -17,6 +18,50 @@ use crate::m20261126_000001_create_tenant::Tenants;
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
+
+/// (index, table, columns) created: the shares by the day they took effect, and the licenses
+/// by user holding what the counts read of them (without it SQLite prefers the covering
+/// (tenant, held_from, …) index and reads every license of the tenant for each share).
+const INDEXES: [(&str, &str, &[&str]); 2] = [
+    (
+        "idx_user_allocations_tenant_allocated_from",
+        "user_allocations",
+        &["tenant_id", "allocated_from", "user_id"],
+    ),
+    (
+        "idx_user_licenses_tenant_user_held",
+        "user_licenses",
+        &["tenant_id", "user_id", "held_from", "sku_id"],
+    ),
+];
+
+/// The index the second of [`INDEXES`] replaces.
+const REPLACED: (&str, &str, &[&str]) = (
+    "idx_user_licenses_tenant_user",
+    "user_licenses",
+    &["tenant_id", "user_id"],
+);
+
+async fn create_index(
+    manager: &SchemaManager<'_>,
+    (name, table, columns): (&str, &str, &[&str]),
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(Alias::new(table));
+    for column in columns {
+        index.col(Alias::new(*column));
+    }
+    manager.create_index(index).await
+}
+
+async fn drop_index(
+    manager: &SchemaManager<'_>,
+    (name, table, _): (&str, &str, &[&str]),
+) -> Result<(), DbErr> {
+    manager
+        .drop_index(Index::drop().name(name).table(Alias::new(table)).to_owned())
+        .await
+}
 
 fn tenant_key<T: IntoIden + Copy + 'static>(table: T, column: T) -> ForeignKeyCreateStatement {
     ForeignKey::create()
@@ -82,17 +127,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_user_allocations_tenant_allocated_from")
-                    .table(Alias::new("user_allocations"))
-                    .col(Alias::new("tenant_id"))
-                    .col(Alias::new("allocated_from"))
-                    .col(Alias::new("user_id"))
-                    .to_owned(),
-            )
-            .await?;
+        for index in INDEXES {
+            create_index(manager, index).await?;
+        }
+        drop_index(manager, REPLACED).await?;
         manager
             .get_connection()
             .execute_unprepared(
@@ -103,14 +141,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("idx_user_allocations_tenant_allocated_from")
-                    .table(Alias::new("user_allocations"))
-                    .to_owned(),
-            )
-            .await?;
+        create_index(manager, REPLACED).await?;
+        for index in INDEXES {
+            drop_index(manager, index).await?;
+        }
         for table in [
             LicenseDeltaRebuilds::Table.into_iden(),
             AllocatedLicenseDeltas::Table.into_iden(),

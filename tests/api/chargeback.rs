@@ -1011,3 +1011,49 @@ async fn chargeback_exports_mark_days_without_a_price_and_follow_the_excel_forma
         assert_eq!(finance_tags["unpricedLicenseDays"], "2");
     }
 }
+
+/// An allocation change counts the license days it changed through indexes: the licenses and
+/// shares that begin or end from its day on, each then its user's shares or licenses by
+/// (tenant, user); no table is read whole or once per row of another, whatever the tenant's
+/// size. On SQLite, whose plans the test reads.
+#[tokio::test]
+async fn an_allocation_change_counts_its_license_days_by_index() {
+    let app = TestApp::empty(crate::support::Backend::Sqlite).await;
+    let tenant = priced_tenant(&app, 600).await;
+    let group = app
+        .data(
+            r#"mutation($t: ID!) { createCostGroup(input: {tenantId: $t, name: "Finance"}) { id } }"#,
+            json!({ "t": tenant }),
+        )
+        .await["createCostGroup"]["id"]
+        .clone();
+    let (body, statements) = app
+        .traced(
+            r#"mutation($t: ID!, $g: ID!) { createAllocationRule(input: {tenantId: $t,
+                costGroupId: $g, conditions: [{attribute: DEPARTMENT, operator: EQUALS,
+                values: ["Finance"]}]}) { id } }"#,
+            json!({ "t": tenant, "g": group }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let counts: Vec<&String> = statements
+        .iter()
+        .filter(|s| s.starts_with("INSERT INTO") && s.contains("_license_deltas"))
+        .collect();
+    assert_eq!(counts.len(), 2, "held, then allocated: {statements:#?}");
+    for sql in counts {
+        let plan = app.store.query_plan(sql).await.unwrap();
+        let reads: Vec<&String> = plan
+            .iter()
+            .filter(|l| l.starts_with("SEARCH") || l.starts_with("SCAN"))
+            .filter(|l| l.as_str() != "SCAN c")
+            .collect();
+        assert!(!reads.is_empty(), "{plan:#?}");
+        for line in reads {
+            assert!(
+                line.starts_with("SEARCH") && !line.ends_with("(tenant_id=?)"),
+                "{line}\n{sql}\n{plan:#?}"
+            );
+        }
+    }
+}

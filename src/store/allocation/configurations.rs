@@ -605,6 +605,26 @@ pub(super) fn in_force(versions: &[Version], day: NaiveDate) -> Option<usize> {
     versions.iter().rposition(|v| v.effective_from <= day)
 }
 
+/// The first day of a configuration scheduled for a day up to `on` and not yet promoted, if
+/// any: what [`promote_due`] would promote.
+pub(super) async fn first_due(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    on: NaiveDate,
+) -> Result<Option<NaiveDate>, StoreError> {
+    use allocation_configuration::Column;
+    Ok(allocation_configuration::Entity::find()
+        .select_only()
+        .column(Column::EffectiveFrom)
+        .filter(Column::TenantId.eq(tenant_id.uuid()))
+        .filter(Column::Promoted.eq(false))
+        .filter(Column::EffectiveFrom.lte(on))
+        .order_by_asc(Column::EffectiveFrom)
+        .into_tuple::<NaiveDate>()
+        .one(conn)
+        .await?)
+}
+
 /// Promotes the configuration of `tenant_id` scheduled for a day up to `on`: the version in
 /// force on `on` is written to the tables read today, and every version up to `on` is marked
 /// promoted. Returns the earliest day promoted (the days from it on need re-evaluating), or
@@ -615,17 +635,7 @@ pub(super) async fn promote_due(
     on: NaiveDate,
 ) -> Result<Option<NaiveDate>, StoreError> {
     use allocation_configuration::Column;
-    let due: Option<NaiveDate> = allocation_configuration::Entity::find()
-        .select_only()
-        .column(Column::EffectiveFrom)
-        .filter(Column::TenantId.eq(tenant_id.uuid()))
-        .filter(Column::Promoted.eq(false))
-        .filter(Column::EffectiveFrom.lte(on))
-        .order_by_asc(Column::EffectiveFrom)
-        .into_tuple::<NaiveDate>()
-        .one(conn)
-        .await?;
-    let Some(first) = due else {
+    let Some(first) = first_due(conn, tenant_id, on).await? else {
         return Ok(None);
     };
     let versions = list_versions(conn, tenant_id).await?;

@@ -13,6 +13,7 @@ use crate::domain::audit::AuditChange;
 use crate::domain::{TenantId, TenantScope, UserId};
 use crate::store::connect::Store;
 use crate::store::error::StoreError;
+use crate::store::history::license_deltas as deltas;
 use crate::store::transaction::lock_tenant;
 use crate::store::{audit, history};
 
@@ -189,20 +190,41 @@ impl TenantWrite {
                 backdated_from = Some(day);
             }
         }
+        // The license day counts follow the shares: counted again from today after a change
+        // that can move anyone, adjusted by the difference for one that moves a few users.
+        let mut recount = false;
         match &self.reach {
             Reach::Nothing => {}
             Reach::Users(users) => {
-                evaluation::reevaluate_users(&self.txn, self.tenant_id, users, today).await?;
+                let narrow = backdated_from.is_none()
+                    && configurations::first_due(&self.txn, self.tenant_id, today)
+                        .await?
+                        .is_none();
+                let (txn, tenant) = (&self.txn, self.tenant_id);
+                let before = match narrow {
+                    true => Some(deltas::shares_of_users(txn, tenant, users, today).await?),
+                    false => None,
+                };
+                evaluation::reevaluate_users(txn, tenant, users, today).await?;
+                match before {
+                    Some(before) => {
+                        let after = deltas::shares_of_users(txn, tenant, users, today).await?;
+                        deltas::replace_shares(txn, tenant, &before, &after).await?;
+                    }
+                    None => recount = true,
+                }
             }
             Reach::Tenant => {
                 evaluation::reevaluate(&self.txn, self.tenant_id, today).await?;
+                recount = true;
             }
         }
         if let Some(from) = backdated_from {
+            // Counts again from `from` on itself.
             backdated::reevaluate_days(&self.txn, self.tenant_id, from, today).await?;
+        } else if recount {
+            deltas::refresh(&self.txn, self.tenant_id, Some(today)).await?;
         }
-        // What changed today (past days were counted by their re-evaluation).
-        history::license_deltas::refresh(&self.txn, self.tenant_id, Some(today)).await?;
         for change in self.changes {
             audit::record(&self.txn, change).await?;
         }

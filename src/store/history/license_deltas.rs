@@ -20,7 +20,7 @@ use super::super::raw_sql::RawSql;
 use super::super::transaction::lock_tenant;
 use super::super::{Store, StoreError};
 use crate::domain::chargeback::{AllocatedDays, HeldDays, running_counts};
-use crate::domain::{CostGroupId, SkuId, TenantId, TenantScope};
+use crate::domain::{CostGroupId, SkuId, TenantId, TenantScope, UserId};
 
 /// The day a change is counted on when the license or share began before history began
 /// (no first day).
@@ -109,7 +109,7 @@ enum Drive {
 fn pair_select(
     sql: &mut RawSql,
     (h, s): (&Spans, &Spans),
-    tenant_id: TenantId,
+    (tenant_id, users): (TenantId, Option<&[Uuid]>),
     day_expr: &str,
     sign: i32,
     drive: Drive,
@@ -132,6 +132,7 @@ fn pair_select(
     .push(&format!(
         " AND {other}.tenant_id = {lead}.tenant_id AND {other}.user_id = {lead}.user_id"
     ));
+    of_users(sql, lead, users);
     // Each begins before the other ends.
     if let Some(st) = s.to {
         sql.push(&format!(
@@ -148,9 +149,27 @@ fn pair_select(
     filter(sql);
 }
 
+/// ` AND alias.user_id IN (…)` when `users` are named.
+fn of_users(sql: &mut RawSql, alias: &str, users: Option<&[Uuid]>) {
+    let Some(users) = users else { return };
+    sql.push(&format!(" AND {alias}.user_id IN ("));
+    for (i, user) in users.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(*user);
+    }
+    sql.push(")");
+}
+
 /// The changes of the licenses' shares from `since` on (`None`: all), one `SELECT` of
-/// (cost group, SKU, percent, day, +1 or -1) rows per kind of pair and way to read it.
-fn allocated_changes(sql: &mut RawSql, tenant_id: TenantId, since: Option<NaiveDate>) {
+/// (cost group, SKU, percent, day, +1 or -1) rows per kind of pair and way to read it; of
+/// `users` only when named.
+fn allocated_changes(
+    sql: &mut RawSql,
+    tenant: (TenantId, Option<&[Uuid]>),
+    since: Option<NaiveDate>,
+) {
     let mut first = true;
     let mut union = |sql: &mut RawSql| {
         if !std::mem::take(&mut first) {
@@ -166,16 +185,16 @@ fn allocated_changes(sql: &mut RawSql, tenant_id: TenantId, since: Option<NaiveD
             match since {
                 None => {
                     union(sql);
-                    pair_select(sql, pair, tenant_id, &start, 1, Drive::License, |_| {});
+                    pair_select(sql, pair, tenant, &start, 1, Drive::License, |_| {});
                 }
                 Some(day) => {
                     // Begun from `day` on: the license did, or only the share did.
                     union(sql);
-                    pair_select(sql, pair, tenant_id, &start, 1, Drive::License, |sql| {
+                    pair_select(sql, pair, tenant, &start, 1, Drive::License, |sql| {
                         h.begins_since(sql, "h", day);
                     });
                     union(sql);
-                    pair_select(sql, pair, tenant_id, &start, 1, Drive::Share, |sql| {
+                    pair_select(sql, pair, tenant, &start, 1, Drive::Share, |sql| {
                         s.begins_since(sql, "s", day);
                         sql.push(&format!(" AND (h.{f} IS NULL OR h.{f} < ", f = h.from))
                             .bind(day)
@@ -191,7 +210,7 @@ fn allocated_changes(sql: &mut RawSql, tenant_id: TenantId, since: Option<NaiveD
                 Drive::Share
             };
             union(sql);
-            pair_select(sql, pair, tenant_id, &end, -1, drive, |sql| {
+            pair_select(sql, pair, tenant, &end, -1, drive, |sql| {
                 let Some(day) = since else { return };
                 for (alias, spans) in [("h", h), ("s", s)] {
                     if let Some(to) = spans.to {
@@ -263,11 +282,105 @@ pub(crate) async fn refresh<C: ConnectionTrait>(
     )
     .bind(tenant_id.uuid())
     .push(", d, cost_group_id, sku_id, percent, SUM(n) FROM (");
-    allocated_changes(&mut sql, tenant_id, since);
+    allocated_changes(&mut sql, (tenant_id, None), since);
     sql.push(") c GROUP BY d, cost_group_id, sku_id, percent HAVING SUM(n) <> 0");
     db.execute_raw(sql.statement()).await?;
     Ok(())
 }
+
+/// Users per statement of [`shares_of_users`].
+const USERS_PER_STATEMENT: usize = 500;
+
+/// The changes of the licenses' shares of `users` from `since` on, summed by (day, cost group,
+/// SKU, percent): what they add to `allocated_license_deltas`. A statement per
+/// [`USERS_PER_STATEMENT`] users.
+pub(crate) async fn shares_of_users<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    users: &[UserId],
+    since: NaiveDate,
+) -> Result<SharedDays, StoreError> {
+    let ids: Vec<Uuid> = users.iter().map(|u| u.uuid()).collect();
+    let mut out = SharedDays::new();
+    for chunk in ids.chunks(USERS_PER_STATEMENT) {
+        let mut sql = RawSql::new(db.get_database_backend());
+        sql.push("SELECT d, cost_group_id, sku_id, percent, CAST(SUM(n) AS BIGINT) FROM (");
+        allocated_changes(&mut sql, (tenant_id, Some(chunk)), Some(since));
+        sql.push(") c GROUP BY d, cost_group_id, sku_id, percent");
+        for row in db.query_all_raw(sql.statement()).await? {
+            let key = (
+                row.try_get_by_index(0)?,
+                row.try_get_by_index(1)?,
+                row.try_get_by_index(2)?,
+                row.try_get_by_index(3)?,
+            );
+            *out.entry(key).or_default() += row.try_get_by_index::<i64>(4)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Changes of license days with a share, by (day, cost group, SKU, percent).
+pub(crate) type SharedDays = std::collections::BTreeMap<(NaiveDate, Uuid, Uuid, String), i64>;
+
+/// Adds to the tenant's counts what a change of some users' shares made of theirs: `after`
+/// less `before` ([`shares_of_users`] before and after the change, from the same day).
+pub(crate) async fn replace_shares<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: TenantId,
+    before: &SharedDays,
+    after: &SharedDays,
+) -> Result<(), StoreError> {
+    let mut change = after.clone();
+    for (key, n) in before {
+        *change.entry(key.clone()).or_default() -= n;
+    }
+    change.retain(|_, n| *n != 0);
+    if change.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let first_day = change.keys().next().map(|k| k.0);
+    let rows: Vec<_> = change.into_iter().collect();
+    for chunk in rows.chunks(ROWS_PER_UPSERT) {
+        let mut sql = RawSql::new(backend);
+        sql.push(
+            "INSERT INTO allocated_license_deltas \
+             (tenant_id, day, cost_group_id, sku_id, percent, delta) VALUES ",
+        );
+        for (i, ((day, group, sku, percent), n)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" })
+                .bind(tenant_id.uuid())
+                .push(", ")
+                .bind(*day)
+                .push(", ")
+                .bind(*group)
+                .push(", ")
+                .bind(*sku)
+                .push(", ")
+                .bind(percent.clone())
+                .push(", ")
+                .bind(*n)
+                .push(")");
+        }
+        sql.push(
+            " ON CONFLICT (tenant_id, day, cost_group_id, sku_id, percent) DO UPDATE \
+             SET delta = allocated_license_deltas.delta + excluded.delta",
+        );
+        db.execute_raw(sql.statement()).await?;
+    }
+    let mut sql = RawSql::new(backend);
+    sql.push("DELETE FROM allocated_license_deltas WHERE tenant_id = ")
+        .bind(tenant_id.uuid())
+        .push(" AND day >= ")
+        .bind(first_day)
+        .push(" AND delta = 0");
+    db.execute_raw(sql.statement()).await?;
+    Ok(())
+}
+
+/// Rows per upsert of [`replace_shares`] (6 values each).
+const ROWS_PER_UPSERT: usize = 1000;
 
 /// Counts all of `tenant_id`'s license history again, in a write transaction of its own that
 /// also takes the tenant off `license_delta_rebuilds`: for history written before the counts

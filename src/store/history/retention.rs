@@ -4,6 +4,8 @@
 //! The allocation configuration versions (`allocation_configurations`) that took effect before
 //! the cutoff go too, but for the one in force on the cutoff day, and none a closed month
 //! needs: a tenant keeps the version in force on the first day of its earliest closed month.
+//! A tenant whose license or allocation intervals go has its license day counts counted again
+//! from what stays (the days before the cutoff lose what was removed, as every read of them).
 
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Order, Query};
@@ -43,6 +45,23 @@ pub async fn prune_history(
     let backend = store.backend();
     let param = placeholder(backend, 1);
     let mut pruned = Pruned::default();
+    // Their license day counts are counted again once their intervals are gone, so that a
+    // later change counted from a day before the cutoff finds what the counts were made of.
+    let recount: Vec<Uuid> = store
+        .db()
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT tenant_id FROM license_history WHERE valid_to <= {param} \
+                 UNION SELECT tenant_id FROM allocation_history WHERE valid_to <= {}",
+                placeholder(backend, 2)
+            ),
+            [cutoff.into(), cutoff.into()],
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index(0))
+        .collect::<Result<_, _>>()?;
     for (table, key) in TABLES {
         let sql = format!(
             "DELETE FROM {table} WHERE ({key}) IN \
@@ -57,6 +76,9 @@ pub async fn prune_history(
             .await?;
     }
     prune_configurations(store, cutoff, batch, &mut pruned).await?;
+    for tenant in recount {
+        super::license_deltas::rebuild(store, crate::domain::TenantId(tenant)).await?;
+    }
     Ok(pruned)
 }
 
