@@ -10,7 +10,12 @@
 #                each day), each observed on its own date: the time of each daily import, which is
 #                where history is written (not part of `all`); BENCH_DATABASE_URL=postgres://… runs it
 #                on that PostgreSQL database (emptied first) instead of SQLite
-# Usage: bash benches/import.sh [throughput|memory|concurrency|daily|all] [runs, default 5]
+#   next         RUNS times, one more daily import into a fresh copy of BENCH_STORE (a SQLite store
+#                saved by history.sh, its last import today, BENCH_USERS users, default 100,000):
+#                the simulator's day BENCH_DAY (history.sh's days) observed today, on a tenant
+#                with cost groups, rules and overrides; each copy is migrated first, outside the
+#                timing (not part of `all`)
+# Usage: bash benches/import.sh [throughput|memory|concurrency|daily|next|all] [runs, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -69,6 +74,28 @@ print(f"concurrency: median {med:.2f} s (min {min(times):.2f}, max {max(times):.
 PY
 fi
 
+if [[ $what == next ]]; then
+  : "${BENCH_STORE:?set BENCH_STORE to a store saved by history.sh}" "${BENCH_DAY:?set BENCH_DAY}"
+  sim_start 1 "${BENCH_USERS:-100000}" 0 "$BENCH_DAY"
+  : >"$work/daily.txt"
+  for _ in $(seq 1 "$runs"); do
+    rm -f "$work"/bench.db*
+    cp "$BENCH_STORE" "$work/bench.db"
+    # The stored delta link names the simulator that served history.sh: this one's address.
+    python3 - "$work/bench.db" "$TENANTGRAPH_GRAPH_URL" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE tenant_import_states SET delta_link = ? || substr(delta_link, "
+           "instr(substr(delta_link, 9), '/') + 8) WHERE delta_link IS NOT NULL", (sys.argv[2],))
+db.commit()
+PY
+    "$bin" migrate >/dev/null
+    t0=$(date +%s.%N)
+    "$bin" import --as-of "$(date -u +%F)" >/dev/null
+    python3 -c "print($(date +%s.%N) - $t0)" >>"$work/daily.txt"
+  done
+  echo "first: none (a copy of $BENCH_STORE) in 0 s"
+fi
 if [[ $what == daily ]]; then
   first=$(date -u -d "-$runs days" +%F)
   # Builds from before `import --as-of` import as observed today.
@@ -89,6 +116,8 @@ if [[ $what == daily ]]; then
     "$bin" import $(as_of "$on") >/dev/null
     python3 -c "print($(date +%s.%N) - $t0)" >>"$work/daily.txt"
   done
+fi
+if [[ $what == daily || $what == next ]]; then
   python3 - "$work/daily.txt" <<'PY'
 import statistics, sys
 times = [float(line) for line in open(sys.argv[1])]

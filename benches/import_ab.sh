@@ -12,13 +12,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 days=${2:-4}
+# With BENCH_STORE (and BENCH_DAY) each round is import.sh's `next` instead: DAYS imports of the
+# simulator's next day into copies of that saved store (no first import).
+mode=daily
+[[ -n ${BENCH_STORE:-} ]] && mode=next
 : "${BENCH_A_BIN:?set BENCH_A_BIN and BENCH_B_BIN}" "${BENCH_B_BIN:?set BENCH_B_BIN}"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for r in $(seq 1 "$rounds"); do
   for b in A B; do
     bin_var=BENCH_${b}_BIN
-    log=$(BENCH_BIN=${!bin_var} BENCH_SIM_BIN=$BENCH_A_BIN bash benches/import.sh daily "$days" 2>/dev/null)
+    log=$(BENCH_BIN=${!bin_var} BENCH_SIM_BIN=$BENCH_A_BIN bash benches/import.sh "$mode" "$days" 2>/dev/null)
     first=$(sed -n 's/^first: .* in \([0-9.]*\) s$/\1/p' <<<"$log")
     daily=$(sed -n 's/^daily: .* median \([0-9.]*\) s .*/\1/p' <<<"$log")
     echo "$r $b $first $daily" | tee -a "$out"
@@ -31,7 +35,9 @@ by = {}
 for r, b, first, daily in rows:
     by.setdefault(r, {})[b] = (float(first), float(daily))
 for i, name in enumerate(["first import", "daily import (median)"]):
-    ratios = [v["B"][i] / v["A"][i] for v in by.values() if "A" in v and "B" in v]
+    ratios = [v["B"][i] / v["A"][i] for v in by.values() if "A" in v and "B" in v and v["A"][i] > 0]
+    if not ratios:
+        continue
     for b in "AB":
         xs = [v[b][i] for v in by.values() if b in v]
         print(f"{name} {b}: median {statistics.median(xs):.2f} s (range {min(xs):.2f}-{max(xs):.2f})")
