@@ -7,6 +7,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod indexes;
 mod m20261126_000001_create_tenant;
 mod m20261126_000002_create_subscription;
 mod m20261126_000003_create_user;

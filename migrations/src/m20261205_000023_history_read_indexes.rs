@@ -11,11 +11,13 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::indexes::{IndexSpec, create, drop};
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
 /// (index, table, columns) created by this migration.
-const INDEXES: [(&str, &str, &[&str]); 9] = [
+const INDEXES: [IndexSpec; 9] = [
     (
         "idx_users_tenant_valid_from",
         "users",
@@ -64,7 +66,7 @@ const INDEXES: [(&str, &str, &[&str]); 9] = [
 ];
 
 /// The indexes this migration replaces, and their columns.
-const REPLACED: [(&str, &str, &[&str]); 2] = [
+const REPLACED: [IndexSpec; 2] = [
     (
         "idx_license_history_tenant_valid_to",
         "license_history",
@@ -76,27 +78,6 @@ const REPLACED: [(&str, &str, &[&str]); 2] = [
         &["tenant_id"],
     ),
 ];
-
-async fn create(
-    manager: &SchemaManager<'_>,
-    (name, table, columns): (&str, &str, &[&str]),
-) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.name(name).table(Alias::new(table));
-    for column in columns {
-        index.col(Alias::new(*column));
-    }
-    manager.create_index(index.to_owned()).await
-}
-
-async fn drop(
-    manager: &SchemaManager<'_>,
-    (name, table, _): (&str, &str, &[&str]),
-) -> Result<(), DbErr> {
-    manager
-        .drop_index(Index::drop().name(name).table(Alias::new(table)).to_owned())
-        .await
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -14,6 +14,7 @@
 use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::indexes::{IndexSpec, create, drop};
 use crate::m20261126_000001_create_tenant::Tenants;
 
 #[derive(DeriveMigrationName)]
@@ -22,7 +23,7 @@ pub(crate) struct Migration;
 /// (index, table, columns) created: the shares by the day they took effect, and the licenses
 /// by user holding what the counts read of them (without it SQLite prefers the covering
 /// (tenant, held_from, …) index and reads every license of the tenant for each share).
-const INDEXES: [(&str, &str, &[&str]); 2] = [
+const INDEXES: [IndexSpec; 2] = [
     (
         "idx_user_allocations_tenant_allocated_from",
         "user_allocations",
@@ -36,33 +37,13 @@ const INDEXES: [(&str, &str, &[&str]); 2] = [
 ];
 
 /// The index the second of [`INDEXES`] replaces.
-const REPLACED: (&str, &str, &[&str]) = (
+const REPLACED: IndexSpec = (
     "idx_user_licenses_tenant_user",
     "user_licenses",
     &["tenant_id", "user_id"],
 );
 
-async fn create_index(
-    manager: &SchemaManager<'_>,
-    (name, table, columns): (&str, &str, &[&str]),
-) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.name(name).table(Alias::new(table));
-    for column in columns {
-        index.col(Alias::new(*column));
-    }
-    manager.create_index(index).await
-}
-
-async fn drop_index(
-    manager: &SchemaManager<'_>,
-    (name, table, _): (&str, &str, &[&str]),
-) -> Result<(), DbErr> {
-    manager
-        .drop_index(Index::drop().name(name).table(Alias::new(table)).to_owned())
-        .await
-}
-
+/// A foreign key from `table.column` to the tenant, removed with it.
 fn tenant_key<T: IntoIden + Copy + 'static>(table: T, column: T) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(table, column)
@@ -128,9 +109,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for index in INDEXES {
-            create_index(manager, index).await?;
+            create(manager, index).await?;
         }
-        drop_index(manager, REPLACED).await?;
+        drop(manager, REPLACED).await?;
         manager
             .get_connection()
             .execute_unprepared(
@@ -141,9 +122,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_index(manager, REPLACED).await?;
+        create(manager, REPLACED).await?;
         for index in INDEXES {
-            drop_index(manager, index).await?;
+            drop(manager, index).await?;
         }
         for table in [
             LicenseDeltaRebuilds::Table.into_iden(),

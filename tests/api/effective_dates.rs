@@ -584,15 +584,7 @@ async fn a_future_override_is_scheduled_and_applies_once_its_day_is_imported() {
         };
         import(today).await;
         let db = store_db(&app.store).await;
-        let user = user::Entity::find()
-            .filter(user::Column::TenantId.eq(tenant))
-            .filter(user::Column::DeletedAt.is_null())
-            .order_by_asc(user::Column::Id)
-            .one(&db)
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
+        let user = first_present_user(&db, tenant).await;
         let sales = group(&db, tenant, "Sales").await;
         let vars = json!({ "t": tenant.to_string(), "u": user.to_string() });
         let before = app.data(ALLOCATION, vars.clone()).await;
@@ -1119,6 +1111,19 @@ async fn a_backdated_sku_rule_places_users_only_on_the_days_they_held_the_sku() 
     }
 }
 
+/// The present user of `tenant` with the lowest id.
+async fn first_present_user(db: &sea_orm::DatabaseConnection, tenant: Uuid) -> Uuid {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::DeletedAt.is_null())
+        .order_by_asc(user::Column::Id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
 /// Every license day count of `tenant`, in order: (day, SKU, change) and (day, cost group,
 /// SKU, percent, change).
 pub(crate) async fn license_deltas(app: &TestApp, tenant: Uuid) -> (Vec<String>, Vec<String>) {
@@ -1229,15 +1234,7 @@ async fn the_license_day_counts_each_commit_keeps_equal_a_count_of_all_history()
         assert_counts_kept(&app, tenant, "a second import").await;
 
         let db = store_db(&app.store).await;
-        let user = user::Entity::find()
-            .filter(user::Column::TenantId.eq(tenant))
-            .filter(user::Column::DeletedAt.is_null())
-            .order_by_asc(user::Column::Id)
-            .one(&db)
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
+        let user = first_present_user(&db, tenant).await;
         app.data(
             SET_OVERRIDE,
             json!({ "t": t, "u": user.to_string(), "g": finance,
