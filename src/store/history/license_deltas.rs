@@ -7,10 +7,12 @@
 //!
 //! Every commit that writes license or allocation history calls [`refresh`] in its own
 //! transaction with a day no later than the first day it changed: the import (its observed
-//! day), an allocation change (today) and a re-evaluation of past days (their first). The
-//! changes from that day on are counted again from the history tables, reading only the
-//! licenses and shares that begin or end from that day on. History written before the counts
-//! existed, or straight into the tables, is counted by [`rebuild`].
+//! day), an allocation change that can move anyone (today) and a re-evaluation of past days
+//! (their first). The changes from that day on are counted again from the history tables,
+//! reading only the licenses and shares that begin or end from that day on. A change that moves
+//! a few users today (an override) instead adds what their shares count after it less what
+//! they counted before ([`shares_of_users`], [`replace_shares`]). History written before the
+//! counts existed, or straight into the tables, is counted by [`rebuild`].
 
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, Statement};
