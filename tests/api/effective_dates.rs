@@ -1272,3 +1272,109 @@ async fn the_license_day_counts_each_commit_keeps_equal_a_count_of_all_history()
         sim.stop().await;
     }
 }
+
+/// A reorganisation scheduled for tomorrow: a cost group created for that day, a group under it,
+/// and a rule and an override that target them, each dated that day. Today the tree and the
+/// allocation stand and the tables don't hold them; a change dated before that day can't see the
+/// group; tomorrow's import puts the whole of it in force.
+#[tokio::test]
+async fn changes_for_a_later_day_can_target_a_cost_group_created_for_that_day() {
+    for backend in backends() {
+        let app = TestApp::empty(backend).await;
+        let sim = simulator(1, 30).await;
+        let tenant = sim.tenant_ids()[0];
+        let importer = importer_for(&app.store, &sim).await;
+        let today = Utc::now().date_naive();
+        let tomorrow = today + Duration::days(1);
+        let import = |date: NaiveDate| {
+            let importer = importer.clone();
+            async move {
+                let summary = importer
+                    .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
+                    .await
+                    .unwrap();
+                assert_eq!(summary.runs[0].status, RunStatus::Succeeded, "{summary:?}");
+            }
+        };
+        import(today).await;
+        let user = first_present_user(&store_db(&app.store).await, tenant).await;
+        let t = tenant.to_string();
+        let vars = json!({ "t": t, "u": user.to_string() });
+        let before = app.data(ALLOCATION, vars.clone()).await;
+        let groups_before = app.data(GROUPS, json!({ "t": t })).await;
+        let id = |v: &Value| v["createCostGroup"]["id"].as_str().unwrap().to_owned();
+        let parent = id(&app
+            .data(
+                CREATE_GROUP,
+                json!({ "t": t, "n": "Neu", "f": tomorrow.to_string() }),
+            )
+            .await);
+        let child = id(&app
+            .data(
+                CREATE_GROUP,
+                json!({ "t": t, "n": "Neu Vertrieb", "p": parent, "f": tomorrow.to_string() }),
+            )
+            .await);
+        let early = app
+            .post(
+                CREATE_GROUP,
+                json!({ "t": t, "n": "Zu früh", "p": parent, "f": null }),
+            )
+            .await;
+        assert_refused(&early, "NOT_FOUND", &parent);
+        app.data(
+            CREATE_RULE,
+            json!({ "t": t, "g": child, "d": "Vertrieb", "f": tomorrow.to_string() }),
+        )
+        .await;
+        app.data(
+            SET_OVERRIDE,
+            json!({ "t": t, "u": user.to_string(), "g": parent, "f": tomorrow.to_string() }),
+        )
+        .await;
+
+        // Today: nothing moved, and the tables hold none of it.
+        assert_eq!(app.data(GROUPS, json!({ "t": t })).await, groups_before);
+        assert_eq!(app.data(ALLOCATION, vars.clone()).await, before);
+        let db = store_db(&app.store).await;
+        assert_eq!(
+            cost_group::Entity::find()
+                .filter(cost_group::Column::TenantId.eq(tenant))
+                .count(&db)
+                .await
+                .unwrap(),
+            0
+        );
+        let scheduled = app.data(SCHEDULED, json!({ "t": t })).await;
+        let list = scheduled["tenant"]["scheduledAllocationChanges"]
+            .as_array()
+            .unwrap();
+        assert_eq!(list.len(), 4, "{scheduled}");
+        assert!(
+            list.iter()
+                .all(|c| c["effectiveFrom"] == tomorrow.to_string())
+        );
+
+        // Tomorrow's import puts them in force: the tree, the override and the rule.
+        import(tomorrow).await;
+        let tree = app.data(GROUPS, json!({ "t": t })).await;
+        let groups = tree["tenant"]["costGroups"].as_array().unwrap();
+        assert_eq!(groups.len(), 2, "{tree}");
+        let placed = groups.iter().find(|g| g["id"] == child.as_str()).unwrap();
+        assert_eq!(placed["parent"]["id"], parent.as_str());
+        let after = app.data(ALLOCATION, vars).await;
+        assert_eq!(after["user"]["allocation"]["source"], "OVERRIDE", "{after}");
+        assert_eq!(
+            after["user"]["allocation"]["shares"][0]["costGroup"]["id"],
+            parent.as_str()
+        );
+        let by_rule = user_allocation::Entity::find()
+            .filter(user_allocation::Column::CostGroupId.eq(Uuid::parse_str(&child).unwrap()))
+            .all(&db)
+            .await
+            .unwrap();
+        assert!(!by_rule.is_empty(), "the rule placed the Vertrieb users");
+        assert!(by_rule.iter().all(|r| r.allocated_from == Some(tomorrow)));
+        sim.stop().await;
+    }
+}

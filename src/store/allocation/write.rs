@@ -10,7 +10,7 @@ use super::configurations::{self, Version};
 use super::{backdated, evaluation};
 use crate::domain::allocation::{Configuration, ConfigurationChange};
 use crate::domain::audit::AuditChange;
-use crate::domain::{TenantId, TenantScope, UserId};
+use crate::domain::{CostGroup, TenantId, TenantScope, UserId};
 use crate::store::connect::Store;
 use crate::store::error::StoreError;
 use crate::store::history::license_deltas as deltas;
@@ -47,6 +47,9 @@ struct Dated {
     effective_from: NaiveDate,
     before: Configuration,
     after: Option<Configuration>,
+    /// For a change dated after today that sees cost groups created by changes scheduled up to
+    /// its day: the tables as they were before those groups were put in them.
+    today: Option<Configuration>,
 }
 
 impl TenantWrite {
@@ -126,11 +129,37 @@ impl TenantWrite {
 
     /// The change about to be written takes effect on `day`, checked by
     /// [`Self::check_effective_from`]: reads the configuration as it stands before it.
+    /// A change for a later day sees the cost groups that changes scheduled up to that day
+    /// create (they are put in the tables until the commit): a rule, an override or a group
+    /// made for that day can target them, or be placed under them.
     pub(super) async fn dated_from(&mut self, day: NaiveDate) -> Result<(), StoreError> {
+        let mut before = configurations::read_tables(&self.txn, self.tenant_id).await?;
+        let mut today = None;
+        if day > history::today() {
+            let versions = configurations::list_versions(&self.txn, self.tenant_id).await?;
+            let scheduled: Vec<_> = configurations::in_force(&versions, day)
+                .map(|i| versions[i].configuration.groups.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|g| !before.groups.iter().any(|b| b.id == g.id))
+                .collect();
+            if !scheduled.is_empty() {
+                let mut seen = before.clone();
+                // Without a code: one a group gives up by that day may still be taken today.
+                seen.groups
+                    .extend(scheduled.into_iter().map(|g| CostGroup { code: None, ..g }));
+                configurations::write_tables(&self.txn, self.tenant_id, &seen).await?;
+                today = Some(std::mem::replace(
+                    &mut before,
+                    configurations::read_tables(&self.txn, self.tenant_id).await?,
+                ));
+            }
+        }
         self.dated = Some(Dated {
             effective_from: day,
-            before: configurations::read_tables(&self.txn, self.tenant_id).await?,
+            before,
             after: None,
+            today,
         });
         Ok(())
     }
@@ -240,16 +269,19 @@ impl TenantWrite {
     /// from its day on, adding a version on that day; a change for a future day is taken back
     /// out of the tables read today until it is promoted. Returns whether the rules or
     /// overrides changed.
-    async fn record_version(&mut self, dated: Dated) -> Result<bool, StoreError> {
+    async fn record_version(&mut self, mut dated: Dated) -> Result<bool, StoreError> {
         let today = history::today();
         let day = dated.effective_from;
         let in_tables = dated.after.is_none();
-        let after = match dated.after {
+        let after = match dated.after.take() {
             Some(after) => after,
             None => configurations::read_tables(&self.txn, self.tenant_id).await?,
         };
         let change = ConfigurationChange::between(&dated.before, &after);
         if change.is_empty() {
+            if let Some(tables) = &dated.today {
+                configurations::write_tables(&self.txn, self.tenant_id, tables).await?;
+            }
             return Ok(false);
         }
         // The version in force on `day` and the later ones: the earlier stay as they are.
@@ -285,6 +317,9 @@ impl TenantWrite {
             if let Some(i) = configurations::in_force(&versions, today) {
                 versions[i].configuration = after;
             }
+        } else if let Some(tables) = &dated.today {
+            // The groups put in for the change go again, with the change.
+            configurations::write_tables(&self.txn, self.tenant_id, tables).await?;
         } else if in_tables {
             configurations::write_tables(&self.txn, self.tenant_id, &dated.before).await?;
         }
