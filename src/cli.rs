@@ -220,7 +220,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     let store_settings = &config.store;
     let store = Store::connect(store_settings, Some(observer)).await?;
-    store.migrate().await?;
+    crate::store::migrate(&store).await?;
     match cli.command {
         Command::Migrate => {
             tracing::info!(url = %store_settings.masked_url(), "migrations applied");

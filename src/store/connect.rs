@@ -128,12 +128,10 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    /// Applies every pending migration, then counts the license history of the tenants a
-    /// migration listed for it (`license_delta_rebuilds`).
+    /// Applies every pending migration (what [`super::migrate`] does first).
     #[tracing::instrument(skip_all)]
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    pub(crate) async fn apply_migrations(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await?;
-        super::history::license_deltas::rebuild_listed(self).await?;
         Ok(())
     }
 

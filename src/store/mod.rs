@@ -36,3 +36,11 @@ pub mod users;
 
 pub use connect::{StatementObserver, Store};
 pub use error::StoreError;
+
+/// Applies every pending migration to `store`, then counts the license history of the tenants
+/// a migration listed for it (`license_delta_rebuilds`, a store made before the counts existed).
+pub async fn migrate(store: &Store) -> Result<(), StoreError> {
+    store.apply_migrations().await?;
+    history::license_deltas::rebuild_listed(store).await?;
+    Ok(())
+}

@@ -334,7 +334,7 @@ impl TestApp {
         let store = Store::connect(&StoreSettings::for_url(&db.url), Some(observer))
             .await
             .unwrap();
-        store.migrate().await.unwrap();
+        tenantgraph::store::migrate(&store).await.unwrap();
         let importer = match importer {
             None => None,
             Some(settings) => Some(

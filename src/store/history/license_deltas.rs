@@ -18,11 +18,12 @@ use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, Statement};
 use uuid::Uuid;
 
-use super::super::raw_sql::RawSql;
-use super::super::transaction::lock_tenant;
-use super::super::{Store, StoreError};
 use crate::domain::chargeback::{AllocatedDays, HeldDays, running_counts};
 use crate::domain::{CostGroupId, SkuId, TenantId, TenantScope, UserId};
+use crate::store::connect::Store;
+use crate::store::error::StoreError;
+use crate::store::raw_sql::RawSql;
+use crate::store::transaction::lock_tenant;
 
 /// The day a change is counted on when the license or share began before history began
 /// (no first day).
