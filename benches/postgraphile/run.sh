@@ -6,7 +6,9 @@
 #   bash benches/postgraphile/run.sh [setup|check|statements|q1|q2|all]     (default: all)
 # Env: TG_BIN (default: a copy of target/release/tenantgraph in $OUT, so that a rebuild during
 #      the runs cannot change it), OUT (default /tmp/sbs), ROUNDS (q1: 4, q2: 3), SECS (12),
-#      CONC (1,8,32), RECREATE=1 rebuilds the database; setup.sh's TENANTS, USERS, SEED.
+#      CONC (1,8,32), RECREATE=1 rebuilds the database; setup.sh's TENANTS, USERS, SEED;
+#      TG_SSLMODE (disable: plain text over loopback, as PostGraphile's driver connects; prefer:
+#      TLS, which sqlx negotiates unasked).
 # Not in CI: it installs wrk (Debian) and PostGraphile 5.1.5 with Node 22 (npm, into this
 # directory's node_modules) on first use, and a run takes 10 to 20 minutes.
 set -euo pipefail
@@ -29,7 +31,7 @@ db_exists() {
   psql postgres://postgres@127.0.0.1:5432/postgres -Atc \
     "select 1 from pg_database where datname = '${DB:-tg_sbs}'" | grep -q 1
 }
-run() { python3 "$here/run_sbs.py" --tg-bin "$TG_BIN" "$@"; }
+run() { python3 "$here/run_sbs.py" --tg-bin "$TG_BIN" --tg-sslmode "${TG_SSLMODE:-disable}" "$@"; }
 stamp=$(date +%Y%m%d-%H%M%S)
 case $what in
   setup) bash "$here/setup.sh" ;;

@@ -198,8 +198,12 @@ impl Cursors {
 
 /// The request's cursor keys.
 pub fn cursors<'a>(ctx: &Context<'a>) -> Result<&'a Cursors, ApiError> {
+    cursor_keys(ctx).map(|c| &**c)
+}
+
+/// The request's cursor keys, shared (for cursors sealed after the resolver returns).
+pub fn cursor_keys<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Cursors>, ApiError> {
     ctx.data::<Arc<Cursors>>()
-        .map(|c| &**c)
         .map_err(|_| ApiError::Internal("request carries no cursor keys".to_owned()))
 }
 

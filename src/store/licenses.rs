@@ -1,11 +1,12 @@
 //! Finders for licenses assigned to users.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::connect::Store;
 use super::entities::user_license::{Column, Entity, Model};
 use super::error::StoreError;
+use super::id_lists::uuid_among;
 use crate::domain::{AssignedLicense, ServicePlanId, SkuId, TenantId, UserId};
 
 /// Reads the `disabled_plans` JSON array of a row of `table` (a user's license or assignment).
@@ -36,7 +37,11 @@ pub async fn list_licenses_of_users(
     users: &[UserId],
 ) -> Result<Vec<AssignedLicense>, StoreError> {
     Entity::find()
-        .filter(Column::UserId.is_in(users.iter().map(|u| u.uuid())))
+        .filter(uuid_among(
+            store.backend(),
+            Column::UserId,
+            users.iter().map(|u| u.uuid()),
+        ))
         .order_by_asc(Column::UserId)
         .order_by_asc(Column::SkuId)
         .all(store.db())

@@ -16,6 +16,7 @@ pub mod entities;
 pub mod error;
 pub mod exports;
 pub mod history;
+mod id_lists;
 pub mod import_commit;
 pub mod import_queries;
 pub mod import_runs;

@@ -1,11 +1,15 @@
 //! Finders for subscribed SKUs and their service plans.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
 
 use super::connect::Store;
 use super::entities::{service_plan, subscription};
 use super::error::StoreError;
+use super::id_lists::uuid_among;
 use crate::domain::{
     PrepaidUnits, ServicePlan, ServicePlanId, SkuId, Subscription, TenantId, TenantScope,
 };
@@ -75,13 +79,16 @@ pub(crate) fn plan_to_active(p: &ServicePlan) -> service_plan::ActiveModel {
 /// Rows whose (tenant, SKU) pair is one of `keys`. The statement matches the cross product of
 /// the tenants and SKUs, which is small; extra rows are dropped here.
 fn pair_condition(
+    backend: DatabaseBackend,
     tenant_col: impl ColumnTrait,
     sku_col: impl ColumnTrait,
     keys: &[(TenantId, SkuId)],
 ) -> Condition {
+    let tenants: BTreeSet<Uuid> = keys.iter().map(|(t, _)| t.uuid()).collect();
+    let skus: BTreeSet<Uuid> = keys.iter().map(|(_, s)| s.uuid()).collect();
     Condition::all()
-        .add(tenant_col.is_in(keys.iter().map(|(t, _)| t.uuid())))
-        .add(sku_col.is_in(keys.iter().map(|(_, s)| s.uuid())))
+        .add(uuid_among(backend, tenant_col, tenants))
+        .add(uuid_among(backend, sku_col, skus))
 }
 
 /// The subscribed SKUs of each of `tenants`, by part number.
@@ -203,6 +210,7 @@ pub async fn find_subscriptions(
 ) -> Result<Vec<Subscription>, StoreError> {
     let rows = subscription::Entity::find()
         .filter(pair_condition(
+            store.backend(),
             subscription::Column::TenantId,
             subscription::Column::SkuId,
             keys,
@@ -226,6 +234,7 @@ pub async fn list_service_plans(
 ) -> Result<Vec<ServicePlan>, StoreError> {
     let rows = service_plan::Entity::find()
         .filter(pair_condition(
+            store.backend(),
             service_plan::Column::TenantId,
             service_plan::Column::SkuId,
             keys,

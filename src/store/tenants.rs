@@ -3,12 +3,15 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 
 use super::connect::Store;
 use super::entities::tenant::{Column, Entity, Model};
 use super::error::StoreError;
+use super::id_lists::uuid_among;
 use super::keyset;
+use super::raw_sql;
 use crate::domain::{Page, PageRequest, Tenant, TenantId, TenantScope};
 
 /// Ordering tag of tenant cursors.
@@ -72,10 +75,16 @@ pub async fn list_tenants(
             false,
         ));
     }
-    let rows = query
+    let query = query
         .order_by_asc(Column::Name)
         .order_by_asc(Column::Id)
-        .limit(page.fetch_limit())
+        .into_query();
+    let rows = Entity::find()
+        .from_raw_sql(raw_sql::limited(
+            store.backend(),
+            &query,
+            page.fetch_limit(),
+        ))
         .all(store.db())
         .await?;
     Ok(Page::from_overfetched(
@@ -118,7 +127,11 @@ pub async fn find_tenants(
 ) -> Result<Vec<Tenant>, StoreError> {
     let rows = Entity::find()
         .filter(scoped(scope))
-        .filter(Column::Id.is_in(ids.iter().map(|id| id.uuid())))
+        .filter(uuid_among(
+            store.backend(),
+            Column::Id,
+            ids.iter().map(|id| id.uuid()),
+        ))
         .all(store.db())
         .await?;
     Ok(rows.into_iter().map(to_domain).collect())

@@ -16,7 +16,9 @@ use uuid::Uuid;
 use super::connect::Store;
 use super::entities::{user, user_allocation, user_license, user_license_assignment};
 use super::error::StoreError;
+use super::id_lists::uuid_among;
 use super::keyset;
+use super::raw_sql;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{
     ContactId, ManagerContact, Page, PageRequest, SkuId, TenantId, TenantScope, User, UserDetails,
@@ -378,7 +380,8 @@ pub(crate) async fn find_dated_users(
     scope: &TenantScope,
     ids: &[UserId],
 ) -> Result<Vec<(User, Option<chrono::NaiveDate>)>, StoreError> {
-    let select = with_last_seen(among(user::Entity::find(), scope, ids)).into_query();
+    let select =
+        with_last_seen(among(user::Entity::find(), store.backend(), scope, ids)).into_query();
     select_dated_on(store.db(), &select).await
 }
 
@@ -457,14 +460,21 @@ pub(crate) fn to_active(u: &User) -> user::ActiveModel {
 /// Narrows `select` to the users among `ids` in a tenant of `scope`.
 fn among(
     select: sea_orm::Select<user::Entity>,
+    backend: DatabaseBackend,
     scope: &TenantScope,
     ids: &[UserId],
 ) -> sea_orm::Select<user::Entity> {
-    let select = select.filter(user::Column::Id.is_in(ids.iter().map(|id| id.uuid())));
+    let select = select.filter(uuid_among(
+        backend,
+        user::Column::Id,
+        ids.iter().map(|id| id.uuid()),
+    ));
     match scope {
-        TenantScope::Only(tenants) => {
-            select.filter(user::Column::TenantId.is_in(tenants.iter().map(|t| t.uuid())))
-        }
+        TenantScope::Only(tenants) => select.filter(uuid_among(
+            backend,
+            user::Column::TenantId,
+            tenants.iter().map(|t| t.uuid()),
+        )),
         TenantScope::All => select,
     }
 }
@@ -481,6 +491,7 @@ pub async fn find_user_details(
             .select_only()
             .columns(DETAIL_COLUMNS)
             .column_as(Expr::cust(LAST_SEEN_SQL), "last_seen_at"),
+        store.backend(),
         scope,
         ids,
     );
@@ -495,7 +506,7 @@ pub async fn find_user_summaries(
     scope: &TenantScope,
     ids: &[UserId],
 ) -> Result<Vec<UserSummary>, StoreError> {
-    select_summaries(store, among(summaries(), scope, ids)).await
+    select_summaries(store, among(summaries(), store.backend(), scope, ids)).await
 }
 
 pub(crate) fn sort_column(sort: &UserSort) -> user::Column {
@@ -820,9 +831,9 @@ pub async fn list_user_pages(
     if parents.len() == 1 {
         let select = select
             .order_by(sort, order.clone())
-            .order_by(user::Column::Id, order)
-            .limit(limit);
-        let rows = store.db().query_all(&select.into_query()).await?;
+            .order_by(user::Column::Id, order);
+        let statement = raw_sql::limited(store.backend(), &select.into_query(), limit);
+        let rows = store.db().query_all_raw(statement).await?;
         let page = pages.entry(*first_parent).or_default();
         for row in &rows {
             page.push(row, query.with_managers)?;

@@ -401,6 +401,12 @@ impl TestApp {
 
     /// POSTs a query with variables and returns the whole JSON response.
     pub(crate) async fn post(&self, query: &str, variables: Value) -> Value {
+        serde_json::from_str(&self.post_text(query, variables).await).unwrap()
+    }
+
+    /// POSTs a query with variables and returns the response's text, keys in the order the
+    /// server wrote them.
+    pub(crate) async fn post_text(&self, query: &str, variables: Value) -> String {
         let response = self
             .client
             .post(self.url("/graphql"))
@@ -409,7 +415,7 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
+        response.text().await.unwrap()
     }
 
     /// POSTs a query that must succeed and returns its `data`.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, Object};
 
 use super::user::PageRelations;
@@ -90,8 +90,45 @@ impl UserTotal {
     }
 }
 
+/// A user's place in a list, sealed into its cursor only when the response shows it (an edge's
+/// `cursor`, `pageInfo`'s `startCursor` and `endCursor`): a page that asks for neither seals
+/// nothing, where sealing every edge's cursor was a few percent of a page's CPU.
+pub struct UserCursor {
+    cursors: Arc<Cursors>,
+    sort: UserSort,
+    user: Arc<UserSummary>,
+}
+
+impl UserCursor {
+    /// The cursor of `user` in a list ordered by `sort`.
+    pub fn new(cursors: Arc<Cursors>, sort: UserSort, user: Arc<UserSummary>) -> Self {
+        UserCursor {
+            cursors,
+            sort,
+            user,
+        }
+    }
+}
+
+impl CursorType for UserCursor {
+    type Error = &'static str;
+
+    /// Never called: `after` arrives as a string and [`Cursors::page_request`] opens it.
+    fn decode_cursor(_: &str) -> Result<Self, Self::Error> {
+        Err("user cursors are opened by Cursors::page_request")
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.cursors.encode(
+            self.sort.tag(),
+            self.sort.key_of(&self.user),
+            self.user.id.uuid(),
+        )
+    }
+}
+
 /// A page of users.
-pub type UserConnection = Connection<String, UserObject, UserTotal>;
+pub type UserConnection = Connection<UserCursor, UserObject, UserTotal>;
 
 /// Builds a user connection from a page.
 pub fn user_connection(
@@ -101,7 +138,7 @@ pub fn user_connection(
     filter: Arc<UserFilter>,
     sort: UserSort,
     has_previous_page: bool,
-    cursors: &Cursors,
+    cursors: &Arc<Cursors>,
 ) -> UserConnection {
     let mut connection = Connection::with_additional_fields(
         has_previous_page,
@@ -113,7 +150,7 @@ pub fn user_connection(
         },
     );
     connection.edges.extend(page.items.into_iter().map(|user| {
-        let cursor = cursors.encode(sort.tag(), sort.key_of(&user), user.id.uuid());
+        let cursor = UserCursor::new(cursors.clone(), sort, user.clone());
         Edge::new(cursor, UserObject::in_page(user, relations.clone()))
     }));
     connection

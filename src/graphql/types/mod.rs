@@ -25,6 +25,7 @@ pub mod subscription;
 pub mod tenant;
 pub mod user;
 pub mod user_history;
+mod user_values;
 
 pub use allocation_rule::{AllocationRuleObject, UserAllocationObject};
 pub use commerce::{CommerceSubscriptionObject, SkuBilling};

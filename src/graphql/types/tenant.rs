@@ -191,7 +191,7 @@ pub(crate) async fn user_list(
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<UserConnection> {
-    let cursors = pagination::cursors(ctx)?;
+    let cursors = pagination::cursor_keys(ctx)?;
     let page = cursors.page_request(sort.tag(), first, after)?;
     let has_previous = page.after.is_some();
     let filter = Arc::new(filter);

@@ -22,13 +22,17 @@ use crate::domain::{
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::store::users::UserParent;
 
+/// A user of a tenant, as the API returns it: a selection of plain values becomes the response
+/// in one pass ([`super::user_values`]), any other resolves field by field ([`UserFields`]).
+pub struct UserObject(pub(super) UserFields);
+
 /// A user of a tenant: the summary every list and lookup reads, and the other columns when they
 /// are already at hand. The fields a summary lacks load the other columns of every user of the
 /// request that asks for them in one statement.
-pub struct UserObject {
-    summary: Arc<UserSummary>,
+pub struct UserFields {
+    pub(super) summary: Arc<UserSummary>,
     details: Option<Arc<UserDetails>>,
-    relations: Option<Arc<PageRelations>>,
+    pub(super) relations: Option<Arc<PageRelations>>,
 }
 
 /// The relations a selection asks of a page of users, read for the whole page before its users
@@ -53,31 +57,33 @@ pub struct PageRelations {
 impl UserObject {
     /// A user read as a summary.
     pub fn summary(summary: Arc<UserSummary>) -> UserObject {
-        UserObject {
+        UserObject(UserFields {
             summary,
             details: None,
             relations: None,
-        }
+        })
     }
 
     /// A user of a page whose relations were read ahead.
     pub fn in_page(summary: Arc<UserSummary>, relations: Arc<PageRelations>) -> UserObject {
-        UserObject {
+        UserObject(UserFields {
             summary,
             details: None,
             relations: Some(relations),
-        }
+        })
     }
 
     /// A user whose columns are all at hand.
     pub fn full(user: &User) -> UserObject {
-        UserObject {
+        UserObject(UserFields {
             summary: Arc::new(user.summary()),
             details: Some(Arc::new(user.details())),
             relations: None,
-        }
+        })
     }
+}
 
+impl UserFields {
     /// The relation `pick` selects from the page's relations, when it was read ahead.
     fn read_ahead<'a, T>(&'a self, pick: impl FnOnce(&'a PageRelations) -> Option<T>) -> Option<T> {
         self.relations.as_deref().and_then(pick)
@@ -209,7 +215,7 @@ macro_rules! text_fields {
         ];
 
         #[Object(name = "User")]
-        impl UserObject {
+        impl UserFields {
             /// Graph object id (GUID).
             async fn id(&self) -> ID {
                 ID(self.summary.id.to_string())

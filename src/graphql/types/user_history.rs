@@ -7,7 +7,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, Object};
 use chrono::NaiveDate;
 
-use super::connection::{UserConnection, UserTotal};
+use super::connection::{UserConnection, UserCursor, UserTotal};
 use super::{Date, UserObject, loaders};
 use crate::domain::user_version::{self, FieldChange, UserVersion};
 use crate::domain::{Page, TenantId, UserFilter, UserId, UserSort};
@@ -195,10 +195,10 @@ pub(crate) async fn users_as_of(
         found.has_next_page,
         UserTotal::as_of(tenant_id, Arc::new(filter), as_of),
     );
+    let cursors = pagination::cursor_keys(ctx)?;
     connection.edges.extend(found.items.iter().map(|user| {
-        let object = UserObject::full(user);
-        let cursor = cursors.encode(sort.tag(), sort.key_of(&user.summary()), user.id.uuid());
-        Edge::new(cursor, object)
+        let cursor = UserCursor::new(cursors.clone(), sort, Arc::new(user.summary()));
+        Edge::new(cursor, UserObject::full(user))
     }));
     Ok(connection)
 }
