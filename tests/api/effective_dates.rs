@@ -6,6 +6,7 @@
 //! imported today); the changes go through the API.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -15,6 +16,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use tenantgraph::domain::{ImportTrigger, RunStatus};
+use tenantgraph::importer::Importer;
 use tenantgraph::store::entities::{
     allocation_configuration, allocation_history, allocation_override, allocation_override_share,
     allocation_rule, audit_log, cost_group, import_run, license_history, license_price,
@@ -566,22 +568,7 @@ async fn a_future_override_is_scheduled_and_applies_once_its_day_is_imported() {
         let importer = importer_for(&app.store, &sim).await;
         let today = Utc::now().date_naive();
         let tomorrow = today + Duration::days(1);
-        let import = |date: NaiveDate| {
-            let importer = importer.clone();
-            async move {
-                let summary = importer
-                    .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
-                    .await
-                    .unwrap();
-                assert!(
-                    summary
-                        .runs
-                        .iter()
-                        .all(|r| r.status == RunStatus::Succeeded),
-                    "{summary:?}"
-                );
-            }
-        };
+        let import = |date: NaiveDate| import_as_of(&importer, date);
         import(today).await;
         let db = store_db(&app.store).await;
         let user = first_present_user(&db, tenant).await;
@@ -908,15 +895,7 @@ async fn scheduled_cost_group_changes_are_made_by_the_import_of_their_day() {
         let importer = importer_for(&app.store, &sim).await;
         let today = Utc::now().date_naive();
         let tomorrow = today + Duration::days(1);
-        let import = |date: NaiveDate| {
-            let importer = importer.clone();
-            async move {
-                importer
-                    .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
-                    .await
-                    .unwrap();
-            }
-        };
+        let import = |date: NaiveDate| import_as_of(&importer, date);
         import(today).await;
         let mut ids = Vec::new();
         for name in ["A", "B", "C"] {
@@ -1111,6 +1090,21 @@ async fn a_backdated_sku_rule_places_users_only_on_the_days_they_held_the_sku() 
     }
 }
 
+/// Imports every tenant of `importer`'s simulator as of `date`; each run must succeed.
+async fn import_as_of(importer: &Arc<Importer>, date: NaiveDate) {
+    let summary = importer
+        .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
+        .await
+        .unwrap();
+    assert!(
+        summary
+            .runs
+            .iter()
+            .all(|r| r.status == RunStatus::Succeeded),
+        "{summary:?}"
+    );
+}
+
 /// The present user of `tenant` with the lowest id.
 async fn first_present_user(db: &sea_orm::DatabaseConnection, tenant: Uuid) -> Uuid {
     user::Entity::find()
@@ -1198,16 +1192,8 @@ async fn the_license_day_counts_each_commit_keeps_equal_a_count_of_all_history()
         let importer = importer_for(&app.store, &sim).await;
         let today = Utc::now().date_naive();
         let import = |day: u32, date: NaiveDate| {
-            let importer = importer.clone();
-            let sim = &sim;
-            async move {
-                sim.set_day(day);
-                let summary = importer
-                    .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
-                    .await
-                    .unwrap();
-                assert_eq!(summary.runs[0].status, RunStatus::Succeeded, "{summary:?}");
-            }
+            sim.set_day(day);
+            import_as_of(&importer, date)
         };
         let t = tenant.to_string();
         import(0, today - Duration::days(20)).await;
@@ -1286,16 +1272,7 @@ async fn changes_for_a_later_day_can_target_a_cost_group_created_for_that_day() 
         let importer = importer_for(&app.store, &sim).await;
         let today = Utc::now().date_naive();
         let tomorrow = today + Duration::days(1);
-        let import = |date: NaiveDate| {
-            let importer = importer.clone();
-            async move {
-                let summary = importer
-                    .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
-                    .await
-                    .unwrap();
-                assert_eq!(summary.runs[0].status, RunStatus::Succeeded, "{summary:?}");
-            }
-        };
+        let import = |date: NaiveDate| import_as_of(&importer, date);
         import(today).await;
         let user = first_present_user(&store_db(&app.store).await, tenant).await;
         let t = tenant.to_string();
