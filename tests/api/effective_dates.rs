@@ -6,7 +6,6 @@
 //! imported today); the changes go through the API.
 
 use std::str::FromStr;
-use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -15,8 +14,6 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde_json::{Value, json};
-use tenantgraph::domain::{ImportTrigger, RunStatus};
-use tenantgraph::importer::Importer;
 use tenantgraph::store::entities::{
     allocation_configuration, allocation_history, allocation_override, allocation_override_share,
     allocation_rule, audit_log, cost_group, import_run, license_history, license_price,
@@ -24,7 +21,7 @@ use tenantgraph::store::entities::{
 };
 use uuid::Uuid;
 
-use crate::importer::{importer_for, simulator, store_db};
+use crate::importer::{import_as_of, importer_for, simulator, store_db};
 use crate::support::{Backend, TestApp, backends, first_error_code};
 
 const CHARGEBACK: &str = r#"query($t: ID!, $m: String!) { tenant(id: $t) { chargeback(month: $m) {
@@ -1088,21 +1085,6 @@ async fn a_backdated_sku_rule_places_users_only_on_the_days_they_held_the_sku() 
             .unwrap();
         assert_eq!(ended, 0);
     }
-}
-
-/// Imports every tenant of `importer`'s simulator as of `date`; each run must succeed.
-async fn import_as_of(importer: &Arc<Importer>, date: NaiveDate) {
-    let summary = importer
-        .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
-        .await
-        .unwrap();
-    assert!(
-        summary
-            .runs
-            .iter()
-            .all(|r| r.status == RunStatus::Succeeded),
-        "{summary:?}"
-    );
 }
 
 /// The present user of `tenant` with the lowest id.

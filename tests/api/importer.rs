@@ -66,6 +66,21 @@ pub(crate) fn settings_for(sim: &RunningSimulator) -> Settings {
     }
 }
 
+/// Imports every tenant of `importer`'s simulator as of `date`; each run must succeed.
+pub(crate) async fn import_as_of(importer: &Arc<Importer>, date: chrono::NaiveDate) {
+    let summary = importer
+        .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
+        .await
+        .unwrap();
+    assert!(
+        summary
+            .runs
+            .iter()
+            .all(|r| r.status == RunStatus::Succeeded),
+        "{summary:?}"
+    );
+}
+
 pub(crate) async fn importer_for(store: &Store, sim: &RunningSimulator) -> Arc<Importer> {
     Importer::new(
         store.clone(),

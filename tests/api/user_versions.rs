@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
-use tenantgraph::domain::{ImportTrigger, RunStatus, TenantId};
+use tenantgraph::domain::TenantId;
 use tenantgraph::importer::Importer;
 use tenantgraph::simulator::RunningSimulator;
 
-use crate::importer::{importer_for, simulator, store_db};
+use crate::importer::{import_as_of, importer_for, simulator, store_db};
 use crate::support::{Backend, TestApp, backends, first_error_code};
 
 /// The fields compared between a snapshot and a version.
@@ -34,17 +34,7 @@ async fn import_day(
     date: NaiveDate,
 ) {
     sim.set_day(index as u32 * 10);
-    let summary = importer
-        .run_all_as_of(ImportTrigger::Cli, None, None, Some(date))
-        .await
-        .unwrap();
-    assert!(
-        summary
-            .runs
-            .iter()
-            .all(|r| r.status == RunStatus::Succeeded),
-        "{summary:?}"
-    );
+    import_as_of(importer, date).await;
 }
 
 /// Every user of `tenant` as `users` shows them now, deleted ones included: id → fields.
