@@ -33,6 +33,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     request_seconds: HistogramVec,
     batch_size: HistogramVec,
+    read_cache: IntCounterVec,
     statements: IntCounter,
     statement_errors: IntCounter,
     statement_seconds: Histogram,
@@ -90,6 +91,13 @@ impl Metrics {
             ]),
             &["loader"],
         )?;
+        let read_cache = IntCounterVec::new(
+            Opts::new(
+                "read_cache_lookups_total",
+                "Reads looked up among those kept across query operations, by read and outcome",
+            ),
+            &["read", "outcome"],
+        )?;
         let statements = IntCounter::new("db_statements_total", "SQL statements executed")?;
         let statement_errors =
             IntCounter::new("db_statement_errors_total", "SQL statements that failed")?;
@@ -110,6 +118,7 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
         registry.register(Box::new(batch_size.clone()))?;
+        registry.register(Box::new(read_cache.clone()))?;
         registry.register(Box::new(statements.clone()))?;
         registry.register(Box::new(statement_errors.clone()))?;
         registry.register(Box::new(statement_seconds.clone()))?;
@@ -123,6 +132,7 @@ impl Metrics {
             requests,
             request_seconds,
             batch_size,
+            read_cache,
             statements,
             statement_errors,
             statement_seconds,
@@ -196,6 +206,13 @@ impl Metrics {
         self.batch_size
             .with_label_values(&[loader])
             .observe(keys as f64);
+    }
+
+    /// Records a lookup of `read` (`tenant`, `user_page`) among the reads kept across query
+    /// operations: found (`hit`) or not.
+    pub fn record_read_cache(&self, read: &'static str, hit: bool) {
+        let outcome = if hit { "hit" } else { "miss" };
+        self.read_cache.with_label_values(&[read, outcome]).inc();
     }
 
     /// Records one executed SQL statement.

@@ -29,6 +29,8 @@ pub struct ApiSettings {
     pub apq_cache_size: usize,
     /// When set, only these operations run.
     pub trusted_documents: Option<TrustedDocuments>,
+    /// Bytes of reads kept across query operations while the store's data is unchanged; 0: off.
+    pub read_cache_bytes: u64,
     /// Request rates allowed per caller.
     pub rate_limits: RateLimits,
     /// How long a WebSocket connection may stay without `connection_init`.
@@ -56,6 +58,7 @@ impl ApiSettings {
             timeout,
             apq_cache_size,
             trusted_documents,
+            read_cache_bytes,
         } = graphql;
         ApiSettings {
             limits,
@@ -67,6 +70,7 @@ impl ApiSettings {
             cors_origins: http.cors_origins,
             apq_cache_size,
             trusted_documents,
+            read_cache_bytes,
             rate_limits,
             ws_init_timeout: http.ws_init_timeout,
             trusted_proxies: http.trusted_proxies,

@@ -58,6 +58,9 @@ pub struct GraphqlSection {
     pub graphql_apq_cache_size: usize,
     /// A persisted query manifest (JSON); when set, only its operations run.
     pub graphql_trusted_documents: Option<String>,
+    /// Memory for reads kept across query operations (pages of users, tenants), in MiB,
+    /// served while the store's data is unchanged; 0 turns the cache off.
+    pub graphql_read_cache_mb: u64,
 }
 
 impl Default for GraphqlSection {
@@ -81,6 +84,7 @@ impl Default for GraphqlSection {
             graphql_suggestions: None,
             graphql_apq_cache_size: 1_000,
             graphql_trusted_documents: None,
+            graphql_read_cache_mb: 64,
         }
     }
 }
@@ -100,6 +104,8 @@ pub struct GraphqlSettings {
     pub apq_cache_size: usize,
     /// When set, only these operations run.
     pub trusted_documents: Option<TrustedDocuments>,
+    /// Bytes of reads kept across query operations; 0: off.
+    pub read_cache_bytes: u64,
 }
 
 impl GraphqlSection {
@@ -174,6 +180,7 @@ impl GraphqlSection {
             timeout: Duration::from_millis(self.graphql_timeout_ms),
             apq_cache_size: self.graphql_apq_cache_size,
             trusted_documents,
+            read_cache_bytes: self.graphql_read_cache_mb.saturating_mul(1 << 20),
         })
     }
 }

@@ -22,6 +22,7 @@ use crate::domain::{
     TenantId, TenantScope, UserDetails, UserFilter, UserId, UserSummary,
 };
 use crate::graphql::error::ApiError;
+use crate::graphql::read_cache::{RequestVersion, Versioned};
 use crate::metrics::Metrics;
 use crate::store::allocation::{self, PriceEntry};
 use crate::store::chargeback::{self, MonthCharge};
@@ -44,6 +45,7 @@ pub struct Source {
     store: Store,
     scope: TenantScope,
     metrics: Arc<Metrics>,
+    reads: Option<Arc<RequestReads>>,
 }
 
 impl Source {
@@ -87,8 +89,23 @@ impl Loader<TenantId> for TenantById {
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Arc<Tenant>>, LoadError> {
         self.0.batch("tenant_by_id", keys.len());
-        let rows = tenants::find_tenants(&self.0.store, &self.0.scope, keys).await?;
-        Ok(index_by(rows, |t| t.id))
+        let load = |keys: Vec<TenantId>| async move {
+            let rows = tenants::find_tenants(&self.0.store, &self.0.scope, &keys).await?;
+            Ok(index_by(rows, |t| t.id))
+        };
+        let Some(reads) = &self.0.reads else {
+            return load(keys.to_vec()).await;
+        };
+        // Out of scope is unknown, before anything kept is looked at.
+        let keys: Vec<TenantId> = keys
+            .iter()
+            .copied()
+            .filter(|&id| self.0.scope.allows(id))
+            .collect();
+        const TENANT_BYTES: u64 = 1_024;
+        reads
+            .through(|s| &s.tenants, "tenant", TENANT_BYTES, &keys, load)
+            .await
     }
 }
 
@@ -220,11 +237,22 @@ impl Loader<TenantId> for CountsOfTenant {
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, TenantCounts>, LoadError> {
         self.0.batch("counts_of_tenant", keys.len());
-        let mut found = aggregates::find_tenant_counts(&self.0.store, keys).await?;
-        Ok(keys
-            .iter()
-            .map(|k| (*k, found.remove(k).unwrap_or_default()))
-            .collect())
+        let load = |keys: Vec<TenantId>| async move {
+            let mut found = aggregates::find_tenant_counts(&self.0.store, &keys).await?;
+            Ok(keys
+                .iter()
+                .map(|k| (*k, found.remove(k).unwrap_or_default()))
+                .collect())
+        };
+        match &self.0.reads {
+            Some(reads) => {
+                const COUNTS_BYTES: u64 = 128;
+                reads
+                    .through(|s| &s.counts, "counts", COUNTS_BYTES, keys, load)
+                    .await
+            }
+            None => load(keys.to_vec()).await,
+        }
     }
 }
 
@@ -490,6 +518,164 @@ pub struct LoadedUserPage {
     pub page: Page<Arc<UserSummary>>,
     /// The distinct managers of the page's users by id (see [`UserListQuery::with_managers`]).
     pub managers: HashMap<UserId, Arc<UserSummary>>,
+}
+
+/// The relations a selection asks of a page of users, read for the whole page before its users
+/// resolve. A user's field then finds its value here instead of asking a DataLoader once per
+/// user. `None` means the selection did not ask for that relation: the field loads it itself.
+#[derive(Default)]
+pub struct PageRelations {
+    /// The managers found, by id.
+    pub managers: Option<HashMap<UserId, Arc<UserSummary>>>,
+    /// The licenses of each user.
+    pub licenses: Option<HashMap<UserId, Vec<Arc<AssignedLicense>>>>,
+    /// How each user's licenses are assigned.
+    pub assignments: Option<HashMap<UserId, Vec<Arc<LicenseAssignment>>>>,
+    /// The subscriptions the licenses are drawn from.
+    pub subscriptions: Option<HashMap<(TenantId, SkuId), Arc<Subscription>>>,
+    /// The columns beyond the summary of the page's users.
+    pub details: Option<HashMap<UserId, Arc<UserDetails>>>,
+    /// The stored allocation of each user (users without one are unallocated).
+    pub allocations: Option<HashMap<UserId, Arc<UserAllocation>>>,
+}
+
+/// Which relations of a page's users a selection asks for: what [`PageRelations`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ReadAhead {
+    /// The columns beyond the summary.
+    pub details: bool,
+    /// The managers.
+    pub managers: bool,
+    /// The licenses.
+    pub licenses: bool,
+    /// The subscriptions of the licenses.
+    pub subscriptions: bool,
+    /// The license assignments.
+    pub assignments: bool,
+    /// The stored allocations.
+    pub allocations: bool,
+}
+
+/// A page of a user list with what its selection read ahead, as kept across requests.
+#[derive(Clone)]
+pub struct KeptUserPage {
+    /// The page as loaded.
+    pub loaded: LoadedUserPage,
+    /// What the selection read ahead for its users.
+    pub relations: Arc<PageRelations>,
+}
+
+impl KeptUserPage {
+    /// Roughly the bytes the page holds: what the read cache weighs it by.
+    pub fn estimated_bytes(&self) -> u64 {
+        const SUMMARY: usize = 640;
+        const DETAILS: usize = 1_024;
+        const LICENSE: usize = 160;
+        const SUBSCRIPTION: usize = 512;
+        let r = &self.relations;
+        let count = |n: Option<usize>| n.unwrap_or(0);
+        let licenses = count(r.licenses.as_ref().map(|l| l.values().map(Vec::len).sum()));
+        let assignments = count(
+            r.assignments
+                .as_ref()
+                .map(|a| a.values().map(Vec::len).sum()),
+        );
+        let bytes = (self.loaded.page.items.len() + self.loaded.managers.len()) * SUMMARY
+            + count(r.details.as_ref().map(HashMap::len)) * DETAILS
+            + (licenses + assignments) * LICENSE
+            + count(r.subscriptions.as_ref().map(HashMap::len)) * SUBSCRIPTION
+            + count(r.allocations.as_ref().map(HashMap::len)) * LICENSE;
+        bytes as u64
+    }
+}
+
+/// Reads kept across the query operations of this process (see
+/// [`crate::graphql::read_cache`]).
+pub struct SharedReads {
+    tenants: Versioned<TenantId, Arc<Tenant>>,
+    counts: Versioned<TenantId, TenantCounts>,
+    user_pages: Versioned<(UserPageKey, ReadAhead), KeptUserPage>,
+}
+
+impl SharedReads {
+    /// Empty, for about `bytes` of reads: a sixteenth for tenants, a sixty-fourth for their
+    /// counts, the rest for user pages.
+    pub fn new(bytes: u64) -> Self {
+        SharedReads {
+            tenants: Versioned::new(bytes / 16),
+            counts: Versioned::new(bytes / 64),
+            user_pages: Versioned::new(bytes - bytes / 16 - bytes / 64),
+        }
+    }
+}
+
+/// What one query operation takes from, and gives to, the [`SharedReads`]: all under one
+/// version of the store's data, read at its first kept read.
+pub struct RequestReads {
+    shared: Arc<SharedReads>,
+    version: RequestVersion,
+    metrics: Arc<Metrics>,
+}
+
+impl RequestReads {
+    /// The values of `keys` from the kept reads `pick` chooses (named `read` in the metrics)
+    /// where they are kept at this request's version, the others from `load`, which are then
+    /// kept (about `bytes` each).
+    async fn through<K, V, Fut>(
+        &self,
+        pick: fn(&SharedReads) -> &Versioned<K, V>,
+        read: &'static str,
+        bytes: u64,
+        keys: &[K],
+        load: impl FnOnce(Vec<K>) -> Fut,
+    ) -> Result<HashMap<K, V>, LoadError>
+    where
+        K: Eq + std::hash::Hash + Clone,
+        V: Clone,
+        Fut: std::future::Future<Output = Result<HashMap<K, V>, LoadError>>,
+    {
+        let Some(version) = self.version.get().await else {
+            return load(keys.to_vec()).await;
+        };
+        let kept = pick(&self.shared);
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            let value = kept.get(key, version);
+            self.metrics.record_read_cache(read, value.is_some());
+            match value {
+                Some(value) => {
+                    found.insert(key.clone(), value);
+                }
+                None => missing.push(key.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            for (key, value) in load(missing).await? {
+                kept.insert(key.clone(), version.clone(), value.clone(), bytes);
+                found.insert(key, value);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The page `key` with `ahead` read, if it is kept at this request's version.
+    pub async fn user_page(&self, key: &UserPageKey, ahead: ReadAhead) -> Option<KeptUserPage> {
+        let version = self.version.get().await?;
+        let kept = self.shared.user_pages.get(&(key.clone(), ahead), version);
+        self.metrics.record_read_cache("user_page", kept.is_some());
+        kept
+    }
+
+    /// Keeps `page`, read by this request, for later requests at this request's version.
+    pub async fn keep_user_page(&self, key: UserPageKey, ahead: ReadAhead, page: KeptUserPage) {
+        if let Some(version) = self.version.get().await {
+            let bytes = page.estimated_bytes();
+            self.shared
+                .user_pages
+                .insert((key, ahead), version.clone(), page, bytes);
+        }
+    }
 }
 
 loader!(
@@ -884,6 +1070,8 @@ where
 pub struct Loaders {
     /// The store, for root fields that page or count directly.
     pub store: Store,
+    /// Reads kept across requests, for a query operation when the cache is on.
+    pub reads: Option<Arc<RequestReads>>,
     /// Tenants the request may see.
     pub scope: TenantScope,
     /// See [`TenantById`].
@@ -1002,15 +1190,30 @@ where
 }
 
 impl Loaders {
-    /// Fresh loaders for one request that sees `scope`.
-    pub fn new(store: Store, scope: TenantScope, metrics: Arc<Metrics>) -> Loaders {
+    /// Fresh loaders for one request that sees `scope`; with `shared`, a query operation's,
+    /// which takes what it can from the reads kept across requests and keeps what it reads.
+    pub fn new(
+        store: Store,
+        scope: TenantScope,
+        metrics: Arc<Metrics>,
+        shared: Option<Arc<SharedReads>>,
+    ) -> Loaders {
+        let reads = shared.map(|shared| {
+            Arc::new(RequestReads {
+                shared,
+                version: RequestVersion::new(store.clone()),
+                metrics: metrics.clone(),
+            })
+        });
         let source = Source {
             store: store.clone(),
             scope: scope.clone(),
             metrics,
+            reads: reads.clone(),
         };
         Loaders {
             store,
+            reads,
             scope,
             tenant: cached(TenantById(source.clone())),
             user: cached(UserById(source.clone())),

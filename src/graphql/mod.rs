@@ -14,6 +14,7 @@ pub mod operation_span;
 pub mod pagination;
 pub mod persisted;
 pub mod query;
+pub mod read_cache;
 pub mod response_order;
 pub mod schema;
 pub mod subscription;
@@ -53,6 +54,8 @@ pub struct ApiExecutor {
     heavy: Arc<heavy::HeavyWork>,
     persisted: Arc<persisted::PersistedDocuments>,
     cursors: Arc<pagination::Cursors>,
+    /// Reads kept across query operations; `None` when the read cache is off.
+    shared_reads: Option<Arc<loaders::SharedReads>>,
     timeout: Duration,
     inactive_days: types::optimization::InactiveDays,
     webhook_keys: mutation::WebhookKeys,
@@ -97,6 +100,8 @@ impl ApiExecutor {
                 api.trusted_documents.as_ref(),
             )),
             cursors: Arc::new(cursors),
+            shared_reads: (api.read_cache_bytes > 0)
+                .then(|| Arc::new(loaders::SharedReads::new(api.read_cache_bytes))),
             timeout: api.timeout,
             inactive_days: types::optimization::InactiveDays(api.inactive_days),
             webhook_keys: mutation::WebhookKeys::default(),
@@ -118,13 +123,24 @@ impl ApiExecutor {
     }
 
     /// The request with what its resolvers read: the principal, loaders confined to the
-    /// principal's tenant scope, the importer, the limits and the runner of heavy work.
-    fn with_principal(&self, request: Request, principal: Principal) -> Request {
+    /// principal's tenant scope (sharing reads across requests when it is a query), the
+    /// importer, the limits and the runner of heavy work.
+    fn with_principal(
+        &self,
+        request: Request,
+        principal: Principal,
+        operation: Option<OperationType>,
+    ) -> Request {
+        let shared_reads = match operation {
+            Some(OperationType::Query) => self.shared_reads.clone(),
+            _ => None,
+        };
         request
             .data(Loaders::new(
                 self.store.clone(),
                 principal.scope.clone(),
                 self.metrics.clone(),
+                shared_reads,
             ))
             .data(principal)
             .data(self.importer.clone())
@@ -157,14 +173,19 @@ impl ApiExecutor {
         if read_only && operation == Some(OperationType::Mutation) {
             return Err(TransportRefusal::MutationOverGet);
         }
-        Ok(self.run(request, principal).await)
+        Ok(self.run(request, principal, operation).await)
     }
 
     /// Runs one admitted query or mutation for `principal`, cancelled after the timeout, with
     /// panics turned into errors and the errors capped.
-    async fn run(&self, mut request: Request, principal: Principal) -> Response {
+    async fn run(
+        &self,
+        mut request: Request,
+        principal: Principal,
+        operation: Option<OperationType>,
+    ) -> Response {
         let order = response_order::SelectionOrder::of(&mut request);
-        let request = self.with_principal(request, principal);
+        let request = self.with_principal(request, principal, operation);
         // Dropping the future on timeout cancels the resolvers and the statements they await.
         let mut response = match tokio::time::timeout(
             self.timeout,
@@ -238,13 +259,13 @@ impl Executor for ApiExecutor {
         if operation != Some(OperationType::Subscription) {
             let executor = self.clone();
             return Box::pin(futures_util::stream::once(async move {
-                executor.run(request, principal).await
+                executor.run(request, principal, operation).await
             }));
         }
         let guard = self.guard.clone();
         let order = response_order::SelectionOrder::of(&mut request);
         let span = operation_span::subscription_span(&mut request);
-        let request = self.with_principal(request, principal);
+        let request = self.with_principal(request, principal, operation);
         let stream = Executor::execute_stream(&self.schema, request, session_data);
         let stream = AssertUnwindSafe(stream)
             .catch_unwind()

@@ -10,6 +10,7 @@ use sea_orm::{
     DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+use super::data_version::{self, DataVersion, SqliteWatch};
 use super::error::StoreError;
 use crate::config::store::StoreSettings;
 
@@ -78,6 +79,8 @@ pub struct Store {
     /// On a file-backed SQLite store, the one connection every write transaction of this
     /// process runs on, opened at the first (see [`Store::begin_write`]).
     writer: Arc<tokio::sync::OnceCell<DatabaseConnection>>,
+    /// On a file-backed SQLite store, the connection that watches its data version.
+    sqlite_watch: Arc<SqliteWatch>,
     observer: Option<StatementObserver>,
 }
 
@@ -108,6 +111,7 @@ impl Store {
             db: open_pool(settings, max, settings.acquire_timeout, observer.clone()).await?,
             settings: settings.clone(),
             writer: Arc::default(),
+            sqlite_watch: Arc::default(),
             observer,
         })
     }
@@ -116,6 +120,31 @@ impl Store {
     /// [`StoreSettings::masked_url`]).
     pub fn url(&self) -> &str {
         &self.settings.url
+    }
+
+    /// The version of the data committed now; `None` on an in-memory SQLite store, which has
+    /// none (see [`super::data_version`]).
+    pub async fn data_version(&self) -> Result<Option<DataVersion>, StoreError> {
+        match self.backend() {
+            DatabaseBackend::Postgres => data_version::of_postgres(&self.db).await,
+            DatabaseBackend::Sqlite if !is_in_memory(&self.settings) => {
+                let report = |statement: &sea_orm::Statement, elapsed, failed| {
+                    if let Some(observer) = &self.observer {
+                        observer(&ExecutedStatement {
+                            statement,
+                            elapsed,
+                            failed,
+                        });
+                    }
+                };
+                let version = self
+                    .sqlite_watch
+                    .version(&self.settings.url, report)
+                    .await?;
+                Ok(Some(version))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The SeaORM connection, for the store's own modules.

@@ -12,6 +12,7 @@ pub mod chargeback;
 pub(crate) mod closed_months;
 pub mod commerce;
 pub mod connect;
+pub mod data_version;
 pub mod entities;
 pub mod error;
 pub mod exports;
@@ -36,6 +37,7 @@ mod transaction;
 pub mod users;
 
 pub use connect::{StatementObserver, Store};
+pub use data_version::DataVersion;
 pub use error::StoreError;
 
 /// Applies every pending migration to `store`, then counts the license history of the tenants

@@ -386,7 +386,7 @@ async fn the_tenant_list_reads_the_same_statements_for_10_and_500_users_and_coun
     for backend in backends() {
         let mut runs = Vec::new();
         for users in [10, 500] {
-            let app = TestApp::empty(backend).await;
+            let app = TestApp::uncached(backend).await;
             for _ in 0..3 {
                 replace_tenant(&app.store, &big_tenant(users), Utc::now())
                     .await

@@ -582,7 +582,7 @@ async fn a_reorder_must_list_each_rule_of_the_tenant_once() {
 #[tokio::test]
 async fn allocations_of_a_users_page_take_the_same_statements_for_10_and_100_users() {
     for backend in backends() {
-        let app = TestApp::demo(backend).await;
+        let app = TestApp::demo_uncached(backend).await;
         let d = demo();
         for (group, department) in [("Sales", "Sales"), ("Finance", "Finance")] {
             create(

@@ -829,7 +829,7 @@ async fn priced_snapshot(
 #[tokio::test]
 async fn statements_per_chargeback_are_the_same_for_10_and_600_users() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
+        let app = TestApp::uncached(backend).await;
         let month = chrono::Utc::now().format("%Y-%m").to_string();
         let mut counts = Vec::new();
         for n in [10, 600] {

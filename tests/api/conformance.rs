@@ -30,7 +30,7 @@ fn personal_texts(node: &Value) -> Vec<String> {
 #[tokio::test]
 async fn users_page_cursors_show_no_name_or_upn_and_still_page_at_the_same_cost() {
     for backend in backends() {
-        let app = TestApp::demo(backend).await;
+        let app = TestApp::demo_uncached(backend).await;
         let tenant = demo_data()[0].0.tenant.id.to_string();
         for order in ["DISPLAY_NAME", "USER_PRINCIPAL_NAME"] {
             let mut after = Value::Null;

@@ -226,7 +226,7 @@ async fn unreachable_shadowed_and_overlapping_rules_get_their_verdicts_and_count
 #[tokio::test]
 async fn reading_the_diagnostics_of_every_rule_takes_the_same_statements_for_4_and_16_rules() {
     for backend in backends() {
-        let app = TestApp::demo(backend).await;
+        let app = TestApp::demo_uncached(backend).await;
         let d = demo();
         let (department, country) = department_and_country(&d);
         four_rules(&app, &d, &department, &country).await;

@@ -41,6 +41,7 @@ mod overrides;
 mod persisted;
 mod prices;
 mod rate_limits;
+mod read_cache;
 mod reads;
 mod secrets;
 mod security;

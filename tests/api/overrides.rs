@@ -394,7 +394,7 @@ async fn the_override_of_a_deleted_user_can_be_cleared() {
 #[tokio::test]
 async fn members_of_every_group_take_one_statement_for_pages_and_one_for_counts() {
     for backend in backends() {
-        let app = TestApp::demo(backend).await;
+        let app = TestApp::demo_uncached(backend).await;
         let d = demo(0);
         for (i, user) in d.users.iter().take(12).enumerate() {
             pin(&app, &d.tenant, user, &d.groups[i % 3]).await;

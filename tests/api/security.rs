@@ -649,6 +649,16 @@ async fn principals_scoped_to_one_tenant_see_and_change_nothing_of_another() {
         let b_audit_before = call(&app, Some(&admin), audit_of_b, json!({ "t": b.tenant }))
             .await
             .1;
+        // The admin reads everything of both tenants first, so that reads kept across
+        // operations (the read cache) hold B's data when the scoped principals ask.
+        for (path, query, _) in READS {
+            for side in [&a, &b] {
+                let mut variables = vars(side);
+                variables["r"] = entity_representations(side);
+                let (status, body) = call(&app, Some(&admin), query, variables).await;
+                assert_eq!(status, 200, "admin {path}: {body}");
+            }
+        }
 
         let principals = [
             (

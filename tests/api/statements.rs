@@ -1,4 +1,5 @@
 //! SQL statements per request stay constant in the page size (DataLoaders batch every relation).
+//! Counted without the read cache, which `read_cache.rs` counts with.
 
 use crate::support::snapshot::{TenantSnapshot, replace_tenant};
 use chrono::{SubsecRound, Utc};
@@ -192,7 +193,7 @@ const USERS_PAGE: &str = r#"query($id: ID!, $first: Int) { tenant(id: $id) { nam
 #[tokio::test]
 async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
+        let app = TestApp::uncached(backend).await;
         let snapshot = big_tenant(600);
         replace_tenant(&app.store, &snapshot, Utc::now())
             .await
@@ -279,7 +280,7 @@ async fn statements_per_users_page_are_the_same_for_10_and_500_users() {
 #[tokio::test]
 async fn fields_beyond_a_users_summary_take_one_more_statement_for_any_page_size() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
+        let app = TestApp::uncached(backend).await;
         let mut snapshot = big_tenant(600);
         for (i, user) in snapshot.users.iter_mut().enumerate() {
             user.city = Some(format!("City {i:05}"));
@@ -333,7 +334,7 @@ async fn fields_beyond_a_users_summary_take_one_more_statement_for_any_page_size
 #[tokio::test]
 async fn nested_user_lists_under_many_parents_share_one_statement() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
+        let app = TestApp::uncached(backend).await;
         let snapshot = big_tenant(200);
         replace_tenant(&app.store, &snapshot, Utc::now())
             .await

@@ -226,6 +226,16 @@ impl TestApp {
         TestApp::start(backend, importer, test_api(), auth).await
     }
 
+    /// Starts a server on an empty, migrated database without the read cache: every operation
+    /// reads the store, so statement counts are the same for a first and a repeated read.
+    pub(crate) async fn uncached(backend: Backend) -> TestApp {
+        let api = ApiSettings {
+            read_cache_bytes: 0,
+            ..test_api()
+        };
+        TestApp::start(backend, None, api, AuthSettings::none()).await
+    }
+
     /// Starts a server on an empty, migrated database with these API settings (limits,
     /// introspection, CORS).
     pub(crate) async fn with_api(backend: Backend, api: ApiSettings) -> TestApp {
@@ -377,6 +387,13 @@ impl TestApp {
     /// Starts a server on the demo data set.
     pub(crate) async fn demo(backend: Backend) -> TestApp {
         let app = TestApp::empty(backend).await;
+        demo::seed(&app.store).await;
+        app
+    }
+
+    /// The demo data on a server without the read cache (see [`TestApp::uncached`]).
+    pub(crate) async fn demo_uncached(backend: Backend) -> TestApp {
+        let app = TestApp::uncached(backend).await;
         demo::seed(&app.store).await;
         app
     }

@@ -20,7 +20,7 @@ use crate::domain::{
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::ids::parse_id;
-use crate::graphql::loaders::{LoadedUserPage, UserPageKey};
+use crate::graphql::loaders::{KeptUserPage, LoadedUserPage, ReadAhead, UserPageKey};
 use crate::graphql::pagination;
 use crate::store::users::{UserListQuery, UserParent};
 
@@ -209,9 +209,24 @@ pub(crate) async fn user_list(
     let wants_page = ["edges", "nodes", "pageInfo"]
         .iter()
         .any(|field| look.field(field).exists());
+    let l = loaders(ctx)?;
+    let ahead = read_ahead(&look);
+    let shared = l.reads.as_ref().filter(|_| wants_page);
+    if let Some(reads) = shared
+        && let Some(kept) = reads.user_page(&key, ahead).await
+    {
+        return Ok(user_connection(
+            kept.loaded.page,
+            kept.relations,
+            parent,
+            filter,
+            sort,
+            has_previous,
+            cursors,
+        ));
+    }
     let loaded = if wants_page {
-        loaders(ctx)?
-            .user_pages
+        l.user_pages
             .load_one(key.clone())
             .await?
             .unwrap_or_default()
@@ -219,7 +234,14 @@ pub(crate) async fn user_list(
         LoadedUserPage::default()
     };
     let managers = key.query.with_managers.then_some(&loaded.managers);
-    let relations = read_page_relations(ctx, &loaded.page.items, managers).await?;
+    let relations = read_page_relations(ctx, &loaded.page.items, managers, ahead).await?;
+    if let Some(reads) = shared {
+        let kept = KeptUserPage {
+            loaded: loaded.clone(),
+            relations: relations.clone(),
+        };
+        reads.keep_user_page(key, ahead, kept).await;
+    }
     Ok(user_connection(
         loaded.page,
         relations,
@@ -245,6 +267,19 @@ fn node_selects(look: &Lookahead<'_>, path: &[&str]) -> bool {
         })
 }
 
+/// Which relations of each user of a connection the selection asks for.
+fn read_ahead(look: &Lookahead<'_>) -> ReadAhead {
+    let selects = |path: &[&str]| node_selects(look, path);
+    ReadAhead {
+        details: DETAIL_FIELDS.iter().any(|field| selects(&[field])),
+        managers: selects(&["manager"]),
+        licenses: selects(&["licenses"]),
+        subscriptions: selects(&["licenses", "subscription"]),
+        assignments: selects(&["licenseAssignments"]) || selects(&["licenses", "assignedBy"]),
+        allocations: selects(&["allocation"]),
+    }
+}
+
 /// Reads what the selection asks of every user on a page (manager, licenses, their SKUs, license
 /// assignments, allocation) with one `load_many` per relation, so that each user's field then
 /// finds its value in [`PageRelations`] instead of waiting on a batch of its own or asking a
@@ -256,15 +291,14 @@ async fn read_page_relations(
     ctx: &Context<'_>,
     users: &[Arc<UserSummary>],
     managers: Option<&HashMap<UserId, Arc<UserSummary>>>,
+    ahead: ReadAhead,
 ) -> ApiResult<Arc<PageRelations>> {
     if users.is_empty() {
         return Ok(Arc::default());
     }
-    let look = ctx.look_ahead();
-    let selects = |path: &[&str]| node_selects(&look, path);
     let l = loaders(ctx)?;
     let details = async {
-        if !DETAIL_FIELDS.iter().any(|field| selects(&[field])) {
+        if !ahead.details {
             return Ok(None);
         }
         Ok::<_, ApiError>(Some(
@@ -272,7 +306,7 @@ async fn read_page_relations(
         ))
     };
     let managers = async {
-        if !selects(&["manager"]) {
+        if !ahead.managers {
             return Ok(None);
         }
         if let Some(found) = managers {
@@ -285,12 +319,12 @@ async fn read_page_relations(
         Ok::<_, ApiError>(Some(l.user.load_many(ids).await?))
     };
     let licenses = async {
-        if !selects(&["licenses"]) {
+        if !ahead.licenses {
             return Ok((None, None));
         }
         let found = l.licenses.load_many(users.iter().map(|u| u.id)).await?;
         let mut subscriptions = None;
-        if selects(&["licenses", "subscription"]) {
+        if ahead.subscriptions {
             let skus: HashSet<(TenantId, SkuId)> = found
                 .values()
                 .flatten()
@@ -301,7 +335,7 @@ async fn read_page_relations(
         Ok::<_, ApiError>((Some(found), subscriptions))
     };
     let assignments = async {
-        if !selects(&["licenseAssignments"]) && !selects(&["licenses", "assignedBy"]) {
+        if !ahead.assignments {
             return Ok(None);
         }
         Ok::<_, ApiError>(Some(
@@ -311,7 +345,7 @@ async fn read_page_relations(
         ))
     };
     let allocations = async {
-        if !selects(&["allocation"]) {
+        if !ahead.allocations {
             return Ok(None);
         }
         Ok::<_, ApiError>(Some(

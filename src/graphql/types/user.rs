@@ -1,6 +1,5 @@
 //! `User`: an Entra user with their manager, direct reports and licenses.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
@@ -16,10 +15,11 @@ use super::{
 use crate::domain::allocation::UserAllocation;
 use crate::domain::user::EXTENSION_ATTRIBUTES;
 use crate::domain::{
-    AssignedLicense, LicenseAssignment, ManagerContact, SkuId, Subscription, TenantId, User,
-    UserDetails, UserFilter, UserId, UserSort, UserSummary,
+    AssignedLicense, LicenseAssignment, ManagerContact, Subscription, User, UserDetails,
+    UserFilter, UserSort, UserSummary,
 };
 use crate::graphql::error::{ApiError, ApiResult};
+pub use crate::graphql::loaders::PageRelations;
 use crate::store::users::UserParent;
 
 /// A user of a tenant, as the API returns it: a selection of plain values becomes the response
@@ -33,25 +33,6 @@ pub struct UserFields {
     pub(super) summary: Arc<UserSummary>,
     details: Option<Arc<UserDetails>>,
     pub(super) relations: Option<Arc<PageRelations>>,
-}
-
-/// The relations a selection asks of a page of users, read for the whole page before its users
-/// resolve. A user's field then finds its value here instead of asking a DataLoader once per
-/// user. `None` means the selection did not ask for that relation: the field loads it itself.
-#[derive(Default)]
-pub struct PageRelations {
-    /// The managers found, by id.
-    pub managers: Option<HashMap<UserId, Arc<UserSummary>>>,
-    /// The licenses of each user.
-    pub licenses: Option<HashMap<UserId, Vec<Arc<AssignedLicense>>>>,
-    /// How each user's licenses are assigned.
-    pub assignments: Option<HashMap<UserId, Vec<Arc<LicenseAssignment>>>>,
-    /// The subscriptions the licenses are drawn from.
-    pub subscriptions: Option<HashMap<(TenantId, SkuId), Arc<Subscription>>>,
-    /// The columns beyond the summary of the page's users.
-    pub details: Option<HashMap<UserId, Arc<UserDetails>>>,
-    /// The stored allocation of each user (users without one are unallocated).
-    pub allocations: Option<HashMap<UserId, Arc<UserAllocation>>>,
 }
 
 impl UserObject {

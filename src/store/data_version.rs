@@ -1,0 +1,169 @@
+//! The version of the committed data: two equal versions see the same data, so what was read
+//! under one version answers again for as long as the store reports that version (the API's
+//! read cache, `graphql::read_cache`).
+//!
+//! - PostgreSQL: the current snapshot (`pg_current_snapshot()`: its `xmin`, `xmax` and the
+//!   transactions in progress). Two equal snapshots count the same transactions as committed.
+//!   Any transaction that writes, in any process, takes a transaction id and so moves the
+//!   snapshot; reads move nothing.
+//! - SQLite on a file: `PRAGMA data_version` of a connection kept for this alone, which never
+//!   writes: the number moves whenever any other connection, of this process or another,
+//!   commits. The connection's number in this process is part of the version, so a connection
+//!   opened again after an error never repeats an old version.
+//! - In-memory SQLite has no version: there is one connection, and a connection's own commits
+//!   do not move its `data_version`.
+//!
+//! A version taken before a read and kept with what the read saw is safe: a commit between
+//! the two moves every later version away from the kept one, so such a read is never served.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sea_orm::sqlx::{ConnectOptions, Connection};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
+use tokio::sync::Mutex;
+
+use super::error::StoreError;
+
+/// What the store's committed data is at one moment (see the module's documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataVersion(Arc<Repr>);
+
+#[derive(Debug, PartialEq, Eq)]
+enum Repr {
+    /// `pg_current_snapshot()` as text.
+    Snapshot(String),
+    /// The watching connection's number in this process and its `data_version`.
+    Sqlite { connection: u64, data_version: i64 },
+}
+
+#[cfg(test)]
+impl DataVersion {
+    /// A version of no store, for tests of what keeps versions.
+    pub(crate) fn for_tests(data_version: i64) -> Self {
+        DataVersion(Arc::new(Repr::Sqlite {
+            connection: u64::MAX,
+            data_version,
+        }))
+    }
+}
+
+const SNAPSHOT_SQL: &str = "SELECT pg_current_snapshot()::text AS version";
+const DATA_VERSION_SQL: &str = "PRAGMA data_version";
+
+/// The SQLite connection that watches `data_version`, opened at the first version asked for.
+#[derive(Default)]
+pub(crate) struct SqliteWatch {
+    open: Mutex<Option<(u64, SqliteConnection)>>,
+    opened: std::sync::atomic::AtomicU64,
+}
+
+impl SqliteWatch {
+    /// The watching connection's number and its `data_version`, its statement handed to
+    /// `report` with how long it took and whether it failed. A failed connection is closed,
+    /// and the next call opens another under a new number.
+    pub(crate) async fn version(
+        &self,
+        url: &str,
+        report: impl FnOnce(&Statement, std::time::Duration, bool),
+    ) -> Result<DataVersion, StoreError> {
+        let mut open = self.open.lock().await;
+        if open.is_none() {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Unavailable(format!("data version: {e}")))?
+                .read_only(true)
+                .create_if_missing(false);
+            let connection = options
+                .connect()
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("data version: {e}")))?;
+            let number = self
+                .opened
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            *open = Some((number, connection));
+        }
+        let Some((number, connection)) = open.as_mut() else {
+            unreachable!("opened above")
+        };
+        let started = Instant::now();
+        let read = sea_orm::sqlx::query_scalar::<_, i64>(DATA_VERSION_SQL)
+            .fetch_one(&mut *connection)
+            .await;
+        report(
+            &Statement::from_string(DatabaseBackend::Sqlite, DATA_VERSION_SQL),
+            started.elapsed(),
+            read.is_err(),
+        );
+        match read {
+            Ok(data_version) => Ok(DataVersion(Arc::new(Repr::Sqlite {
+                connection: *number,
+                data_version,
+            }))),
+            Err(err) => {
+                if let Some((_, connection)) = open.take() {
+                    let _ = connection.close().await;
+                }
+                Err(StoreError::Unavailable(format!("data version: {err}")))
+            }
+        }
+    }
+}
+
+/// PostgreSQL's version: its current snapshot.
+pub(crate) async fn of_postgres(
+    db: &DatabaseConnection,
+) -> Result<Option<DataVersion>, StoreError> {
+    let statement = Statement::from_string(DatabaseBackend::Postgres, SNAPSHOT_SQL);
+    let Some(row) = db.query_one_raw(statement).await? else {
+        return Ok(None);
+    };
+    let version: String = row.try_get("", "version")?;
+    Ok(Some(DataVersion(Arc::new(Repr::Snapshot(version)))))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::store::StoreSettings;
+    use crate::store::Store;
+
+    async fn file_store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("v.db").display());
+        let store = Store::connect(&StoreSettings::for_url(&url), None)
+            .await
+            .unwrap();
+        crate::store::migrate(&store).await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_commit_on_sqlite_moves_the_version_and_a_read_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file_store(&dir).await;
+        let before = store.data_version().await.unwrap().unwrap();
+        store
+            .execute_raw("SELECT COUNT(*) FROM tenants")
+            .await
+            .unwrap();
+        assert_eq!(store.data_version().await.unwrap().unwrap(), before);
+        store
+            .execute_raw("CREATE TABLE scratch (x INTEGER)")
+            .await
+            .unwrap();
+        let after = store.data_version().await.unwrap().unwrap();
+        assert_ne!(after, before);
+        // Another process's store on the same file moves it too.
+        let other = file_store(&dir).await;
+        other.execute_raw("DROP TABLE scratch").await.unwrap();
+        assert_ne!(store.data_version().await.unwrap().unwrap(), after);
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_store_has_no_version() {
+        let store = Store::connect(&StoreSettings::for_url("sqlite::memory:"), None)
+            .await
+            .unwrap();
+        assert_eq!(store.data_version().await.unwrap(), None);
+    }
+}
