@@ -58,7 +58,7 @@ pub struct GraphqlSection {
     pub graphql_apq_cache_size: usize,
     /// A persisted query manifest (JSON); when set, only its operations run.
     pub graphql_trusted_documents: Option<String>,
-    /// Memory for reads kept across query operations (pages of users, tenants), in MiB,
+    /// Memory for reads kept across query operations (pages of users, tenants, counts), in MiB,
     /// served while the store's data is unchanged; 0 turns the cache off.
     pub graphql_read_cache_mb: u64,
 }

@@ -52,6 +52,50 @@ impl Source {
     fn batch(&self, loader: &'static str, keys: usize) {
         self.metrics.record_batch(loader, keys);
     }
+
+    /// The values of `keys`: from the reads kept across requests that `pick` chooses (named
+    /// `read` in the metrics) where this request may use them and they are kept at its
+    /// version, the others from `load`, which are then kept (about `weigh(value)` bytes each).
+    async fn through<K, V, Fut>(
+        &self,
+        pick: fn(&SharedReads) -> &Versioned<K, V>,
+        read: &'static str,
+        weigh: fn(&V) -> u64,
+        keys: &[K],
+        load: impl FnOnce(Vec<K>) -> Fut,
+    ) -> Result<HashMap<K, V>, LoadError>
+    where
+        K: Eq + std::hash::Hash + Clone,
+        V: Clone,
+        Fut: std::future::Future<Output = Result<HashMap<K, V>, LoadError>>,
+    {
+        let Some(reads) = &self.reads else {
+            return load(keys.to_vec()).await;
+        };
+        let Some(version) = reads.version.get().await else {
+            return load(keys.to_vec()).await;
+        };
+        let kept = pick(&reads.shared);
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            let value = kept.get(key, version);
+            self.metrics.record_read_cache(read, value.is_some());
+            match value {
+                Some(value) => {
+                    found.insert(key.clone(), value);
+                }
+                None => missing.push(key.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            for (key, value) in load(missing).await? {
+                kept.insert(key.clone(), version.clone(), value.clone(), weigh(&value));
+                found.insert(key, value);
+            }
+        }
+        Ok(found)
+    }
 }
 
 fn index_by<K, V>(values: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Arc<V>>
@@ -93,18 +137,14 @@ impl Loader<TenantId> for TenantById {
             let rows = tenants::find_tenants(&self.0.store, &self.0.scope, &keys).await?;
             Ok(index_by(rows, |t| t.id))
         };
-        let Some(reads) = &self.0.reads else {
-            return load(keys.to_vec()).await;
-        };
         // Out of scope is unknown, before anything kept is looked at.
         let keys: Vec<TenantId> = keys
             .iter()
             .copied()
             .filter(|&id| self.0.scope.allows(id))
             .collect();
-        const TENANT_BYTES: u64 = 1_024;
-        reads
-            .through(|s| &s.tenants, "tenant", TENANT_BYTES, &keys, load)
+        self.0
+            .through(|s| &s.tenants, "tenant", |_| 1_024, &keys, load)
             .await
     }
 }
@@ -222,8 +262,14 @@ impl Loader<TenantId> for SubscriptionsOfTenant {
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
         self.0.batch("subscriptions_of_tenant", keys.len());
-        let rows = subscriptions::list_subscriptions_of_tenants(&self.0.store, keys).await?;
-        Ok(group_by(keys, rows, |s| s.tenant_id))
+        let load = |keys: Vec<TenantId>| async move {
+            let rows = subscriptions::list_subscriptions_of_tenants(&self.0.store, &keys).await?;
+            Ok(group_by(&keys, rows, |s| s.tenant_id))
+        };
+        let weigh = |subs: &Self::Value| 512 * (subs.len() as u64 + 1);
+        self.0
+            .through(|s| &s.subscriptions, "subscriptions", weigh, keys, load)
+            .await
     }
 }
 
@@ -244,15 +290,9 @@ impl Loader<TenantId> for CountsOfTenant {
                 .map(|k| (*k, found.remove(k).unwrap_or_default()))
                 .collect())
         };
-        match &self.0.reads {
-            Some(reads) => {
-                const COUNTS_BYTES: u64 = 128;
-                reads
-                    .through(|s| &s.counts, "counts", COUNTS_BYTES, keys, load)
-                    .await
-            }
-            None => load(keys.to_vec()).await,
-        }
+        self.0
+            .through(|s| &s.counts, "counts", |_| 128, keys, load)
+            .await
     }
 }
 
@@ -268,11 +308,16 @@ impl Loader<(TenantId, SkuId)> for HoldersOfSku {
         keys: &[(TenantId, SkuId)],
     ) -> Result<HashMap<(TenantId, SkuId), u64>, LoadError> {
         self.0.batch("holders_of_sku", keys.len());
-        let mut found = aggregates::find_sku_holders(&self.0.store, keys).await?;
-        Ok(keys
-            .iter()
-            .map(|k| (*k, found.remove(k).unwrap_or(0)))
-            .collect())
+        let load = |keys: Vec<(TenantId, SkuId)>| async move {
+            let mut found = aggregates::find_sku_holders(&self.0.store, &keys).await?;
+            Ok(keys
+                .iter()
+                .map(|k| (*k, found.remove(k).unwrap_or(0)))
+                .collect())
+        };
+        self.0
+            .through(|s| &s.sku_holders, "sku_holders", |_| 64, keys, load)
+            .await
     }
 }
 
@@ -594,17 +639,24 @@ impl KeptUserPage {
 pub struct SharedReads {
     tenants: Versioned<TenantId, Arc<Tenant>>,
     counts: Versioned<TenantId, TenantCounts>,
+    subscriptions: Versioned<TenantId, Vec<Arc<Subscription>>>,
+    sku_holders: Versioned<(TenantId, SkuId), u64>,
+    user_counts: Versioned<UserCountKey, u64>,
     user_pages: Versioned<(UserPageKey, ReadAhead), KeptUserPage>,
 }
 
 impl SharedReads {
-    /// Empty, for about `bytes` of reads: a sixteenth for tenants, a sixty-fourth for their
-    /// counts, the rest for user pages.
+    /// Empty, for about `bytes` of reads: a sixteenth each for tenants and their subscriptions,
+    /// a sixty-fourth each for the counts, the rest for pages of users.
     pub fn new(bytes: u64) -> Self {
+        let (sixteenth, sixty_fourth) = (bytes / 16, bytes / 64);
         SharedReads {
-            tenants: Versioned::new(bytes / 16),
-            counts: Versioned::new(bytes / 64),
-            user_pages: Versioned::new(bytes - bytes / 16 - bytes / 64),
+            tenants: Versioned::new(sixteenth),
+            counts: Versioned::new(sixty_fourth),
+            subscriptions: Versioned::new(sixteenth),
+            sku_holders: Versioned::new(sixty_fourth),
+            user_counts: Versioned::new(sixty_fourth),
+            user_pages: Versioned::new(bytes - 2 * sixteenth - 3 * sixty_fourth),
         }
     }
 }
@@ -618,47 +670,6 @@ pub struct RequestReads {
 }
 
 impl RequestReads {
-    /// The values of `keys` from the kept reads `pick` chooses (named `read` in the metrics)
-    /// where they are kept at this request's version, the others from `load`, which are then
-    /// kept (about `bytes` each).
-    async fn through<K, V, Fut>(
-        &self,
-        pick: fn(&SharedReads) -> &Versioned<K, V>,
-        read: &'static str,
-        bytes: u64,
-        keys: &[K],
-        load: impl FnOnce(Vec<K>) -> Fut,
-    ) -> Result<HashMap<K, V>, LoadError>
-    where
-        K: Eq + std::hash::Hash + Clone,
-        V: Clone,
-        Fut: std::future::Future<Output = Result<HashMap<K, V>, LoadError>>,
-    {
-        let Some(version) = self.version.get().await else {
-            return load(keys.to_vec()).await;
-        };
-        let kept = pick(&self.shared);
-        let mut found = HashMap::with_capacity(keys.len());
-        let mut missing = Vec::new();
-        for key in keys {
-            let value = kept.get(key, version);
-            self.metrics.record_read_cache(read, value.is_some());
-            match value {
-                Some(value) => {
-                    found.insert(key.clone(), value);
-                }
-                None => missing.push(key.clone()),
-            }
-        }
-        if !missing.is_empty() {
-            for (key, value) in load(missing).await? {
-                kept.insert(key.clone(), version.clone(), value.clone(), bytes);
-                found.insert(key, value);
-            }
-        }
-        Ok(found)
-    }
-
     /// The page `key` with `ahead` read, if it is kept at this request's version.
     pub async fn user_page(&self, key: &UserPageKey, ahead: ReadAhead) -> Option<KeptUserPage> {
         let version = self.version.get().await?;
@@ -743,27 +754,32 @@ impl Loader<UserCountKey> for UserCounts {
     type Error = LoadError;
     async fn load(&self, keys: &[UserCountKey]) -> Result<HashMap<UserCountKey, u64>, LoadError> {
         self.0.batch("user_counts", keys.len());
-        let mut groups: HashMap<(u8, Arc<UserFilter>), Vec<UserParent>> = HashMap::new();
-        for key in keys {
-            groups
-                .entry((key.parent.kind(), key.filter.clone()))
-                .or_default()
-                .push(key.parent);
-        }
-        let mut out = HashMap::with_capacity(keys.len());
-        for ((_, filter), parents) in groups {
-            let counts = users::count_user_lists(&self.0.store, &parents, &filter).await?;
-            for (parent, n) in counts {
-                out.insert(
-                    UserCountKey {
-                        parent,
-                        filter: filter.clone(),
-                    },
-                    n,
-                );
+        let load = |keys: Vec<UserCountKey>| async move {
+            let mut groups: HashMap<(u8, Arc<UserFilter>), Vec<UserParent>> = HashMap::new();
+            for key in keys {
+                groups
+                    .entry((key.parent.kind(), key.filter.clone()))
+                    .or_default()
+                    .push(key.parent);
             }
-        }
-        Ok(out)
+            let mut out = HashMap::new();
+            for ((_, filter), parents) in groups {
+                let counts = users::count_user_lists(&self.0.store, &parents, &filter).await?;
+                for (parent, n) in counts {
+                    out.insert(
+                        UserCountKey {
+                            parent,
+                            filter: filter.clone(),
+                        },
+                        n,
+                    );
+                }
+            }
+            Ok(out)
+        };
+        self.0
+            .through(|s| &s.user_counts, "user_counts", |_| 256, keys, load)
+            .await
     }
 }
 

@@ -12,7 +12,8 @@ use crate::support::snapshot::replace_tenant;
 use crate::support::{TestApp, backends};
 
 const PAGE: &str = r#"query($id: ID!) { tenant(id: $id) { name userCount
-    users(first: 20) { edges { node { id displayName department manager { displayName }
+    subscriptions { skuPartNumber assigned holders: unassigned }
+    users(first: 20) { totalCount edges { node { id displayName department manager { displayName }
       licenses { subscription { skuPartNumber } } allocation { source } } } } } }"#;
 
 fn first_user(body: &Value) -> &Value {
@@ -62,6 +63,11 @@ async fn a_repeated_page_costs_one_statement_and_another_process_s_import_is_see
             .unwrap();
         snapshot.users[0].display_name = "Aaron Renamed".into();
         snapshot.users[0].department = Some("Legal".into());
+        let mut added = snapshot.users[1].clone();
+        added.id = tenantgraph::domain::UserId(uuid::Uuid::new_v4());
+        added.display_name = "Zoe Added".into();
+        added.user_principal_name = "zoe.added@big.example".into();
+        snapshot.users.push(added);
         replace_tenant(&other, &snapshot, Utc::now()).await.unwrap();
         other.close().await.unwrap();
 
@@ -69,6 +75,9 @@ async fn a_repeated_page_costs_one_statement_and_another_process_s_import_is_see
         let user = first_user(&after);
         assert_eq!(user["displayName"], "Aaron Renamed", "{backend:?}: {after}");
         assert_eq!(user["department"], "Legal");
+        let tenant = &after["data"]["tenant"];
+        assert_eq!(tenant["userCount"], 51, "{backend:?}: {after}");
+        assert_eq!(tenant["users"]["totalCount"], 51);
         assert_eq!(after_count, first_count, "{backend:?}");
         assert_eq!(
             fewest_statements_repeated(&app, &vars, &after).await,
