@@ -8,7 +8,9 @@
 #      the runs cannot change it), OUT (default /tmp/sbs), ROUNDS (q1: 4, q2: 3), SECS (12),
 #      CONC (1,8,32), RECREATE=1 rebuilds the database; setup.sh's TENANTS, USERS, SEED;
 #      TG_SSLMODE (disable: plain text over loopback, as PostGraphile's driver connects; prefer:
-#      TLS, which sqlx negotiates unasked).
+#      TLS, which sqlx negotiates unasked); TENANTGRAPH_GRAPHQL_READ_CACHE_MB=0 runs tenantgraph
+#      without its read cache, so that every request reads the store (Q1 repeats one page, which
+#      the cache otherwise answers after one statement).
 # Not in CI: it installs wrk (Debian) and PostGraphile 5.1.5 with Node 22 (npm, into this
 # directory's node_modules) on first use, and a run takes 10 to 20 minutes.
 set -euo pipefail

@@ -273,11 +273,12 @@ impl Store {
             .collect()
     }
 
-    /// Closes the pool (and the write transactions' connection).
+    /// Closes the pool (and the write transactions' and the data version's connections).
     pub async fn close(self) -> Result<(), StoreError> {
         if let Some(writer) = self.writer.get() {
             writer.clone().close().await?;
         }
+        self.sqlite_watch.close().await?;
         self.db.close().await?;
         Ok(())
     }

@@ -63,33 +63,34 @@ pub(crate) struct SqliteWatch {
 impl SqliteWatch {
     /// The watching connection's number and its `data_version`, its statement handed to
     /// `report` with how long it took and whether it failed. A failed connection is closed,
-    /// and the next call opens another under a new number.
+    /// and the next call opens another under a new number, so no version repeats.
     pub(crate) async fn version(
         &self,
         url: &str,
         report: impl FnOnce(&Statement, std::time::Duration, bool),
     ) -> Result<DataVersion, StoreError> {
         let mut open = self.open.lock().await;
-        if open.is_none() {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Unavailable(format!("data version: {e}")))?
-                .read_only(true)
-                .create_if_missing(false);
-            let connection = options
-                .connect()
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("data version: {e}")))?;
-            let number = self
-                .opened
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            *open = Some((number, connection));
-        }
-        let Some((number, connection)) = open.as_mut() else {
-            unreachable!("opened above")
+        // Taken out while in use: a call dropped halfway leaves no connection behind, and the
+        // next opens another under a new number.
+        let (number, mut connection) = match open.take() {
+            Some(open) => open,
+            None => {
+                let connection = SqliteConnectOptions::from_str(url)
+                    .map_err(unavailable)?
+                    .read_only(true)
+                    .create_if_missing(false)
+                    .connect()
+                    .await
+                    .map_err(unavailable)?;
+                let number = self
+                    .opened
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (number, connection)
+            }
         };
         let started = Instant::now();
         let read = sea_orm::sqlx::query_scalar::<_, i64>(DATA_VERSION_SQL)
-            .fetch_one(&mut *connection)
+            .fetch_one(&mut connection)
             .await;
         report(
             &Statement::from_string(DatabaseBackend::Sqlite, DATA_VERSION_SQL),
@@ -97,18 +98,32 @@ impl SqliteWatch {
             read.is_err(),
         );
         match read {
-            Ok(data_version) => Ok(DataVersion(Arc::new(Repr::Sqlite {
-                connection: *number,
-                data_version,
-            }))),
+            Ok(data_version) => {
+                *open = Some((number, connection));
+                Ok(DataVersion(Arc::new(Repr::Sqlite {
+                    connection: number,
+                    data_version,
+                })))
+            }
             Err(err) => {
-                if let Some((_, connection)) = open.take() {
-                    let _ = connection.close().await;
-                }
-                Err(StoreError::Unavailable(format!("data version: {err}")))
+                let _ = connection.close().await;
+                Err(unavailable(err))
             }
         }
     }
+
+    /// Closes the watching connection, if open.
+    pub(crate) async fn close(&self) -> Result<(), StoreError> {
+        if let Some((_, connection)) = self.open.lock().await.take() {
+            connection.close().await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}
+
+/// The error of a data version that could not be read on SQLite.
+fn unavailable(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("data version: {err}"))
 }
 
 /// PostgreSQL's version: its current snapshot.
