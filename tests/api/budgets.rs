@@ -305,7 +305,7 @@ async fn the_month_in_progress_is_forecast_to_its_end_at_its_daily_rate() {
 #[tokio::test]
 async fn budgets_cost_the_same_statements_for_eight_groups_and_for_thirteen() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
+        let app = TestApp::uncached(backend).await;
         let s = scenario(&app).await;
         let plain = r#"query($t: ID!, $m: String!) { tenant(id: $t) { costGroups { id name } } }"#;
         let vars = json!({ "t": s.tenant.to_string(), "m": "2025-03" });

@@ -384,7 +384,7 @@ async fn a_cost_groups_csv_creates_a_subtree_updates_by_code_and_refuses_a_bad_f
 #[tokio::test]
 async fn the_mutations_answer_as_the_uploads_do_in_statements_that_do_not_grow_with_the_items() {
     for backend in backends() {
-        let app = TestApp::demo(backend).await;
+        let app = TestApp::demo_uncached(backend).await;
         let d = first_demo();
         let created = app
             .data(

@@ -55,7 +55,7 @@ fn assert_limit(body: &Value, start: &str) {
 #[tokio::test]
 async fn the_ten_alias_preview_of_a_thousand_rules_is_refused_before_it_runs() {
     for backend in backends() {
-        let app = TestApp::demo(backend).await;
+        let app = TestApp::demo_uncached(backend).await;
         let t = crate::support::demo_data()[0].0.tenant.id.to_string();
         let group = app
             .data(CREATE_GROUP, json!({ "t": t, "n": "Everyone" }))

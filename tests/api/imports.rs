@@ -380,7 +380,7 @@ async fn import_status_of_a_tenants_page_costs_the_same_statements_for_3_and_40_
     for backend in backends() {
         let mut counts = Vec::new();
         for n in [3, 40] {
-            let app = TestApp::empty(backend).await;
+            let app = TestApp::uncached(backend).await;
             for (i, id) in tenants(&app.store, n).await.into_iter().enumerate() {
                 run(&app.store, id, None).await;
                 if i % 2 == 0 {

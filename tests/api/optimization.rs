@@ -525,7 +525,7 @@ async fn another_tenants_optimization_and_sign_ins_stay_hidden() {
 #[tokio::test]
 async fn optimization_statements_do_not_grow_with_the_users() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
+        let app = TestApp::uncached(backend).await;
         let (small, _, _) = seed(&app, 5).await;
         let (large, _, _) = seed_with(&app, 6, 300).await;
         let query = r#"query($t: ID!) { tenant(id: $t) { optimization(asOf: "2026-11-30") {

@@ -372,7 +372,7 @@ async fn nested_user_lists_under_many_parents_share_one_statement() {
 #[tokio::test]
 async fn entities_lookup_is_one_statement_per_type() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
+        let app = TestApp::uncached(backend).await;
         let snapshot = big_tenant(50);
         replace_tenant(&app.store, &snapshot, Utc::now())
             .await

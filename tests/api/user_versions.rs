@@ -553,7 +553,7 @@ async fn license_changes_list_what_each_import_saw_with_the_run_that_saw_it() {
 #[tokio::test]
 async fn license_changes_and_user_history_take_as_many_statements_for_a_big_page_as_a_small_one() {
     for backend in backends() {
-        let app = TestApp::empty(backend).await;
+        let app = TestApp::uncached(backend).await;
         let (sim, tenant, _, seen) = three_imports(&app).await;
         let dates = dates();
         let query = r#"query($t: ID!, $from: Date!, $to: Date!, $n: Int!) { tenant(id: $t) {
