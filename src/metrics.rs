@@ -208,8 +208,9 @@ impl Metrics {
             .observe(keys as f64);
     }
 
-    /// Records a lookup of `read` (`tenant`, `user_page`) among the reads kept across query
-    /// operations: found (`hit`) or not.
+    /// Records a lookup of `read` (`tenant`, `counts`, `subscriptions`, `sku_holders`,
+    /// `user_counts`, `user_page`) among the reads kept across query operations: found (`hit`)
+    /// or not.
     pub fn record_read_cache(&self, read: &'static str, hit: bool) {
         let outcome = if hit { "hit" } else { "miss" };
         self.read_cache.with_label_values(&[read, outcome]).inc();

@@ -1,5 +1,8 @@
-//! DataLoaders, created per request so that no rows are cached across callers. Each relation is
-//! fetched in one SQL statement per request, whatever the page size.
+//! DataLoaders, created per request: each relation is fetched in one SQL statement per request,
+//! whatever the page size. A query operation's loaders also take tenants, their counts and
+//! subscriptions, user list counts and pages of users from the reads kept across requests at
+//! the store's data version ([`SharedReads`], [`crate::graphql::read_cache`]); nothing else is
+//! shared between callers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,8 +25,9 @@ use crate::domain::{
     TenantId, TenantScope, UserDetails, UserFilter, UserId, UserSummary,
 };
 use crate::graphql::error::ApiError;
-use crate::graphql::read_cache::{RequestVersion, Versioned};
+use crate::graphql::read_cache::Versioned;
 use crate::metrics::Metrics;
+use crate::store::DataVersion;
 use crate::store::allocation::{self, PriceEntry};
 use crate::store::chargeback::{self, MonthCharge};
 use crate::store::history;
@@ -55,12 +59,13 @@ impl Source {
 
     /// The values of `keys`: from the reads kept across requests that `pick` chooses (named
     /// `read` in the metrics) where this request may use them and they are kept at its
-    /// version, the others from `load`, which are then kept (about `weigh(value)` bytes each).
+    /// version, the others from `load`, which are then kept (about `weigh(key, value)` bytes
+    /// each).
     async fn through<K, V, Fut>(
         &self,
         pick: fn(&SharedReads) -> &Versioned<K, V>,
         read: &'static str,
-        weigh: fn(&V) -> u64,
+        weigh: fn(&K, &V) -> u64,
         keys: &[K],
         load: impl FnOnce(Vec<K>) -> Fut,
     ) -> Result<HashMap<K, V>, LoadError>
@@ -72,9 +77,7 @@ impl Source {
         let Some(reads) = &self.reads else {
             return load(keys.to_vec()).await;
         };
-        let Some(version) = reads.version.get().await else {
-            return load(keys.to_vec()).await;
-        };
+        let version = &reads.version;
         let kept = pick(&reads.shared);
         let mut found = HashMap::with_capacity(keys.len());
         let mut missing = Vec::new();
@@ -90,7 +93,8 @@ impl Source {
         }
         if !missing.is_empty() {
             for (key, value) in load(missing).await? {
-                kept.insert(key.clone(), version.clone(), value.clone(), weigh(&value));
+                let bytes = weigh(&key, &value);
+                kept.insert(key.clone(), version.clone(), value.clone(), bytes);
                 found.insert(key, value);
             }
         }
@@ -144,7 +148,7 @@ impl Loader<TenantId> for TenantById {
             .filter(|&id| self.0.scope.allows(id))
             .collect();
         self.0
-            .through(|s| &s.tenants, "tenant", |_| 1_024, &keys, load)
+            .through(|s| &s.tenants, "tenant", |_, _| 1_024, &keys, load)
             .await
     }
 }
@@ -266,7 +270,7 @@ impl Loader<TenantId> for SubscriptionsOfTenant {
             let rows = subscriptions::list_subscriptions_of_tenants(&self.0.store, &keys).await?;
             Ok(group_by(&keys, rows, |s| s.tenant_id))
         };
-        let weigh = |subs: &Self::Value| 512 * (subs.len() as u64 + 1);
+        let weigh = |_: &TenantId, subs: &Self::Value| 512 * subs.len() as u64;
         self.0
             .through(|s| &s.subscriptions, "subscriptions", weigh, keys, load)
             .await
@@ -291,7 +295,7 @@ impl Loader<TenantId> for CountsOfTenant {
                 .collect())
         };
         self.0
-            .through(|s| &s.counts, "counts", |_| 128, keys, load)
+            .through(|s| &s.counts, "counts", |_, _| 128, keys, load)
             .await
     }
 }
@@ -316,7 +320,7 @@ impl Loader<(TenantId, SkuId)> for HoldersOfSku {
                 .collect())
         };
         self.0
-            .through(|s| &s.sku_holders, "sku_holders", |_| 64, keys, load)
+            .through(|s| &s.sku_holders, "sku_holders", |_, _| 0, keys, load)
             .await
     }
 }
@@ -661,32 +665,39 @@ impl SharedReads {
     }
 }
 
-/// What one query operation takes from, and gives to, the [`SharedReads`]: all under one
-/// version of the store's data, read at its first kept read.
+/// What one query operation takes from, and gives to, the [`SharedReads`]: all at the version
+/// of the store's data read when the operation started.
 pub struct RequestReads {
     shared: Arc<SharedReads>,
-    version: RequestVersion,
+    version: DataVersion,
     metrics: Arc<Metrics>,
 }
 
 impl RequestReads {
     /// The page `key` with `ahead` read, if it is kept at this request's version.
-    pub async fn user_page(&self, key: &UserPageKey, ahead: ReadAhead) -> Option<KeptUserPage> {
-        let version = self.version.get().await?;
-        let kept = self.shared.user_pages.get(&(key.clone(), ahead), version);
+    pub fn user_page(&self, key: &UserPageKey, ahead: ReadAhead) -> Option<KeptUserPage> {
+        let kept = self
+            .shared
+            .user_pages
+            .get(&(key.clone(), ahead), &self.version);
         self.metrics.record_read_cache("user_page", kept.is_some());
         kept
     }
 
     /// Keeps `page`, read by this request, for later requests at this request's version.
-    pub async fn keep_user_page(&self, key: UserPageKey, ahead: ReadAhead, page: KeptUserPage) {
-        if let Some(version) = self.version.get().await {
-            let bytes = page.estimated_bytes();
-            self.shared
-                .user_pages
-                .insert((key, ahead), version.clone(), page, bytes);
-        }
+    pub fn keep_user_page(&self, key: UserPageKey, ahead: ReadAhead, page: KeptUserPage) {
+        let bytes = page.estimated_bytes() + filter_bytes(&key.query.filter);
+        self.shared
+            .user_pages
+            .insert((key, ahead), self.version.clone(), page, bytes);
     }
+}
+
+/// Roughly the bytes of `filter` beyond its fixed size, for weighing the reads it keys.
+fn filter_bytes(filter: &UserFilter) -> u64 {
+    let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+    let ids = filter.user_ids.as_ref().map_or(0, Vec::len) * 16;
+    (text(&filter.search) + text(&filter.department) + text(&filter.user_type) + ids) as u64
 }
 
 loader!(
@@ -778,7 +789,13 @@ impl Loader<UserCountKey> for UserCounts {
             Ok(out)
         };
         self.0
-            .through(|s| &s.user_counts, "user_counts", |_| 256, keys, load)
+            .through(
+                |s| &s.user_counts,
+                "user_counts",
+                |k, _| filter_bytes(&k.filter),
+                keys,
+                load,
+            )
             .await
     }
 }
@@ -1207,17 +1224,18 @@ where
 
 impl Loaders {
     /// Fresh loaders for one request that sees `scope`; with `shared`, a query operation's,
-    /// which takes what it can from the reads kept across requests and keeps what it reads.
+    /// which takes what it can from the reads kept across requests at the store's data version
+    /// read when it started, and keeps what it reads under that version.
     pub fn new(
         store: Store,
         scope: TenantScope,
         metrics: Arc<Metrics>,
-        shared: Option<Arc<SharedReads>>,
+        shared: Option<(Arc<SharedReads>, DataVersion)>,
     ) -> Loaders {
-        let reads = shared.map(|shared| {
+        let reads = shared.map(|(shared, version)| {
             Arc::new(RequestReads {
                 shared,
-                version: RequestVersion::new(store.clone()),
+                version,
                 metrics: metrics.clone(),
             })
         });

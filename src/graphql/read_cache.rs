@@ -1,19 +1,30 @@
 //! Reads kept across requests for as long as the store's data stays as it was when they were
-//! read. The data changes only when an import or a mutation commits, so a dashboard asking
-//! the same page again between two commits is answered from memory after one cheap statement
-//! (the store's [`DataVersion`]) instead of the page's statements.
+//! read. The data changes when an import, a mutation or the service's own bookkeeping (alerts,
+//! webhooks, retention) commits, so a dashboard asking the same page again between two commits
+//! is answered from memory after one cheap statement (the store's [`DataVersion`]) instead of
+//! the page's statements.
 //!
 //! Only query operations use it: a mutation reads what it has just written, and a subscription
-//! outlives any version. Each kept read carries the version taken before it was read, and is
-//! served only to a request that finds the store at that same version (see
-//! [`crate::store::data_version`]): never stale, whatever process committed.
+//! outlives any version. A query operation reads the version when it starts, before any of its
+//! reads; what it reads is kept with that version and served only to an operation that starts
+//! at that same version (see [`crate::store::data_version`]): never stale, whatever process
+//! committed.
 
 use std::hash::Hash;
 use std::sync::Arc;
 
-use tokio::sync::OnceCell;
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{DefaultHashBuilder, OptionsBuilder};
 
 use crate::store::{DataVersion, Store};
+
+/// What an entry costs beyond its estimated size: the cache's own bookkeeping, the version, the
+/// key. An empty read still counts this much.
+const ENTRY_BYTES: u64 = 512;
+
+/// Shards of each cache. quick_cache refuses an entry heavier than one shard can hold, so fewer
+/// shards keep large pages; four still spread the locks of concurrent operations.
+const SHARDS: usize = 4;
 
 /// A read kept with the version it was read under and its estimated size.
 struct Kept<V> {
@@ -28,14 +39,14 @@ struct BySize;
 
 impl<K, V> quick_cache::Weighter<K, Arc<Kept<V>>> for BySize {
     fn weight(&self, _key: &K, kept: &Arc<Kept<V>>) -> u64 {
-        kept.bytes.max(1)
+        kept.bytes
     }
 }
 
 /// Values of `V` by `K`, each kept with its version; at most about `bytes` of them, the least
 /// used given up first.
 pub struct Versioned<K, V> {
-    entries: quick_cache::sync::Cache<K, Arc<Kept<V>>, BySize>,
+    entries: Cache<K, Arc<Kept<V>>, BySize>,
 }
 
 impl<K, V> Versioned<K, V>
@@ -45,11 +56,27 @@ where
 {
     /// An empty cache of about `bytes`.
     pub fn new(bytes: u64) -> Self {
-        // quick_cache sizes its tables from the expected number of entries: a few KiB each.
-        let estimated = usize::try_from(bytes / 4096).unwrap_or(usize::MAX).max(16);
-        Versioned {
-            entries: quick_cache::sync::Cache::with_weighter(estimated, bytes.max(1), BySize),
-        }
+        // quick_cache sizes its tables from the expected number of entries, a few KiB each;
+        // bounded so that a large setting does not allocate them all at the start.
+        let estimated = usize::try_from(bytes / 4096)
+            .unwrap_or(usize::MAX)
+            .clamp(16, 1 << 16);
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(estimated)
+            .weight_capacity(bytes.max(1))
+            .shards(SHARDS)
+            .build();
+        let entries = match options {
+            Ok(options) => Cache::with_options(
+                options,
+                BySize,
+                DefaultHashBuilder::default(),
+                DefaultLifecycle::default(),
+            ),
+            // The builder refuses only a missing capacity, which is always set above.
+            Err(_) => Cache::with_weighter(estimated, bytes.max(1), BySize),
+        };
+        Versioned { entries }
     }
 
     /// The value of `key` read under `version`, if it is kept.
@@ -60,51 +87,30 @@ where
             .map(|kept| kept.value.clone())
     }
 
-    /// Keeps `value`, read under `version`, of about `bytes`. A value larger than the whole
-    /// cache is not kept.
+    /// Keeps `value`, read under `version`, of about `bytes` (plus [`ENTRY_BYTES`]). A value
+    /// heavier than about a quarter of the cache (one shard) is not kept.
     pub fn insert(&self, key: K, version: DataVersion, value: V, bytes: u64) {
         self.entries.insert(
             key,
             Arc::new(Kept {
                 version,
                 value,
-                bytes,
+                bytes: bytes.saturating_add(ENTRY_BYTES),
             }),
         );
     }
 }
 
-/// The store's data version as one request sees it: read once, at the first kept read the
-/// request asks for, and then the same for the whole request.
-pub struct RequestVersion {
-    store: Store,
-    version: OnceCell<Option<DataVersion>>,
-}
-
-impl RequestVersion {
-    /// Nothing read yet.
-    pub fn new(store: Store) -> Self {
-        RequestVersion {
-            store,
-            version: OnceCell::new(),
+/// The store's data version for a query operation starting now, or `None` where the store has
+/// none or it could not be read (the operation then reads everything from the store, as
+/// without a cache).
+pub async fn version_of(store: &Store) -> Option<DataVersion> {
+    match store.data_version().await {
+        Ok(version) => version,
+        Err(err) => {
+            tracing::warn!(error = %err, "data version not read: reading without the cache");
+            None
         }
-    }
-
-    /// The version, or `None` where the store has none or it could not be read (then the
-    /// request reads everything from the store, as without a cache).
-    pub async fn get(&self) -> Option<&DataVersion> {
-        self.version
-            .get_or_init(|| async {
-                match self.store.data_version().await {
-                    Ok(version) => version,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "data version not read: reading without the cache");
-                        None
-                    }
-                }
-            })
-            .await
-            .as_ref()
     }
 }
 

@@ -3,12 +3,15 @@
 //! read cache, `graphql::read_cache`).
 //!
 //! - PostgreSQL: the current snapshot (`pg_current_snapshot()`: its `xmin`, `xmax` and the
-//!   transactions in progress). Two equal snapshots count the same transactions as committed.
-//!   Any transaction that writes, in any process, takes a transaction id and so moves the
-//!   snapshot; reads move nothing.
+//!   transactions in progress) with the server's start time. Two equal snapshots of one server
+//!   count the same transactions as committed. Any transaction that writes, in any process and
+//!   any database of the cluster, takes a transaction id and so moves the snapshot; reads move
+//!   nothing. The start time tells apart a server restored from a backup or promoted after a
+//!   failover, which may hand out the same transaction ids again. A standby (in recovery) has
+//!   no version: its snapshots do not list the transactions it replays.
 //! - SQLite on a file: `PRAGMA data_version` of a connection kept for this alone, which never
 //!   writes: the number moves whenever any other connection, of this process or another,
-//!   commits. The connection's number in this process is part of the version, so a connection
+//!   commits. The connection's number in this store is part of the version, so a connection
 //!   opened again after an error never repeats an old version.
 //! - In-memory SQLite has no version: there is one connection, and a connection's own commits
 //!   do not move its `data_version`.
@@ -33,9 +36,9 @@ pub struct DataVersion(Arc<Repr>);
 
 #[derive(Debug, PartialEq, Eq)]
 enum Repr {
-    /// `pg_current_snapshot()` as text.
+    /// `pg_current_snapshot()` and the server's start time, as text.
     Snapshot(String),
-    /// The watching connection's number in this process and its `data_version`.
+    /// The watching connection's number in this store and its `data_version`.
     Sqlite { connection: u64, data_version: i64 },
 }
 
@@ -50,7 +53,8 @@ impl DataVersion {
     }
 }
 
-const SNAPSHOT_SQL: &str = "SELECT pg_current_snapshot()::text AS version";
+const SNAPSHOT_SQL: &str = "SELECT CASE WHEN pg_is_in_recovery() THEN NULL \
+     ELSE pg_current_snapshot()::text || ' ' || pg_postmaster_start_time()::text END AS version";
 const DATA_VERSION_SQL: &str = "PRAGMA data_version";
 
 /// The SQLite connection that watches `data_version`, opened at the first version asked for.
@@ -126,7 +130,7 @@ fn unavailable(err: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("data version: {err}"))
 }
 
-/// PostgreSQL's version: its current snapshot.
+/// PostgreSQL's version: its current snapshot and start time; `None` on a standby.
 pub(crate) async fn of_postgres(
     db: &DatabaseConnection,
 ) -> Result<Option<DataVersion>, StoreError> {
@@ -134,8 +138,8 @@ pub(crate) async fn of_postgres(
     let Some(row) = db.query_one_raw(statement).await? else {
         return Ok(None);
     };
-    let version: String = row.try_get("", "version")?;
-    Ok(Some(DataVersion(Arc::new(Repr::Snapshot(version)))))
+    let version: Option<String> = row.try_get("", "version")?;
+    Ok(version.map(|version| DataVersion(Arc::new(Repr::Snapshot(version)))))
 }
 
 #[cfg(test)]

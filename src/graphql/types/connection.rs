@@ -7,11 +7,11 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, Object};
 
-use super::user::PageRelations;
 use super::{ImportRunObject, TenantObject, UserObject, loaders};
 use crate::domain::{
     ImportRun, Page, Tenant, TenantCounts, TenantId, UserFilter, UserSort, UserSummary,
 };
+use crate::graphql::loaders::PageRelations;
 
 use crate::graphql::error::ApiResult;
 use crate::graphql::loaders::UserCountKey;

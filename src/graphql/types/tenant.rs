@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{UserConnection, counts_of, user_connection};
 use super::cost_report::{CostReportObject, report_of};
-use super::user::{DETAIL_FIELDS, PageRelations};
+use super::user::DETAIL_FIELDS;
 use super::{
     AllocationRuleObject, CommerceSubscriptionObject, CostGroupObject, ImportStatusObject,
     LicensePriceObject, SkuBilling, SubscriptionObject, loaders,
@@ -20,7 +20,9 @@ use crate::domain::{
 };
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::ids::parse_id;
-use crate::graphql::loaders::{KeptUserPage, LoadedUserPage, ReadAhead, UserPageKey};
+use crate::graphql::loaders::{
+    KeptUserPage, LoadedUserPage, PageRelations, ReadAhead, UserPageKey,
+};
 use crate::graphql::pagination;
 use crate::store::users::{UserListQuery, UserParent};
 
@@ -212,39 +214,29 @@ pub(crate) async fn user_list(
     let l = loaders(ctx)?;
     let ahead = read_ahead(&look);
     let shared = l.reads.as_ref().filter(|_| wants_page);
-    if let Some(reads) = shared
-        && let Some(kept) = reads.user_page(&key, ahead).await
-    {
-        return Ok(user_connection(
-            kept.loaded.page,
-            kept.relations,
-            parent,
-            filter,
-            sort,
-            has_previous,
-            cursors,
-        ));
-    }
-    let loaded = if wants_page {
-        l.user_pages
-            .load_one(key.clone())
-            .await?
-            .unwrap_or_default()
-    } else {
-        LoadedUserPage::default()
+    let kept = match shared.and_then(|reads| reads.user_page(&key, ahead)) {
+        Some(kept) => kept,
+        None => {
+            let loaded = if wants_page {
+                l.user_pages
+                    .load_one(key.clone())
+                    .await?
+                    .unwrap_or_default()
+            } else {
+                LoadedUserPage::default()
+            };
+            let managers = key.query.with_managers.then_some(&loaded.managers);
+            let relations = read_page_relations(ctx, &loaded.page.items, managers, ahead).await?;
+            let read = KeptUserPage { loaded, relations };
+            if let Some(reads) = shared {
+                reads.keep_user_page(key, ahead, read.clone());
+            }
+            read
+        }
     };
-    let managers = key.query.with_managers.then_some(&loaded.managers);
-    let relations = read_page_relations(ctx, &loaded.page.items, managers, ahead).await?;
-    if let Some(reads) = shared {
-        let kept = KeptUserPage {
-            loaded: loaded.clone(),
-            relations: relations.clone(),
-        };
-        reads.keep_user_page(key, ahead, kept).await;
-    }
     Ok(user_connection(
-        loaded.page,
-        relations,
+        kept.loaded.page,
+        kept.relations,
         parent,
         filter,
         sort,

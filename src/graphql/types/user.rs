@@ -19,7 +19,7 @@ use crate::domain::{
     UserFilter, UserSort, UserSummary,
 };
 use crate::graphql::error::{ApiError, ApiResult};
-pub use crate::graphql::loaders::PageRelations;
+use crate::graphql::loaders::PageRelations;
 use crate::store::users::UserParent;
 
 /// A user of a tenant, as the API returns it: a selection of plain values becomes the response

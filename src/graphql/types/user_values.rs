@@ -20,8 +20,9 @@ use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ScalarTyp
 use async_graphql::{ID, Value};
 use chrono::{DateTime, Utc};
 
-use super::user::{PageRelations, UserFields, UserObject};
+use super::user::{UserFields, UserObject};
 use crate::domain::{AssignedLicense, Subscription, UserSummary};
+use crate::graphql::loaders::PageRelations;
 
 impl OutputType for UserObject {
     fn type_name() -> Cow<'static, str> {
