@@ -25,9 +25,8 @@ use crate::domain::{
     TenantId, TenantScope, UserDetails, UserFilter, UserId, UserSummary,
 };
 use crate::graphql::error::ApiError;
-use crate::graphql::read_cache::Versioned;
+use crate::graphql::read_cache::{RequestVersion, Versioned};
 use crate::metrics::Metrics;
-use crate::store::DataVersion;
 use crate::store::allocation::{self, PriceEntry};
 use crate::store::chargeback::{self, MonthCharge};
 use crate::store::history;
@@ -53,8 +52,14 @@ pub struct Source {
 }
 
 impl Source {
-    fn batch(&self, loader: &'static str, keys: usize) {
+    /// Records a batch of `keys` of `loader`, about to read the store. A query operation reads
+    /// the store's data version first, once, so that every row its loaders hold was read after
+    /// the version its kept reads are kept under.
+    async fn batch(&self, loader: &'static str, keys: usize) {
         self.metrics.record_batch(loader, keys);
+        if let Some(reads) = &self.reads {
+            reads.version.get().await;
+        }
     }
 
     /// The values of `keys`: from the reads kept across requests that `pick` chooses (named
@@ -77,7 +82,9 @@ impl Source {
         let Some(reads) = &self.reads else {
             return load(keys.to_vec()).await;
         };
-        let version = &reads.version;
+        let Some(version) = reads.version.get().await else {
+            return load(keys.to_vec()).await;
+        };
         let kept = pick(&reads.shared);
         let mut found = HashMap::with_capacity(keys.len());
         let mut missing = Vec::new();
@@ -136,7 +143,7 @@ impl Loader<TenantId> for TenantById {
     type Value = Arc<Tenant>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Arc<Tenant>>, LoadError> {
-        self.0.batch("tenant_by_id", keys.len());
+        self.0.batch("tenant_by_id", keys.len()).await;
         let load = |keys: Vec<TenantId>| async move {
             let rows = tenants::find_tenants(&self.0.store, &self.0.scope, &keys).await?;
             Ok(index_by(rows, |t| t.id))
@@ -161,7 +168,7 @@ impl Loader<UserId> for UserById {
     type Value = Arc<UserSummary>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Arc<UserSummary>>, LoadError> {
-        self.0.batch("user_by_id", keys.len());
+        self.0.batch("user_by_id", keys.len()).await;
         let rows = users::find_user_summaries(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |u| u.id))
     }
@@ -176,7 +183,7 @@ impl Loader<UserId> for UserDetailsById {
     type Value = Arc<UserDetails>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Arc<UserDetails>>, LoadError> {
-        self.0.batch("user_details_by_id", keys.len());
+        self.0.batch("user_details_by_id", keys.len()).await;
         let rows = users::find_user_details(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |u| u.id))
     }
@@ -190,7 +197,7 @@ impl Loader<UserId> for LicensesOfUser {
     type Value = Vec<Arc<AssignedLicense>>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
-        self.0.batch("licenses_of_user", keys.len());
+        self.0.batch("licenses_of_user", keys.len()).await;
         let rows = licenses::list_licenses_of_users(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |l| l.user_id))
     }
@@ -204,7 +211,9 @@ impl Loader<UserId> for LicenseAssignmentsOfUser {
     type Value = Vec<Arc<LicenseAssignment>>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
-        self.0.batch("license_assignments_of_user", keys.len());
+        self.0
+            .batch("license_assignments_of_user", keys.len())
+            .await;
         let rows =
             license_assignments::list_license_assignments_of_users(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |a| a.user_id))
@@ -219,7 +228,7 @@ impl Loader<UserId> for LicenseHistoryOfUser {
     type Value = Vec<Arc<LicenseHolding>>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
-        self.0.batch("license_history_of_user", keys.len());
+        self.0.batch("license_history_of_user", keys.len()).await;
         let rows = history::licenses::list_license_history(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |h| h.user_id))
     }
@@ -233,7 +242,7 @@ impl Loader<UserId> for UserVersionsOfUser {
     type Value = Vec<Arc<UserVersion>>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
-        self.0.batch("user_versions_of_user", keys.len());
+        self.0.batch("user_versions_of_user", keys.len()).await;
         let rows =
             history::user_versions::list_user_versions(&self.0.store, &self.0.scope, keys).await?;
         Ok(group_by(keys, rows, |v| v.user.id))
@@ -251,7 +260,7 @@ impl Loader<(TenantId, SkuId)> for SubscriptionByKey {
         &self,
         keys: &[(TenantId, SkuId)],
     ) -> Result<HashMap<(TenantId, SkuId), Arc<Subscription>>, LoadError> {
-        self.0.batch("subscription_by_key", keys.len());
+        self.0.batch("subscription_by_key", keys.len()).await;
         let rows = subscriptions::find_subscriptions(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |s| (s.tenant_id, s.sku_id)))
     }
@@ -265,7 +274,7 @@ impl Loader<TenantId> for SubscriptionsOfTenant {
     type Value = Vec<Arc<Subscription>>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
-        self.0.batch("subscriptions_of_tenant", keys.len());
+        self.0.batch("subscriptions_of_tenant", keys.len()).await;
         let load = |keys: Vec<TenantId>| async move {
             let rows = subscriptions::list_subscriptions_of_tenants(&self.0.store, &keys).await?;
             Ok(group_by(&keys, rows, |s| s.tenant_id))
@@ -286,7 +295,7 @@ impl Loader<TenantId> for CountsOfTenant {
     type Value = TenantCounts;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, TenantCounts>, LoadError> {
-        self.0.batch("counts_of_tenant", keys.len());
+        self.0.batch("counts_of_tenant", keys.len()).await;
         let load = |keys: Vec<TenantId>| async move {
             let mut found = aggregates::find_tenant_counts(&self.0.store, &keys).await?;
             Ok(keys
@@ -311,7 +320,7 @@ impl Loader<(TenantId, SkuId)> for HoldersOfSku {
         &self,
         keys: &[(TenantId, SkuId)],
     ) -> Result<HashMap<(TenantId, SkuId), u64>, LoadError> {
-        self.0.batch("holders_of_sku", keys.len());
+        self.0.batch("holders_of_sku", keys.len()).await;
         let load = |keys: Vec<(TenantId, SkuId)>| async move {
             let mut found = aggregates::find_sku_holders(&self.0.store, &keys).await?;
             Ok(keys
@@ -333,7 +342,7 @@ impl Loader<TenantId> for CommerceOfTenant {
     type Value = Vec<Arc<CommerceSubscription>>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
-        self.0.batch("commerce_of_tenant", keys.len());
+        self.0.batch("commerce_of_tenant", keys.len()).await;
         let rows = commerce::list_commerce_subscriptions_of_tenants(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |s| s.tenant_id))
     }
@@ -347,7 +356,7 @@ impl Loader<String> for CommerceById {
     type Value = Arc<CommerceSubscription>;
     type Error = LoadError;
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, LoadError> {
-        self.0.batch("commerce_by_id", keys.len());
+        self.0.batch("commerce_by_id", keys.len()).await;
         let rows =
             commerce::find_commerce_subscriptions(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |s| s.id.clone()))
@@ -365,7 +374,7 @@ impl Loader<(TenantId, SkuId)> for PlansOfSubscription {
         &self,
         keys: &[(TenantId, SkuId)],
     ) -> Result<HashMap<(TenantId, SkuId), Self::Value>, LoadError> {
-        self.0.batch("plans_of_subscription", keys.len());
+        self.0.batch("plans_of_subscription", keys.len()).await;
         let rows = subscriptions::list_service_plans(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |p| (p.tenant_id, p.sku_id)))
     }
@@ -382,7 +391,7 @@ impl Loader<CostGroupId> for CostGroupById {
         &self,
         keys: &[CostGroupId],
     ) -> Result<HashMap<CostGroupId, Arc<CostGroup>>, LoadError> {
-        self.0.batch("cost_group_by_id", keys.len());
+        self.0.batch("cost_group_by_id", keys.len()).await;
         let rows = allocation::find_cost_groups(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |g| g.id))
     }
@@ -396,7 +405,7 @@ impl Loader<TenantId> for CostGroupsOfTenant {
     type Value = Vec<Arc<CostGroup>>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
-        self.0.batch("cost_groups_of_tenant", keys.len());
+        self.0.batch("cost_groups_of_tenant", keys.len()).await;
         let rows = allocation::list_cost_groups_of_tenants(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |g| g.tenant_id))
     }
@@ -413,7 +422,7 @@ impl Loader<CostGroupId> for ChildrenOfCostGroup {
         &self,
         keys: &[CostGroupId],
     ) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
-        self.0.batch("children_of_cost_group", keys.len());
+        self.0.batch("children_of_cost_group", keys.len()).await;
         let rows = allocation::list_children_of_cost_groups(&self.0.store, keys).await?;
         let mut groups: HashMap<CostGroupId, Vec<Arc<CostGroup>>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
@@ -437,7 +446,7 @@ impl Loader<AllocationRuleId> for RuleById {
         &self,
         keys: &[AllocationRuleId],
     ) -> Result<HashMap<AllocationRuleId, Self::Value>, LoadError> {
-        self.0.batch("rule_by_id", keys.len());
+        self.0.batch("rule_by_id", keys.len()).await;
         let rows = allocation::find_rules(&self.0.store, &self.0.scope, keys).await?;
         Ok(index_by(rows, |r| r.rule.id))
     }
@@ -451,7 +460,7 @@ impl Loader<TenantId> for RulesOfTenant {
     type Value = Vec<Arc<AllocationRuleEntry>>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
-        self.0.batch("rules_of_tenant", keys.len());
+        self.0.batch("rules_of_tenant", keys.len()).await;
         let rows = allocation::list_rules_of_tenants(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |r| r.rule.tenant_id))
     }
@@ -465,7 +474,9 @@ impl Loader<TenantId> for ScheduledChangesOfTenant {
     type Value = Vec<Arc<crate::domain::audit::AuditEntry>>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
-        self.0.batch("scheduled_changes_of_tenant", keys.len());
+        self.0
+            .batch("scheduled_changes_of_tenant", keys.len())
+            .await;
         let rows =
             allocation::list_scheduled_changes(&self.0.store, keys, history::today()).await?;
         Ok(group_by(keys, rows, |e| e.change.tenant_id))
@@ -484,7 +495,7 @@ impl Loader<CostGroupId> for RulesOfCostGroup {
         &self,
         keys: &[CostGroupId],
     ) -> Result<HashMap<CostGroupId, Self::Value>, LoadError> {
-        self.0.batch("rules_of_cost_group", keys.len());
+        self.0.batch("rules_of_cost_group", keys.len()).await;
         let rows = allocation::list_rules_of_cost_groups(&self.0.store, keys).await?;
         // A split rule belongs to each of its groups asked for.
         let mut groups: HashMap<CostGroupId, Self::Value> =
@@ -509,7 +520,7 @@ impl Loader<UserId> for AllocationOfUser {
     type Value = Arc<UserAllocation>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
-        self.0.batch("allocation_of_user", keys.len());
+        self.0.batch("allocation_of_user", keys.len()).await;
         let rows = allocation::list_allocations_of_users(&self.0.store, keys).await?;
         let mut found = index_by(rows, |a| a.user_id);
         for &key in keys {
@@ -530,7 +541,7 @@ impl Loader<TenantId> for DiagnosticsOfTenant {
     type Value = Arc<allocation::TenantDiagnostics>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
-        self.0.batch("diagnostics_of_tenant", keys.len());
+        self.0.batch("diagnostics_of_tenant", keys.len()).await;
         let found =
             allocation::list_diagnostics_of_tenants(&self.0.store, &self.0.scope, keys).await?;
         Ok(found.into_iter().map(|(t, d)| (t, Arc::new(d))).collect())
@@ -545,7 +556,7 @@ impl Loader<TenantId> for ImportStatusOfTenant {
     type Value = Arc<TenantRuns>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
-        self.0.batch("import_status_of_tenant", keys.len());
+        self.0.batch("import_status_of_tenant", keys.len()).await;
         let runs = import_queries::latest_runs_of_tenants(&self.0.store, keys).await?;
         Ok(runs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
@@ -666,30 +677,30 @@ impl SharedReads {
 }
 
 /// What one query operation takes from, and gives to, the [`SharedReads`]: all at the version
-/// of the store's data read when the operation started.
+/// of the store's data it read before its loaders' first statement.
 pub struct RequestReads {
     shared: Arc<SharedReads>,
-    version: DataVersion,
+    version: RequestVersion,
     metrics: Arc<Metrics>,
 }
 
 impl RequestReads {
     /// The page `key` with `ahead` read, if it is kept at this request's version.
-    pub fn user_page(&self, key: &UserPageKey, ahead: ReadAhead) -> Option<KeptUserPage> {
-        let kept = self
-            .shared
-            .user_pages
-            .get(&(key.clone(), ahead), &self.version);
+    pub async fn user_page(&self, key: &UserPageKey, ahead: ReadAhead) -> Option<KeptUserPage> {
+        let version = self.version.get().await?;
+        let kept = self.shared.user_pages.get(&(key.clone(), ahead), version);
         self.metrics.record_read_cache("user_page", kept.is_some());
         kept
     }
 
     /// Keeps `page`, read by this request, for later requests at this request's version.
-    pub fn keep_user_page(&self, key: UserPageKey, ahead: ReadAhead, page: KeptUserPage) {
-        let bytes = page.estimated_bytes() + filter_bytes(&key.query.filter);
-        self.shared
-            .user_pages
-            .insert((key, ahead), self.version.clone(), page, bytes);
+    pub async fn keep_user_page(&self, key: UserPageKey, ahead: ReadAhead, page: KeptUserPage) {
+        if let Some(version) = self.version.get().await {
+            let bytes = page.estimated_bytes() + filter_bytes(&key.query.filter);
+            self.shared
+                .user_pages
+                .insert((key, ahead), version.clone(), page, bytes);
+        }
     }
 }
 
@@ -711,7 +722,7 @@ impl Loader<UserPageKey> for UserPages {
         &self,
         keys: &[UserPageKey],
     ) -> Result<HashMap<UserPageKey, LoadedUserPage>, LoadError> {
-        self.0.batch("user_pages", keys.len());
+        self.0.batch("user_pages", keys.len()).await;
         let mut groups: HashMap<(u8, Arc<UserListQuery>), Vec<UserParent>> = HashMap::new();
         for key in keys {
             groups
@@ -764,7 +775,7 @@ impl Loader<UserCountKey> for UserCounts {
     type Value = u64;
     type Error = LoadError;
     async fn load(&self, keys: &[UserCountKey]) -> Result<HashMap<UserCountKey, u64>, LoadError> {
-        self.0.batch("user_counts", keys.len());
+        self.0.batch("user_counts", keys.len()).await;
         let load = |keys: Vec<UserCountKey>| async move {
             let mut groups: HashMap<(u8, Arc<UserFilter>), Vec<UserParent>> = HashMap::new();
             for key in keys {
@@ -821,7 +832,7 @@ impl Loader<(TenantId, NaiveDate, NaiveDate)> for SkuHistoryOfTenant {
         &self,
         keys: &[(TenantId, NaiveDate, NaiveDate)],
     ) -> Result<HashMap<(TenantId, NaiveDate, NaiveDate), Self::Value>, LoadError> {
-        self.0.batch("sku_history_of_tenant", keys.len());
+        self.0.batch("sku_history_of_tenant", keys.len()).await;
         let mut ranges: HashMap<(NaiveDate, NaiveDate), Vec<TenantId>> = HashMap::new();
         for &(tenant, from, to) in keys {
             ranges.entry((from, to)).or_default().push(tenant);
@@ -858,7 +869,7 @@ impl Loader<CostReportKey> for CostReportOfTenant {
         &self,
         keys: &[CostReportKey],
     ) -> Result<HashMap<CostReportKey, Self::Value>, ApiError> {
-        self.0.batch("cost_report_of_tenant", keys.len());
+        self.0.batch("cost_report_of_tenant", keys.len()).await;
         let tenants: Vec<TenantId> = keys.iter().map(|(t, _, _)| *t).collect();
         let inputs = allocation::list_report_inputs(&self.0.store, &self.0.scope, &tenants).await?;
         let mut out = HashMap::with_capacity(keys.len());
@@ -906,7 +917,7 @@ impl Loader<OptimizationKey> for OptimizationOfTenant {
         &self,
         keys: &[OptimizationKey],
     ) -> Result<HashMap<OptimizationKey, Self::Value>, ApiError> {
-        self.0.batch("optimization_of_tenant", keys.len());
+        self.0.batch("optimization_of_tenant", keys.len()).await;
         let mut inputs = HashMap::new();
         let mut out = HashMap::with_capacity(keys.len());
         for &(tenant, as_of, inactive_days) in keys {
@@ -947,7 +958,7 @@ impl Loader<UserId> for SignInOfUser {
     type Value = Arc<SignInActivity>;
     type Error = LoadError;
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadError> {
-        self.0.batch("sign_in_of_user", keys.len());
+        self.0.batch("sign_in_of_user", keys.len()).await;
         let rows = sign_ins::list_sign_ins_of_users(&self.0.store, keys).await?;
         Ok(rows.into_iter().map(|(u, a)| (u, Arc::new(a))).collect())
     }
@@ -961,7 +972,7 @@ impl Loader<TenantId> for PricesOfTenant {
     type Value = Vec<Arc<PriceEntry>>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
-        self.0.batch("prices_of_tenant", keys.len());
+        self.0.batch("prices_of_tenant", keys.len()).await;
         let rows = allocation::list_price_entries_of_tenants(&self.0.store, keys).await?;
         Ok(group_by(keys, rows, |p| p.tenant_id))
     }
@@ -975,7 +986,7 @@ impl Loader<TenantId> for BudgetsOfTenant {
     type Value = Arc<Vec<Budget>>;
     type Error = LoadError;
     async fn load(&self, keys: &[TenantId]) -> Result<HashMap<TenantId, Self::Value>, LoadError> {
-        self.0.batch("budgets_of_tenant", keys.len());
+        self.0.batch("budgets_of_tenant", keys.len()).await;
         let found = allocation::list_budgets_of_tenants(&self.0.store, keys).await?;
         Ok(found.into_iter().map(|(t, b)| (t, Arc::new(b))).collect())
     }
@@ -993,7 +1004,7 @@ impl Loader<(TenantId, Month)> for ChargebackOfMonth {
         &self,
         keys: &[(TenantId, Month)],
     ) -> Result<HashMap<(TenantId, Month), Self::Value>, ApiError> {
-        self.0.batch("chargeback_of_month", keys.len());
+        self.0.batch("chargeback_of_month", keys.len()).await;
         let today = chrono::Utc::now().date_naive();
         let mut out = HashMap::with_capacity(keys.len());
         for &(tenant, month) in keys {
@@ -1028,7 +1039,7 @@ impl Loader<MemberPageKey> for MemberPages {
         &self,
         keys: &[MemberPageKey],
     ) -> Result<HashMap<MemberPageKey, Self::Value>, LoadError> {
-        self.0.batch("member_pages", keys.len());
+        self.0.batch("member_pages", keys.len()).await;
         let mut groups: HashMap<Arc<PageRequest>, Vec<CostGroupId>> = HashMap::new();
         for key in keys {
             groups.entry(key.page.clone()).or_default().push(key.group);
@@ -1061,7 +1072,7 @@ impl Loader<CostGroupId> for MemberCounts {
     type Value = u64;
     type Error = LoadError;
     async fn load(&self, keys: &[CostGroupId]) -> Result<HashMap<CostGroupId, u64>, LoadError> {
-        self.0.batch("member_counts", keys.len());
+        self.0.batch("member_counts", keys.len()).await;
         Ok(members::count_members(&self.0.store, keys).await?)
     }
 }
@@ -1225,17 +1236,17 @@ where
 impl Loaders {
     /// Fresh loaders for one request that sees `scope`; with `shared`, a query operation's,
     /// which takes what it can from the reads kept across requests at the store's data version
-    /// read when it started, and keeps what it reads under that version.
+    /// (read before its loaders' first statement) and keeps what it reads under that version.
     pub fn new(
         store: Store,
         scope: TenantScope,
         metrics: Arc<Metrics>,
-        shared: Option<(Arc<SharedReads>, DataVersion)>,
+        shared: Option<Arc<SharedReads>>,
     ) -> Loaders {
-        let reads = shared.map(|(shared, version)| {
+        let reads = shared.map(|shared| {
             Arc::new(RequestReads {
                 shared,
-                version,
+                version: RequestVersion::new(store.clone()),
                 metrics: metrics.clone(),
             })
         });

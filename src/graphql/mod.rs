@@ -123,13 +123,13 @@ impl ApiExecutor {
     }
 
     /// The request with what its resolvers read: the principal, loaders confined to the
-    /// principal's tenant scope (with `shared_reads`, sharing reads across requests at that
-    /// data version), the importer, the limits and the runner of heavy work.
+    /// principal's tenant scope (with `shared_reads`, a query's, sharing reads across requests),
+    /// the importer, the limits and the runner of heavy work.
     fn with_principal(
         &self,
         request: Request,
         principal: Principal,
-        shared_reads: Option<(Arc<loaders::SharedReads>, crate::store::DataVersion)>,
+        shared_reads: Option<Arc<loaders::SharedReads>>,
     ) -> Request {
         request
             .data(Loaders::new(
@@ -145,20 +145,6 @@ impl ApiExecutor {
             .data(self.cursors.clone())
             .data(self.inactive_days)
             .data(self.webhook_keys.clone())
-    }
-
-    /// The reads kept across requests with the store's data version now, for a query operation
-    /// while the cache is on; read before anything the operation reads.
-    async fn shared_reads_for(
-        &self,
-        operation: Option<OperationType>,
-    ) -> Option<(Arc<loaders::SharedReads>, crate::store::DataVersion)> {
-        let shared = self.shared_reads.as_ref()?;
-        if operation != Some(OperationType::Query) {
-            return None;
-        }
-        let version = read_cache::version_of(&self.store).await?;
-        Some((shared.clone(), version))
     }
 
     /// Finds a persisted document named by hash and checks the request against the limits.
@@ -196,11 +182,15 @@ impl ApiExecutor {
     ) -> Response {
         let order = response_order::SelectionOrder::of(&mut request);
         // Dropping the future on timeout cancels the resolvers and the statements they await.
-        let mut response = match tokio::time::timeout(self.timeout, async {
-            let shared_reads = self.shared_reads_for(operation).await;
-            let request = self.with_principal(request, principal, shared_reads);
-            execute_catching_panics(&self.schema, request).await
-        })
+        let shared_reads = match operation {
+            Some(OperationType::Query) => self.shared_reads.clone(),
+            _ => None,
+        };
+        let request = self.with_principal(request, principal, shared_reads);
+        let mut response = match tokio::time::timeout(
+            self.timeout,
+            execute_catching_panics(&self.schema, request),
+        )
         .await
         {
             Ok(response) => response,

@@ -5,16 +5,17 @@
 //! the page's statements.
 //!
 //! Only query operations use it: a mutation reads what it has just written, and a subscription
-//! outlives any version. A query operation reads the version when it starts, before any of its
-//! reads; what it reads is kept with that version and served only to an operation that starts
-//! at that same version (see [`crate::store::data_version`]): never stale, whatever process
-//! committed.
+//! outlives any version. A query operation reads the version before its DataLoaders' first
+//! statement, so every row they hold was read after it; what it reads is kept with that version
+//! and served only to an operation that found that same version (see
+//! [`crate::store::data_version`]): never stale, whatever process committed.
 
 use std::hash::Hash;
 use std::sync::Arc;
 
 use quick_cache::sync::{Cache, DefaultLifecycle};
 use quick_cache::{DefaultHashBuilder, OptionsBuilder};
+use tokio::sync::OnceCell;
 
 use crate::store::{DataVersion, Store};
 
@@ -101,16 +102,38 @@ where
     }
 }
 
-/// The store's data version for a query operation starting now, or `None` where the store has
-/// none or it could not be read (the operation then reads everything from the store, as
-/// without a cache).
-pub async fn version_of(store: &Store) -> Option<DataVersion> {
-    match store.data_version().await {
-        Ok(version) => version,
-        Err(err) => {
-            tracing::warn!(error = %err, "data version not read: reading without the cache");
-            None
+/// The store's data version as one query operation sees it: read once, before the first
+/// statement of any of its DataLoaders, and then the same for the whole operation. An
+/// operation that reads nothing through its loaders reads no version.
+pub struct RequestVersion {
+    store: Store,
+    version: OnceCell<Option<DataVersion>>,
+}
+
+impl RequestVersion {
+    /// Nothing read yet.
+    pub fn new(store: Store) -> Self {
+        RequestVersion {
+            store,
+            version: OnceCell::new(),
         }
+    }
+
+    /// The version, or `None` where the store has none or it could not be read (then the
+    /// operation reads everything from the store, as without a cache).
+    pub async fn get(&self) -> Option<&DataVersion> {
+        self.version
+            .get_or_init(|| async {
+                match self.store.data_version().await {
+                    Ok(version) => version,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "data version not read: reading without the cache");
+                        None
+                    }
+                }
+            })
+            .await
+            .as_ref()
     }
 }
 

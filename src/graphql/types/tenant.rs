@@ -214,7 +214,11 @@ pub(crate) async fn user_list(
     let l = loaders(ctx)?;
     let ahead = read_ahead(&look);
     let shared = l.reads.as_ref().filter(|_| wants_page);
-    let kept = match shared.and_then(|reads| reads.user_page(&key, ahead)) {
+    let found = match shared {
+        Some(reads) => reads.user_page(&key, ahead).await,
+        None => None,
+    };
+    let kept = match found {
         Some(kept) => kept,
         None => {
             let loaded = if wants_page {
@@ -229,7 +233,7 @@ pub(crate) async fn user_list(
             let relations = read_page_relations(ctx, &loaded.page.items, managers, ahead).await?;
             let read = KeptUserPage { loaded, relations };
             if let Some(reads) = shared {
-                reads.keep_user_page(key, ahead, read.clone());
+                reads.keep_user_page(key, ahead, read.clone()).await;
             }
             read
         }
